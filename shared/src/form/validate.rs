@@ -1,0 +1,584 @@
+//! Validating a whole record against its form: every field error at once,
+//! values normalized (ID numbers upper-cased and upgraded, numbers parsed) and
+//! derived values recomputed, so the device and the server store the same thing.
+
+use chrono::{DateTime, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use super::compile::{CompiledField, Form};
+use super::def::{Derivation, FieldKind, IdPart};
+use crate::division::divisions;
+use crate::expr::{Scope, Value};
+use crate::ids::{RecordId, Sha256};
+use crate::problem::{Problem, ProblemCode};
+use crate::text::Text;
+use crate::validate::{citizen_id, credit_code, phone, CitizenId};
+
+/// The values of a record: a JSON object keyed by field name.
+pub type Values = Map<String, Json>;
+
+/// One problem with one field, located by path (`residents[1].id_number`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// Where: the field name, with `[i].` for repeat entries (0-based).
+    pub path: String,
+    /// Stable code.
+    pub code: ProblemCode,
+    /// What is wrong and what to do, in both languages.
+    pub message: Text,
+}
+
+/// Resolves standard-address references for address-derived fields.
+pub trait AddressBook {
+    /// The values of the `address` record with this id, if known here.
+    fn address(&self, id: &RecordId) -> Option<&Values>;
+}
+
+/// What validation needs from outside the record.
+pub struct ValidationContext<'a> {
+    /// Today's date (birth dates may not be after it; `today()` in expressions).
+    pub today: NaiveDate,
+    /// Digests of the attachments the record carries; photo fields must name only these.
+    pub attachments: &'a [Sha256],
+    /// Standard addresses, for address-derived fields; without one they are left as given.
+    pub addresses: Option<&'a dyn AddressBook>,
+}
+
+struct RecordScope<'a> {
+    top: &'a Values,
+    item: Option<&'a Values>,
+    current: Value,
+    today: NaiveDate,
+}
+
+impl Scope for RecordScope<'_> {
+    fn field(&self, name: &str) -> Value {
+        self.item
+            .and_then(|i| i.get(name))
+            .or_else(|| self.top.get(name))
+            .map_or(Value::Null, Value::from)
+    }
+    fn current(&self) -> Value {
+        self.current.clone()
+    }
+    fn today(&self) -> Option<NaiveDate> {
+        Some(self.today)
+    }
+}
+
+impl Form {
+    /// Validates `values` for finalizing: returns the normalized values with
+    /// derived fields filled in, or every field error at once. Values of
+    /// fields that are not relevant are dropped, not rejected.
+    pub fn validate(
+        &self,
+        values: &Values,
+        ctx: &ValidationContext<'_>,
+    ) -> Result<Values, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let out = validate_scope(&self.fields, values, None, "", ctx, &mut errors);
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether a top-level field is relevant given the current values.
+    pub fn is_relevant(&self, field: &CompiledField, values: &Values, today: NaiveDate) -> bool {
+        let scope = RecordScope {
+            top: values,
+            item: None,
+            current: Value::Null,
+            today,
+        };
+        field.relevant.iter().all(|r| r.test(&scope))
+    }
+}
+
+fn error(path: &str, problem: Problem) -> FieldError {
+    FieldError {
+        path: path.to_owned(),
+        code: problem.code,
+        message: problem.message,
+    }
+}
+
+fn is_blank(v: &Json) -> bool {
+    match v {
+        Json::Null => true,
+        Json::String(s) => s.trim().is_empty(),
+        Json::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Validates one scope: the record's top level (`item == None`) or one repeat entry.
+fn validate_scope(
+    fields: &[CompiledField],
+    given: &Values,
+    top: Option<&Values>,
+    prefix: &str,
+    ctx: &ValidationContext<'_>,
+    errors: &mut Vec<FieldError>,
+) -> Values {
+    for key in given.keys() {
+        let known = fields
+            .iter()
+            .any(|f| f.name() == key && !matches!(f.def.kind, FieldKind::Note));
+        if !known {
+            errors.push(error(
+                &format!("{prefix}{key}"),
+                Problem::new(
+                    ProblemCode::UnknownField,
+                    format!("表单没有字段「{key}」，请更新应用后重试"),
+                    format!("the form has no field '{key}': update the app and try again"),
+                ),
+            ));
+        }
+    }
+
+    // 1. Normalize every value that is present (type and format checks).
+    //    Errors wait until relevance is known: a hidden field's value is dropped, not judged.
+    let mut out = Values::new();
+    let mut pending: Vec<(&str, Vec<FieldError>)> = Vec::new();
+    for f in fields {
+        let path = format!("{prefix}{}", f.name());
+        let Some(v) = given.get(f.name()).filter(|v| !is_blank(v)) else {
+            continue;
+        };
+        if f.def.derived.is_some() {
+            continue; // recomputed below, never taken as typed
+        }
+        let mut field_errors = Vec::new();
+        let normalized = match &f.def.kind {
+            FieldKind::Repeat { .. } => Some(normalize_repeat(
+                f,
+                v,
+                given,
+                top,
+                &path,
+                ctx,
+                &mut field_errors,
+            )),
+            _ => normalize(f, v, ctx)
+                .map_err(|p| field_errors.push(error(&path, p)))
+                .ok(),
+        };
+        if let Some(n) = normalized.filter(|n| !n.is_null()) {
+            out.insert(f.name().to_owned(), n);
+        }
+        if !field_errors.is_empty() {
+            pending.push((f.name(), field_errors));
+        }
+    }
+
+    // 2. Derived values, from the normalized sources.
+    for f in fields {
+        if let Some(d) = &f.def.derived {
+            if let Some(v) = derive(d, &out, top, ctx) {
+                out.insert(f.name().to_owned(), v);
+            } else if let Some(given) = given
+                .get(f.name())
+                .filter(|_| matches!(d, Derivation::Address { .. }))
+            {
+                // Address not known here (e.g. the server has not seen it yet): keep what the device derived.
+                if ctx.addresses.is_none() && !is_blank(given) {
+                    out.insert(f.name().to_owned(), given.clone());
+                }
+            }
+        }
+    }
+
+    // 3. Relevance (in order, so hiding a field hides what depends on it),
+    //    then required and constraints on what stays.
+    for f in fields {
+        let path = format!("{prefix}{}", f.name());
+        let (scope_top, item) = match top {
+            Some(t) => (t, Some(&out)),
+            None => (&out, None),
+        };
+        let relevant = {
+            let scope = RecordScope {
+                top: scope_top,
+                item,
+                current: Value::Null,
+                today: ctx.today,
+            };
+            f.relevant.iter().all(|r| r.test(&scope))
+        };
+        if !relevant {
+            out.remove(f.name());
+            continue;
+        }
+        if let Some(i) = pending.iter().position(|(name, _)| *name == f.name()) {
+            errors.append(&mut pending.swap_remove(i).1);
+        }
+        let value = out.get(f.name());
+        let present = value.is_some();
+        if f.def.required && !present && f.def.derived.is_none() {
+            // Don't repeat an error already reported for a malformed value.
+            if !errors.iter().any(|e| e.path == path) {
+                errors.push(error(
+                    &path,
+                    Problem::new(
+                        ProblemCode::Required,
+                        format!("请填写「{}」", f.def.label.zh),
+                        format!("fill in “{}”", f.def.label.en),
+                    ),
+                ));
+            }
+            continue;
+        }
+        if let (FieldKind::Photo { min, .. } | FieldKind::Repeat { min, .. }, false) =
+            (&f.def.kind, present)
+        {
+            if *min > 0 && !errors.iter().any(|e| e.path == path) {
+                errors.push(error(&path, too_few(&f.def.label, *min)));
+            }
+        }
+        if let (Some(c), Some(v)) = (&f.constraint, value) {
+            let scope = RecordScope {
+                top: scope_top,
+                item,
+                current: Value::from(v),
+                today: ctx.today,
+            };
+            if !c.test(&scope) {
+                let msg = f.def.constraint.as_ref().map(|c| c.message.clone());
+                errors.push(FieldError {
+                    path,
+                    code: ProblemCode::ConstraintFailed,
+                    message: msg
+                        .unwrap_or_else(|| Text::new("取值不符合要求", "value not allowed")),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn too_few(label: &Text, min: u32) -> Problem {
+    Problem::new(
+        ProblemCode::TooFew,
+        format!("「{}」至少需要 {min} 项", label.zh),
+        format!("“{}” needs at least {min}", label.en),
+    )
+}
+
+fn too_many(label: &Text, max: u32) -> Problem {
+    Problem::new(
+        ProblemCode::TooMany,
+        format!("「{}」最多 {max} 项", label.zh),
+        format!("“{}” allows at most {max}", label.en),
+    )
+}
+
+fn normalize_repeat(
+    f: &CompiledField,
+    v: &Json,
+    given: &Values,
+    top: Option<&Values>,
+    path: &str,
+    ctx: &ValidationContext<'_>,
+    errors: &mut Vec<FieldError>,
+) -> Json {
+    let FieldKind::Repeat { min, max, .. } = &f.def.kind else {
+        return Json::Null;
+    };
+    let Json::Array(items) = v else {
+        errors.push(error(path, wrong_type(&f.def.label, "a list of entries")));
+        return Json::Null;
+    };
+    if (items.len() as u64) < u64::from(*min) {
+        errors.push(error(path, too_few(&f.def.label, *min)));
+    }
+    if let Some(max) = max {
+        if items.len() as u64 > u64::from(*max) {
+            errors.push(error(path, too_many(&f.def.label, *max)));
+        }
+    }
+    // Entries see the top level as given (normalized top-level values are not
+    // final yet); repeat entries only read plain top-level answers.
+    let top_values = top.unwrap_or(given);
+    let out = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let item_path = format!("{path}[{i}].");
+            match item {
+                Json::Object(obj) => Json::Object(validate_scope(
+                    &f.children,
+                    obj,
+                    Some(top_values),
+                    &item_path,
+                    ctx,
+                    errors,
+                )),
+                _ => {
+                    errors.push(error(
+                        &format!("{path}[{i}]"),
+                        wrong_type(&f.def.label, "an entry (object)"),
+                    ));
+                    Json::Null
+                }
+            }
+        })
+        .collect();
+    Json::Array(out)
+}
+
+fn wrong_type(label: &Text, want: &str) -> Problem {
+    Problem::new(
+        ProblemCode::WrongType,
+        format!("「{}」的取值类型不对", label.zh),
+        format!("“{}” should be {want}", label.en),
+    )
+}
+
+fn number(v: &Json) -> Option<f64> {
+    match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    }
+}
+
+fn range_problem(label: &Text, code: ProblemCode, bound: impl std::fmt::Display) -> Problem {
+    let (zh, en) = match code {
+        ProblemCode::TooSmall => ("不能小于", "must be at least"),
+        _ => ("不能大于", "must be at most"),
+    };
+    Problem::new(
+        code,
+        format!("「{}」{zh} {bound}", label.zh),
+        format!("“{}” {en} {bound}", label.en),
+    )
+}
+
+/// Type and format check of one present value; returns the normalized value.
+fn normalize(f: &CompiledField, v: &Json, ctx: &ValidationContext<'_>) -> Result<Json, Problem> {
+    let label = &f.def.label;
+    let not_a_choice = |s: &str| {
+        Problem::new(
+            ProblemCode::NotAChoice,
+            format!("「{}」没有选项“{s}”，请从列表中选择", label.zh),
+            format!("“{}” has no option '{s}': pick one from the list", label.en),
+        )
+    };
+    let text = || {
+        v.as_str()
+            .map(str::trim)
+            .ok_or_else(|| wrong_type(label, "text"))
+    };
+    match &f.def.kind {
+        FieldKind::Text { max_len, .. } => {
+            let s = text()?;
+            if let Some(max) = max_len {
+                if s.chars().count() as u64 > u64::from(*max) {
+                    return Err(Problem::new(
+                        ProblemCode::TooLong,
+                        format!("「{}」最多 {max} 个字", label.zh),
+                        format!("“{}” allows at most {max} characters", label.en),
+                    ));
+                }
+            }
+            Ok(Json::String(s.to_owned()))
+        }
+        FieldKind::Integer { min, max, .. } => {
+            let n = number(v)
+                .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+                .ok_or_else(|| wrong_type(label, "a whole number"))?;
+            let n = n as i64;
+            if let Some(min) = min.filter(|m| n < *m) {
+                return Err(range_problem(label, ProblemCode::TooSmall, min));
+            }
+            if let Some(max) = max.filter(|m| n > *m) {
+                return Err(range_problem(label, ProblemCode::TooLarge, max));
+            }
+            Ok(Json::from(n))
+        }
+        FieldKind::Decimal { min, max, .. } => {
+            let n = number(v).ok_or_else(|| wrong_type(label, "a number"))?;
+            if let Some(min) = min.filter(|m| n < *m) {
+                return Err(range_problem(label, ProblemCode::TooSmall, min));
+            }
+            if let Some(max) = max.filter(|m| n > *m) {
+                return Err(range_problem(label, ProblemCode::TooLarge, max));
+            }
+            Ok(serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number))
+        }
+        FieldKind::Date { not_future } => {
+            let s = text()?;
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                Problem::new(
+                    ProblemCode::BadDate,
+                    format!("「{}」不是有效日期（格式 YYYY-MM-DD）", label.zh),
+                    format!("“{}” is not a real date (YYYY-MM-DD)", label.en),
+                )
+            })?;
+            if *not_future && d > ctx.today {
+                return Err(Problem::new(
+                    ProblemCode::TooLarge,
+                    format!("「{}」不能晚于今天", label.zh),
+                    format!("“{}” cannot be after today", label.en),
+                ));
+            }
+            Ok(Json::String(d.format("%Y-%m-%d").to_string()))
+        }
+        FieldKind::Datetime => {
+            let s = text()?;
+            DateTime::parse_from_rfc3339(s).map_err(|_| {
+                Problem::new(
+                    ProblemCode::BadDate,
+                    format!("「{}」不是有效时间", label.zh),
+                    format!("“{}” is not a valid date and time (RFC 3339)", label.en),
+                )
+            })?;
+            Ok(Json::String(s.to_owned()))
+        }
+        FieldKind::SingleChoice { .. } => {
+            let s = text()?;
+            if !f.choices.iter().any(|c| c == s) {
+                return Err(not_a_choice(s));
+            }
+            Ok(Json::String(s.to_owned()))
+        }
+        FieldKind::MultiChoice { min, max, .. } => {
+            let Json::Array(items) = v else {
+                return Err(wrong_type(label, "a list of choices"));
+            };
+            let mut picked: Vec<&str> = Vec::new();
+            for i in items {
+                let s = i
+                    .as_str()
+                    .ok_or_else(|| wrong_type(label, "a list of choices"))?;
+                if !f.choices.iter().any(|c| c == s) {
+                    return Err(not_a_choice(s));
+                }
+                if !picked.contains(&s) {
+                    picked.push(s);
+                }
+            }
+            if let Some(min) = min.filter(|m| (picked.len() as u64) < u64::from(*m)) {
+                return Err(too_few(label, min));
+            }
+            if let Some(max) = max.filter(|m| picked.len() as u64 > u64::from(*m)) {
+                return Err(too_many(label, max));
+            }
+            Ok(Json::from(picked))
+        }
+        FieldKind::Geopoint => {
+            let (lat, lon) = (
+                v.get("lat").and_then(Json::as_f64),
+                v.get("lon").and_then(Json::as_f64),
+            );
+            let acc = v.get("accuracy_m").and_then(Json::as_f64);
+            match (lat, lon) {
+                (Some(lat), Some(lon))
+                    if (-90.0..=90.0).contains(&lat)
+                        && (-180.0..=180.0).contains(&lon)
+                        && acc.is_none_or(|a| a >= 0.0) =>
+                {
+                    let mut p = Map::new();
+                    p.insert("lat".into(), Json::from(lat));
+                    p.insert("lon".into(), Json::from(lon));
+                    if let Some(a) = acc {
+                        p.insert("accuracy_m".into(), Json::from(a));
+                    }
+                    Ok(Json::Object(p))
+                }
+                _ => Err(Problem::new(
+                    ProblemCode::BadGeopoint,
+                    format!("「{}」的位置无效，请重新定位", label.zh),
+                    format!("“{}” is not a valid location: locate again", label.en),
+                )),
+            }
+        }
+        FieldKind::Photo { max, .. } => {
+            let Json::Array(items) = v else {
+                return Err(wrong_type(label, "a list of photo digests"));
+            };
+            if items.len() as u64 > u64::from(*max) {
+                return Err(too_many(label, *max));
+            }
+            for i in items {
+                let known = i
+                    .as_str()
+                    .and_then(|s| s.parse::<Sha256>().ok())
+                    .is_some_and(|h| ctx.attachments.contains(&h));
+                if !known {
+                    return Err(Problem::new(
+                        ProblemCode::BadReference,
+                        format!("「{}」引用了缺失的照片，请重新拍摄", label.zh),
+                        format!(
+                            "“{}” names a photo the record does not carry: take it again",
+                            label.en
+                        ),
+                    ));
+                }
+            }
+            Ok(v.clone())
+        }
+        FieldKind::CitizenId { allow_legacy } => Ok(Json::String(
+            citizen_id::parse(text()?, ctx.today, *allow_legacy)?
+                .as_str()
+                .to_owned(),
+        )),
+        FieldKind::CreditCode => Ok(Json::String(
+            credit_code::parse(text()?)?.as_str().to_owned(),
+        )),
+        FieldKind::Phone { allow_landline } => Ok(Json::String(
+            phone::parse(text()?, *allow_landline)?.as_str().to_owned(),
+        )),
+        FieldKind::AddressRef | FieldKind::RecordRef { .. } => {
+            let s = text()?;
+            s.parse::<RecordId>().map_err(|_| {
+                Problem::new(
+                    ProblemCode::BadReference,
+                    format!("「{}」引用无效，请重新选择", label.zh),
+                    format!("“{}” is not a valid reference: pick it again", label.en),
+                )
+            })?;
+            Ok(Json::String(s.to_owned()))
+        }
+        FieldKind::Repeat { .. } | FieldKind::Note => Ok(Json::Null),
+    }
+}
+
+/// Computes a derived value; `None` when its source is absent or unknown here.
+fn derive(
+    d: &Derivation,
+    scope: &Values,
+    top: Option<&Values>,
+    ctx: &ValidationContext<'_>,
+) -> Option<Json> {
+    let source = |name: &str| scope.get(name).or_else(|| top.and_then(|t| t.get(name)));
+    match d {
+        Derivation::CitizenId { field, part } => {
+            let id = CitizenId::try_from(source(field)?.as_str()?.to_owned()).ok()?;
+            Some(id_part(&id, *part, ctx.today))
+        }
+        Derivation::Address { field, part } => {
+            let id: RecordId = source(field)?.as_str()?.parse().ok()?;
+            ctx.addresses?.address(&id)?.get(part).cloned()
+        }
+    }
+}
+
+/// One derived fact of an ID number, as stored in a record.
+pub fn id_part(id: &CitizenId, part: IdPart, today: NaiveDate) -> Json {
+    match part {
+        IdPart::Gender => serde_json::to_value(id.gender()).unwrap_or(Json::Null),
+        IdPart::BirthDate => Json::String(id.birth_date().format("%Y-%m-%d").to_string()),
+        IdPart::Age => Json::from(id.age_on(today)),
+        IdPart::DivisionCode => Json::String(id.division_code().to_owned()),
+        IdPart::DivisionName => {
+            let year = chrono::Datelike::year(&id.birth_date());
+            divisions()
+                .full_name(id.division_code(), Some(year))
+                .map_or(Json::Null, Json::String)
+        }
+    }
+}

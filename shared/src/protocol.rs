@@ -1,0 +1,380 @@
+//! The v1 sync protocol's wire types. Frozen by golden JSON fixtures in
+//! `shared/tests/fixtures/`: /v1 changes only by addition.
+//!
+//! Endpoints (all JSON, gzip both ways, bearer token except enrollment):
+//! - `POST /v1/enroll` — [`EnrollRequest`] → [`EnrollResponse`]
+//! - `POST /v1/push` — [`PushRequest`] → [`PushResponse`]
+//! - `GET  /v1/pull?since=<cursor>&limit=<n>` → [`PullPage`]
+//! - `POST /v1/blobs/missing` — [`BlobQuery`] → [`BlobQueryResponse`]
+//! - `PUT  /v1/blobs/{sha256}` — resumable upload with `Content-Range: bytes a-b/total`
+//!   (the convention of resumable uploads to object stores): `308` with a
+//!   `Range: bytes=0-n` header while incomplete, `201` with [`BlobStatus`] when
+//!   the bytes are complete and their SHA-256 matches; `HEAD` tells what has arrived.
+//! - `GET  /v1/blobs/{sha256}` — the bytes.
+//! - Every error: an HTTP 4xx with an [`ErrorBody`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::form::{FieldError, FormDef, Values};
+use crate::hlc::Hlc;
+use crate::ids::{
+    BatchId, ChangeId, DeviceId, FormId, GridId, RecordId, Sha256, StationId, UserId,
+};
+use crate::merge::FieldConflict;
+use crate::record::{AttachmentRef, Record};
+use crate::text::Text;
+
+/// A position in the server's change log. Pulling `since` a cursor returns
+/// everything committed after it.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Cursor(pub u64);
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 社区民警: owns grids, records people, houses and units.
+    Officer,
+    /// 辅警/网格员: patrols one grid, reports hazards and visits.
+    Auxiliary,
+    /// 所领导: reviews the station's batches.
+    Supervisor,
+    /// 管理员: manages accounts, grids, devices and forms.
+    Admin,
+}
+
+impl Role {
+    /// The role's name in both languages.
+    pub fn label(self) -> Text {
+        match self {
+            Role::Officer => Text::new("社区民警", "Community officer"),
+            Role::Auxiliary => Text::new("辅警/网格员", "Auxiliary officer"),
+            Role::Supervisor => Text::new("所领导", "Supervisor"),
+            Role::Admin => Text::new("管理员", "Administrator"),
+        }
+    }
+}
+
+/// `POST /v1/enroll`: bind a device to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// Badge number (警号).
+    pub badge: String,
+    /// Password.
+    pub password: String,
+    /// The device's own id, generated on first start.
+    pub device_id: DeviceId,
+    /// A name the supervisor recognises ("张警官的手机").
+    pub device_name: String,
+}
+
+/// Who the user is, as the device needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Account id.
+    pub id: UserId,
+    /// Badge number.
+    pub badge: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Station.
+    pub station: StationId,
+    /// Grids in scope.
+    pub grids: Vec<GridId>,
+}
+
+/// The answer to a successful enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// Bearer token for this device; shown once, stored hashed on the server.
+    pub token: String,
+    /// The user.
+    pub user: UserInfo,
+}
+
+/// One change to one record, made on a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Unique per change; replaying it has no further effect.
+    pub change_id: ChangeId,
+    /// The record changed.
+    pub record_id: RecordId,
+    /// Its form.
+    pub form_id: FormId,
+    /// Its form version.
+    pub form_version: u32,
+    /// Its grid.
+    pub grid: GridId,
+    /// The revision the device last saw (0 for a record it created).
+    pub base_revision: u64,
+    /// When the change was made, as a hybrid logical clock.
+    pub hlc: Hlc,
+    /// Device wall-clock time of the change (data only).
+    pub at: DateTime<Utc>,
+    /// What changed.
+    #[serde(flatten)]
+    pub op: ChangeOp,
+}
+
+/// What a change does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ChangeOp {
+    /// Creates or edits: the fields that changed since the base (`null` clears one),
+    /// and the attachments the record now carries.
+    Upsert {
+        /// Changed fields only.
+        fields: Values,
+        /// All attachments of the record after the change.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentRef>,
+    },
+    /// Deletes the record (a tombstone; history is kept).
+    Delete,
+}
+
+/// `POST /v1/push`: a batch of changes from one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Unique per push; a replayed batch is recognised as such.
+    pub batch_id: BatchId,
+    /// The changes, applied in order.
+    pub changes: Vec<Change>,
+}
+
+/// The result of one change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    /// Which change.
+    pub change_id: ChangeId,
+    /// What became of it.
+    #[serde(flatten)]
+    pub outcome: ChangeOutcome,
+}
+
+/// What became of a change. Replaying a change returns its original outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ChangeOutcome {
+    /// Applied on the revision it was based on.
+    Accepted {
+        /// The record's new revision.
+        revision: u64,
+    },
+    /// Applied on a newer revision; concurrent edits touched other fields (soft conflict).
+    Merged {
+        /// The record's new revision.
+        revision: u64,
+    },
+    /// The same field was edited concurrently; resolved by clock, the record is flagged.
+    Conflicted {
+        /// The record's new revision.
+        revision: u64,
+        /// Each contested field, with both values.
+        conflicts: Vec<FieldConflict>,
+    },
+    /// Refused; nothing stored. Permanent: resending the same change will not help.
+    Rejected {
+        /// Why, as a stable code.
+        code: ErrorCode,
+        /// For a person.
+        message: Text,
+        /// Field errors, when the record did not validate.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<FieldError>,
+    },
+}
+
+impl ChangeOutcome {
+    /// The new revision, unless rejected.
+    pub fn revision(&self) -> Option<u64> {
+        match self {
+            ChangeOutcome::Accepted { revision }
+            | ChangeOutcome::Merged { revision }
+            | ChangeOutcome::Conflicted { revision, .. } => Some(*revision),
+            ChangeOutcome::Rejected { .. } => None,
+        }
+    }
+}
+
+/// The answer to a push: one result per change, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The batch.
+    pub batch_id: BatchId,
+    /// Per-change results, in the order of the request.
+    pub results: Vec<ChangeResult>,
+}
+
+/// A supervisor's decision on a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// Approved.
+    Approve,
+    /// Returned to the officer.
+    Return {
+        /// Why, for the officer.
+        reason: String,
+    },
+}
+
+/// A review decision with who made it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The decision.
+    #[serde(flatten)]
+    pub decision: ReviewDecision,
+    /// The supervisor's name.
+    pub by: String,
+    /// When (server time).
+    pub at: DateTime<Utc>,
+}
+
+/// One version of a record as the server holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordVersion {
+    /// The record at this version.
+    pub record: Record,
+    /// Its revision (1, 2, ...).
+    pub revision: u64,
+    /// A tombstone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Flagged for the supervisor: a hard conflict was resolved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conflicted: bool,
+    /// The latest review decision, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+/// One item of a pull page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PullItem {
+    /// A published form definition.
+    Form {
+        /// Position in the change log.
+        cursor: Cursor,
+        /// The definition.
+        definition: Box<FormDef>,
+    },
+    /// A record version (standard addresses are records of the `address` form).
+    Record {
+        /// Position in the change log.
+        cursor: Cursor,
+        /// The version.
+        version: Box<RecordVersion>,
+    },
+}
+
+impl PullItem {
+    /// The item's position in the change log.
+    pub fn cursor(&self) -> Cursor {
+        match self {
+            PullItem::Form { cursor, .. } | PullItem::Record { cursor, .. } => *cursor,
+        }
+    }
+}
+
+/// `GET /v1/pull?since=c&limit=n`: items after `c`, in log order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullPage {
+    /// The items.
+    pub items: Vec<PullItem>,
+    /// Pass as `since` for the next page; store it with the applied items.
+    pub next: Cursor,
+    /// More items wait after `next`.
+    pub has_more: bool,
+}
+
+/// `POST /v1/blobs/missing`: which of these does the server lack?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobQuery {
+    /// Digests the device is about to reference.
+    pub hashes: Vec<Sha256>,
+}
+
+/// The digests the server lacks, to upload before pushing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobQueryResponse {
+    /// Missing digests.
+    pub missing: Vec<Sha256>,
+}
+
+/// Where an upload stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    /// The blob.
+    pub sha256: Sha256,
+    /// Bytes received so far (contiguous from 0).
+    pub received: u64,
+    /// Whether the blob is complete and verified.
+    pub complete: bool,
+}
+
+/// A stable, machine-readable error code, shared by server and client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON or not the expected shape (400).
+    MalformedRequest,
+    /// The body or a batch is larger than allowed (413).
+    PayloadTooLarge,
+    /// No or an unknown bearer token, or wrong credentials (401).
+    Unauthorized,
+    /// The device was revoked: wipe local data (401).
+    DeviceRevoked,
+    /// The user may not do this (403).
+    Forbidden,
+    /// The record's grid is outside the user's scope (403).
+    OutOfScope,
+    /// No such thing (404).
+    NotFound,
+    /// The form or form version is not published (422).
+    UnknownForm,
+    /// The record does not validate against its form (422).
+    ValidationFailed,
+    /// Uploaded bytes do not match their SHA-256 (422).
+    HashMismatch,
+    /// A Content-Range does not continue what was received (409).
+    RangeMismatch,
+    /// The change conflicts with the record's state in a way no merge resolves,
+    /// e.g. editing a deleted record (409).
+    Conflict,
+    /// A referenced attachment was never uploaded (409; upload, then push again).
+    MissingBlob,
+    /// Too many attempts; wait and retry (429).
+    TooManyRequests,
+    /// The server failed; retry later (500/503).
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether the same request may succeed later without changes.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::TooManyRequests | ErrorCode::Internal | ErrorCode::MissingBlob
+        )
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// What went wrong and what to do, in both languages.
+    pub message: Text,
+    /// Field errors, where a record did not validate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}

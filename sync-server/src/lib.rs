@@ -1,0 +1,1 @@
+//! Beatbook sync server.

@@ -1,0 +1,1 @@
+//! Shared harness for Beatbook's end-to-end tests.
