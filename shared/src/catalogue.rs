@@ -98,3 +98,50 @@ pub fn check_catalogue(forms: &[Form]) -> Result<(), FormError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_standard_form_loads() {
+        let forms = standard_forms().unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<_> = forms.iter().map(|f| f.id().as_str()).collect();
+        assert_eq!(
+            ids,
+            ["address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol"]
+        );
+        for form in &forms {
+            assert!(!form.title().zh.is_empty() && !form.title().en.is_empty());
+            for f in form.fields() {
+                assert!(!f.def.label.zh.is_empty(), "{} {}", form.id(), f.name());
+                assert!(!f.def.label.en.is_empty(), "{} {}", form.id(), f.name());
+            }
+        }
+    }
+
+    #[test]
+    fn a_reference_to_an_unknown_form_is_refused() {
+        let mut forms = standard_forms().unwrap();
+        forms.retain(|f| f.id().as_str() != "house");
+        let e = check_catalogue(&forms).unwrap_err().to_string();
+        assert!(e.contains("unknown form 'house'"), "{e}");
+    }
+
+    #[test]
+    fn the_rental_section_follows_the_house_use() {
+        use chrono::NaiveDate;
+        let forms = standard_forms().unwrap();
+        let house = forms.iter().find(|f| f.id().as_str() == "house").unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let rental = house.field("rental_start").expect("house has rental_start");
+        let with_use = |u: &str| {
+            let mut v = crate::form::Values::new();
+            v.insert("use".into(), u.into());
+            v
+        };
+        assert!(house.is_relevant(rental, &with_use("rented"), today));
+        assert!(house.is_relevant(rental, &with_use("group_rented"), today));
+        assert!(!house.is_relevant(rental, &with_use("owner_occupied"), today));
+    }
+}
