@@ -1,0 +1,80 @@
+//! Server configuration: defaults, then a TOML file, then `BEATBOOK_*`
+//! environment variables (e.g. `BEATBOOK_LISTEN=127.0.0.1:8700`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database and blobs live.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body after decompression, in bytes.
+    pub max_body_bytes: usize,
+    /// Most changes in one push.
+    pub max_batch_changes: usize,
+    /// Largest attachment, in bytes.
+    pub max_blob_bytes: u64,
+    /// Most items in one pull page.
+    pub pull_page_limit: u32,
+    /// Device tokens expire this many days after enrollment.
+    pub token_ttl_days: u32,
+    /// A device clock running further ahead than this is clamped.
+    pub max_clock_ahead_secs: u64,
+    /// Failed logins per badge within the window before enrollment is refused (429).
+    pub login_max_failures: u32,
+    /// The failed-login window, in seconds.
+    pub login_window_secs: u64,
+    /// Officers' local time offset from UTC, in hours (China: 8).
+    pub local_utc_offset_hours: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("beatbook-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_changes: 2_000,
+            max_blob_bytes: 25 * 1024 * 1024,
+            pull_page_limit: 1_000,
+            token_ttl_days: 180,
+            max_clock_ahead_secs: 300,
+            login_max_failures: 5,
+            login_window_secs: 900,
+            local_utc_offset_hours: 8,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: defaults, the file if given (or
+    /// `beatbook.toml` in the working directory if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => fig = fig.merge(Toml::file_exact(f)),
+            None => fig = fig.merge(Toml::file("beatbook.toml")),
+        }
+        fig.merge(Env::prefixed("BEATBOOK_"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("beatbook.sqlite3")
+    }
+
+    /// The blob directory.
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+}

@@ -1,0 +1,303 @@
+//! Attachments: `POST /v1/blobs/missing`, resumable `PUT /v1/blobs/{sha256}`
+//! and `GET /v1/blobs/{sha256}`.
+//!
+//! Uploads follow the resumable-upload convention of object stores: each PUT
+//! carries `Content-Range: bytes <first>-<last>/<total>` (or `bytes */<total>`
+//! to ask where the upload stands, or no header for a whole blob in one go).
+//! While incomplete the answer is `308` with `Range: bytes=0-<received-1>`;
+//! when the last byte arrives the SHA-256 is checked: `201` if it matches,
+//! `422 hash_mismatch` (and the partial bytes discarded) if not. Bytes are
+//! written as they arrive, so a connection dropped mid-body keeps what came.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use beatbook_schema::ids::Sha256;
+use beatbook_schema::protocol::{BlobQuery, BlobQueryResponse, BlobStatus, ErrorCode};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::http::ApiJson;
+use crate::state::AppState;
+use crate::sync::read_scope;
+
+/// Most digests in one presence query.
+const MAX_QUERY: usize = 10_000;
+
+pub(super) async fn missing(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiJson(query): ApiJson<BlobQuery>,
+) -> Result<Json<BlobQueryResponse>, ApiError> {
+    if query.hashes.len() > MAX_QUERY {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("一次最多查询 {MAX_QUERY} 个附件"),
+            format!("at most {MAX_QUERY} digests per query"),
+        ));
+    }
+    let missing = state.store.missing_blobs(query.hashes).await?;
+    Ok(Json(BlobQueryResponse { missing }))
+}
+
+fn parse_sha(raw: &str) -> Result<Sha256, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::malformed(format!(
+            "'{raw}' is not a SHA-256 digest (64 hex characters)"
+        ))
+    })
+}
+
+/// A parsed `Content-Range`.
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    /// `bytes */total`: where does the upload stand?
+    Query { total: u64 },
+    /// `bytes first-last/total`.
+    Bytes { first: u64, last: u64, total: u64 },
+}
+
+fn parse_range(value: &str) -> Option<Range> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let total: u64 = total.trim().parse().ok()?;
+    if span.trim() == "*" {
+        return Some(Range::Query { total });
+    }
+    let (first, last) = span.split_once('-')?;
+    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    (first <= last && last < total).then_some(Range::Bytes { first, last, total })
+}
+
+fn status_response(code: StatusCode, sha: Sha256, received: u64, complete: bool) -> Response {
+    let body = Json(BlobStatus {
+        sha256: sha,
+        received,
+        complete,
+    });
+    if code == StatusCode::PERMANENT_REDIRECT && received > 0 {
+        (code, [(RANGE, format!("bytes=0-{}", received - 1))], body).into_response()
+    } else {
+        (code, body).into_response()
+    }
+}
+
+/// One upload at a time per digest.
+fn upload_lock(sha: Sha256) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<Sha256, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut map = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.retain(|_, l| Arc::strong_count(l) > 1);
+    map.entry(sha).or_default().clone()
+}
+
+fn io_error(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "blob storage failure");
+    ApiError::new(
+        ErrorCode::Internal,
+        "服务器存储附件失败，请稍后重试",
+        "the server could not store the attachment: try again later",
+    )
+    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+#[tracing::instrument(skip_all, fields(device = %caller.device))]
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let sha = parse_sha(&raw)?;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .chars()
+        .take(100)
+        .collect::<String>();
+    if state.store.missing_blobs(vec![sha]).await?.is_empty() {
+        return Ok(status_response(StatusCode::OK, sha, 0, true));
+    }
+    let range = match headers.get(CONTENT_RANGE) {
+        Some(v) => Some(v.to_str().ok().and_then(parse_range).ok_or_else(|| {
+            ApiError::malformed("Content-Range must be 'bytes first-last/total' or 'bytes */total'")
+        })?),
+        None => None,
+    };
+    let total = match &range {
+        Some(Range::Query { total } | Range::Bytes { total, .. }) => Some(*total),
+        None => None,
+    };
+    if total.is_some_and(|t| t > state.config.max_blob_bytes) {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "附件不能超过 {} MB",
+                state.config.max_blob_bytes / 1_048_576
+            ),
+            format!(
+                "attachments are limited to {} MB",
+                state.config.max_blob_bytes / 1_048_576
+            ),
+        ));
+    }
+
+    let lock = upload_lock(sha);
+    let _guard = lock.lock().await;
+    let received = state.blobs.received(&sha).await.map_err(io_error)?;
+    let (first, last, total) = match range {
+        Some(Range::Query { .. }) => {
+            return Ok(status_response(
+                StatusCode::PERMANENT_REDIRECT,
+                sha,
+                received,
+                false,
+            ))
+        }
+        Some(Range::Bytes { first, last, total }) => (first, Some(last), total),
+        None => (0, None, state.config.max_blob_bytes),
+    };
+    if first > received {
+        let mut err = ApiError::new(
+            ErrorCode::RangeMismatch,
+            format!("上传应从第 {received} 字节继续"),
+            format!("the upload continues at byte {received}, not {first}"),
+        );
+        err.body.errors.clear();
+        return Ok((
+            err.status,
+            [(RANGE, format!("bytes=0-{}", received.saturating_sub(1)))],
+            Json(err.body),
+        )
+            .into_response());
+    }
+
+    // Append what arrives, skipping bytes already held (a resend after a lost answer).
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.blobs.partial_path(&sha))
+        .await
+        .map_err(io_error)?;
+    let end = last.map_or(total, |l| l + 1); // exclusive
+    let mut position = first;
+    let mut written = received;
+    let mut stream = body.into_data_stream();
+    let mut broken = false;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            broken = true; // client went away: keep what arrived
+            break;
+        };
+        let chunk_end = position + chunk.len() as u64;
+        if chunk_end > end {
+            file.sync_all().await.map_err(io_error)?;
+            return Err(ApiError::malformed(
+                "the body is longer than its Content-Range",
+            ));
+        }
+        if chunk_end > written {
+            let skip = (written - position) as usize;
+            file.write_all(&chunk[skip..]).await.map_err(io_error)?;
+            written = chunk_end;
+        }
+        position = chunk_end;
+    }
+    file.sync_all().await.map_err(io_error)?;
+    drop(file);
+    if broken {
+        return Ok(status_response(
+            StatusCode::PERMANENT_REDIRECT,
+            sha,
+            written,
+            false,
+        ));
+    }
+    let whole = last.is_none();
+    if last.is_some() && position != end {
+        return Err(ApiError::malformed(
+            "the body is shorter than its Content-Range",
+        ));
+    }
+    if written < total && !whole {
+        return Ok(status_response(
+            StatusCode::PERMANENT_REDIRECT,
+            sha,
+            written,
+            false,
+        ));
+    }
+
+    let actual = state.blobs.hash_partial(&sha).await.map_err(io_error)?;
+    if actual != sha {
+        state.blobs.discard(&sha).await.map_err(io_error)?;
+        return Err(ApiError::new(
+            ErrorCode::HashMismatch,
+            "附件内容与其 SHA-256 不符，已丢弃，请重新上传",
+            "the bytes do not match their SHA-256: discarded, upload again",
+        ));
+    }
+    state.blobs.promote(&sha).await.map_err(io_error)?;
+    state
+        .store
+        .complete_blob(sha, written, &content_type)
+        .await?;
+    Ok(status_response(StatusCode::CREATED, sha, written, true))
+}
+
+pub(super) async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let sha = parse_sha(&raw)?;
+    let grids = state.store.grids().await?;
+    if !state
+        .store
+        .blob_in_scope(sha, read_scope(&caller.user, &grids))
+        .await?
+    {
+        return Err(ApiError::not_found("attachment"));
+    }
+    let bytes = tokio::fs::read(state.blobs.path(&sha))
+        .await
+        .map_err(io_error)?;
+    Ok(([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_parse() {
+        assert_eq!(
+            parse_range("bytes 0-99/200"),
+            Some(Range::Bytes {
+                first: 0,
+                last: 99,
+                total: 200
+            })
+        );
+        assert_eq!(
+            parse_range("bytes */200"),
+            Some(Range::Query { total: 200 })
+        );
+        assert_eq!(parse_range("bytes 100-99/200"), None);
+        assert_eq!(parse_range("bytes 0-200/200"), None);
+        assert_eq!(parse_range("items 0-1/2"), None);
+        assert_eq!(parse_range("bytes a-b/c"), None);
+    }
+}

@@ -1,0 +1,96 @@
+//! `POST /v1/enroll` and `GET /v1/me`.
+
+use axum::extract::State;
+use axum::http::header::RETRY_AFTER;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use beatbook_schema::protocol::{EnrollRequest, EnrollResponse, ErrorCode, UserInfo};
+use chrono::Utc;
+
+use crate::auth::{hash_token, new_token, verify_password, Caller};
+use crate::error::ApiError;
+use crate::http::ApiJson;
+use crate::state::AppState;
+
+/// A valid Argon2id hash of a random password, verified when the badge is
+/// unknown so that timing does not tell which badges exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tJrb8AqbpZ6rmh0r3h9B0S9+Ymo8CF0Yb0Zl+2Gd9c";
+
+#[tracing::instrument(skip_all, fields(device = %req.device_id))]
+pub(super) async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> Result<Response, ApiError> {
+    let badge = req.badge.trim().to_owned();
+    if badge.is_empty() || req.password.is_empty() {
+        return Err(ApiError::malformed("badge and password are required"));
+    }
+    if let Some(wait) = state.throttle.locked_for(&badge) {
+        let secs = wait.as_secs().max(1);
+        let err = ApiError::new(
+            ErrorCode::TooManyRequests,
+            format!("密码错误次数过多，请 {} 分钟后再试", secs.div_ceil(60)),
+            format!(
+                "too many failed sign-ins: try again in {} minutes",
+                secs.div_ceil(60)
+            ),
+        );
+        return Ok(([(RETRY_AFTER, secs.to_string())], err).into_response());
+    }
+    let account = state.store.user_by_badge(&badge).await?;
+    let hash = account
+        .as_ref()
+        .map_or(DUMMY_HASH.to_owned(), |a| a.password_hash.clone());
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let account = match account {
+        Some(a) if ok => a,
+        _ => {
+            state.throttle.fail(&badge);
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "警号或密码错误",
+                "wrong badge number or password",
+            ));
+        }
+    };
+    if account.disabled {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "账号已停用，请联系管理员",
+            "the account is disabled: ask an administrator",
+        ));
+    }
+    if state.store.device_revoked(req.device_id).await? {
+        return Err(ApiError::new(
+            ErrorCode::DeviceRevoked,
+            "此设备已被注销，不能再绑定；请联系管理员",
+            "this device was revoked and cannot enroll again: ask an administrator",
+        ));
+    }
+    let token = new_token();
+    let name: String = req.device_name.trim().chars().take(100).collect();
+    state
+        .store
+        .enroll(
+            req.device_id,
+            account.info.id,
+            &name,
+            hash_token(&token),
+            Utc::now(),
+        )
+        .await?;
+    state.throttle.succeed(&badge);
+    tracing::info!("device enrolled");
+    Ok(Json(EnrollResponse {
+        token,
+        user: account.info,
+    })
+    .into_response())
+}
+
+pub(super) async fn me(caller: Caller) -> Json<UserInfo> {
+    Json(caller.user)
+}

@@ -1,0 +1,24 @@
+//! The v1 sync API. Handlers parse, authorize, call the domain and map the
+//! result; they hold no rules of their own.
+
+mod blobs;
+mod enroll;
+mod openapi;
+mod sync;
+
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The /v1 routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/enroll", post(enroll::enroll))
+        .route("/me", get(enroll::me))
+        .route("/push", post(sync::push))
+        .route("/pull", get(sync::pull))
+        .route("/blobs/missing", post(blobs::missing))
+        .route("/blobs/{sha256}", put(blobs::upload).get(blobs::download))
+        .route("/openapi.json", get(openapi::document))
+}

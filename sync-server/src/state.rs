@@ -1,0 +1,77 @@
+//! What every handler shares.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::FixedOffset;
+
+use crate::auth::Throttle;
+use crate::blobs::BlobDir;
+use crate::config::Config;
+use crate::storage::{Store, StoreError};
+use crate::sync::{Forms, Policy};
+
+/// Shared server state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The published forms, compiled; replaced when a form is published.
+    pub forms: Arc<RwLock<Arc<Forms>>>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Attachment bytes.
+    pub blobs: BlobDir,
+    /// Failed-login throttle.
+    pub throttle: Arc<Throttle>,
+    /// Sync rules.
+    pub policy: Policy,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A published form does not compile.
+    #[error("a published form is broken: {0}")]
+    Form(#[from] beatbook_schema::form::FormError),
+    /// The blob directory is unusable.
+    #[error("blob directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Builds the state over a store: publishes the standard forms if new and compiles them.
+    pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, StartError> {
+        for form in beatbook_schema::catalogue::standard_forms()? {
+            store.publish_form(form.def()).await?;
+        }
+        let forms = Forms::compile(store.forms().await?)?;
+        let blobs = BlobDir::open(&config.blob_dir())?;
+        let policy = Policy {
+            max_clock_ahead_ms: config.max_clock_ahead_secs.saturating_mul(1000),
+            local_offset: FixedOffset::east_opt(
+                config.local_utc_offset_hours.clamp(-12, 14) * 3600,
+            )
+            .unwrap_or(Policy::default().local_offset),
+        };
+        Ok(Self {
+            store,
+            forms: Arc::new(RwLock::new(Arc::new(forms))),
+            throttle: Arc::new(Throttle::new(
+                config.login_max_failures,
+                Duration::from_secs(config.login_window_secs),
+            )),
+            config: Arc::new(config),
+            blobs,
+            policy,
+        })
+    }
+
+    /// The current compiled forms.
+    pub fn forms(&self) -> Arc<Forms> {
+        self.forms.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

@@ -1,0 +1,113 @@
+//! Append-only, numbered schema migrations. A released migration is never
+//! edited: changes come as a new entry at the end. `PRAGMA user_version`
+//! records how many have been applied.
+
+/// The migrations, in order. Entry `i` brings the schema to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: organisation, devices, forms, the change log, records, batches, blobs.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE stations (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE grids (
+        id TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL REFERENCES stations(id),
+        name TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        badge TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        station_id TEXT NOT NULL REFERENCES stations(id),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE user_grids (
+        user_id TEXT NOT NULL REFERENCES users(id),
+        grid_id TEXT NOT NULL REFERENCES grids(id),
+        PRIMARY KEY (user_id, grid_id)
+    );
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        name TEXT NOT NULL,
+        token_hash BLOB UNIQUE,
+        issued_at TEXT NOT NULL,
+        enrolled_at TEXT NOT NULL,
+        last_seen_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE TABLE forms (
+        form_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        PRIMARY KEY (form_id, version)
+    );
+    -- Every committed change gets a cursor; a pull reads the log in cursor order.
+    -- `item` is the PullItem JSON exactly as sent to devices.
+    CREATE TABLE changelog (
+        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+        grid_id TEXT,
+        item TEXT NOT NULL
+    );
+    CREATE INDEX changelog_grid ON changelog (grid_id, cursor);
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        form_id TEXT NOT NULL,
+        grid_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE INDEX records_form ON records (form_id, deleted);
+    -- Every version of every record (the audit trail), pointing at its log item.
+    CREATE TABLE record_versions (
+        record_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        cursor INTEGER NOT NULL UNIQUE REFERENCES changelog(cursor),
+        change_id TEXT,
+        batch_id TEXT,
+        PRIMARY KEY (record_id, revision)
+    );
+    -- Exactly-once: one row per change ever processed, with the answer given.
+    CREATE TABLE changes (
+        change_id TEXT PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX changes_batch ON changes (batch_id);
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        stored INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        conflicts INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX batches_received ON batches (received_at);
+    CREATE TABLE conflicts (
+        id INTEGER PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        change_id TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX conflicts_record ON conflicts (record_id);
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        stored_at TEXT NOT NULL
+    );
+    CREATE TABLE record_blobs (
+        sha256 TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        grid_id TEXT NOT NULL,
+        PRIMARY KEY (sha256, record_id)
+    );
+    "#,
+];

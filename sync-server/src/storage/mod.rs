@@ -1,0 +1,338 @@
+//! Storage behind one trait. The SQLite backend (embedded, the default) lives
+//! in [`sqlite`]; a PostgreSQL backend implements the same trait, and the same
+//! test suite runs against each. Backends only read and write: every decision
+//! about a change (validation, merge, conflicts) is made by [`crate::sync`],
+//! which the backend calls inside its transaction.
+
+mod migrations;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use beatbook_schema::form::FormDef;
+use beatbook_schema::ids::{
+    BatchId, ChangeId, DeviceId, FormId, GridId, RecordId, Sha256, StationId, UserId,
+};
+use beatbook_schema::merge::{FieldConflict, FieldState};
+use beatbook_schema::protocol::{ChangeOutcome, Cursor, Review, Role, UserInfo};
+use beatbook_schema::record::{AttachmentRef, RecordStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::sync::Decider;
+
+/// Errors of the storage layer. None of them is the caller's fault: they map
+/// to 500/503, and the client retries.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Stored JSON could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// A uniqueness rule was broken (e.g. a badge number already taken).
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    /// A referenced row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A blocking task failed.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// A station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Station {
+    /// Code, e.g. `320614-01`.
+    pub id: StationId,
+    /// Name, e.g. `海门区公安局三厂派出所`.
+    pub name: String,
+}
+
+/// A grid of a station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grid {
+    /// Code.
+    pub id: GridId,
+    /// The station it belongs to.
+    pub station: StationId,
+    /// Name, e.g. the community's name.
+    pub name: String,
+}
+
+/// An account as stored, with its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Who, with role and scope.
+    pub info: UserInfo,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// A disabled account cannot enroll or sync.
+    pub disabled: bool,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Badge number, unique.
+    pub badge: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Station.
+    pub station: StationId,
+    /// Grids (officers and auxiliaries).
+    pub grids: Vec<GridId>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A device as the supervisor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Device id.
+    pub id: DeviceId,
+    /// Owner.
+    pub user: UserId,
+    /// Owner's badge.
+    pub badge: String,
+    /// Name given at enrollment.
+    pub name: String,
+    /// Enrollment time.
+    pub enrolled_at: DateTime<Utc>,
+    /// Last push.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Revocation time.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What a bearer token resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// The device.
+    pub device: DeviceId,
+    /// Its user.
+    pub user: UserInfo,
+    /// When the token was issued.
+    pub issued_at: DateTime<Utc>,
+    /// The device was revoked.
+    pub revoked: bool,
+    /// The user was disabled.
+    pub disabled: bool,
+}
+
+/// A record's current state on the server: the field states (value, clock and
+/// revision of the last write per field) and the envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Record id.
+    pub id: RecordId,
+    /// Form.
+    pub form_id: FormId,
+    /// Form version of the latest write.
+    pub form_version: u32,
+    /// Grid.
+    pub grid: GridId,
+    /// First author.
+    pub author: UserId,
+    /// Device of the first write.
+    pub device: DeviceId,
+    /// Per-field state.
+    pub fields: BTreeMap<String, FieldState>,
+    /// Attachments.
+    pub attachments: Vec<AttachmentRef>,
+    /// Device time of the first write.
+    pub created_at: DateTime<Utc>,
+    /// Device time of the latest write.
+    pub updated_at: DateTime<Utc>,
+    /// Review status.
+    pub status: RecordStatus,
+    /// Current revision.
+    pub revision: u64,
+    /// Tombstone.
+    pub deleted: bool,
+    /// Flagged by a hard conflict, until a supervisor reviews it.
+    pub conflicted: bool,
+    /// Latest review.
+    pub review: Option<Review>,
+}
+
+/// Who pushes, as the storage layer records it.
+#[derive(Debug, Clone)]
+pub struct Pusher {
+    /// The user.
+    pub user: UserInfo,
+    /// The device.
+    pub device: DeviceId,
+    /// Server receive time.
+    pub now: DateTime<Utc>,
+}
+
+/// What the backend hands the decider for one change.
+#[derive(Debug, Clone)]
+pub struct Existing {
+    /// The record's current state, if it exists.
+    pub record: Option<StoredRecord>,
+    /// Attachments the change references that the server lacks.
+    pub missing_blobs: Vec<Sha256>,
+}
+
+/// What the decider tells the backend to do with one change.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Write the new state as a new version.
+    Write {
+        /// The record after the change.
+        record: Box<StoredRecord>,
+        /// Conflicts to keep in history.
+        conflicts: Vec<FieldConflict>,
+        /// The result to return (and to return again on replay).
+        outcome: ChangeOutcome,
+    },
+    /// Store nothing but the outcome, so a replay gets the same answer.
+    Reject(ChangeOutcome),
+    /// Store nothing at all: the change may succeed later (e.g. a blob not yet uploaded).
+    Defer(ChangeOutcome),
+}
+
+/// A batch as listed for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSummary {
+    /// Batch id.
+    pub id: BatchId,
+    /// Device.
+    pub device: DeviceId,
+    /// Officer.
+    pub user: UserId,
+    /// First receipt.
+    pub received_at: DateTime<Utc>,
+    /// Changes stored (accepted, merged or conflicted).
+    pub stored: u64,
+    /// Changes rejected.
+    pub rejected: u64,
+    /// Hard conflicts.
+    pub conflicts: u64,
+}
+
+/// Which records a caller may read: every grid, or these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadScope {
+    /// Everything (admins).
+    All,
+    /// These grids only.
+    Grids(Vec<GridId>),
+}
+
+/// One serialized pull item with its cursor, as stored.
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    /// Position in the change log.
+    pub cursor: Cursor,
+    /// The item's JSON (a [`beatbook_schema::protocol::PullItem`]).
+    pub json: Box<serde_json::value::RawValue>,
+}
+
+/// A page of the change log.
+#[derive(Debug, Clone)]
+pub struct RawPage {
+    /// Items in log order.
+    pub items: Vec<RawItem>,
+    /// Where the next page starts.
+    pub next: Cursor,
+    /// Whether more items wait.
+    pub has_more: bool,
+}
+
+/// The storage seam.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- organisation ----
+    /// Adds a station.
+    async fn add_station(&self, station: Station) -> Result<(), StoreError>;
+    /// Adds a grid to a station.
+    async fn add_grid(&self, grid: Grid) -> Result<(), StoreError>;
+    /// Lists stations.
+    async fn stations(&self) -> Result<Vec<Station>, StoreError>;
+    /// Lists grids.
+    async fn grids(&self) -> Result<Vec<Grid>, StoreError>;
+    /// Adds an account.
+    async fn add_user(&self, user: NewUser) -> Result<UserId, StoreError>;
+    /// An account by badge number.
+    async fn user_by_badge(&self, badge: &str) -> Result<Option<Account>, StoreError>;
+    /// Lists accounts.
+    async fn users(&self) -> Result<Vec<Account>, StoreError>;
+    /// Sets a password hash.
+    async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError>;
+    /// Disables or enables an account.
+    async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError>;
+
+    // ---- devices ----
+    /// Binds a device to a user with a new token (replacing any earlier token of that device).
+    async fn enroll(
+        &self,
+        device: DeviceId,
+        user: UserId,
+        name: &str,
+        token_hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Resolves a token hash.
+    async fn token_owner(&self, token_hash: [u8; 32]) -> Result<Option<TokenOwner>, StoreError>;
+    /// Whether a device was revoked.
+    async fn device_revoked(&self, device: DeviceId) -> Result<bool, StoreError>;
+    /// Revokes a device; its token stops working and its next contact wipes it.
+    async fn revoke_device(&self, device: DeviceId, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Lists devices.
+    async fn devices(&self) -> Result<Vec<Device>, StoreError>;
+
+    // ---- forms ----
+    /// Publishes a form version (idempotent); returns whether it was new.
+    async fn publish_form(&self, def: &FormDef) -> Result<bool, StoreError>;
+    /// Every published form version.
+    async fn forms(&self) -> Result<Vec<FormDef>, StoreError>;
+
+    // ---- sync ----
+    /// Applies a push in one durable transaction, asking `decider` what to do
+    /// with each change not seen before; replayed changes get their stored outcome.
+    async fn push(
+        &self,
+        pusher: Pusher,
+        batch: BatchId,
+        changes: Vec<beatbook_schema::protocol::Change>,
+        decider: Decider,
+    ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError>;
+    /// Change-log items after `since`, in order, within `scope`.
+    async fn pull(
+        &self,
+        scope: ReadScope,
+        since: Cursor,
+        limit: u32,
+    ) -> Result<RawPage, StoreError>;
+    /// A record's current state.
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;
+    /// Every version of a record, oldest first (the audit trail).
+    async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError>;
+    /// Number of live records, per form.
+    async fn record_counts(&self) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// Batches, newest first.
+    async fn batches(&self, limit: u32) -> Result<Vec<BatchSummary>, StoreError>;
+
+    // ---- blobs (metadata; the bytes live in the blob directory) ----
+    /// Which of these digests are not stored complete.
+    async fn missing_blobs(&self, hashes: Vec<Sha256>) -> Result<Vec<Sha256>, StoreError>;
+    /// Records a verified blob as complete.
+    async fn complete_blob(
+        &self,
+        sha: Sha256,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StoreError>;
+    /// Whether a blob is attached to a record within `scope`.
+    async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError>;
+}

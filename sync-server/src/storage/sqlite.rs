@@ -1,0 +1,787 @@
+//! The embedded SQLite backend: WAL, `synchronous = FULL` (a commit is on disk
+//! before the server acknowledges it), one writer and a small pool of readers.
+//! One writer also makes the change log's cursor order equal to commit order,
+//! which is what lets a pull never skip an item.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use beatbook_schema::form::FormDef;
+use beatbook_schema::ids::{
+    BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
+};
+use beatbook_schema::protocol::{
+    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, RecordVersion, Role, UserInfo,
+};
+use beatbook_schema::record::Record;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::value::RawValue;
+
+use super::migrations::MIGRATIONS;
+use super::*;
+use crate::sync::Decider;
+
+/// Readers kept open for reuse.
+const READERS: usize = 4;
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: Arc<Path>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock rolled its transaction back (rusqlite
+    // rolls back on drop), so the connection is still sound.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Officer => "officer",
+        Role::Auxiliary => "auxiliary",
+        Role::Supervisor => "supervisor",
+        Role::Admin => "admin",
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(StoreError::Corrupt)
+}
+
+fn parse_uuid<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::NotFound(format!("malformed id in database: {s}")))
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::NotFound(format!("malformed time in database: {s}")))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            writer: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path: Arc::from(path),
+        })
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&writer)))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = lock(&readers).pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&path)?,
+            };
+            let out = f(&mut conn);
+            let mut pool = lock(&readers);
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn user_info(tx: &Connection, id: &str) -> Result<(UserInfo, String, bool), StoreError> {
+    let (badge, name, role, station, hash, disabled): (String, String, String, String, String, bool) = tx
+        .prepare_cached("SELECT badge, name, role, station_id, password_hash, disabled FROM users WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+    let grids = tx
+        .prepare_cached("SELECT grid_id FROM user_grids WHERE user_id = ?1 ORDER BY grid_id")?
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .map(|g| g.map(GridId))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        UserInfo {
+            id: parse_uuid(id)?,
+            badge,
+            name,
+            role: parse_role(&role)?,
+            station: StationId(station),
+            grids,
+        },
+        hash,
+        disabled,
+    ))
+}
+
+fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+    let state: Option<String> = tx
+        .prepare_cached("SELECT state FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    state
+        .map(|s| serde_json::from_str(&s).map_err(StoreError::from))
+        .transpose()
+}
+
+fn version_of(record: &StoredRecord) -> RecordVersion {
+    RecordVersion {
+        record: Record {
+            id: record.id,
+            form_id: record.form_id.clone(),
+            form_version: record.form_version,
+            grid: record.grid.clone(),
+            author: record.author,
+            device: record.device,
+            values: beatbook_schema::merge::values(&record.fields),
+            attachments: record.attachments.clone(),
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            status: record.status,
+        },
+        revision: record.revision,
+        deleted: record.deleted,
+        conflicted: record.conflicted,
+        review: record.review.clone(),
+    }
+}
+
+/// Appends an item to the change log and returns its cursor. The item's JSON
+/// embeds its own cursor, so the log row is written then filled in.
+fn append_log(
+    tx: &Transaction<'_>,
+    grid: Option<&str>,
+    make: impl FnOnce(Cursor) -> PullItem,
+) -> Result<Cursor, StoreError> {
+    tx.prepare_cached("INSERT INTO changelog (grid_id, item) VALUES (?1, '')")?
+        .execute(params![grid])?;
+    let cursor = Cursor(tx.last_insert_rowid() as u64);
+    let json = serde_json::to_string(&make(cursor))?;
+    tx.prepare_cached("UPDATE changelog SET item = ?1 WHERE cursor = ?2")?
+        .execute(params![json, cursor.0 as i64])?;
+    Ok(cursor)
+}
+
+/// Writes a record's new state as a new version with its log item.
+pub(crate) fn write_version(
+    tx: &Transaction<'_>,
+    record: &StoredRecord,
+    change: Option<ChangeId>,
+    batch: Option<BatchId>,
+) -> Result<Cursor, StoreError> {
+    let version = version_of(record);
+    let cursor = append_log(tx, Some(record.grid.as_str()), |cursor| PullItem::Record {
+        cursor,
+        version: Box::new(version),
+    })?;
+    tx.prepare_cached(
+        "INSERT INTO records (id, form_id, grid_id, revision, deleted, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, grid_id = excluded.grid_id,
+             revision = excluded.revision, deleted = excluded.deleted, state = excluded.state",
+    )?
+    .execute(params![
+        record.id.to_string(),
+        record.form_id.as_str(),
+        record.grid.as_str(),
+        record.revision as i64,
+        record.deleted,
+        serde_json::to_string(record)?,
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        record.id.to_string(),
+        record.revision as i64,
+        cursor.0 as i64,
+        change.map(|c| c.to_string()),
+        batch.map(|b| b.to_string()),
+    ])?;
+    for a in &record.attachments {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO record_blobs (sha256, record_id, grid_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![
+            a.sha256.to_hex(),
+            record.id.to_string(),
+            record.grid.as_str()
+        ])?;
+    }
+    Ok(cursor)
+}
+
+fn missing_in(tx: &Connection, hashes: &[Sha256]) -> Result<Vec<Sha256>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?;
+    let mut missing = Vec::new();
+    for h in hashes {
+        if !stmt.exists([h.to_hex()])? && !missing.contains(h) {
+            missing.push(*h);
+        }
+    }
+    Ok(missing)
+}
+
+fn scope_json(scope: &ReadScope) -> Option<String> {
+    match scope {
+        ReadScope::All => None,
+        ReadScope::Grids(g) => Some(serde_json::to_string(g).unwrap_or_else(|_| "[]".into())),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn add_station(&self, station: Station) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO stations (id, name) VALUES (?1, ?2)",
+                params![station.id.as_str(), station.name],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate(format!("station {}", station.id))
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_grid(&self, grid: Grid) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO grids (id, station_id, name) VALUES (?1, ?2, ?3)",
+                params![grid.id.as_str(), grid.station.as_str(), grid.name],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate(format!(
+                        "grid {} (or unknown station {})",
+                        grid.id, grid.station
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stations(&self) -> Result<Vec<Station>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, name FROM stations ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Station {
+                    id: StationId(r.get(0)?),
+                    name: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn grids(&self) -> Result<Vec<Grid>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id, station_id, name FROM grids ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Grid {
+                    id: GridId(r.get(0)?),
+                    station: StationId(r.get(1)?),
+                    name: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn add_user(&self, user: NewUser) -> Result<UserId, StoreError> {
+        self.write(move |c| {
+            let id = UserId::new_v7();
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO users (id, badge, name, role, station_id, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.to_string(), user.badge, user.name, role_str(user.role), user.station.as_str(), user.password_hash],
+            )
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Duplicate(format!("badge {} (or unknown station {})", user.badge, user.station)) } else { e.into() })?;
+            for g in &user.grids {
+                tx.execute("INSERT INTO user_grids (user_id, grid_id) VALUES (?1, ?2)", params![id.to_string(), g.as_str()])
+                    .map_err(|e| if is_unique_violation(&e) { StoreError::NotFound(format!("grid {g}")) } else { e.into() })?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn user_by_badge(&self, badge: &str) -> Result<Option<Account>, StoreError> {
+        let badge = badge.to_owned();
+        self.read(move |c| {
+            let id: Option<String> = c
+                .prepare_cached("SELECT id FROM users WHERE badge = ?1")?
+                .query_row([&badge], |r| r.get(0))
+                .optional()?;
+            id.map(|id| {
+                let (info, password_hash, disabled) = user_info(c, &id)?;
+                Ok(Account {
+                    info,
+                    password_hash,
+                    disabled,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn users(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(|c| {
+            let ids = c
+                .prepare("SELECT id FROM users ORDER BY badge")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            ids.iter()
+                .map(|id| {
+                    let (info, password_hash, disabled) = user_info(c, id)?;
+                    Ok(Account {
+                        info,
+                        password_hash,
+                        disabled,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError> {
+        let badge = badge.to_owned();
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE users SET password_hash = ?1 WHERE badge = ?2",
+                params![password_hash, badge],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("badge {badge}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError> {
+        let badge = badge.to_owned();
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE users SET disabled = ?1 WHERE badge = ?2",
+                params![disabled, badge],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("badge {badge}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn enroll(
+        &self,
+        device: DeviceId,
+        user: UserId,
+        name: &str,
+        token_hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO devices (id, user_id, name, token_hash, issued_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, name = excluded.name,
+                     token_hash = excluded.token_hash, issued_at = excluded.issued_at
+                 WHERE devices.revoked_at IS NULL",
+                params![device.to_string(), user.to_string(), name, &token_hash[..], now.to_rfc3339()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_owner(&self, token_hash: [u8; 32]) -> Result<Option<TokenOwner>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String, Option<String>)> = c
+                .prepare_cached(
+                    "SELECT id, user_id, issued_at, revoked_at FROM devices WHERE token_hash = ?1",
+                )?
+                .query_row([&token_hash[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            row.map(|(device, user, issued, revoked)| {
+                let (info, _, disabled) = user_info(c, &user)?;
+                Ok(TokenOwner {
+                    device: parse_uuid(&device)?,
+                    user: info,
+                    issued_at: parse_time(&issued)?,
+                    revoked: revoked.is_some(),
+                    disabled,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn device_revoked(&self, device: DeviceId) -> Result<bool, StoreError> {
+        self.read(move |c| {
+            let revoked: Option<Option<String>> = c
+                .prepare_cached("SELECT revoked_at FROM devices WHERE id = ?1")?
+                .query_row([device.to_string()], |r| r.get(0))
+                .optional()?;
+            Ok(matches!(revoked, Some(Some(_))))
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device: DeviceId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+                params![now.to_rfc3339(), device.to_string()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("device {device}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT d.id, d.user_id, u.badge, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at
+                 FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.enrolled_at",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, user, badge, name, enrolled, seen, revoked) = row?;
+                Ok(Device {
+                    id: parse_uuid(&id)?,
+                    user: parse_uuid(&user)?,
+                    badge,
+                    name,
+                    enrolled_at: parse_time(&enrolled)?,
+                    last_seen_at: seen.as_deref().map(parse_time).transpose()?,
+                    revoked_at: revoked.as_deref().map(parse_time).transpose()?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn publish_form(&self, def: &FormDef) -> Result<bool, StoreError> {
+        let def = def.clone();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let json = serde_json::to_string(&def)?;
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)",
+                params![def.form_id.as_str(), def.version, json],
+            )?;
+            if n == 1 {
+                append_log(&tx, None, |cursor| PullItem::Form {
+                    cursor,
+                    definition: Box::new(def),
+                })?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn forms(&self) -> Result<Vec<FormDef>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT definition FROM forms ORDER BY form_id, version")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        })
+        .await
+    }
+
+    async fn push(
+        &self,
+        pusher: Pusher,
+        batch: BatchId,
+        changes: Vec<Change>,
+        decider: Decider,
+    ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let now = pusher.now.to_rfc3339();
+            let (mut stored, mut rejected, mut conflicts) = (0i64, 0i64, 0i64);
+            let mut results = Vec::with_capacity(changes.len());
+            for change in &changes {
+                let replay: Option<String> = tx
+                    .prepare_cached("SELECT outcome FROM changes WHERE change_id = ?1")?
+                    .query_row([change.change_id.to_string()], |r| r.get(0))
+                    .optional()?;
+                if let Some(outcome) = replay {
+                    results.push((change.change_id, serde_json::from_str(&outcome)?));
+                    continue;
+                }
+                let hashes: Vec<Sha256> = match &change.op {
+                    ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
+                    ChangeOp::Delete => Vec::new(),
+                };
+                let existing = Existing { record: load_record(&tx, change.record_id)?, missing_blobs: missing_in(&tx, &hashes)? };
+                let outcome = match decider(change, &existing) {
+                    Decision::Write { record, conflicts: lost, outcome } => {
+                        write_version(&tx, &record, Some(change.change_id), Some(batch))?;
+                        for conflict in &lost {
+                            tx.prepare_cached("INSERT INTO conflicts (record_id, revision, change_id, detail) VALUES (?1, ?2, ?3, ?4)")?
+                                .execute(params![record.id.to_string(), record.revision as i64, change.change_id.to_string(), serde_json::to_string(conflict)?])?;
+                        }
+                        stored += 1;
+                        conflicts += i64::from(!lost.is_empty());
+                        outcome
+                    }
+                    Decision::Reject(outcome) => {
+                        rejected += i64::from(matches!(outcome, ChangeOutcome::Rejected { .. }));
+                        outcome
+                    }
+                    Decision::Defer(outcome) => {
+                        results.push((change.change_id, outcome));
+                        continue;
+                    }
+                };
+                tx.prepare_cached(
+                    "INSERT INTO changes (change_id, batch_id, record_id, device_id, outcome, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    change.change_id.to_string(),
+                    batch.to_string(),
+                    change.record_id.to_string(),
+                    pusher.device.to_string(),
+                    serde_json::to_string(&outcome)?,
+                    now,
+                ])?;
+                results.push((change.change_id, outcome));
+            }
+            if stored + rejected > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO batches (id, device_id, user_id, received_at, stored, rejected, conflicts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (id) DO UPDATE SET stored = stored + excluded.stored, rejected = rejected + excluded.rejected,
+                         conflicts = conflicts + excluded.conflicts",
+                )?
+                .execute(params![batch.to_string(), pusher.device.to_string(), pusher.user.id.to_string(), now, stored, rejected, conflicts])?;
+            }
+            tx.prepare_cached("UPDATE devices SET last_seen_at = ?1 WHERE id = ?2")?
+                .execute(params![now, pusher.device.to_string()])?;
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn pull(
+        &self,
+        scope: ReadScope,
+        since: Cursor,
+        limit: u32,
+    ) -> Result<RawPage, StoreError> {
+        self.read(move |c| {
+            let tx = c.transaction()?; // one snapshot for the page and the log's end
+            let grids = scope_json(&scope);
+            let fetch = i64::from(limit) + 1;
+            let mut items = Vec::new();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT cursor, item FROM changelog
+                     WHERE cursor > ?1 AND (?2 IS NULL OR grid_id IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))
+                     ORDER BY cursor LIMIT ?3",
+                )?;
+                let mut rows = stmt.query(params![since.0 as i64, grids, fetch])?;
+                while let Some(row) = rows.next()? {
+                    let cursor = Cursor(row.get::<_, i64>(0)? as u64);
+                    let json: String = row.get(1)?;
+                    items.push(RawItem { cursor, json: RawValue::from_string(json)? });
+                }
+            }
+            let has_more = items.len() > limit as usize;
+            items.truncate(limit as usize);
+            let next = if has_more {
+                items.last().map_or(since, |i| i.cursor)
+            } else {
+                // Nothing more in scope: skip to the log's end so trailing
+                // out-of-scope entries are not scanned again.
+                let end: Option<i64> = tx.query_row("SELECT MAX(cursor) FROM changelog", [], |r| r.get(0))?;
+                Cursor(end.map_or(since.0, |e| (e as u64).max(since.0)))
+            };
+            tx.commit()?;
+            Ok(RawPage { items, next, has_more })
+        })
+        .await
+    }
+
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        self.read(move |c| load_record(c, id)).await
+    }
+
+    async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT l.item FROM record_versions v JOIN changelog l ON l.cursor = v.cursor
+                 WHERE v.record_id = ?1 ORDER BY v.revision",
+            )?;
+            let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| {
+                let item: serde_json::Value = serde_json::from_str(&r?)?;
+                Ok(item.get("version").cloned().unwrap_or(item))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn record_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT form_id, COUNT(*) FROM records WHERE deleted = 0 GROUP BY form_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn batches(&self, limit: u32) -> Result<Vec<BatchSummary>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, device_id, user_id, received_at, stored, rejected, conflicts FROM batches
+                 ORDER BY received_at DESC, id DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, device, user, at, stored, rejected, conflicts) = row?;
+                Ok(BatchSummary {
+                    id: parse_uuid(&id)?,
+                    device: parse_uuid(&device)?,
+                    user: parse_uuid(&user)?,
+                    received_at: parse_time(&at)?,
+                    stored: stored as u64,
+                    rejected: rejected as u64,
+                    conflicts: conflicts as u64,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn missing_blobs(&self, hashes: Vec<Sha256>) -> Result<Vec<Sha256>, StoreError> {
+        self.read(move |c| missing_in(c, &hashes)).await
+    }
+
+    async fn complete_blob(
+        &self,
+        sha: Sha256,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let content_type = content_type.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO blobs (sha256, size, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)",
+                params![sha.to_hex(), size as i64, content_type, Utc::now().to_rfc3339()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
+        self.read(move |c| {
+            let grids = scope_json(&scope);
+            Ok(c.prepare_cached(
+                "SELECT 1 FROM record_blobs WHERE sha256 = ?1
+                 AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))",
+            )?
+            .exists(params![sha.to_hex(), grids])?)
+        })
+        .await
+    }
+}

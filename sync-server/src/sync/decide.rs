@@ -1,0 +1,236 @@
+//! The fate of one pushed change.
+
+use std::collections::BTreeMap;
+
+use beatbook_schema::form::{FieldError, ValidationContext};
+use beatbook_schema::merge::{self, FieldState, MergeKind};
+use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode};
+use beatbook_schema::record::RecordStatus;
+use beatbook_schema::text::Text;
+use chrono::FixedOffset;
+use serde_json::Value as Json;
+
+use super::forms::Forms;
+use super::scope::may_write_form;
+use crate::storage::{Decision, Existing, Pusher, ReadScope, StoredRecord};
+
+/// The rules a push is judged by.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// A device clock may run at most this far ahead of the server's before
+    /// its timestamps are clamped (so it cannot win conflicts by lying).
+    pub max_clock_ahead_ms: u64,
+    /// The offset of the officers' local time (China: UTC+8), for "today".
+    pub local_offset: FixedOffset,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            max_clock_ahead_ms: 5 * 60 * 1000,
+            local_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
+        }
+    }
+}
+
+fn reject(code: ErrorCode, zh: &str, en: &str, errors: Vec<FieldError>) -> ChangeOutcome {
+    ChangeOutcome::Rejected {
+        code,
+        message: Text::new(zh, en),
+        errors,
+    }
+}
+
+/// Decides what to do with `change` given the stored state, for `pusher`
+/// whose records are `scope`.
+pub fn decide(
+    change: &Change,
+    existing: &Existing,
+    pusher: &Pusher,
+    scope: &ReadScope,
+    forms: &Forms,
+    policy: &Policy,
+) -> Decision {
+    let (user, now) = (&pusher.user, pusher.now);
+    if !scope.contains(&change.grid)
+        || existing
+            .record
+            .as_ref()
+            .is_some_and(|r| !scope.contains(&r.grid))
+    {
+        return Decision::Reject(reject(
+            ErrorCode::OutOfScope,
+            "该记录所属网格不在您的管辖范围内",
+            "the record's grid is not one of yours",
+            vec![],
+        ));
+    }
+    if !may_write_form(user.role, change.form_id.as_str()) {
+        return Decision::Reject(reject(
+            ErrorCode::Forbidden,
+            "您的角色不能提交此类表单",
+            "your role may not submit this form",
+            vec![],
+        ));
+    }
+    let Some(form) = forms.get(change.form_id.as_str(), change.form_version) else {
+        return Decision::Reject(reject(
+            ErrorCode::UnknownForm,
+            "服务器上没有该表单版本，请更新应用",
+            "the server does not publish this form version: update the app",
+            vec![],
+        ));
+    };
+    if let Some(r) = &existing.record {
+        if r.form_id != change.form_id {
+            return Decision::Reject(reject(
+                ErrorCode::Conflict,
+                "记录编号已被另一种表单使用",
+                "this record id belongs to another form",
+                vec![],
+            ));
+        }
+    }
+
+    let revision = existing.record.as_ref().map_or(0, |r| r.revision) + 1;
+    let hlc = change.hlc.clamp(
+        now.timestamp_millis().max(0) as u64,
+        policy.max_clock_ahead_ms,
+    );
+
+    match &change.op {
+        ChangeOp::Delete => {
+            let Some(r) = &existing.record else {
+                return Decision::Reject(reject(
+                    ErrorCode::NotFound,
+                    "服务器上没有这条记录，无需删除",
+                    "the server has no such record to delete",
+                    vec![],
+                ));
+            };
+            if r.deleted {
+                return Decision::Reject(ChangeOutcome::Accepted {
+                    revision: r.revision,
+                });
+            }
+            let mut record = r.clone();
+            record.deleted = true;
+            record.revision = revision;
+            record.updated_at = change.at;
+            let outcome = if change.base_revision >= r.revision {
+                ChangeOutcome::Accepted { revision }
+            } else {
+                ChangeOutcome::Merged { revision }
+            };
+            Decision::Write {
+                record: Box::new(record),
+                conflicts: vec![],
+                outcome,
+            }
+        }
+        ChangeOp::Upsert {
+            fields,
+            attachments,
+        } => {
+            if existing.record.as_ref().is_some_and(|r| r.deleted) {
+                return Decision::Reject(reject(
+                    ErrorCode::Conflict,
+                    "该记录已被删除，不能再修改",
+                    "the record was deleted and cannot be edited",
+                    vec![],
+                ));
+            }
+            if !existing.missing_blobs.is_empty() {
+                return Decision::Defer(reject(
+                    ErrorCode::MissingBlob,
+                    "照片尚未上传完成，请稍后重试同步",
+                    "a photo has not been uploaded yet: sync again",
+                    vec![],
+                ));
+            }
+            let empty = BTreeMap::new();
+            let current = existing.record.as_ref().map_or(&empty, |r| &r.fields);
+            let current_revision = existing.record.as_ref().map_or(0, |r| r.revision);
+            let m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
+            let mut next = current.clone();
+            merge::apply(&mut next, &m, hlc, revision);
+
+            let hashes: Vec<_> = attachments.iter().map(|a| a.sha256).collect();
+            let ctx = ValidationContext {
+                today: now.with_timezone(&policy.local_offset).date_naive(),
+                attachments: &hashes,
+                addresses: None,
+            };
+            let normalized =
+                match form.validate(&merge::values(&next), &ctx) {
+                    Ok(v) => v,
+                    Err(errors) => return Decision::Reject(reject(
+                        ErrorCode::ValidationFailed,
+                        "记录未通过校验，请按提示修改后重新提交",
+                        "the record did not validate: correct the fields named and submit again",
+                        errors,
+                    )),
+                };
+            // Store what validation normalized (typed ID numbers upper-cased,
+            // derived values recomputed, hidden fields cleared).
+            let keys: Vec<String> = next.keys().chain(normalized.keys()).cloned().collect();
+            for k in keys {
+                let target = normalized.get(&k).cloned().unwrap_or(Json::Null);
+                if next.get(&k).is_none_or(|st| st.value != target) {
+                    next.insert(
+                        k,
+                        FieldState {
+                            value: target,
+                            hlc,
+                            revision,
+                        },
+                    );
+                }
+            }
+
+            let outcome = match m.kind {
+                MergeKind::Clean => ChangeOutcome::Accepted { revision },
+                MergeKind::Soft => ChangeOutcome::Merged { revision },
+                MergeKind::Hard => ChangeOutcome::Conflicted {
+                    revision,
+                    conflicts: m.conflicts.clone(),
+                },
+            };
+            let record = match &existing.record {
+                Some(r) => StoredRecord {
+                    form_version: change.form_version,
+                    grid: change.grid.clone(),
+                    fields: next,
+                    attachments: attachments.clone(),
+                    updated_at: change.at,
+                    status: RecordStatus::Submitted,
+                    revision,
+                    conflicted: r.conflicted || m.kind == MergeKind::Hard,
+                    ..r.clone()
+                },
+                None => StoredRecord {
+                    id: change.record_id,
+                    form_id: change.form_id.clone(),
+                    form_version: change.form_version,
+                    grid: change.grid.clone(),
+                    author: user.id,
+                    device: pusher.device,
+                    fields: next,
+                    attachments: attachments.clone(),
+                    created_at: change.at,
+                    updated_at: change.at,
+                    status: RecordStatus::Submitted,
+                    revision,
+                    deleted: false,
+                    conflicted: m.kind == MergeKind::Hard,
+                    review: None,
+                },
+            };
+            Decision::Write {
+                record: Box::new(record),
+                conflicts: m.conflicts,
+                outcome,
+            }
+        }
+    }
+}

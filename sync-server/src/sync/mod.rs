@@ -1,0 +1,22 @@
+//! The sync domain: what happens to each pushed change, and who may read what.
+//! Pure decisions over the state the storage backend hands in, so every backend
+//! behaves the same and the rules are tested without a database.
+
+mod decide;
+mod forms;
+mod scope;
+
+pub use decide::{decide, Policy};
+pub use forms::Forms;
+pub use scope::{may_write_form, read_scope};
+
+use std::sync::Arc;
+
+use beatbook_schema::protocol::Change;
+
+use crate::storage::{Decision, Existing};
+
+/// Decides the fate of one change given what the store holds. Built per push
+/// (it knows the pusher, the published forms and the server clock) and called
+/// by the backend inside its transaction.
+pub type Decider = Arc<dyn Fn(&Change, &Existing) -> Decision + Send + Sync>;

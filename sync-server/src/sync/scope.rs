@@ -1,0 +1,49 @@
+//! Who may read and write what. The server enforces this on every request;
+//! the device's own filtering is a convenience, not the guard.
+//!
+//! - Officers and auxiliary officers: the grids assigned to them. (So an
+//!   auxiliary never receives a record — or an ID number — from outside their
+//!   grid.)
+//! - Supervisors: every grid of their station.
+//! - Admins: everything.
+
+use beatbook_schema::protocol::{Role, UserInfo};
+
+use crate::storage::{Grid, ReadScope};
+
+/// The records `user` may read (and write, for the forms its role may write).
+pub fn read_scope(user: &UserInfo, grids: &[Grid]) -> ReadScope {
+    match user.role {
+        Role::Admin => ReadScope::All,
+        Role::Supervisor => ReadScope::Grids(
+            grids
+                .iter()
+                .filter(|g| g.station == user.station)
+                .map(|g| g.id.clone())
+                .collect(),
+        ),
+        Role::Officer | Role::Auxiliary => ReadScope::Grids(user.grids.clone()),
+    }
+}
+
+impl ReadScope {
+    /// Whether a grid is in scope.
+    pub fn contains(&self, grid: &beatbook_schema::ids::GridId) -> bool {
+        match self {
+            ReadScope::All => true,
+            ReadScope::Grids(g) => g.contains(grid),
+        }
+    }
+}
+
+/// Forms an auxiliary officer (辅警/网格员) may submit: patrol work, not the
+/// population and housing registers.
+const AUXILIARY_FORMS: &[&str] = &["hazard", "visit", "patrol", "dispute"];
+
+/// Whether a role may create or edit records of a form.
+pub fn may_write_form(role: Role, form_id: &str) -> bool {
+    match role {
+        Role::Officer | Role::Supervisor | Role::Admin => true,
+        Role::Auxiliary => AUXILIARY_FORMS.contains(&form_id),
+    }
+}
