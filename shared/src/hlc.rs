@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::DeviceId;
 
 /// A hybrid logical clock timestamp.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Hlc {
     /// Milliseconds since the Unix epoch, the physical part.

@@ -40,15 +40,18 @@ pub enum MergeKind {
 }
 
 /// One field edited on two devices: who won and the value that lost.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldConflict {
     /// The field name.
     pub field: String,
     /// The value that stands.
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub winning_value: Json,
     /// Timestamp of the winning write.
     pub winner: Hlc,
     /// The value that lost (kept in history, shown to the supervisor).
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub losing_value: Json,
     /// Timestamp of the losing write.
     pub loser: Hlc,

@@ -8,6 +8,7 @@ use crate::text::Text;
 
 /// A stable, machine-readable code for a value problem. The wire spelling
 /// (snake_case) is frozen: clients switch on it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemCode {

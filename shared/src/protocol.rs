@@ -27,6 +27,7 @@ use crate::text::Text;
 
 /// A position in the server's change log. Pulling `since` a cursor returns
 /// everything committed after it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -34,6 +35,7 @@ use crate::text::Text;
 pub struct Cursor(pub u64);
 
 /// What a user may do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -60,6 +62,7 @@ impl Role {
 }
 
 /// `POST /v1/enroll`: bind a device to a user.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// Badge number (警号).
@@ -73,6 +76,7 @@ pub struct EnrollRequest {
 }
 
 /// Who the user is, as the device needs to know.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     /// Account id.
@@ -90,6 +94,7 @@ pub struct UserInfo {
 }
 
 /// The answer to a successful enrollment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollResponse {
     /// Bearer token for this device; shown once, stored hashed on the server.
@@ -99,6 +104,7 @@ pub struct EnrollResponse {
 }
 
 /// One change to one record, made on a device.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Unique per change; replaying it has no further effect.
@@ -123,6 +129,7 @@ pub struct Change {
 }
 
 /// What a change does.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ChangeOp {
@@ -130,6 +137,7 @@ pub enum ChangeOp {
     /// and the attachments the record now carries.
     Upsert {
         /// Changed fields only.
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         fields: Values,
         /// All attachments of the record after the change.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,6 +148,7 @@ pub enum ChangeOp {
 }
 
 /// `POST /v1/push`: a batch of changes from one device.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest {
     /// Unique per push; a replayed batch is recognised as such.
@@ -149,6 +158,7 @@ pub struct PushRequest {
 }
 
 /// The result of one change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeResult {
     /// Which change.
@@ -159,6 +169,7 @@ pub struct ChangeResult {
 }
 
 /// What became of a change. Replaying a change returns its original outcome.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ChangeOutcome {
@@ -204,6 +215,7 @@ impl ChangeOutcome {
 }
 
 /// The answer to a push: one result per change, in order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushResponse {
     /// The batch.
@@ -213,6 +225,7 @@ pub struct PushResponse {
 }
 
 /// A supervisor's decision on a record.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum ReviewDecision {
@@ -226,6 +239,7 @@ pub enum ReviewDecision {
 }
 
 /// A review decision with who made it and when.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
     /// The decision.
@@ -238,6 +252,7 @@ pub struct Review {
 }
 
 /// One version of a record as the server holds it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordVersion {
     /// The record at this version.
@@ -256,6 +271,7 @@ pub struct RecordVersion {
 }
 
 /// One item of a pull page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PullItem {
@@ -285,6 +301,7 @@ impl PullItem {
 }
 
 /// `GET /v1/pull?since=c&limit=n`: items after `c`, in log order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullPage {
     /// The items.
@@ -296,6 +313,7 @@ pub struct PullPage {
 }
 
 /// `POST /v1/blobs/missing`: which of these does the server lack?
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobQuery {
     /// Digests the device is about to reference.
@@ -303,6 +321,7 @@ pub struct BlobQuery {
 }
 
 /// The digests the server lacks, to upload before pushing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobQueryResponse {
     /// Missing digests.
@@ -310,6 +329,7 @@ pub struct BlobQueryResponse {
 }
 
 /// Where an upload stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobStatus {
     /// The blob.
@@ -321,6 +341,7 @@ pub struct BlobStatus {
 }
 
 /// A stable, machine-readable error code, shared by server and client.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -368,6 +389,7 @@ impl ErrorCode {
 }
 
 /// The body of every error response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Stable code.

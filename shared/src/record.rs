@@ -8,6 +8,7 @@ use crate::ids::{DeviceId, FormId, GridId, RecordId, Sha256, UserId};
 
 /// Where a record stands in its life: entered, sent for review, then approved
 /// or returned to the officer with a reason.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStatus {
@@ -22,6 +23,7 @@ pub enum RecordStatus {
 }
 
 /// A photo or file a record carries, addressed by its content.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AttachmentRef {
     /// SHA-256 of the stored bytes (after downscaling on the device).
@@ -33,6 +35,7 @@ pub struct AttachmentRef {
 }
 
 /// One filled form.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Generated on the device; stable across versions.
@@ -48,6 +51,7 @@ pub struct Record {
     /// The device it was entered on.
     pub device: DeviceId,
     /// Field values keyed by field name.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub values: Values,
     /// Attachments referenced by photo fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

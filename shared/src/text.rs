@@ -15,6 +15,7 @@ pub enum Lang {
 }
 
 /// A piece of text in both languages, as form definitions and messages carry it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Text {
     /// Simplified Chinese.

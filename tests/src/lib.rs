@@ -1,1 +1,14 @@
-//! Shared harness for Beatbook's end-to-end tests.
+//! Shared harness for Beatbook's end-to-end tests: the real server on a random
+//! loopback port with a real SQLite file in a temporary directory, and devices
+//! that speak the v1 protocol over real HTTP.
+
+pub mod data;
+pub mod device;
+pub mod proxy;
+pub mod server;
+
+pub use device::TestDevice;
+pub use server::TestServer;
+
+/// The password of every test account.
+pub const PASSWORD: &str = "test-password-1";

@@ -10,6 +10,7 @@ use crate::ids::FormId;
 use crate::text::Text;
 
 /// A versioned form definition.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormDef {
@@ -33,6 +34,7 @@ pub struct FormDef {
 }
 
 /// One option of a choice list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Choice {
@@ -43,6 +45,7 @@ pub struct Choice {
 }
 
 /// A titled group of fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
@@ -58,6 +61,7 @@ pub struct Section {
 }
 
 /// One question of a form.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
@@ -96,6 +100,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// A field kind and its settings. The JSON spelling is `{"type": "...", ...settings}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FieldKind {
@@ -191,6 +196,7 @@ pub enum FieldKind {
     /// (e.g. the residents of a household).
     Repeat {
         /// The fields of one entry.
+        #[cfg_attr(feature = "openapi", schema(no_recursion))]
         fields: Vec<Field>,
         /// Fewest entries (applies when the field is relevant).
         #[serde(default)]
@@ -237,6 +243,7 @@ impl FieldKind {
 }
 
 /// A constraint on a field's own value (`.`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Constraint {
@@ -247,6 +254,7 @@ pub struct Constraint {
 }
 
 /// Where a new record's initial value comes from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum DefaultValue {
@@ -257,6 +265,7 @@ pub enum DefaultValue {
 }
 
 /// Facts a device fills in so the officer does not type them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceFact {
@@ -273,6 +282,7 @@ pub enum DeviceFact {
 }
 
 /// A value computed from another field.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Derivation {
@@ -293,6 +303,7 @@ pub enum Derivation {
 }
 
 /// What a citizen ID number tells.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdPart {

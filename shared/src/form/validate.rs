@@ -19,6 +19,7 @@ use crate::validate::{citizen_id, credit_code, phone, CitizenId};
 pub type Values = Map<String, Json>;
 
 /// One problem with one field, located by path (`residents[1].id_number`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     /// Where: the field name, with `[i].` for repeat entries (0-based).

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use beatbook_schema::ids::Sha256;
-use beatbook_schema::protocol::{BlobQuery, BlobQueryResponse, BlobStatus, ErrorCode};
+use beatbook_schema::protocol::{BlobQuery, BlobQueryResponse, BlobStatus, ErrorBody, ErrorCode};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
@@ -32,6 +32,24 @@ use crate::sync::read_scope;
 /// Most digests in one presence query.
 const MAX_QUERY: usize = 10_000;
 
+/// Which of these digests the server lacks: upload those before pushing
+/// changes that reference them.
+#[utoipa::path(
+    post,
+    path = "/v1/blobs/missing",
+    tag = "blobs",
+    operation_id = "missing_blobs",
+    security(("bearer" = [])),
+    request_body = BlobQuery,
+    responses(
+        (status = 200, description = "The digests the server does not hold complete.", body = BlobQueryResponse),
+        (status = 400, description = "`malformed_request`: not JSON of the expected shape (e.g. a digest that is not 64 hex characters).", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: more than 10 000 digests, or the body exceeds the server's limit.", body = ErrorBody),
+        (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
+        (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn missing(
     State(state): State<AppState>,
     _caller: Caller,
@@ -111,6 +129,37 @@ fn io_error(e: std::io::Error) -> ApiError {
     .with_status(StatusCode::SERVICE_UNAVAILABLE)
 }
 
+/// Uploads an attachment, resumably. Each PUT carries
+/// `Content-Range: bytes <first>-<last>/<total>`, or `bytes */<total>` to ask
+/// where the upload stands, or no header for the whole blob in one go. The
+/// `Content-Type` sent is stored as the attachment's type.
+#[utoipa::path(
+    put,
+    path = "/v1/blobs/{sha256}",
+    tag = "blobs",
+    operation_id = "upload_blob",
+    security(("bearer" = [])),
+    params(
+        ("sha256" = Sha256, Path, description = "SHA-256 of the whole blob, lowercase hex."),
+        ("Content-Range" = Option<String>, Header, pattern = r"^bytes (\*|[0-9]+-[0-9]+)/[0-9]+$",
+            description = "`bytes <first>-<last>/<total>` (inclusive, `first` ≤ bytes received so far, `last` < `total`), or `bytes */<total>` to ask where the upload stands. Without it the body is the whole blob."),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The bytes `first..=last` of the blob (any media type; it is stored with the attachment). Empty for a `bytes */<total>` status query."),
+    responses(
+        (status = 200, description = "The server already holds the whole blob: nothing more to send.", body = BlobStatus),
+        (status = 201, description = "The last byte arrived and the SHA-256 matches: the blob is stored.", body = BlobStatus),
+        (status = 308, description = "Incomplete (or the answer to a `bytes */<total>` query): continue at byte `received`.", body = BlobStatus,
+            headers(("Range" = String, description = "`bytes=0-<received - 1>`; absent while nothing has been received."))),
+        (status = 400, description = "`malformed_request`: the digest is not 64 hex characters, the Content-Range is malformed, or the body does not match its Content-Range.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 409, description = "`range_mismatch`: `first` lies beyond the bytes received; resend from the byte the Range header names.", body = ErrorBody,
+            headers(("Range" = String, description = "`bytes=0-<received - 1>` (`bytes=0-0` while nothing has been received)."))),
+        (status = 413, description = "`payload_too_large`: the Content-Range total exceeds the attachment size limit.", body = ErrorBody),
+        (status = 422, description = "`hash_mismatch`: the complete bytes do not match the digest; they were discarded, upload again.", body = ErrorBody),
+        (status = 503, description = "`internal`: the server cannot store the attachment right now; retry later.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(device = %caller.device))]
 pub(super) async fn upload(
     State(state): State<AppState>,
@@ -257,6 +306,24 @@ pub(super) async fn upload(
     Ok(status_response(StatusCode::CREATED, sha, written, true))
 }
 
+/// The bytes of an attachment of a record in the caller's scope.
+#[utoipa::path(
+    get,
+    path = "/v1/blobs/{sha256}",
+    tag = "blobs",
+    operation_id = "download_blob",
+    security(("bearer" = [])),
+    params(
+        ("sha256" = Sha256, Path, description = "SHA-256 of the blob, lowercase hex."),
+    ),
+    responses(
+        (status = 200, description = "The bytes.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "`malformed_request`: the digest is not 64 hex characters.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no complete blob with this digest is attached to a record in the caller's scope.", body = ErrorBody),
+        (status = 503, description = "`internal`: the server cannot read the attachment right now; retry later.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn download(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use beatbook_schema::protocol::{EnrollRequest, EnrollResponse, ErrorCode, UserInfo};
+use beatbook_schema::protocol::{EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, UserInfo};
 use chrono::Utc;
 
 use crate::auth::{hash_token, new_token, verify_password, Caller};
@@ -16,6 +16,25 @@ use crate::state::AppState;
 /// unknown so that timing does not tell which badges exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tJrb8AqbpZ6rmh0r3h9B0S9+Ymo8CF0Yb0Zl+2Gd9c";
 
+/// Binds a device to a user with badge and password; answers the device's
+/// bearer token, shown this once.
+#[utoipa::path(
+    post,
+    path = "/v1/enroll",
+    tag = "devices",
+    operation_id = "enroll",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Enrolled: the device's bearer token and its user.", body = EnrollResponse),
+        (status = 400, description = "`malformed_request`: not JSON of the expected shape, or an empty badge or password.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: wrong badge or password, or the account is disabled; `device_revoked`: this device was revoked and cannot enroll again.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body exceeds the server's limit.", body = ErrorBody),
+        (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed sign-ins for this badge.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the badge may try again."))),
+        (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(device = %req.device_id))]
 pub(super) async fn enroll(
     State(state): State<AppState>,
@@ -91,6 +110,19 @@ pub(super) async fn enroll(
     .into_response())
 }
 
+/// The signed-in user, as the device needs to know it.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "devices",
+    operation_id = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user the device's token belongs to.", body = UserInfo),
+        (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn me(caller: Caller) -> Json<UserInfo> {
     Json(caller.user)
 }

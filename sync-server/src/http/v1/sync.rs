@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use beatbook_schema::protocol::{
-    ChangeOutcome, ChangeResult, Cursor, ErrorCode, PushRequest, PushResponse,
+    ChangeOutcome, ChangeResult, Cursor, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
 };
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,24 @@ use crate::state::AppState;
 use crate::storage::Pusher;
 use crate::sync::{decide, read_scope, Decider};
 
+/// Sends a batch of changes; answers one result per change, in order.
+/// Replaying a batch or a change returns the original results.
+#[utoipa::path(
+    post,
+    path = "/v1/push",
+    tag = "sync",
+    operation_id = "push",
+    security(("bearer" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "Every change's outcome; a refused change is `rejected` here, not an HTTP error.", body = PushResponse),
+        (status = 400, description = "`malformed_request`: not JSON of the expected shape.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: more changes than the server takes in one push, or the body exceeds its limit.", body = ErrorBody),
+        (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
+        (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(device = %caller.device, batch_len = req.changes.len()), err(Debug))]
 pub(super) async fn push(
     State(state): State<AppState>,
@@ -75,10 +93,13 @@ pub(super) async fn push(
 }
 
 /// Query of `GET /v1/pull`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PullParams {
+    /// The `next` cursor of the last page applied; 0 (the default) for everything.
     #[serde(default)]
     since: u64,
+    /// Most items in the page; the server caps it at its own page limit, and 0 counts as 1.
     limit: Option<u32>,
 }
 
@@ -91,6 +112,22 @@ pub(super) struct RawPullPage {
     has_more: bool,
 }
 
+/// The forms and record versions in the caller's scope committed after
+/// `since`, in log order.
+#[utoipa::path(
+    get,
+    path = "/v1/pull",
+    tag = "sync",
+    operation_id = "pull",
+    security(("bearer" = [])),
+    params(PullParams),
+    responses(
+        (status = 200, description = "One page; pass `next` as `since` for the next one while `has_more`.", body = PullPage),
+        (status = 400, description = "`malformed_request`: `since` or `limit` is not a non-negative integer in range.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(device = %caller.device, since = params.since), err(Debug))]
 pub(super) async fn pull(
     State(state): State<AppState>,

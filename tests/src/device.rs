@@ -1,0 +1,168 @@
+//! A device speaking the v1 protocol over real HTTP (no client core: the
+//! server's tests must see exactly what goes on the wire).
+
+use beatbook_schema::hlc::Hlc;
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId};
+use beatbook_schema::form::Values;
+use beatbook_schema::protocol::{
+    Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse, ErrorBody, PullItem, PullPage, PushRequest, PushResponse,
+    UserInfo,
+};
+use chrono::Utc;
+use reqwest::StatusCode;
+
+/// An enrolled device.
+pub struct TestDevice {
+    /// Server base URL.
+    pub url: String,
+    /// Device id.
+    pub id: DeviceId,
+    /// Bearer token.
+    pub token: String,
+    /// The user.
+    pub user: UserInfo,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    clock: std::sync::Mutex<Hlc>,
+}
+
+/// A non-2xx answer: status and error body.
+#[derive(Debug)]
+pub struct Failure {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The JSON error body.
+    pub body: ErrorBody,
+}
+
+impl TestDevice {
+    /// Enrolls a fresh device.
+    pub async fn enroll(url: &str, badge: &str, password: &str) -> Result<Self, Failure> {
+        Self::enroll_as(url, badge, password, DeviceId::new_v7()).await
+    }
+
+    /// Enrolls with a given device id.
+    pub async fn enroll_as(url: &str, badge: &str, password: &str, id: DeviceId) -> Result<Self, Failure> {
+        let http = reqwest::Client::new();
+        let res = http
+            .post(format!("{url}/v1/enroll"))
+            .json(&EnrollRequest {
+                badge: badge.into(),
+                password: password.into(),
+                device_id: id,
+                device_name: format!("{badge}的测试手机"),
+            })
+            .send()
+            .await
+            .expect("enroll request");
+        let EnrollResponse { token, user } = read(res).await?;
+        Ok(Self {
+            url: url.to_owned(),
+            id,
+            token,
+            user,
+            http,
+            clock: std::sync::Mutex::new(Hlc::zero(id)),
+        })
+    }
+
+    /// A request with the bearer token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+    }
+
+    /// The next timestamp of this device's clock.
+    pub fn tick(&self) -> Hlc {
+        let mut c = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        *c = c.tick(Utc::now().timestamp_millis() as u64);
+        *c
+    }
+
+    /// A change creating or editing a record.
+    pub fn upsert(&self, record: RecordId, form: &str, grid: &str, base: u64, fields: Values) -> Change {
+        Change {
+            change_id: ChangeId::new_v7(),
+            record_id: record,
+            form_id: FormId::new(form),
+            form_version: 1,
+            grid: GridId::new(grid),
+            base_revision: base,
+            hlc: self.tick(),
+            at: Utc::now(),
+            op: ChangeOp::Upsert {
+                fields,
+                attachments: vec![],
+            },
+        }
+    }
+
+    /// The same device, talking to the server through another address (a proxy).
+    pub fn via(self, url: &str) -> Self {
+        Self { url: url.to_owned(), ..self }
+    }
+
+    /// Pushes a batch.
+    pub async fn push_batch(&self, batch: &PushRequest) -> Result<PushResponse, Failure> {
+        read(self.request(reqwest::Method::POST, "/v1/push").json(batch).send().await.expect("push request")).await
+    }
+
+    /// Pushes changes as a new batch.
+    pub async fn push(&self, changes: Vec<Change>) -> Result<PushResponse, Failure> {
+        self.push_batch(&PushRequest {
+            batch_id: BatchId::new_v7(),
+            changes,
+        })
+        .await
+    }
+
+    /// One pull page.
+    pub async fn pull_page(&self, since: Cursor, limit: u32) -> Result<PullPage, Failure> {
+        read(
+            self.request(reqwest::Method::GET, &format!("/v1/pull?since={}&limit={limit}", since.0))
+                .send()
+                .await
+                .expect("pull request"),
+        )
+        .await
+    }
+
+    /// Pulls every page after `since`; returns the items and the final cursor.
+    pub async fn pull_all(&self, since: Cursor, limit: u32) -> Result<(Vec<PullItem>, Cursor), Failure> {
+        let mut items = Vec::new();
+        let mut cursor = since;
+        loop {
+            let page = self.pull_page(cursor, limit).await?;
+            items.extend(page.items);
+            cursor = page.next;
+            if !page.has_more {
+                return Ok((items, cursor));
+            }
+        }
+    }
+
+    /// Every record version pulled from the start, forms left out.
+    pub async fn records(&self) -> Vec<beatbook_schema::protocol::RecordVersion> {
+        let (items, _) = self.pull_all(Cursor(0), 500).await.expect("pull");
+        items
+            .into_iter()
+            .filter_map(|i| match i {
+                PullItem::Record { version, .. } => Some(*version),
+                PullItem::Form { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Reads a JSON answer, or the error body of a non-2xx one.
+pub async fn read<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> Result<T, Failure> {
+    let status = res.status();
+    let text = res.text().await.expect("response body");
+    if status.is_success() {
+        Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}")))
+    } else {
+        let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} without an error body ({e}): {text}"));
+        Err(Failure { status, body })
+    }
+}

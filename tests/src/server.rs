@@ -1,0 +1,151 @@
+//! A real server on `127.0.0.1:0` over a temporary data directory.
+
+use std::net::SocketAddr;
+
+use beatbook_schema::protocol::Role;
+use beatbook_server::storage::{Grid, NewUser, Station};
+use beatbook_server::{AppState, Config};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::device::TestDevice;
+use crate::PASSWORD;
+
+/// The organisation every test server starts with.
+///
+/// Station `S1` has grids `G1`, `G2`, `G3`; station `S2` has grid `H1`.
+/// Accounts: `o1` officer of G1+G2, `o2` officer of G3, `a1` auxiliary of G1,
+/// `s1` supervisor of S1, `s2` supervisor of S2, `h1` officer of H1, `admin`.
+pub const ACCOUNTS: &[(&str, Role, &str, &[&str])] = &[
+    ("o1", Role::Officer, "S1", &["G1", "G2"]),
+    ("o2", Role::Officer, "S1", &["G3"]),
+    ("a1", Role::Auxiliary, "S1", &["G1"]),
+    ("s1", Role::Supervisor, "S1", &[]),
+    ("s2", Role::Supervisor, "S2", &[]),
+    ("h1", Role::Officer, "S2", &["H1"]),
+    ("admin", Role::Admin, "S1", &[]),
+];
+
+/// A running server.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The listening address.
+    pub addr: SocketAddr,
+    /// The server's state (its store, for assertions from the inside).
+    pub state: AppState,
+    dir: Option<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server with the default test configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `tweak` adjusts the configuration.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let state = beatbook_server::open(config).await.expect("server state opens");
+        seed(&state).await;
+        Self::serve(state, dir).await
+    }
+
+    /// Serves an existing state (e.g. after a restart over the same directory).
+    pub async fn serve(state: AppState, dir: TempDir) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(beatbook_server::serve(state.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            url: format!("http://{addr}"),
+            addr,
+            state,
+            dir: Some(dir),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Enrolls a new device for `badge`.
+    pub async fn device(&self, badge: &str) -> TestDevice {
+        TestDevice::enroll(&self.url, badge, PASSWORD).await.expect("enrollment succeeds")
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.as_ref().map_or(std::path::Path::new("."), |d| d.path())
+    }
+
+    /// Stops the server and hands back its data directory.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.dir.take().expect("a running server has its directory")
+    }
+
+    /// Starts a server again over a stopped server's data directory.
+    pub async fn restart(dir: TempDir) -> Self {
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let state = beatbook_server::open(config).await.expect("server state reopens");
+        Self::serve(state, dir).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn seed(state: &AppState) {
+    let store = &state.store;
+    for (id, name) in [("S1", "一号派出所"), ("S2", "二号派出所")] {
+        store
+            .add_station(Station { id: id.into(), name: name.into() })
+            .await
+            .expect("station");
+    }
+    for (id, station) in [("G1", "S1"), ("G2", "S1"), ("G3", "S1"), ("H1", "S2")] {
+        store
+            .add_grid(Grid { id: id.into(), station: station.into(), name: format!("网格{id}") })
+            .await
+            .expect("grid");
+    }
+    let hash = tokio::task::spawn_blocking(|| beatbook_server::auth::hash_password(PASSWORD))
+        .await
+        .expect("hash task")
+        .expect("hash");
+    for (badge, role, station, grids) in ACCOUNTS {
+        store
+            .add_user(NewUser {
+                badge: (*badge).into(),
+                name: format!("测试{badge}"),
+                role: *role,
+                station: (*station).into(),
+                grids: grids.iter().map(|g| (*g).into()).collect(),
+                password_hash: hash.clone(),
+            })
+            .await
+            .expect("user");
+    }
+}
