@@ -70,6 +70,10 @@ pub struct Merge {
 
 /// Merges a change (`fields` written at `hlc`, based on `base_revision`) into a
 /// record whose fields are `current` at `current_revision`.
+///
+/// A field written since the base *by the same device* is not concurrent: a
+/// device's own edits are ordered by its clock (an officer who finalizes a
+/// record twice before syncing has not conflicted with herself).
 pub fn merge(
     current: &BTreeMap<String, FieldState>,
     current_revision: u64,
@@ -77,11 +81,12 @@ pub fn merge(
     hlc: Hlc,
     fields: &Values,
 ) -> Merge {
+    let concurrent = |st: &FieldState| st.revision > base_revision && st.hlc.device != hlc.device;
     let mut apply = Values::new();
     let mut conflicts = Vec::new();
     for (name, value) in fields {
         match current.get(name) {
-            Some(st) if st.revision > base_revision && st.value != *value => {
+            Some(st) if concurrent(st) && st.value != *value => {
                 if hlc > st.hlc {
                     conflicts.push(FieldConflict {
                         field: name.clone(),
@@ -102,18 +107,21 @@ pub fn merge(
                 }
             }
             // Concurrently set to the same value: agreement, not a conflict.
-            Some(st) if st.revision > base_revision => {}
+            Some(st) if concurrent(st) => {}
+            // The device's own later write already stands (a replayed older edit).
+            Some(st) if st.revision > base_revision && st.hlc > hlc => {}
             _ => {
                 apply.insert(name.clone(), value.clone());
             }
         }
     }
-    let kind = if current_revision <= base_revision {
-        MergeKind::Clean
-    } else if conflicts.is_empty() {
+    let others_wrote = current_revision > base_revision && current.values().any(concurrent);
+    let kind = if !conflicts.is_empty() {
+        MergeKind::Hard
+    } else if others_wrote {
         MergeKind::Soft
     } else {
-        MergeKind::Hard
+        MergeKind::Clean
     };
     Merge {
         apply,
@@ -254,6 +262,27 @@ mod tests {
     fn field_edits() -> impl Strategy<Value = Values> {
         proptest::collection::btree_map("[a-d]", 0u8..4, 1..4)
             .prop_map(|m| m.into_iter().map(|(k, v)| (k, json!(v))).collect())
+    }
+
+    #[test]
+    fn a_devices_own_sequential_edits_do_not_conflict() {
+        let mut s = stored();
+        let first = merge(&s, 1, 1, hlc(5, 1), &vals(&[("use", json!("vacant"))]));
+        apply(&mut s, &first, hlc(5, 1), 2);
+        // The same device edits again before it learnt revision 2.
+        let second = merge(
+            &s,
+            2,
+            1,
+            hlc(6, 1),
+            &vals(&[("use", json!("group_rented"))]),
+        );
+        assert_eq!(second.kind, MergeKind::Clean);
+        assert_eq!(second.apply["use"], json!("group_rented"));
+        // Replayed out of order, the older edit does not undo the newer one.
+        apply(&mut s, &second, hlc(6, 1), 3);
+        let stale = merge(&s, 3, 1, hlc(5, 1), &vals(&[("use", json!("vacant"))]));
+        assert!(stale.apply.is_empty() && stale.conflicts.is_empty());
     }
 
     proptest! {

@@ -4,9 +4,11 @@
 //! parses arguments and calls them, and tests start the same [`serve`] on
 //! `127.0.0.1:0`.
 
+pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod state;

@@ -1,5 +1,385 @@
-fn main() -> anyhow::Result<()> {
-    let forms = beatbook_schema::catalogue::standard_forms()?;
-    println!("beatbook-server: {} standard forms loaded", forms.len());
-    Ok(())
+//! `beatbook-server`: the sync server and its admin commands. This file only
+//! parses arguments and dispatches to [`beatbook_server::admin`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context, Result};
+use beatbook_schema::ids::{DeviceId, GridId, StationId};
+use beatbook_schema::protocol::Role;
+use beatbook_server::admin::{self, AccountSpec};
+use beatbook_server::demo::{self, DemoSize};
+use beatbook_server::storage::{Grid, Station};
+use beatbook_server::Config;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// Environment variable holding the password for `init`.
+const ADMIN_PASSWORD_ENV: &str = "BEATBOOK_ADMIN_PASSWORD";
+/// Environment variable holding the password for `user add` and `user passwd`.
+const PASSWORD_ENV: &str = "BEATBOOK_PASSWORD";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "beatbook-server",
+    version,
+    about = "Beatbook sync server and admin tool (同步服务器与管理工具)",
+    after_help = "Settings come from defaults, then --config (or ./beatbook.toml), then BEATBOOK_* \
+                  environment variables (e.g. BEATBOOK_LISTEN), then --data-dir / --listen.\n\
+                  Passwords are read from BEATBOOK_ADMIN_PASSWORD (init) or BEATBOOK_PASSWORD \
+                  (user add, user passwd), else from one line of standard input."
+)]
+struct Cli {
+    /// Configuration file (TOML) [default: ./beatbook.toml if present]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory: database and photos (数据目录); overrides the configuration
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the sync server (启动同步服务)
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8700; overrides the configuration
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Allow a non-loopback address (put a TLS reverse proxy in front)
+        #[arg(long)]
+        allow_remote: bool,
+    },
+    /// Create the data directory, the first station and an admin account (初始化)
+    Init {
+        /// The admin's badge number (警号)
+        #[arg(long, value_name = "BADGE")]
+        admin_badge: String,
+        /// The admin's name (姓名)
+        #[arg(long, value_name = "NAME")]
+        admin_name: String,
+        /// The station's code
+        #[arg(long, value_name = "ID", default_value = demo::STATION_ID)]
+        station_id: String,
+        /// The station's name (派出所名称)
+        #[arg(long, value_name = "NAME", default_value = demo::STATION_NAME)]
+        station_name: String,
+    },
+    /// Stations (派出所)
+    #[command(subcommand)]
+    Station(StationCommand),
+    /// Grids (网格)
+    #[command(subcommand)]
+    Grid(GridCommand),
+    /// Accounts (账号)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Enrolled devices (设备)
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Seed the demo district of Haimen (海门区演示数据) into the data directory
+    Demo {
+        /// Standard addresses to make
+        #[arg(long, value_name = "N", default_value_t = 3_000)]
+        addresses: usize,
+        /// Households to make (2–4 people each, unless vacant)
+        #[arg(long, value_name = "N", default_value_t = 300)]
+        households: usize,
+    },
+    /// Counts of records per form, users, devices and batches (数据概况)
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum StationCommand {
+    /// Add a station
+    Add {
+        /// Code, e.g. 320614-02
+        id: String,
+        /// Name, e.g. 海门区公安局三厂派出所
+        name: String,
+    },
+    /// List stations
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum GridCommand {
+    /// Add a grid to a station
+    Add {
+        /// Code, e.g. 320614-01-04
+        id: String,
+        /// The station it belongs to
+        #[arg(long, value_name = "STATION")]
+        station: String,
+        /// Name, usually the community's (社区名称)
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// List grids and who is assigned to each
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add an account (password from BEATBOOK_PASSWORD or stdin)
+    Add {
+        /// Badge number (警号), unique
+        #[arg(long, value_name = "BADGE")]
+        badge: String,
+        /// Name (姓名)
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Role (角色)
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Station
+        #[arg(long, value_name = "STATION")]
+        station: String,
+        /// A grid the account works in; repeat for several
+        #[arg(long = "grid", value_name = "GRID")]
+        grids: Vec<String>,
+    },
+    /// List accounts
+    List,
+    /// Set an account's password (password from BEATBOOK_PASSWORD or stdin)
+    Passwd {
+        /// Badge number
+        badge: String,
+    },
+    /// Disable an account: it can no longer enroll or sync (停用)
+    Disable {
+        /// Badge number
+        badge: String,
+    },
+    /// Enable a disabled account again (启用)
+    Enable {
+        /// Badge number
+        badge: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// List enrolled devices
+    List,
+    /// Revoke a lost or stolen device: its next contact wipes its data (注销)
+    Revoke {
+        /// The device id (see `device list`)
+        device_id: DeviceId,
+    },
+}
+
+/// Roles as typed on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    /// Community officer (社区民警)
+    Officer,
+    /// Auxiliary officer (辅警/网格员)
+    Auxiliary,
+    /// Supervisor (所领导)
+    Supervisor,
+    /// Administrator (管理员)
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Officer => Role::Officer,
+            RoleArg::Auxiliary => Role::Auxiliary,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+/// Passwords given in the environment. They are taken out of it before the
+/// configuration is read (every `BEATBOOK_*` variable is read as a setting,
+/// and unknown settings are refused) and before any thread starts, so no
+/// child process inherits them either.
+struct Secrets {
+    admin: Option<String>,
+    user: Option<String>,
+}
+
+impl Secrets {
+    fn take_from_env() -> Self {
+        Self {
+            admin: take_env(ADMIN_PASSWORD_ENV),
+            user: take_env(PASSWORD_ENV),
+        }
+    }
+}
+
+fn take_env(name: &str) -> Option<String> {
+    let value = std::env::var(name).ok();
+    if value.is_some() {
+        // Sound: still single-threaded, no runtime started yet.
+        std::env::remove_var(name);
+    }
+    value
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let secrets = Secrets::take_from_env();
+    match run(cli, secrets) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, secrets: Secrets) -> Result<()> {
+    let config = load_config(&cli)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(dispatch(cli.command, config, secrets))
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| {
+        anyhow!("cannot read the configuration: {e} — check --config, ./beatbook.toml and BEATBOOK_* variables")
+    })?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Command::Serve {
+        listen: Some(addr), ..
+    } = &cli.command
+    {
+        config.listen = *addr;
+    }
+    Ok(config)
+}
+
+async fn dispatch(command: Command, config: Config, secrets: Secrets) -> Result<()> {
+    match command {
+        Command::Serve { allow_remote, .. } => {
+            init_tracing();
+            admin::serve(config, allow_remote, admin::shutdown_signal()).await
+        }
+        Command::Init {
+            admin_badge,
+            admin_name,
+            station_id,
+            station_name,
+        } => {
+            let password = admin::read_password(secrets.admin, ADMIN_PASSWORD_ENV, &admin_badge)?;
+            let station = Station {
+                id: StationId::new(station_id),
+                name: station_name,
+            };
+            let account = AccountSpec {
+                badge: admin_badge,
+                name: admin_name,
+                role: Role::Admin,
+                station: station.id.clone(),
+                grids: Vec::new(),
+                password,
+            };
+            let state = admin::open(config).await?;
+            admin::init(&state, station, account).await
+        }
+        Command::Demo {
+            addresses,
+            households,
+        } => {
+            let state = admin::open(config).await?;
+            admin::demo(&state, DemoSize::new(addresses, households)).await
+        }
+        Command::Status => admin::status(&admin::open_existing(config).await?).await,
+        Command::Station(c) => station(c, config).await,
+        Command::Grid(c) => grid(c, config).await,
+        Command::User(c) => user(c, config, secrets).await,
+        Command::Device(c) => device(c, config).await,
+    }
+}
+
+async fn station(command: StationCommand, config: Config) -> Result<()> {
+    let state = admin::open_existing(config).await?;
+    match command {
+        StationCommand::Add { id, name } => {
+            let station = Station {
+                id: StationId::new(id),
+                name,
+            };
+            admin::add_station(state.store.as_ref(), station).await
+        }
+        StationCommand::List => admin::list_stations(state.store.as_ref()).await,
+    }
+}
+
+async fn grid(command: GridCommand, config: Config) -> Result<()> {
+    let state = admin::open_existing(config).await?;
+    match command {
+        GridCommand::Add { id, station, name } => {
+            let grid = Grid {
+                id: GridId::new(id),
+                station: StationId::new(station),
+                name,
+            };
+            admin::add_grid(state.store.as_ref(), grid).await
+        }
+        GridCommand::List => admin::list_grids(state.store.as_ref()).await,
+    }
+}
+
+async fn user(command: UserCommand, config: Config, secrets: Secrets) -> Result<()> {
+    let state = admin::open_existing(config).await?;
+    let store = state.store.as_ref();
+    match command {
+        UserCommand::Add {
+            badge,
+            name,
+            role,
+            station,
+            grids,
+        } => {
+            let password = admin::read_password(secrets.user, PASSWORD_ENV, &badge)?;
+            let account = AccountSpec {
+                badge,
+                name,
+                role: role.into(),
+                station: StationId::new(station),
+                grids: grids.into_iter().map(GridId::new).collect(),
+                password,
+            };
+            admin::add_user(store, account).await
+        }
+        UserCommand::List => admin::list_users(store).await,
+        UserCommand::Passwd { badge } => {
+            let password = admin::read_password(secrets.user, PASSWORD_ENV, &badge)?;
+            admin::set_password(store, &badge, password).await
+        }
+        UserCommand::Disable { badge } => admin::set_disabled(store, &badge, true).await,
+        UserCommand::Enable { badge } => admin::set_disabled(store, &badge, false).await,
+    }
+}
+
+async fn device(command: DeviceCommand, config: Config) -> Result<()> {
+    let state = admin::open_existing(config).await?;
+    match command {
+        DeviceCommand::List => admin::list_devices(&state).await,
+        DeviceCommand::Revoke { device_id } => {
+            admin::revoke_device(state.store.as_ref(), device_id).await
+        }
+    }
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info,tower_http=info`).
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -1,12 +1,12 @@
 //! A device speaking the v1 protocol over real HTTP (no client core: the
 //! server's tests must see exactly what goes on the wire).
 
+use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId};
-use beatbook_schema::form::Values;
 use beatbook_schema::protocol::{
-    Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse, ErrorBody, PullItem, PullPage, PushRequest, PushResponse,
-    UserInfo,
+    Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse, ErrorBody, PullItem, PullPage,
+    PushRequest, PushResponse, UserInfo,
 };
 use chrono::Utc;
 use reqwest::StatusCode;
@@ -42,7 +42,12 @@ impl TestDevice {
     }
 
     /// Enrolls with a given device id.
-    pub async fn enroll_as(url: &str, badge: &str, password: &str, id: DeviceId) -> Result<Self, Failure> {
+    pub async fn enroll_as(
+        url: &str,
+        badge: &str,
+        password: &str,
+        id: DeviceId,
+    ) -> Result<Self, Failure> {
         let http = reqwest::Client::new();
         let res = http
             .post(format!("{url}/v1/enroll"))
@@ -81,7 +86,14 @@ impl TestDevice {
     }
 
     /// A change creating or editing a record.
-    pub fn upsert(&self, record: RecordId, form: &str, grid: &str, base: u64, fields: Values) -> Change {
+    pub fn upsert(
+        &self,
+        record: RecordId,
+        form: &str,
+        grid: &str,
+        base: u64,
+        fields: Values,
+    ) -> Change {
         Change {
             change_id: ChangeId::new_v7(),
             record_id: record,
@@ -100,12 +112,22 @@ impl TestDevice {
 
     /// The same device, talking to the server through another address (a proxy).
     pub fn via(self, url: &str) -> Self {
-        Self { url: url.to_owned(), ..self }
+        Self {
+            url: url.to_owned(),
+            ..self
+        }
     }
 
     /// Pushes a batch.
     pub async fn push_batch(&self, batch: &PushRequest) -> Result<PushResponse, Failure> {
-        read(self.request(reqwest::Method::POST, "/v1/push").json(batch).send().await.expect("push request")).await
+        read(
+            self.request(reqwest::Method::POST, "/v1/push")
+                .json(batch)
+                .send()
+                .await
+                .expect("push request"),
+        )
+        .await
     }
 
     /// Pushes changes as a new batch.
@@ -120,16 +142,23 @@ impl TestDevice {
     /// One pull page.
     pub async fn pull_page(&self, since: Cursor, limit: u32) -> Result<PullPage, Failure> {
         read(
-            self.request(reqwest::Method::GET, &format!("/v1/pull?since={}&limit={limit}", since.0))
-                .send()
-                .await
-                .expect("pull request"),
+            self.request(
+                reqwest::Method::GET,
+                &format!("/v1/pull?since={}&limit={limit}", since.0),
+            )
+            .send()
+            .await
+            .expect("pull request"),
         )
         .await
     }
 
     /// Pulls every page after `since`; returns the items and the final cursor.
-    pub async fn pull_all(&self, since: Cursor, limit: u32) -> Result<(Vec<PullItem>, Cursor), Failure> {
+    pub async fn pull_all(
+        &self,
+        since: Cursor,
+        limit: u32,
+    ) -> Result<(Vec<PullItem>, Cursor), Failure> {
         let mut items = Vec::new();
         let mut cursor = since;
         loop {
@@ -162,7 +191,8 @@ pub async fn read<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> Res
     if status.is_success() {
         Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}")))
     } else {
-        let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} without an error body ({e}): {text}"));
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status} without an error body ({e}): {text}"));
         Err(Failure { status, body })
     }
 }

@@ -22,7 +22,9 @@ pub struct LossyProxy {
 impl LossyProxy {
     /// Proxies to `upstream`, losing the answers of the first `lose` connections.
     pub async fn start(upstream: SocketAddr, lose: usize) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let lost = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(AtomicUsize::new(0));
@@ -46,7 +48,12 @@ impl Drop for LossyProxy {
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, lose: bool, lost: Arc<AtomicUsize>) -> std::io::Result<()> {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    lose: bool,
+    lost: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
     let server = TcpStream::connect(upstream).await?;
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();

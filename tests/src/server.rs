@@ -54,14 +54,18 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
-        let state = beatbook_server::open(config).await.expect("server state opens");
+        let state = beatbook_server::open(config)
+            .await
+            .expect("server state opens");
         seed(&state).await;
         Self::serve(state, dir).await
     }
 
     /// Serves an existing state (e.g. after a restart over the same directory).
     pub async fn serve(state: AppState, dir: TempDir) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(beatbook_server::serve(state.clone(), listener, async {
@@ -79,12 +83,16 @@ impl TestServer {
 
     /// Enrolls a new device for `badge`.
     pub async fn device(&self, badge: &str) -> TestDevice {
-        TestDevice::enroll(&self.url, badge, PASSWORD).await.expect("enrollment succeeds")
+        TestDevice::enroll(&self.url, badge, PASSWORD)
+            .await
+            .expect("enrollment succeeds")
     }
 
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
-        self.dir.as_ref().map_or(std::path::Path::new("."), |d| d.path())
+        self.dir
+            .as_ref()
+            .map_or(std::path::Path::new("."), |d| d.path())
     }
 
     /// Stops the server and hands back its data directory.
@@ -104,7 +112,9 @@ impl TestServer {
             data_dir: dir.path().to_owned(),
             ..Config::default()
         };
-        let state = beatbook_server::open(config).await.expect("server state reopens");
+        let state = beatbook_server::open(config)
+            .await
+            .expect("server state reopens");
         Self::serve(state, dir).await
     }
 }
@@ -121,13 +131,20 @@ async fn seed(state: &AppState) {
     let store = &state.store;
     for (id, name) in [("S1", "一号派出所"), ("S2", "二号派出所")] {
         store
-            .add_station(Station { id: id.into(), name: name.into() })
+            .add_station(Station {
+                id: id.into(),
+                name: name.into(),
+            })
             .await
             .expect("station");
     }
     for (id, station) in [("G1", "S1"), ("G2", "S1"), ("G3", "S1"), ("H1", "S2")] {
         store
-            .add_grid(Grid { id: id.into(), station: station.into(), name: format!("网格{id}") })
+            .add_grid(Grid {
+                id: id.into(),
+                station: station.into(),
+                name: format!("网格{id}"),
+            })
             .await
             .expect("grid");
     }

@@ -14,7 +14,11 @@ async fn enrollment_returns_the_user_and_a_working_token() {
     let device = server.device("o1").await;
     assert_eq!(device.user.grids, vec!["G1".into(), "G2".into()]);
     assert!(device.token.starts_with("bb1_"));
-    let me = device.request(reqwest::Method::GET, "/v1/me").send().await.expect("me");
+    let me = device
+        .request(reqwest::Method::GET, "/v1/me")
+        .send()
+        .await
+        .expect("me");
     assert_eq!(me.status(), StatusCode::OK);
 }
 
@@ -22,15 +26,32 @@ async fn enrollment_returns_the_user_and_a_working_token() {
 async fn wrong_password_is_refused_and_repeated_failures_are_throttled() {
     let server = TestServer::start().await;
     for _ in 0..5 {
-        let e = TestDevice::enroll(&server.url, "o1", "wrong").await.err().expect("refused");
-        assert_eq!((e.status, e.body.code), (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized));
+        let e = TestDevice::enroll(&server.url, "o1", "wrong")
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(
+            (e.status, e.body.code),
+            (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        );
     }
     // Even the right password waits out the window now.
-    let e = TestDevice::enroll(&server.url, "o1", PASSWORD).await.err().expect("throttled");
-    assert_eq!((e.status, e.body.code), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests));
+    let e = TestDevice::enroll(&server.url, "o1", PASSWORD)
+        .await
+        .err()
+        .expect("throttled");
+    assert_eq!(
+        (e.status, e.body.code),
+        (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests)
+    );
     // Another badge is not affected; an unknown badge is refused like a wrong password.
-    assert!(TestDevice::enroll(&server.url, "o2", PASSWORD).await.is_ok());
-    let e = TestDevice::enroll(&server.url, "nobody", PASSWORD).await.err().expect("unknown badge");
+    assert!(TestDevice::enroll(&server.url, "o2", PASSWORD)
+        .await
+        .is_ok());
+    let e = TestDevice::enroll(&server.url, "nobody", PASSWORD)
+        .await
+        .err()
+        .expect("unknown badge");
     assert_eq!(e.body.code, ErrorCode::Unauthorized);
 }
 
@@ -38,22 +59,51 @@ async fn wrong_password_is_refused_and_repeated_failures_are_throttled() {
 async fn a_revoked_device_is_told_to_wipe_and_cannot_enroll_again() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
-    server.state.store.revoke_device(device.id, chrono::Utc::now()).await.expect("revoke");
-    let e = device.pull_page(Default::default(), 10).await.err().expect("refused");
-    assert_eq!((e.status, e.body.code), (StatusCode::UNAUTHORIZED, ErrorCode::DeviceRevoked));
-    let e = TestDevice::enroll_as(&server.url, "o1", PASSWORD, device.id).await.err().expect("refused");
+    server
+        .state
+        .store
+        .revoke_device(device.id, chrono::Utc::now())
+        .await
+        .expect("revoke");
+    let e = device
+        .pull_page(Default::default(), 10)
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        (e.status, e.body.code),
+        (StatusCode::UNAUTHORIZED, ErrorCode::DeviceRevoked)
+    );
+    let e = TestDevice::enroll_as(&server.url, "o1", PASSWORD, device.id)
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(e.body.code, ErrorCode::DeviceRevoked);
     // Other devices of the same officer keep working.
-    assert!(server.device("o1").await.pull_page(Default::default(), 10).await.is_ok());
+    assert!(server
+        .device("o1")
+        .await
+        .pull_page(Default::default(), 10)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn re_enrolling_a_device_replaces_its_token() {
     let server = TestServer::start().await;
     let id = DeviceId::new_v7();
-    let old = TestDevice::enroll_as(&server.url, "o1", PASSWORD, id).await.expect("enroll");
-    let new = TestDevice::enroll_as(&server.url, "o1", PASSWORD, id).await.expect("enroll again");
-    assert_eq!(old.pull_page(Default::default(), 1).await.err().expect("old token").status, StatusCode::UNAUTHORIZED);
+    let old = TestDevice::enroll_as(&server.url, "o1", PASSWORD, id)
+        .await
+        .expect("enroll");
+    let new = TestDevice::enroll_as(&server.url, "o1", PASSWORD, id)
+        .await
+        .expect("enroll again");
+    assert_eq!(
+        old.pull_page(Default::default(), 1)
+            .await
+            .expect_err("old token")
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     assert!(new.pull_page(Default::default(), 1).await.is_ok());
 }
 
@@ -62,22 +112,44 @@ async fn expired_tokens_and_disabled_accounts_are_refused() {
     let server = TestServer::start_with(|c| c.token_ttl_days = 0).await;
     let device = server.device("o1").await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let e = device.pull_page(Default::default(), 1).await.err().expect("expired");
+    let e = device
+        .pull_page(Default::default(), 1)
+        .await
+        .expect_err("expired");
     assert_eq!(e.body.code, ErrorCode::Unauthorized);
     assert!(e.body.message.en.contains("expired"));
 
     let server = TestServer::start().await;
     let device = server.device("o2").await;
-    server.state.store.set_disabled("o2", true).await.expect("disable");
-    assert_eq!(device.pull_page(Default::default(), 1).await.err().expect("disabled").status, StatusCode::UNAUTHORIZED);
-    assert!(TestDevice::enroll(&server.url, "o2", PASSWORD).await.is_err());
+    server
+        .state
+        .store
+        .set_disabled("o2", true)
+        .await
+        .expect("disable");
+    assert_eq!(
+        device
+            .pull_page(Default::default(), 1)
+            .await
+            .expect_err("disabled")
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(TestDevice::enroll(&server.url, "o2", PASSWORD)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
 async fn missing_or_garbage_tokens_are_refused() {
     let server = TestServer::start().await;
     let http = reqwest::Client::new();
-    for auth in [None, Some("Bearer "), Some("Bearer bb1_not-a-real-token"), Some("Basic abc")] {
+    for auth in [
+        None,
+        Some("Bearer "),
+        Some("Bearer bb1_not-a-real-token"),
+        Some("Basic abc"),
+    ] {
         let mut req = http.get(format!("{}/v1/pull", server.url));
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -97,11 +169,23 @@ async fn seed_grids(server: &TestServer) {
         let answer = d
             .push(vec![
                 d.upsert(h, "house", grid, 0, house(&format!("{grid}房主"))),
-                d.upsert(RecordId::new_v7(), "person", grid, 0, person(h, &format!("{grid}居民"), seq)),
+                d.upsert(
+                    RecordId::new_v7(),
+                    "person",
+                    grid,
+                    0,
+                    person(h, &format!("{grid}居民"), seq),
+                ),
             ])
             .await
             .expect("seed push");
-        assert!(answer.results.iter().all(|r| r.outcome.revision().is_some()), "{answer:?}");
+        assert!(
+            answer
+                .results
+                .iter()
+                .all(|r| r.outcome.revision().is_some()),
+            "{answer:?}"
+        );
     }
 }
 
@@ -145,9 +229,15 @@ async fn an_auxiliary_never_receives_id_numbers_from_outside_their_grid() {
         })
         .collect();
     assert!(records.iter().all(|v| v.record.grid.as_str() == "G1"));
-    assert!(text.contains(&citizen_id("320614", "19850615", 31)), "G1's resident is there");
+    assert!(
+        text.contains(&citizen_id("320614", "19850615", 31)),
+        "G1's resident is there"
+    );
     for foreign in [33, 35] {
-        assert!(!text.contains(&citizen_id("320614", "19850615", foreign)), "no ID number from G3 or H1");
+        assert!(
+            !text.contains(&citizen_id("320614", "19850615", foreign)),
+            "no ID number from G3 or H1"
+        );
     }
 }
 
@@ -155,18 +245,65 @@ async fn an_auxiliary_never_receives_id_numbers_from_outside_their_grid() {
 async fn writes_outside_scope_or_role_are_rejected_per_change() {
     let server = TestServer::start().await;
     let o2 = server.device("o2").await;
-    let answer = o2.push(vec![o2.upsert(RecordId::new_v7(), "house", "G1", 0, house("越界"))]).await.expect("push");
-    assert!(matches!(answer.results[0].outcome, ChangeOutcome::Rejected { code: ErrorCode::OutOfScope, .. }));
+    let answer = o2
+        .push(vec![o2.upsert(
+            RecordId::new_v7(),
+            "house",
+            "G1",
+            0,
+            house("越界"),
+        )])
+        .await
+        .expect("push");
+    assert!(matches!(
+        answer.results[0].outcome,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::OutOfScope,
+            ..
+        }
+    ));
 
     let aux = server.device("a1").await;
-    let answer = aux.push(vec![aux.upsert(RecordId::new_v7(), "house", "G1", 0, house("辅警"))]).await.expect("push");
-    assert!(matches!(answer.results[0].outcome, ChangeOutcome::Rejected { code: ErrorCode::Forbidden, .. }));
+    let answer = aux
+        .push(vec![aux.upsert(
+            RecordId::new_v7(),
+            "house",
+            "G1",
+            0,
+            house("辅警"),
+        )])
+        .await
+        .expect("push");
+    assert!(matches!(
+        answer.results[0].outcome,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::Forbidden,
+            ..
+        }
+    ));
 
     // Moving a record out of its grid needs scope over the old grid too.
     let o1 = server.device("o1").await;
     let id = RecordId::new_v7();
-    o1.push(vec![o1.upsert(id, "house", "G1", 0, house("甲"))]).await.expect("create");
-    let answer = o2.push(vec![o2.upsert(id, "house", "G3", 1, obj(json!({"storeys": 9})))]).await.expect("push");
-    assert!(matches!(answer.results[0].outcome, ChangeOutcome::Rejected { code: ErrorCode::OutOfScope, .. }));
+    o1.push(vec![o1.upsert(id, "house", "G1", 0, house("甲"))])
+        .await
+        .expect("create");
+    let answer = o2
+        .push(vec![o2.upsert(
+            id,
+            "house",
+            "G3",
+            1,
+            obj(json!({"storeys": 9})),
+        )])
+        .await
+        .expect("push");
+    assert!(matches!(
+        answer.results[0].outcome,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::OutOfScope,
+            ..
+        }
+    ));
     assert_eq!(o2.records().await.len(), 0);
 }

@@ -38,12 +38,23 @@ async fn raw_push(device: &TestDevice, body: Vec<u8>, content_type: &str) -> req
 async fn malformed_bodies_are_400_or_415() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
-    for body in [&b"{not json"[..], b"[]", b"{\"batch_id\": \"nope\", \"changes\": []}", b"", "{\"batch_id\": 1}".as_bytes()] {
+    for body in [
+        &b"{not json"[..],
+        b"[]",
+        b"{\"batch_id\": \"nope\", \"changes\": []}",
+        b"",
+        "{\"batch_id\": 1}".as_bytes(),
+    ] {
         let res = raw_push(&device, body.to_vec(), "application/json").await;
         expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
     }
     let res = raw_push(&device, b"{}".to_vec(), "text/plain").await;
-    expect_error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::MalformedRequest).await;
+    expect_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::MalformedRequest,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -54,9 +65,18 @@ async fn oversized_bodies_and_batches_are_413() {
     })
     .await;
     let device = server.device("o1").await;
-    let big = format!("{{\"batch_id\": \"{}\", \"changes\": [], \"pad\": \"{}\"}}", uuid::Uuid::nil(), "x".repeat(100_000));
+    let big = format!(
+        "{{\"batch_id\": \"{}\", \"changes\": [], \"pad\": \"{}\"}}",
+        uuid::Uuid::nil(),
+        "x".repeat(100_000)
+    );
     let res = raw_push(&device, big.clone().into_bytes(), "application/json").await;
-    expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge).await;
+    expect_error(
+        res,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+    )
+    .await;
     // A small compressed body that inflates past the limit is caught too.
     let res = device
         .request(Method::POST, "/v1/push")
@@ -66,10 +86,20 @@ async fn oversized_bodies_and_batches_are_413() {
         .send()
         .await
         .expect("request");
-    expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge).await;
-    let changes = (0..11).map(|_| device.upsert(RecordId::new_v7(), "house", "G1", 0, house("x"))).collect();
-    let e = device.push(changes).await.err().expect("too many changes");
-    assert_eq!((e.status, e.body.code), (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge));
+    expect_error(
+        res,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+    )
+    .await;
+    let changes = (0..11)
+        .map(|_| device.upsert(RecordId::new_v7(), "house", "G1", 0, house("x")))
+        .collect();
+    let e = device.push(changes).await.expect_err("too many changes");
+    assert_eq!(
+        (e.status, e.body.code),
+        (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+    );
 }
 
 #[tokio::test]
@@ -78,7 +108,17 @@ async fn requests_and_answers_are_compressed() {
     let device = server.device("o1").await;
     let batch = beatbook_schema::protocol::PushRequest {
         batch_id: beatbook_schema::ids::BatchId::new_v7(),
-        changes: (0..20).map(|i| device.upsert(RecordId::new_v7(), "house", "G1", 0, house(&format!("压缩{i}")))).collect(),
+        changes: (0..20)
+            .map(|i| {
+                device.upsert(
+                    RecordId::new_v7(),
+                    "house",
+                    "G1",
+                    0,
+                    house(&format!("压缩{i}")),
+                )
+            })
+            .collect(),
     };
     let res = device
         .request(Method::POST, "/v1/push")
@@ -89,7 +129,10 @@ async fn requests_and_answers_are_compressed() {
         .await
         .expect("gzip push");
     assert_eq!(res.status(), StatusCode::OK);
-    let plain = reqwest::Client::builder().no_gzip().build().expect("client");
+    let plain = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
     let res = plain
         .get(format!("{}/v1/pull?since=0", server.url))
         .bearer_auth(&device.token)
@@ -105,7 +148,13 @@ async fn requests_and_answers_are_compressed() {
 async fn unknown_forms_and_invalid_values_are_rejected_per_change() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
-    let mut unknown = device.upsert(RecordId::new_v7(), "spaceship", "G1", 0, obj(json!({"x": 1})));
+    let mut unknown = device.upsert(
+        RecordId::new_v7(),
+        "spaceship",
+        "G1",
+        0,
+        obj(json!({"x": 1})),
+    );
     let mut old = device.upsert(RecordId::new_v7(), "house", "G1", 0, house("x"));
     old.form_version = 99;
     unknown.form_version = 1;
@@ -116,7 +165,10 @@ async fn unknown_forms_and_invalid_values_are_rejected_per_change() {
         0,
         obj(json!({"address": "not-a-uuid", "use": "palace", "owner_name": "x", "storeys": -1, "colour": "red"})),
     );
-    let answer = device.push(vec![unknown, old, invalid]).await.expect("push");
+    let answer = device
+        .push(vec![unknown, old, invalid])
+        .await
+        .expect("push");
     let codes: Vec<_> = answer
         .results
         .iter()
@@ -125,27 +177,67 @@ async fn unknown_forms_and_invalid_values_are_rejected_per_change() {
             other => panic!("expected rejection, got {other:?}"),
         })
         .collect();
-    assert_eq!(codes, [ErrorCode::UnknownForm, ErrorCode::UnknownForm, ErrorCode::ValidationFailed]);
-    let ChangeOutcome::Rejected { errors, .. } = &answer.results[2].outcome else { unreachable!() };
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::UnknownForm,
+            ErrorCode::UnknownForm,
+            ErrorCode::ValidationFailed
+        ]
+    );
+    let ChangeOutcome::Rejected { errors, .. } = &answer.results[2].outcome else {
+        unreachable!()
+    };
     let mut paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
     paths.sort();
-    assert_eq!(paths, ["address", "colour", "storeys", "use"], "every field error at once");
+    assert_eq!(
+        paths,
+        ["address", "colour", "storeys", "use"],
+        "every field error at once"
+    );
 }
 
 #[tokio::test]
 async fn bad_paths_queries_and_methods_are_clear_4xx() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
-    let res = device.request(Method::GET, "/v1/pull?since=abc").send().await.expect("pull");
+    let res = device
+        .request(Method::GET, "/v1/pull?since=abc")
+        .send()
+        .await
+        .expect("pull");
     expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
-    let res = device.request(Method::GET, "/v1/blobs/xyz").send().await.expect("blob");
+    let res = device
+        .request(Method::GET, "/v1/blobs/xyz")
+        .send()
+        .await
+        .expect("blob");
     expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
-    let res = device.request(Method::PUT, &format!("/v1/blobs/{}", "a".repeat(64))).header("content-range", "bytes 9-1/2").body("x").send().await.expect("put");
+    let res = device
+        .request(Method::PUT, &format!("/v1/blobs/{}", "a".repeat(64)))
+        .header("content-range", "bytes 9-1/2")
+        .body("x")
+        .send()
+        .await
+        .expect("put");
     expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
-    let res = device.request(Method::GET, "/v1/nothing-here").send().await.expect("404");
+    let res = device
+        .request(Method::GET, "/v1/nothing-here")
+        .send()
+        .await
+        .expect("404");
     expect_error(res, StatusCode::NOT_FOUND, ErrorCode::NotFound).await;
-    let res = device.request(Method::DELETE, "/v1/push").send().await.expect("405");
-    expect_error(res, StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MalformedRequest).await;
+    let res = device
+        .request(Method::DELETE, "/v1/push")
+        .send()
+        .await
+        .expect("405");
+    expect_error(
+        res,
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MalformedRequest,
+    )
+    .await;
     let res = device.request(Method::POST, "/v1/enroll").header("content-type", "application/json").body("{\"badge\": \"\", \"password\": \"\", \"device_id\": \"00000000-0000-0000-0000-000000000000\", \"device_name\": \"\"}").send().await.expect("enroll");
     expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
 }
@@ -155,10 +247,25 @@ async fn bad_input_never_loses_saved_data() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
     let id = RecordId::new_v7();
-    device.push(vec![device.upsert(id, "house", "G1", 0, house("保存"))]).await.expect("create");
+    device
+        .push(vec![device.upsert(id, "house", "G1", 0, house("保存"))])
+        .await
+        .expect("create");
     // A broken edit of the same record is rejected; the stored version stands.
-    let answer = device.push(vec![device.upsert(id, "house", "G1", 1, obj(json!({"use": "palace", "owner_name": null})))]).await.expect("push");
-    assert!(matches!(answer.results[0].outcome, ChangeOutcome::Rejected { .. }));
+    let answer = device
+        .push(vec![device.upsert(
+            id,
+            "house",
+            "G1",
+            1,
+            obj(json!({"use": "palace", "owner_name": null})),
+        )])
+        .await
+        .expect("push");
+    assert!(matches!(
+        answer.results[0].outcome,
+        ChangeOutcome::Rejected { .. }
+    ));
     let _ = raw_push(&device, b"{broken".to_vec(), "application/json").await;
     let records = device.records().await;
     assert_eq!(records.len(), 1);
@@ -170,14 +277,49 @@ async fn bad_input_never_loses_saved_data() {
 async fn health_metrics_and_openapi_are_served() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
-    device.push(vec![device.upsert(RecordId::new_v7(), "house", "G1", 0, house("指标"))]).await.expect("push");
+    device
+        .push(vec![device.upsert(
+            RecordId::new_v7(),
+            "house",
+            "G1",
+            0,
+            house("指标"),
+        )])
+        .await
+        .expect("push");
     let http = reqwest::Client::new();
-    let health: serde_json::Value = http.get(format!("{}/healthz", server.url)).send().await.expect("healthz").json().await.expect("json");
+    let health: serde_json::Value = http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(health["status"], "ok");
-    let metrics = http.get(format!("{}/metrics", server.url)).send().await.expect("metrics").text().await.expect("text");
-    for name in ["beatbook_http_requests_total", "beatbook_sync_batches_total", "beatbook_sync_changes_total", "beatbook_bytes_total"] {
+    let metrics = http
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "beatbook_http_requests_total",
+        "beatbook_sync_batches_total",
+        "beatbook_sync_changes_total",
+        "beatbook_bytes_total",
+    ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
-    let doc: serde_json::Value = http.get(format!("{}/v1/openapi.json", server.url)).send().await.expect("openapi").json().await.expect("json");
+    let doc: serde_json::Value = http
+        .get(format!("{}/v1/openapi.json", server.url))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
 }

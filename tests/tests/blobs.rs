@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use beatbook_schema::ids::{RecordId, Sha256};
-use beatbook_schema::protocol::{BlobQuery, BlobQueryResponse, BlobStatus, ChangeOp, ChangeOutcome, ErrorCode};
+use beatbook_schema::protocol::{
+    BlobQuery, BlobQueryResponse, BlobStatus, ChangeOp, ChangeOutcome, ErrorCode,
+};
 use beatbook_schema::record::AttachmentRef;
 use beatbook_tests::data::house;
 use beatbook_tests::device::read;
@@ -17,12 +19,28 @@ fn photo_bytes(n: usize) -> Vec<u8> {
 }
 
 async fn missing(device: &TestDevice, hashes: Vec<Sha256>) -> Vec<Sha256> {
-    let res = device.request(Method::POST, "/v1/blobs/missing").json(&BlobQuery { hashes }).send().await.expect("query");
-    read::<BlobQueryResponse>(res).await.expect("missing").missing
+    let res = device
+        .request(Method::POST, "/v1/blobs/missing")
+        .json(&BlobQuery { hashes })
+        .send()
+        .await
+        .expect("query");
+    read::<BlobQueryResponse>(res)
+        .await
+        .expect("missing")
+        .missing
 }
 
-async fn put(device: &TestDevice, sha: Sha256, range: Option<String>, body: Vec<u8>) -> reqwest::Response {
-    let mut req = device.request(Method::PUT, &format!("/v1/blobs/{sha}")).header("content-type", "image/jpeg").body(body);
+async fn put(
+    device: &TestDevice,
+    sha: Sha256,
+    range: Option<String>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut req = device
+        .request(Method::PUT, &format!("/v1/blobs/{sha}"))
+        .header("content-type", "image/jpeg")
+        .body(body);
     if let Some(r) = range {
         req = req.header("content-range", r);
     }
@@ -30,8 +48,16 @@ async fn put(device: &TestDevice, sha: Sha256, range: Option<String>, body: Vec<
 }
 
 /// Sends the headers and the first `sent` bytes of a ranged upload, then hangs up.
-async fn upload_then_drop(server: &TestServer, device: &TestDevice, sha: Sha256, bytes: &[u8], sent: usize) {
-    let mut conn = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+async fn upload_then_drop(
+    server: &TestServer,
+    device: &TestDevice,
+    sha: Sha256,
+    bytes: &[u8],
+    sent: usize,
+) {
+    let mut conn = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
     let head = format!(
         "PUT /v1/blobs/{sha} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-type: image/jpeg\r\ncontent-range: bytes 0-{}/{}\r\ncontent-length: {}\r\n\r\n",
         server.addr,
@@ -41,7 +67,9 @@ async fn upload_then_drop(server: &TestServer, device: &TestDevice, sha: Sha256,
         bytes.len()
     );
     conn.write_all(head.as_bytes()).await.expect("head");
-    conn.write_all(&bytes[..sent]).await.expect("part of the body");
+    conn.write_all(&bytes[..sent])
+        .await
+        .expect("part of the body");
     conn.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(conn); // the signal is gone
@@ -59,19 +87,34 @@ async fn a_dropped_upload_resumes_where_it_stopped() {
     upload_then_drop(&server, &device, sha, &bytes, 120_000).await;
 
     // Ask where the upload stands (`bytes */total`).
-    let res = put(&device, sha, Some(format!("bytes */{}", bytes.len())), vec![]).await;
+    let res = put(
+        &device,
+        sha,
+        Some(format!("bytes */{}", bytes.len())),
+        vec![],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers()["range"], "bytes=0-119999");
     let status: BlobStatus = res.json().await.expect("status");
     assert_eq!((status.received, status.complete), (120_000, false));
 
     // Resume from there; the server verifies the whole and stores it.
-    let res = put(&device, sha, Some(format!("bytes 120000-{}/{}", bytes.len() - 1, bytes.len())), bytes[120_000..].to_vec()).await;
+    let res = put(
+        &device,
+        sha,
+        Some(format!("bytes 120000-{}/{}", bytes.len() - 1, bytes.len())),
+        bytes[120_000..].to_vec(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(missing(&device, vec![sha]).await.is_empty());
 
     // Uploading again is a no-op.
-    assert_eq!(put(&device, sha, None, bytes.clone()).await.status(), StatusCode::OK);
+    assert_eq!(
+        put(&device, sha, None, bytes.clone()).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -80,15 +123,33 @@ async fn a_resend_overlapping_received_bytes_is_accepted() {
     let device = server.device("o1").await;
     let bytes = photo_bytes(10_000);
     let sha = Sha256::digest(&bytes);
-    let first = put(&device, sha, Some("bytes 0-5999/10000".into()), bytes[..6000].to_vec()).await;
+    let first = put(
+        &device,
+        sha,
+        Some("bytes 0-5999/10000".into()),
+        bytes[..6000].to_vec(),
+    )
+    .await;
     assert_eq!(first.status(), StatusCode::PERMANENT_REDIRECT);
     // The answer was lost; the device resends from 4000.
-    let res = put(&device, sha, Some("bytes 4000-9999/10000".into()), bytes[4000..].to_vec()).await;
+    let res = put(
+        &device,
+        sha,
+        Some("bytes 4000-9999/10000".into()),
+        bytes[4000..].to_vec(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     // A gap is refused with where to continue.
     let other = photo_bytes(5000);
     let other_sha = Sha256::digest(&other);
-    let res = put(&device, other_sha, Some("bytes 1000-4999/5000".into()), other[1000..].to_vec()).await;
+    let res = put(
+        &device,
+        other_sha,
+        Some("bytes 1000-4999/5000".into()),
+        other[1000..].to_vec(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let body: beatbook_schema::protocol::ErrorBody = res.json().await.expect("error body");
     assert_eq!(body.code, ErrorCode::RangeMismatch);
@@ -106,7 +167,13 @@ async fn bytes_that_do_not_match_their_hash_are_refused_and_discarded() {
     assert_eq!(body.code, ErrorCode::HashMismatch);
     assert_eq!(missing(&device, vec![claimed]).await, vec![claimed]);
     // Nothing partial is left behind: the right bytes can start over.
-    let res = put(&device, claimed, Some(format!("bytes */{}", bytes.len())), vec![]).await;
+    let res = put(
+        &device,
+        claimed,
+        Some(format!("bytes */{}", bytes.len())),
+        vec![],
+    )
+    .await;
     let status: BlobStatus = res.json().await.expect("status");
     assert_eq!(status.received, 0);
 }
@@ -123,23 +190,47 @@ async fn records_wait_for_their_photos_and_photos_are_scoped() {
     change.op = match change.op {
         ChangeOp::Upsert { fields, .. } => ChangeOp::Upsert {
             fields,
-            attachments: vec![AttachmentRef { sha256: sha, content_type: "image/jpeg".into(), size: bytes.len() as u64 }],
+            attachments: vec![AttachmentRef {
+                sha256: sha,
+                content_type: "image/jpeg".into(),
+                size: bytes.len() as u64,
+            }],
         },
         op => op,
     };
     // Pushed before the photo: deferred, not stored, retryable.
     let answer = device.push(vec![change.clone()]).await.expect("push");
-    assert!(matches!(answer.results[0].outcome, ChangeOutcome::Rejected { code: ErrorCode::MissingBlob, .. }));
+    assert!(matches!(
+        answer.results[0].outcome,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::MissingBlob,
+            ..
+        }
+    ));
     assert!(device.records().await.is_empty());
 
-    assert_eq!(put(&device, sha, None, bytes.clone()).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        put(&device, sha, None, bytes.clone()).await.status(),
+        StatusCode::CREATED
+    );
     let answer = device.push(vec![change]).await.expect("push again");
-    assert_eq!(answer.results[0].outcome, ChangeOutcome::Accepted { revision: 1 });
+    assert_eq!(
+        answer.results[0].outcome,
+        ChangeOutcome::Accepted { revision: 1 }
+    );
 
-    let got = device.request(Method::GET, &format!("/v1/blobs/{sha}")).send().await.expect("download");
+    let got = device
+        .request(Method::GET, &format!("/v1/blobs/{sha}"))
+        .send()
+        .await
+        .expect("download");
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), bytes.as_slice());
     let outsider = server.device("o2").await;
-    let res = outsider.request(Method::GET, &format!("/v1/blobs/{sha}")).send().await.expect("download");
+    let res = outsider
+        .request(Method::GET, &format!("/v1/blobs/{sha}"))
+        .send()
+        .await
+        .expect("download");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -11,13 +11,27 @@ fn batch_of(device: &TestDevice, n: usize) -> PushRequest {
     PushRequest {
         batch_id: BatchId::new_v7(),
         changes: (0..n)
-            .map(|i| device.upsert(RecordId::new_v7(), "house", "G1", 0, house(&format!("房主{i}"))))
+            .map(|i| {
+                device.upsert(
+                    RecordId::new_v7(),
+                    "house",
+                    "G1",
+                    0,
+                    house(&format!("房主{i}")),
+                )
+            })
             .collect(),
     }
 }
 
 async fn history_len(server: &TestServer, id: RecordId) -> usize {
-    server.state.store.record_history(id).await.expect("history").len()
+    server
+        .state
+        .store
+        .record_history(id)
+        .await
+        .expect("history")
+        .len()
 }
 
 #[tokio::test]
@@ -26,7 +40,10 @@ async fn replayed_batch_is_stored_once_with_the_same_answer() {
     let device = server.device("o1").await;
     let batch = batch_of(&device, 5);
     let first = device.push_batch(&batch).await.expect("push");
-    assert!(first.results.iter().all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
+    assert!(first
+        .results
+        .iter()
+        .all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
     for _ in 0..3 {
         let again = device.push_batch(&batch).await.expect("replay");
         assert_eq!(again, first, "a replay answers exactly as the first push");
@@ -49,11 +66,17 @@ async fn partly_replayed_batch_stores_only_the_new_changes() {
     device.push_batch(&first_half).await.expect("first half");
     let all = device.push_batch(&full).await.expect("whole batch");
     assert_eq!(all.results.len(), 6);
-    assert!(all.results.iter().all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
+    assert!(all
+        .results
+        .iter()
+        .all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
     assert_eq!(device.records().await.len(), 6);
     let batches = server.state.store.batches(10).await.expect("batches");
     assert_eq!(batches.len(), 1);
-    assert_eq!(batches[0].stored, 6, "each change counted once in its batch");
+    assert_eq!(
+        batches[0].stored, 6,
+        "each change counted once in its batch"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +108,13 @@ async fn answer_lost_after_commit_then_retried_is_not_duplicated() {
         batch_id: BatchId::new_v7(),
         changes: vec![
             device.upsert(house_id, "house", "G1", 0, house("王芳")),
-            device.upsert(RecordId::new_v7(), "person", "G1", 0, person(house_id, "王芳", 22)),
+            device.upsert(
+                RecordId::new_v7(),
+                "person",
+                "G1",
+                0,
+                person(house_id, "王芳", 22),
+            ),
         ],
     };
     let lost = device
@@ -97,7 +126,10 @@ async fn answer_lost_after_commit_then_retried_is_not_duplicated() {
     assert_eq!(proxy.lost.load(std::sync::atomic::Ordering::SeqCst), 1);
     // The server committed anyway; the retry gets the original answer.
     let retry = device.push_batch(&batch).await.expect("retry");
-    assert!(retry.results.iter().all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
+    assert!(retry
+        .results
+        .iter()
+        .all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
     for c in &batch.changes {
         assert_eq!(history_len(&server, c.record_id).await, 1);
     }
@@ -111,10 +143,18 @@ async fn acknowledged_records_survive_a_server_restart() {
     device.push_batch(&batch).await.expect("push");
     let dir = server.stop().await;
     let server = TestServer::restart(dir).await;
-    let device = TestDevice::enroll(&server.url, "o1", PASSWORD).await.expect("enroll again");
+    let device = TestDevice::enroll(&server.url, "o1", PASSWORD)
+        .await
+        .expect("enroll again");
     assert_eq!(device.records().await.len(), 10);
-    let again = device.push_batch(&batch).await.expect("replay after restart");
-    assert!(again.results.iter().all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
+    let again = device
+        .push_batch(&batch)
+        .await
+        .expect("replay after restart");
+    assert!(again
+        .results
+        .iter()
+        .all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
     assert_eq!(device.records().await.len(), 10);
 }
 
@@ -133,16 +173,29 @@ async fn one_invalid_change_does_not_block_the_batch() {
         ],
     };
     let answer = device.push_batch(&batch).await.expect("push");
-    assert_eq!(answer.results[0].outcome, ChangeOutcome::Accepted { revision: 1 });
+    assert_eq!(
+        answer.results[0].outcome,
+        ChangeOutcome::Accepted { revision: 1 }
+    );
     match &answer.results[1].outcome {
         ChangeOutcome::Rejected { code, errors, .. } => {
-            assert_eq!(*code, beatbook_schema::protocol::ErrorCode::ValidationFailed);
+            assert_eq!(
+                *code,
+                beatbook_schema::protocol::ErrorCode::ValidationFailed
+            );
             assert_eq!(errors.len(), 1);
             assert_eq!(errors[0].path, "owner_id_number");
-            assert!(errors[0].message.en.contains("check character should be"), "{:?}", errors[0]);
+            assert!(
+                errors[0].message.en.contains("check character should be"),
+                "{:?}",
+                errors[0]
+            );
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
-    assert_eq!(answer.results[2].outcome, ChangeOutcome::Accepted { revision: 1 });
+    assert_eq!(
+        answer.results[2].outcome,
+        ChangeOutcome::Accepted { revision: 1 }
+    );
     assert_eq!(device.records().await.len(), 2);
 }

@@ -275,3 +275,26 @@ fn references_must_be_record_ids() {
         vec![("house", ProblemCode::BadReference)]
     );
 }
+
+#[test]
+fn derived_values_appear_as_soon_as_the_id_number_is_complete() {
+    let form = house_form();
+    let mut v = values(json!({"owner_id": male_id()[..17].to_owned()}));
+    form.derive(&mut v, &ctx(&[]));
+    assert!(
+        v.get("owner_gender").is_none(),
+        "17 characters derive nothing"
+    );
+    v.insert(
+        "owner_id".into(),
+        json!(male_id().to_lowercase().replace("3206", "３２０６")),
+    );
+    v.insert(
+        "residents".into(),
+        json!([{"name": "a", "id_number": male_id()}]),
+    );
+    form.derive(&mut v, &ctx(&[]));
+    assert_eq!(v["owner_gender"], "male");
+    assert_eq!(v["owner_birth"], "1985-06-15");
+    assert_eq!(v["residents"][0]["gender"], "male");
+}

@@ -86,6 +86,14 @@ impl Form {
         }
     }
 
+    /// Fills in every derived value that can be computed from `values` as
+    /// they stand (e.g. gender and birth date as soon as an ID number is
+    /// complete), without judging anything else: for showing derived values
+    /// read-only while the officer types.
+    pub fn derive(&self, values: &mut Values, ctx: &ValidationContext<'_>) {
+        derive_scope(&self.fields, values, None, ctx);
+    }
+
     /// Whether a top-level field is relevant given the current values.
     pub fn is_relevant(&self, field: &CompiledField, values: &Values, today: NaiveDate) -> bool {
         let scope = RecordScope {
@@ -546,6 +554,56 @@ fn normalize(f: &CompiledField, v: &Json, ctx: &ValidationContext<'_>) -> Result
         }
         FieldKind::Repeat { .. } | FieldKind::Note => Ok(Json::Null),
     }
+}
+
+fn derive_scope(
+    fields: &[CompiledField],
+    values: &mut Values,
+    top: Option<&Values>,
+    ctx: &ValidationContext<'_>,
+) {
+    for f in fields {
+        match (&f.def.derived, &f.def.kind) {
+            (Some(d), _) => {
+                let derived = derive_normalizing(d, values, top, ctx);
+                match derived {
+                    Some(v) => values.insert(f.name().to_owned(), v),
+                    None if matches!(d, Derivation::CitizenId { .. }) => values.remove(f.name()),
+                    None => None,
+                };
+            }
+            (None, FieldKind::Repeat { .. }) => {
+                let top_values = top.cloned().unwrap_or_else(|| values.clone());
+                if let Some(Json::Array(items)) = values.get_mut(f.name()) {
+                    for item in items.iter_mut() {
+                        if let Json::Object(obj) = item {
+                            derive_scope(&f.children, obj, Some(&top_values), ctx);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Like [`derive`], but reads an ID number as typed (full-width digits,
+/// lowercase x) by normalizing it first.
+fn derive_normalizing(
+    d: &Derivation,
+    scope: &Values,
+    top: Option<&Values>,
+    ctx: &ValidationContext<'_>,
+) -> Option<Json> {
+    if let Derivation::CitizenId { field, part } = d {
+        let raw = scope
+            .get(field)
+            .or_else(|| top.and_then(|t| t.get(field)))?
+            .as_str()?;
+        let id = citizen_id::parse(raw, ctx.today, true).ok()?;
+        return Some(id_part(&id, *part, ctx.today));
+    }
+    derive(d, scope, top, ctx)
 }
 
 /// Computes a derived value; `None` when its source is absent or unknown here.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use beatbook_schema::form::{FieldError, ValidationContext};
+use beatbook_schema::hlc::Hlc;
 use beatbook_schema::merge::{self, FieldState, MergeKind};
 use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode};
 use beatbook_schema::record::RecordStatus;
@@ -93,7 +94,13 @@ pub fn decide(
     }
 
     let revision = existing.record.as_ref().map_or(0, |r| r.revision) + 1;
-    let hlc = change.hlc.clamp(
+    // The clock's device is the authenticated one (no borrowing another's
+    // tie-breaks), and a clock running ahead of the server's is clamped.
+    let hlc = Hlc {
+        device: pusher.device,
+        ..change.hlc
+    }
+    .clamp(
         now.timestamp_millis().max(0) as u64,
         policy.max_clock_ahead_ms,
     );

@@ -32,8 +32,15 @@ use crate::sync::read_scope;
 /// Most digests in one presence query.
 const MAX_QUERY: usize = 10_000;
 
-/// Which of these digests the server lacks: upload those before pushing
-/// changes that reference them.
+/// Raw attachment bytes: the schema of the octet-stream bodies.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // documentation only: the handlers stream the bytes
+struct Bytes(Vec<u8>);
+
+/// Which of these digests the server lacks.
+///
+/// Upload those before pushing changes that reference them.
 #[utoipa::path(
     post,
     path = "/v1/blobs/missing",
@@ -129,10 +136,12 @@ fn io_error(e: std::io::Error) -> ApiError {
     .with_status(StatusCode::SERVICE_UNAVAILABLE)
 }
 
-/// Uploads an attachment, resumably. Each PUT carries
-/// `Content-Range: bytes <first>-<last>/<total>`, or `bytes */<total>` to ask
-/// where the upload stands, or no header for the whole blob in one go. The
-/// `Content-Type` sent is stored as the attachment's type.
+/// Uploads an attachment, resumably.
+///
+/// Each PUT carries `Content-Range: bytes <first>-<last>/<total>`, or
+/// `bytes */<total>` to ask where the upload stands, or no header for the
+/// whole blob in one go. The `Content-Type` sent is stored as the
+/// attachment's type.
 #[utoipa::path(
     put,
     path = "/v1/blobs/{sha256}",
@@ -141,10 +150,10 @@ fn io_error(e: std::io::Error) -> ApiError {
     security(("bearer" = [])),
     params(
         ("sha256" = Sha256, Path, description = "SHA-256 of the whole blob, lowercase hex."),
-        ("Content-Range" = Option<String>, Header, pattern = r"^bytes (\*|[0-9]+-[0-9]+)/[0-9]+$",
+        ("Content-Range" = Option<String>, Header, nullable = false, pattern = r"^bytes (\*|[0-9]+-[0-9]+)/[0-9]+$",
             description = "`bytes <first>-<last>/<total>` (inclusive, `first` ≤ bytes received so far, `last` < `total`), or `bytes */<total>` to ask where the upload stands. Without it the body is the whole blob."),
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = inline(Bytes), content_type = "application/octet-stream",
         description = "The bytes `first..=last` of the blob (any media type; it is stored with the attachment). Empty for a `bytes */<total>` status query."),
     responses(
         (status = 200, description = "The server already holds the whole blob: nothing more to send.", body = BlobStatus),
@@ -317,7 +326,7 @@ pub(super) async fn upload(
         ("sha256" = Sha256, Path, description = "SHA-256 of the blob, lowercase hex."),
     ),
     responses(
-        (status = 200, description = "The bytes.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The bytes.", content_type = "application/octet-stream", body = inline(Bytes)),
         (status = 400, description = "`malformed_request`: the digest is not 64 hex characters.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
         (status = 404, description = "`not_found`: no complete blob with this digest is attached to a record in the caller's scope.", body = ErrorBody),

@@ -16,8 +16,10 @@ use crate::state::AppState;
 /// unknown so that timing does not tell which badges exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tJrb8AqbpZ6rmh0r3h9B0S9+Ymo8CF0Yb0Zl+2Gd9c";
 
-/// Binds a device to a user with badge and password; answers the device's
-/// bearer token, shown this once.
+/// Binds a device to a user.
+///
+/// Signs in with badge and password; answers the device's bearer token,
+/// shown this once.
 #[utoipa::path(
     post,
     path = "/v1/enroll",

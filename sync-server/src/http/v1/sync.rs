@@ -18,8 +18,10 @@ use crate::state::AppState;
 use crate::storage::Pusher;
 use crate::sync::{decide, read_scope, Decider};
 
-/// Sends a batch of changes; answers one result per change, in order.
-/// Replaying a batch or a change returns the original results.
+/// Sends a batch of changes.
+///
+/// Answers one result per change, in order. Replaying a batch or a change
+/// returns the original results.
 #[utoipa::path(
     post,
     path = "/v1/push",
@@ -112,8 +114,9 @@ pub(super) struct RawPullPage {
     has_more: bool,
 }
 
-/// The forms and record versions in the caller's scope committed after
-/// `since`, in log order.
+/// What changed in the caller's scope.
+///
+/// The forms and record versions committed after `since`, in log order.
 #[utoipa::path(
     get,
     path = "/v1/pull",

@@ -1,0 +1,762 @@
+//! The commands behind the `beatbook-server` binary: serving, setting up a
+//! station, managing grids, accounts and devices, seeding the demo district
+//! and showing what a data directory holds. Each prints a table or a line a
+//! person can read; errors say what to do next.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use beatbook_schema::ids::{DeviceId, GridId, StationId};
+use beatbook_schema::protocol::Role;
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::auth::hash_password;
+use crate::config::Config;
+use crate::demo::{self, DemoError, DemoReport, DemoSize, Progress};
+use crate::state::AppState;
+use crate::storage::{Grid, NewUser, Station, Store, StoreError};
+
+/// Shortest password accepted for an account.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    /// Badge number (警号).
+    pub badge: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Station.
+    pub station: StationId,
+    /// Grids (officers and auxiliary officers need at least one).
+    pub grids: Vec<GridId>,
+    /// Password in clear; hashed with Argon2id before it is stored.
+    pub password: String,
+}
+
+// ---------------------------------------------------------------- opening
+
+/// Opens the data directory of `config`, creating it and its database if needed.
+pub async fn open(config: Config) -> Result<AppState> {
+    let dir = config.data_dir.clone();
+    crate::open(config)
+        .await
+        .with_context(|| format!("cannot open the data directory {}", dir.display()))
+}
+
+/// Opens a data directory that must already hold a database, so that a
+/// mistyped `--data-dir` does not quietly create an empty one.
+pub async fn open_existing(config: Config) -> Result<AppState> {
+    let db = config.database_path();
+    if !db.exists() {
+        bail!(
+            "no Beatbook database in {dir}: create one with `beatbook-server --data-dir {dir} init …` \
+             (or `… demo`), or point --data-dir at an existing data directory",
+            dir = config.data_dir.display()
+        );
+    }
+    open(config).await
+}
+
+// ---------------------------------------------------------------- serve
+
+/// Refuses a listen address other than loopback unless `allow_remote`:
+/// the server speaks plain HTTP and belongs behind a TLS proxy.
+pub fn check_listen(addr: SocketAddr, allow_remote: bool) -> Result<()> {
+    if addr.ip().is_loopback() || allow_remote {
+        return Ok(());
+    }
+    bail!(
+        "refusing to listen on {addr}: not a loopback address. The server speaks plain HTTP; \
+         listen on 127.0.0.1 (e.g. --listen 127.0.0.1:{port}) behind a TLS reverse proxy, \
+         or pass --allow-remote if you really mean to expose it",
+        port = addr.port()
+    )
+}
+
+/// Serves the API on `config.listen` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    allow_remote: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    check_listen(config.listen, allow_remote)?;
+    let addr = config.listen;
+    let state = open(config).await?;
+    if state.store.users().await?.is_empty() {
+        eprintln!(
+            "note: no accounts yet: create one with `beatbook-server init` or seed `beatbook-server demo`"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}: is another server running there? Pick another address with --listen")
+    })?;
+    let local = listener
+        .local_addr()
+        .context("the listener has no address")?;
+    println!("listening on http://{local}");
+    crate::serve(state, listener, shutdown)
+        .await
+        .context("the server stopped with an error")?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("shutting down: finishing requests in flight");
+}
+
+// ---------------------------------------------------------------- passwords
+
+/// The password from the environment variable's value if it was set, else
+/// one line of standard input (prompting on a terminal); refuses an empty
+/// or short one.
+pub fn read_password(from_env: Option<String>, env_name: &str, whose: &str) -> Result<String> {
+    let password = match from_env {
+        Some(p) => p,
+        None => read_password_line(env_name, whose)?,
+    };
+    check_password(&password, env_name)?;
+    Ok(password)
+}
+
+fn read_password_line(env_name: &str, whose: &str) -> Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!(
+            "Password for {whose} (密码, at least {MIN_PASSWORD_CHARS} characters; \
+             typing is visible — set {env_name} to avoid that): "
+        );
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Refuses an empty password or one shorter than [`MIN_PASSWORD_CHARS`].
+pub fn check_password(password: &str, env_name: &str) -> Result<()> {
+    if password.is_empty() {
+        bail!("the password is empty: set {env_name} or give it as one line on standard input");
+    }
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        bail!("the password has {n} characters: use at least {MIN_PASSWORD_CHARS}");
+    }
+    Ok(())
+}
+
+async fn hash(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .context("the password hashing task failed")?
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+}
+
+// ---------------------------------------------------------------- init
+
+/// Sets up a new data directory: the first station and an admin account.
+/// Refuses a directory that already has accounts.
+pub async fn init(state: &AppState, station: Station, admin: AccountSpec) -> Result<()> {
+    let dir = state.config.data_dir.display().to_string();
+    let users = state.store.users().await?;
+    if !users.is_empty() {
+        bail!(
+            "{dir} already has {} account(s): add more with `beatbook-server user add …`, \
+             or initialise another --data-dir",
+            users.len()
+        );
+    }
+    let stations = state.store.stations().await?;
+    if !stations.iter().any(|s| s.id == station.id) {
+        add_station(state.store.as_ref(), station.clone()).await?;
+    }
+    let badge = admin.badge.clone();
+    add_user(state.store.as_ref(), admin).await?;
+    println!(
+        "initialised {dir}: station {} {}, admin {badge}",
+        station.id, station.name
+    );
+    println!("next: `beatbook-server grid add …`, `beatbook-server user add …`, then `beatbook-server serve`");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- stations and grids
+
+/// Adds a station.
+pub async fn add_station(store: &dyn Store, station: Station) -> Result<()> {
+    check_code(station.id.as_str(), "station id")?;
+    check_name(&station.name, "station name")?;
+    store
+        .add_station(station.clone())
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate(_) => anyhow::anyhow!(
+                "station {} already exists (see `beatbook-server station list`)",
+                station.id
+            ),
+            other => other.into(),
+        })?;
+    println!("added station {} {}", station.id, station.name);
+    Ok(())
+}
+
+/// Lists stations.
+pub async fn list_stations(store: &dyn Store) -> Result<()> {
+    let grids = store.grids().await?;
+    let mut table = Table::new(["station", "name", "grids"]);
+    for s in store.stations().await? {
+        let n = grids.iter().filter(|g| g.station == s.id).count();
+        table.row([s.id.to_string(), s.name, n.to_string()]);
+    }
+    table.print("no stations yet: add one with `beatbook-server station add ID NAME`");
+    Ok(())
+}
+
+/// Adds a grid to an existing station.
+pub async fn add_grid(store: &dyn Store, grid: Grid) -> Result<()> {
+    check_code(grid.id.as_str(), "grid id")?;
+    check_name(&grid.name, "grid name")?;
+    require_station(store, &grid.station).await?;
+    store.add_grid(grid.clone()).await.map_err(|e| match e {
+        StoreError::Duplicate(_) => anyhow::anyhow!(
+            "grid {} already exists (see `beatbook-server grid list`)",
+            grid.id
+        ),
+        other => other.into(),
+    })?;
+    println!(
+        "added grid {} {} to station {}",
+        grid.id, grid.name, grid.station
+    );
+    Ok(())
+}
+
+/// Lists grids with the accounts assigned to each.
+pub async fn list_grids(store: &dyn Store) -> Result<()> {
+    let users = store.users().await?;
+    let mut table = Table::new(["grid", "name", "station", "assigned"]);
+    for g in store.grids().await? {
+        let assigned: Vec<String> = users
+            .iter()
+            .filter(|u| u.info.grids.contains(&g.id))
+            .map(|u| format!("{} {}", u.info.badge, u.info.name))
+            .collect();
+        table.row([
+            g.id.to_string(),
+            g.name,
+            g.station.to_string(),
+            assigned.join(", "),
+        ]);
+    }
+    table.print("no grids yet: add one with `beatbook-server grid add ID --station S --name NAME`");
+    Ok(())
+}
+
+async fn require_station(store: &dyn Store, station: &StationId) -> Result<()> {
+    let stations = store.stations().await?;
+    if stations.iter().any(|s| &s.id == station) {
+        return Ok(());
+    }
+    let known: Vec<String> = stations.iter().map(|s| s.id.to_string()).collect();
+    bail!(
+        "no station {station}: add it with `beatbook-server station add {station} NAME` (stations: {})",
+        if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
+    )
+}
+
+fn check_code(code: &str, what: &str) -> Result<()> {
+    if code.is_empty() || code.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("the {what} {code:?} must be a non-empty code without spaces, e.g. 320614-01");
+    }
+    Ok(())
+}
+
+fn check_name(name: &str, what: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        bail!("the {what} is empty: give the name people use, e.g. 海门区公安局海门派出所");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- accounts
+
+/// Adds an account after checking its station, grids and password.
+pub async fn add_user(store: &dyn Store, spec: AccountSpec) -> Result<()> {
+    check_code(&spec.badge, "badge")?;
+    check_name(&spec.name, "name")?;
+    check_password(&spec.password, "BEATBOOK_PASSWORD")?;
+    require_station(store, &spec.station).await?;
+    check_grids(store, &spec).await?;
+    let grids = spec.grids.clone();
+    store
+        .add_user(NewUser {
+            badge: spec.badge.clone(),
+            name: spec.name.trim().to_owned(),
+            role: spec.role,
+            station: spec.station.clone(),
+            grids: spec.grids,
+            password_hash: hash(spec.password).await?,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate(_) => anyhow::anyhow!(
+                "badge {} is taken (see `beatbook-server user list`)",
+                spec.badge
+            ),
+            other => other.into(),
+        })?;
+    let grids = if grids.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", grids {}",
+            grids
+                .iter()
+                .map(GridId::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    println!(
+        "added {} {} {} at station {}{grids}",
+        role_name(spec.role),
+        spec.badge,
+        spec.name,
+        spec.station
+    );
+    Ok(())
+}
+
+async fn check_grids(store: &dyn Store, spec: &AccountSpec) -> Result<()> {
+    if matches!(spec.role, Role::Officer | Role::Auxiliary) && spec.grids.is_empty() {
+        bail!(
+            "{} accounts work in grids: give at least one with --grid (see `beatbook-server grid list`)",
+            role_name(spec.role)
+        );
+    }
+    let grids = store.grids().await?;
+    for id in &spec.grids {
+        match grids.iter().find(|g| &g.id == id) {
+            None => bail!(
+                "no grid {id}: add it with `beatbook-server grid add {id} --station {} --name NAME`",
+                spec.station
+            ),
+            Some(g) if g.station != spec.station => bail!(
+                "grid {id} belongs to station {}, not {}: pick grids of the account's station",
+                g.station,
+                spec.station
+            ),
+            Some(_) => {}
+        }
+    }
+    let mut seen = spec.grids.clone();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != spec.grids.len() {
+        bail!("a grid is given twice: give each --grid once");
+    }
+    Ok(())
+}
+
+/// Lists accounts.
+pub async fn list_users(store: &dyn Store) -> Result<()> {
+    let mut table = Table::new(["badge", "name", "role", "station", "grids", "status"]);
+    for a in store.users().await? {
+        let grids: Vec<String> = a.info.grids.iter().map(GridId::to_string).collect();
+        table.row([
+            a.info.badge,
+            a.info.name,
+            role_name(a.info.role),
+            a.info.station.to_string(),
+            grids.join(", "),
+            if a.disabled {
+                "disabled 停用"
+            } else {
+                "active"
+            }
+            .to_owned(),
+        ]);
+    }
+    table.print("no accounts yet: create the first with `beatbook-server init`");
+    Ok(())
+}
+
+/// Sets an account's password.
+pub async fn set_password(store: &dyn Store, badge: &str, password: String) -> Result<()> {
+    let hashed = hash(password).await?;
+    store
+        .set_password(badge, hashed)
+        .await
+        .map_err(|e| no_such_badge(e, badge))?;
+    println!("password of {badge} changed; devices already enrolled keep working (revoke them with `beatbook-server device revoke` if the password leaked)");
+    Ok(())
+}
+
+/// Disables or re-enables an account.
+pub async fn set_disabled(store: &dyn Store, badge: &str, disabled: bool) -> Result<()> {
+    store
+        .set_disabled(badge, disabled)
+        .await
+        .map_err(|e| no_such_badge(e, badge))?;
+    if disabled {
+        println!("disabled {badge}: it can no longer enroll or sync (its devices are refused until it is enabled)");
+    } else {
+        println!("enabled {badge}");
+    }
+    Ok(())
+}
+
+fn no_such_badge(e: StoreError, badge: &str) -> anyhow::Error {
+    match e {
+        StoreError::NotFound(_) => {
+            anyhow::anyhow!("no account with badge {badge} (see `beatbook-server user list`)")
+        }
+        other => other.into(),
+    }
+}
+
+/// A role as the tables show it, e.g. `officer 社区民警`.
+fn role_name(role: Role) -> String {
+    let key = match role {
+        Role::Officer => "officer",
+        Role::Auxiliary => "auxiliary",
+        Role::Supervisor => "supervisor",
+        Role::Admin => "admin",
+    };
+    format!("{key} {}", role.label().zh)
+}
+
+// ---------------------------------------------------------------- devices
+
+/// Lists enrolled devices.
+pub async fn list_devices(state: &AppState) -> Result<()> {
+    let offset = state.policy.local_offset;
+    let mut table = Table::new(["device", "badge", "name", "enrolled", "last push", "status"]);
+    for d in state.store.devices().await? {
+        table.row([
+            d.id.to_string(),
+            d.badge,
+            d.name,
+            local_time(d.enrolled_at, offset),
+            d.last_seen_at
+                .map_or("never".to_owned(), |t| local_time(t, offset)),
+            d.revoked_at.map_or("active".to_owned(), |t| {
+                format!("revoked 已注销 {}", local_time(t, offset))
+            }),
+        ]);
+    }
+    table.print("no devices yet: a device appears here when an officer signs in on it");
+    Ok(())
+}
+
+/// Revokes a device: its token stops working and its next contact wipes it.
+pub async fn revoke_device(store: &dyn Store, device: DeviceId) -> Result<()> {
+    store
+        .revoke_device(device, Utc::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => {
+                anyhow::anyhow!("no device {device} (see `beatbook-server device list`)")
+            }
+            other => other.into(),
+        })?;
+    println!(
+        "revoked {device}: its token stops working now, and its next contact wipes its local data"
+    );
+    Ok(())
+}
+
+fn local_time(t: DateTime<Utc>, offset: FixedOffset) -> String {
+    t.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+// ---------------------------------------------------------------- demo
+
+/// Seeds the demo district and prints what it made and how to sign in.
+pub async fn demo(state: &AppState, size: DemoSize) -> Result<()> {
+    let dir = state.config.data_dir.display().to_string();
+    let already = |station: String| {
+        anyhow::anyhow!(
+            "{dir} already has data (station {station} exists). To start fresh, delete it \
+             with `rm -r {dir}` (this deletes everything in it) or pass another --data-dir"
+        )
+    };
+    demo::check(state, &size).await.map_err(|e| match e {
+        DemoError::AlreadySeeded(station) => already(station),
+        other => other.into(),
+    })?;
+    println!(
+        "seeding the demo district into {dir}: {} addresses, {} households, {} hazards, {} visits",
+        size.addresses, size.households, size.hazards, size.visits
+    );
+    let started = Instant::now();
+    let mut printer = ProgressPrinter::default();
+    let report = demo::seed(state, &size, &mut |p| printer.show(&p))
+        .await
+        .map_err(|e| match e {
+            DemoError::AlreadySeeded(station) => already(station),
+            other => anyhow::Error::from(other).context(format!(
+                "seeding stopped half-way: {dir} now holds a partial demo — remove it with \
+                 `rm -r {dir}` before trying again"
+            )),
+        })?;
+    print_demo_report(&report, started.elapsed().as_secs_f64(), &dir);
+    Ok(())
+}
+
+/// Prints a line per 1,000 changes and at the end of each stage.
+#[derive(Default)]
+struct ProgressPrinter {
+    stage: &'static str,
+    printed: usize,
+}
+
+impl ProgressPrinter {
+    fn show(&mut self, p: &Progress) {
+        if p.stage != self.stage {
+            self.stage = p.stage;
+            self.printed = 0;
+        }
+        if p.done / 1_000 > self.printed / 1_000 || p.done == p.total {
+            self.printed = p.done;
+            println!("  {:<22} {:>6} / {}", p.stage, p.done, p.total);
+        }
+    }
+}
+
+fn print_demo_report(report: &DemoReport, seconds: f64, dir: &str) {
+    let records: usize = report.records.values().sum();
+    println!(
+        "done in {seconds:.1} s: {records} records ({} changes in {} pushes, all accepted), {} photos",
+        report.changes, report.batches, report.photos
+    );
+    let mut counts = Table::new(["form", "records"]);
+    for (form, n) in &report.records {
+        counts.row([(*form).to_owned(), n.to_string()]);
+    }
+    counts.print("");
+    println!();
+    let mut grids = Table::new(["grid", "community"]);
+    for (id, name) in &report.grids {
+        grids.row([id.to_string(), name.clone()]);
+    }
+    grids.print("");
+    println!();
+    println!("accounts (password: {}):", demo::PASSWORD);
+    let mut accounts = Table::new(["badge", "name", "role", "grids"]);
+    for a in &report.accounts {
+        let grids = match a.role {
+            Role::Supervisor => "all of the station".to_owned(),
+            Role::Admin => "all".to_owned(),
+            _ => a.grids.join(", "),
+        };
+        accounts.row([a.badge.clone(), a.name.clone(), role_name(a.role), grids]);
+    }
+    accounts.print("");
+    println!();
+    println!("next: `beatbook-server --data-dir {dir} serve`, then sign in on a device with a badge above");
+}
+
+// ---------------------------------------------------------------- status
+
+/// Prints what the data directory holds: organisation, accounts, devices,
+/// batches and records per form.
+pub async fn status(state: &AppState) -> Result<()> {
+    let store = state.store.as_ref();
+    let users = store.users().await?;
+    let devices = store.devices().await?;
+    let batches = store.batches(u32::MAX).await?;
+    println!("data directory {}", state.config.data_dir.display());
+
+    let mut overview = Table::new(["what", "count", "detail"]);
+    overview.row([
+        "stations".to_owned(),
+        store.stations().await?.len().to_string(),
+        String::new(),
+    ]);
+    overview.row([
+        "grids".to_owned(),
+        store.grids().await?.len().to_string(),
+        String::new(),
+    ]);
+    let disabled = users.iter().filter(|u| u.disabled).count();
+    overview.row([
+        "users".to_owned(),
+        users.len().to_string(),
+        format!(
+            "officer {}, auxiliary {}, supervisor {}, admin {}; disabled {disabled}",
+            count_role(&users, Role::Officer),
+            count_role(&users, Role::Auxiliary),
+            count_role(&users, Role::Supervisor),
+            count_role(&users, Role::Admin)
+        ),
+    ]);
+    let revoked = devices.iter().filter(|d| d.revoked_at.is_some()).count();
+    overview.row([
+        "devices".to_owned(),
+        devices.len().to_string(),
+        format!("{revoked} revoked"),
+    ]);
+    let rejected: u64 = batches.iter().map(|b| b.rejected).sum();
+    let conflicts: u64 = batches.iter().map(|b| b.conflicts).sum();
+    overview.row([
+        "batches".to_owned(),
+        batches.len().to_string(),
+        format!("{rejected} changes rejected, {conflicts} hard conflicts"),
+    ]);
+    overview.print("");
+    println!();
+
+    let forms = state.forms();
+    let mut records = Table::new(["form", "title", "records"]);
+    for (form, n) in store.record_counts().await? {
+        let title = forms
+            .latest(&form)
+            .map(|f| f.title().zh.clone())
+            .unwrap_or_default();
+        records.row([form, title, n.to_string()]);
+    }
+    records.print("no records yet");
+    Ok(())
+}
+
+fn count_role(users: &[crate::storage::Account], role: Role) -> usize {
+    users.iter().filter(|u| u.info.role == role).count()
+}
+
+// ---------------------------------------------------------------- tables
+
+/// A plain-text table whose columns line up in a terminal, counting CJK
+/// characters as two columns.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new<const N: usize>(header: [&str; N]) -> Self {
+        Self {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row<const N: usize>(&mut self, cells: [String; N]) {
+        self.rows.push(cells.into());
+    }
+
+    /// Prints the table, or `empty` if it has no rows.
+    fn print(&self, empty: &str) {
+        if self.rows.is_empty() {
+            if !empty.is_empty() {
+                println!("{empty}");
+            }
+            return;
+        }
+        let widths: Vec<usize> = (0..self.header.len())
+            .map(|i| {
+                std::iter::once(&self.header)
+                    .chain(&self.rows)
+                    .map(|r| r.get(i).map_or(0, |c| display_width(c)))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(display_width(c)))))
+                .collect();
+            println!("{}", padded.join("  ").trim_end());
+        };
+        line(&self.header);
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        line(&rule);
+        for r in &self.rows {
+            line(r);
+        }
+    }
+}
+
+/// Terminal columns of `s`: East Asian wide and full-width characters take two.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F
+            | 0x2E80..=0x303E
+            | 0x3041..=0x33FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xA000..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_served_without_allow_remote() {
+        assert!(check_listen("127.0.0.1:8700".parse().unwrap(), false).is_ok());
+        assert!(check_listen("[::1]:8700".parse().unwrap(), false).is_ok());
+        let refused = check_listen("0.0.0.0:8700".parse().unwrap(), false).unwrap_err();
+        assert!(refused.to_string().contains("--allow-remote"));
+        assert!(check_listen("0.0.0.0:8700".parse().unwrap(), true).is_ok());
+    }
+
+    #[test]
+    fn short_and_empty_passwords_are_refused() {
+        assert!(check_password("", "X").is_err());
+        assert!(check_password("1234567", "X").is_err());
+        assert!(check_password("12345678", "X").is_ok());
+        assert!(check_password("警察密码警察密码", "X").is_ok());
+    }
+
+    #[test]
+    fn chinese_counts_two_columns() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("施建军"), 6);
+        assert_eq!(display_width("officer 社区民警"), 16);
+    }
+}
