@@ -54,6 +54,21 @@ impl Default for Config {
     }
 }
 
+/// The configuration keys, as `BEATBOOK_<KEY>` environment variables take them.
+const KEYS: &[&str] = &[
+    "data_dir",
+    "listen",
+    "max_body_bytes",
+    "max_batch_changes",
+    "max_blob_bytes",
+    "pull_page_limit",
+    "token_ttl_days",
+    "max_clock_ahead_secs",
+    "login_max_failures",
+    "login_window_secs",
+    "local_utc_offset_hours",
+];
+
 impl Config {
     /// Loads the configuration: defaults, the file if given (or
     /// `beatbook.toml` in the working directory if present), then the environment.
@@ -63,7 +78,9 @@ impl Config {
             Some(f) => fig = fig.merge(Toml::file_exact(f)),
             None => fig = fig.merge(Toml::file("beatbook.toml")),
         }
-        fig.merge(Env::prefixed("BEATBOOK_"))
+        // Only the settings' own names: other BEATBOOK_* variables (e.g. a
+        // password for the admin CLI) are not configuration.
+        fig.merge(Env::prefixed("BEATBOOK_").only(KEYS))
             .extract()
             .map_err(Box::new)
     }
@@ -76,5 +93,25 @@ impl Config {
     /// The blob directory.
     pub fn blob_dir(&self) -> PathBuf {
         self.data_dir.join("blobs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_can_come_from_the_environment() {
+        let json = serde_json::to_value(Config::default()).expect("serializes");
+        let mut fields: Vec<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        let mut keys = KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
     }
 }

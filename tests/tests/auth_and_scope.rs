@@ -307,3 +307,21 @@ async fn writes_outside_scope_or_role_are_rejected_per_change() {
     ));
     assert_eq!(o2.records().await.len(), 0);
 }
+
+#[tokio::test]
+async fn an_officer_cannot_take_over_another_officers_device() {
+    let server = TestServer::start().await;
+    let mine = server.device("o1").await;
+    let e = TestDevice::enroll_as(&server.url, "o2", PASSWORD, mine.id)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        (e.status, e.body.code),
+        (StatusCode::CONFLICT, ErrorCode::Conflict)
+    );
+    assert!(
+        mine.pull_page(Default::default(), 1).await.is_ok(),
+        "the owner's token still works"
+    );
+}

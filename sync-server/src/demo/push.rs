@@ -3,8 +3,6 @@
 //! every batch goes through [`Store::push`] with the decider the `/v1/push`
 //! handler builds, so demo data is validated exactly like device data.
 
-use std::sync::Arc;
-
 use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId};
@@ -16,7 +14,7 @@ use super::{DemoError, Progress, Rejection};
 use crate::auth::{hash_token, new_token};
 use crate::state::AppState;
 use crate::storage::{Grid, Pusher};
-use crate::sync::{decide, read_scope, Decider};
+use crate::sync::{read_scope, Decider};
 
 /// Most changes per push, well under the server's batch limit.
 pub const BATCH: usize = 500;
@@ -181,7 +179,6 @@ impl<'a> Sender<'a> {
     /// The decider the `/v1/push` handler builds for this pusher.
     fn decider(&self, pusher: Pusher) -> Decider {
         let scope = read_scope(&pusher.user, &self.grids);
-        let (forms, policy) = (self.state.forms(), self.state.policy.clone());
-        Arc::new(move |change, existing| decide(change, existing, &pusher, &scope, &forms, &policy))
+        crate::sync::decider(pusher, scope, self.state.forms(), self.state.policy.clone())
     }
 }

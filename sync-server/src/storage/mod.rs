@@ -195,8 +195,9 @@ pub enum Decision {
         /// The result to return (and to return again on replay).
         outcome: ChangeOutcome,
     },
-    /// Store nothing but the outcome, so a replay gets the same answer.
-    Reject(ChangeOutcome),
+    /// Store nothing but the answer (a refusal, or a no-op such as deleting
+    /// a deleted record), so a replay gets the same answer.
+    Answer(ChangeOutcome),
     /// Store nothing at all: the change may succeed later (e.g. a blob not yet uploaded).
     Defer(ChangeOutcome),
 }
@@ -273,7 +274,10 @@ pub trait Store: Send + Sync + 'static {
     async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError>;
 
     // ---- devices ----
-    /// Binds a device to a user with a new token (replacing any earlier token of that device).
+    /// Binds a device to a user with a new token (replacing any earlier token
+    /// of that device). Returns false, changing nothing, when the device is
+    /// bound to another user or revoked: device ids are not secret, so one
+    /// officer must not be able to sign another's phone out.
     async fn enroll(
         &self,
         device: DeviceId,
@@ -281,7 +285,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         token_hash: [u8; 32],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Resolves a token hash.
     async fn token_owner(&self, token_hash: [u8; 32]) -> Result<Option<TokenOwner>, StoreError>;
     /// Whether a device was revoked.

@@ -441,17 +441,17 @@ impl Store for SqliteStore {
         name: &str,
         token_hash: [u8; 32],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let name = name.to_owned();
         self.write(move |c| {
-            c.execute(
+            let n = c.execute(
                 "INSERT INTO devices (id, user_id, name, token_hash, issued_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, name = excluded.name,
-                     token_hash = excluded.token_hash, issued_at = excluded.issued_at
-                 WHERE devices.revoked_at IS NULL",
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
+                     issued_at = excluded.issued_at
+                 WHERE devices.revoked_at IS NULL AND devices.user_id = excluded.user_id",
                 params![device.to_string(), user.to_string(), name, &token_hash[..], now.to_rfc3339()],
             )?;
-            Ok(())
+            Ok(n == 1)
         })
         .await
     }
@@ -607,7 +607,7 @@ impl Store for SqliteStore {
                         conflicts += i64::from(!lost.is_empty());
                         outcome
                     }
-                    Decision::Reject(outcome) => {
+                    Decision::Answer(outcome) => {
                         rejected += i64::from(matches!(outcome, ChangeOutcome::Rejected { .. }));
                         outcome
                     }

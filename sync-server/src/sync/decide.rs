@@ -59,7 +59,7 @@ pub fn decide(
             .as_ref()
             .is_some_and(|r| !scope.contains(&r.grid))
     {
-        return Decision::Reject(reject(
+        return Decision::Answer(reject(
             ErrorCode::OutOfScope,
             "该记录所属网格不在您的管辖范围内",
             "the record's grid is not one of yours",
@@ -67,7 +67,7 @@ pub fn decide(
         ));
     }
     if !may_write_form(user.role, change.form_id.as_str()) {
-        return Decision::Reject(reject(
+        return Decision::Answer(reject(
             ErrorCode::Forbidden,
             "您的角色不能提交此类表单",
             "your role may not submit this form",
@@ -75,7 +75,7 @@ pub fn decide(
         ));
     }
     let Some(form) = forms.get(change.form_id.as_str(), change.form_version) else {
-        return Decision::Reject(reject(
+        return Decision::Answer(reject(
             ErrorCode::UnknownForm,
             "服务器上没有该表单版本，请更新应用",
             "the server does not publish this form version: update the app",
@@ -84,7 +84,7 @@ pub fn decide(
     };
     if let Some(r) = &existing.record {
         if r.form_id != change.form_id {
-            return Decision::Reject(reject(
+            return Decision::Answer(reject(
                 ErrorCode::Conflict,
                 "记录编号已被另一种表单使用",
                 "this record id belongs to another form",
@@ -108,7 +108,7 @@ pub fn decide(
     match &change.op {
         ChangeOp::Delete => {
             let Some(r) = &existing.record else {
-                return Decision::Reject(reject(
+                return Decision::Answer(reject(
                     ErrorCode::NotFound,
                     "服务器上没有这条记录，无需删除",
                     "the server has no such record to delete",
@@ -116,7 +116,7 @@ pub fn decide(
                 ));
             };
             if r.deleted {
-                return Decision::Reject(ChangeOutcome::Accepted {
+                return Decision::Answer(ChangeOutcome::Accepted {
                     revision: r.revision,
                 });
             }
@@ -140,7 +140,7 @@ pub fn decide(
             attachments,
         } => {
             if existing.record.as_ref().is_some_and(|r| r.deleted) {
-                return Decision::Reject(reject(
+                return Decision::Answer(reject(
                     ErrorCode::Conflict,
                     "该记录已被删除，不能再修改",
                     "the record was deleted and cannot be edited",
@@ -171,7 +171,7 @@ pub fn decide(
             let normalized =
                 match form.validate(&merge::values(&next), &ctx) {
                     Ok(v) => v,
-                    Err(errors) => return Decision::Reject(reject(
+                    Err(errors) => return Decision::Answer(reject(
                         ErrorCode::ValidationFailed,
                         "记录未通过校验，请按提示修改后重新提交",
                         "the record did not validate: correct the fields named and submit again",

@@ -228,18 +228,18 @@ pub(super) async fn upload(
         None => (0, None, state.config.max_blob_bytes),
     };
     if first > received {
-        let mut err = ApiError::new(
+        let err = ApiError::new(
             ErrorCode::RangeMismatch,
             format!("上传应从第 {received} 字节继续"),
             format!("the upload continues at byte {received}, not {first}"),
         );
-        err.body.errors.clear();
-        return Ok((
-            err.status,
-            [(RANGE, format!("bytes=0-{}", received.saturating_sub(1)))],
-            Json(err.body),
-        )
-            .into_response());
+        let mut response = err.into_response();
+        if received > 0 {
+            if let Ok(range) = format!("bytes=0-{}", received - 1).parse() {
+                response.headers_mut().insert(RANGE, range);
+            }
+        }
+        return Ok(response);
     }
 
     // Append what arrives, skipping bytes already held (a resend after a lost answer).

@@ -1,7 +1,10 @@
 //! `POST /v1/enroll` and `GET /v1/me`.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::RETRY_AFTER;
+use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use beatbook_schema::protocol::{EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, UserInfo};
@@ -30,9 +33,10 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
         (status = 200, description = "Enrolled: the device's bearer token and its user.", body = EnrollResponse),
         (status = 400, description = "`malformed_request`: not JSON of the expected shape, or an empty badge or password.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: wrong badge or password, or the account is disabled; `device_revoked`: this device was revoked and cannot enroll again.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the device is enrolled to another officer.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body exceeds the server's limit.", body = ErrorBody),
         (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many failed sign-ins for this badge.", body = ErrorBody,
+        (status = 429, description = "`too_many_requests`: too many failed sign-ins for this badge from this address.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until the badge may try again."))),
         (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
     ),
@@ -40,13 +44,22 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 #[tracing::instrument(skip_all, fields(device = %req.device_id))]
 pub(super) async fn enroll(
     State(state): State<AppState>,
+    extensions: Extensions,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Response, ApiError> {
     let badge = req.badge.trim().to_owned();
     if badge.is_empty() || req.password.is_empty() {
         return Err(ApiError::malformed("badge and password are required"));
     }
-    if let Some(wait) = state.throttle.locked_for(&badge) {
+    // Failures count per badge and client address, so a stranger guessing
+    // cannot lock an officer out everywhere.
+    let key = format!(
+        "{badge}@{}",
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |p| p.0.ip().to_string())
+    );
+    if let Some(wait) = state.throttle.locked_for(&key) {
         let secs = wait.as_secs().max(1);
         let err = ApiError::new(
             ErrorCode::TooManyRequests,
@@ -69,7 +82,7 @@ pub(super) async fn enroll(
     let account = match account {
         Some(a) if ok => a,
         _ => {
-            state.throttle.fail(&badge);
+            state.throttle.fail(&key);
             return Err(ApiError::new(
                 ErrorCode::Unauthorized,
                 "警号或密码错误",
@@ -93,7 +106,7 @@ pub(super) async fn enroll(
     }
     let token = new_token();
     let name: String = req.device_name.trim().chars().take(100).collect();
-    state
+    let bound = state
         .store
         .enroll(
             req.device_id,
@@ -103,7 +116,14 @@ pub(super) async fn enroll(
             Utc::now(),
         )
         .await?;
-    state.throttle.succeed(&badge);
+    if !bound {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "此设备已绑定其他警员；请清除应用数据后重新绑定，或请管理员处理",
+            "this device is enrolled to another officer: reset the app's data to enroll it anew, or ask an administrator",
+        ));
+    }
+    state.throttle.succeed(&key);
     tracing::info!("device enrolled");
     Ok(Json(EnrollResponse {
         token,

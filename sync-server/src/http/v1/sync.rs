@@ -1,7 +1,5 @@
 //! `POST /v1/push` and `GET /v1/pull`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::Json;
 use beatbook_schema::protocol::{
@@ -16,7 +14,7 @@ use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::storage::Pusher;
-use crate::sync::{decide, read_scope, Decider};
+use crate::sync::{decider, read_scope};
 
 /// Sends a batch of changes.
 ///
@@ -64,12 +62,10 @@ pub(super) async fn push(
         device: caller.device,
         now: Utc::now(),
     };
-    let (forms, policy, judge) = (state.forms(), state.policy.clone(), pusher.clone());
-    let decider: Decider =
-        Arc::new(move |change, existing| decide(change, existing, &judge, &scope, &forms, &policy));
+    let judge = decider(pusher.clone(), scope, state.forms(), state.policy.clone());
     let results = state
         .store
-        .push(pusher, req.batch_id, req.changes, decider)
+        .push(pusher, req.batch_id, req.changes, judge)
         .await?;
 
     metrics::counter!("beatbook_sync_batches_total").increment(1);
