@@ -1,7 +1,31 @@
-fn main() -> anyhow::Result<()> {
-    let forms = beatbook_schema::catalogue::standard_forms()?;
-    for form in &forms {
-        println!("{} v{}: {}", form.id(), form.version(), form.title().zh);
+use clap::Parser;
+
+use beatbook_app::cli::{run, Cli};
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let Some(command) = &cli.command else {
+        eprintln!("the app window arrives with the UI; for now use a command (see --help)");
+        return std::process::ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli, command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    Ok(())
 }

@@ -63,7 +63,11 @@ impl TestServer {
 
     /// Serves an existing state (e.g. after a restart over the same directory).
     pub async fn serve(state: AppState, dir: TempDir) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::serve_on(state, dir, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    async fn serve_on(state: AppState, dir: TempDir, addr: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
@@ -108,6 +112,12 @@ impl TestServer {
 
     /// Starts a server again over a stopped server's data directory.
     pub async fn restart(dir: TempDir) -> Self {
+        Self::restart_on(dir, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a server again over a stopped server's data directory, on the
+    /// same address (devices keep the server address they enrolled with).
+    pub async fn restart_on(dir: TempDir, addr: SocketAddr) -> Self {
         let config = Config {
             data_dir: dir.path().to_owned(),
             ..Config::default()
@@ -115,7 +125,7 @@ impl TestServer {
         let state = beatbook_server::open(config)
             .await
             .expect("server state reopens");
-        Self::serve(state, dir).await
+        Self::serve_on(state, dir, addr).await
     }
 }
 

@@ -4,7 +4,7 @@
 use beatbook_schema::ids::{BatchId, RecordId};
 use beatbook_schema::protocol::{ChangeOutcome, PushRequest};
 use beatbook_tests::data::{house, person};
-use beatbook_tests::proxy::LossyProxy;
+use beatbook_tests::proxy::{Fault, FaultyProxy};
 use beatbook_tests::{TestDevice, TestServer, PASSWORD};
 
 fn batch_of(device: &TestDevice, n: usize) -> PushRequest {
@@ -99,7 +99,7 @@ async fn concurrent_replays_are_stored_once() {
 #[tokio::test]
 async fn answer_lost_after_commit_then_retried_is_not_duplicated() {
     let server = TestServer::start().await;
-    let proxy = LossyProxy::start(server.addr, 1).await;
+    let proxy = FaultyProxy::start(server.addr, Fault::LoseAnswer, 1, b"POST /v1/push").await;
     // The device talks through the proxy, which loses the first answer.
     let direct = server.device("o1").await;
     let device = direct.via(&proxy.url);
@@ -123,7 +123,7 @@ async fn answer_lost_after_commit_then_retried_is_not_duplicated() {
         .send()
         .await;
     assert!(lost.is_err(), "the first answer never arrives");
-    assert_eq!(proxy.lost.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(proxy.hurt(), 1);
     // The server committed anyway; the retry gets the original answer.
     let retry = device.push_batch(&batch).await.expect("retry");
     assert!(retry

@@ -311,6 +311,10 @@ pub trait Store: Send + Sync + 'static {
         changes: Vec<beatbook_schema::protocol::Change>,
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError>;
+    /// Records a supervisor's decision as a new version of the record
+    /// (status approved or returned, with the review); it reaches the
+    /// officer's device on its next pull. `None` if there is no such record.
+    async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError>;
     /// Change-log items after `since`, in order, within `scope`.
     async fn pull(
         &self,

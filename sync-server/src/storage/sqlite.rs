@@ -12,10 +12,11 @@ use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
 };
+use beatbook_schema::protocol::ReviewDecision;
 use beatbook_schema::protocol::{
     Change, ChangeOp, ChangeOutcome, Cursor, PullItem, RecordVersion, Role, UserInfo,
 };
-use beatbook_schema::record::Record;
+use beatbook_schema::record::{Record, RecordStatus};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::value::RawValue;
@@ -641,6 +642,25 @@ impl Store for SqliteStore {
                 .execute(params![now, pusher.device.to_string()])?;
             tx.commit()?;
             Ok(results)
+        })
+        .await
+    }
+
+    async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let Some(mut record) = load_record(&tx, id)? else {
+                return Ok(None);
+            };
+            record.status = match review.decision {
+                ReviewDecision::Approve => RecordStatus::Approved,
+                ReviewDecision::Return { .. } => RecordStatus::Returned,
+            };
+            record.review = Some(review);
+            record.revision += 1;
+            write_version(&tx, &record, None, None)?;
+            tx.commit()?;
+            Ok(Some(record.revision))
         })
         .await
     }

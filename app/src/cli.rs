@@ -1,0 +1,252 @@
+//! The command-line face of the core: enroll, import, sync and report status
+//! without a window — for scripting, tests and benchmarks.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use beatbook_schema::form::Values;
+use beatbook_schema::ids::GridId;
+use clap::{Parser, Subcommand};
+
+use crate::core::keys::PinKeys;
+use crate::core::platform::Desktop;
+use crate::core::store::{LocalState, RecordFilter};
+use crate::core::sync::Phase;
+use crate::core::Core;
+
+/// Beatbook field app (基础信息采集). Without a command, opens the app window.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// The device directory (database, photos).
+    #[arg(long, env = "BEATBOOK_DEVICE_DIR", default_value = "beatbook-device")]
+    pub dir: PathBuf,
+    /// The officer's PIN (6–12 digits) that unlocks the local data.
+    #[arg(long, env = "BEATBOOK_PIN", hide_env_values = true)]
+    pub pin: Option<String>,
+    /// Cheap key derivation (tests and benchmarks only: weak against PIN guessing).
+    #[arg(long, hide = true)]
+    pub insecure_fast_keys: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Binds this device to an officer (绑定设备). The password is read from
+    /// BEATBOOK_PASSWORD or the first line of standard input.
+    Enroll {
+        /// Server address, e.g. http://127.0.0.1:8700.
+        #[arg(long)]
+        server: String,
+        /// Badge number (警号).
+        #[arg(long)]
+        badge: String,
+        /// A name for this device.
+        #[arg(long, default_value = "Beatbook")]
+        name: String,
+    },
+    /// Imports records from NDJSON (one JSON object of field values per line),
+    /// validating and queueing each like a finalized form.
+    Import {
+        /// The form of the records.
+        #[arg(long)]
+        form: String,
+        /// The grid (default: the officer's first).
+        #[arg(long)]
+        grid: Option<String>,
+        /// The file ("-" for standard input).
+        file: PathBuf,
+    },
+    /// Syncs with the server (上传/下载).
+    Sync {
+        /// Use this server address instead of the enrolled one, this time only.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Shows counts and the outbox.
+    Status,
+    /// Lists records.
+    List {
+        /// Only this form.
+        #[arg(long)]
+        form: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Searches the standard addresses (characters, pinyin initials, door numbers).
+    Search {
+        /// The query.
+        query: String,
+    },
+}
+
+fn pin(cli: &Cli) -> anyhow::Result<String> {
+    cli.pin
+        .clone()
+        .context("no PIN: pass --pin or set BEATBOOK_PIN (6 to 12 digits)")
+}
+
+/// Opens the core of the device directory.
+pub fn open(cli: &Cli) -> anyhow::Result<Core> {
+    let keys = if cli.insecure_fast_keys {
+        PinKeys::fast_for_tests()
+    } else {
+        PinKeys::default()
+    };
+    Core::open(&cli.dir, &pin(cli)?, &keys, Arc::new(Desktop::default()))
+        .with_context(|| format!("could not open the device data in {}", cli.dir.display()))
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("BEATBOOK_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        bail!("no password: set BEATBOOK_PASSWORD or type it on standard input");
+    }
+    Ok(line)
+}
+
+/// Runs a command.
+pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
+    let core = open(cli)?;
+    match command {
+        Command::Enroll {
+            server,
+            badge,
+            name,
+        } => {
+            let user = core.enroll(server, badge, &read_password()?, name).await?;
+            println!(
+                "enrolled: {} ({}), grids {}",
+                user.name,
+                user.role.label().zh,
+                user.grids
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Command::Import { form, grid, file } => import(&core, form, grid.as_deref(), file)?,
+        Command::Sync { server } => {
+            let report = core
+                .sync_via(server.as_deref(), &|p| {
+                    let label = match p.phase {
+                        Phase::Uploading => "photos",
+                        Phase::Pushing => "pushed",
+                        Phase::Pulling => "pulled",
+                        Phase::Done => return,
+                    };
+                    match p.total {
+                        Some(t) => eprintln!("{label} {}/{t}", p.done),
+                        None => eprintln!("{label} {}", p.done),
+                    }
+                })
+                .await?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Status => {
+            let status = core.status()?;
+            if let Some(user) = core.user()? {
+                println!("officer: {} ({})", user.name, user.badge);
+            } else {
+                println!("not enrolled");
+            }
+            for (state, n) in &status.states {
+                println!("{:>8}  {}", n, state.label().zh);
+            }
+            println!("outbox: {}", status.outbox);
+            println!(
+                "last sync: {}",
+                status.last_sync.map_or("never".into(), |t| t.to_rfc3339())
+            );
+        }
+        Command::List { form, limit } => {
+            let filter = RecordFilter {
+                form: form.clone(),
+                limit: Some(*limit),
+                ..Default::default()
+            };
+            for r in core.records(&filter)? {
+                println!(
+                    "{}  {:<8} {:<10} {}",
+                    r.id,
+                    r.form_id,
+                    r.state.label().zh,
+                    r.updated_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        Command::Search { query } => {
+            for (id, label) in core.search_addresses(query, 20) {
+                println!("{id}  {label}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow::Result<()> {
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+        ))
+    };
+    let grid = grid.map(GridId::new);
+    let (mut queued, mut refused) = (0u64, 0u64);
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let values: Values = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("line {}: not a JSON object: {e}", n + 1);
+                refused += 1;
+                continue;
+            }
+        };
+        let mut session = core.new_record(form, grid.as_ref(), values)?;
+        match session.finalize() {
+            Ok(()) => {
+                queued += 1;
+                crate::core::faults::checkpoint("after-save");
+            }
+            Err(errors) => {
+                refused += 1;
+                let what: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.path, e.message.en))
+                    .collect();
+                eprintln!("line {}: {}", n + 1, what.join("; "));
+            }
+        }
+        if queued > 0 && queued % 1000 == 0 {
+            eprintln!("{queued} queued");
+        }
+    }
+    let drafts = core
+        .records(&RecordFilter {
+            states: vec![LocalState::Draft],
+            ..Default::default()
+        })?
+        .len();
+    println!("queued {queued}, refused {refused} (kept as drafts: {drafts})");
+    Ok(())
+}

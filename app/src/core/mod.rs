@@ -1,0 +1,16 @@
+//! The headless core of the field app: everything but the window. The UI,
+//! the command line and the tests all drive the same [`Core`].
+
+pub mod faults;
+pub mod keys;
+pub mod photos;
+pub mod platform;
+pub mod sealed;
+pub mod search;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod sync;
+
+pub use service::{Core, CoreError, Status};
+pub use session::FormSession;

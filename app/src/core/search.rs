@@ -1,0 +1,569 @@
+//! Results-as-you-type search over pick lists (standard addresses, towns,
+//! communities): Chinese substrings, door numbers and pinyin, in full or by
+//! initials ("hmq" finds 海门区).
+//!
+//! [`SearchIndex::build`] precomputes everything a query needs into a few
+//! contiguous buffers, so a query is one pass over compact memory with no
+//! per-entry allocation:
+//! - the normalized labels ([`normalize`]: full-width → ASCII, lowercase, no
+//!   spaces), searched by plain substring for terms that are not purely
+//!   ASCII letters and digits (`海门`, `12号`, `3-201`);
+//! - one `u16` symbol per normalized character, standing for all pinyin
+//!   readings of a Han character or for an ASCII letter or digit itself,
+//!   searched for terms of ASCII letters and digits (`hmq`, `renmin`, `rml12`).
+//!
+//! A letters-and-digits term matches a run of consecutive characters that each
+//! contribute their initial (`h`, or `zh`/`ch`/`sh`) or their whole syllable;
+//! the last one may contribute any prefix of its syllable. So `hmq`,
+//! `haimenqu`, `haimq` and `hmenq` all find 海门区, and `renminl` finds 人民路.
+//! Every reading of a heteronym counts: 重庆 is found by `cq` and `zq`, 长江 by
+//! `cj` and `changjiang` (and, harmlessly, `zj`). A ü is typed as `v` (绿 `lv`).
+//!
+//! Limitation: a term that mixes Han characters and pinyin (`海mq`) matches
+//! only as a plain substring of the label; type it as two terms (`海 mq`).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use pinyin::ToPinyinMulti;
+
+/// One search result: the key the entry was built with and its label as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit<'a, K> {
+    /// The entry's key, e.g. an address id.
+    pub key: &'a K,
+    /// The entry's label exactly as passed to [`SearchIndex::build`].
+    pub label: &'a str,
+}
+
+/// An immutable in-memory search index over `(key, label)` entries.
+pub struct SearchIndex<K> {
+    keys: Vec<K>,
+    /// Original labels back to back; see [`Ends`].
+    labels: String,
+    /// Normalized labels back to back.
+    norm: String,
+    /// One symbol id per character of `norm`.
+    syms: Vec<u16>,
+    /// Where each entry ends in the three buffers above; it starts where the
+    /// previous one ends.
+    ends: Vec<Ends>,
+    /// Per symbol id: which first letters (or digit) its readings start with,
+    /// as [`alnum_bit`]s. Kept apart from `readings` for the hot loop.
+    masks: Vec<u64>,
+    /// Per symbol id: its distinct toneless readings, ü written as v.
+    readings: Vec<Vec<Box<str>>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Ends {
+    label: usize,
+    norm: usize,
+    sym: usize,
+}
+
+/// Symbol of a character that no letters-and-digits term can match (ASCII
+/// punctuation, a Han character without pinyin): it breaks pinyin runs.
+const BARRIER: u16 = 0;
+/// Symbol ids 1..=36 are these characters, in this order.
+const ALNUM: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// How well one term matched one entry; lower is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tier {
+    /// The whole query (spaces removed) equals the label.
+    Exact,
+    /// The label starts with the term.
+    LabelPrefix,
+    /// The label's pinyin starts with the term (`hmq`, `haimen`).
+    PinyinPrefix,
+    /// The term matched later in the label.
+    Inside,
+}
+
+/// Sort key of a matching entry: lower sorts first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    /// Terms starting or ending with a digit that only matched inside a
+    /// longer number ("12" in 112号 or 120号).
+    partial_numbers: usize,
+    tier: Tier,
+    /// Label length in characters.
+    len: usize,
+    /// Position in the build order.
+    index: usize,
+}
+
+/// One space-separated part of a normalized query.
+struct Term {
+    text: String,
+    /// Only ASCII letters and digits: matched against the pinyin symbols.
+    alnum: bool,
+    starts_with_digit: bool,
+    ends_with_digit: bool,
+}
+
+impl<K> SearchIndex<K> {
+    /// Builds the index. Entries keep their order, which breaks ties in
+    /// [`search`](Self::search) and is the order of an empty query's results.
+    pub fn build<S: AsRef<str>>(entries: impl IntoIterator<Item = (K, S)>) -> Self {
+        let mut index = Self {
+            keys: Vec::new(),
+            labels: String::new(),
+            norm: String::new(),
+            syms: Vec::new(),
+            ends: Vec::new(),
+            masks: vec![0],
+            readings: vec![Vec::new()],
+        };
+        for c in ALNUM.chars() {
+            let mut buf = [0; 4];
+            index.masks.push(alnum_bit(c as u8));
+            index
+                .readings
+                .push(vec![Box::from(&*c.encode_utf8(&mut buf))]);
+        }
+        let mut han_symbols = HashMap::new();
+        for (key, label) in entries {
+            let label = label.as_ref();
+            let norm = normalize(label);
+            for c in norm.chars() {
+                let sym = index.symbol(c, &mut han_symbols);
+                index.syms.push(sym);
+            }
+            index.keys.push(key);
+            index.labels.push_str(label);
+            index.norm.push_str(&norm);
+            index.ends.push(Ends {
+                label: index.labels.len(),
+                norm: index.norm.len(),
+                sym: index.syms.len(),
+            });
+        }
+        index.keys.shrink_to_fit();
+        index.labels.shrink_to_fit();
+        index.norm.shrink_to_fit();
+        index.syms.shrink_to_fit();
+        index.ends.shrink_to_fit();
+        index
+    }
+
+    /// The symbol id of a normalized character, registering a Han character
+    /// on first sight.
+    fn symbol(&mut self, c: char, han_symbols: &mut HashMap<char, u16>) -> u16 {
+        if let Some(i) = ALNUM.find(c) {
+            // ALNUM is 36 bytes long.
+            return i as u16 + 1;
+        }
+        if let Some(&sym) = han_symbols.get(&c) {
+            return sym;
+        }
+        let Some(multi) = c.to_pinyin_multi() else {
+            return BARRIER;
+        };
+        // Past 65,535 distinct characters the rest are found by substring only.
+        let Ok(sym) = u16::try_from(self.masks.len()) else {
+            return BARRIER;
+        };
+        let mut readings: Vec<Box<str>> = Vec::new();
+        for reading in multi {
+            let reading: Box<str> = reading.plain().replace('ü', "v").into();
+            if !readings.contains(&reading) {
+                readings.push(reading);
+            }
+        }
+        let mask = readings
+            .iter()
+            .filter_map(|r| r.bytes().next())
+            .fold(0, |mask, b| mask | alnum_bit(b));
+        self.masks.push(mask);
+        self.readings.push(readings);
+        han_symbols.insert(c, sym);
+        sym
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the index has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Approximate heap bytes held by the index, counting each key as
+    /// `size_of::<K>()` (not what a key itself points to).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let readings: usize = self
+            .readings
+            .iter()
+            .map(|r| {
+                r.capacity() * size_of::<Box<str>>() + r.iter().map(|s| s.len()).sum::<usize>()
+            })
+            .sum();
+        self.keys.capacity() * size_of::<K>()
+            + self.labels.capacity()
+            + self.norm.capacity()
+            + self.syms.capacity() * size_of::<u16>()
+            + self.ends.capacity() * size_of::<Ends>()
+            + self.masks.capacity() * size_of::<u64>()
+            + self.readings.capacity() * size_of::<Vec<Box<str>>>()
+            + readings
+    }
+
+    /// Up to `limit` entries matching every space-separated term of `query`,
+    /// best first.
+    ///
+    /// Ranking: the whole query equal to the label; then terms that start or
+    /// end with a digit matched as a whole number (`12` in 人民路12号 before
+    /// 人民路112号); then label prefix, pinyin prefix, match anywhere; then
+    /// shorter labels; then build order. An empty query returns the first
+    /// `limit` entries.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<Hit<'_, K>> {
+        let mut terms: Vec<Term> = query.split_whitespace().map(Term::new).collect();
+        // Spaces are whitespace only after normalizing (U+3000), so a term
+        // can end up empty.
+        terms.retain(|t| !t.text.is_empty());
+        if terms.is_empty() {
+            return (0..self.len().min(limit)).map(|i| self.hit(i)).collect();
+        }
+        // The longest term is likely the most selective: try it first.
+        terms.sort_by_key(|t| std::cmp::Reverse(t.text.len()));
+        let whole: String = query.split_whitespace().map(normalize).collect();
+
+        let mut ranks: Vec<Rank> = (0..self.len())
+            .filter_map(|i| self.rank(i, &terms, &whole))
+            .collect();
+        if ranks.len() > limit {
+            ranks.select_nth_unstable(limit);
+            ranks.truncate(limit);
+        }
+        ranks.sort_unstable();
+        ranks.into_iter().map(|r| self.hit(r.index)).collect()
+    }
+
+    fn hit(&self, i: usize) -> Hit<'_, K> {
+        let start = self.start(i);
+        Hit {
+            key: &self.keys[i],
+            label: &self.labels[start.label..self.ends[i].label],
+        }
+    }
+
+    fn start(&self, i: usize) -> Ends {
+        i.checked_sub(1)
+            .map_or_else(Ends::default, |p| self.ends[p])
+    }
+
+    /// The rank of entry `i` if it matches every term.
+    fn rank(&self, i: usize, terms: &[Term], whole: &str) -> Option<Rank> {
+        let (start, end) = (self.start(i), self.ends[i]);
+        let norm = &self.norm[start.norm..end.norm];
+        let syms = &self.syms[start.sym..end.sym];
+        let mut rank = Rank {
+            partial_numbers: 0,
+            tier: Tier::Inside,
+            len: syms.len(),
+            index: i,
+        };
+        for term in terms {
+            let (tier, whole_number) = if term.alnum {
+                self.match_pinyin(norm, syms, term)?
+            } else {
+                match_text(norm, term)?
+            };
+            rank.tier = rank.tier.min(tier);
+            rank.partial_numbers += usize::from(!whole_number);
+        }
+        if norm == whole {
+            rank.tier = Tier::Exact;
+        }
+        Some(rank)
+    }
+
+    /// Matches a letters-and-digits term against an entry's symbols: the best
+    /// tier, and whether it matched as a whole number somewhere.
+    fn match_pinyin(&self, norm: &str, syms: &[u16], term: &Term) -> Option<(Tier, bool)> {
+        let query = term.text.as_bytes();
+        let first = alnum_bit(*query.first()?);
+        let is_digit = |sym: Option<&u16>| sym.is_some_and(|&s| (1..=10).contains(&s));
+        let mut tier = None;
+        for start in 0..syms.len() {
+            if self.masks[usize::from(syms[start])] & first == 0 {
+                continue;
+            }
+            // The first letter fits, and is all there is to a one-letter term.
+            let matched = match query.len() {
+                1 => Some(1),
+                _ => self.match_syllables(&syms[start..], query),
+            };
+            let Some(used) = matched else {
+                continue;
+            };
+            let before = start.checked_sub(1).and_then(|p| syms.get(p));
+            let digit_before = term.starts_with_digit && is_digit(before);
+            let digit_after = term.ends_with_digit && is_digit(syms.get(start + used));
+            let whole_number = !digit_before && !digit_after;
+            let tier = *tier.get_or_insert(match start {
+                0 if norm.starts_with(&term.text) => Tier::LabelPrefix,
+                0 => Tier::PinyinPrefix,
+                _ => Tier::Inside,
+            });
+            if whole_number {
+                return Some((tier, true));
+            }
+        }
+        tier.map(|tier| (tier, false))
+    }
+
+    /// Whether `query` is spelled by the symbols starting at `syms[0]`, each
+    /// giving its initial or its whole syllable and the last any prefix of it.
+    /// Returns how many symbols it used.
+    fn match_syllables(&self, syms: &[u16], query: &[u8]) -> Option<usize> {
+        let (&sym, rest) = syms.split_first()?;
+        let &first = query.first()?;
+        if self.masks[usize::from(sym)] & alnum_bit(first) == 0 {
+            return None;
+        }
+        for reading in &self.readings[usize::from(sym)] {
+            let reading = reading.as_bytes();
+            let common = reading
+                .iter()
+                .zip(query)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if common == query.len() {
+                return Some(1);
+            }
+            let initial = if reading.len() > 2 && reading[1] == b'h' && b"zcs".contains(&reading[0])
+            {
+                2
+            } else {
+                1
+            };
+            for take in [reading.len(), initial, 1] {
+                if take <= common {
+                    if let Some(used) = self.match_syllables(rest, &query[take..]) {
+                        return Some(used + 1);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+impl<K> fmt::Debug for SearchIndex<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("entries", &self.len())
+            .field("heap_bytes", &self.heap_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Term {
+    fn new(raw: &str) -> Self {
+        let text = normalize(raw);
+        let is_digit = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_digit());
+        Self {
+            alnum: text.bytes().all(|b| b.is_ascii_alphanumeric()),
+            starts_with_digit: is_digit(text.bytes().next()),
+            ends_with_digit: is_digit(text.bytes().next_back()),
+            text,
+        }
+    }
+}
+
+/// Matches a term as a plain substring of a normalized label: the best tier,
+/// and whether it matched as a whole number somewhere.
+fn match_text(norm: &str, term: &Term) -> Option<(Tier, bool)> {
+    if !norm.contains(&*term.text) {
+        return None;
+    }
+    let digit_before = |at: usize| norm[..at].ends_with(|c: char| c.is_ascii_digit());
+    let digit_after = |at: usize| norm[at..].starts_with(|c: char| c.is_ascii_digit());
+    let mut tier = None;
+    for (at, found) in norm.match_indices(&*term.text) {
+        let whole_number = !(term.starts_with_digit && digit_before(at))
+            && !(term.ends_with_digit && digit_after(at + found.len()));
+        let tier = *tier.get_or_insert(if at == 0 {
+            Tier::LabelPrefix
+        } else {
+            Tier::Inside
+        });
+        if whole_number {
+            return Some((tier, true));
+        }
+    }
+    tier.map(|tier| (tier, false))
+}
+
+/// The form labels and queries are compared in: full-width ASCII (`１２号`,
+/// `ＡＢ`) as half-width, ASCII letters lowercase, whitespace (including the
+/// ideographic space) removed.
+pub fn normalize(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// A bit per ASCII digit and lowercase letter; 0 for anything else.
+fn alnum_bit(b: u8) -> u64 {
+    match b {
+        b'0'..=b'9' => 1 << (b - b'0'),
+        b'a'..=b'z' => 1 << (10 + b - b'a'),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn index(labels: &[&'static str]) -> SearchIndex<&'static str> {
+        SearchIndex::build(labels.iter().map(|&l| (l, l)))
+    }
+
+    fn labels<'a>(index: &'a SearchIndex<&'static str>, query: &str) -> Vec<&'a str> {
+        index
+            .search(query, 20)
+            .into_iter()
+            .map(|h| h.label)
+            .collect()
+    }
+
+    const GAZETTEER: &[&str] = &[
+        "海门区",
+        "海门街道",
+        "海门区人民路12号",
+        "人民路12号",
+        "人民路14号",
+        "人民路112号",
+        "人民路120号",
+        "解放东路8号",
+        "长江南路3号",
+        "东海门村",
+        "重庆路1号",
+        "12号",
+        "常乐镇颐生村3组15号",
+        "绿洲花园3-201室",
+        "ＡＢＣ商务楼",
+    ];
+
+    #[rstest]
+    #[case::initials("hmq", "海门区")]
+    #[case::initials_uppercase("HMQ", "海门区")]
+    #[case::initials_inside("hmjd", "海门街道")]
+    #[case::chinese_prefix("海门", "海门区")]
+    #[case::chinese_prefix_street("海门", "海门街道")]
+    #[case::chinese_inside("海门", "东海门村")]
+    #[case::initials_and_door("rml 12", "人民路12号")]
+    #[case::initials_with_digits("rml12h", "人民路12号")]
+    #[case::uppercase_two_terms("RML 12", "人民路12号")]
+    #[case::full_width_digits("１２号", "12号")]
+    #[case::full_width_space("人民路　12", "人民路12号")]
+    #[case::full_pinyin("renmin", "人民路12号")]
+    #[case::full_pinyin_partial_last("renminl", "人民路12号")]
+    #[case::full_and_initials("haimq", "海门区")]
+    #[case::door_number("12号", "人民路12号")]
+    #[case::door_digits("12", "人民路12号")]
+    #[case::heteronym_primary("zq", "重庆路1号")]
+    #[case::heteronym_other("cq", "重庆路1号")]
+    #[case::heteronym_full("chongqing", "重庆路1号")]
+    #[case::heteronym_chang("changjiang", "长江南路3号")]
+    #[case::zh_ch_sh_initials("chlz", "常乐镇颐生村3组15号")]
+    #[case::village_group("ysc 3z", "常乐镇颐生村3组15号")]
+    #[case::u_as_v("lvzhou", "绿洲花园3-201室")]
+    #[case::punctuated_room("3-201", "绿洲花园3-201室")]
+    #[case::full_width_letters("abc", "ＡＢＣ商务楼")]
+    #[case::full_width_query("ａｂｃ", "ＡＢＣ商务楼")]
+    fn query_finds(#[case] query: &str, #[case] label: &str) {
+        let index = index(GAZETTEER);
+        assert!(
+            labels(&index, query).contains(&label),
+            "{query:?} → {:?}",
+            labels(&index, query)
+        );
+    }
+
+    #[rstest]
+    #[case::other_door("rml 12", "人民路14号")]
+    #[case::all_terms_must_match("rml 12", "海门区")]
+    #[case::initials_not_inside_a_syllable("hq", "海门区")]
+    #[case::mid_syllable_prefix("chalez", "常乐镇颐生村3组15号")]
+    #[case::wrong_chinese("海口", "海门区")]
+    #[case::punctuation_breaks_runs("3201", "绿洲花园3-201室")]
+    fn query_does_not_find(#[case] query: &str, #[case] label: &str) {
+        let index = index(GAZETTEER);
+        assert!(
+            !labels(&index, query).contains(&label),
+            "{query:?} → {:?}",
+            labels(&index, query)
+        );
+    }
+
+    #[rstest]
+    #[case::exact_then_prefix_then_inside("海门区", &["海门区", "海门区人民路12号"])]
+    #[case::label_prefix_shorter_first("海门", &["海门区", "海门街道", "海门区人民路12号", "东海门村"])]
+    #[case::pinyin_prefix_before_inside("hm", &["海门区", "海门街道", "海门区人民路12号", "东海门村"])]
+    #[case::whole_door_number_first("rml 12", &["人民路12号", "海门区人民路12号", "人民路112号", "人民路120号"])]
+    #[case::exact_door_before_prefix(
+        "12",
+        &["12号", "人民路12号", "海门区人民路12号", "人民路112号", "人民路120号"]
+    )]
+    #[case::exact_with_spaces("人民路 12号", &["人民路12号", "海门区人民路12号", "人民路112号"])]
+    fn ranking(#[case] query: &str, #[case] expected: &[&str]) {
+        assert_eq!(labels(&index(GAZETTEER), query), expected);
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("   ")]
+    #[case("\u{3000}")]
+    fn empty_query_lists_entries_in_order(#[case] query: &str) {
+        let index = index(GAZETTEER);
+        assert_eq!(labels(&index, query), &GAZETTEER[..GAZETTEER.len().min(20)]);
+        assert_eq!(index.search(query, 3).len(), 3);
+    }
+
+    #[test]
+    fn limit_keeps_the_best() {
+        let index = index(GAZETTEER);
+        let best: Vec<_> = index.search("号", 2).into_iter().map(|h| h.label).collect();
+        assert_eq!(best, ["12号", "重庆路1号"]);
+        assert!(index.search("号", 0).is_empty());
+    }
+
+    #[test]
+    fn hits_carry_key_and_original_label() {
+        let index = SearchIndex::build([(7_u32, "ＡＢＣ商务楼"), (9, "海门区")]);
+        let hits = index.search("hmq", 10);
+        assert_eq!(
+            hits,
+            [Hit {
+                key: &9,
+                label: "海门区"
+            }]
+        );
+        assert_eq!(index.search("abc", 10)[0].label, "ＡＢＣ商务楼");
+    }
+
+    #[rstest]
+    #[case("１２号", "12号")]
+    #[case("ＲＭＬ　12", "rml12")]
+    #[case(" 人民路 12 号 ", "人民路12号")]
+    #[case("Ａ座３-２０１", "a座3-201")]
+    fn normalize_folds_width_case_and_spaces(#[case] raw: &str, #[case] normalized: &str) {
+        assert_eq!(normalize(raw), normalized);
+    }
+}

@@ -1,0 +1,345 @@
+//! [`Core`]: the service the UI, the command line and the tests hand around.
+//! It owns the store, the compiled forms, the address search index and the
+//! sync engine; cloning it is cheap.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use beatbook_schema::form::{Form, FormDef, Values};
+use beatbook_schema::ids::{GridId, RecordId, Sha256};
+use beatbook_schema::protocol::UserInfo;
+use beatbook_schema::record::AttachmentRef;
+use serde_json::{json, Value as Json};
+
+use super::keys::KeyProvider;
+use super::photos::{self, PhotoSettings};
+use super::platform::Platform;
+use super::search::SearchIndex;
+use super::session::FormSession;
+use super::store::{LocalRecord, LocalState, RecordFilter, Store, StoreError};
+use super::sync::{self, Enrollment, Progress, SyncEngine, SyncError, SyncReport};
+
+/// Why a core operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The store failed (wrong PIN, disk, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Sync failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// A photo could not be used.
+    #[error("photo: {0}")]
+    Photo(String),
+    /// The device is not enrolled.
+    #[error("this device is not enrolled: enroll with badge number and password first")]
+    NotEnrolled,
+    /// No such form on the device.
+    #[error("no form '{0}' on this device: sync to receive it")]
+    UnknownForm(String),
+    /// A field path does not exist.
+    #[error("no field '{0}' in this form")]
+    UnknownField(String),
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Mutex<Store>,
+    forms: RwLock<HashMap<(String, u32), Arc<Form>>>,
+    addresses: RwLock<Arc<SearchIndex<RecordId>>>,
+    pub(crate) platform: Arc<dyn Platform>,
+    pub(crate) photo_settings: PhotoSettings,
+    engine: SyncEngine,
+}
+
+/// The headless field app.
+#[derive(Clone)]
+pub struct Core(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Core")
+    }
+}
+
+/// Counts for the home screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Records per local state.
+    pub states: Vec<(LocalState, u64)>,
+    /// Changes waiting to be sent.
+    pub outbox: u64,
+    /// Last successful sync.
+    pub last_sync: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The label an address shows in pick lists: community, road and door, building/unit/room.
+pub fn address_label(values: &Values) -> String {
+    let s = |k: &str| values.get(k).and_then(Json::as_str).unwrap_or("");
+    let mut label = format!("{}{}{}", s("community"), s("road"), s("door_number"));
+    for (k, suffix) in [("building", "幢"), ("unit_no", "单元"), ("room", "室")] {
+        let v = s(k);
+        if !v.is_empty() {
+            label.push_str(v);
+            if !v.ends_with(suffix) {
+                label.push_str(suffix);
+            }
+        }
+    }
+    label
+}
+
+impl Core {
+    /// Opens the device in `dir` with the officer's PIN.
+    pub fn open(
+        dir: &Path,
+        pin: &str,
+        keys: &dyn KeyProvider,
+        platform: Arc<dyn Platform>,
+    ) -> Result<Self, CoreError> {
+        let store = Store::open(dir, pin, keys)?;
+        let core = Core(Arc::new(Inner {
+            store: Mutex::new(store),
+            forms: RwLock::new(HashMap::new()),
+            addresses: RwLock::new(Arc::new(SearchIndex::build(
+                Vec::<(RecordId, String)>::new(),
+            ))),
+            platform,
+            photo_settings: PhotoSettings::default(),
+            engine: SyncEngine::default(),
+        }));
+        core.reload()?;
+        Ok(core)
+    }
+
+    /// Replaces the sync engine's settings (tests, benchmarks).
+    pub fn with_engine(self, engine: SyncEngine) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.engine = engine;
+                Core(Arc::new(inner))
+            }
+            Err(shared) => Core(shared),
+        }
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.0.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Recompiles the forms and rebuilds the address index from the store.
+    /// Forms shipped with the app are there from the first start, offline.
+    fn reload(&self) -> Result<(), CoreError> {
+        let (defs, addresses) = {
+            let store = self.store();
+            let mut defs: Vec<FormDef> = store.forms()?;
+            if defs.is_empty() {
+                defs = beatbook_schema::catalogue::standard_forms()
+                    .map(|forms| forms.iter().map(|f| f.def().clone()).collect())
+                    .unwrap_or_default();
+            }
+            let addresses = store.records(&RecordFilter {
+                form: Some("address".into()),
+                ..Default::default()
+            })?;
+            (defs, addresses)
+        };
+        let compiled: HashMap<_, _> = defs
+            .into_iter()
+            .filter_map(|d| {
+                let key = (d.form_id.as_str().to_owned(), d.version);
+                match Form::compile(d) {
+                    Ok(f) => Some((key, Arc::new(f))),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "skipping a form that does not compile");
+                        None
+                    }
+                }
+            })
+            .collect();
+        *self.0.forms.write().unwrap_or_else(|p| p.into_inner()) = compiled;
+        let index = SearchIndex::build(addresses.iter().map(|r| (r.id, address_label(&r.values))));
+        *self.0.addresses.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
+        Ok(())
+    }
+
+    /// The newest version of a form.
+    pub fn form(&self, form_id: &str) -> Result<Arc<Form>, CoreError> {
+        self.0
+            .forms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|((id, _), _)| id == form_id)
+            .max_by_key(|((_, v), _)| *v)
+            .map(|(_, f)| f.clone())
+            .ok_or_else(|| CoreError::UnknownForm(form_id.to_owned()))
+    }
+
+    /// A form at a version.
+    pub fn form_version(&self, form_id: &str, version: u32) -> Result<Arc<Form>, CoreError> {
+        self.0
+            .forms
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(form_id.to_owned(), version))
+            .cloned()
+            .ok_or_else(|| CoreError::UnknownForm(format!("{form_id} v{version}")))
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> beatbook_schema::ids::DeviceId {
+        self.store().device()
+    }
+
+    /// The enrolled officer, if any.
+    pub fn user(&self) -> Result<Option<UserInfo>, CoreError> {
+        Ok(self
+            .store()
+            .meta::<Enrollment>("enrollment")?
+            .map(|e| e.user))
+    }
+
+    /// Enrolls the device.
+    pub async fn enroll(
+        &self,
+        server: &str,
+        badge: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<UserInfo, CoreError> {
+        Ok(sync::enroll(&self.0.store, server, badge, password, device_name).await?)
+    }
+
+    /// Syncs, reporting progress; afterwards forms and addresses are reloaded.
+    pub async fn sync(
+        &self,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<SyncReport, CoreError> {
+        self.sync_via(None, progress).await
+    }
+
+    /// Syncs through another server address than the enrolled one (this time only).
+    pub async fn sync_via(
+        &self,
+        server: Option<&str>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<SyncReport, CoreError> {
+        let report = self.0.engine.sync(&self.0.store, server, progress).await;
+        self.reload()?;
+        Ok(report?)
+    }
+
+    /// Starts a new record of a form in a grid, with defaults, device facts,
+    /// carried-forward values and `prefill` already in place.
+    pub fn new_record(
+        &self,
+        form_id: &str,
+        grid: Option<&GridId>,
+        prefill: Values,
+    ) -> Result<FormSession, CoreError> {
+        let user = self.user()?.ok_or(CoreError::NotEnrolled)?;
+        let grid = grid
+            .cloned()
+            .or_else(|| user.grids.first().cloned())
+            .unwrap_or_else(|| GridId::new(""));
+        FormSession::create(self.clone(), self.form(form_id)?, &user, grid, prefill)
+    }
+
+    /// Opens an existing record (a draft, a synced record to revisit, a returned one).
+    pub fn open_record(&self, id: RecordId) -> Result<FormSession, CoreError> {
+        let record = self.store().record(id)?;
+        let form = self.form_version(record.form_id.as_str(), record.form_version)?;
+        Ok(FormSession::resume(self.clone(), form, record))
+    }
+
+    /// A revisit where nothing changed: one call records a `visit` of the
+    /// house (or address) as "nothing changed", finalized and queued.
+    pub fn confirm_unchanged(&self, house: RecordId) -> Result<RecordId, CoreError> {
+        let record = self.store().record(house)?;
+        let mut prefill = Values::new();
+        prefill.insert("purpose".into(), json!("household_visit"));
+        prefill.insert("outcome".into(), json!("unchanged"));
+        match record.form_id.as_str() {
+            "address" => {
+                prefill.insert("address".into(), json!(house));
+            }
+            _ => {
+                prefill.insert("house".into(), json!(house));
+                if let Some(a) = record.values.get("address") {
+                    prefill.insert("address".into(), a.clone());
+                }
+            }
+        }
+        let mut session = self.new_record("visit", Some(&record.grid), prefill)?;
+        session.finalize().map_err(|errors| {
+            CoreError::Photo(format!(
+                "the visit form did not validate: {}",
+                errors
+                    .iter()
+                    .map(|e| e.message.en.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+        Ok(session.id())
+    }
+
+    /// Processes a photo (downscale, orientation, JPEG), seals it on disk and
+    /// registers it; returns its reference for a record's attachments.
+    pub fn add_photo(&self, bytes: &[u8]) -> Result<AttachmentRef, CoreError> {
+        let photo = photos::process(bytes, &self.0.photo_settings)
+            .map_err(|e| CoreError::Photo(e.to_string()))?;
+        let store = self.store();
+        photos::store(&store.photo_dir(), store.key(), &photo).map_err(StoreError::from)?;
+        let attachment = AttachmentRef {
+            sha256: photo.sha256,
+            content_type: "image/jpeg".into(),
+            size: photo.bytes.len() as u64,
+        };
+        store.add_attachment(&attachment)?;
+        Ok(attachment)
+    }
+
+    /// A photo's bytes, decrypted.
+    pub fn photo(&self, sha: &Sha256) -> Result<Vec<u8>, CoreError> {
+        let store = self.store();
+        photos::load(&store.photo_dir(), store.key(), sha)
+            .map_err(|e| CoreError::Photo(e.to_string()))
+    }
+
+    /// Standard addresses matching a query (characters, pinyin initials, door numbers).
+    pub fn search_addresses(&self, query: &str, limit: usize) -> Vec<(RecordId, String)> {
+        let index = self
+            .0
+            .addresses
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        index
+            .search(query, limit)
+            .into_iter()
+            .map(|h| (*h.key, h.label.to_owned()))
+            .collect()
+    }
+
+    /// Records matching a filter.
+    pub fn records(&self, filter: &RecordFilter) -> Result<Vec<LocalRecord>, CoreError> {
+        Ok(self.store().records(filter)?)
+    }
+
+    /// One record.
+    pub fn record(&self, id: RecordId) -> Result<LocalRecord, CoreError> {
+        Ok(self.store().record(id)?)
+    }
+
+    /// Home-screen counts.
+    pub fn status(&self) -> Result<Status, CoreError> {
+        let store = self.store();
+        Ok(Status {
+            states: store.state_counts()?,
+            outbox: store.outbox_len()?,
+            last_sync: store.meta("last_sync")?,
+        })
+    }
+}

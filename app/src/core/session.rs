@@ -1,0 +1,355 @@
+//! A form session: one record being entered or revised. Every answer is
+//! autosaved; relevance and derived values follow the answers; finalizing
+//! validates everything at once and queues the change.
+
+use std::sync::Arc;
+
+use beatbook_schema::form::{
+    CompiledField, DefaultValue, FieldError, FieldKind, Form, ValidationContext, Values,
+};
+use beatbook_schema::ids::{GridId, RecordId};
+use beatbook_schema::protocol::UserInfo;
+use beatbook_schema::record::AttachmentRef;
+use serde_json::{json, Value as Json};
+
+use super::platform::device_fact;
+use super::service::{Core, CoreError};
+use super::store::{LocalRecord, LocalState, Rejection};
+
+/// One record being entered.
+pub struct FormSession {
+    core: Core,
+    form: Arc<Form>,
+    id: RecordId,
+    grid: GridId,
+    values: Values,
+    attachments: Vec<AttachmentRef>,
+    state: LocalState,
+    review_reason: Option<String>,
+    rejection: Option<Rejection>,
+}
+
+impl std::fmt::Debug for FormSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormSession")
+            .field("form", self.form.id())
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// A parsed field path: `name` or `group[i].name`.
+enum Path<'a> {
+    Top(&'a str),
+    Entry(&'a str, usize, &'a str),
+}
+
+fn parse_path(path: &str) -> Option<Path<'_>> {
+    match path.split_once('[') {
+        None => Some(Path::Top(path)),
+        Some((group, rest)) => {
+            let (index, field) = rest.split_once("].")?;
+            Some(Path::Entry(group, index.parse().ok()?, field))
+        }
+    }
+}
+
+impl FormSession {
+    pub(crate) fn create(
+        core: Core,
+        form: Arc<Form>,
+        user: &UserInfo,
+        grid: GridId,
+        prefill: Values,
+    ) -> Result<Self, CoreError> {
+        let platform = core.0.platform.clone();
+        let previous = core.store().latest_of_form(form.id().as_str())?;
+        let mut values = Values::new();
+        for f in form.fields() {
+            let name = f.name();
+            let value = match &f.def.default {
+                Some(DefaultValue::Value(v)) => Some(v.clone()),
+                Some(DefaultValue::Device(fact)) => {
+                    device_fact(platform.as_ref(), *fact, &user.name, grid.as_str())
+                }
+                None => None,
+            };
+            let carried = f
+                .def
+                .carry_forward
+                .then(|| previous.as_ref().and_then(|p| p.values.get(name).cloned()))
+                .flatten();
+            if let Some(v) = carried.or(value) {
+                values.insert(name.to_owned(), v);
+            }
+        }
+        values.extend(prefill);
+        let id = core
+            .store()
+            .create_draft((form.id(), form.version()), &grid, user.id, &values)?;
+        let mut session = Self {
+            core,
+            form,
+            id,
+            grid,
+            values,
+            attachments: Vec::new(),
+            state: LocalState::Draft,
+            review_reason: None,
+            rejection: None,
+        };
+        session.refresh_derived();
+        session.save()?;
+        Ok(session)
+    }
+
+    pub(crate) fn resume(core: Core, form: Arc<Form>, record: LocalRecord) -> Self {
+        let review_reason = record.review.as_ref().and_then(|r| match &r.decision {
+            beatbook_schema::protocol::ReviewDecision::Return { reason } => Some(reason.clone()),
+            beatbook_schema::protocol::ReviewDecision::Approve => None,
+        });
+        Self {
+            core,
+            form,
+            id: record.id,
+            grid: record.grid,
+            values: record.values,
+            attachments: record.attachments,
+            state: record.state,
+            review_reason: review_reason.filter(|_| record.state == LocalState::Returned),
+            rejection: record.rejection,
+        }
+    }
+
+    /// The record id.
+    pub fn id(&self) -> RecordId {
+        self.id
+    }
+
+    /// The form.
+    pub fn form(&self) -> &Arc<Form> {
+        &self.form
+    }
+
+    /// The grid the record belongs to.
+    pub fn grid(&self) -> &GridId {
+        &self.grid
+    }
+
+    /// The current answers.
+    pub fn values(&self) -> &Values {
+        &self.values
+    }
+
+    /// The record's state when the session opened or last finalized.
+    pub fn state(&self) -> LocalState {
+        self.state
+    }
+
+    /// Why a supervisor returned the record, for a returned one.
+    pub fn review_reason(&self) -> Option<&str> {
+        self.review_reason.as_deref()
+    }
+
+    /// Why the server refused the last change, if it did.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        self.rejection.as_ref()
+    }
+
+    /// Attachments of the record.
+    pub fn attachments(&self) -> &[AttachmentRef] {
+        &self.attachments
+    }
+
+    fn ctx(&self) -> (chrono::NaiveDate, Vec<beatbook_schema::ids::Sha256>) {
+        (
+            self.core.0.platform.today(),
+            self.attachments.iter().map(|a| a.sha256).collect(),
+        )
+    }
+
+    fn refresh_derived(&mut self) {
+        let (today, hashes) = self.ctx();
+        let ctx = ValidationContext {
+            today,
+            attachments: &hashes,
+            addresses: None,
+        };
+        self.form.derive(&mut self.values, &ctx);
+    }
+
+    fn save(&self) -> Result<(), CoreError> {
+        Ok(self
+            .core
+            .store()
+            .save_draft(self.id, &self.values, &self.attachments)?)
+    }
+
+    fn field(&self, path: &str) -> Result<&CompiledField, CoreError> {
+        let unknown = || CoreError::UnknownField(path.to_owned());
+        match parse_path(path).ok_or_else(unknown)? {
+            Path::Top(name) => self.form.field(name).ok_or_else(unknown),
+            Path::Entry(group, _, name) => self
+                .form
+                .field(group)
+                .and_then(|g| g.children.iter().find(|c| c.name() == name))
+                .ok_or_else(unknown),
+        }
+    }
+
+    /// Sets an answer (`null` clears it) and autosaves. Derived fields are
+    /// read-only: setting one is refused.
+    pub fn set(&mut self, path: &str, value: Json) -> Result<(), CoreError> {
+        if self.field(path)?.def.derived.is_some() {
+            return Err(CoreError::UnknownField(format!(
+                "{path} is derived and cannot be typed"
+            )));
+        }
+        let target =
+            match parse_path(path).ok_or_else(|| CoreError::UnknownField(path.to_owned()))? {
+                Path::Top(name) => Some((&mut self.values, name)),
+                Path::Entry(group, i, name) => self
+                    .values
+                    .get_mut(group)
+                    .and_then(Json::as_array_mut)
+                    .and_then(|items| items.get_mut(i))
+                    .and_then(Json::as_object_mut)
+                    .map(|o| (o, name)),
+            };
+        let (map, name) = target.ok_or_else(|| CoreError::UnknownField(path.to_owned()))?;
+        if value.is_null() || value.as_str().is_some_and(str::is_empty) {
+            map.remove(name);
+        } else {
+            map.insert(name.to_owned(), value);
+        }
+        self.refresh_derived();
+        self.save()
+    }
+
+    /// Adds an entry to a repeat group (e.g. another resident); returns its index.
+    pub fn add_entry(&mut self, group: &str, entry: Values) -> Result<usize, CoreError> {
+        if !matches!(self.field(group)?.def.kind, FieldKind::Repeat { .. }) {
+            return Err(CoreError::UnknownField(format!(
+                "{group} is not a repeat group"
+            )));
+        }
+        let items = self
+            .values
+            .entry(group.to_owned())
+            .or_insert_with(|| json!([]));
+        let Some(items) = items.as_array_mut() else {
+            return Err(CoreError::UnknownField(format!("{group} holds no list")));
+        };
+        items.push(Json::Object(entry));
+        let index = items.len() - 1;
+        self.refresh_derived();
+        self.save()?;
+        Ok(index)
+    }
+
+    /// Removes an entry of a repeat group.
+    pub fn remove_entry(&mut self, group: &str, index: usize) -> Result<(), CoreError> {
+        if let Some(items) = self.values.get_mut(group).and_then(Json::as_array_mut) {
+            if index < items.len() {
+                items.remove(index);
+            }
+        }
+        self.save()
+    }
+
+    /// Adds a photo to a photo field: processed, sealed on disk, attached.
+    pub fn add_photo(&mut self, field: &str, bytes: &[u8]) -> Result<AttachmentRef, CoreError> {
+        if !matches!(self.field(field)?.def.kind, FieldKind::Photo { .. }) {
+            return Err(CoreError::UnknownField(format!(
+                "{field} is not a photo field"
+            )));
+        }
+        let attachment = self.core.add_photo(bytes)?;
+        let list = self
+            .values
+            .entry(field.to_owned())
+            .or_insert_with(|| json!([]));
+        if let Some(items) = list.as_array_mut() {
+            items.push(json!(attachment.sha256));
+        }
+        if !self
+            .attachments
+            .iter()
+            .any(|a| a.sha256 == attachment.sha256)
+        {
+            self.attachments.push(attachment.clone());
+        }
+        self.save()?;
+        Ok(attachment)
+    }
+
+    /// Whether a top-level field is shown given the answers so far.
+    pub fn is_relevant(&self, name: &str) -> bool {
+        self.form.field(name).is_some_and(|f| {
+            self.form
+                .is_relevant(f, &self.values, self.core.0.platform.today())
+        })
+    }
+
+    /// Every field error as things stand (for inline messages).
+    pub fn errors(&self) -> Vec<FieldError> {
+        let (today, hashes) = self.ctx();
+        let ctx = ValidationContext {
+            today,
+            attachments: &hashes,
+            addresses: None,
+        };
+        self.form
+            .validate(&self.values, &ctx)
+            .err()
+            .unwrap_or_default()
+    }
+
+    /// Validates everything; if valid, queues the record for sync (record and
+    /// outbox entry in one transaction). Otherwise returns every error at once
+    /// and changes nothing.
+    pub fn finalize(&mut self) -> Result<(), Vec<FieldError>> {
+        let (today, hashes) = self.ctx();
+        let ctx = ValidationContext {
+            today,
+            attachments: &hashes,
+            addresses: None,
+        };
+        let normalized = self.form.validate(&self.values, &ctx)?;
+        // Keep only the attachments the final values still name.
+        let named = |a: &AttachmentRef| {
+            serde_json::to_string(&normalized).is_ok_and(|s| s.contains(&a.sha256.to_hex()))
+        };
+        let attachments: Vec<_> = self
+            .attachments
+            .iter()
+            .filter(|a| named(a))
+            .cloned()
+            .collect();
+        let finalized = self
+            .core
+            .0
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finalize(self.id, &normalized, &attachments);
+        match finalized {
+            Ok(_) => {
+                self.values = normalized;
+                self.attachments = attachments;
+                self.state = LocalState::Queued;
+                self.review_reason = None;
+                self.rejection = None;
+                Ok(())
+            }
+            Err(e) => Err(vec![FieldError {
+                path: String::new(),
+                code: beatbook_schema::problem::ProblemCode::WrongType,
+                message: beatbook_schema::text::Text::new(
+                    format!("保存失败：{e}"),
+                    format!("could not save: {e}"),
+                ),
+            }]),
+        }
+    }
+}

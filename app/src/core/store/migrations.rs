@@ -1,0 +1,57 @@
+//! Append-only, numbered migrations of the device database.
+
+/// Entry `i` brings the schema to version `i + 1` (`PRAGMA user_version`).
+pub const MIGRATIONS: &[&str] = &[
+    // 1: forms, records with their local state, the outbox, attachments.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE forms (
+        form_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        PRIMARY KEY (form_id, version)
+    );
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        form_id TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        grid TEXT NOT NULL,
+        author TEXT NOT NULL,
+        device TEXT NOT NULL,
+        state TEXT NOT NULL,
+        vals TEXT NOT NULL,
+        attachments TEXT NOT NULL DEFAULT '[]',
+        -- The server revision local edits are based on, and its values:
+        -- a change carries only what the officer changed since then.
+        base_revision INTEGER NOT NULL DEFAULT 0,
+        base_vals TEXT NOT NULL DEFAULT '{}',
+        -- A pulled version held back while local edits are pending.
+        held TEXT,
+        review TEXT,
+        problem TEXT,
+        conflicted INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX records_form ON records (form_id, updated_at);
+    CREATE INDEX records_state ON records (state);
+    -- Changes waiting for the server's acknowledgement. A row leaves only
+    -- when the server has acknowledged its change.
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        change_id TEXT NOT NULL UNIQUE,
+        record_id TEXT NOT NULL,
+        change TEXT NOT NULL,
+        batch_id TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX outbox_record ON outbox (record_id);
+    CREATE TABLE attachments (
+        sha256 TEXT PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        uploaded INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
+];

@@ -1,0 +1,226 @@
+//! The device's local store: SQLCipher-encrypted SQLite holding the forms, the
+//! records with their local state, the outbox and the attachments.
+//!
+//! Layout of a device directory:
+//! - `device.json` — the device id and the key-derivation salt (not secret);
+//! - `beatbook.db` — the encrypted database;
+//! - `photos/<sha256>.bbs` — encrypted photo files.
+//!
+//! A local save writes the record and its outbox entry in one transaction; an
+//! outbox entry leaves only in the transaction that records the server's
+//! acknowledgement; the pull cursor is written with the page it describes.
+
+mod migrations;
+mod outbox;
+mod pull;
+mod records;
+
+pub use outbox::{Batch, BatchLimits};
+pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
+
+use std::path::{Path, PathBuf};
+
+use beatbook_schema::hlc::Hlc;
+use beatbook_schema::ids::DeviceId;
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use self::migrations::MIGRATIONS;
+use super::keys::{KeyError, KeyProvider, StoreKey};
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The PIN does not open this device's database.
+    #[error("wrong PIN: the local database did not open (no data was changed)")]
+    WrongPin,
+    /// The key could not be derived.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The database failed.
+    #[error("local database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Stored JSON did not read back.
+    #[error("local data is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// A file could not be read or written.
+    #[error("local files: {0}")]
+    Io(#[from] std::io::Error),
+    /// No such record.
+    #[error("no record {0} on this device")]
+    NoRecord(String),
+    /// The record cannot be edited in its state.
+    #[error("{0}")]
+    NotEditable(String),
+}
+
+/// What `device.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeviceFile {
+    device_id: DeviceId,
+    /// Hex of the 16-byte Argon2 salt.
+    salt: String,
+}
+
+/// The open local store.
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    device: DeviceId,
+    key: StoreKey,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+fn read_device_file(dir: &Path) -> Result<Option<DeviceFile>, StoreError> {
+    match std::fs::read(dir.join("device.json")) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir` with the officer's PIN, creating it (with a
+    /// new device id and salt) on first use. A wrong PIN is
+    /// [`StoreError::WrongPin`] and changes nothing on disk.
+    pub fn open(dir: &Path, pin: &str, keys: &dyn KeyProvider) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir.join("photos"))?;
+        let device = match read_device_file(dir)? {
+            Some(d) => d,
+            None => {
+                let d = DeviceFile {
+                    device_id: DeviceId::new_v7(),
+                    salt: hex::encode(super::keys::new_salt()),
+                };
+                let tmp = dir.join("device.json.tmp");
+                std::fs::write(&tmp, serde_json::to_vec_pretty(&d)?)?;
+                std::fs::rename(&tmp, dir.join("device.json"))?;
+                d
+            }
+        };
+        let mut salt = [0u8; 16];
+        hex::decode_to_slice(&device.salt, &mut salt).map_err(|_| {
+            StoreError::Corrupt(serde::de::Error::custom(
+                "device.json: salt is not 32 hex characters",
+            ))
+        })?;
+        let key = keys.key(pin, &salt)?;
+        let conn = Connection::open(dir.join("beatbook.db"))?;
+        conn.pragma_update(None, "key", &*key.sqlcipher_literal())?;
+        // The first read tells whether the key fits; nothing is written before it.
+        let probe: Result<i64, _> =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0));
+        match probe {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(StoreError::WrongPin)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let mut store = Self {
+            conn,
+            dir: dir.to_owned(),
+            device: device.device_id,
+            key,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let applied: usize = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// This device's id.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The device directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The store key (for sealing photo files).
+    pub fn key(&self) -> &StoreKey {
+        &self.key
+    }
+
+    /// The encrypted photo directory.
+    pub fn photo_dir(&self) -> PathBuf {
+        self.dir.join("photos")
+    }
+
+    /// Reads a meta value.
+    pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        meta_get(&self.conn, key)
+    }
+
+    /// Writes a meta value.
+    pub fn set_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        meta_set(&self.conn, key, value)
+    }
+
+    /// Deletes every record, change, form and photo of this device, and
+    /// rewrites the database file so nothing deleted lingers in it. Used when
+    /// the server says the device was revoked (a lost phone).
+    pub fn wipe(&mut self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "secure_delete", "ON")?;
+        self.conn.execute_batch(
+            "DELETE FROM outbox; DELETE FROM records; DELETE FROM attachments; DELETE FROM forms; DELETE FROM meta;",
+        )?;
+        self.conn.execute_batch("VACUUM")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        for entry in std::fs::read_dir(self.photo_dir())? {
+            std::fs::remove_file(entry?.path())?;
+        }
+        Ok(())
+    }
+
+    /// The next hybrid-logical-clock stamp of this device, persisted.
+    fn next_hlc(conn: &Connection, device: DeviceId) -> Result<Hlc, StoreError> {
+        let last: Hlc = meta_get(conn, "hlc")?.unwrap_or(Hlc::zero(device));
+        let next = last.tick(Utc::now().timestamp_millis().max(0) as u64);
+        meta_set(conn, "hlc", &next)?;
+        Ok(next)
+    }
+}
+
+fn meta_get<T: DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>, StoreError> {
+    let raw: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    raw.map(|r| serde_json::from_str(&r).map_err(StoreError::from))
+        .transpose()
+}
+
+fn meta_set<T: Serialize>(conn: &Connection, key: &str, value: &T) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+        .execute(rusqlite::params![key, serde_json::to_string(value)?])?;
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! Finalizing records into the outbox, batching them for a push, and
+//! recording the server's answers.
+
+use beatbook_schema::form::Values;
+use beatbook_schema::ids::{BatchId, ChangeId, RecordId};
+use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ChangeResult};
+use beatbook_schema::record::AttachmentRef;
+use chrono::Utc;
+use rusqlite::{params, Transaction};
+use serde_json::Value as Json;
+
+use super::records::{get_record, LocalState, Rejection};
+use super::{Store, StoreError};
+
+/// How big one push may be.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Most changes.
+    pub max_changes: usize,
+    /// Most bytes of change JSON (before compression).
+    pub max_bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self {
+            max_changes: 500,
+            max_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// A batch ready to push. Its id and changes are persisted before it is sent,
+/// so a retry after any failure resends the very same batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Batch id.
+    pub id: BatchId,
+    /// Changes, in outbox order.
+    pub changes: Vec<Change>,
+}
+
+/// The fields that differ between `base` and `values` (`null` for a removed one).
+pub fn patch(base: &Values, values: &Values) -> Values {
+    let mut out = Values::new();
+    for (k, v) in values {
+        if base.get(k) != Some(v) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    for k in base.keys() {
+        if !values.contains_key(k) {
+            out.insert(k.clone(), Json::Null);
+        }
+    }
+    out
+}
+
+fn apply_patch(base: &mut Values, patch: &Values) {
+    for (k, v) in patch {
+        if v.is_null() {
+            base.remove(k);
+        } else {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn base_vals(tx: &Transaction<'_>, id: RecordId) -> Result<Values, StoreError> {
+    let raw: String = tx
+        .prepare_cached("SELECT base_vals FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))?;
+    Ok(serde_json::from_str(&raw)?)
+}
+
+impl Store {
+    /// Finalizes a record with its validated values: in one transaction the
+    /// record becomes `queued` and its change enters the outbox. Returns the
+    /// change id, or `None` when nothing differs from what the server has.
+    pub fn finalize(
+        &mut self,
+        id: RecordId,
+        values: &Values,
+        attachments: &[AttachmentRef],
+    ) -> Result<Option<ChangeId>, StoreError> {
+        let device = self.device;
+        let tx = self.conn.transaction()?;
+        let record = get_record(&tx, id)?.ok_or_else(|| StoreError::NoRecord(id.to_string()))?;
+        if !record.editable() {
+            return Err(StoreError::NotEditable(format!(
+                "record {id} can no longer be changed"
+            )));
+        }
+        let fields = patch(&base_vals(&tx, id)?, values);
+        let attachments_changed = attachments != record.attachments.as_slice();
+        let now = Utc::now();
+        let pending: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE record_id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))?;
+        let returned = matches!(record.state, LocalState::Returned);
+        let change_id = if fields.is_empty()
+            && !attachments_changed
+            && record.base_revision > 0
+            && !returned
+        {
+            None
+        } else {
+            let change = Change {
+                change_id: ChangeId::new_v7(),
+                record_id: id,
+                form_id: record.form_id.clone(),
+                form_version: record.form_version,
+                grid: record.grid.clone(),
+                base_revision: record.base_revision,
+                hlc: Store::next_hlc(&tx, device)?,
+                at: now,
+                op: ChangeOp::Upsert {
+                    fields,
+                    attachments: attachments.to_vec(),
+                },
+            };
+            tx.prepare_cached("INSERT INTO outbox (change_id, record_id, change, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![change.change_id.to_string(), id.to_string(), serde_json::to_string(&change)?, now.to_rfc3339()])?;
+            Some(change.change_id)
+        };
+        let state = if change_id.is_some() || pending > 0 {
+            LocalState::Queued
+        } else {
+            LocalState::Synced
+        };
+        tx.prepare_cached(
+            "UPDATE records SET vals = ?1, attachments = ?2, state = ?3, problem = NULL, updated_at = ?4 WHERE id = ?5",
+        )?
+        .execute(params![
+            serde_json::to_string(values)?,
+            serde_json::to_string(attachments)?,
+            state.as_str(),
+            now.to_rfc3339(),
+            id.to_string()
+        ])?;
+        tx.commit()?;
+        Ok(change_id)
+    }
+
+    /// Deletes a record: a tombstone change for the server, or, for a draft
+    /// the server never saw and nothing was sent of, simply removes it.
+    pub fn delete(&mut self, id: RecordId) -> Result<(), StoreError> {
+        let device = self.device;
+        let tx = self.conn.transaction()?;
+        let record = get_record(&tx, id)?.ok_or_else(|| StoreError::NoRecord(id.to_string()))?;
+        let pending: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE record_id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))?;
+        if record.base_revision == 0 && pending == 0 {
+            tx.execute("DELETE FROM records WHERE id = ?1", [id.to_string()])?;
+        } else {
+            let change = Change {
+                change_id: ChangeId::new_v7(),
+                record_id: id,
+                form_id: record.form_id.clone(),
+                form_version: record.form_version,
+                grid: record.grid.clone(),
+                base_revision: record.base_revision,
+                hlc: Store::next_hlc(&tx, device)?,
+                at: Utc::now(),
+                op: ChangeOp::Delete,
+            };
+            tx.prepare_cached("INSERT INTO outbox (change_id, record_id, change, created_at) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![change.change_id.to_string(), id.to_string(), serde_json::to_string(&change)?, Utc::now().to_rfc3339()])?;
+            tx.execute(
+                "UPDATE records SET deleted = 1, state = 'queued' WHERE id = ?1",
+                [id.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Number of changes waiting in the outbox.
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// The batch to push next: a batch already sent but not acknowledged is
+    /// resent as it was; otherwise the oldest changes within `limits` become
+    /// a new batch, its id persisted before anything is sent.
+    pub fn next_batch(&mut self, limits: BatchLimits) -> Result<Option<Batch>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let in_flight: Option<String> = tx
+            .query_row(
+                "SELECT batch_id FROM outbox WHERE batch_id IS NOT NULL ORDER BY seq LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        let batch_id = match in_flight {
+            Some(id) => id,
+            None => {
+                let id = BatchId::new_v7().to_string();
+                let mut rows = Vec::new();
+                let mut bytes = 0usize;
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT seq, length(change) FROM outbox ORDER BY seq LIMIT ?1",
+                    )?;
+                    let mut q = stmt.query([limits.max_changes as i64])?;
+                    while let Some(r) = q.next()? {
+                        let (seq, len): (i64, i64) = (r.get(0)?, r.get(1)?);
+                        if !rows.is_empty() && bytes + len as usize > limits.max_bytes {
+                            break;
+                        }
+                        bytes += len as usize;
+                        rows.push(seq);
+                    }
+                }
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                let mut mark =
+                    tx.prepare_cached("UPDATE outbox SET batch_id = ?1 WHERE seq = ?2")?;
+                for seq in rows {
+                    mark.execute(params![id, seq])?;
+                }
+                id
+            }
+        };
+        let changes = {
+            let mut stmt =
+                tx.prepare_cached("SELECT change FROM outbox WHERE batch_id = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map([&batch_id], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Ok(serde_json::from_str(&r?)?))
+                .collect::<Result<Vec<Change>, StoreError>>()?
+        };
+        tx.commit()?;
+        let id = batch_id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(serde::de::Error::custom("outbox batch id")))?;
+        Ok(Some(Batch { id, changes }))
+    }
+
+    /// Records the server's answer to a batch, in one transaction: an
+    /// acknowledged change leaves the outbox and advances its record's base;
+    /// a refused one leaves too, and its record shows why; a deferred one
+    /// (e.g. a photo still uploading) stays for the next push.
+    pub fn apply_push(
+        &mut self,
+        batch: &Batch,
+        results: &[ChangeResult],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for change in &batch.changes {
+            let Some(result) = results.iter().find(|r| r.change_id == change.change_id) else {
+                continue;
+            };
+            let id = change.record_id;
+            match &result.outcome {
+                ChangeOutcome::Rejected { code, .. } if code.is_retryable() => continue,
+                ChangeOutcome::Rejected {
+                    code,
+                    message,
+                    errors,
+                } => {
+                    let rejection = Rejection {
+                        code: *code,
+                        message: message.clone(),
+                        errors: errors.clone(),
+                    };
+                    tx.prepare_cached("UPDATE records SET state = 'rejected', deleted = 0, problem = ?1 WHERE id = ?2")?
+                        .execute(params![serde_json::to_string(&rejection)?, id.to_string()])?;
+                }
+                outcome => {
+                    let revision = outcome.revision().unwrap_or(0);
+                    let mut base = base_vals(&tx, id)?;
+                    if let ChangeOp::Upsert { fields, .. } = &change.op {
+                        apply_patch(&mut base, fields);
+                    }
+                    let conflicted = matches!(outcome, ChangeOutcome::Conflicted { .. });
+                    tx.prepare_cached(
+                        "UPDATE records SET base_revision = MAX(base_revision, ?1), base_vals = ?2,
+                             conflicted = conflicted OR ?3 WHERE id = ?4",
+                    )?
+                    .execute(params![
+                        revision as i64,
+                        serde_json::to_string(&base)?,
+                        conflicted,
+                        id.to_string()
+                    ])?;
+                }
+            }
+            tx.prepare_cached("DELETE FROM outbox WHERE change_id = ?1")?
+                .execute([change.change_id.to_string()])?;
+            // Nothing left to send for this record: it is synced (unless refused).
+            tx.prepare_cached(
+                "UPDATE records SET state = 'synced' WHERE id = ?1 AND state = 'queued'
+                   AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1)",
+            )?
+            .execute([id.to_string()])?;
+            super::pull::release_held(&tx, id)?;
+        }
+        // Deferred changes go into a fresh batch next time.
+        tx.prepare_cached("UPDATE outbox SET batch_id = NULL WHERE batch_id = ?1")?
+            .execute([batch.id.to_string()])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn patch_carries_changed_and_removed_fields_only() {
+        let base = json!({"a": 1, "b": "x", "c": true})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let now = json!({"a": 1, "b": "y", "d": 4})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let p = patch(&base, &now);
+        assert_eq!(
+            Json::Object(p.clone()),
+            json!({"b": "y", "d": 4, "c": null})
+        );
+        let mut again = base.clone();
+        apply_patch(&mut again, &p);
+        assert_eq!(again, now);
+    }
+}

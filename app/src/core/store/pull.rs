@@ -1,0 +1,152 @@
+//! Applying pulled pages. A record with unpushed local edits keeps its local
+//! version (the pulled one is held back) until the server has acknowledged
+//! them; then the server's merged version wins.
+
+use beatbook_schema::form::Values;
+use beatbook_schema::ids::RecordId;
+use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion};
+use beatbook_schema::record::RecordStatus;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::records::LocalState;
+use super::{meta_set, Store, StoreError};
+
+/// Whether a record has local edits the server has not acknowledged.
+fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, StoreError> {
+    let row: Option<(String, String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT state, vals, base_vals, (SELECT COUNT(*) FROM outbox WHERE record_id = ?1) FROM records WHERE id = ?1",
+        )?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((state, vals, base, pending)) = row else {
+        return Ok(false);
+    };
+    if pending > 0 {
+        return Ok(true);
+    }
+    if matches!(state.as_str(), "draft" | "rejected" | "returned") {
+        let (vals, base): (Values, Values) =
+            (serde_json::from_str(&vals)?, serde_json::from_str(&base)?);
+        return Ok(vals != base);
+    }
+    Ok(false)
+}
+
+fn local_state(version: &RecordVersion) -> LocalState {
+    match version.record.status {
+        RecordStatus::Returned => LocalState::Returned,
+        RecordStatus::Approved => LocalState::Approved,
+        RecordStatus::Submitted | RecordStatus::Draft => LocalState::Synced,
+    }
+}
+
+/// Makes a server version the record's local state.
+fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), StoreError> {
+    let r = &v.record;
+    let values = serde_json::to_string(&r.values)?;
+    tx.prepare_cached(
+        "INSERT INTO records (id, form_id, form_version, grid, author, device, state, vals, attachments,
+             base_revision, base_vals, held, review, problem, conflicted, deleted, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, NULL, ?11, NULL, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, form_version = excluded.form_version,
+             grid = excluded.grid, state = excluded.state, vals = excluded.vals, attachments = excluded.attachments,
+             base_revision = excluded.base_revision, base_vals = excluded.base_vals, held = NULL,
+             review = excluded.review, problem = NULL, conflicted = excluded.conflicted,
+             deleted = excluded.deleted, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        r.id.to_string(),
+        r.form_id.as_str(),
+        r.form_version,
+        r.grid.as_str(),
+        r.author.to_string(),
+        r.device.to_string(),
+        local_state(v).as_str(),
+        values,
+        serde_json::to_string(&r.attachments)?,
+        v.revision as i64,
+        v.review.as_ref().map(serde_json::to_string).transpose()?,
+        v.conflicted,
+        v.deleted,
+        r.created_at.to_rfc3339(),
+        r.updated_at.to_rfc3339(),
+    ])?;
+    Ok(())
+}
+
+fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT base_revision FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|r| r as u64))
+}
+
+fn apply_version(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), StoreError> {
+    let id = v.record.id;
+    if has_local_edits(tx, id)? {
+        let held: Option<String> = tx
+            .prepare_cached("SELECT held FROM records WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))?;
+        let newer = match held {
+            Some(h) => serde_json::from_str::<RecordVersion>(&h)?.revision < v.revision,
+            None => true,
+        };
+        if newer {
+            tx.prepare_cached("UPDATE records SET held = ?1 WHERE id = ?2")?
+                .execute(params![serde_json::to_string(v)?, id.to_string()])?;
+        }
+        return Ok(());
+    }
+    match base_revision(tx, id)? {
+        Some(base) if base > v.revision => Ok(()), // an older version: already superseded here
+        _ => adopt(tx, v),
+    }
+}
+
+/// After an acknowledgement: a version held back while edits were pending
+/// becomes the local state if it is newer than what was acknowledged.
+pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), StoreError> {
+    if has_local_edits(tx, id)? {
+        return Ok(());
+    }
+    let held: Option<Option<String>> = tx
+        .prepare_cached("SELECT held FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    if let Some(Some(h)) = held {
+        let v: RecordVersion = serde_json::from_str(&h)?;
+        if v.revision > base_revision(tx, id)?.unwrap_or(0) {
+            adopt(tx, &v)?;
+        } else {
+            tx.prepare_cached("UPDATE records SET held = NULL WHERE id = ?1")?
+                .execute([id.to_string()])?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Applies a pulled page and advances the cursor, in one transaction.
+    pub fn apply_pull(&mut self, page: &PullPage) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for item in &page.items {
+            match item {
+                PullItem::Form { definition, .. } => {
+                    tx.prepare_cached("INSERT OR REPLACE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)")?
+                        .execute(params![definition.form_id.as_str(), definition.version, serde_json::to_string(definition)?])?;
+                }
+                PullItem::Record { version, .. } => apply_version(&tx, version)?,
+            }
+        }
+        meta_set(&tx, "cursor", &page.next)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where the next pull starts.
+    pub fn cursor(&self) -> Result<Cursor, StoreError> {
+        Ok(self.meta("cursor")?.unwrap_or_default())
+    }
+}

@@ -1,0 +1,240 @@
+//! The v1 protocol over HTTP (reqwest with rustls; gzip both ways).
+
+use std::io::Write;
+use std::time::Duration;
+
+use beatbook_schema::ids::Sha256;
+use beatbook_schema::protocol::{
+    BlobQuery, BlobQueryResponse, BlobStatus, Cursor, EnrollRequest, EnrollResponse, ErrorBody,
+    ErrorCode, PullPage, PushRequest, PushResponse,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::core::store::StoreError;
+
+/// Why a sync step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No answer (no signal, timeout, connection dropped): worth retrying.
+    #[error("no connection to the server: {0}")]
+    Network(String),
+    /// The server answered with an error.
+    #[error("server answered {status}: {}", body.message.en)]
+    Server {
+        /// HTTP status.
+        status: StatusCode,
+        /// The error body.
+        body: ErrorBody,
+        /// Seconds to wait, if the server said.
+        retry_after: Option<u64>,
+    },
+    /// The device is not enrolled yet.
+    #[error("this device is not enrolled: enroll with badge number and password first")]
+    NotEnrolled,
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A local photo file could not be read.
+    #[error("photo {0}: {1}")]
+    Photo(Sha256, String),
+}
+
+impl SyncError {
+    /// Whether trying again later may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Network(_) => true,
+            SyncError::Server { status, body, .. } => {
+                status.is_server_error() || body.code.is_retryable()
+            }
+            _ => false,
+        }
+    }
+
+    /// The server's error code, if it answered with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            SyncError::Server { body, .. } => Some(body.code),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for SyncError {
+    fn from(e: reqwest::Error) -> Self {
+        SyncError::Network(e.to_string())
+    }
+}
+
+/// An HTTP client of one server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+async fn error_of(res: reqwest::Response) -> SyncError {
+    let status = res.status();
+    let retry_after = res
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let text = res.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| ErrorBody {
+        code: if status.is_server_error() {
+            ErrorCode::Internal
+        } else {
+            ErrorCode::MalformedRequest
+        },
+        message: beatbook_schema::text::Text::new(
+            format!("服务器返回 {status}"),
+            format!("the server answered {status}"),
+        ),
+        errors: vec![],
+    });
+    SyncError::Server {
+        status,
+        body,
+        retry_after,
+    }
+}
+
+impl Client {
+    /// A client of `base` (e.g. `http://127.0.0.1:8700`), with a token once enrolled.
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, SyncError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .gzip(true)
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, SyncError> {
+        let res = req.send().await?;
+        if !res.status().is_success() {
+            return Err(error_of(res).await);
+        }
+        let bytes = res.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::Network(format!("unreadable answer: {e}")))
+    }
+
+    async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, SyncError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| SyncError::Network(e.to_string()))?;
+        let req = self
+            .request(Method::POST, path)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(gzip(&bytes));
+        self.json(req).await
+    }
+
+    /// `POST /v1/enroll`.
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
+        self.post_json("/v1/enroll", req).await
+    }
+
+    /// `POST /v1/push`.
+    pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, SyncError> {
+        self.post_json("/v1/push", req).await
+    }
+
+    /// `GET /v1/pull`.
+    pub async fn pull(&self, since: Cursor, limit: u32) -> Result<PullPage, SyncError> {
+        self.json(self.request(
+            Method::GET,
+            &format!("/v1/pull?since={}&limit={limit}", since.0),
+        ))
+        .await
+    }
+
+    /// `POST /v1/blobs/missing`.
+    pub async fn missing(&self, hashes: Vec<Sha256>) -> Result<Vec<Sha256>, SyncError> {
+        let r: BlobQueryResponse = self
+            .post_json("/v1/blobs/missing", &BlobQuery { hashes })
+            .await?;
+        Ok(r.missing)
+    }
+
+    /// How many bytes of a blob the server holds (`PUT` with `bytes */total`).
+    pub async fn upload_offset(&self, sha: Sha256, total: u64) -> Result<BlobStatus, SyncError> {
+        let res = self
+            .request(Method::PUT, &format!("/v1/blobs/{sha}"))
+            .header("content-range", format!("bytes */{total}"))
+            .send()
+            .await?;
+        match res.status() {
+            StatusCode::OK | StatusCode::CREATED | StatusCode::PERMANENT_REDIRECT => {
+                let bytes = res.bytes().await?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| SyncError::Network(format!("unreadable answer: {e}")))
+            }
+            _ => Err(error_of(res).await),
+        }
+    }
+
+    /// Uploads `bytes[first..]` of a blob as one ranged `PUT`.
+    pub async fn upload_range(
+        &self,
+        sha: Sha256,
+        content_type: &str,
+        bytes: &[u8],
+        first: u64,
+    ) -> Result<BlobStatus, SyncError> {
+        let total = bytes.len() as u64;
+        let start = usize::try_from(first)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let res = self
+            .request(Method::PUT, &format!("/v1/blobs/{sha}"))
+            .header("content-type", content_type)
+            .header(
+                "content-range",
+                format!("bytes {first}-{}/{total}", total.saturating_sub(1)),
+            )
+            .body(bytes[start..].to_vec())
+            .send()
+            .await?;
+        match res.status() {
+            StatusCode::OK | StatusCode::CREATED | StatusCode::PERMANENT_REDIRECT => {
+                let body = res.bytes().await?;
+                serde_json::from_slice(&body)
+                    .map_err(|e| SyncError::Network(format!("unreadable answer: {e}")))
+            }
+            _ => Err(error_of(res).await),
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! One sync: photos, then the outbox, then the pull — each step resuming from
+//! what the store holds.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use beatbook_schema::ids::DeviceId;
+use beatbook_schema::protocol::{ChangeOutcome, EnrollRequest, ErrorCode, UserInfo};
+use serde::{Deserialize, Serialize};
+
+use super::client::{Client, SyncError};
+use super::retry::RetryPolicy;
+use crate::core::store::{BatchLimits, Store};
+use crate::core::{faults, photos};
+
+/// What enrollment leaves on the device (meta key `enrollment`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// Server base URL.
+    pub server: String,
+    /// Device token.
+    pub token: String,
+    /// The officer.
+    pub user: UserInfo,
+}
+
+/// What a sync is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Uploading photos.
+    Uploading,
+    /// Pushing the outbox.
+    Pushing,
+    /// Pulling changes.
+    Pulling,
+    /// Finished.
+    Done,
+}
+
+/// Progress of a sync, for the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The step.
+    pub phase: Phase,
+    /// Items done in this step.
+    pub done: u64,
+    /// Items in this step, when known.
+    pub total: Option<u64>,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Photos uploaded.
+    pub uploaded: u64,
+    /// Changes acknowledged as applied.
+    pub accepted: u64,
+    /// Of those, merged with concurrent edits.
+    pub merged: u64,
+    /// Of those, with a same-field conflict.
+    pub conflicted: u64,
+    /// Changes refused (shown on their records).
+    pub rejected: u64,
+    /// Items pulled.
+    pub pulled: u64,
+    /// Milliseconds taken.
+    pub millis: u64,
+}
+
+/// Runs syncs.
+#[derive(Debug, Clone)]
+pub struct SyncEngine {
+    /// Retry policy per request.
+    pub retry: RetryPolicy,
+    /// Batch size bounds.
+    pub limits: BatchLimits,
+    /// Pull page size.
+    pub page: u32,
+    /// Upload chunk size, bytes.
+    pub chunk: usize,
+}
+
+impl Default for SyncEngine {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            limits: BatchLimits::default(),
+            page: 1000,
+            chunk: 256 * 1024,
+        }
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Enrolls this device with the server; the token is kept in the store.
+pub async fn enroll(
+    store: &Mutex<Store>,
+    server: &str,
+    badge: &str,
+    password: &str,
+    device_name: &str,
+) -> Result<UserInfo, SyncError> {
+    let device_id: DeviceId = lock(store).device();
+    let client = Client::new(server, None)?;
+    let answer = client
+        .enroll(&EnrollRequest {
+            badge: badge.to_owned(),
+            password: password.to_owned(),
+            device_id,
+            device_name: device_name.to_owned(),
+        })
+        .await?;
+    let enrollment = Enrollment {
+        server: server.trim_end_matches('/').to_owned(),
+        token: answer.token,
+        user: answer.user.clone(),
+    };
+    lock(store).set_meta("enrollment", &enrollment)?;
+    Ok(answer.user)
+}
+
+impl SyncEngine {
+    /// One full sync. On `device_revoked` the local data is wiped and the
+    /// error returned, so the caller can tell the officer.
+    /// `server` overrides the enrolled server address for this sync only.
+    pub async fn sync(
+        &self,
+        store: &Mutex<Store>,
+        server: Option<&str>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<SyncReport, SyncError> {
+        let started = Instant::now();
+        let enrollment: Enrollment = lock(store)
+            .meta("enrollment")?
+            .ok_or(SyncError::NotEnrolled)?;
+        let client = Client::new(server.unwrap_or(&enrollment.server), Some(enrollment.token))?;
+        let mut report = SyncReport::default();
+        let result = async {
+            self.upload(store, &client, &mut report, progress).await?;
+            self.push(store, &client, &mut report, progress).await?;
+            self.pull(store, &client, &mut report, progress).await
+        }
+        .await;
+        if let Err(e) = &result {
+            if e.code() == Some(ErrorCode::DeviceRevoked) {
+                tracing::warn!("device revoked: wiping local data");
+                lock(store).wipe()?;
+            }
+        }
+        result?;
+        report.millis = started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
+        lock(store).set_meta("last_sync", &chrono::Utc::now())?;
+        progress(Progress {
+            phase: Phase::Done,
+            done: 0,
+            total: None,
+        });
+        Ok(report)
+    }
+
+    async fn upload(
+        &self,
+        store: &Mutex<Store>,
+        client: &Client,
+        report: &mut SyncReport,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(), SyncError> {
+        let pending = lock(store).unuploaded_attachments()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let hashes = pending.iter().map(|a| a.sha256).collect();
+        let missing = self
+            .retry
+            .run(|| client.missing(Vec::clone(&hashes)))
+            .await?;
+        let total = missing.len() as u64;
+        for (i, attachment) in pending.iter().enumerate() {
+            if missing.contains(&attachment.sha256) {
+                let bytes = {
+                    let s = lock(store);
+                    photos::load(&s.photo_dir(), s.key(), &attachment.sha256)
+                        .map_err(|e| SyncError::Photo(attachment.sha256, e.to_string()))?
+                };
+                self.upload_one(client, attachment.sha256, &attachment.content_type, &bytes)
+                    .await?;
+                report.uploaded += 1;
+            }
+            lock(store).mark_uploaded(&attachment.sha256)?;
+            progress(Progress {
+                phase: Phase::Uploading,
+                done: (i + 1) as u64,
+                total: Some(total),
+            });
+        }
+        Ok(())
+    }
+
+    /// Uploads one blob in chunks, asking the server where to resume first.
+    async fn upload_one(
+        &self,
+        client: &Client,
+        sha: beatbook_schema::ids::Sha256,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), SyncError> {
+        let total = bytes.len() as u64;
+        let mut offset = self.retry.run(|| client.upload_offset(sha, total)).await?;
+        while !offset.complete {
+            let first = offset.received;
+            let end = (first as usize).saturating_add(self.chunk).min(bytes.len());
+            let chunk_total = &bytes[..end];
+            offset = self
+                .retry
+                .run(|| async {
+                    match client
+                        .upload_range(sha, content_type, chunk_total, first)
+                        .await
+                    {
+                        // A range past the server's bytes: ask again where it stands.
+                        Err(e) if e.code() == Some(ErrorCode::RangeMismatch) => {
+                            client.upload_offset(sha, total).await
+                        }
+                        other => other,
+                    }
+                })
+                .await?;
+            if !offset.complete && offset.received <= first {
+                return Err(SyncError::Network(format!(
+                    "upload of {sha} made no progress"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn push(
+        &self,
+        store: &Mutex<Store>,
+        client: &Client,
+        report: &mut SyncReport,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(), SyncError> {
+        let total = lock(store).outbox_len()?;
+        let mut done = 0u64;
+        let mut deferred_rounds = 0;
+        loop {
+            let Some(batch) = lock(store).next_batch(self.limits)? else {
+                return Ok(());
+            };
+            let request = beatbook_schema::protocol::PushRequest {
+                batch_id: batch.id,
+                changes: batch.changes.clone(),
+            };
+            faults::checkpoint("before-push");
+            let answer = self.retry.run(|| client.push(&request)).await?;
+            // The server has committed; the device has not recorded it yet.
+            faults::checkpoint("after-push");
+            lock(store).apply_push(&batch, &answer.results)?;
+            let mut deferred = 0;
+            for r in &answer.results {
+                match &r.outcome {
+                    ChangeOutcome::Accepted { .. } => report.accepted += 1,
+                    ChangeOutcome::Merged { .. } => {
+                        report.accepted += 1;
+                        report.merged += 1;
+                    }
+                    ChangeOutcome::Conflicted { .. } => {
+                        report.accepted += 1;
+                        report.conflicted += 1;
+                    }
+                    ChangeOutcome::Rejected { code, .. } if code.is_retryable() => deferred += 1,
+                    ChangeOutcome::Rejected { .. } => report.rejected += 1,
+                }
+            }
+            done += (answer.results.len() - deferred) as u64;
+            progress(Progress {
+                phase: Phase::Pushing,
+                done,
+                total: Some(total),
+            });
+            if deferred == answer.results.len() {
+                // Nothing moved (photos still missing): stop here, the next sync resumes.
+                deferred_rounds += 1;
+                if deferred_rounds > 1 {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    async fn pull(
+        &self,
+        store: &Mutex<Store>,
+        client: &Client,
+        report: &mut SyncReport,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<(), SyncError> {
+        loop {
+            let since = lock(store).cursor()?;
+            let page = self.retry.run(|| client.pull(since, self.page)).await?;
+            report.pulled += page.items.len() as u64;
+            faults::checkpoint("before-apply-pull");
+            lock(store).apply_pull(&page)?;
+            progress(Progress {
+                phase: Phase::Pulling,
+                done: report.pulled,
+                total: None,
+            });
+            if !page.has_more {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The sync engine: enroll, upload the photos the server lacks (resumable),
+//! push the outbox in size-bounded batches, pull pages. Every step resumes
+//! from what the store holds, so a sync can be cut off at any point.
+
+mod client;
+mod engine;
+mod retry;
+
+pub use client::{Client, SyncError};
+pub use engine::{enroll, Enrollment, Phase, Progress, SyncEngine, SyncReport};
+pub use retry::RetryPolicy;
