@@ -100,6 +100,8 @@ struct Address {
     place: String,
     door: usize,
     building: Option<usize>,
+    /// Village group (组), for village addresses.
+    group: Option<usize>,
 }
 
 fn addresses(gazetteer: &Gazetteer, rng: &mut Rng) -> Vec<Address> {
@@ -110,9 +112,16 @@ fn addresses(gazetteer: &Gazetteer, rng: &mut Rng) -> Vec<Address> {
             let door = 1 + rng.below(max_door);
             if rng.below(10) < 4 && !town.communities.is_empty() {
                 let community = &rng.pick(&town.communities).name;
+                // 沙南村村委会 → 沙南村, 通江街居委会 → 通江街社区, 秀山社区居委会 → 秀山社区.
                 let place = match community.strip_suffix("村委会") {
-                    Some(village) => format!("{village}村"),
-                    None => format!("{}社区", community.trim_end_matches("居委会")),
+                    Some(village) => village.to_string(),
+                    None => {
+                        let name = community.trim_end_matches("居委会");
+                        match name.ends_with("社区") {
+                            true => name.to_string(),
+                            false => format!("{name}社区"),
+                        }
+                    }
                 };
                 let group = 1 + rng.below(20);
                 Address {
@@ -120,6 +129,7 @@ fn addresses(gazetteer: &Gazetteer, rng: &mut Rng) -> Vec<Address> {
                     place,
                     door,
                     building: None,
+                    group: Some(group),
                 }
             } else {
                 let place = rng.pick(ROADS).to_string();
@@ -135,6 +145,7 @@ fn addresses(gazetteer: &Gazetteer, rng: &mut Rng) -> Vec<Address> {
                     place,
                     door,
                     building,
+                    group: None,
                 }
             }
         })
@@ -169,9 +180,10 @@ fn queries(addresses: &[Address], rng: &mut Rng) -> Vec<(&'static str, String)> 
                     format!("{} {}", initials(&a.place), a.door),
                 ),
                 6 => ("Chinese + door", format!("{place_chars} {}号", a.door)),
-                _ => match a.building {
-                    Some(b) => ("door + building", format!("{}号 {b}幢", a.door)),
-                    None => (
+                _ => match (a.building, a.group) {
+                    (Some(b), _) => ("door + building", format!("{}号 {b}幢", a.door)),
+                    (None, Some(g)) => ("village group", format!("{} {g}z", initials(&a.place))),
+                    (None, None) => (
                         "initials + door",
                         format!("{}{}", initials(&a.place), a.door),
                     ),

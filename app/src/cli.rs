@@ -84,6 +84,16 @@ pub enum Command {
         /// The query.
         query: String,
     },
+    /// Serves the app to a browser (liveview) on a loopback address, for
+    /// browser-driven tests and demos.
+    Liveview {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8780")]
+        listen: std::net::SocketAddr,
+        /// The server address offered at enrollment.
+        #[arg(long, default_value = "http://127.0.0.1:8700")]
+        server: String,
+    },
 }
 
 fn pin(cli: &Cli) -> anyhow::Result<String> {
@@ -119,8 +129,34 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line)
 }
 
+/// The UI's start-up options for this command line.
+pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
+    crate::ui::UiOptions {
+        dir: cli.dir.clone(),
+        fast_keys: cli.insecure_fast_keys,
+        server: server.to_owned(),
+        platform: Arc::new(Desktop::default()),
+        uploads: Default::default(),
+    }
+}
+
 /// Runs a command.
 pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
+    if let Command::Liveview { listen, server } = command {
+        if !listen.ip().is_loopback() {
+            bail!("liveview serves loopback addresses only (127.0.0.1 or ::1), not {listen}");
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        println!("field app on http://{listen}/app/");
+        axum::serve(
+            listener,
+            crate::ui::liveview_router(ui_options(cli, server)),
+        )
+        .await?;
+        return Ok(());
+    }
     let core = open(cli)?;
     match command {
         Command::Enroll {
@@ -195,6 +231,7 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                 println!("{id}  {label}");
             }
         }
+        Command::Liveview { .. } => {}
     }
     Ok(())
 }
@@ -228,13 +265,9 @@ fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow
                 queued += 1;
                 crate::core::faults::checkpoint("after-save");
             }
-            Err(errors) => {
+            Err(e) => {
                 refused += 1;
-                let what: Vec<String> = errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.path, e.message.en))
-                    .collect();
-                eprintln!("line {}: {}", n + 1, what.join("; "));
+                eprintln!("line {}: {e}", n + 1);
             }
         }
         if queued > 0 && queued % 1000 == 0 {

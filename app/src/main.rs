@@ -11,8 +11,10 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let Some(command) = &cli.command else {
-        eprintln!("the app window arrives with the UI; for now use a command (see --help)");
-        return std::process::ExitCode::from(2);
+        let server =
+            std::env::var("BEATBOOK_SERVER").unwrap_or_else(|_| "http://127.0.0.1:8700".into());
+        beatbook_app::ui::launch_desktop(beatbook_app::cli::ui_options(&cli, &server));
+        return std::process::ExitCode::SUCCESS;
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -22,7 +22,7 @@
 //! Limitation: a term that mixes Han characters and pinyin (`海mq`) matches
 //! only as a plain substring of the label; type it as two terms (`海 mq`).
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use pinyin::ToPinyinMulti;
@@ -117,11 +117,8 @@ impl<K> SearchIndex<K> {
             readings: vec![Vec::new()],
         };
         for c in ALNUM.chars() {
-            let mut buf = [0; 4];
             index.masks.push(alnum_bit(c as u8));
-            index
-                .readings
-                .push(vec![Box::from(&*c.encode_utf8(&mut buf))]);
+            index.readings.push(vec![c.to_string().into()]);
         }
         let mut han_symbols = HashMap::new();
         for (key, label) in entries {
@@ -223,25 +220,28 @@ impl<K> SearchIndex<K> {
     /// `limit` entries.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit<'_, K>> {
         let mut terms: Vec<Term> = query.split_whitespace().map(Term::new).collect();
-        // Spaces are whitespace only after normalizing (U+3000), so a term
-        // can end up empty.
-        terms.retain(|t| !t.text.is_empty());
         if terms.is_empty() {
             return (0..self.len().min(limit)).map(|i| self.hit(i)).collect();
         }
+        let whole: String = terms.iter().map(|t| t.text.as_str()).collect();
         // The longest term is likely the most selective: try it first.
         terms.sort_by_key(|t| std::cmp::Reverse(t.text.len()));
-        let whole: String = query.split_whitespace().map(normalize).collect();
 
-        let mut ranks: Vec<Rank> = (0..self.len())
-            .filter_map(|i| self.rank(i, &terms, &whole))
-            .collect();
-        if ranks.len() > limit {
-            ranks.select_nth_unstable(limit);
-            ranks.truncate(limit);
+        // The best `limit` so far, worst on top.
+        let mut best = BinaryHeap::with_capacity(limit.min(self.len()));
+        for rank in (0..self.len()).filter_map(|i| self.rank(i, &terms, &whole)) {
+            if best.len() < limit {
+                best.push(rank);
+            } else if let Some(mut worst) = best.peek_mut() {
+                if rank < *worst {
+                    *worst = rank;
+                }
+            }
         }
-        ranks.sort_unstable();
-        ranks.into_iter().map(|r| self.hit(r.index)).collect()
+        best.into_sorted_vec()
+            .into_iter()
+            .map(|r| self.hit(r.index))
+            .collect()
     }
 
     fn hit(&self, i: usize) -> Hit<'_, K> {
@@ -343,8 +343,10 @@ impl<K> SearchIndex<K> {
             } else {
                 1
             };
-            for take in [reading.len(), initial, 1] {
-                if take <= common {
+            let takes = [reading.len(), initial, 1];
+            for (i, &take) in takes.iter().enumerate() {
+                // Distinct lengths only: retrying one doubles the work per syllable.
+                if take <= common && !takes[..i].contains(&take) {
                     if let Some(used) = self.match_syllables(rest, &query[take..]) {
                         return Some(used + 1);
                     }
@@ -383,12 +385,12 @@ fn match_text(norm: &str, term: &Term) -> Option<(Tier, bool)> {
     if !norm.contains(&*term.text) {
         return None;
     }
-    let digit_before = |at: usize| norm[..at].ends_with(|c: char| c.is_ascii_digit());
-    let digit_after = |at: usize| norm[at..].starts_with(|c: char| c.is_ascii_digit());
+    let is_digit = |c: char| c.is_ascii_digit();
     let mut tier = None;
     for (at, found) in norm.match_indices(&*term.text) {
-        let whole_number = !(term.starts_with_digit && digit_before(at))
-            && !(term.ends_with_digit && digit_after(at + found.len()));
+        let digit_before = term.starts_with_digit && norm[..at].ends_with(is_digit);
+        let digit_after = term.ends_with_digit && norm[at + found.len()..].starts_with(is_digit);
+        let whole_number = !digit_before && !digit_after;
         let tier = *tier.get_or_insert(if at == 0 {
             Tier::LabelPrefix
         } else {
@@ -522,7 +524,7 @@ mod tests {
         &["12号", "人民路12号", "海门区人民路12号", "人民路112号", "人民路120号"]
     )]
     #[case::exact_with_spaces("人民路 12号", &["人民路12号", "海门区人民路12号", "人民路112号"])]
-    fn ranking(#[case] query: &str, #[case] expected: &[&str]) {
+    fn results_are_ranked(#[case] query: &str, #[case] expected: &[&str]) {
         assert_eq!(labels(&index(GAZETTEER), query), expected);
     }
 

@@ -18,7 +18,7 @@ use super::platform::Platform;
 use super::search::SearchIndex;
 use super::session::FormSession;
 use super::store::{LocalRecord, LocalState, RecordFilter, Store, StoreError};
-use super::sync::{self, Enrollment, Progress, SyncEngine, SyncError, SyncReport};
+use super::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncError, SyncReport};
 
 /// Why a core operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,9 @@ pub enum CoreError {
     /// A field path does not exist.
     #[error("no field '{0}' in this form")]
     UnknownField(String),
+    /// The record does not validate; every field error at once.
+    #[error("{} field(s) need attention: {}", .0.len(), .0.iter().map(|e| format!("{} ({})", e.path, e.message.en)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<beatbook_schema::form::FieldError>),
 }
 
 pub(crate) struct Inner {
@@ -76,7 +79,13 @@ pub struct Status {
 /// The label an address shows in pick lists: community, road and door, building/unit/room.
 pub fn address_label(values: &Values) -> String {
     let s = |k: &str| values.get(k).and_then(Json::as_str).unwrap_or("");
-    let mut label = format!("{}{}{}", s("community"), s("road"), s("door_number"));
+    let door = s("door_number");
+    let door_suffix = if !door.is_empty() && door.chars().all(|c| c.is_ascii_digit()) {
+        "号"
+    } else {
+        ""
+    };
+    let mut label = format!("{}{}{door}{door_suffix}", s("community"), s("road"));
     for (k, suffix) in [("building", "幢"), ("unit_no", "单元"), ("room", "室")] {
         let v = s(k);
         if !v.is_empty() {
@@ -225,8 +234,25 @@ impl Core {
         server: Option<&str>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<SyncReport, CoreError> {
-        let report = self.0.engine.sync(&self.0.store, server, progress).await;
-        self.reload()?;
+        self.sync_steps(server, Steps::All, progress).await
+    }
+
+    /// Runs some steps of a sync (e.g. [`Steps::Send`]: photos and outbox
+    /// only); afterwards forms and addresses are reloaded.
+    pub async fn sync_steps(
+        &self,
+        server: Option<&str>,
+        steps: Steps,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<SyncReport, CoreError> {
+        let report = self
+            .0
+            .engine
+            .run(&self.0.store, server, steps, progress)
+            .await;
+        if steps != Steps::Send {
+            self.reload()?;
+        }
         Ok(report?)
     }
 
@@ -272,16 +298,7 @@ impl Core {
             }
         }
         let mut session = self.new_record("visit", Some(&record.grid), prefill)?;
-        session.finalize().map_err(|errors| {
-            CoreError::Photo(format!(
-                "the visit form did not validate: {}",
-                errors
-                    .iter()
-                    .map(|e| e.message.en.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ))
-        })?;
+        session.finalize()?;
         Ok(session.id())
     }
 
@@ -341,5 +358,93 @@ impl Core {
             outbox: store.outbox_len()?,
             last_sync: store.meta("last_sync")?,
         })
+    }
+
+    /// Records of a form whose field `field` holds `value` (e.g. the houses at
+    /// an address, the residents of a house), newest first.
+    pub fn records_where(
+        &self,
+        form: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Vec<LocalRecord>, CoreError> {
+        let all = self.records(&RecordFilter {
+            form: Some(form.to_owned()),
+            ..Default::default()
+        })?;
+        Ok(all
+            .into_iter()
+            .filter(|r| r.values.get(field).and_then(Json::as_str) == Some(value))
+            .collect())
+    }
+
+    /// A one-line label of a record, from its form's summary fields (an
+    /// address shows as its pick-list label).
+    pub fn label(&self, record: &LocalRecord) -> String {
+        if record.form_id.as_str() == "address" {
+            return address_label(&record.values);
+        }
+        let summary = self
+            .form_version(record.form_id.as_str(), record.form_version)
+            .map(|f| f.def().summary.clone())
+            .unwrap_or_default();
+        let parts: Vec<String> = summary
+            .iter()
+            .filter_map(|k| record.values.get(k))
+            .map(|v| match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        if parts.is_empty() {
+            record.id.to_string()
+        } else {
+            parts.join(" · ")
+        }
+    }
+
+    /// People by name or the last digits of their ID number, and houses by
+    /// owner or address — what an officer types to find someone on patrol.
+    pub fn search_records(&self, query: &str, limit: usize) -> Result<Vec<LocalRecord>, CoreError> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut hits = Vec::new();
+        for r in self.records(&RecordFilter {
+            form: Some("person".into()),
+            ..Default::default()
+        })? {
+            let name = r.values.get("name").and_then(Json::as_str).unwrap_or("");
+            let id = r
+                .values
+                .get("id_number")
+                .and_then(Json::as_str)
+                .unwrap_or("");
+            if name.contains(q) || (q.len() >= 4 && id.ends_with(&q.to_uppercase())) {
+                hits.push(r);
+            }
+        }
+        let addresses: std::collections::HashSet<String> = self
+            .search_addresses(q, 200)
+            .into_iter()
+            .map(|(id, _)| id.to_string())
+            .collect();
+        for r in self.records(&RecordFilter {
+            form: Some("house".into()),
+            ..Default::default()
+        })? {
+            let owner = r
+                .values
+                .get("owner_name")
+                .and_then(Json::as_str)
+                .unwrap_or("");
+            let at = r.values.get("address").and_then(Json::as_str).unwrap_or("");
+            if owner.contains(q) || addresses.contains(at) {
+                hits.push(r);
+            }
+        }
+        hits.truncate(limit);
+        Ok(hits)
     }
 }

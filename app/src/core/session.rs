@@ -306,50 +306,35 @@ impl FormSession {
     }
 
     /// Validates everything; if valid, queues the record for sync (record and
-    /// outbox entry in one transaction). Otherwise returns every error at once
-    /// and changes nothing.
-    pub fn finalize(&mut self) -> Result<(), Vec<FieldError>> {
+    /// outbox entry in one transaction). Otherwise returns every field error
+    /// at once ([`CoreError::Invalid`]) and changes nothing.
+    pub fn finalize(&mut self) -> Result<(), CoreError> {
         let (today, hashes) = self.ctx();
         let ctx = ValidationContext {
             today,
             attachments: &hashes,
             addresses: None,
         };
-        let normalized = self.form.validate(&self.values, &ctx)?;
+        let normalized = self
+            .form
+            .validate(&self.values, &ctx)
+            .map_err(CoreError::Invalid)?;
         // Keep only the attachments the final values still name.
-        let named = |a: &AttachmentRef| {
-            serde_json::to_string(&normalized).is_ok_and(|s| s.contains(&a.sha256.to_hex()))
-        };
+        let text = serde_json::to_string(&normalized).unwrap_or_default();
         let attachments: Vec<_> = self
             .attachments
             .iter()
-            .filter(|a| named(a))
+            .filter(|a| text.contains(&a.sha256.to_hex()))
             .cloned()
             .collect();
-        let finalized = self
-            .core
-            .0
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .finalize(self.id, &normalized, &attachments);
-        match finalized {
-            Ok(_) => {
-                self.values = normalized;
-                self.attachments = attachments;
-                self.state = LocalState::Queued;
-                self.review_reason = None;
-                self.rejection = None;
-                Ok(())
-            }
-            Err(e) => Err(vec![FieldError {
-                path: String::new(),
-                code: beatbook_schema::problem::ProblemCode::WrongType,
-                message: beatbook_schema::text::Text::new(
-                    format!("保存失败：{e}"),
-                    format!("could not save: {e}"),
-                ),
-            }]),
-        }
+        self.core
+            .store()
+            .finalize(self.id, &normalized, &attachments)?;
+        self.values = normalized;
+        self.attachments = attachments;
+        self.state = LocalState::Queued;
+        self.review_reason = None;
+        self.rejection = None;
+        Ok(())
     }
 }

@@ -123,6 +123,19 @@ pub async fn enroll(
     Ok(answer.user)
 }
 
+/// Which steps of a sync to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Steps {
+    /// Upload photos, push the outbox, then pull: a whole sync.
+    #[default]
+    All,
+    /// Upload photos and push the outbox, without pulling (e.g. "send now"
+    /// on a metered connection, or measuring the push alone).
+    Send,
+    /// Pull only.
+    Receive,
+}
+
 impl SyncEngine {
     /// One full sync. On `device_revoked` the local data is wiped and the
     /// error returned, so the caller can tell the officer.
@@ -133,6 +146,18 @@ impl SyncEngine {
         server: Option<&str>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<SyncReport, SyncError> {
+        self.run(store, server, Steps::All, progress).await
+    }
+
+    /// Some steps of a sync (see [`Steps`]), each resuming from the store as
+    /// in a whole sync.
+    pub async fn run(
+        &self,
+        store: &Mutex<Store>,
+        server: Option<&str>,
+        steps: Steps,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
         let enrollment: Enrollment = lock(store)
             .meta("enrollment")?
@@ -140,9 +165,14 @@ impl SyncEngine {
         let client = Client::new(server.unwrap_or(&enrollment.server), Some(enrollment.token))?;
         let mut report = SyncReport::default();
         let result = async {
-            self.upload(store, &client, &mut report, progress).await?;
-            self.push(store, &client, &mut report, progress).await?;
-            self.pull(store, &client, &mut report, progress).await
+            if steps != Steps::Receive {
+                self.upload(store, &client, &mut report, progress).await?;
+                self.push(store, &client, &mut report, progress).await?;
+            }
+            if steps != Steps::Send {
+                self.pull(store, &client, &mut report, progress).await?;
+            }
+            Ok::<(), SyncError>(())
         }
         .await;
         if let Err(e) = &result {

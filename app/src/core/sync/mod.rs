@@ -7,5 +7,5 @@ mod engine;
 mod retry;
 
 pub use client::{Client, SyncError};
-pub use engine::{enroll, Enrollment, Phase, Progress, SyncEngine, SyncReport};
+pub use engine::{enroll, Enrollment, Phase, Progress, Steps, SyncEngine, SyncReport};
 pub use retry::RetryPolicy;

@@ -1,0 +1,448 @@
+//! One input per field kind. Every change autosaves through the session.
+
+use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
+use beatbook_schema::ids::RecordId;
+use beatbook_schema::text::Lang;
+use dioxus::prelude::*;
+use serde_json::{json, Value as Json};
+
+use super::form::SessionSignal;
+use super::i18n::{text, tr, use_lang};
+use super::visit::AddressPicker;
+use super::{Ui, UiOptions};
+use crate::core::store::RecordFilter;
+
+/// Finds a field by path (`name` or `group[i].name`).
+fn field_at(form: &Form, path: &str) -> Option<CompiledField> {
+    match path.split_once('[') {
+        None => form.field(path).cloned(),
+        Some((group, rest)) => {
+            let (_, child) = rest.split_once("].")?;
+            form.field(group)?
+                .children
+                .iter()
+                .find(|c| c.name() == child)
+                .cloned()
+        }
+    }
+}
+
+/// The value at a path.
+fn value_at(values: &beatbook_schema::form::Values, path: &str) -> Json {
+    match path.split_once('[') {
+        None => values.get(path).cloned().unwrap_or(Json::Null),
+        Some((group, rest)) => {
+            let Some((index, child)) = rest.split_once("].") else {
+                return Json::Null;
+            };
+            let i: usize = index.parse().unwrap_or(usize::MAX);
+            values
+                .get(group)
+                .and_then(|g| g.get(i))
+                .and_then(|e| e.get(child))
+                .cloned()
+                .unwrap_or(Json::Null)
+        }
+    }
+}
+
+fn as_text(v: &Json) -> String {
+    match v {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn dom_id(path: &str) -> String {
+    format!("f-{}", path.replace(['[', ']', '.'], "-"))
+}
+
+/// Shows a derived value read-only, e.g. "男" for a gender.
+fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
+    if let FieldKind::SingleChoice { list } = &field.def.kind {
+        if let Some(c) = form
+            .choices(list)
+            .iter()
+            .find(|c| Some(c.value.as_str()) == v.as_str())
+        {
+            return text(l, &c.label);
+        }
+    }
+    match v {
+        Json::Null => "—".into(),
+        other => as_text(other),
+    }
+}
+
+/// One field: label, input, derived display, inline errors.
+#[component]
+pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+    let l = *use_lang().read();
+    let guard = session.read();
+    let Some(s) = guard.as_ref() else {
+        return rsx! {};
+    };
+    let form = s.form().clone();
+    let Some(field) = field_at(&form, &path) else {
+        return rsx! {};
+    };
+    let value = value_at(s.values(), &path);
+    let attachments = s.attachments().len();
+    drop(guard);
+
+    let label = text(l, &field.def.label);
+    let hint = field.def.hint.as_ref().map(|h| text(l, h));
+    let own_errors: Vec<String> = errors
+        .iter()
+        .filter(|e| e.path == path)
+        .map(|e| text(l, &e.message))
+        .collect();
+    let id = dom_id(&path);
+    let required = field.def.required && field.def.derived.is_none();
+    let invalid = !own_errors.is_empty();
+
+    let set = {
+        let path = path.clone();
+        move |v: Json| {
+            let mut session = session;
+            let mut guard = session.write();
+            if let Some(s) = guard.as_mut() {
+                let _ = s.set(&path, v);
+            }
+        }
+    };
+
+    let input = if field.def.derived.is_some() {
+        rsx! { div { class: "derived", id: "{id}", {display(&form, &field, &value, l)} } }
+    } else {
+        match field.def.kind.clone() {
+            FieldKind::Note => rsx! {},
+            FieldKind::Text {
+                multiline: true, ..
+            } => rsx! {
+                textarea { id: "{id}", rows: 3, value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+            },
+            FieldKind::Text { .. } | FieldKind::CreditCode => rsx! {
+                input { id: "{id}", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+            },
+            FieldKind::CitizenId { .. } => rsx! {
+                input { id: "{id}", class: "mono", inputmode: "text", autocapitalize: "characters", maxlength: 20,
+                    value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+            },
+            FieldKind::Phone { .. } => rsx! {
+                input { id: "{id}", r#type: "tel", inputmode: "tel", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+            },
+            FieldKind::Integer { unit, .. } | FieldKind::Decimal { unit, .. } => {
+                let integer = matches!(field.def.kind, FieldKind::Integer { .. });
+                rsx! {
+                    div { class: "with-unit",
+                        input { id: "{id}", r#type: "number", inputmode: if integer { "numeric" } else { "decimal" },
+                            value: as_text(&value),
+                            oninput: move |e| {
+                                let raw = e.value();
+                                let parsed = if integer { raw.trim().parse::<i64>().map(Json::from).ok() } else { raw.trim().parse::<f64>().ok().map(Json::from) };
+                                set(parsed.unwrap_or(Json::String(raw)));
+                            }
+                        }
+                        if let Some(u) = unit { span { class: "unit", {text(l, &u)} } }
+                    }
+                }
+            }
+            FieldKind::Date { .. } => rsx! {
+                input { id: "{id}", r#type: "date", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+            },
+            FieldKind::Datetime => {
+                let shown: String = as_text(&value).chars().take(16).collect();
+                rsx! {
+                    input { id: "{id}", r#type: "datetime-local", value: "{shown}",
+                        oninput: move |e| { let v = e.value(); set(if v.is_empty() { Json::Null } else { json!(format!("{v}:00+08:00")) }) } }
+                }
+            }
+            FieldKind::SingleChoice { list } => {
+                let choices = form.choices(&list).to_vec();
+                let current = as_text(&value);
+                if choices.len() <= 8 {
+                    rsx! {
+                        div { class: "chips", id: "{id}", role: "radiogroup",
+                            for c in choices {
+                                button { r#type: "button", key: "{c.value}", "data-value": "{c.value}",
+                                    class: if current == c.value { "chip on" } else { "chip" },
+                                    onclick: { let set = set.clone(); let v = c.value.clone(); move |_| set(json!(v.clone())) },
+                                    {text(l, &c.label)}
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    rsx! {
+                        select { id: "{id}", onchange: move |e| set(json!(e.value())),
+                            option { value: "", selected: current.is_empty(), {tr(l, "请选择", "Choose")} }
+                            for c in choices {
+                                option { key: "{c.value}", value: "{c.value}", selected: current == c.value, {text(l, &c.label)} }
+                            }
+                        }
+                    }
+                }
+            }
+            FieldKind::MultiChoice { list, .. } => {
+                let choices = form.choices(&list).to_vec();
+                let picked: Vec<String> = value
+                    .as_array()
+                    .map(|a| a.iter().map(as_text).collect())
+                    .unwrap_or_default();
+                rsx! {
+                    div { class: "chips", id: "{id}",
+                        for c in choices {
+                            button { r#type: "button", key: "{c.value}", "data-value": "{c.value}",
+                                class: if picked.contains(&c.value) { "chip on" } else { "chip" },
+                                onclick: {
+                                    let set = set.clone();
+                                    let picked = picked.clone();
+                                    let v = c.value.clone();
+                                    move |_| {
+                                        let mut next = picked.clone();
+                                        if let Some(i) = next.iter().position(|p| *p == v) { next.remove(i); } else { next.push(v.clone()); }
+                                        set(if next.is_empty() { Json::Null } else { json!(next) });
+                                    }
+                                },
+                                {text(l, &c.label)}
+                            }
+                        }
+                    }
+                }
+            }
+            FieldKind::Geopoint => {
+                rsx! { Geopoint { id: id.clone(), value: value.clone(), on_set: set.clone() } }
+            }
+            FieldKind::Photo { max, .. } => {
+                rsx! { Photos { session, path: path.clone(), id: id.clone(), count: value.as_array().map_or(0, Vec::len), max, attachments } }
+            }
+            FieldKind::AddressRef => {
+                rsx! { AddressRef { id: id.clone(), value: as_text(&value), on_set: set.clone() } }
+            }
+            FieldKind::RecordRef { form: target } => {
+                rsx! { RecordRef { id: id.clone(), form: target.to_string(), value: as_text(&value), on_set: set.clone() } }
+            }
+            FieldKind::Repeat { .. } => {
+                rsx! { Repeat { session, path: path.clone(), errors: errors.clone() } }
+            }
+        }
+    };
+
+    rsx! {
+        div { class: if invalid { "field invalid" } else { "field" }, "data-path": "{path}",
+            label { r#for: "{id}", "{label}" if required { span { class: "req", " *" } } }
+            {input}
+            if let Some(h) = hint { small { class: "hint", "{h}" } }
+            for e in own_errors { p { class: "error", "{e}" } }
+        }
+    }
+}
+
+#[component]
+fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let shown = match (
+        value.get("lat").and_then(Json::as_f64),
+        value.get("lon").and_then(Json::as_f64),
+    ) {
+        (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
+        _ => tr(l, "未定位", "No position"),
+    };
+    rsx! {
+        div { class: "geo", id: "{id}",
+            span { "{shown}" }
+            button { r#type: "button", class: "secondary", onclick: move |_| {
+                    match ui.core().and_then(|c| c.0.platform.location()) {
+                        Some(fix) => on_set.call(fix.to_value()),
+                        None => ui.changed(tr(l, "无法定位：请到室外或稍后再试", "No position fix: step outside or try again")),
+                    }
+                },
+                {tr(l, "定位", "Locate")}
+            }
+        }
+    }
+}
+
+#[component]
+fn Photos(
+    session: SessionSignal,
+    path: String,
+    id: String,
+    count: usize,
+    max: u32,
+    attachments: usize,
+) -> Element {
+    let options = use_context::<UiOptions>();
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let input_id = format!("{id}-input");
+    let script = format!(
+        r#"const input = document.getElementById("{input_id}"); const ids = [];
+for (const f of input.files) {{ const r = await fetch("/upload", {{ method: "POST", body: f }}); ids.push(await r.text()); }}
+input.value = ""; dioxus.send(ids);"#
+    );
+    rsx! {
+        div { class: "photos", id: "{id}",
+            span { class: "count", {tr(l, &format!("已拍 {count}/{max} 张", ), &format!("{count} of {max} photos"))} }
+            label { class: "secondary photo-button",
+                {tr(l, "拍照/选择照片", "Take or choose a photo")}
+                input { id: "{input_id}", r#type: "file", accept: "image/*", capture: "environment", multiple: true,
+                    onchange: move |e| {
+                        let files = e.files();
+                        let (uploads, script, path) = (options.uploads.clone(), script.clone(), path.clone());
+                        spawn(async move {
+                            let mut payloads = Vec::new();
+                            if files.is_empty() {
+                                // Liveview: the page posts the files, we pick them up by id.
+                                let mut eval = document::eval(&script);
+                                if let Ok(ids) = eval.recv::<Vec<String>>().await {
+                                    payloads.extend(ids.iter().filter_map(|i| uploads.take(i)));
+                                }
+                            } else {
+                                for f in files {
+                                    if let Ok(bytes) = f.read_bytes().await {
+                                        payloads.push(bytes.to_vec());
+                                    }
+                                }
+                            }
+                            for bytes in payloads {
+                                let mut session = session;
+                                let mut guard = session.write();
+                                let added = guard.as_mut().map(|s| s.add_photo(&path, &bytes));
+                                drop(guard);
+                                if let Some(Err(e)) = added {
+                                    ui.changed(e.to_string());
+                                }
+                            }
+                        });
+                    }
+                }
+            }
+            if attachments > 0 { span { class: "hint", {tr(l, "照片已加密保存在本机", "Photos are stored encrypted on this phone")} } }
+        }
+    }
+}
+
+#[component]
+fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element {
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let mut picking = use_signal(|| false);
+    let label = value
+        .parse::<RecordId>()
+        .ok()
+        .and_then(|rid| {
+            ui.core()
+                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r)))
+        })
+        .unwrap_or_else(|| tr(l, "未选择", "Not chosen"));
+    rsx! {
+        div { class: "ref", id: "{id}",
+            span { class: "ref-label", "{label}" }
+            button { r#type: "button", class: "secondary", onclick: move |_| picking.toggle(), {tr(l, "选择地址", "Pick address")} }
+        }
+        if picking() {
+            AddressPicker { on_pick: move |rid: RecordId| { on_set.call(json!(rid)); picking.set(false); } }
+        }
+    }
+}
+
+#[component]
+fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>) -> Element {
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let options: Vec<(String, String)> = ui
+        .core()
+        .map(|c| {
+            c.records(&RecordFilter {
+                form: Some(form.clone()),
+                limit: Some(50),
+                ..Default::default()
+            })
+            .unwrap_or_default()
+            .iter()
+            .map(|r| (r.id.to_string(), c.label(r)))
+            .collect()
+        })
+        .unwrap_or_default();
+    rsx! {
+        select { id: "{id}", onchange: move |e| on_set.call(json!(e.value())),
+            option { value: "", selected: value.is_empty(), {tr(l, "请选择", "Choose")} }
+            for (rid, label) in options {
+                option { key: "{rid}", value: "{rid}", selected: value == rid, "{label}" }
+            }
+        }
+    }
+}
+
+#[component]
+fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+    let l = *use_lang().read();
+    let guard = session.read();
+    let Some(s) = guard.as_ref() else {
+        return rsx! {};
+    };
+    let form = s.form().clone();
+    let Some(group) = form.field(&path).cloned() else {
+        return rsx! {};
+    };
+    let entries = s
+        .values()
+        .get(&path)
+        .and_then(Json::as_array)
+        .map_or(0, Vec::len);
+    drop(guard);
+    let item = match &group.def.kind {
+        FieldKind::Repeat {
+            item_label: Some(t),
+            ..
+        } => text(l, t),
+        _ => tr(l, "条目", "Entry"),
+    };
+    let children: Vec<String> = group.children.iter().map(|c| c.name().to_owned()).collect();
+    let add = {
+        let path = path.clone();
+        move |_| {
+            let mut session = session;
+            let mut guard = session.write();
+            if let Some(s) = guard.as_mut() {
+                let _ = s.add_entry(&path, Default::default());
+            }
+        }
+    };
+    rsx! {
+        div { class: "repeat",
+            for i in 0..entries {
+                div { class: "entry", key: "{i}",
+                    div { class: "entry-head",
+                        strong { "{item} {i + 1}" }
+                        button { r#type: "button", class: "link", onclick: {
+                                let path = path.clone();
+                                move |_| {
+                                    let mut session = session;
+                                    let mut guard = session.write();
+                                    if let Some(s) = guard.as_mut() {
+                                        let _ = s.remove_entry(&path, i);
+                                    }
+                                }
+                            },
+                            {tr(l, "删除", "Remove")}
+                        }
+                    }
+                    for c in children.iter() {
+                        FieldView {
+                            key: "{c}",
+                            session,
+                            path: format!("{path}[{i}].{c}"),
+                            errors: errors.iter().filter(|e| e.path == format!("{path}[{i}].{c}")).cloned().collect::<Vec<_>>(),
+                        }
+                    }
+                }
+            }
+            button { r#type: "button", class: "secondary", id: "add-{path}", onclick: add, "＋ " {tr(l, &format!("添加{item}"), &format!("Add {item}"))} }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The form renderer, driven entirely by the form definition.
+
+use beatbook_schema::ids::RecordId;
+use dioxus::prelude::*;
+
+use super::fields::FieldView;
+use super::i18n::{text, tr, use_lang};
+use super::Ui;
+use crate::core::store::LocalState;
+use crate::core::{CoreError, FormSession};
+
+/// The open session of the screen.
+pub type SessionSignal = Signal<Option<FormSession>>;
+
+/// One record being entered or revised.
+#[component]
+pub fn FormView(id: RecordId) -> Element {
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let session: SessionSignal = use_signal(|| ui.core().and_then(|c| c.open_record(id).ok()));
+    let mut tried = use_signal(|| false);
+    let mut failure = use_signal(|| None::<String>);
+
+    let guard = session.read();
+    let Some(s) = guard.as_ref() else {
+        return rsx! { p { class: "error", {tr(l, "无法打开这条记录", "This record cannot be opened")} } };
+    };
+    let form = s.form().clone();
+    let title = text(l, form.title());
+    let state = s.state();
+    let reason = s.review_reason().map(str::to_owned);
+    let refusal = s.rejection().map(|r| text(l, &r.message));
+    let errors = if tried() { s.errors() } else { Vec::new() };
+    let visible: Vec<String> = form
+        .fields()
+        .iter()
+        .filter(|f| s.is_relevant(f.name()))
+        .map(|f| f.name().to_owned())
+        .collect();
+    drop(guard);
+
+    let mut submit = move |_: ()| {
+        let mut session = session;
+        let mut guard = session.write();
+        let result = guard.as_mut().map(|s| s.finalize());
+        drop(guard);
+        match result {
+            Some(Ok(())) => {
+                ui.changed(tr(l, "已保存，待上传", "Saved; waiting to sync"));
+                ui.go_back();
+            }
+            Some(Err(CoreError::Invalid(_))) => {
+                tried.set(true);
+                failure.set(Some(tr(
+                    l,
+                    "请按提示修改标红的项目",
+                    "Correct the fields marked in red",
+                )));
+            }
+            Some(Err(e)) => failure.set(Some(e.to_string())),
+            None => {}
+        }
+    };
+
+    rsx! {
+        div { class: "form-head",
+            h2 { id: "form-title", "{title}" }
+            span { class: format!("state {:?}", state).to_lowercase(), {text(l, &state.label())} }
+        }
+        if let Some(r) = reason {
+            div { class: "banner warn", id: "return-reason", strong { {tr(l, "退回原因：", "Returned: ")} } "{r}" }
+        }
+        if let Some(r) = refusal {
+            div { class: "banner error", strong { {tr(l, "服务器拒收：", "Refused by the server: ")} } "{r}" }
+        }
+        form { class: "fields", onsubmit: move |e| { e.prevent_default(); submit(()) },
+            for name in visible {
+                FieldView {
+                    key: "{name}",
+                    session,
+                    path: name.clone(),
+                    errors: errors.iter().filter(|e| e.path == name || e.path.starts_with(&format!("{name}["))).cloned().collect::<Vec<_>>(),
+                }
+            }
+            if let Some(f) = failure() { p { class: "error", role: "alert", "{f}" } }
+            if state != LocalState::Approved {
+                button { id: "finalize", class: "primary big sticky", r#type: "submit", {tr(l, "保存并提交", "Save and submit")} }
+            }
+        }
+    }
+}

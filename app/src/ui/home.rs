@@ -1,0 +1,192 @@
+//! Home: the officer, today's counts, the outbox, sync, and the ways in.
+
+use beatbook_schema::protocol::Role;
+use dioxus::prelude::*;
+
+use super::i18n::{text, tr, use_lang};
+use super::lists::ListKind;
+use super::{Route, Ui};
+use crate::core::store::{LocalState, RecordFilter};
+use crate::core::sync::Phase;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Counts {
+    today: usize,
+    outbox: u64,
+    drafts: u64,
+    returned: u64,
+    open_hazards: usize,
+    last_sync: Option<String>,
+}
+
+fn counts(ui: Ui) -> Counts {
+    let Some(core) = ui.core() else {
+        return Counts::default();
+    };
+    let status = core.status().unwrap_or_default();
+    let today = core.0.platform.today();
+    let offset = core.0.platform.offset();
+    let recent = core
+        .records(&RecordFilter {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    let state = |s: LocalState| {
+        status
+            .states
+            .iter()
+            .find(|(k, _)| *k == s)
+            .map_or(0, |(_, n)| *n)
+    };
+    let hazards = core
+        .records(&RecordFilter {
+            form: Some("hazard".into()),
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    Counts {
+        today: recent
+            .iter()
+            .filter(|r| r.created_at.with_timezone(&offset).date_naive() == today)
+            .count(),
+        outbox: status.outbox,
+        drafts: state(LocalState::Draft) + state(LocalState::Rejected),
+        returned: state(LocalState::Returned),
+        open_hazards: hazards
+            .iter()
+            .filter(|h| {
+                matches!(
+                    h.values.get("status").and_then(|v| v.as_str()),
+                    Some("open" | "rectifying")
+                )
+            })
+            .count(),
+        last_sync: status
+            .last_sync
+            .map(|t| t.with_timezone(&offset).format("%m-%d %H:%M").to_string()),
+    }
+}
+
+/// The home screen.
+#[component]
+pub fn Home() -> Element {
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let _ = ui.revision.read(); // reload when records change
+    let counts = counts(ui);
+    let user = ui.core().and_then(|c| c.user().ok().flatten());
+    let mut progress = use_signal(|| None::<String>);
+    let mut syncing = use_signal(|| false);
+
+    let sync = move |_| {
+        let Some(core) = ui.core() else { return };
+        syncing.set(true);
+        spawn(async move {
+            let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
+            let report = {
+                let forward = async {
+                    while let Some(p) = futures_util::StreamExt::next(&mut rx).await {
+                        progress.set(Some(p));
+                    }
+                };
+                let run = async move {
+                    let sender = tx.clone();
+                    drop(tx);
+                    let r = core
+                        .sync(&move |p| {
+                            let line = match (p.phase, p.total) {
+                                (Phase::Uploading, Some(t)) => format!("↑ 照片 {}/{t}", p.done),
+                                (Phase::Pushing, Some(t)) => format!("↑ {}/{t}", p.done),
+                                (Phase::Pulling, _) => format!("↓ {}", p.done),
+                                _ => String::new(),
+                            };
+                            let _ = sender.unbounded_send(line);
+                        })
+                        .await;
+                    r
+                };
+                let (r, ()) = futures_util::join!(run, forward);
+                r
+            };
+            syncing.set(false);
+            progress.set(None);
+            match report {
+                Ok(r) if r.rejected > 0 => ui.changed(tr(
+                    l,
+                    &format!("同步完成，{} 条被拒收，请查看草稿", r.rejected),
+                    &format!("Synced; {} refused: see drafts", r.rejected),
+                )),
+                Ok(r) => ui.changed(tr(
+                    l,
+                    &format!("同步完成：上传 {}，下载 {}", r.accepted, r.pulled),
+                    &format!("Synced: {} sent, {} received", r.accepted, r.pulled),
+                )),
+                Err(e) if e.to_string().contains("no connection") => ui.changed(tr(
+                    l,
+                    "暂无网络，数据已保存在本机，稍后再同步",
+                    "No connection: everything is saved on this phone; sync later",
+                )),
+                Err(e) => ui.changed(e.to_string()),
+            }
+        });
+    };
+
+    rsx! {
+        section { class: "who",
+            if let Some(u) = &user {
+                div { class: "name", "{u.name}" span { class: "role", {text(l, &u.role.label())} } }
+                div { class: "grids", {tr(l, "网格：", "Grids: ")} {u.grids.iter().map(|g| g.to_string()).collect::<Vec<_>>().join("、")} }
+            }
+        }
+        section { class: "stats",
+            div { class: "stat", span { class: "n", id: "today-count", "{counts.today}" } span { {tr(l, "今日采集", "Today")} } }
+            div { class: "stat", span { class: "n", id: "outbox-count", "{counts.outbox}" } span { {tr(l, "待上传", "To sync")} } }
+            div { class: "stat", span { class: "n", "{counts.drafts}" } span { {tr(l, "草稿", "Drafts")} } }
+        }
+        section { class: "sync",
+            button { id: "sync", class: "primary big", disabled: syncing(), onclick: sync,
+                if syncing() { {tr(l, "同步中…", "Syncing…")} } else { {tr(l, "同步", "Sync")} }
+            }
+            div { class: "sync-state",
+                if let Some(p) = progress() { span { id: "sync-progress", "{p}" } }
+                else {
+                    span { {tr(l, "上次同步：", "Last sync: ")} {counts.last_sync.clone().unwrap_or_else(|| tr(l, "从未", "never"))} }
+                }
+            }
+        }
+        nav { class: "actions",
+            button { id: "visit", class: "tile", onclick: move |_| ui.go(Route::Visit(None)),
+                span { class: "glyph", "⌂" } {tr(l, "入户走访", "Household visit")}
+            }
+            if user.as_ref().is_some_and(|u| u.role != Role::Supervisor) {
+                button { id: "hazard", class: "tile", onclick: move |_| new_record(ui, "hazard"),
+                    span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
+                    if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
+                }
+            }
+            button { id: "returned", class: "tile", onclick: move |_| ui.go(Route::List(ListKind::Returned)),
+                span { class: "glyph", "↩" } {tr(l, "被退回", "Returned")}
+                if counts.returned > 0 { span { class: "badge warn", id: "returned-count", "{counts.returned}" } }
+            }
+            button { id: "search", class: "tile", onclick: move |_| ui.go(Route::Search),
+                span { class: "glyph", "⌕" } {tr(l, "查找人/房", "Find")}
+            }
+            button { id: "new", class: "tile", onclick: move |_| ui.go(Route::NewRecord),
+                span { class: "glyph", "＋" } {tr(l, "其他表单", "Other forms")}
+            }
+            button { id: "lists", class: "tile", onclick: move |_| ui.go(Route::List(ListKind::Drafts)),
+                span { class: "glyph", "☰" } {tr(l, "我的记录", "My records")}
+            }
+        }
+    }
+}
+
+/// Starts a new record of a form and opens it.
+pub fn new_record(ui: Ui, form: &str) {
+    let Some(core) = ui.core() else { return };
+    match core.new_record(form, None, Default::default()) {
+        Ok(session) => ui.go(Route::Edit(session.id())),
+        Err(e) => ui.changed(e.to_string()),
+    }
+}

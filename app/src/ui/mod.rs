@@ -1,0 +1,156 @@
+//! The field app's UI in Dioxus 0.7: the same components run in the desktop
+//! window (development, screenshots) and through liveview in a browser
+//! (end-to-end tests); phone builds use the Dioxus CLI. Components get the
+//! [`Core`](crate::core::Core) through context and hold no SQL.
+
+mod fields;
+mod form;
+mod home;
+mod i18n;
+mod lists;
+mod shell;
+mod unlock;
+mod uploads;
+mod visit;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use beatbook_schema::ids::RecordId;
+use beatbook_schema::text::Lang;
+use dioxus::prelude::*;
+
+use crate::core::platform::Platform;
+use crate::core::Core;
+pub use uploads::Uploads;
+
+/// The stylesheet, mobile first.
+const CSS: &str = include_str!("../../../assets/app/app.css");
+
+/// How the UI starts.
+#[derive(Clone)]
+pub struct UiOptions {
+    /// The device directory.
+    pub dir: PathBuf,
+    /// Cheap key derivation (tests only).
+    pub fast_keys: bool,
+    /// The server address offered at enrollment.
+    pub server: String,
+    /// Platform services.
+    pub platform: Arc<dyn Platform>,
+    /// Photos posted by a browser (liveview cannot deliver file inputs).
+    pub uploads: Uploads,
+}
+
+/// Where the app is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// The home screen.
+    Home,
+    /// Editing one record.
+    Edit(RecordId),
+    /// The household visit flow at an address (none picked yet: `None`).
+    Visit(Option<RecordId>),
+    /// A list of records.
+    List(lists::ListKind),
+    /// Finding a person or a house.
+    Search,
+    /// Choosing a form for a new record.
+    NewRecord,
+}
+
+/// UI-wide state, shared through context (signals are `Copy`).
+#[derive(Clone, Copy)]
+pub struct Ui {
+    /// The open core, once unlocked.
+    pub core: Signal<Option<Core>>,
+    /// The current screen.
+    pub route: Signal<Route>,
+    /// Where to go back to.
+    pub back: Signal<Vec<Route>>,
+    /// The UI language.
+    pub lang: Signal<Lang>,
+    /// A short message at the top ("已保存，待上传").
+    pub notice: Signal<Option<String>>,
+    /// Bumped when records change, so lists reload.
+    pub revision: Signal<u64>,
+}
+
+impl Ui {
+    /// Goes to a screen, remembering where we were.
+    pub fn go(mut self, route: Route) {
+        let current = self.route.read().clone();
+        self.back.write().push(current);
+        self.route.set(route);
+    }
+
+    /// Goes back one screen.
+    pub fn go_back(mut self) {
+        let previous = self.back.write().pop().unwrap_or(Route::Home);
+        self.route.set(previous);
+    }
+
+    /// The open core (components below the unlock screen always have one).
+    pub fn core(self) -> Option<Core> {
+        self.core.read().clone()
+    }
+
+    /// Shows a message and reloads lists.
+    pub fn changed(mut self, message: impl Into<String>) {
+        self.notice.set(Some(message.into()));
+        *self.revision.write() += 1;
+    }
+}
+
+/// The root component.
+#[component]
+pub fn App() -> Element {
+    let ui = use_context_provider(|| Ui {
+        core: Signal::new(None),
+        route: Signal::new(Route::Home),
+        back: Signal::new(Vec::new()),
+        lang: Signal::new(Lang::Zh),
+        notice: Signal::new(None),
+        revision: Signal::new(0),
+    });
+    let unlocked = ui.core.read().is_some();
+    rsx! {
+        style { {CSS} }
+        div { class: "app",
+            if unlocked {
+                shell::Shell {}
+            } else {
+                unlock::Unlock {}
+            }
+        }
+    }
+}
+
+/// Opens the desktop window (412×915, a phone's shape).
+pub fn launch_desktop(options: UiOptions) {
+    use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
+    let window = WindowBuilder::new()
+        .with_title("Beatbook 基础信息采集")
+        .with_inner_size(LogicalSize::new(412.0, 915.0));
+    dioxus::LaunchBuilder::desktop()
+        .with_cfg(Config::new().with_menu(None).with_window(window))
+        .with_context(options)
+        .launch(App);
+}
+
+/// The same app over liveview, for a browser at `/app/` (`/` redirects
+/// there), plus `POST /upload` for photos from a file input. (liveview 0.7
+/// only mounts at the root: it registers `/{*route}` and a `/ws` socket.)
+pub fn liveview_router(options: UiOptions) -> axum::Router {
+    use dioxus_liveview::LiveviewRouter;
+    let uploads = options.uploads.clone();
+    axum::Router::new()
+        .with_virtual_dom("/", move || {
+            VirtualDom::new(App).with_root_context(options.clone())
+        })
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/app/") }),
+        )
+        .merge(uploads::router(uploads))
+}

@@ -1,0 +1,44 @@
+//! The frame around every screen: header, notice, and the current screen.
+
+use dioxus::prelude::*;
+
+use super::form::FormView;
+use super::home::Home;
+use super::i18n::{tr, use_lang};
+use super::lists::{ListView, NewRecord, SearchView};
+use super::unlock::LangToggle;
+use super::visit::VisitView;
+use super::{Route, Ui};
+
+/// Header, notice and screen.
+#[component]
+pub fn Shell() -> Element {
+    let ui = use_context::<Ui>();
+    let mut notice = ui.notice;
+    let l = *use_lang().read();
+    let route = ui.route.read().clone();
+    let at_home = route == Route::Home;
+    rsx! {
+        header { class: "top",
+            if !at_home {
+                button { id: "back", class: "icon", onclick: move |_| ui.go_back(), "‹ " {tr(l, "返回", "Back")} }
+            } else {
+                span { class: "title", "Beatbook" }
+            }
+            LangToggle {}
+        }
+        if let Some(message) = notice() {
+            div { class: "notice", role: "status", onclick: move |_| notice.set(None), "{message}" }
+        }
+        main {
+            match route {
+                Route::Home => rsx! { Home {} },
+                Route::Edit(id) => rsx! { FormView { key: "{id}", id } },
+                Route::Visit(address) => rsx! { VisitView { address } },
+                Route::List(kind) => rsx! { ListView { kind } },
+                Route::Search => rsx! { SearchView {} },
+                Route::NewRecord => rsx! { NewRecord {} },
+            }
+        }
+    }
+}

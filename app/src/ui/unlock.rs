@@ -1,0 +1,180 @@
+//! First start: server, badge and password, then a PIN; later starts: the PIN.
+
+use dioxus::prelude::*;
+
+use super::i18n::{tr, use_lang};
+use super::{Ui, UiOptions};
+use crate::core::keys::PinKeys;
+use crate::core::{Core, CoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    Credentials,
+    SetPin,
+    Pin,
+}
+
+fn open(options: &UiOptions, pin: &str) -> Result<Core, CoreError> {
+    let keys = if options.fast_keys {
+        PinKeys::fast_for_tests()
+    } else {
+        PinKeys::default()
+    };
+    Core::open(&options.dir, pin, &keys, options.platform.clone())
+}
+
+/// The unlock and enrollment screens.
+#[component]
+pub fn Unlock() -> Element {
+    let options = use_context::<UiOptions>();
+    let mut ui = use_context::<Ui>();
+    let lang = use_lang();
+    let l = *lang.read();
+    let mut step = use_signal(|| {
+        if options.dir.join("device.json").exists() {
+            Step::Pin
+        } else {
+            Step::Credentials
+        }
+    });
+    let mut server = use_signal(|| options.server.clone());
+    let mut badge = use_signal(String::new);
+    let mut password = use_signal(String::new);
+    let mut pin = use_signal(String::new);
+    let mut pin2 = use_signal(String::new);
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let mut opened = use_signal(|| None::<Core>);
+
+    let enroll = move |core: Core| {
+        let (server, badge, mut password) = (server(), badge(), password());
+        spawn(async move {
+            busy.set(true);
+            let result = core
+                .enroll(&server, badge.trim(), &password, "Beatbook")
+                .await;
+            busy.set(false);
+            match result {
+                Ok(_) => {
+                    password.clear();
+                    ui.core.set(Some(core));
+                    ui.changed(tr(l, "设备已绑定，正在同步…", "Device enrolled, syncing…"));
+                }
+                Err(e) => {
+                    opened.set(Some(core));
+                    step.set(Step::Credentials);
+                    error.set(Some(match &e {
+                        CoreError::Sync(s) if s.to_string().contains("no connection") => tr(
+                            l,
+                            "连不上服务器，请检查地址和网络",
+                            "Cannot reach the server: check the address and the network",
+                        ),
+                        _ => e.to_string(),
+                    }));
+                }
+            }
+        });
+    };
+
+    let mut submit_pin = move |_: ()| {
+        error.set(None);
+        match step() {
+            Step::Credentials => {
+                if badge().trim().is_empty() || password().is_empty() {
+                    error.set(Some(tr(
+                        l,
+                        "请填写警号和密码",
+                        "Fill in badge number and password",
+                    )));
+                } else if let Some(core) = opened() {
+                    enroll(core);
+                } else {
+                    step.set(Step::SetPin);
+                }
+            }
+            Step::SetPin => {
+                if pin() != pin2() {
+                    error.set(Some(tr(l, "两次输入的PIN不一致", "The two PINs differ")));
+                    return;
+                }
+                match open(&options, &pin()) {
+                    Ok(core) => enroll(core),
+                    Err(e) => error.set(Some(e.to_string())),
+                }
+            }
+            Step::Pin => match open(&options, &pin()) {
+                Ok(core) => match core.user() {
+                    Ok(Some(_)) => ui.core.set(Some(core)),
+                    _ => {
+                        opened.set(Some(core));
+                        step.set(Step::Credentials);
+                    }
+                },
+                Err(CoreError::Store(crate::core::store::StoreError::WrongPin)) => {
+                    pin.set(String::new());
+                    error.set(Some(tr(l, "PIN错误，请重试", "Wrong PIN: try again")));
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            },
+        }
+    };
+
+    rsx! {
+        div { class: "unlock",
+            h1 { class: "brand", "Beatbook" }
+            p { class: "tagline", {tr(l, "社区警务基础信息采集", "Community policing field data")} }
+            form { class: "card", onsubmit: move |e| { e.prevent_default(); submit_pin(()) },
+                match step() {
+                    Step::Credentials => rsx! {
+                        h2 { {tr(l, "绑定设备", "Enroll this device")} }
+                        label { {tr(l, "服务器地址", "Server address")}
+                            input { id: "server", r#type: "url", value: "{server}", oninput: move |e| server.set(e.value()) }
+                        }
+                        label { {tr(l, "警号", "Badge number")}
+                            input { id: "badge", inputmode: "numeric", autocomplete: "username", value: "{badge}", oninput: move |e| badge.set(e.value()) }
+                        }
+                        label { {tr(l, "密码", "Password")}
+                            input { id: "password", r#type: "password", autocomplete: "current-password", value: "{password}", oninput: move |e| password.set(e.value()) }
+                        }
+                    },
+                    Step::SetPin => rsx! {
+                        h2 { {tr(l, "设置PIN", "Set a PIN")} }
+                        p { class: "hint", {tr(l, "PIN用于解锁本机数据（6–12位数字）", "The PIN unlocks the data on this phone (6–12 digits)")} }
+                        label { {tr(l, "PIN", "PIN")}
+                            input { id: "pin", r#type: "password", inputmode: "numeric", value: "{pin}", oninput: move |e| pin.set(e.value()) }
+                        }
+                        label { {tr(l, "再次输入PIN", "PIN again")}
+                            input { id: "pin2", r#type: "password", inputmode: "numeric", value: "{pin2}", oninput: move |e| pin2.set(e.value()) }
+                        }
+                    },
+                    Step::Pin => rsx! {
+                        h2 { {tr(l, "输入PIN解锁", "Enter your PIN")} }
+                        input { id: "pin", class: "pin", r#type: "password", inputmode: "numeric", autofocus: true, value: "{pin}", oninput: move |e| pin.set(e.value()) }
+                    },
+                }
+                if let Some(e) = error() {
+                    p { class: "error", role: "alert", "{e}" }
+                }
+                button { id: "next", class: "primary big", r#type: "submit", disabled: busy(),
+                    if busy() { {tr(l, "请稍候…", "Please wait…")} } else { {tr(l, "下一步", "Continue")} }
+                }
+            }
+            LangToggle {}
+        }
+    }
+}
+
+/// The 中/EN switch.
+#[component]
+pub fn LangToggle() -> Element {
+    let mut lang = use_lang();
+    let next = match lang() {
+        beatbook_schema::text::Lang::Zh => beatbook_schema::text::Lang::En,
+        beatbook_schema::text::Lang::En => beatbook_schema::text::Lang::Zh,
+    };
+    rsx! {
+        button { id: "lang", class: "lang", r#type: "button", onclick: move |_| lang.set(next),
+            if next == beatbook_schema::text::Lang::En { "EN" } else { "中文" }
+        }
+    }
+}
