@@ -3,12 +3,15 @@
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 
+# What every build needs: a C toolchain (bundled SQLCipher), OpenSSL headers
+# (SQLCipher's crypto), and the WebKitGTK stack of the Dioxus desktop window.
+# Callers add what their step needs (e.g. a browser for UI tests) as arguments.
+base=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libsoup-3.0-dev)
+
 need=()
-for pkg in "$@"; do
+for pkg in "${base[@]}" "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-command -v cc >/dev/null 2>&1 || need+=(build-essential)
-command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

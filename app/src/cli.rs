@@ -11,7 +11,7 @@ use beatbook_schema::ids::GridId;
 use clap::{Parser, Subcommand};
 
 use crate::core::keys::PinKeys;
-use crate::core::platform::Desktop;
+use crate::core::platform::{Desktop, Fix};
 use crate::core::store::{LocalState, RecordFilter};
 use crate::core::sync::Phase;
 use crate::core::Core;
@@ -26,6 +26,10 @@ pub struct Cli {
     /// The officer's PIN (6–12 digits) that unlocks the local data.
     #[arg(long, env = "BEATBOOK_PIN", hide_env_values = true)]
     pub pin: Option<String>,
+    /// A fixed position to report as the device's location, "LAT,LON" (a
+    /// desktop has no GPS; for demos and tests).
+    #[arg(long, env = "BEATBOOK_FIX", value_parser = parse_fix)]
+    pub fix: Option<Fix>,
     /// Cheap key derivation (tests and benchmarks only: weak against PIN guessing).
     #[arg(long, hide = true)]
     pub insecure_fast_keys: bool,
@@ -96,6 +100,28 @@ pub enum Command {
     },
 }
 
+fn parse_fix(raw: &str) -> Result<Fix, String> {
+    let (lat, lon) = raw
+        .split_once(',')
+        .ok_or("expected LAT,LON, e.g. 31.87,121.17")?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .map_err(|_| format!("latitude '{lat}' is not a number"))?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .map_err(|_| format!("longitude '{lon}' is not a number"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("{lat},{lon} is not a position on Earth"));
+    }
+    Ok(Fix {
+        lat,
+        lon,
+        accuracy_m: 10.0,
+    })
+}
+
 fn pin(cli: &Cli) -> anyhow::Result<String> {
     cli.pin
         .clone()
@@ -109,8 +135,13 @@ pub fn open(cli: &Cli) -> anyhow::Result<Core> {
     } else {
         PinKeys::default()
     };
-    Core::open(&cli.dir, &pin(cli)?, &keys, Arc::new(Desktop::default()))
-        .with_context(|| format!("could not open the device data in {}", cli.dir.display()))
+    Core::open(
+        &cli.dir,
+        &pin(cli)?,
+        &keys,
+        Arc::new(Desktop { fix: cli.fix }),
+    )
+    .with_context(|| format!("could not open the device data in {}", cli.dir.display()))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -135,7 +166,7 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         dir: cli.dir.clone(),
         fast_keys: cli.insecure_fast_keys,
         server: server.to_owned(),
-        platform: Arc::new(Desktop::default()),
+        platform: Arc::new(Desktop { fix: cli.fix }),
         uploads: Default::default(),
     }
 }

@@ -384,16 +384,23 @@ impl Core {
         if record.form_id.as_str() == "address" {
             return address_label(&record.values);
         }
-        let summary = self
-            .form_version(record.form_id.as_str(), record.form_version)
-            .map(|f| f.def().summary.clone())
-            .unwrap_or_default();
-        let parts: Vec<String> = summary
+        let Ok(form) = self.form_version(record.form_id.as_str(), record.form_version) else {
+            return record.id.to_string();
+        };
+        let parts: Vec<String> = form
+            .def()
+            .summary
             .iter()
-            .filter_map(|k| record.values.get(k))
-            .map(|v| match v {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
+            .filter_map(|k| Some((form.field(k)?, record.values.get(k)?)))
+            .map(|(field, v)| match (&field.def.kind, v) {
+                // A choice shows as its label, not its stored value.
+                (beatbook_schema::form::FieldKind::SingleChoice { list }, Json::String(s)) => form
+                    .choices(list)
+                    .iter()
+                    .find(|c| c.value == *s)
+                    .map_or_else(|| s.clone(), |c| c.label.zh.clone()),
+                (_, Json::String(s)) => s.clone(),
+                (_, other) => other.to_string(),
             })
             .collect();
         if parts.is_empty() {

@@ -2,10 +2,12 @@
 //! autosaved; relevance and derived values follow the answers; finalizing
 //! validates everything at once and queues the change.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use beatbook_schema::form::{
-    CompiledField, DefaultValue, FieldError, FieldKind, Form, ValidationContext, Values,
+    AddressBook, CompiledField, DefaultValue, FieldError, FieldKind, Form, ValidationContext,
+    Values,
 };
 use beatbook_schema::ids::{GridId, RecordId};
 use beatbook_schema::protocol::UserInfo;
@@ -15,6 +17,15 @@ use serde_json::{json, Value as Json};
 use super::platform::device_fact;
 use super::service::{Core, CoreError};
 use super::store::{LocalRecord, LocalState, Rejection};
+
+/// Standard addresses by id, for address-derived fields.
+struct Addresses(HashMap<RecordId, Values>);
+
+impl AddressBook for Addresses {
+    fn address(&self, id: &RecordId) -> Option<&Values> {
+        self.0.get(id)
+    }
+}
 
 /// One record being entered.
 pub struct FormSession {
@@ -161,6 +172,25 @@ impl FormSession {
         &self.attachments
     }
 
+    /// The standard addresses the record refers to, from the device's
+    /// gazetteer, so address parts are derived, not typed.
+    fn addresses(&self) -> Addresses {
+        let mut book = HashMap::new();
+        for f in self.form.fields() {
+            if matches!(f.def.kind, FieldKind::AddressRef) {
+                let id = self
+                    .values
+                    .get(f.name())
+                    .and_then(Json::as_str)
+                    .and_then(|s| s.parse::<RecordId>().ok());
+                if let Some(record) = id.and_then(|id| self.core.store().record(id).ok()) {
+                    book.insert(record.id, record.values);
+                }
+            }
+        }
+        Addresses(book)
+    }
+
     fn ctx(&self) -> (chrono::NaiveDate, Vec<beatbook_schema::ids::Sha256>) {
         (
             self.core.0.platform.today(),
@@ -170,10 +200,11 @@ impl FormSession {
 
     fn refresh_derived(&mut self) {
         let (today, hashes) = self.ctx();
+        let book = self.addresses();
         let ctx = ValidationContext {
             today,
             attachments: &hashes,
-            addresses: None,
+            addresses: Some(&book),
         };
         self.form.derive(&mut self.values, &ctx);
     }
@@ -294,10 +325,11 @@ impl FormSession {
     /// Every field error as things stand (for inline messages).
     pub fn errors(&self) -> Vec<FieldError> {
         let (today, hashes) = self.ctx();
+        let book = self.addresses();
         let ctx = ValidationContext {
             today,
             attachments: &hashes,
-            addresses: None,
+            addresses: Some(&book),
         };
         self.form
             .validate(&self.values, &ctx)
@@ -310,10 +342,11 @@ impl FormSession {
     /// at once ([`CoreError::Invalid`]) and changes nothing.
     pub fn finalize(&mut self) -> Result<(), CoreError> {
         let (today, hashes) = self.ctx();
+        let book = self.addresses();
         let ctx = ValidationContext {
             today,
             attachments: &hashes,
-            addresses: None,
+            addresses: Some(&book),
         };
         let normalized = self
             .form

@@ -79,6 +79,7 @@ pub struct Ui {
 impl Ui {
     /// Goes to a screen, remembering where we were.
     pub fn go(mut self, route: Route) {
+        self.notice.set(None);
         let current = self.route.read().clone();
         self.back.write().push(current);
         self.route.set(route);

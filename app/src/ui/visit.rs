@@ -36,13 +36,12 @@ pub fn AddressPicker(on_pick: EventHandler<RecordId>) -> Element {
 #[component]
 pub fn VisitView(address: Option<RecordId>) -> Element {
     let ui = use_context::<Ui>();
-    let mut route = ui.route;
     let l = *use_lang().read();
     let _ = ui.revision.read();
     let Some(address) = address else {
         return rsx! {
             h2 { {tr(l, "选择标准地址", "Pick the standard address")} }
-            AddressPicker { on_pick: move |id| route.set(Route::Visit(Some(id))) }
+            AddressPicker { on_pick: move |id| ui.go(Route::Visit(Some(id))) }
         };
     };
     let Some(core) = ui.core() else {

@@ -311,16 +311,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The officer's latest record of a form (for carrying values forward).
+    /// The latest record of a form entered on this device (for carrying
+    /// values forward: what this officer typed last, not what others synced).
     pub fn latest_of_form(&self, form_id: &str) -> Result<Option<LocalRecord>, StoreError> {
         Ok(self
-            .records(&RecordFilter {
-                form: Some(form_id.to_owned()),
-                limit: Some(1),
-                ..Default::default()
-            })?
-            .into_iter()
-            .next())
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM records WHERE form_id = ?1 AND device = ?2 AND deleted = 0
+                 ORDER BY created_at DESC, id DESC LIMIT 1"
+            ))?
+            .query_row(params![form_id, self.device.to_string()], from_row)
+            .optional()?)
     }
 
     /// Records an attachment the device holds (its sealed file written by the caller).

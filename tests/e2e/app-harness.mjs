@@ -1,0 +1,108 @@
+// Harness for browser-driven tests of the field app: the real sync server
+// (demo district) and the real field app served over liveview, both on
+// loopback, driven from headless Chromium with Playwright.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const target = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+export const bin = (name) => path.join(target, 'debug', name);
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export function tmpdir(prefix) {
+  return fs.mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), prefix));
+}
+
+async function waitForHttp(url, timeoutMs = 30000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url);
+      if (r.status < 500) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/** The sync server over a demo district, restartable on the same port. */
+export class Server {
+  static async demo({ addresses = 300, households = 30 } = {}) {
+    const dir = tmpdir('bb-server-');
+    execFileSync(bin('beatbook-server'), ['--data-dir', dir, 'demo', '--addresses', String(addresses), '--households', String(households)], { stdio: 'ignore' });
+    const s = new Server(dir, await freePort());
+    await s.start();
+    return s;
+  }
+  constructor(dir, port) { this.dir = dir; this.port = port; this.url = `http://127.0.0.1:${port}`; }
+  async start() {
+    this.proc = spawn(bin('beatbook-server'), ['--data-dir', this.dir, 'serve', '--listen', `127.0.0.1:${this.port}`], { stdio: 'ignore' });
+    await waitForHttp(`${this.url}/healthz`);
+  }
+  async stop() {
+    if (!this.proc) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
+    this.proc = undefined;
+  }
+  /** Runs an admin command against the data directory. */
+  admin(args) {
+    return execFileSync(bin('beatbook-server'), ['--data-dir', this.dir, ...args], { encoding: 'utf8' });
+  }
+}
+
+/** The field app over liveview, with a fresh device directory. */
+export class FieldApp {
+  static async start(serverUrl) {
+    const dir = tmpdir('bb-device-');
+    const port = await freePort();
+    const proc = spawn(bin('beatbook-app'), ['--dir', dir, '--insecure-fast-keys', '--fix', '31.8700,121.1700', 'liveview', '--listen', `127.0.0.1:${port}`, '--server', serverUrl], { stdio: 'ignore' });
+    const url = `http://127.0.0.1:${port}/app/`;
+    await waitForHttp(url);
+    return Object.assign(new FieldApp(), { dir, proc, url });
+  }
+  async stop() { this.proc.kill('SIGKILL'); }
+}
+
+export async function browser() {
+  const profile = tmpdir('bb-chromium-');
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 412, height: 915 },
+    deviceScaleFactor: 1,
+    locale: 'zh-CN',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/**
+ * Counts what an officer does: every tap, and every character typed. The
+ * measure of "less time typing" (DOMAIN.md): operator actions for a scripted visit.
+ */
+export class Operator {
+  constructor(page) { this.page = page; this.taps = 0; this.chars = 0; }
+  get actions() { return this.taps + this.chars; }
+  async tap(selector) { await this.page.click(selector); this.taps += 1; }
+  async type(selector, text) {
+    await this.page.click(selector); this.taps += 1;
+    await this.page.fill(selector, text); this.chars += [...text].length;
+  }
+  async choose(selector, value) { await this.page.selectOption(selector, value); this.taps += 2; }
+  async files(selector, file) { await this.page.setInputFiles(selector, file); this.taps += 2; }
+}

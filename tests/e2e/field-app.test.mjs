@@ -1,0 +1,203 @@
+// The field app in a real browser (liveview over loopback), against the real
+// sync server with a demo district: enrollment, a household visit with three
+// residents, a revisit where nothing changed, a hazard with a photo, an
+// offline save with the server stopped and the sync after it restarts.
+// It counts operator actions (taps + typed characters) for the visit against
+// the same data typed into a blank form, and saves screenshots of the screens.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Server, FieldApp, browser, Operator, tmpdir, bin } from './app-harness.mjs';
+import { execFileSync } from 'node:child_process';
+
+const shots = path.resolve(import.meta.dirname, '../../docs/screenshots');
+fs.mkdirSync(shots, { recursive: true });
+const report = {};
+
+let server, app, ctx, page;
+before(async () => {
+  server = await Server.demo();
+  app = await FieldApp.start(server.url);
+  ctx = await browser();
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(app.url);
+});
+after(async () => {
+  await ctx?.close();
+  await app?.stop();
+  await server?.stop();
+  if (Object.keys(report).length) {
+    fs.writeFileSync(path.join(shots, '..', 'entry-effort.json'), JSON.stringify(report, null, 2) + '\n');
+  }
+});
+
+/** Back to the home screen. */
+async function home() {
+  for (let i = 0; i < 10 && (await page.locator('#back').count()); i++) {
+    await page.locator('#back').click({ timeout: 2000 }).catch(() => {});
+    await page.waitForTimeout(150); // let liveview apply the update
+  }
+  await page.waitForSelector('#sync');
+}
+
+const shot = (name, fullPage = false) => page.screenshot({ path: path.join(shots, `app-${name}.png`), fullPage });
+const text = (sel) => page.locator(sel).innerText();
+
+// A valid GB 11643 ID number.
+function citizenId(first17) {
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...first17].reduce((s, d, i) => s + Number(d) * w[i], 0);
+  return first17 + '10X98765432'[sum % 11];
+}
+
+const residents = [
+  { name: '陆建华', id: citizenId('32061419780312031'), relation: 'head', phone: '13962870011' },
+  { name: '施美琴', id: citizenId('32061419800725042'), relation: 'spouse', phone: '13962870012' },
+  { name: '陆晨阳', id: citizenId('32061420080916053'), relation: 'child', phone: '' },
+];
+
+/** Actions for the same data typed into a blank form: one tap per field plus every character. */
+function blankFormActions(fields) {
+  return fields.reduce((n, value) => n + 1 + [...String(value)].length, 0);
+}
+
+test('enrollment, then a PIN, then home', async () => {
+  await page.waitForSelector('#badge');
+  await shot('enroll');
+  await page.fill('#server', server.url);
+  await page.fill('#badge', '061201');
+  await page.fill('#password', 'wrong-password');
+  await page.click('#next');
+  await page.fill('#pin', '246810');
+  await page.fill('#pin2', '246810');
+  await page.click('#next');
+  await page.waitForSelector('.error');
+  assert.match(await text('.error'), /警号或密码错误|wrong badge/);
+  await page.fill('#password', 'beatbook-demo');
+  await page.click('#next');
+  await page.waitForSelector('#sync');
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 60000 });
+  await shot('home');
+  assert.match(await text('.who'), /施建军/);
+});
+
+async function findFreeAddress() {
+  // Not counted: find a standard address that has no house recorded yet.
+  for (const q of ['1号', '2号', '3号', '5号', '6号', '8号', '9号']) {
+    await page.click('#visit');
+    await page.fill('#address-search', q);
+    const labels = await page.locator('#address-results li').allInnerTexts();
+    for (const label of labels) {
+      await page.fill('#address-search', label);
+      await page.locator('#address-results li').first().click();
+      await page.waitForSelector('#visit-address');
+      if (await page.locator('#new-house').count()) {
+        await home();
+        return label;
+      }
+      await page.click('#back');
+    }
+    await home();
+  }
+  throw new Error('no free address in the demo district');
+}
+
+test('a household visit with three residents, counted', async () => {
+  const label = await findFreeAddress();
+  const query = label.replace(/^.*?社区/, ''); // road + door number, as an officer would type it
+  const op = new Operator(page);
+  await op.tap('#visit');
+  await op.type('#address-search', query);
+  await shot('address-search');
+  await op.tap('#address-results li >> nth=0');
+  assert.equal(await text('#visit-address'), label);
+  await op.tap('#new-house');
+  await op.tap('#f-use [data-value="owner_occupied"]');
+  await op.type('#f-owner_name', residents[0].name);
+  await op.type('#f-owner_phone', residents[0].phone);
+  await shot('house', true);
+  await op.tap('#finalize');
+  await page.waitForSelector('#add-resident');
+  for (const r of residents) {
+    await op.tap('#add-resident');
+    await op.tap(`#f-relation [data-value="${r.relation}"]`);
+    await op.tap('#f-category [data-value="registered"]');
+    await op.type('#f-name', r.name);
+    await op.type('#f-id_number', r.id);
+    if (r.phone) await op.type('#f-phone', r.phone);
+    // Derived at once, never typed.
+    await page.waitForSelector('#f-gender:not(:has-text("—"))');
+    if (r === residents[0]) await shot('person', true);
+    await op.tap('#finalize');
+    await page.waitForSelector('#residents');
+  }
+  assert.equal(await page.locator('#residents li').count(), 3);
+  await shot('visit');
+
+  // The same data typed into a blank form: every field of the house and each
+  // person, including what Beatbook derives (address parts, gender, birth
+  // date, age, registered division) or fills from the device (grid, officer).
+  const [community, rest] = [label.match(/^.*?社区/)[0], query];
+  const house = ['320614', '海门区', community, rest, '自住', residents[0].name, residents[0].id, residents[0].phone, '320614-01-01', '施建军'];
+  const people = residents.map((r) => [
+    community + rest, r.name, r.id, r.relation === 'head' ? '户主' : r.relation === 'spouse' ? '配偶' : '子女', '户籍', '汉族',
+    Number(r.id[16]) % 2 ? '男' : '女', `${r.id.slice(6, 10)}-${r.id.slice(10, 12)}-${r.id.slice(12, 14)}`,
+    String(2026 - Number(r.id.slice(6, 10))), r.id.slice(0, 6), '江苏省南通市海门区', r.phone,
+  ].filter((v) => v !== ''));
+  const blank = blankFormActions(house) + people.reduce((n, p) => n + blankFormActions(p), 0);
+  report.visit = { beatbook: { taps: op.taps, chars: op.chars, actions: op.actions }, blank_form: blank, ratio: +(op.actions / blank).toFixed(2) };
+
+  // A revisit where nothing changed: one tap once the house is on screen.
+  const again = new Operator(page);
+  await home();
+  await again.tap('#visit');
+  await again.type('#address-search', query);
+  await again.tap('#address-results li >> nth=0');
+  await again.tap('#unchanged');
+  await page.waitForSelector('.notice:has-text("信息无变化")');
+  const visitBlank = blankFormActions(['2026-11-28 10:30', '施建军', '320614-01-01', '入户走访', community + rest, residents[0].name, '信息无变化']);
+  report.revisit_unchanged = { beatbook: { taps: again.taps, chars: again.chars, actions: again.actions }, blank_form: visitBlank, ratio: +(again.actions / visitBlank).toFixed(2) };
+  assert.ok(op.actions < blank, `Beatbook ${op.actions} actions vs blank form ${blank}`);
+});
+
+test('a hazard with a photo, saved offline, synced when the server is back', async () => {
+  const photo = path.join(tmpdir('bb-photo-'), 'hazard.jpg');
+  fs.copyFileSync(path.resolve(import.meta.dirname, '../../sync-server/src/demo/hazard.jpg'), photo);
+  await home();
+  await server.stop(); // no signal from here on
+  await page.click('#hazard');
+  await page.selectOption('#f-category', 'ebike_charging');
+  await page.fill('#f-description', '楼道内电动自行车充电，飞线充电');
+  await page.click('#f-severity [data-value="high"]');
+  await page.setInputFiles('#f-photos-input', photo);
+  await page.waitForSelector('#f-photos .count:has-text("1/")');
+  await shot('hazard', true);
+  await page.click('#finalize');
+  await page.waitForSelector('#sync');
+  const queued = Number(await text('#outbox-count'));
+  assert.ok(queued >= 1, `queued ${queued}`);
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("暂无网络")', { timeout: 60000 });
+  assert.equal(Number(await text('#outbox-count')), queued, 'kept on the phone');
+
+  await server.start();
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 60000 });
+  assert.equal(Number(await text('#outbox-count')), 0);
+  const status = server.admin(['status']);
+  assert.match(status, /hazard/);
+  await page.click('#lists');
+  await page.click('.tab:has-text("已上传")');
+  await page.waitForSelector('#records li');
+  await shot('sent');
+});
+
+test('English on request', async () => {
+  await home();
+  await page.click('#lang');
+  await page.waitForSelector('#sync:has-text("Sync")');
+  await shot('home-en');
+  await page.click('#lang');
+});
