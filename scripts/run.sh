@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
-# Beatbook's main job: the sync server with embedded SQLite and a demo district.
-# First start seeds ./beatbook-data (or $BEATBOOK_DATA_DIR); later starts reuse it.
+# Beatbook's main job: the sync server with embedded SQLite and a demo
+# district, and the field app. First start seeds ./beatbook-data (or
+# $BEATBOOK_DATA_DIR); later starts reuse it.
+#
+# The field app opens as a desktop window when a display is available;
+# without one (a server, CI, SSH) it is served to a browser on
+# http://127.0.0.1:8780/app/ instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 data="${BEATBOOK_DATA_DIR:-beatbook-data}"
 listen="${BEATBOOK_LISTEN:-127.0.0.1:8700}"
-server=(cargo run --quiet --release -p beatbook-server --)
+cargo build --release -p beatbook-server -p beatbook-app
+bin="${CARGO_TARGET_DIR:-target}/release"
 
-cargo build --release -p beatbook-server
 if [ ! -f "$data/beatbook.sqlite3" ]; then
   echo "seeding the demo district into $data ..."
-  "${server[@]}" --data-dir "$data" demo
+  "$bin/beatbook-server" --data-dir "$data" demo
 fi
-exec "${server[@]}" --data-dir "$data" serve --listen "$listen"
+"$bin/beatbook-server" --data-dir "$data" serve --listen "$listen" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://$listen/healthz" >/dev/null && break; sleep 0.1; done
+
+echo
+echo "sync server:    http://$listen  (supervisor review: http://$listen/review/)"
+echo "field app:      enroll with server http://$listen, badge 061201, password beatbook-demo, then set a PIN"
+device="${BEATBOOK_DEVICE_DIR:-$data/device}"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  BEATBOOK_SERVER="http://$listen" "$bin/beatbook-app" --dir "$device" --fix 31.87,121.17
+else
+  echo "no display: serving the field app to a browser"
+  "$bin/beatbook-app" --dir "$device" --fix 31.87,121.17 liveview --listen 127.0.0.1:8780 --server "http://$listen"
+fi

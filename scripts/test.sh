@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc
+scripts/e2e.sh

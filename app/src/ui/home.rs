@@ -26,6 +26,7 @@ fn counts(ui: Ui) -> Counts {
     let status = core.status().unwrap_or_default();
     let today = core.0.platform.today();
     let offset = core.0.platform.offset();
+    let device = core.device_id();
     let recent = core
         .records(&RecordFilter {
             limit: Some(500),
@@ -48,7 +49,10 @@ fn counts(ui: Ui) -> Counts {
     Counts {
         today: recent
             .iter()
-            .filter(|r| r.created_at.with_timezone(&offset).date_naive() == today)
+            // What this officer entered today on this phone, not what the pull brought.
+            .filter(|r| {
+                r.device == device && r.created_at.with_timezone(&offset).date_naive() == today
+            })
             .count(),
         outbox: status.outbox,
         drafts: state(LocalState::Draft) + state(LocalState::Rejected),

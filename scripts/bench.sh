@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Beatbook measured (README "Performance"): side by side with the PouchDB peer
+# on the peer's own records, many devices at once, and the local figures.
+# Release builds; minutes, not seconds. Nothing here runs in CI.
+#
+#   scripts/bench.sh                              # compare (N=10,000, 3 runs) + load (500 devices)
+#   scripts/bench.sh compare --n 50000 --runs 1   # the peer's 50k size
+#   scripts/bench.sh load --devices 500
+#   scripts/bench.sh local                        # save latency, address search, photo size
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+target="${CARGO_TARGET_DIR:-target}"
+peer_src="${BEATBOOK_PEER_SRC:-../shared/peers/pouchdb}"
+peer="${BEATBOOK_PEER_DIR:-$target/peer-pouchdb}"
+
+prepare_peer() {
+  command -v node >/dev/null || { echo "the PouchDB peer needs Node.js 20 (node not found)" >&2; exit 1; }
+  if [ ! -d "$peer/node_modules/pouchdb-server" ]; then
+    echo "preparing the PouchDB peer in $peer (a copy: $peer_src is read-only)"
+    rm -rf "$peer"
+    mkdir -p "$(dirname "$peer")"
+    cp -r "$peer_src" "$peer"
+    chmod -R u+w "$peer"
+    (cd "$peer" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+build() {
+  cargo build --release -p beatbook-server -p beatbook-tests --bin beatbook-server --bin beatbook-bench
+}
+
+machine() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+}
+
+what="${1:-all}"
+[ $# -gt 0 ] && shift
+case "$what" in
+  compare)
+    prepare_peer; build; machine
+    "$target/release/beatbook-bench" compare --peer "$peer" "$@" ;;
+  load)
+    build; machine
+    "$target/release/beatbook-bench" load "$@" ;;
+  local)
+    machine
+    cargo run --release -q -p beatbook-tests --example save_latency -- "${1:-1000}"
+    cargo run --release -q -p beatbook-app --example search_bench
+    cargo run --release -q -p beatbook-app --example photo_bench ;;
+  all)
+    prepare_peer; build; machine
+    "$target/release/beatbook-bench" compare --peer "$peer" "$@"
+    "$target/release/beatbook-bench" load ;;
+  *)
+    echo "usage: scripts/bench.sh [compare|load|local|all] [options]" >&2; exit 2 ;;
+esac
