@@ -201,3 +201,21 @@ test('English on request', async () => {
   await shot('home-en');
   await page.click('#lang');
 });
+
+test('no horizontal scrolling from 360×640 to 412×915', async () => {
+  await home();
+  for (const [width, height] of [[360, 640], [412, 915]]) {
+    await page.setViewportSize({ width, height });
+    for (const open of [null, '#hazard', '#visit']) {
+      if (open) await page.click(open);
+      await page.waitForTimeout(200);
+      const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(scroll <= width, `${open ?? 'home'} at ${width}px scrolls to ${scroll}px`);
+      const small = await page.evaluate(() => [...document.querySelectorAll('button, input, select')]
+        .filter((e) => e.offsetParent && e.getBoundingClientRect().height < 36).map((e) => e.id || e.className));
+      assert.deepEqual(small, [], `touch targets under 36px at ${width}px`);
+      if (open) await home();
+    }
+  }
+  await page.setViewportSize({ width: 412, height: 915 });
+});
