@@ -191,22 +191,22 @@ impl FormSession {
         Addresses(book)
     }
 
-    fn ctx(&self) -> (chrono::NaiveDate, Vec<beatbook_schema::ids::Sha256>) {
-        (
-            self.core.0.platform.today(),
-            self.attachments.iter().map(|a| a.sha256).collect(),
-        )
+    /// Runs `f` with what validation needs: today, the attachments, and the
+    /// standard addresses the record refers to.
+    fn with_ctx<T>(&self, f: impl FnOnce(&ValidationContext<'_>) -> T) -> T {
+        let hashes: Vec<_> = self.attachments.iter().map(|a| a.sha256).collect();
+        let book = self.addresses();
+        f(&ValidationContext {
+            today: self.core.0.platform.today(),
+            attachments: &hashes,
+            addresses: Some(&book),
+        })
     }
 
     fn refresh_derived(&mut self) {
-        let (today, hashes) = self.ctx();
-        let book = self.addresses();
-        let ctx = ValidationContext {
-            today,
-            attachments: &hashes,
-            addresses: Some(&book),
-        };
-        self.form.derive(&mut self.values, &ctx);
+        let mut values = std::mem::take(&mut self.values);
+        self.with_ctx(|ctx| self.form.derive(&mut values, ctx));
+        self.values = values;
     }
 
     fn save(&self) -> Result<(), CoreError> {
@@ -324,15 +324,7 @@ impl FormSession {
 
     /// Every field error as things stand (for inline messages).
     pub fn errors(&self) -> Vec<FieldError> {
-        let (today, hashes) = self.ctx();
-        let book = self.addresses();
-        let ctx = ValidationContext {
-            today,
-            attachments: &hashes,
-            addresses: Some(&book),
-        };
-        self.form
-            .validate(&self.values, &ctx)
+        self.with_ctx(|ctx| self.form.validate(&self.values, ctx))
             .err()
             .unwrap_or_default()
     }
@@ -341,16 +333,8 @@ impl FormSession {
     /// outbox entry in one transaction). Otherwise returns every field error
     /// at once ([`CoreError::Invalid`]) and changes nothing.
     pub fn finalize(&mut self) -> Result<(), CoreError> {
-        let (today, hashes) = self.ctx();
-        let book = self.addresses();
-        let ctx = ValidationContext {
-            today,
-            attachments: &hashes,
-            addresses: Some(&book),
-        };
         let normalized = self
-            .form
-            .validate(&self.values, &ctx)
+            .with_ctx(|ctx| self.form.validate(&self.values, ctx))
             .map_err(CoreError::Invalid)?;
         // Keep only the attachments the final values still name.
         let text = serde_json::to_string(&normalized).unwrap_or_default();

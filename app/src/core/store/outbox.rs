@@ -2,14 +2,14 @@
 //! recording the server's answers.
 
 use beatbook_schema::form::Values;
-use beatbook_schema::ids::{BatchId, ChangeId, RecordId};
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, RecordId};
 use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ChangeResult};
 use beatbook_schema::record::AttachmentRef;
 use chrono::Utc;
 use rusqlite::{params, Transaction};
 use serde_json::Value as Json;
 
-use super::records::{get_record, LocalState, Rejection};
+use super::records::{get_record, LocalRecord, LocalState, Rejection};
 use super::{Store, StoreError};
 
 /// How big one push may be.
@@ -73,6 +73,36 @@ fn base_vals(tx: &Transaction<'_>, id: RecordId) -> Result<Values, StoreError> {
     Ok(serde_json::from_str(&raw)?)
 }
 
+/// Puts a change of `record` into the outbox, stamped with this device's clock.
+fn enqueue(
+    tx: &Transaction<'_>,
+    record: &LocalRecord,
+    op: ChangeOp,
+    device: DeviceId,
+) -> Result<ChangeId, StoreError> {
+    let change = Change {
+        change_id: ChangeId::new_v7(),
+        record_id: record.id,
+        form_id: record.form_id.clone(),
+        form_version: record.form_version,
+        grid: record.grid.clone(),
+        base_revision: record.base_revision,
+        hlc: Store::next_hlc(tx, device)?,
+        at: Utc::now(),
+        op,
+    };
+    tx.prepare_cached(
+        "INSERT INTO outbox (change_id, record_id, change, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        change.change_id.to_string(),
+        record.id.to_string(),
+        serde_json::to_string(&change)?,
+        change.at.to_rfc3339()
+    ])?;
+    Ok(change.change_id)
+}
+
 impl Store {
     /// Finalizes a record with its validated values: in one transaction the
     /// record becomes `queued` and its change enters the outbox. Returns the
@@ -98,31 +128,16 @@ impl Store {
             .prepare_cached("SELECT COUNT(*) FROM outbox WHERE record_id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))?;
         let returned = matches!(record.state, LocalState::Returned);
-        let change_id = if fields.is_empty()
-            && !attachments_changed
-            && record.base_revision > 0
-            && !returned
-        {
-            None
-        } else {
-            let change = Change {
-                change_id: ChangeId::new_v7(),
-                record_id: id,
-                form_id: record.form_id.clone(),
-                form_version: record.form_version,
-                grid: record.grid.clone(),
-                base_revision: record.base_revision,
-                hlc: Store::next_hlc(&tx, device)?,
-                at: now,
-                op: ChangeOp::Upsert {
+        let change_id =
+            if fields.is_empty() && !attachments_changed && record.base_revision > 0 && !returned {
+                None
+            } else {
+                let op = ChangeOp::Upsert {
                     fields,
                     attachments: attachments.to_vec(),
-                },
+                };
+                Some(enqueue(&tx, &record, op, device)?)
             };
-            tx.prepare_cached("INSERT INTO outbox (change_id, record_id, change, created_at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![change.change_id.to_string(), id.to_string(), serde_json::to_string(&change)?, now.to_rfc3339()])?;
-            Some(change.change_id)
-        };
         let state = if change_id.is_some() || pending > 0 {
             LocalState::Queued
         } else {
@@ -154,19 +169,7 @@ impl Store {
         if record.base_revision == 0 && pending == 0 {
             tx.execute("DELETE FROM records WHERE id = ?1", [id.to_string()])?;
         } else {
-            let change = Change {
-                change_id: ChangeId::new_v7(),
-                record_id: id,
-                form_id: record.form_id.clone(),
-                form_version: record.form_version,
-                grid: record.grid.clone(),
-                base_revision: record.base_revision,
-                hlc: Store::next_hlc(&tx, device)?,
-                at: Utc::now(),
-                op: ChangeOp::Delete,
-            };
-            tx.prepare_cached("INSERT INTO outbox (change_id, record_id, change, created_at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![change.change_id.to_string(), id.to_string(), serde_json::to_string(&change)?, Utc::now().to_rfc3339()])?;
+            enqueue(&tx, &record, ChangeOp::Delete, device)?;
             tx.execute(
                 "UPDATE records SET deleted = 1, state = 'queued' WHERE id = ?1",
                 [id.to_string()],
