@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod review;
 pub mod state;
 pub mod storage;
 pub mod sync;

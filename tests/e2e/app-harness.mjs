@@ -7,8 +7,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(import.meta.dirname, '../..');
+// Node 18 (Debian's) has no import.meta.dirname.
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const root = path.resolve(here, '../..');
 const target = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
 export const bin = (name) => path.join(target, 'debug', name);
 

@@ -10,8 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Server, FieldApp, browser, Operator, tmpdir, bin } from './app-harness.mjs';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-const shots = path.resolve(import.meta.dirname, '../../docs/screenshots');
+// Node 18 (Debian's) has no import.meta.dirname.
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const shots = path.resolve(here, '../../docs/screenshots');
 fs.mkdirSync(shots, { recursive: true });
 const report = {};
 
@@ -164,7 +168,7 @@ test('a household visit with three residents, counted', async () => {
 
 test('a hazard with a photo, saved offline, synced when the server is back', async () => {
   const photo = path.join(tmpdir('bb-photo-'), 'hazard.jpg');
-  fs.copyFileSync(path.resolve(import.meta.dirname, '../../sync-server/src/demo/hazard.jpg'), photo);
+  fs.copyFileSync(path.resolve(here, '../../sync-server/src/demo/hazard.jpg'), photo);
   await home();
   await server.stop(); // no signal from here on
   await page.click('#hazard');

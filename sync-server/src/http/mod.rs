@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/metrics", get(metrics::render))
         .nest("/v1", v1::routes())
+        .merge(crate::review::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::malformed("method not allowed on this endpoint").with_status(StatusCode::METHOD_NOT_ALLOWED)

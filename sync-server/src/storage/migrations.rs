@@ -110,4 +110,30 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sha256, record_id)
     );
     "#,
+    // 2: the review pages: web sessions, the audit log, and indexes to list
+    // a batch's records and a station's records.
+    r#"
+    CREATE TABLE web_sessions (
+        id_hash BLOB PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+    );
+    CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        badge TEXT NOT NULL,
+        name TEXT NOT NULL,
+        station_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_station ON audit_log (station_id, id);
+    CREATE INDEX record_versions_batch ON record_versions (batch_id);
+    CREATE INDEX records_grid_form ON records (grid_id, form_id);
+    "#,
 ];

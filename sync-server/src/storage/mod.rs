@@ -5,8 +5,10 @@
 //! which the backend calls inside its transaction.
 
 mod migrations;
+mod review;
 pub mod sqlite;
 
+pub use review::*;
 pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
@@ -161,6 +163,22 @@ pub struct StoredRecord {
     pub conflicted: bool,
     /// Latest review.
     pub review: Option<Review>,
+}
+
+impl StoredRecord {
+    /// The record after a supervisor's decision: status approved or
+    /// returned, the review kept, a conflict flag cleared (the supervisor has
+    /// seen it), the next revision.
+    pub fn reviewed(mut self, review: Review) -> Self {
+        self.status = match review.decision {
+            beatbook_schema::protocol::ReviewDecision::Approve => RecordStatus::Approved,
+            beatbook_schema::protocol::ReviewDecision::Return { .. } => RecordStatus::Returned,
+        };
+        self.review = Some(review);
+        self.conflicted = false;
+        self.revision += 1;
+        self
+    }
 }
 
 /// Who pushes, as the storage layer records it.
@@ -343,4 +361,67 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether a blob is attached to a record within `scope`.
     async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError>;
+
+    // ---- review pages ----
+    /// Batches for review, filtered, newest first, with their progress.
+    async fn batch_page(&self, filter: BatchFilter) -> Result<BatchPage, StoreError>;
+    /// One batch, if it exists and is in `scope` (see [`BatchFilter::scope`]).
+    async fn batch_row(
+        &self,
+        id: BatchId,
+        scope: ReadScope,
+    ) -> Result<Option<BatchRow>, StoreError>;
+    /// The records a batch wrote that are in `scope`, in push order.
+    async fn batch_entries(
+        &self,
+        id: BatchId,
+        scope: ReadScope,
+    ) -> Result<Vec<BatchEntry>, StoreError>;
+    /// The batch that wrote each revision of a record (review decisions and
+    /// other server-side edits belong to none).
+    async fn record_batches(&self, id: RecordId) -> Result<BTreeMap<u64, BatchId>, StoreError>;
+    /// The hard conflicts kept for a record, oldest first, with who wrote each value.
+    async fn record_conflicts(&self, id: RecordId) -> Result<Vec<ConflictEntry>, StoreError>;
+    /// A server-side edit: asks `edit` about each record (on its current
+    /// state) and writes what it returns as the record's next version (which
+    /// devices pull), then the entry `audit` makes of the outcomes — all in
+    /// one durable transaction.
+    async fn edit_records(
+        &self,
+        ids: Vec<RecordId>,
+        edit: RecordEdit,
+        audit: EditAudit,
+    ) -> Result<Vec<(RecordId, EditOutcome)>, StoreError>;
+    /// Live hazards, overdue first, then by deadline.
+    async fn hazards(&self, query: HazardQuery) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Live hazards per status, and how many are overdue (`today` as in [`HazardQuery`]).
+    async fn hazard_counts(
+        &self,
+        scope: ReadScope,
+        grid: Option<GridId>,
+        today: String,
+    ) -> Result<HazardCounts, StoreError>;
+    /// Feeds the live records the query selects to `sink`, oldest first,
+    /// one at a time; returns how many it fed.
+    async fn export_records(
+        &self,
+        query: ExportQuery,
+        sink: Box<dyn RecordSink>,
+    ) -> Result<u64, StoreError>;
+    /// Appends an entry to the audit log; returns its position.
+    async fn append_audit(&self, entry: NewAudit) -> Result<u64, StoreError>;
+    /// Audit entries, newest first, and how many match.
+    async fn audit_log(&self, query: AuditQuery) -> Result<(Vec<AuditEntry>, u64), StoreError>;
+    /// Stores a new web session (and forgets expired ones).
+    async fn create_web_session(&self, session: NewWebSession) -> Result<(), StoreError>;
+    /// A web session by the hash of its id.
+    async fn web_session(&self, id_hash: [u8; 32]) -> Result<Option<WebSession>, StoreError>;
+    /// Notes activity on a web session.
+    async fn touch_web_session(
+        &self,
+        id_hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Ends a web session.
+    async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError>;
 }

@@ -12,11 +12,10 @@ use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
 };
-use beatbook_schema::protocol::ReviewDecision;
 use beatbook_schema::protocol::{
     Change, ChangeOp, ChangeOutcome, Cursor, PullItem, RecordVersion, Role, UserInfo,
 };
-use beatbook_schema::record::{Record, RecordStatus};
+use beatbook_schema::record::Record;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::value::RawValue;
@@ -24,6 +23,8 @@ use serde_json::value::RawValue;
 use super::migrations::MIGRATIONS;
 use super::*;
 use crate::sync::Decider;
+
+mod review;
 
 /// Readers kept open for reuse.
 const READERS: usize = 4;
@@ -194,18 +195,24 @@ fn version_of(record: &StoredRecord) -> RecordVersion {
 }
 
 /// Appends an item to the change log and returns its cursor. The item's JSON
-/// embeds its own cursor, so the log row is written then filled in.
+/// embeds its own cursor, so the cursor is taken first: the next value of the
+/// log's AUTOINCREMENT sequence, which only this transaction can advance (there
+/// is one writer), so the row is written once, whole.
 fn append_log(
     tx: &Transaction<'_>,
     grid: Option<&str>,
     make: impl FnOnce(Cursor) -> PullItem,
 ) -> Result<Cursor, StoreError> {
-    tx.prepare_cached("INSERT INTO changelog (grid_id, item) VALUES (?1, '')")?
-        .execute(params![grid])?;
-    let cursor = Cursor(tx.last_insert_rowid() as u64);
+    let next: i64 = tx
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changelog'), 0),
+                        COALESCE((SELECT MAX(cursor) FROM changelog), 0)) + 1",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let cursor = Cursor(next as u64);
     let json = serde_json::to_string(&make(cursor))?;
-    tx.prepare_cached("UPDATE changelog SET item = ?1 WHERE cursor = ?2")?
-        .execute(params![json, cursor.0 as i64])?;
+    tx.prepare_cached("INSERT INTO changelog (cursor, grid_id, item) VALUES (?1, ?2, ?3)")?
+        .execute(params![cursor.0 as i64, grid, json])?;
     Ok(cursor)
 }
 
@@ -649,15 +656,10 @@ impl Store for SqliteStore {
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
         self.write(move |c| {
             let tx = c.transaction()?;
-            let Some(mut record) = load_record(&tx, id)? else {
+            let Some(record) = load_record(&tx, id)? else {
                 return Ok(None);
             };
-            record.status = match review.decision {
-                ReviewDecision::Approve => RecordStatus::Approved,
-                ReviewDecision::Return { .. } => RecordStatus::Returned,
-            };
-            record.review = Some(review);
-            record.revision += 1;
+            let record = record.reviewed(review);
             write_version(&tx, &record, None, None)?;
             tx.commit()?;
             Ok(Some(record.revision))
@@ -803,5 +805,99 @@ impl Store for SqliteStore {
             .exists(params![sha.to_hex(), grids])?)
         })
         .await
+    }
+
+    async fn batch_page(&self, filter: BatchFilter) -> Result<BatchPage, StoreError> {
+        self.read(move |c| review::batch_page(c, &filter)).await
+    }
+
+    async fn batch_row(
+        &self,
+        id: BatchId,
+        scope: ReadScope,
+    ) -> Result<Option<BatchRow>, StoreError> {
+        self.read(move |c| review::batch_row_by_id(c, id, &scope))
+            .await
+    }
+
+    async fn batch_entries(
+        &self,
+        id: BatchId,
+        scope: ReadScope,
+    ) -> Result<Vec<BatchEntry>, StoreError> {
+        self.read(move |c| review::batch_entries(c, id, &scope))
+            .await
+    }
+
+    async fn record_batches(&self, id: RecordId) -> Result<BTreeMap<u64, BatchId>, StoreError> {
+        self.read(move |c| review::record_batches(c, id)).await
+    }
+
+    async fn record_conflicts(&self, id: RecordId) -> Result<Vec<ConflictEntry>, StoreError> {
+        self.read(move |c| review::record_conflicts(c, id)).await
+    }
+
+    async fn edit_records(
+        &self,
+        ids: Vec<RecordId>,
+        edit: RecordEdit,
+        audit: EditAudit,
+    ) -> Result<Vec<(RecordId, EditOutcome)>, StoreError> {
+        self.write(move |c| review::edit_records(c, ids, edit, audit))
+            .await
+    }
+
+    async fn hazards(&self, query: HazardQuery) -> Result<Vec<StoredRecord>, StoreError> {
+        self.read(move |c| review::hazards(c, &query)).await
+    }
+
+    async fn hazard_counts(
+        &self,
+        scope: ReadScope,
+        grid: Option<GridId>,
+        today: String,
+    ) -> Result<HazardCounts, StoreError> {
+        self.read(move |c| review::hazard_counts(c, &scope, grid.as_ref(), &today))
+            .await
+    }
+
+    async fn export_records(
+        &self,
+        query: ExportQuery,
+        mut sink: Box<dyn RecordSink>,
+    ) -> Result<u64, StoreError> {
+        self.read(move |c| review::export_records(c, &query, sink.as_mut()))
+            .await
+    }
+
+    async fn append_audit(&self, entry: NewAudit) -> Result<u64, StoreError> {
+        self.write(move |c| review::append_audit(c, &entry)).await
+    }
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<(Vec<AuditEntry>, u64), StoreError> {
+        self.read(move |c| review::audit_log(c, &query)).await
+    }
+
+    async fn create_web_session(&self, session: NewWebSession) -> Result<(), StoreError> {
+        self.write(move |c| review::create_web_session(c, &session))
+            .await
+    }
+
+    async fn web_session(&self, id_hash: [u8; 32]) -> Result<Option<WebSession>, StoreError> {
+        self.read(move |c| review::web_session(c, id_hash)).await
+    }
+
+    async fn touch_web_session(
+        &self,
+        id_hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| review::touch_web_session(c, id_hash, now))
+            .await
+    }
+
+    async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| review::end_web_session(c, id_hash))
+            .await
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use beatbook_schema::form::{FieldError, ValidationContext};
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::merge::{self, FieldState, MergeKind};
-use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode};
+use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode, Role};
 use beatbook_schema::record::RecordStatus;
 use beatbook_schema::text::Text;
 use chrono::FixedOffset;
@@ -71,6 +71,16 @@ pub fn decide(
             ErrorCode::Forbidden,
             "您的角色不能提交此类表单",
             "your role may not submit this form",
+            vec![],
+        ));
+    }
+    if moves_hazard_to_verified(change, existing)
+        && !matches!(user.role, Role::Supervisor | Role::Admin)
+    {
+        return Decision::Answer(reject(
+            ErrorCode::Forbidden,
+            "隐患的“已复查”状态只能由所领导复查后设置",
+            "only a supervisor may mark a hazard verified, after checking the rectification",
             vec![],
         ));
     }
@@ -239,5 +249,228 @@ pub fn decide(
                 outcome,
             }
         }
+    }
+}
+
+/// The hazard status a supervisor sets after checking a rectification (已复查).
+const HAZARD_VERIFIED: &str = "verified";
+
+/// Whether a change moves a hazard to [`HAZARD_VERIFIED`] (leaving a
+/// verified hazard verified is not a move).
+fn moves_hazard_to_verified(change: &Change, existing: &Existing) -> bool {
+    let ChangeOp::Upsert { fields, .. } = &change.op else {
+        return false;
+    };
+    let verified = |v: Option<&Json>| v.and_then(Json::as_str) == Some(HAZARD_VERIFIED);
+    change.form_id.as_str() == "hazard"
+        && verified(fields.get("status"))
+        && !verified(
+            existing
+                .record
+                .as_ref()
+                .and_then(|r| r.fields.get("status"))
+                .map(|s| &s.value),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use beatbook_schema::catalogue::standard_forms;
+    use beatbook_schema::form::Values;
+    use beatbook_schema::hlc::Hlc;
+    use beatbook_schema::ids::Sha256;
+    use beatbook_schema::ids::{ChangeId, DeviceId, FormId, GridId, RecordId, StationId, UserId};
+    use beatbook_schema::protocol::UserInfo;
+    use beatbook_schema::record::AttachmentRef;
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    fn pusher(role: Role) -> Pusher {
+        Pusher {
+            user: UserInfo {
+                id: UserId::new_v7(),
+                badge: "x".into(),
+                name: "测试".into(),
+                role,
+                station: StationId::new("S1"),
+                grids: vec![GridId::new("G1")],
+            },
+            device: DeviceId::new_v7(),
+            now: Utc::now(),
+        }
+    }
+
+    fn forms() -> Forms {
+        Forms::compile(
+            standard_forms()
+                .expect("standard forms")
+                .into_iter()
+                .map(|f| f.def().clone())
+                .collect(),
+        )
+        .expect("compile")
+    }
+
+    fn photo(n: u8) -> (Sha256, AttachmentRef) {
+        let sha = Sha256::digest(&[n]);
+        (
+            sha,
+            AttachmentRef {
+                sha256: sha,
+                content_type: "image/jpeg".into(),
+                size: 1,
+            },
+        )
+    }
+
+    fn change(
+        record: RecordId,
+        base: u64,
+        fields: Values,
+        attachments: Vec<AttachmentRef>,
+    ) -> Change {
+        let device = DeviceId::new_v7();
+        Change {
+            change_id: ChangeId::new_v7(),
+            record_id: record,
+            form_id: FormId::new("hazard"),
+            form_version: 1,
+            grid: GridId::new("G1"),
+            base_revision: base,
+            hlc: Hlc::zero(device).tick(Utc::now().timestamp_millis() as u64),
+            at: Utc::now(),
+            op: ChangeOp::Upsert {
+                fields,
+                attachments,
+            },
+        }
+    }
+
+    /// A rectified hazard as stored, and the attachments it carries.
+    fn rectified(forms: &Forms) -> (StoredRecord, Vec<AttachmentRef>) {
+        let (before, a) = photo(1);
+        let (after, b) = photo(2);
+        let today = Utc::now().date_naive().to_string();
+        let fields = json!({
+            "category": "other", "description": "广告牌松动", "severity": "low",
+            "found_date": today, "location": {"lat": 31.87, "lon": 121.17},
+            "photos": [before.to_hex()], "status": "rectified",
+            "after_photos": [after.to_hex()], "rectified_date": today,
+        });
+        let c = change(
+            RecordId::new_v7(),
+            0,
+            fields.as_object().cloned().expect("object"),
+            vec![a.clone(), b.clone()],
+        );
+        let officer = pusher(Role::Officer);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        let existing = Existing {
+            record: None,
+            missing_blobs: vec![],
+        };
+        match decide(&c, &existing, &officer, &scope, forms, &Policy::default()) {
+            Decision::Write { record, .. } => (*record, vec![a, b]),
+            other => panic!("a rectified hazard is accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_supervisors_and_admins_may_mark_a_hazard_verified() {
+        let forms = forms();
+        let (stored, attachments) = rectified(&forms);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        let existing = Existing {
+            record: Some(stored.clone()),
+            missing_blobs: vec![],
+        };
+        let verify = change(
+            stored.id,
+            stored.revision,
+            json!({"status": "verified"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            attachments,
+        );
+        for role in [Role::Officer, Role::Auxiliary] {
+            match decide(
+                &verify,
+                &existing,
+                &pusher(role),
+                &scope,
+                &forms,
+                &Policy::default(),
+            ) {
+                Decision::Answer(ChangeOutcome::Rejected { code, .. }) => {
+                    assert_eq!(code, ErrorCode::Forbidden, "{role:?}")
+                }
+                other => panic!("{role:?} may not verify: {other:?}"),
+            }
+        }
+        for role in [Role::Supervisor, Role::Admin] {
+            let d = decide(
+                &verify,
+                &existing,
+                &pusher(role),
+                &scope,
+                &forms,
+                &Policy::default(),
+            );
+            assert!(
+                matches!(d, Decision::Write { .. }),
+                "{role:?} verifies: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_officer_may_still_edit_a_verified_hazard_and_report_rectification() {
+        let forms = forms();
+        let (mut stored, attachments) = rectified(&forms);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        let officer = pusher(Role::Officer);
+        // Reporting "rectified" is the officer's own step.
+        assert!(!moves_hazard_to_verified(
+            &change(
+                stored.id,
+                1,
+                json!({"status": "rectified"})
+                    .as_object()
+                    .cloned()
+                    .expect("object"),
+                vec![]
+            ),
+            &Existing {
+                record: None,
+                missing_blobs: vec![]
+            },
+        ));
+        // Once verified, resending the status unchanged is not a move.
+        stored.fields.get_mut("status").expect("status").value = json!("verified");
+        let existing = Existing {
+            record: Some(stored.clone()),
+            missing_blobs: vec![],
+        };
+        let edit = change(
+            stored.id,
+            stored.revision,
+            json!({"status": "verified", "rectified_note": "复查后补充说明"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            attachments,
+        );
+        let d = decide(
+            &edit,
+            &existing,
+            &officer,
+            &scope,
+            &forms,
+            &Policy::default(),
+        );
+        assert!(matches!(d, Decision::Write { .. }), "{d:?}");
     }
 }

@@ -1,0 +1,325 @@
+//! The rules of a supervisor's decisions, as edits the store applies inside
+//! its transaction (so they judge the record as it is at that moment):
+//!
+//! - approve or return: only within the supervisor's scope, only the version
+//!   the supervisor saw (a record edited since is refused, not decided
+//!   blindly), never a deleted record; a whole batch at once touches only
+//!   its records still waiting. The decision is a new version of the record
+//!   ([`StoredRecord::reviewed`], as [`crate::storage::Store::review`] writes it),
+//!   which the officer's device pulls.
+//! - verify a hazard: a hazard reported `rectified` becomes `verified`
+//!   (已复查), written as a new version with a clock that orders after every
+//!   value it has seen, and re-validated against its form.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use beatbook_schema::form::ValidationContext;
+use beatbook_schema::hlc::Hlc;
+use beatbook_schema::ids::{DeviceId, RecordId};
+use beatbook_schema::merge::{self, FieldState};
+use beatbook_schema::protocol::{ErrorCode, Review};
+use beatbook_schema::record::RecordStatus;
+use beatbook_schema::text::Text;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::storage::{ReadScope, RecordEdit, Refusal, StoredRecord};
+use crate::sync::Forms;
+
+/// The device id of edits made on the review pages (no phone made them).
+pub const REVIEW_DEVICE: DeviceId = DeviceId(Uuid::nil());
+
+/// The hazard status a verification starts from (已整改).
+pub const HAZARD_RECTIFIED: &str = "rectified";
+/// The hazard status a verification sets (已复查); the sync rules let only
+/// supervisors and admins push it from a device, too.
+pub const HAZARD_VERIFIED: &str = "verified";
+
+fn refuse(code: ErrorCode, zh: &str, en: &str) -> Refusal {
+    Refusal {
+        code,
+        message: Text::new(zh, en),
+    }
+}
+
+fn common(scope: &ReadScope, r: &StoredRecord, expected: Option<u64>) -> Result<(), Refusal> {
+    if !scope.contains(&r.grid) {
+        return Err(refuse(
+            ErrorCode::OutOfScope,
+            "该记录不在您的管辖范围内",
+            "the record is not in your scope",
+        ));
+    }
+    if r.deleted {
+        return Err(refuse(
+            ErrorCode::Conflict,
+            "该记录已被删除",
+            "the record was deleted",
+        ));
+    }
+    if expected != Some(r.revision) {
+        return Err(refuse(
+            ErrorCode::Conflict,
+            "该记录在您查看后已被修改，请刷新页面后重新审核",
+            "the record changed after you opened it: reload the page and review it again",
+        ));
+    }
+    Ok(())
+}
+
+/// Approves or returns each record at the revision in `expected`;
+/// `pending_only` leaves records already decided alone (a whole batch).
+pub fn review(
+    scope: ReadScope,
+    expected: HashMap<RecordId, u64>,
+    review: Review,
+    pending_only: bool,
+) -> RecordEdit {
+    Box::new(move |r| {
+        common(&scope, r, expected.get(&r.id).copied())?;
+        if pending_only && r.status != RecordStatus::Submitted {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "该记录已审核",
+                "the record was decided already",
+            ));
+        }
+        Ok(r.clone().reviewed(review.clone()))
+    })
+}
+
+/// Marks a rectified hazard verified, at revision `expected`.
+pub fn verify(
+    scope: ReadScope,
+    expected: u64,
+    forms: Arc<Forms>,
+    now: DateTime<Utc>,
+    local_offset: FixedOffset,
+) -> RecordEdit {
+    Box::new(move |r| {
+        common(&scope, r, Some(expected))?;
+        if r.form_id.as_str() != "hazard" {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "只有安全隐患可以复查",
+                "only hazards are verified",
+            ));
+        }
+        let status = r.fields.get("status").and_then(|s| s.value.as_str());
+        if status != Some(HAZARD_RECTIFIED) {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "只有“已整改”的隐患可以复查",
+                "only a hazard reported rectified can be verified",
+            ));
+        }
+        let now_ms = now.timestamp_millis().max(0) as u64;
+        let hlc = r
+            .fields
+            .values()
+            .fold(Hlc::zero(REVIEW_DEVICE), |clock, st| {
+                clock.observe(st.hlc, now_ms)
+            })
+            .tick(now_ms);
+        let mut next = r.clone();
+        next.revision += 1;
+        next.updated_at = now;
+        next.fields.insert(
+            "status".to_owned(),
+            FieldState {
+                value: json!(HAZARD_VERIFIED),
+                hlc,
+                revision: next.revision,
+            },
+        );
+        let Some(form) = forms.get(r.form_id.as_str(), r.form_version) else {
+            return Err(refuse(
+                ErrorCode::UnknownForm,
+                "该记录的表单版本已不再发布",
+                "the record's form version is no longer published",
+            ));
+        };
+        let hashes: Vec<_> = next.attachments.iter().map(|a| a.sha256).collect();
+        let ctx = ValidationContext {
+            today: now.with_timezone(&local_offset).date_naive(),
+            attachments: &hashes,
+            addresses: None,
+        };
+        if let Err(errors) = form.validate(&merge::values(&next.fields), &ctx) {
+            let first = errors.first().map(|e| e.message.clone());
+            let (zh, en) = first.map_or_else(
+                || {
+                    (
+                        "记录未通过校验".to_owned(),
+                        "the record does not validate".to_owned(),
+                    )
+                },
+                |m| (m.zh, m.en),
+            );
+            return Err(Refusal {
+                code: ErrorCode::ValidationFailed,
+                message: Text::new(format!("不能复查：{zh}"), format!("cannot verify: {en}")),
+            });
+        }
+        Ok(next)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use beatbook_schema::catalogue::standard_forms;
+    use beatbook_schema::ids::{FormId, GridId, Sha256, UserId};
+    use beatbook_schema::protocol::ReviewDecision;
+    use beatbook_schema::record::AttachmentRef;
+
+    use super::*;
+
+    fn hazard(status: &str) -> StoredRecord {
+        let device = DeviceId::new_v7();
+        let (a, b) = (Sha256::digest(b"a"), Sha256::digest(b"b"));
+        let today = Utc::now().date_naive().to_string();
+        let values = json!({
+            "category": "other", "description": "广告牌松动", "severity": "low",
+            "found_date": today, "location": {"lat": 31.87, "lon": 121.17},
+            "photos": [a.to_hex()], "status": status,
+            "after_photos": [b.to_hex()], "rectified_date": today,
+        });
+        let fields: BTreeMap<String, FieldState> = values
+            .as_object()
+            .expect("object")
+            .iter()
+            .map(|(k, v)| {
+                let hlc = Hlc {
+                    wall_ms: Utc::now().timestamp_millis() as u64 + 60_000,
+                    counter: 3,
+                    device,
+                };
+                (
+                    k.clone(),
+                    FieldState {
+                        value: v.clone(),
+                        hlc,
+                        revision: 2,
+                    },
+                )
+            })
+            .collect();
+        StoredRecord {
+            id: RecordId::new_v7(),
+            form_id: FormId::new("hazard"),
+            form_version: 1,
+            grid: GridId::new("G1"),
+            author: UserId::new_v7(),
+            device,
+            fields,
+            attachments: [a, b]
+                .map(|sha256| AttachmentRef {
+                    sha256,
+                    content_type: "image/jpeg".into(),
+                    size: 1,
+                })
+                .to_vec(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            status: RecordStatus::Submitted,
+            revision: 2,
+            deleted: false,
+            conflicted: true,
+            review: None,
+        }
+    }
+
+    fn forms() -> Arc<Forms> {
+        Arc::new(
+            Forms::compile(
+                standard_forms()
+                    .expect("forms")
+                    .iter()
+                    .map(|f| f.def().clone())
+                    .collect(),
+            )
+            .expect("compile"),
+        )
+    }
+
+    fn scope() -> ReadScope {
+        ReadScope::Grids(vec![GridId::new("G1")])
+    }
+
+    fn offset() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).expect("offset")
+    }
+
+    #[test]
+    fn a_rectified_hazard_is_verified_with_a_clock_after_every_value() {
+        let r = hazard("rectified");
+        let mut edit = verify(scope(), 2, forms(), Utc::now(), offset());
+        let next = edit(&r).expect("verified");
+        assert_eq!(next.revision, 3);
+        let status = &next.fields["status"];
+        assert_eq!(status.value, json!("verified"));
+        assert_eq!(status.revision, 3);
+        assert!(
+            r.fields.values().all(|st| status.hlc > st.hlc),
+            "orders after the device's clock"
+        );
+        assert_eq!(status.hlc.device, REVIEW_DEVICE);
+    }
+
+    #[test]
+    fn verification_needs_a_rectified_hazard_in_scope_at_the_version_seen() {
+        let forms = forms();
+        let mut edit = verify(scope(), 2, forms.clone(), Utc::now(), offset());
+        assert_eq!(edit(&hazard("open")).unwrap_err().code, ErrorCode::Conflict);
+        let mut stale = verify(scope(), 1, forms.clone(), Utc::now(), offset());
+        assert_eq!(
+            stale(&hazard("rectified")).unwrap_err().code,
+            ErrorCode::Conflict
+        );
+        let mut foreign = verify(
+            ReadScope::Grids(vec![GridId::new("H1")]),
+            2,
+            forms.clone(),
+            Utc::now(),
+            offset(),
+        );
+        assert_eq!(
+            foreign(&hazard("rectified")).unwrap_err().code,
+            ErrorCode::OutOfScope
+        );
+        // Without its after-photos a rectified hazard does not validate as verified.
+        let mut r = hazard("rectified");
+        r.fields.remove("after_photos");
+        assert_eq!(edit(&r).unwrap_err().code, ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn decisions_touch_only_the_version_seen_and_clear_the_conflict_flag() {
+        let r = hazard("open");
+        let decision = Review {
+            decision: ReviewDecision::Return {
+                reason: "照片不清晰".into(),
+            },
+            by: "所领导".into(),
+            at: Utc::now(),
+        };
+        let mut edit = review(scope(), HashMap::from([(r.id, 2)]), decision.clone(), false);
+        let next = edit(&r).expect("returned");
+        assert_eq!(
+            (next.status, next.revision, next.conflicted),
+            (RecordStatus::Returned, 3, false)
+        );
+        assert_eq!(next.review, Some(decision.clone()));
+        let mut stale = review(scope(), HashMap::from([(r.id, 1)]), decision.clone(), false);
+        assert!(stale(&r).is_err());
+        let mut batch = review(scope(), HashMap::from([(next.id, 3)]), decision, true);
+        assert!(
+            batch(&next).is_err(),
+            "a whole batch leaves decided records alone"
+        );
+    }
+}

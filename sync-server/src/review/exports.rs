@@ -1,0 +1,973 @@
+//! Exports per form and date range: CSV (a form's records, or one repeat
+//! group's entries linked by record id), XLSX (labels in Chinese, one sheet
+//! per repeat group and one of photo links, all linked by record id) and
+//! GeoJSON (hazards, or any form with a location).
+//!
+//! Streamed: the store feeds records one at a time to a sink on a blocking
+//! thread, the sink writes them into a bounded channel, and the channel is
+//! the response body — so a slow client slows the export down instead of
+//! piling it up in memory. XLSX worksheets are written in constant-memory
+//! mode (rows go to temporary files beside the data) and the finished
+//! workbook is zipped straight into the response.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HOST};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use beatbook_schema::form::{Field, FieldKind, FormDef};
+use beatbook_schema::ids::{FormId, GridId, Sha256, UserId};
+use beatbook_schema::record::RecordStatus;
+use beatbook_schema::text::Lang;
+use maud::{html, Markup};
+use rust_xlsxwriter::{Color, Format, Url, Workbook, XlsxError};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+use tokio::sync::mpsc;
+
+use super::batches::{day_range, form_choices};
+use super::error::ReviewError;
+use super::i18n::{local_time, Tr};
+use super::layout::{self, Nav};
+use super::session::Reviewer;
+use super::values::{self, plain, show, Fmt, Shown};
+use crate::state::AppState;
+use crate::storage::{ExportQuery, RecordSink, StoredRecord};
+
+/// Bytes per body chunk.
+const CHUNK: usize = 64 * 1024;
+/// Chunks in flight between the exporting thread and the client.
+const IN_FLIGHT: usize = 8;
+/// Excel allows 65,530 links per sheet; past this, links are written as text.
+const MAX_LINKS_PER_SHEET: u32 = 65_000;
+/// Excel's longest cell text.
+const MAX_CELL_CHARS: usize = 32_000;
+
+type Chunk = io::Result<Bytes>;
+
+/// Response body bytes, sent in chunks as they are written. Sending blocks
+/// while the client is slow (backpressure) and fails once it has gone.
+struct ChunkWriter {
+    tx: mpsc::Sender<Chunk>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn new(tx: mpsc::Sender<Chunk>) -> Self {
+        Self {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+
+    /// Ends the body with an error: the client sees a broken download, not a short one.
+    fn fail(&self, why: String) {
+        let _ = self.tx.blocking_send(Err(io::Error::other(why)));
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// Which part of a form's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    /// One row per record.
+    Records,
+    /// One row per entry of this repeat group.
+    Group(String),
+}
+
+/// One column of an export.
+#[derive(Debug, Clone)]
+enum Column {
+    Id,
+    Entry,
+    Grid,
+    Author,
+    Created,
+    Updated,
+    Status,
+    Revision,
+    /// A field's value; a place is split in two columns.
+    Field(Field),
+    Lat(Field),
+    Lon(Field),
+}
+
+/// A cell.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+    /// Photos: their links.
+    Links(Vec<String>),
+}
+
+/// What every row of an export needs.
+struct Ctx {
+    def: FormDef,
+    fmt: Fmt,
+    grids: HashMap<String, String>,
+    people: HashMap<UserId, String>,
+    photo_base: String,
+}
+
+impl Ctx {
+    fn photo_url(&self, sha: &Sha256) -> String {
+        format!("{}/review/photos/{sha}", self.photo_base)
+    }
+
+    fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        self.fmt.lang.t(zh, en)
+    }
+
+    fn columns(&self, fields: &[Field], part: &Part) -> Vec<Column> {
+        let mut cols = vec![Column::Id];
+        match part {
+            Part::Records => cols.extend([
+                Column::Grid,
+                Column::Author,
+                Column::Created,
+                Column::Updated,
+                Column::Status,
+                Column::Revision,
+            ]),
+            Part::Group(_) => cols.push(Column::Entry),
+        }
+        for f in fields {
+            match f.kind {
+                FieldKind::Note => {}
+                FieldKind::Geopoint => {
+                    cols.push(Column::Lat(f.clone()));
+                    cols.push(Column::Lon(f.clone()));
+                }
+                _ => cols.push(Column::Field(f.clone())),
+            }
+        }
+        cols
+    }
+
+    fn header(&self, c: &Column) -> String {
+        let lang = self.fmt.lang;
+        match c {
+            Column::Id => self.t("记录编号", "Record id").to_owned(),
+            Column::Entry => self.t("序号", "Entry").to_owned(),
+            Column::Grid => self.t("网格", "Grid").to_owned(),
+            Column::Author => self.t("填报人", "Entered by").to_owned(),
+            Column::Created => self.t("创建时间", "Created").to_owned(),
+            Column::Updated => self.t("最后修改", "Updated").to_owned(),
+            Column::Status => self.t("审核状态", "Review status").to_owned(),
+            Column::Revision => self.t("版本", "Revision").to_owned(),
+            Column::Field(f) => match f.kind {
+                FieldKind::Repeat { .. } => {
+                    format!("{}{}", f.label.get(lang), self.t("（条数）", " (entries)"))
+                }
+                _ => f.label.get(lang).to_owned(),
+            },
+            Column::Lat(f) => format!("{}{}", f.label.get(lang), self.t("（纬度）", " (latitude)")),
+            Column::Lon(f) => format!(
+                "{}{}",
+                f.label.get(lang),
+                self.t("（经度）", " (longitude)")
+            ),
+        }
+    }
+
+    fn status(&self, s: RecordStatus) -> &str {
+        match s {
+            RecordStatus::Draft => self.t("草稿", "Draft"),
+            RecordStatus::Submitted => self.t("待审核", "Pending"),
+            RecordStatus::Approved => self.t("已通过", "Approved"),
+            RecordStatus::Returned => self.t("已退回", "Returned"),
+        }
+    }
+
+    fn field_cell(&self, f: &Field, value: Option<&Json>) -> Cell {
+        let Some(shown) = value.and_then(|v| show(&self.def, f, v, self.fmt)) else {
+            return Cell::Empty;
+        };
+        match (&f.kind, &shown) {
+            (FieldKind::Integer { .. } | FieldKind::Decimal { .. }, _) => {
+                value.and_then(Json::as_f64).map_or(
+                    Cell::Text(plain(&shown, self.fmt, &|s| self.photo_url(s))),
+                    Cell::Number,
+                )
+            }
+            (_, Shown::Photos(p)) => Cell::Links(p.iter().map(|s| self.photo_url(s)).collect()),
+            (_, Shown::Entries(rows)) => Cell::Number(rows.len() as f64),
+            _ => Cell::Text(plain(&shown, self.fmt, &|s| self.photo_url(s))),
+        }
+    }
+
+    /// The cells of one row: a record, or (with `entry`) one entry of a group.
+    fn row(
+        &self,
+        cols: &[Column],
+        r: &StoredRecord,
+        entry: Option<(usize, &serde_json::Map<String, Json>)>,
+    ) -> Vec<Cell> {
+        let top = |name: &str| r.fields.get(name).map(|s| &s.value);
+        let value = |name: &str| match entry {
+            Some((_, e)) => e.get(name),
+            None => top(name),
+        };
+        let place = |f: &Field, key: &str| {
+            value(&f.name)
+                .and_then(|v| v.get(key))
+                .and_then(Json::as_f64)
+                .map_or(Cell::Empty, Cell::Number)
+        };
+        cols.iter()
+            .map(|c| match c {
+                Column::Id => Cell::Text(r.id.to_string()),
+                Column::Entry => Cell::Number(entry.map_or(0, |(i, _)| i + 1) as f64),
+                Column::Grid => Cell::Text(
+                    self.grids
+                        .get(r.grid.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| r.grid.to_string()),
+                ),
+                Column::Author => {
+                    Cell::Text(self.people.get(&r.author).cloned().unwrap_or_default())
+                }
+                Column::Created => Cell::Text(local_time(r.created_at, self.fmt.offset)),
+                Column::Updated => Cell::Text(local_time(r.updated_at, self.fmt.offset)),
+                Column::Status => Cell::Text(self.status(r.status).to_owned()),
+                Column::Revision => Cell::Number(r.revision as f64),
+                Column::Field(f) => self.field_cell(f, value(&f.name)),
+                Column::Lat(f) => place(f, "lat"),
+                Column::Lon(f) => place(f, "lon"),
+            })
+            .collect()
+    }
+
+    /// A repeat group's entry fields.
+    fn group(&self, name: &str) -> Option<(&Field, &[Field])> {
+        values::fields(&self.def).find_map(|f| match &f.kind {
+            FieldKind::Repeat { fields, .. } if f.name == name => Some((f, fields.as_slice())),
+            _ => None,
+        })
+    }
+
+    fn top_fields(&self) -> Vec<Field> {
+        values::fields(&self.def).cloned().collect()
+    }
+}
+
+fn entries<'a>(
+    r: &'a StoredRecord,
+    group: &str,
+) -> impl Iterator<Item = (usize, &'a serde_json::Map<String, Json>)> {
+    r.fields
+        .get(group)
+        .and_then(|s| s.value.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_object)
+        .enumerate()
+}
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Empty => String::new(),
+        Cell::Text(s) => s.clone(),
+        Cell::Number(n) => n.to_string(),
+        Cell::Links(l) => l.join(" "),
+    }
+}
+
+// ---- CSV ----
+
+struct CsvSink {
+    ctx: Arc<Ctx>,
+    cols: Vec<Column>,
+    part: Part,
+    out: csv::Writer<ChunkWriter>,
+}
+
+impl CsvSink {
+    fn new(ctx: Arc<Ctx>, part: Part, tx: mpsc::Sender<Chunk>) -> Self {
+        let fields = match &part {
+            Part::Records => ctx.top_fields(),
+            Part::Group(g) => ctx.group(g).map(|(_, f)| f.to_vec()).unwrap_or_default(),
+        };
+        let cols = ctx.columns(&fields, &part);
+        let mut chunks = ChunkWriter::new(tx);
+        // A byte-order mark, so that Excel reads the UTF-8 as UTF-8.
+        chunks.buf.extend_from_slice("\u{feff}".as_bytes());
+        let mut out = csv::Writer::from_writer(chunks);
+        let headers: Vec<String> = cols.iter().map(|c| ctx.header(c)).collect();
+        let _ = out.write_record(&headers);
+        Self {
+            ctx,
+            cols,
+            part,
+            out,
+        }
+    }
+}
+
+impl RecordSink for CsvSink {
+    fn record(&mut self, r: StoredRecord) -> ControlFlow<()> {
+        let rows: Vec<Vec<Cell>> = match &self.part {
+            Part::Records => vec![self.ctx.row(&self.cols, &r, None)],
+            Part::Group(g) => entries(&r, g)
+                .map(|e| self.ctx.row(&self.cols, &r, Some(e)))
+                .collect(),
+        };
+        for row in rows {
+            if self.out.write_record(row.iter().map(cell_text)).is_err() {
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+// ---- GeoJSON ----
+
+struct GeoJsonSink {
+    ctx: Arc<Ctx>,
+    place: Option<Field>,
+    out: ChunkWriter,
+    first: bool,
+}
+
+impl RecordSink for GeoJsonSink {
+    fn record(&mut self, r: StoredRecord) -> ControlFlow<()> {
+        let fmt = self.ctx.fmt;
+        let mut props = serde_json::Map::new();
+        props.insert("id".into(), json!(r.id));
+        props.insert("form".into(), json!(r.form_id));
+        props.insert(
+            "title".into(),
+            json!(values::summary(
+                &self.ctx.def,
+                &beatbook_schema::merge::values(&r.fields),
+                fmt,
+                &HashMap::new()
+            )),
+        );
+        props.insert("grid".into(), json!(r.grid));
+        props.insert(
+            "grid_name".into(),
+            json!(self.ctx.grids.get(r.grid.as_str())),
+        );
+        props.insert("author".into(), json!(self.ctx.people.get(&r.author)));
+        props.insert("created_at".into(), json!(r.created_at));
+        props.insert("updated_at".into(), json!(r.updated_at));
+        props.insert("review_status".into(), json!(self.ctx.status(r.status)));
+        for f in values::fields(&self.ctx.def) {
+            let Some(v) = r.fields.get(&f.name).map(|s| &s.value) else {
+                continue;
+            };
+            let cell = match (&f.kind, show(&self.ctx.def, f, v, fmt)) {
+                (FieldKind::Geopoint | FieldKind::Note, _) | (_, None) => continue,
+                (FieldKind::Integer { .. } | FieldKind::Decimal { .. }, _) => v.clone(),
+                (FieldKind::SingleChoice { .. }, Some(s)) => {
+                    // The label, and the stable value for styling and filtering.
+                    props.insert(format!("{}_value", f.name), v.clone());
+                    json!(plain(&s, fmt, &|h| self.ctx.photo_url(h)))
+                }
+                (_, Some(Shown::Photos(p))) => {
+                    json!(p.iter().map(|h| self.ctx.photo_url(h)).collect::<Vec<_>>())
+                }
+                (_, Some(s)) => json!(plain(&s, fmt, &|h| self.ctx.photo_url(h))),
+            };
+            props.insert(f.name.clone(), cell);
+        }
+        let geometry = self
+            .place
+            .as_ref()
+            .and_then(|f| r.fields.get(&f.name))
+            .and_then(|s| Some((s.value.get("lon")?.as_f64()?, s.value.get("lat")?.as_f64()?)))
+            .map_or(
+                Json::Null,
+                |(lon, lat)| json!({"type": "Point", "coordinates": [lon, lat]}),
+            );
+        let feature =
+            json!({"type": "Feature", "id": r.id, "geometry": geometry, "properties": props});
+        let sep: &[u8] = if self.first { b"\n" } else { b",\n" };
+        self.first = false;
+        let written = self
+            .out
+            .write_all(sep)
+            .and_then(|_| serde_json::to_writer(&mut self.out, &feature).map_err(io::Error::other));
+        if written.is_err() {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.write_all(b"\n]}\n").and_then(|_| self.out.flush());
+    }
+}
+
+// ---- XLSX ----
+
+/// A worksheet being written: its columns and next row.
+struct Sheet {
+    cols: Vec<Column>,
+    row: u32,
+    links: u32,
+}
+
+struct XlsxSink {
+    ctx: Arc<Ctx>,
+    book: Workbook,
+    /// Index 0: the records; then one per repeat group (with its field name); last: photos.
+    sheets: Vec<(Option<String>, Sheet)>,
+    photos: Sheet,
+    out: Option<ChunkWriter>,
+}
+
+/// An Excel sheet name: at most 31 characters, none of `[]:*?/\`.
+fn sheet_name(name: &str, taken: &mut Vec<String>) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .take(28)
+        .collect();
+    let mut candidate = clean.clone();
+    let mut n = 2;
+    while taken.iter().any(|t| t.eq_ignore_ascii_case(&candidate)) {
+        candidate = format!("{clean}{n}");
+        n += 1;
+    }
+    taken.push(candidate.clone());
+    candidate
+}
+
+impl XlsxSink {
+    fn new(
+        ctx: Arc<Ctx>,
+        tmp: &std::path::Path,
+        tx: mpsc::Sender<Chunk>,
+    ) -> Result<Self, XlsxError> {
+        let mut book = Workbook::new();
+        std::fs::create_dir_all(tmp).map_err(XlsxError::IoError)?;
+        book.set_tempdir(tmp)?;
+        let header = Format::new()
+            .set_bold()
+            .set_background_color(Color::RGB(0xE3EAF3))
+            .set_font_color(Color::RGB(0x1F3A5F));
+        let lang = ctx.fmt.lang;
+        let mut taken = Vec::new();
+        let mut sheets = vec![(
+            None,
+            Sheet {
+                cols: ctx.columns(&ctx.top_fields(), &Part::Records),
+                row: 1,
+                links: 0,
+            },
+        )];
+        let mut names = vec![sheet_name(ctx.def.title.get(lang), &mut taken)];
+        for f in values::fields(&ctx.def) {
+            if let FieldKind::Repeat { fields, .. } = &f.kind {
+                let part = Part::Group(f.name.clone());
+                sheets.push((
+                    Some(f.name.clone()),
+                    Sheet {
+                        cols: ctx.columns(fields, &part),
+                        row: 1,
+                        links: 0,
+                    },
+                ));
+                names.push(sheet_name(f.label.get(lang), &mut taken));
+            }
+        }
+        let photos = Sheet {
+            cols: Vec::new(),
+            row: 1,
+            links: 0,
+        };
+        names.push(sheet_name(lang.t("照片", "Photos"), &mut taken));
+        for (i, name) in names.iter().enumerate() {
+            let ws = book.add_worksheet_with_constant_memory()?;
+            ws.set_name(name)?;
+            ws.set_freeze_panes(1, 0)?;
+            let headers: Vec<String> = match sheets.get(i) {
+                Some((_, s)) => s.cols.iter().map(|c| ctx.header(c)).collect(),
+                None => vec![
+                    ctx.t("记录编号", "Record id").to_owned(),
+                    ctx.t("字段", "Field").to_owned(),
+                    ctx.t("序号", "No.").to_owned(),
+                    ctx.t("照片链接", "Photo link").to_owned(),
+                ],
+            };
+            for (c, h) in headers.iter().enumerate() {
+                let width = if c == 0 {
+                    38.0
+                } else {
+                    (h.chars().count() as f64 * 2.2).clamp(10.0, 40.0)
+                };
+                ws.set_column_width(c as u16, width)?;
+                ws.write_string_with_format(0, c as u16, h, &header)?;
+            }
+        }
+        Ok(Self {
+            ctx,
+            book,
+            sheets,
+            photos,
+            out: Some(ChunkWriter::new(tx)),
+        })
+    }
+
+    fn write_row(
+        book: &mut Workbook,
+        index: usize,
+        sheet: &mut Sheet,
+        cells: &[Cell],
+        ctx: &Ctx,
+    ) -> Result<(), XlsxError> {
+        let ws = book.worksheet_from_index(index)?;
+        for (c, cell) in cells.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Empty => {}
+                Cell::Text(s) => {
+                    let s: String = s.chars().take(MAX_CELL_CHARS).collect();
+                    ws.write_string(sheet.row, c, &s)?;
+                }
+                Cell::Number(n) => {
+                    ws.write_number(sheet.row, c, *n)?;
+                }
+                Cell::Links(links) => {
+                    let text = match ctx.fmt.lang {
+                        Lang::Zh => format!("查看照片（{}张）", links.len()),
+                        Lang::En => format!("view photo ({})", links.len()),
+                    };
+                    match links.first() {
+                        Some(first) if sheet.links < MAX_LINKS_PER_SHEET => {
+                            ws.write_url_with_text(sheet.row, c, Url::new(first.as_str()), &text)?;
+                            sheet.links += 1;
+                        }
+                        _ => {
+                            ws.write_string(sheet.row, c, links.join(" "))?;
+                        }
+                    }
+                }
+            }
+        }
+        sheet.row += 1;
+        Ok(())
+    }
+
+    fn add(&mut self, r: &StoredRecord) -> Result<(), XlsxError> {
+        let ctx = self.ctx.clone();
+        let photo_index = self.sheets.len();
+        for (index, (group, sheet)) in self.sheets.iter_mut().enumerate() {
+            match group {
+                None => {
+                    let cells = ctx.row(&sheet.cols, r, None);
+                    Self::write_row(&mut self.book, index, sheet, &cells, &ctx)?;
+                }
+                Some(g) => {
+                    for e in entries(r, g) {
+                        let cells = ctx.row(&sheet.cols, r, Some(e));
+                        Self::write_row(&mut self.book, index, sheet, &cells, &ctx)?;
+                    }
+                }
+            }
+        }
+        // Every photo of the record, one row each, with its link.
+        for f in values::fields(&ctx.def) {
+            if !matches!(f.kind, FieldKind::Photo { .. }) {
+                continue;
+            }
+            let hashes: Vec<Sha256> = r
+                .fields
+                .get(&f.name)
+                .and_then(|s| s.value.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str()?.parse().ok())
+                .collect();
+            for (i, sha) in hashes.iter().enumerate() {
+                let ws = self.book.worksheet_from_index(photo_index)?;
+                let row = self.photos.row;
+                ws.write_string(row, 0, r.id.to_string())?;
+                ws.write_string(row, 1, f.label.get(ctx.fmt.lang))?;
+                ws.write_number(row, 2, (i + 1) as f64)?;
+                let url = ctx.photo_url(sha);
+                if self.photos.links < MAX_LINKS_PER_SHEET {
+                    ws.write_url(row, 3, Url::new(url.as_str()))?;
+                    self.photos.links += 1;
+                } else {
+                    ws.write_string(row, 3, &url)?;
+                }
+                self.photos.row += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecordSink for XlsxSink {
+    fn record(&mut self, r: StoredRecord) -> ControlFlow<()> {
+        match self.add(&r) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                if let Some(out) = &self.out {
+                    out.fail(format!("xlsx: {e}"));
+                }
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let Some(mut out) = self.out.take() else {
+            return;
+        };
+        match self.book.save_to_writer(&mut out) {
+            Ok(()) => {
+                let _ = out.flush();
+            }
+            Err(e) => out.fail(format!("xlsx: {e}")),
+        }
+    }
+}
+
+// ---- the pages ----
+
+/// Query of a download.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportParams {
+    form: Option<String>,
+    format: Option<String>,
+    part: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    grid: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `GET /review/exports`: what to export.
+pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Markup, ReviewError> {
+    let forms = state.forms();
+    let today = chrono::Utc::now().with_timezone(&r.offset).date_naive();
+    let month_start = today.format("%Y-%m-01").to_string();
+    let mut groups = Vec::new();
+    for (id, title) in form_choices(&forms, r.lang) {
+        if let Some(f) = forms.latest(&id) {
+            for field in values::fields(f.def()) {
+                if matches!(field.kind, FieldKind::Repeat { .. }) {
+                    groups.push((
+                        id.clone(),
+                        field.name.clone(),
+                        format!("{title} — {}", field.label.get(r.lang)),
+                    ));
+                }
+            }
+        }
+    }
+    let body = html! {
+        div.page-head {
+            h1 { (r.t("数据导出", "Exports")) }
+            p.muted {
+                (r.t("按表单和日期（记录创建日期）导出您管辖范围内的记录。表头为中文标签，选项显示为文字，照片为链接（需登录后打开）。每次导出都记入审计日志。",
+                     "Export the records of your scope by form and date (the day a record was created). Headers are the forms' labels, choices are shown as text, photos as links (open them signed in). Every export is written to the audit log."))
+            }
+        }
+        form.card.export method="get" action="/review/exports/download" {
+            div.grid2 {
+                label { (r.t("表单", "Form"))
+                    select name="form" required {
+                        @for (id, title) in form_choices(&forms, r.lang) {
+                            option value=(id) selected[id == "hazard"] { (title) }
+                        }
+                    }
+                }
+                label { (r.t("网格", "Grid"))
+                    select name="grid" {
+                        option value="" { (r.t("全部网格", "All grids")) }
+                        @for g in &r.grids { option value=(g.id) { (g.name) } }
+                    }
+                }
+                label { (r.t("创建日期自", "Created from"))
+                    input type="date" name="from" value=(month_start); }
+                label { (r.t("至", "to"))
+                    input type="date" name="to" value=(today.to_string()); }
+                label { (r.t("CSV 内容", "CSV contents"))
+                    select name="part" {
+                        option value="" { (r.t("记录（每条记录一行）", "Records (one row each)")) }
+                        @for (form, field, label) in &groups {
+                            option value=(format!("{form}:{field}")) { (label) (r.t("（每项一行）", " (one row per entry)")) }
+                        }
+                    }
+                }
+            }
+            div.buttons {
+                button.primary type="submit" name="format" value="xlsx" { (r.t("导出 Excel", "Export Excel")) }
+                button type="submit" name="format" value="csv" { (r.t("导出 CSV", "Export CSV")) }
+                button type="submit" name="format" value="geojson" { (r.t("导出 GeoJSON（地图）", "Export GeoJSON (map)")) }
+            }
+            p.small.muted {
+                (r.t("Excel 文件中：第一个工作表为记录，重复项（如居住人员）各占一个工作表、以“记录编号”关联，另有“照片”工作表列出全部照片链接。GeoJSON 适用于带定位的表单（如安全隐患）。",
+                     "In the Excel file the first sheet holds the records; each repeat group (e.g. residents) has its own sheet linked by record id, and a Photos sheet lists every photo link. GeoJSON suits forms with a location (e.g. hazards)."))
+            }
+        }
+    };
+    Ok(layout::page(
+        &r,
+        Nav::Exports,
+        r.t("数据导出", "Exports"),
+        None,
+        body,
+    ))
+}
+
+/// Where photo links in an export point: this server as the browser reached it.
+fn photo_base(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("127.0.0.1");
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|p| p.trim() == "https");
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+/// `GET /review/exports/download`.
+pub async fn download(
+    State(state): State<AppState>,
+    r: Reviewer,
+    headers: HeaderMap,
+    Query(p): Query<ExportParams>,
+) -> Result<Response, ReviewError> {
+    let forms = state.forms();
+    let form_id =
+        given(&p.form).ok_or_else(|| ReviewError::bad_request("请选择表单", "choose a form"))?;
+    let def = forms
+        .latest(form_id)
+        .map(|f| f.def().clone())
+        .ok_or_else(ReviewError::not_found)?;
+    let format = given(&p.format).unwrap_or("xlsx");
+    // A repeat group's own CSV; in a workbook every group has its sheet anyway.
+    let part = match given(&p.part).and_then(|part| part.split_once(':')) {
+        Some((f, group)) if f == form_id && format == "csv" => Part::Group(group.to_owned()),
+        _ => Part::Records,
+    };
+    if let Part::Group(g) = &part {
+        let is_group = values::fields(&def)
+            .any(|f| f.name == *g && matches!(f.kind, FieldKind::Repeat { .. }));
+        if !is_group {
+            return Err(ReviewError::bad_request(
+                "该表单没有这个重复项",
+                "the form has no such repeat group",
+            ));
+        }
+    }
+    let place = values::fields(&def)
+        .find(|f| matches!(f.kind, FieldKind::Geopoint))
+        .cloned();
+    if format == "geojson" && place.is_none() {
+        return Err(ReviewError::bad_request(
+            "该表单没有定位字段，不能导出 GeoJSON",
+            "the form has no location field: GeoJSON is not available for it",
+        ));
+    }
+    if !matches!(format, "csv" | "xlsx" | "geojson") {
+        return Err(ReviewError::bad_request(
+            "未知的导出格式",
+            "unknown export format",
+        ));
+    }
+    let (from, before) = day_range(given(&p.from), given(&p.to), r.offset)?;
+    let grid = given(&p.grid).map(GridId::new);
+    if grid.as_ref().is_some_and(|g| !r.scope.contains(g)) {
+        return Err(ReviewError::not_found());
+    }
+    let people = state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .map(|a| (a.info.id, a.info.name))
+        .collect();
+    let ctx = Arc::new(Ctx {
+        def: def.clone(),
+        fmt: Fmt {
+            lang: r.lang,
+            offset: r.offset,
+        },
+        grids: r
+            .grids
+            .iter()
+            .map(|g| (g.id.to_string(), g.name.clone()))
+            .collect(),
+        people,
+        photo_base: photo_base(&headers),
+    });
+    let query = ExportQuery {
+        scope: r.scope.clone(),
+        form: FormId::new(form_id),
+        grid: grid.clone(),
+        created_from: from,
+        created_before: before,
+    };
+    let part_name = match &part {
+        Part::Records => None,
+        Part::Group(g) => Some(g.clone()),
+    };
+    state
+        .store
+        .append_audit(r.audit(
+            "export",
+            format!("form:{form_id}"),
+            json!({
+                "format": format, "part": part_name, "grid": grid,
+                "from": given(&p.from), "to": given(&p.to),
+            }),
+        ))
+        .await?;
+    tracing::info!(form = form_id, format, "export");
+
+    let (tx, rx) = mpsc::channel::<Chunk>(IN_FLIGHT);
+    let (sink, content_type, ext): (Box<dyn RecordSink>, &str, &str) = match format {
+        "csv" => (
+            Box::new(CsvSink::new(ctx.clone(), part.clone(), tx.clone())),
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        "geojson" => {
+            let mut out = ChunkWriter::new(tx.clone());
+            out.buf
+                .extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
+            (
+                Box::new(GeoJsonSink {
+                    ctx: ctx.clone(),
+                    place,
+                    out,
+                    first: true,
+                }),
+                "application/geo+json",
+                "geojson",
+            )
+        }
+        _ => {
+            let tmp = state.config.data_dir.join("tmp");
+            let sink = tokio::task::spawn_blocking({
+                let (ctx, tx) = (ctx.clone(), tx.clone());
+                move || XlsxSink::new(ctx, &tmp, tx)
+            })
+            .await
+            .map_err(|e| crate::storage::StoreError::Task(e.to_string()))?
+            .map_err(|e| crate::storage::StoreError::Task(format!("xlsx: {e}")))?;
+            (
+                Box::new(sink),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            )
+        }
+    };
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.export_records(query, sink).await {
+            tracing::error!(error = %e, "export failed");
+            let _ = tx.send(Err(io::Error::other("export failed"))).await;
+        }
+    });
+    let mut rx = rx;
+    // Polling an ended receiver again is harmless (layers above may do so).
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let day = |d: Option<&str>| d.unwrap_or("all").to_owned();
+    let suffix = part_name.map(|g| format!("-{g}")).unwrap_or_default();
+    let file = format!(
+        "beatbook-{form_id}{suffix}-{}-{}.{ext}",
+        day(given(&p.from)),
+        day(given(&p.to))
+    );
+    let mut title = def.title.get(r.lang).to_owned();
+    if let Part::Group(g) = &part {
+        title.push('-');
+        title.push_str(values::field(&def, g).map_or(g.as_str(), |f| f.label.get(r.lang)));
+    }
+    if from.is_some() || before.is_some() {
+        title.push_str(&format!("_{}_{}", day(given(&p.from)), day(given(&p.to))));
+    }
+    title.push('.');
+    title.push_str(ext);
+    let disposition = format!(
+        "attachment; filename=\"{file}\"; filename*=UTF-8''{}",
+        super::error::form_urlencoded_component(&title).replace('+', "%20")
+    );
+    Ok((
+        [
+            (CONTENT_TYPE, content_type.to_owned()),
+            (CONTENT_DISPOSITION, disposition),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_names_are_valid_and_unique() {
+        let mut taken = Vec::new();
+        assert_eq!(sheet_name("走访记录", &mut taken), "走访记录");
+        assert_eq!(sheet_name("a/b:c", &mut taken), "a_b_c");
+        assert_eq!(sheet_name("走访记录", &mut taken), "走访记录2");
+        let long = sheet_name(&"长".repeat(40), &mut taken);
+        assert!(long.chars().count() <= 31);
+    }
+
+    #[test]
+    fn photo_links_point_back_at_this_server() {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, "10.0.0.5:8700".parse().unwrap());
+        assert_eq!(photo_base(&h), "http://10.0.0.5:8700");
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        h.insert(HOST, "review.example\"><".parse().unwrap());
+        assert_eq!(photo_base(&h), "https://127.0.0.1");
+    }
+}

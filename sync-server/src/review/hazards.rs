@@ -1,0 +1,309 @@
+//! The hazard board: open → rectifying → rectified → verified, overdue
+//! first, with before and after photos; verifying a rectification is the
+//! supervisor's action.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::LOCATION;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use beatbook_schema::form::FormDef;
+use beatbook_schema::ids::{GridId, RecordId};
+use beatbook_schema::protocol::ErrorCode;
+use beatbook_schema::text::Lang;
+use chrono::{NaiveDate, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+use super::decisions::{self, HAZARD_RECTIFIED};
+use super::error::ReviewError;
+use super::layout::{self, back_with, badge, Nav, NoticeQuery};
+use super::records::{def_of, photos, Cards};
+use super::session::{csrf_field, Reviewer};
+use super::values::{self, choice_label, Shown};
+use crate::state::AppState;
+use crate::storage::{EditOutcome, HazardQuery, StoredRecord};
+
+/// Most hazards on one page.
+const MAX_HAZARDS: u32 = 300;
+
+/// The statuses, in workflow order.
+const STATUSES: [&str; 4] = ["open", "rectifying", "rectified", "verified"];
+
+/// Filters of the board.
+#[derive(Debug, Default, Deserialize)]
+pub struct BoardQuery {
+    status: Option<String>,
+    grid: Option<String>,
+}
+
+fn text_field<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a str> {
+    record.fields.get(name).and_then(|s| s.value.as_str())
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "open" => "red",
+        "rectifying" => "amber",
+        "rectified" => "blue",
+        "verified" => "green",
+        _ => "grey",
+    }
+}
+
+fn severity_class(severity: &str) -> &'static str {
+    match severity {
+        "critical" => "red solid",
+        "high" => "red",
+        "medium" => "amber",
+        _ => "grey",
+    }
+}
+
+/// `GET /review/hazards`.
+pub async fn board(
+    State(state): State<AppState>,
+    r: Reviewer,
+    Query(q): Query<BoardQuery>,
+    Query(nq): Query<NoticeQuery>,
+) -> Result<Markup, ReviewError> {
+    let today = Utc::now().with_timezone(&r.offset).date_naive();
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| STATUSES.contains(s))
+        .map(str::to_owned);
+    let grid = q.grid.as_deref().filter(|g| !g.is_empty()).map(GridId::new);
+    let counts = state
+        .store
+        .hazard_counts(r.scope.clone(), grid.clone(), today.to_string())
+        .await?;
+    let hazards = state
+        .store
+        .hazards(HazardQuery {
+            scope: r.scope.clone(),
+            status: status.clone(),
+            grid: grid.clone(),
+            today: today.to_string(),
+            limit: MAX_HAZARDS,
+        })
+        .await?;
+    let forms = state.forms();
+    let def = forms.latest("hazard").map(|f| f.def().clone());
+    let records: Vec<&StoredRecord> = hazards.iter().collect();
+    let cards = Cards::load(&state, &r, &forms, &records).await?;
+    let label = |s: &str| {
+        def.as_ref()
+            .map_or_else(|| s.to_owned(), |d| choice_label(d, "status", s, r.lang))
+    };
+    let total: u64 = counts.by_status.values().sum();
+    let tab = |value: &str, text: String, n: u64| {
+        let mut href = format!("/review/hazards?status={value}");
+        if let Some(g) = &grid {
+            href.push_str(&format!("&grid={g}"));
+        }
+        let active = status.as_deref().unwrap_or("") == value;
+        html! { a.tab .active[active] href=(href) { (text) " " span.count { (n) } } }
+    };
+    let body = html! {
+        div.page-head {
+            h1 { (r.t("隐患整改", "Hazard rectification")) }
+            p.muted {
+                (r.t("待整改 → 整改中 → 已整改（附整改后照片）→ 已复查。逾期未整改的排在最前。",
+                     "Open → rectifying → rectified (with after-photos) → verified. Overdue ones come first."))
+            }
+        }
+        div.tabs {
+            (tab("", r.t("全部", "All").to_owned(), total))
+            @for s in STATUSES {
+                (tab(s, label(s), counts.by_status.get(s).copied().unwrap_or(0)))
+            }
+            @if counts.overdue > 0 {
+                span.overdue-count { (badge("red solid", &format!("{} {}", r.t("逾期", "overdue"), counts.overdue))) }
+            }
+            form.inline.grid-filter method="get" action="/review/hazards" {
+                @if let Some(s) = &status { input type="hidden" name="status" value=(s); }
+                select name="grid" {
+                    option value="" { (r.t("全部网格", "All grids")) }
+                    @for g in &r.grids {
+                        option value=(g.id) selected[grid.as_ref() == Some(&g.id)] { (g.name) }
+                    }
+                }
+                button.small type="submit" { (r.t("筛选", "Filter")) }
+            }
+        }
+        @if hazards.is_empty() {
+            p.empty { (r.t("没有符合条件的隐患。", "No hazards match.")) }
+        }
+        div.hazards {
+            @for h in &hazards {
+                @if let Some(d) = def_of(&forms, h) { (hazard_card(&cards, d, h, today)) }
+            }
+        }
+    };
+    Ok(layout::page(
+        &r,
+        Nav::Hazards,
+        r.t("隐患整改", "Hazards"),
+        layout::notice(&r, &nq),
+        body,
+    ))
+}
+
+fn hazard_card(cards: &Cards<'_>, def: &FormDef, h: &StoredRecord, today: NaiveDate) -> Markup {
+    let r = cards.r;
+    let status = text_field(h, "status").unwrap_or("open");
+    let severity = text_field(h, "severity").unwrap_or("");
+    let deadline =
+        text_field(h, "deadline").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let overdue_days = deadline
+        .filter(|_| matches!(status, "open" | "rectifying"))
+        .map(|d| (today - d).num_days())
+        .filter(|days| *days > 0);
+    let label = |list: &str, v: &str| choice_label(def, list, v, r.lang);
+    let fmt = values::Fmt {
+        lang: r.lang,
+        offset: r.offset,
+    };
+    let field_value = |name: &str| -> Option<Markup> {
+        let f = values::field(def, name)?;
+        let shown = values::show(def, f, h.fields.get(name).map(|s| &s.value)?, fmt)?;
+        Some(cards.value(&shown))
+    };
+    let photo_list = |name: &str| -> Vec<beatbook_schema::ids::Sha256> {
+        match values::field(def, name)
+            .and_then(|f| values::show(def, f, h.fields.get(name).map(|s| &s.value)?, fmt))
+        {
+            Some(Shown::Photos(p)) => p,
+            _ => Vec::new(),
+        }
+    };
+    let before = photo_list("photos");
+    let after = photo_list("after_photos");
+    let category = text_field(h, "category")
+        .map(|c| label("hazard_category", c))
+        .unwrap_or_default();
+    let venue = text_field(h, "venue_kind").map(|v| label("venue_kind", v));
+    html! {
+        article.hazard .overdue[overdue_days.is_some()] id=(format!("h-{}", h.id)) {
+            header {
+                div.title {
+                    a href=(format!("/review/records/{}", h.id)) { (category) }
+                    @if let Some(v) = &venue { span.muted { " · " (v) } }
+                }
+                div.meta {
+                    (badge(status_class(status), &label("status", status)))
+                    @if !severity.is_empty() {
+                        (badge(severity_class(severity), &format!("{} {}", r.t("严重程度", "Severity"), label("severity", severity))))
+                    }
+                    @if let Some(days) = overdue_days {
+                        (badge("red solid", &match r.lang {
+                            Lang::Zh => format!("逾期 {days} 天"),
+                            Lang::En => format!("{days} days overdue"),
+                        }))
+                    }
+                }
+            }
+            @if let Some(d) = text_field(h, "description") { p.desc { (d) } }
+            dl.facts {
+                div { dt { (r.t("网格", "Grid")) } dd { (r.grid_name(h.grid.as_str())) } }
+                div { dt { (r.t("位置", "Place")) } dd {
+                    @if let Some(a) = field_value("address") { (a) } @else if let Some(l) = field_value("location") { (l) } @else { (layout::dash()) }
+                } }
+                div { dt { (r.t("上报人", "Reported by")) } dd { (cards.person(&h.author)) } }
+                div { dt { (r.t("发现日期", "Found on")) } dd { (text_field(h, "found_date").unwrap_or("—")) } }
+                div { dt { (r.t("整改期限", "Rectify by")) } dd .late[overdue_days.is_some()] { (text_field(h, "deadline").unwrap_or("—")) } }
+                div { dt { (r.t("责任人", "Responsible")) } dd {
+                    (text_field(h, "responsible_party").unwrap_or("—"))
+                    @if let Some(p) = text_field(h, "responsible_phone") { span.muted { " " (p) } }
+                } }
+                @if let Some(d) = text_field(h, "rectified_date") {
+                    div { dt { (r.t("整改完成", "Rectified on")) } dd { (d) } }
+                }
+            }
+            div.before-after {
+                div {
+                    h5 { (r.t("整改前", "Before")) }
+                    @if before.is_empty() { span.muted { (layout::dash()) } } @else { (photos(r, &before)) }
+                }
+                div {
+                    h5 { (r.t("整改后", "After")) }
+                    @if after.is_empty() { span.muted { (r.t("尚未上传", "not yet")) } } @else { (photos(r, &after)) }
+                }
+            }
+            @if let Some(n) = text_field(h, "rectified_note") { p.small { strong { (r.t("整改说明：", "Notes: ")) } (n) } }
+            footer.actions {
+                a.button.plain.small href=(format!("/review/records/{}", h.id)) { (r.t("详情与历史", "Details and history")) }
+                @if status == HAZARD_RECTIFIED {
+                    form.inline method="post" action=(format!("/review/hazards/{}/verify", h.id)) {
+                        (csrf_field(r))
+                        input type="hidden" name="revision" value=(h.revision);
+                        input type="hidden" name="back" value=(format!("{}#h-{}", r.here.split('#').next().unwrap_or(""), h.id));
+                        button.approve type="submit" { (r.t("复查通过", "Verify rectification")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The verification form.
+#[derive(Debug, Deserialize)]
+pub struct VerifyForm {
+    revision: Option<u64>,
+    back: Option<String>,
+}
+
+/// `POST /review/hazards/{id}/verify`.
+pub async fn verify(
+    State(state): State<AppState>,
+    r: Reviewer,
+    Path(id): Path<String>,
+    Form(form): Form<VerifyForm>,
+) -> Result<Response, ReviewError> {
+    let id: RecordId = id.parse().map_err(|_| ReviewError::not_found())?;
+    let revision = form.revision.unwrap_or(0);
+    let entry = r.audit(
+        "verify",
+        format!("record:{id}"),
+        json!({ "revision": revision, "status": Json::from("verified") }),
+    );
+    let results = state
+        .store
+        .edit_records(
+            vec![id],
+            decisions::verify(
+                r.scope.clone(),
+                revision,
+                state.forms(),
+                Utc::now(),
+                state.policy.local_offset,
+            ),
+            Box::new(move |results| {
+                results
+                    .iter()
+                    .any(|(_, o)| matches!(o, EditOutcome::Written { .. }))
+                    .then_some(entry)
+            }),
+        )
+        .await?;
+    match results.into_iter().next().map(|(_, o)| o) {
+        Some(EditOutcome::Written { .. }) => {
+            let to = back_with(form.back.as_deref(), "/review/hazards", "verified", 1, 0);
+            Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
+        }
+        Some(EditOutcome::Refused(refusal)) if refusal.code == ErrorCode::OutOfScope => {
+            Err(ReviewError::not_found())
+        }
+        Some(EditOutcome::Refused(refusal)) => Err(ReviewError::Page {
+            status: if refusal.code == ErrorCode::ValidationFailed {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::CONFLICT
+            },
+            message: refusal.message,
+        }),
+        Some(EditOutcome::Missing) | None => Err(ReviewError::not_found()),
+    }
+}

@@ -1,0 +1,449 @@
+//! Signing in to the review pages: supervisors and admins only, with badge
+//! number and password (Argon2id, failed attempts throttled together with
+//! device enrollment).
+//!
+//! A session id is 32 random bytes, kept only in the browser's cookie
+//! (`HttpOnly`, `SameSite=Strict`, `Secure` behind HTTPS); the server stores
+//! its SHA-256. Sessions end 12 hours after sign-in, after 2 idle hours, on
+//! sign-out, or when the account is disabled or loses its role. The CSRF token of every form
+//! is derived from the session id (a synchronizer token the database never
+//! holds), and checked by [`super::guard`] on every POST.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use beatbook_schema::protocol::{Role, UserInfo};
+use beatbook_schema::text::Lang;
+use chrono::{Duration, FixedOffset, Utc};
+use maud::{html, Markup};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::error::{safe_next, ReviewError};
+use super::i18n::{cookie, lang_of, Tr};
+use super::layout;
+use crate::auth::{hash_password, hash_token, verify_password};
+use crate::state::AppState;
+use crate::storage::{Grid, NewAudit, NewWebSession, ReadScope};
+use crate::sync::read_scope;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "bb_review";
+/// The sign-in form's own CSRF cookie (double submit: there is no session yet).
+pub const LOGIN_COOKIE: &str = "bb_review_login";
+/// A session ends this long after sign-in at the latest.
+const LIFETIME_HOURS: i64 = 12;
+/// ... or after this long without a request.
+const IDLE_MINUTES: i64 = 120;
+/// Activity is written down at most this often.
+const TOUCH_MINUTES: i64 = 5;
+/// `BEATBOOK_COOKIE_SECURE=1` (or `0`) forces the `Secure` cookie flag on
+/// (or off); by default it is set when the request came over HTTPS, as a
+/// TLS proxy in front says with `X-Forwarded-Proto: https`.
+pub const SECURE_ENV: &str = "BEATBOOK_COOKIE_SECURE";
+
+/// A signed-in supervisor or admin, with what the pages need to know.
+#[derive(Debug, Clone)]
+pub struct Reviewer {
+    /// The account.
+    pub user: UserInfo,
+    /// The records they may read and decide on.
+    pub scope: ReadScope,
+    /// The grids in scope, with names.
+    pub grids: Vec<Grid>,
+    /// Their station's name.
+    pub station_name: String,
+    /// The CSRF token every form of theirs carries.
+    pub csrf: String,
+    /// The page language.
+    pub lang: Lang,
+    /// Officers' local time.
+    pub offset: FixedOffset,
+    /// The page requested (path and query), to come back to after a form.
+    pub here: String,
+}
+
+impl Reviewer {
+    /// A grid's name.
+    pub fn grid_name(&self, id: &str) -> String {
+        self.grids
+            .iter()
+            .find(|g| g.id.as_str() == id)
+            .map_or_else(|| id.to_owned(), |g| g.name.clone())
+    }
+
+    /// Text in the page's language.
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(zh, en)
+    }
+
+    /// The start of an audit entry by this reviewer.
+    pub fn audit(
+        &self,
+        action: &str,
+        target: impl Into<String>,
+        detail: serde_json::Value,
+    ) -> NewAudit {
+        NewAudit::by(&self.user, action, target, detail)
+    }
+}
+
+/// A fresh random secret for a cookie.
+fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The CSRF token of a session: unforgeable without the session id, and not
+/// the session id's stored hash either.
+pub fn csrf_token(session_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"beatbook review csrf\0");
+    h.update(session_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Whether cookies get the `Secure` flag for this request.
+fn secure(headers: &HeaderMap) -> bool {
+    static FORCED: OnceLock<Option<bool>> = OnceLock::new();
+    let forced = *FORCED.get_or_init(|| match std::env::var(SECURE_ENV).ok()?.trim() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    });
+    forced.unwrap_or_else(|| {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        };
+        header("x-forwarded-proto").trim() == "https" || header("forwarded").contains("proto=https")
+    })
+}
+
+/// A `Set-Cookie` value for the review pages (`max_age` 0 deletes it).
+fn set_cookie(name: &str, value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
+    let secure = if secure(headers) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/review; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+impl FromRequestParts<AppState> for Reviewer {
+    type Rejection = ReviewError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let here = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |u| u.0.clone());
+        let here = here
+            .path_and_query()
+            .map_or("/review/batches", |p| p.as_str())
+            .to_owned();
+        let sign_in = || ReviewError::SignIn {
+            next: (parts.method == Method::GET).then(|| here.clone()),
+        };
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(sign_in)?;
+        let hash = hash_token(token);
+        let session = state.store.web_session(hash).await?.ok_or_else(sign_in)?;
+        let now = Utc::now();
+        let allowed = matches!(session.user.role, Role::Supervisor | Role::Admin);
+        if now >= session.expires_at
+            || now - session.last_seen_at >= Duration::minutes(IDLE_MINUTES)
+            || session.disabled
+            || !allowed
+        {
+            state.store.end_web_session(hash).await?;
+            return Err(sign_in());
+        }
+        if now - session.last_seen_at >= Duration::minutes(TOUCH_MINUTES) {
+            state.store.touch_web_session(hash, now).await?;
+        }
+        let all_grids = state.store.grids().await?;
+        let scope = read_scope(&session.user, &all_grids);
+        let grids = all_grids
+            .into_iter()
+            .filter(|g| scope.contains(&g.id))
+            .collect();
+        let station_name = state
+            .store
+            .stations()
+            .await?
+            .into_iter()
+            .find(|s| s.id == session.user.station)
+            .map_or_else(|| session.user.station.to_string(), |s| s.name);
+        Ok(Reviewer {
+            csrf: csrf_token(token),
+            lang: lang_of(parts.uri.query(), &parts.headers),
+            offset: state.policy.local_offset,
+            user: session.user,
+            scope,
+            grids,
+            station_name,
+            here,
+        })
+    }
+}
+
+/// Query of the sign-in page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+/// The sign-in page. Already signed in: straight on.
+pub async fn login_page(
+    reviewer: Result<Reviewer, ReviewError>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref()).to_owned();
+    if reviewer.is_ok() {
+        return (StatusCode::SEE_OTHER, [(LOCATION, next)]).into_response();
+    }
+    let lang = lang_of(uri.query(), &headers);
+    login_form(&headers, lang, &next, None, StatusCode::OK)
+}
+
+fn login_form(
+    headers: &HeaderMap,
+    lang: Lang,
+    next: &str,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let token = random_secret("");
+    let body = layout::login(lang, &token, next, problem);
+    (
+        status,
+        [(SET_COOKIE, set_cookie(LOGIN_COOKIE, &token, 3600, headers))],
+        body,
+    )
+        .into_response()
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    badge: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// A valid Argon2id hash of a random password, verified when the badge is
+/// unknown, so that timing does not tell which badges exist.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(&random_secret("")).unwrap_or_default())
+}
+
+/// Signs in.
+pub async fn login(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ReviewError> {
+    let lang = lang_of(uri.query(), &headers);
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let badge = form.badge.trim().to_owned();
+    if badge.is_empty() || form.password.is_empty() {
+        let problem = lang.t("请输入警号和密码", "Enter your badge number and password");
+        return Ok(login_form(
+            &headers,
+            lang,
+            &next,
+            Some(problem),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    // The same throttle and key as device enrollment: one budget of guesses
+    // per badge and address, whichever door they knock on.
+    let ip = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let key = format!("{badge}@{ip}");
+    if let Some(wait) = state.throttle.locked_for(&key) {
+        let minutes = wait.as_secs().max(1).div_ceil(60);
+        let problem = match lang {
+            Lang::Zh => format!("密码错误次数过多，请 {minutes} 分钟后再试"),
+            Lang::En => format!("Too many failed sign-ins: try again in {minutes} minutes"),
+        };
+        let mut res = login_form(
+            &headers,
+            lang,
+            &next,
+            Some(&problem),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        res.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+        return Ok(res);
+    }
+    let account = state.store.user_by_badge(&badge).await?;
+    let hash = account
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |a| a.password_hash.clone());
+    let password = form.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let account = match account {
+        Some(a) if ok => a,
+        _ => {
+            state.throttle.fail(&key);
+            let problem = lang.t("警号或密码错误", "Wrong badge number or password");
+            return Ok(login_form(
+                &headers,
+                lang,
+                &next,
+                Some(problem),
+                StatusCode::UNAUTHORIZED,
+            ));
+        }
+    };
+    state.throttle.succeed(&key);
+    if account.disabled {
+        let problem = lang.t(
+            "账号已停用，请联系管理员",
+            "The account is disabled: ask an administrator",
+        );
+        return Ok(login_form(
+            &headers,
+            lang,
+            &next,
+            Some(problem),
+            StatusCode::UNAUTHORIZED,
+        ));
+    }
+    if !matches!(account.info.role, Role::Supervisor | Role::Admin) {
+        let problem = lang.t(
+            "审核页面仅供所领导和管理员使用；民警和辅警请使用手机应用",
+            "The review pages are for supervisors and administrators; officers use the phone app",
+        );
+        return Ok(login_form(
+            &headers,
+            lang,
+            &next,
+            Some(problem),
+            StatusCode::FORBIDDEN,
+        ));
+    }
+    let token = random_secret("bbw_");
+    let now = Utc::now();
+    state
+        .store
+        .create_web_session(NewWebSession {
+            id_hash: hash_token(&token),
+            user: account.info.id,
+            created_at: now,
+            expires_at: now + Duration::hours(LIFETIME_HOURS),
+        })
+        .await?;
+    state
+        .store
+        .append_audit(NewAudit::by(
+            &account.info,
+            "sign_in",
+            "",
+            json!({ "ip": ip }),
+        ))
+        .await?;
+    tracing::info!("reviewer signed in");
+    let mut res = (StatusCode::SEE_OTHER, [(LOCATION, next)]).into_response();
+    let h = res.headers_mut();
+    h.append(
+        SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &token, LIFETIME_HOURS * 3600, &headers),
+    );
+    h.append(SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, &headers));
+    Ok(res)
+}
+
+/// Signs out (a POST, so a link elsewhere cannot sign anyone out).
+pub async fn logout(
+    State(state): State<AppState>,
+    reviewer: Result<Reviewer, ReviewError>,
+    headers: HeaderMap,
+) -> Result<Response, ReviewError> {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        state.store.end_web_session(hash_token(token)).await?;
+    }
+    if let Ok(r) = reviewer {
+        state
+            .store
+            .append_audit(r.audit("sign_out", "", json!({})))
+            .await?;
+    }
+    let mut res = (StatusCode::SEE_OTHER, [(LOCATION, "/review/login")]).into_response();
+    res.headers_mut()
+        .append(SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, &headers));
+    Ok(res)
+}
+
+/// The hidden CSRF field of a form.
+pub fn csrf_field(r: &Reviewer) -> Markup {
+    html! { input type="hidden" name="csrf" value=(r.csrf); }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_tokens_belong_to_their_session() {
+        let (a, b) = (random_secret("bbw_"), random_secret("bbw_"));
+        assert_ne!(a, b);
+        assert_eq!(csrf_token(&a), csrf_token(&a));
+        assert_ne!(csrf_token(&a), csrf_token(&b));
+        assert_ne!(csrf_token(&a), URL_SAFE_NO_PAD.encode(hash_token(&a)));
+        assert!(same_secret(&csrf_token(&a), &csrf_token(&a)));
+        assert!(!same_secret(&csrf_token(&a), &csrf_token(&b)));
+        assert!(!same_secret("abc", "abcd"));
+    }
+
+    #[test]
+    fn cookies_are_http_only_and_strict() {
+        let c = set_cookie(SESSION_COOKIE, "x", 60, &HeaderMap::new());
+        let c = c.to_str().unwrap();
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/review")
+        );
+        let mut behind_tls = HeaderMap::new();
+        behind_tls.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        if std::env::var(SECURE_ENV).is_err() {
+            assert!(!c.contains("Secure"));
+            let c = set_cookie(SESSION_COOKIE, "x", 60, &behind_tls);
+            assert!(c.to_str().unwrap().ends_with("; Secure"));
+        }
+    }
+}
