@@ -198,6 +198,40 @@ test('a hazard with a photo, saved offline, synced when the server is back', asy
   await shot('sent');
 });
 
+test('a record the supervisor returns reopens with the reason and goes back fixed', async () => {
+  // The supervisor, at the station PC: return one resident from the officer's batch.
+  const review = await ctx.newPage();
+  await review.goto(`${server.url}/review/batches`);
+  await review.fill('input[name=badge]', '061001');
+  await review.fill('input[name=password]', 'beatbook-demo');
+  await review.click('button[type=submit]');
+  await review.waitForURL(/\/review\/batches$/);
+  await review.locator('table.batches a.button').first().click();
+  const card = review.locator('article.record', { hasText: residents[1].name }).first();
+  await card.locator('summary').click();
+  const reason = '请补充联系电话';
+  await card.locator('textarea[name=reason]').fill(reason);
+  await card.locator('form button.return').click();
+  await review.locator('.notice, .alert').filter({ hasText: '已退回 1 条记录' }).first().waitFor();
+  await review.close();
+
+  // The officer's next sync brings it back, editable, with the reason.
+  await home();
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 60000 });
+  assert.equal(await text('#returned-count'), '1');
+  await page.click('#returned');
+  await page.locator('#records li', { hasText: residents[1].name }).click();
+  assert.match(await text('#return-reason'), new RegExp(reason));
+  await shot('returned', true);
+  await page.fill('#f-phone', '13962870012');
+  await page.click('#finalize');
+  await home();
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 60000 });
+  assert.equal(await page.locator('#returned-count').count(), 0, 'nothing returned any more');
+});
+
 test('English on request', async () => {
   await home();
   await page.click('#lang');
