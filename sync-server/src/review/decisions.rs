@@ -33,9 +33,7 @@ pub const REVIEW_DEVICE: DeviceId = DeviceId(Uuid::nil());
 
 /// The hazard status a verification starts from (已整改).
 pub const HAZARD_RECTIFIED: &str = "rectified";
-/// The hazard status a verification sets (已复查); the sync rules let only
-/// supervisors and admins push it from a device, too.
-pub const HAZARD_VERIFIED: &str = "verified";
+pub use crate::sync::HAZARD_VERIFIED;
 
 fn refuse(code: ErrorCode, zh: &str, en: &str) -> Refusal {
     Refusal {

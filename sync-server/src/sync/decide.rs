@@ -253,7 +253,8 @@ pub fn decide(
 }
 
 /// The hazard status a supervisor sets after checking a rectification (已复查).
-const HAZARD_VERIFIED: &str = "verified";
+/// The hazard status only a supervisor may set (已复查).
+pub const HAZARD_VERIFIED: &str = "verified";
 
 /// Whether a change moves a hazard to [`HAZARD_VERIFIED`] (leaving a
 /// verified hazard verified is not a move).

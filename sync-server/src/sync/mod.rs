@@ -6,7 +6,7 @@ mod decide;
 mod forms;
 mod scope;
 
-pub use decide::{decide, Policy};
+pub use decide::{decide, Policy, HAZARD_VERIFIED};
 pub use forms::Forms;
 pub use scope::{may_write_form, read_scope};
 
