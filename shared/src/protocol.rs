@@ -66,8 +66,10 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// Badge number (警号).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub badge: String,
     /// Password.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub password: String,
     /// The device's own id, generated on first start.
     pub device_id: DeviceId,

@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use beatbook_schema::form::{Form, FormDef};
 use chrono::FixedOffset;
 
 use crate::auth::Throttle;
@@ -73,5 +74,19 @@ impl AppState {
     /// The current compiled forms.
     pub fn forms(&self) -> Arc<Forms> {
         self.forms.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Publishes a form version and recompiles the published forms, so pushes
+    /// of the new version validate at once; devices receive the definition
+    /// with their next pull. A definition that does not compile is refused
+    /// before anything is stored. Publishing a version again changes nothing
+    /// (a published version is never edited: publish a new version instead).
+    /// Returns whether the version was new.
+    pub async fn publish_form(&self, def: &FormDef) -> Result<bool, StartError> {
+        Form::compile(def.clone())?;
+        let new = self.store.publish_form(def).await?;
+        let forms = Forms::compile(self.store.forms().await?)?;
+        *self.forms.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(forms);
+        Ok(new)
     }
 }

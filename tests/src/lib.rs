@@ -5,8 +5,10 @@
 pub mod client;
 pub mod data;
 pub mod device;
+pub mod process;
 pub mod proxy;
 pub mod server;
+pub mod wire;
 
 pub use device::TestDevice;
 pub use server::TestServer;

@@ -35,6 +35,12 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: Arc<Path>,
+    /// Turns for the writer and for the readers, taken before a blocking
+    /// thread is: hundreds of devices syncing at once then wait in async
+    /// land, instead of parking hundreds of blocking threads on the writer's
+    /// lock and opening a connection (with its page cache) per reader.
+    write_turn: Arc<tokio::sync::Semaphore>,
+    read_turns: Arc<tokio::sync::Semaphore>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,6 +95,8 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Mutex::new(Vec::new())),
             path: Arc::from(path),
+            write_turn: Arc::new(tokio::sync::Semaphore::new(1)),
+            read_turns: Arc::new(tokio::sync::Semaphore::new(READERS)),
         })
     }
 
@@ -98,9 +106,13 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&writer)))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        let turn = self.write_turn.clone().acquire_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            f(&mut lock(&writer))
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -110,7 +122,9 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let turn = self.read_turns.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let pooled = lock(&readers).pop();
             let mut conn = match pooled {
                 Some(c) => c,

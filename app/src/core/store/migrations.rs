@@ -54,4 +54,10 @@ pub const MIGRATIONS: &[&str] = &[
         uploaded INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 2: indexes for what grows with the records: the previous record of a
+    // form (carry-forward, on every new record) and a batch's outbox rows.
+    r#"
+    CREATE INDEX records_form_created ON records (form_id, created_at, id);
+    CREATE INDEX outbox_batch ON outbox (batch_id);
+    "#,
 ];

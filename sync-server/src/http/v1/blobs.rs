@@ -215,6 +215,12 @@ pub(super) async fn upload(
     let lock = upload_lock(sha);
     let _guard = lock.lock().await;
     let received = state.blobs.received(&sha).await.map_err(io_error)?;
+    if total.is_some_and(|t| t > 0 && received >= t) {
+        // Every byte arrived before, but the blob was never verified (the
+        // server stopped in between): verify it now, or the device would be
+        // told to continue at a byte past the end, forever.
+        return finish(&state, sha, received, &content_type).await;
+    }
     let (first, last, total) = match range {
         Some(Range::Query { .. }) => {
             return Ok(status_response(
@@ -298,6 +304,17 @@ pub(super) async fn upload(
         ));
     }
 
+    finish(&state, sha, written, &content_type).await
+}
+
+/// Verifies a blob whose bytes have all arrived: stored (201) if they match
+/// the digest, discarded (422) if not.
+async fn finish(
+    state: &AppState,
+    sha: Sha256,
+    written: u64,
+    content_type: &str,
+) -> Result<Response, ApiError> {
     let actual = state.blobs.hash_partial(&sha).await.map_err(io_error)?;
     if actual != sha {
         state.blobs.discard(&sha).await.map_err(io_error)?;
@@ -310,7 +327,7 @@ pub(super) async fn upload(
     state.blobs.promote(&sha).await.map_err(io_error)?;
     state
         .store
-        .complete_blob(sha, written, &content_type)
+        .complete_blob(sha, written, content_type)
         .await?;
     Ok(status_response(StatusCode::CREATED, sha, written, true))
 }

@@ -19,6 +19,14 @@ use crate::state::AppState;
 /// unknown so that timing does not tell which badges exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tJrb8AqbpZ6rmh0r3h9B0S9+Ymo8CF0Yb0Zl+2Gd9c";
 
+/// Turns for Argon2id verifications: one per core.
+fn argon2_turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
 /// Binds a device to a user.
 ///
 /// Signs in with badge and password; answers the device's bearer token,
@@ -76,9 +84,14 @@ pub(super) async fn enroll(
         .as_ref()
         .map_or(DUMMY_HASH.to_owned(), |a| a.password_hash.clone());
     let password = req.password.clone();
+    // Argon2id takes 19 MiB per verification: as many at once as there are
+    // cores, so a crowd of phones enrolling together neither oversubscribes
+    // the CPU nor leaves the allocator holding a block per waiting request.
+    let turn = argon2_turns().acquire().await;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
+    drop(turn);
     let account = match account {
         Some(a) if ok => a,
         _ => {

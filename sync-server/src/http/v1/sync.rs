@@ -98,6 +98,7 @@ pub(super) struct PullParams {
     #[serde(default)]
     since: u64,
     /// Most items in the page; the server caps it at its own page limit, and 0 counts as 1.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     limit: Option<u32>,
 }
 
@@ -133,6 +134,13 @@ pub(super) async fn pull(
     caller: Caller,
     ApiQuery(params): ApiQuery<PullParams>,
 ) -> Result<Json<RawPullPage>, ApiError> {
+    // Cursors are SQL integers: one past i64::MAX names no position (and
+    // would wrap to a negative cursor, i.e. the whole log again).
+    if params.since > i64::MAX as u64 {
+        return Err(ApiError::malformed(
+            "since must be a cursor the server answered (at most 9223372036854775807)",
+        ));
+    }
     let max = state.config.pull_page_limit.max(1);
     let limit = params.limit.unwrap_or(max).clamp(1, max);
     let grids = state.store.grids().await?;

@@ -1,0 +1,141 @@
+//! `beatbook-bench`: Beatbook measured against the PouchDB peer on the same
+//! records, and a many-device load test — one machine, loopback only, the
+//! real `beatbook-server` binary as a child process and real client cores.
+//!
+//! ```text
+//! scripts/bench.sh                      # both, N = 10,000, 500 devices
+//! beatbook-bench compare --n 50000 --peer DIR [--runs 3]
+//! beatbook-bench load --devices 500 [--records 20] [--photo-kb 200]
+//! ```
+//!
+//! Build it with the server in release mode first
+//! (`cargo build --release -p beatbook-server -p beatbook-tests --bin beatbook-bench`).
+
+mod compare;
+mod load;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(about = "Beatbook benchmarks: side by side with PouchDB, and many devices at once")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Push, fresh-device pull and incremental sync of the PouchDB peer's
+    /// records through Beatbook, then the peer itself on the same records.
+    Compare(compare::Args),
+    /// Many devices syncing at once against one server.
+    Load(load::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Compare(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(compare::run(args)),
+        Cmd::Load(args) => tokio::runtime::Builder::new_multi_thread()
+            // Device cores block on SQLite inside async code; enough workers
+            // that a device waiting on its disk does not hold up the others.
+            .worker_threads(args.workers)
+            .max_blocking_threads(1024)
+            .enable_all()
+            .build()?
+            .block_on(load::run(args)),
+    }
+}
+
+/// Percentile (nearest rank) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Median.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The machine, as the README's tables name it.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "{cores} cores ({cpu}), {:.1} GiB RAM",
+        mem_kib as f64 / 1_048_576.0
+    )
+}
+
+/// A markdown table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", headers.join(" | "));
+    out.push_str(&format!(
+        "|{}|\n",
+        headers
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i == 0 { "---" } else { "---:" })
+            .collect::<Vec<_>>()
+            .join("|")
+    ));
+    for r in rows {
+        out.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    out
+}
+
+/// Where results are written: `target/bench-results/`.
+pub fn results_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.ancestors().find(|d| d.ends_with("target")).map_or_else(
+        || PathBuf::from("bench-results"),
+        |t| t.join("bench-results"),
+    );
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Thousands separators.
+pub fn fmt_int(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let s = format!("{:.0}", x);
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}

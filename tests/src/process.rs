@@ -1,0 +1,363 @@
+//! The real `beatbook-server` binary as a child process over its own data
+//! directory: seeded in-process, started, killed for real (SIGKILL) and
+//! restarted on the same port, with its CPU time and peak memory read from
+//! `/proc` — for fault-injection tests and benchmarks that must measure the
+//! server alone.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use beatbook_schema::form::FormDef;
+use beatbook_schema::protocol::Role;
+use beatbook_server::storage::{Grid, NewUser, Station};
+use beatbook_server::Config;
+
+use crate::PASSWORD;
+
+/// A binary of this workspace, built (once per process) in the profile of
+/// the running executable, so that it is never older than the code under
+/// test. `BEATBOOK_<NAME>_BIN` (e.g. `BEATBOOK_SERVER_BIN`) overrides it.
+pub fn workspace_binary(bin: &str) -> PathBuf {
+    let var = format!(
+        "BEATBOOK_{}_BIN",
+        bin.trim_start_matches("beatbook-")
+            .to_uppercase()
+            .replace('-', "_")
+    );
+    if let Some(path) = std::env::var_os(&var) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the running executable's path");
+    // target/<profile>/deps/<test> or target/<profile>/<bin>
+    let mut dir = exe.parent().expect("a directory").to_owned();
+    let in_deps = dir.ends_with("deps") || dir.ends_with("examples");
+    if in_deps {
+        dir.pop();
+    }
+    // A benchmark binary runs beside the binaries its script built with it.
+    if !in_deps && dir.join(bin).exists() {
+        return dir.join(bin);
+    }
+    let release = dir.ends_with("release");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // The whole workspace's binaries, so that dependencies are built with the
+    // same features as the tests' (building one package alone would rebuild
+    // them with fewer).
+    cmd.args(["build", "--quiet", "--workspace", "--bins"]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    dir.join(bin)
+}
+
+/// The `beatbook-server` binary.
+pub fn server_binary() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_binary("beatbook-server"))
+        .clone()
+}
+
+/// Stations, grids and accounts to seed (every account's password is [`PASSWORD`]).
+#[derive(Debug, Clone)]
+pub struct Org {
+    /// `(id, name)`.
+    pub stations: Vec<(String, String)>,
+    /// `(id, station)`.
+    pub grids: Vec<(String, String)>,
+    /// `(badge, role, station, grids)`.
+    pub accounts: Vec<(String, Role, String, Vec<String>)>,
+}
+
+impl Org {
+    /// The organisation of [`crate::TestServer`] (see [`crate::server::ACCOUNTS`]).
+    pub fn standard() -> Self {
+        Self {
+            stations: vec![
+                ("S1".into(), "一号派出所".into()),
+                ("S2".into(), "二号派出所".into()),
+            ],
+            grids: [("G1", "S1"), ("G2", "S1"), ("G3", "S1"), ("H1", "S2")]
+                .iter()
+                .map(|(g, s)| ((*g).into(), (*s).into()))
+                .collect(),
+            accounts: crate::server::ACCOUNTS
+                .iter()
+                .map(|(b, r, s, g)| {
+                    (
+                        (*b).into(),
+                        *r,
+                        (*s).into(),
+                        g.iter().map(|x| (*x).into()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// One station with `n` grids `L001…`, each with one officer `lo001…`, and an admin.
+    pub fn district(n: usize) -> Self {
+        let grids: Vec<String> = (1..=n).map(|i| format!("L{i:03}")).collect();
+        let mut accounts: Vec<_> = grids
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                (
+                    format!("lo{:03}", i + 1),
+                    Role::Officer,
+                    "S1".to_owned(),
+                    vec![g.clone()],
+                )
+            })
+            .collect();
+        accounts.push(("admin".into(), Role::Admin, "S1".into(), vec![]));
+        Self {
+            stations: vec![("S1".into(), "一号派出所".into())],
+            grids: grids.into_iter().map(|g| (g, "S1".to_owned())).collect(),
+            accounts,
+        }
+    }
+}
+
+/// Creates the database in `dir` with `org` and publishes `forms` (besides
+/// the standard ones), in-process through the server's own library.
+pub async fn seed(dir: &Path, org: &Org, forms: &[FormDef]) {
+    let state = beatbook_server::open(Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    })
+    .await
+    .expect("server state opens");
+    let store = &state.store;
+    for (id, name) in &org.stations {
+        store
+            .add_station(Station {
+                id: id.as_str().into(),
+                name: name.clone(),
+            })
+            .await
+            .expect("station");
+    }
+    for (id, station) in &org.grids {
+        store
+            .add_grid(Grid {
+                id: id.as_str().into(),
+                station: station.as_str().into(),
+                name: format!("网格{id}"),
+            })
+            .await
+            .expect("grid");
+    }
+    let hash = tokio::task::spawn_blocking(|| beatbook_server::auth::hash_password(PASSWORD))
+        .await
+        .expect("hash task")
+        .expect("hash");
+    for (badge, role, station, grids) in &org.accounts {
+        store
+            .add_user(NewUser {
+                badge: badge.clone(),
+                name: format!("测试{badge}"),
+                role: *role,
+                station: station.as_str().into(),
+                grids: grids.iter().map(|g| g.as_str().into()).collect(),
+                password_hash: hash.clone(),
+            })
+            .await
+            .expect("user");
+    }
+    for def in forms {
+        state.publish_form(def).await.expect("form publishes");
+    }
+}
+
+/// A free loopback address (bound and released; good enough on a test machine).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
+/// A running `beatbook-server serve` child process.
+pub struct ServerProcess {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The address it listens on (kept across restarts).
+    pub addr: SocketAddr,
+    dir: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts the server over the (seeded) data directory `dir` on `addr`
+    /// and waits until it answers `/healthz`.
+    pub async fn start(dir: &Path, addr: SocketAddr) -> Self {
+        let mut server = Self {
+            url: format!("http://{addr}"),
+            addr,
+            dir: dir.to_owned(),
+            child: None,
+            log: dir.join("server.log"),
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("server log");
+        let child = Command::new(server_binary())
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(["serve", "--listen", &self.addr.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn beatbook-server");
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "beatbook-server exited at start ({status}): {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            let ok = http
+                .get(format!("{}/healthz", self.url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "beatbook-server did not answer within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no flush) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same address over the same data.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// Stops the server gracefully (SIGTERM, then SIGKILL after 10 s).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// User + system CPU seconds the server has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds_of(&format!("/proc/{}/stat", self.pid()))
+    }
+
+    /// Peak resident memory since the last [`Self::reset_peak`] (or start), bytes.
+    pub fn peak_rss(&self) -> u64 {
+        status_kib(self.pid(), "VmHWM:") * 1024
+    }
+
+    /// Current resident memory, bytes.
+    pub fn rss(&self) -> u64 {
+        status_kib(self.pid(), "VmRSS:") * 1024
+    }
+
+    /// Resets the peak-RSS mark to the current RSS (`/proc/<pid>/clear_refs`,
+    /// value 5). Returns false where the kernel refuses, so the peak is the
+    /// lifetime peak.
+    pub fn reset_peak(&self) -> bool {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").is_ok()
+    }
+
+    /// The server's log so far (standard error).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// User + system CPU seconds from a `/proc/…/stat` file (clock ticks of 1/100 s).
+pub fn cpu_seconds_of(stat_path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_path) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// CPU seconds of this whole process.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds_of("/proc/self/stat")
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
