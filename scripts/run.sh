@@ -8,7 +8,7 @@
 # http://127.0.0.1:8780/app/ instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh curl
 
 data="${BEATBOOK_DATA_DIR:-beatbook-data}"
 listen="${BEATBOOK_LISTEN:-127.0.0.1:8700}"
