@@ -5,6 +5,7 @@
 pub mod client;
 pub mod data;
 pub mod device;
+pub mod fault;
 pub mod process;
 pub mod proxy;
 pub mod server;

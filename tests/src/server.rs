@@ -92,6 +92,16 @@ impl TestServer {
             .expect("enrollment succeeds")
     }
 
+    /// How many versions of a record the server keeps (its audit trail).
+    pub async fn history_len(&self, id: beatbook_schema::ids::RecordId) -> usize {
+        self.state
+            .store
+            .record_history(id)
+            .await
+            .expect("history")
+            .len()
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir

@@ -190,16 +190,7 @@ async fn a_returned_record_reopens_with_its_reason_and_goes_back_fixed() {
         beatbook_schema::record::RecordStatus::Submitted
     );
     assert_eq!(a.record(id).expect("record").state, LocalState::Synced);
-    assert_eq!(
-        server
-            .state
-            .store
-            .record_history(id)
-            .await
-            .expect("history")
-            .len(),
-        3
-    );
+    assert_eq!(server.history_len(id).await, 3);
 }
 
 #[tokio::test]

@@ -24,16 +24,6 @@ fn batch_of(device: &TestDevice, n: usize) -> PushRequest {
     }
 }
 
-async fn history_len(server: &TestServer, id: RecordId) -> usize {
-    server
-        .state
-        .store
-        .record_history(id)
-        .await
-        .expect("history")
-        .len()
-}
-
 #[tokio::test]
 async fn replayed_batch_is_stored_once_with_the_same_answer() {
     let server = TestServer::start().await;
@@ -49,7 +39,7 @@ async fn replayed_batch_is_stored_once_with_the_same_answer() {
         assert_eq!(again, first, "a replay answers exactly as the first push");
     }
     for c in &batch.changes {
-        assert_eq!(history_len(&server, c.record_id).await, 1, "stored once");
+        assert_eq!(server.history_len(c.record_id).await, 1, "stored once");
     }
     assert_eq!(device.records().await.len(), 5);
 }
@@ -91,7 +81,7 @@ async fn concurrent_replays_are_stored_once() {
         assert_eq!(a.as_ref().expect("push"), first);
     }
     for c in &batch.changes {
-        assert_eq!(history_len(&server, c.record_id).await, 1);
+        assert_eq!(server.history_len(c.record_id).await, 1);
     }
     assert_eq!(device.records().await.len(), 20);
 }
@@ -131,7 +121,7 @@ async fn answer_lost_after_commit_then_retried_is_not_duplicated() {
         .iter()
         .all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
     for c in &batch.changes {
-        assert_eq!(history_len(&server, c.record_id).await, 1);
+        assert_eq!(server.history_len(c.record_id).await, 1);
     }
 }
 

@@ -17,28 +17,11 @@ use beatbook_app::core::store::{LocalState, RecordFilter};
 use beatbook_schema::ids::RecordId;
 use beatbook_tests::client::{app, open_core, run_app};
 use beatbook_tests::data::house;
+use beatbook_tests::fault::{seed, trials};
 use beatbook_tests::TestServer;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-
-fn trials(short: usize) -> usize {
-    std::env::var("BEATBOOK_FAULT_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(short)
-}
-
-fn seed() -> u64 {
-    std::env::var("BEATBOOK_FAULT_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
-}
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task")

@@ -17,15 +17,9 @@ use beatbook_app::core::Core;
 use beatbook_schema::ids::{RecordId, Sha256};
 use beatbook_tests::client::open_core;
 use beatbook_tests::data::house;
+use beatbook_tests::fault::trials;
 use beatbook_tests::proxy::{Fault, FaultyProxy};
 use beatbook_tests::{TestServer, PASSWORD};
-
-fn trials(short: usize) -> usize {
-    std::env::var("BEATBOOK_FAULT_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(short)
-}
 
 /// Every fault the proxy knows, with offsets that land inside bodies.
 const FAULTS: &[Fault] = &[

@@ -20,29 +20,12 @@ use beatbook_schema::ids::RecordId;
 use beatbook_server::storage::{SqliteStore, Store};
 use beatbook_tests::client::open_core;
 use beatbook_tests::data::house;
+use beatbook_tests::fault::{self, trials};
 use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
 use beatbook_tests::PASSWORD;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
-
-fn trials(short: usize) -> usize {
-    std::env::var("BEATBOOK_FAULT_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(short)
-}
-
-fn base_seed() -> u64 {
-    std::env::var("BEATBOOK_FAULT_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
-}
 
 fn device(dir: &std::path::Path) -> Core {
     open_core(dir).with_engine(SyncEngine {
@@ -108,7 +91,7 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
         devices.push(core);
     }
 
-    let base = base_seed();
+    let base = fault::seed();
     let mut entered: HashSet<RecordId> = HashSet::new();
     let mut kills = 0;
     for trial in 0..trials(4) {

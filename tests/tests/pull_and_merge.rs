@@ -148,16 +148,7 @@ async fn same_field_conflict_goes_to_the_later_clock_and_flags_the_record() {
     assert_eq!(latest.record.values["use"], "business");
     assert!(latest.conflicted, "flagged for the supervisor");
     // Every version is kept: create, a's edit, b's losing edit.
-    assert_eq!(
-        server
-            .state
-            .store
-            .record_history(id)
-            .await
-            .expect("history")
-            .len(),
-        3
-    );
+    assert_eq!(server.history_len(id).await, 3);
 }
 
 #[tokio::test]
@@ -219,14 +210,5 @@ async fn deletes_are_tombstones_and_history_is_kept() {
             ..
         }
     ));
-    assert_eq!(
-        server
-            .state
-            .store
-            .record_history(id)
-            .await
-            .expect("history")
-            .len(),
-        2
-    );
+    assert_eq!(server.history_len(id).await, 2);
 }
