@@ -238,7 +238,8 @@ impl Core {
     }
 
     /// Runs some steps of a sync (e.g. [`Steps::Send`]: photos and outbox
-    /// only); afterwards forms and addresses are reloaded.
+    /// only); forms and the address index are rebuilt when the pull brought
+    /// new ones (or may have, when the sync failed part-way).
     pub async fn sync_steps(
         &self,
         server: Option<&str>,
@@ -250,7 +251,7 @@ impl Core {
             .engine
             .run(&self.0.store, server, steps, progress)
             .await;
-        if steps != Steps::Send {
+        if report.as_ref().map_or(true, |r| r.references_changed) {
             self.reload()?;
         }
         Ok(report?)

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use beatbook_schema::ids::DeviceId;
-use beatbook_schema::protocol::{ChangeOutcome, EnrollRequest, ErrorCode, UserInfo};
+use beatbook_schema::protocol::{ChangeOutcome, EnrollRequest, ErrorCode, PullItem, UserInfo};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, SyncError};
@@ -64,6 +64,10 @@ pub struct SyncReport {
     pub rejected: u64,
     /// Items pulled.
     pub pulled: u64,
+    /// Whether the pull brought form definitions or standard addresses, so
+    /// the compiled forms and the address index must be rebuilt.
+    #[serde(default)]
+    pub references_changed: bool,
     /// Milliseconds taken.
     pub millis: u64,
 }
@@ -335,6 +339,10 @@ impl SyncEngine {
             let since = lock(store).cursor()?;
             let page = self.retry.run(|| client.pull(since, self.page)).await?;
             report.pulled += page.items.len() as u64;
+            report.references_changed |= page.items.iter().any(|i| match i {
+                PullItem::Form { .. } => true,
+                PullItem::Record { version, .. } => version.record.form_id.as_str() == "address",
+            });
             faults::checkpoint("before-apply-pull");
             lock(store).apply_pull(&page)?;
             progress(Progress {
