@@ -101,7 +101,16 @@ pub fn Unlock() -> Element {
             opened.set(None);
             step.set(Step::Credentials);
         }
-        error.set(e.message().map(|m| text(l, &m)));
+        // While there is a wait, the countdown below says how long.
+        error.set(match e {
+            UnlockError::WrongPin { left, wait_secs } if *wait_secs > 0 => Some(tr(
+                l,
+                &format!("PIN错误（再错 {left} 次将清除本机数据）"),
+                &format!("Wrong PIN ({left} more wrong PINs erase the data on this phone)"),
+            )),
+            UnlockError::Wait { .. } => None,
+            other => other.message().map(|m| text(l, &m)),
+        });
     };
 
     let mut submit_pin = move |_: ()| {
