@@ -4,8 +4,8 @@
 # $BEATBOOK_DATA_DIR); later starts reuse it.
 #
 # The field app opens as a desktop window when a display is available;
-# without one (a server, CI, SSH) it is served to a browser on
-# http://127.0.0.1:8780/app/ instead.
+# without one (a server, CI, SSH) it is served to a browser on 127.0.0.1:8780
+# instead, at the address it prints (which holds a key made for that launch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh curl

@@ -1,7 +1,7 @@
 //! The command-line face of the core: enroll, import, sync and report status
 //! without a window — for scripting, tests and benchmarks.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,23 +9,27 @@ use anyhow::{bail, Context};
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::GridId;
 use clap::{Parser, Subcommand};
+use zeroize::Zeroizing;
 
 use crate::core::keys::PinKeys;
 use crate::core::platform::{Desktop, Fix};
 use crate::core::store::{LocalState, RecordFilter};
 use crate::core::sync::Phase;
-use crate::core::Core;
+use crate::core::{Core, CoreError};
+use crate::ui::LiveviewAccess;
 
 /// Beatbook field app (基础信息采集). Without a command, opens the app window.
+///
+/// Commands that open the local data need the officer's PIN (6–12 digits):
+/// from BEATBOOK_PIN, else the first line of standard input (typed at a
+/// prompt, not shown, on a terminal). Never as an argument: arguments are
+/// visible to every user of the machine.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Cli {
     /// The device directory (database, photos).
     #[arg(long, env = "BEATBOOK_DEVICE_DIR", default_value = "beatbook-device")]
     pub dir: PathBuf,
-    /// The officer's PIN (6–12 digits) that unlocks the local data.
-    #[arg(long, env = "BEATBOOK_PIN", hide_env_values = true)]
-    pub pin: Option<String>,
     /// A fixed position to report as the device's location, "LAT,LON" (a
     /// desktop has no GPS; for demos and tests).
     #[arg(long, env = "BEATBOOK_FIX", value_parser = parse_fix)]
@@ -42,9 +46,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Binds this device to an officer (绑定设备). The password is read from
-    /// BEATBOOK_PASSWORD or the first line of standard input.
+    /// BEATBOOK_PASSWORD or the next line of standard input (after the PIN,
+    /// when that comes from there too).
     Enroll {
-        /// Server address, e.g. http://127.0.0.1:8700.
+        /// Server address: https://…, or http:// on this machine only
+        /// (e.g. http://127.0.0.1:8700).
         #[arg(long)]
         server: String,
         /// Badge number (警号).
@@ -89,9 +95,10 @@ pub enum Command {
         query: String,
     },
     /// Serves the app to a browser (liveview) on a loopback address, for
-    /// browser-driven tests and demos.
+    /// browser-driven tests and demos. Prints the address to open: it holds
+    /// a key made for this launch, without which nothing is served.
     Liveview {
-        /// Where to listen.
+        /// Where to listen (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8780")]
         listen: std::net::SocketAddr,
         /// The server address offered at enrollment.
@@ -122,10 +129,55 @@ fn parse_fix(raw: &str) -> Result<Fix, String> {
     })
 }
 
-fn pin(cli: &Cli) -> anyhow::Result<String> {
-    cli.pin
-        .clone()
-        .context("no PIN: pass --pin or set BEATBOOK_PIN (6 to 12 digits)")
+/// A secret from the environment variable `var`, else one line of standard
+/// input — read at a prompt without echo when it is a terminal.
+fn read_secret(var: &str, what: &str) -> anyhow::Result<Zeroizing<String>> {
+    if let Ok(value) = std::env::var(var) {
+        return Ok(Zeroizing::new(value));
+    }
+    let stdin = std::io::stdin();
+    let mut line = Zeroizing::new(String::new());
+    if stdin.is_terminal() {
+        eprint!("{what}: ");
+        read_line_hidden(&stdin, &mut line)
+    } else {
+        stdin.lock().read_line(&mut line).map(drop)
+    }
+    .with_context(|| format!("reading the {what} from standard input"))?;
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    if trimmed.is_empty() {
+        bail!("no {what}: set {var} or type it on standard input");
+    }
+    Ok(Zeroizing::new(trimmed.to_owned()))
+}
+
+/// Reads a line from the terminal with echo off.
+#[cfg(unix)]
+fn read_line_hidden(stdin: &std::io::Stdin, line: &mut String) -> std::io::Result<()> {
+    use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+    let shown = tcgetattr(stdin)?;
+    let mut hidden = shown.clone();
+    hidden.local_modes.remove(LocalModes::ECHO);
+    hidden.local_modes.insert(LocalModes::ECHONL);
+    tcsetattr(stdin, OptionalActions::Now, &hidden)?;
+    let read = stdin.lock().read_line(line);
+    tcsetattr(stdin, OptionalActions::Now, &shown)?;
+    read.map(drop)
+}
+
+/// Reads a line from the terminal (no way to hide it here).
+#[cfg(not(unix))]
+fn read_line_hidden(stdin: &std::io::Stdin, line: &mut String) -> std::io::Result<()> {
+    stdin.lock().read_line(line).map(drop)
+}
+
+/// A core error as the officer should read it: both languages where the
+/// core has them.
+fn explained(e: CoreError) -> anyhow::Error {
+    match e.message() {
+        Some(m) => anyhow::anyhow!("{}\n{}", m.zh, m.en),
+        None => e.into(),
+    }
 }
 
 /// Opens the core of the device directory.
@@ -135,29 +187,10 @@ pub fn open(cli: &Cli) -> anyhow::Result<Core> {
     } else {
         PinKeys::default()
     };
-    Core::open(
-        &cli.dir,
-        &pin(cli)?,
-        &keys,
-        Arc::new(Desktop { fix: cli.fix }),
-    )
-    .with_context(|| format!("could not open the device data in {}", cli.dir.display()))
-}
-
-fn read_password() -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("BEATBOOK_PASSWORD") {
-        return Ok(p);
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    let line = line.trim_end_matches(['\r', '\n']).to_owned();
-    if line.is_empty() {
-        bail!("no password: set BEATBOOK_PASSWORD or type it on standard input");
-    }
-    Ok(line)
+    let pin = read_secret("BEATBOOK_PIN", "PIN")?;
+    Core::open(&cli.dir, &pin, &keys, Arc::new(Desktop { fix: cli.fix }))
+        .map_err(explained)
+        .with_context(|| format!("could not open the device data in {}", cli.dir.display()))
 }
 
 /// The UI's start-up options for this command line.
@@ -168,6 +201,7 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         server: server.to_owned(),
         platform: Arc::new(Desktop { fix: cli.fix }),
         uploads: Default::default(),
+        upload_path: "/upload".into(),
     }
 }
 
@@ -180,10 +214,11 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        println!("field app on http://{listen}/app/");
+        let access = LiveviewAccess::new(listener.local_addr()?);
+        println!("field app on {}", access.url());
         axum::serve(
             listener,
-            crate::ui::liveview_router(ui_options(cli, server)),
+            crate::ui::liveview_router(ui_options(cli, server), &access),
         )
         .await?;
         return Ok(());
@@ -195,7 +230,11 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             badge,
             name,
         } => {
-            let user = core.enroll(server, badge, &read_password()?, name).await?;
+            let password = read_secret("BEATBOOK_PASSWORD", "password")?;
+            let user = core
+                .enroll(server, badge, &password, name)
+                .await
+                .map_err(explained)?;
             println!(
                 "enrolled: {} ({}), grids {}",
                 user.name,
@@ -222,7 +261,8 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                         None => eprintln!("{label} {}", p.done),
                     }
                 })
-                .await?;
+                .await
+                .map_err(explained)?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Status => {

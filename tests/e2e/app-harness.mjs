@@ -70,13 +70,32 @@ export class Server {
   }
 }
 
-/** The field app over liveview, with a fresh device directory. */
+/** The first line a child process prints, within `timeoutMs`. */
+function firstLine(proc, timeoutMs = 60000) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error('no output in time')), timeoutMs);
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const end = seen.indexOf('\n');
+      if (end >= 0) { clearTimeout(timer); resolve(seen.slice(0, end)); }
+    });
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}`)); });
+  });
+}
+
+/**
+ * The field app over liveview, on a fresh device directory unless given
+ * one, on a free port. Its address holds a key made for this launch: the
+ * app prints it.
+ */
 export class FieldApp {
-  static async start(serverUrl) {
-    const dir = tmpdir('bb-device-');
-    const port = await freePort();
-    const proc = spawn(bin('beatbook-app'), ['--dir', dir, '--insecure-fast-keys', '--fix', '31.8700,121.1700', 'liveview', '--listen', `127.0.0.1:${port}`, '--server', serverUrl], { stdio: 'ignore' });
-    const url = `http://127.0.0.1:${port}/app/`;
+  static async start(serverUrl, dir = tmpdir('bb-device-')) {
+    const proc = spawn(bin('beatbook-app'), ['--dir', dir, '--insecure-fast-keys', '--fix', '31.8700,121.1700', 'liveview', '--listen', '127.0.0.1:0', '--server', serverUrl], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const line = await firstLine(proc);
+    const url = line.match(/(http:\/\/127\.0\.0\.1:\d+\/app\/[0-9a-f]+\/)/)?.[1];
+    if (!url) throw new Error(`beatbook-app liveview printed no address: ${line}`);
     await waitForHttp(url);
     return Object.assign(new FieldApp(), { dir, proc, url });
   }

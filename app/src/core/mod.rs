@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod keys;
+pub mod lockout;
 pub mod photos;
 pub mod platform;
 pub mod sealed;

@@ -10,9 +10,11 @@ use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
+use beatbook_schema::text::Text;
 use serde_json::{json, Value as Json};
 
 use super::keys::KeyProvider;
+use super::lockout::{self, PinPolicy, UnlockError};
 use super::photos::{self, PhotoSettings};
 use super::platform::Platform;
 use super::search::SearchIndex;
@@ -23,9 +25,13 @@ use super::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncError, Sync
 /// Why a core operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    /// The store failed (wrong PIN, disk, ...).
+    /// The store failed (disk, corrupt data, a PIN that is not 6–12 digits, ...).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The PIN did not unlock the device: wrong, too soon after wrong ones,
+    /// or one too many (the data was erased).
+    #[error(transparent)]
+    Unlock(UnlockError),
     /// Sync failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
@@ -98,15 +104,51 @@ pub fn address_label(values: &Values) -> String {
     label
 }
 
+impl CoreError {
+    /// What to tell the officer, in both languages, where the error has more
+    /// to say than its English text: a refused PIN, a refused server
+    /// address, a revoked device and what it lost.
+    pub fn message(&self) -> Option<Text> {
+        match self {
+            CoreError::Unlock(e) => e.message(),
+            CoreError::Sync(SyncError::Address(e)) => Some(e.message()),
+            CoreError::Sync(SyncError::Revoked { unsent }) => Some(sync::revoked_message(unsent)),
+            _ => None,
+        }
+    }
+}
+
+impl From<UnlockError> for CoreError {
+    fn from(e: UnlockError) -> Self {
+        match e {
+            UnlockError::Store(e) => CoreError::Store(e),
+            other => CoreError::Unlock(other),
+        }
+    }
+}
+
 impl Core {
-    /// Opens the device in `dir` with the officer's PIN.
+    /// Opens the device in `dir` with the officer's PIN, counting wrong PINs
+    /// by the default [`PinPolicy`].
     pub fn open(
         dir: &Path,
         pin: &str,
         keys: &dyn KeyProvider,
         platform: Arc<dyn Platform>,
     ) -> Result<Self, CoreError> {
-        let store = Store::open(dir, pin, keys)?;
+        Self::open_with(dir, pin, keys, platform, &PinPolicy::default())
+    }
+
+    /// Opens the device in `dir` with the officer's PIN; wrong PINs are
+    /// answered by `policy`, on the platform's clock.
+    pub fn open_with(
+        dir: &Path,
+        pin: &str,
+        keys: &dyn KeyProvider,
+        platform: Arc<dyn Platform>,
+        policy: &PinPolicy,
+    ) -> Result<Self, CoreError> {
+        let store = lockout::unlock(dir, policy, platform.now(), || Store::open(dir, pin, keys))?;
         let core = Core(Arc::new(Inner {
             store: Mutex::new(store),
             forms: RwLock::new(HashMap::new()),

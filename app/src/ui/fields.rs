@@ -279,9 +279,10 @@ fn Photos(
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let input_id = format!("{id}-input");
+    let upload = serde_json::to_string(&options.upload_path).unwrap_or_default();
     let script = format!(
         r#"const input = document.getElementById("{input_id}"); const ids = [];
-for (const f of input.files) {{ const r = await fetch("/upload", {{ method: "POST", body: f }}); ids.push(await r.text()); }}
+for (const f of input.files) {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); if (r.ok) ids.push(await r.text()); }}
 input.value = ""; dioxus.send(ids);"#
     );
     rsx! {

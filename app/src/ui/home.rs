@@ -7,7 +7,8 @@ use super::i18n::{text, tr, use_lang};
 use super::lists::ListKind;
 use super::{Route, Ui};
 use crate::core::store::{LocalState, RecordFilter};
-use crate::core::sync::Phase;
+use crate::core::sync::{Phase, SyncError};
+use crate::core::CoreError;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Counts {
@@ -126,12 +127,12 @@ pub fn Home() -> Element {
                     &format!("同步完成：上传 {}，下载 {}", r.accepted, r.pulled),
                     &format!("Synced: {} sent, {} received", r.accepted, r.pulled),
                 )),
-                Err(e) if e.to_string().contains("no connection") => ui.changed(tr(
+                Err(CoreError::Sync(SyncError::Network(_))) => ui.changed(tr(
                     l,
                     "暂无网络，数据已保存在本机，稍后再同步",
                     "No connection: everything is saved on this phone; sync later",
                 )),
-                Err(e) => ui.changed(e.to_string()),
+                Err(e) => ui.changed(e.message().map_or_else(|| e.to_string(), |m| text(l, &m))),
             }
         });
     };

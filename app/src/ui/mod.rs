@@ -8,6 +8,7 @@ mod form;
 mod home;
 mod i18n;
 mod lists;
+mod liveview;
 mod shell;
 mod unlock;
 mod uploads;
@@ -22,6 +23,7 @@ use dioxus::prelude::*;
 
 use crate::core::platform::Platform;
 use crate::core::Core;
+pub use liveview::{liveview_router, LiveviewAccess};
 pub use uploads::Uploads;
 
 /// The stylesheet, mobile first.
@@ -40,6 +42,9 @@ pub struct UiOptions {
     pub platform: Arc<dyn Platform>,
     /// Photos posted by a browser (liveview cannot deliver file inputs).
     pub uploads: Uploads,
+    /// Where the browser posts them (set by [`liveview_router`]: the path
+    /// holds the launch's key).
+    pub upload_path: String,
 }
 
 /// Where the app is.
@@ -137,21 +142,4 @@ pub fn launch_desktop(options: UiOptions) {
         .with_cfg(Config::new().with_menu(None).with_window(window))
         .with_context(options)
         .launch(App);
-}
-
-/// The same app over liveview, for a browser at `/app/` (`/` redirects
-/// there), plus `POST /upload` for photos from a file input. (liveview 0.7
-/// only mounts at the root: it registers `/{*route}` and a `/ws` socket.)
-pub fn liveview_router(options: UiOptions) -> axum::Router {
-    use dioxus_liveview::LiveviewRouter;
-    let uploads = options.uploads.clone();
-    axum::Router::new()
-        .with_virtual_dom("/", move || {
-            VirtualDom::new(App).with_root_context(options.clone())
-        })
-        .route(
-            "/",
-            axum::routing::get(|| async { axum::response::Redirect::to("/app/") }),
-        )
-        .merge(uploads::router(uploads))
 }

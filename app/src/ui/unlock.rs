@@ -1,10 +1,14 @@
 //! First start: server, badge and password, then a PIN; later starts: the PIN.
 
+use std::time::Duration;
+
 use dioxus::prelude::*;
 
-use super::i18n::{tr, use_lang};
+use super::i18n::{text, tr, use_lang};
 use super::{Ui, UiOptions};
 use crate::core::keys::PinKeys;
+use crate::core::lockout::{self, PinPolicy, UnlockError};
+use crate::core::sync::SyncError;
 use crate::core::{Core, CoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,6 +49,19 @@ pub fn Unlock() -> Element {
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
     let mut opened = use_signal(|| None::<Core>);
+    // Seconds before the next PIN is accepted, counted down on screen.
+    let mut wait = use_signal(|| {
+        lockout::wait_secs(&options.dir, &PinPolicy::default(), options.platform.now())
+    });
+    use_future(move || async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let left = *wait.peek();
+            if left > 0 {
+                wait.set(left - 1);
+            }
+        }
+    });
 
     let enroll = move |core: Core| {
         let (server, badge, mut password) = (server(), badge(), password());
@@ -64,20 +81,43 @@ pub fn Unlock() -> Element {
                     opened.set(Some(core));
                     step.set(Step::Credentials);
                     error.set(Some(match &e {
-                        CoreError::Sync(s) if s.to_string().contains("no connection") => tr(
+                        CoreError::Sync(SyncError::Network(_)) => tr(
                             l,
                             "连不上服务器，请检查地址和网络",
                             "Cannot reach the server: check the address and the network",
                         ),
-                        _ => e.to_string(),
+                        _ => e.message().map_or_else(|| e.to_string(), |m| text(l, &m)),
                     }));
                 }
             }
         });
     };
 
+    // A refused PIN: say why, start the wait, and after an erase start over.
+    let mut refused = move |e: &UnlockError| {
+        pin.set(String::new());
+        wait.set(e.wait_secs());
+        if matches!(e, UnlockError::Erased { .. }) {
+            opened.set(None);
+            step.set(Step::Credentials);
+        }
+        // While there is a wait, the countdown below says how long.
+        error.set(match e {
+            UnlockError::WrongPin { left, wait_secs } if *wait_secs > 0 => Some(tr(
+                l,
+                &format!("PIN错误（再错 {left} 次将清除本机数据）"),
+                &format!("Wrong PIN ({left} more wrong PINs erase the data on this phone)"),
+            )),
+            UnlockError::Wait { .. } => None,
+            other => other.message().map(|m| text(l, &m)),
+        });
+    };
+
     let mut submit_pin = move |_: ()| {
         error.set(None);
+        if wait() > 0 {
+            return;
+        }
         match step() {
             Step::Credentials => {
                 if badge().trim().is_empty() || password().is_empty() {
@@ -99,6 +139,7 @@ pub fn Unlock() -> Element {
                 }
                 match open(&options, &pin()) {
                     Ok(core) => enroll(core),
+                    Err(CoreError::Unlock(e)) => refused(&e),
                     Err(e) => error.set(Some(e.to_string())),
                 }
             }
@@ -110,10 +151,7 @@ pub fn Unlock() -> Element {
                         step.set(Step::Credentials);
                     }
                 },
-                Err(CoreError::Store(crate::core::store::StoreError::WrongPin)) => {
-                    pin.set(String::new());
-                    error.set(Some(tr(l, "PIN错误，请重试", "Wrong PIN: try again")));
-                }
+                Err(CoreError::Unlock(e)) => refused(&e),
                 Err(e) => error.set(Some(e.to_string())),
             },
         }
@@ -155,7 +193,12 @@ pub fn Unlock() -> Element {
                 if let Some(e) = error() {
                     p { class: "error", role: "alert", "{e}" }
                 }
-                button { id: "next", class: "primary big", r#type: "submit", disabled: busy(),
+                if wait() > 0 {
+                    p { id: "pin-wait", class: "hint", role: "timer",
+                        {tr(l, &format!("请 {} 秒后再输入PIN", wait()), &format!("Enter the PIN again in {} s", wait()))}
+                    }
+                }
+                button { id: "next", class: "primary big", r#type: "submit", disabled: busy() || wait() > 0,
                     if busy() { {tr(l, "请稍候…", "Please wait…")} } else { {tr(l, "下一步", "Continue")} }
                 }
             }

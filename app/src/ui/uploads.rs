@@ -32,10 +32,11 @@ impl Uploads {
     }
 }
 
-pub(super) fn router(uploads: Uploads) -> axum::Router {
+/// `POST <path>` keeps the body and answers its id (the caller guards who may post).
+pub(super) fn router(uploads: Uploads, path: &str) -> axum::Router {
     axum::Router::new()
         .route(
-            "/upload",
+            path,
             post(|State(u): State<Uploads>, body: Bytes| async move { u.put(body.to_vec()) }),
         )
         .layer(DefaultBodyLimit::max(32 * 1024 * 1024))

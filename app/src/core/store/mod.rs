@@ -4,7 +4,8 @@
 //! Layout of a device directory:
 //! - `device.json` — the device id and the key-derivation salt (not secret);
 //! - `beatbook.db` — the encrypted database;
-//! - `photos/<sha256>.bbs` — encrypted photo files.
+//! - `photos/<sha256>.bbs` — encrypted photo files;
+//! - `pin_attempts.json` — wrong PINs in a row (see [`super::lockout`]).
 //!
 //! A local save writes the record and its outbox entry in one transaction; an
 //! outbox entry leaves only in the transaction that records the server's
@@ -54,6 +55,54 @@ pub enum StoreError {
     /// The record cannot be edited in its state.
     #[error("{0}")]
     NotEditable(String),
+}
+
+/// What the device held that the server has not received: lost if the
+/// device is wiped now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsent {
+    /// Records with local changes not acknowledged by the server (drafts,
+    /// queued, refused).
+    pub records: u64,
+    /// Photos not uploaded.
+    pub photos: u64,
+}
+
+impl Unsent {
+    /// Whether nothing would be lost.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0 && self.photos == 0
+    }
+}
+
+/// The database files of a device directory (SQLite's journal files too).
+const DATABASE_FILES: [&str; 3] = ["beatbook.db", "beatbook.db-wal", "beatbook.db-shm"];
+
+/// Deletes a device's data without opening it (the PIN is not known): the
+/// database, the photos and the device file with the key-derivation salt,
+/// so that not even the right PIN can open what might linger on the disk.
+/// The next open makes a new, empty device.
+pub fn erase_files(dir: &Path) -> Result<(), StoreError> {
+    let remove = |path: PathBuf| match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    // The salt first: without it no PIN opens what is left if the erase is cut short.
+    remove(dir.join("device.json"))?;
+    remove(dir.join("device.json.tmp"))?;
+    for name in DATABASE_FILES {
+        remove(dir.join(name))?;
+    }
+    match std::fs::read_dir(dir.join("photos")) {
+        Ok(entries) => {
+            for entry in entries {
+                remove(entry?.path())?;
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 /// What `device.json` holds.
@@ -182,6 +231,21 @@ impl Store {
     /// Writes a meta value.
     pub fn set_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
         meta_set(&self.conn, key, value)
+    }
+
+    /// What would be lost if the device were wiped now.
+    pub fn unsent(&self) -> Result<Unsent, StoreError> {
+        let records = self.conn.query_row(
+            "SELECT count(*) FROM records WHERE state IN ('draft', 'rejected') OR id IN (SELECT record_id FROM outbox)",
+            [],
+            |r| r.get(0),
+        )?;
+        let photos = self.conn.query_row(
+            "SELECT count(*) FROM attachments WHERE uploaded = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Unsent { records, photos })
     }
 
     /// Deletes every record, change, form and photo of this device, and

@@ -11,7 +11,8 @@ use beatbook_schema::protocol::{
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::core::store::StoreError;
+use super::address::{self, AddressError};
+use crate::core::store::{StoreError, Unsent};
 
 /// Why a sync step failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,32 @@ pub enum SyncError {
     /// A local photo file could not be read.
     #[error("photo {0}: {1}")]
     Photo(Sha256, String),
+    /// The server address is refused before any connection.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// The server says this device was revoked: its data was wiped,
+    /// including what had not been sent.
+    #[error("{}", revoked_message(.unsent).en)]
+    Revoked {
+        /// What was destroyed before the server had it.
+        unsent: Unsent,
+    },
+}
+
+/// What to tell the officer when the device was revoked and wiped.
+pub fn revoked_message(unsent: &Unsent) -> beatbook_schema::text::Text {
+    let Unsent { records, photos } = unsent;
+    if unsent.is_empty() {
+        beatbook_schema::text::Text::new(
+            "此设备已被注销，本机数据已清除（所有记录均已上传，没有丢失）",
+            "This device was revoked and its data erased (everything had been sent; nothing was lost)",
+        )
+    } else {
+        beatbook_schema::text::Text::new(
+            format!("此设备已被注销，本机数据已清除：{records} 条尚未上传的记录和 {photos} 张尚未上传的照片已被销毁，服务器上没有这些数据，请联系管理员"),
+            format!("This device was revoked and its data erased: {records} record(s) and {photos} photo(s) that had not been sent were destroyed and are not on the server; tell your administrator"),
+        )
+    }
 }
 
 impl SyncError {
@@ -56,6 +83,7 @@ impl SyncError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             SyncError::Server { body, .. } => Some(body.code),
+            SyncError::Revoked { .. } => Some(ErrorCode::DeviceRevoked),
             _ => None,
         }
     }
@@ -113,16 +141,22 @@ async fn error_of(res: reqwest::Response) -> SyncError {
 }
 
 impl Client {
-    /// A client of `base` (e.g. `http://127.0.0.1:8700`), with a token once enrolled.
+    /// A client of `base` (e.g. `https://beatbook.example.gov.cn`, or
+    /// `http://127.0.0.1:8700` on this machine: see [`address::check`]),
+    /// with a token once enrolled.
     pub fn new(base: &str, token: Option<String>) -> Result<Self, SyncError> {
+        address::check(base)?;
         let http = reqwest::Client::builder()
+            // The protocol never redirects; following one could carry the
+            // token to an address `check` would have refused.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .gzip(true)
             .build()?;
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base: base.trim().trim_end_matches('/').to_owned(),
             token,
         })
     }

@@ -119,7 +119,7 @@ pub async fn enroll(
         })
         .await?;
     let enrollment = Enrollment {
-        server: server.trim_end_matches('/').to_owned(),
+        server: server.trim().trim_end_matches('/').to_owned(),
         token: answer.token,
         user: answer.user.clone(),
     };
@@ -141,8 +141,9 @@ pub enum Steps {
 }
 
 impl SyncEngine {
-    /// One full sync. On `device_revoked` the local data is wiped and the
-    /// error returned, so the caller can tell the officer.
+    /// One full sync. On `device_revoked` the local data is wiped and
+    /// [`SyncError::Revoked`] returned with what was lost unsent, so the
+    /// caller can tell the officer.
     /// `server` overrides the enrolled server address for this sync only.
     pub async fn sync(
         &self,
@@ -181,8 +182,17 @@ impl SyncEngine {
         .await;
         if let Err(e) = &result {
             if e.code() == Some(ErrorCode::DeviceRevoked) {
-                tracing::warn!("device revoked: wiping local data");
-                lock(store).wipe()?;
+                // A lost phone must lose its data, even what was not sent
+                // yet; the officer is told exactly how much that was.
+                let mut store = lock(store);
+                let unsent = store.unsent()?;
+                tracing::warn!(
+                    unsent_records = unsent.records,
+                    unsent_photos = unsent.photos,
+                    "device revoked: wiping local data"
+                );
+                store.wipe()?;
+                return Err(SyncError::Revoked { unsent });
             }
         }
         result?;

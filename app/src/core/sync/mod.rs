@@ -2,10 +2,11 @@
 //! push the outbox in size-bounded batches, pull pages. Every step resumes
 //! from what the store holds, so a sync can be cut off at any point.
 
+pub mod address;
 mod client;
 mod engine;
 mod retry;
 
-pub use client::{Client, SyncError};
+pub use client::{revoked_message, Client, SyncError};
 pub use engine::{enroll, Enrollment, Phase, Progress, Steps, SyncEngine, SyncReport};
 pub use retry::RetryPolicy;
