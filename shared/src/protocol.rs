@@ -378,6 +378,9 @@ pub enum ErrorCode {
     TooManyRequests,
     /// The server failed; retry later (500/503).
     Internal,
+    /// The server is short of disk space and stores nothing more for now;
+    /// retry later (507).
+    InsufficientStorage,
 }
 
 impl ErrorCode {
@@ -385,7 +388,10 @@ impl ErrorCode {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::TooManyRequests | ErrorCode::Internal | ErrorCode::MissingBlob
+            ErrorCode::TooManyRequests
+                | ErrorCode::Internal
+                | ErrorCode::MissingBlob
+                | ErrorCode::InsufficientStorage
         )
     }
 }

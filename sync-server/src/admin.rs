@@ -589,6 +589,23 @@ fn print_demo_report(report: &DemoReport, seconds: f64, dir: &str) {
     println!("next: `beatbook-server --data-dir {dir} serve`, then sign in on a device with a badge above");
 }
 
+// ---------------------------------------------------------------- gc
+
+/// Runs one janitor sweep (what the server does every
+/// `janitor_interval_secs`) and prints what it removed.
+pub async fn gc(state: &AppState) -> Result<()> {
+    let sweep = crate::janitor::sweep(state)
+        .await
+        .context("the sweep stopped (what it removed so far stays removed): run it again")?;
+    let line = |what: &str, r: crate::blobs::Removed| {
+        println!("{what}: {} files, {} bytes", r.files, r.bytes);
+    };
+    line("expired unfinished uploads", sweep.partials);
+    line("unreferenced blobs", sweep.blobs);
+    line("blob files the database did not know", sweep.strays);
+    Ok(())
+}
+
 // ---------------------------------------------------------------- status
 
 /// Prints what the data directory holds: organisation, accounts, devices,

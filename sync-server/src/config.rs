@@ -34,6 +34,28 @@ pub struct Config {
     pub login_window_secs: u64,
     /// Officers' local time offset from UTC, in hours (China: 8).
     pub local_utc_offset_hours: i32,
+    /// Most unfinished uploads one device may hold at once.
+    pub max_partial_uploads_per_device: u32,
+    /// Most bytes of unfinished uploads one device may hold at once.
+    pub max_partial_bytes_per_device: u64,
+    /// Most bytes one device may hold in uploads no record references yet
+    /// (finished and unfinished): its whole footprint until it pushes.
+    pub max_unattached_bytes_per_device: u64,
+    /// An unfinished upload not written to for this long is removed, in seconds.
+    pub partial_upload_ttl_secs: u64,
+    /// A finished upload that no record version references is removed once
+    /// it was last uploaded this long ago, in seconds (devices upload photos
+    /// before they push the records that use them).
+    pub unreferenced_blob_grace_secs: u64,
+    /// How often the janitor removes expired uploads and unreferenced blobs, in seconds.
+    pub janitor_interval_secs: u64,
+    /// Uploads are refused (507) when they would leave less free disk space
+    /// than this in the data directory's filesystem, in bytes.
+    pub min_free_disk_bytes: u64,
+    /// Pushes are refused (507) below this much free disk space, in bytes;
+    /// smaller than [`Config::min_free_disk_bytes`], so records still sync
+    /// when photos no longer do, and the database is never starved.
+    pub push_min_free_disk_bytes: u64,
 }
 
 impl Default for Config {
@@ -50,6 +72,14 @@ impl Default for Config {
             login_max_failures: 5,
             login_window_secs: 900,
             local_utc_offset_hours: 8,
+            max_partial_uploads_per_device: 8,
+            max_partial_bytes_per_device: 64 * 1024 * 1024,
+            max_unattached_bytes_per_device: 512 * 1024 * 1024,
+            partial_upload_ttl_secs: 48 * 3600,
+            unreferenced_blob_grace_secs: 7 * 24 * 3600,
+            janitor_interval_secs: 3600,
+            min_free_disk_bytes: 1024 * 1024 * 1024,
+            push_min_free_disk_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -67,6 +97,14 @@ const KEYS: &[&str] = &[
     "login_max_failures",
     "login_window_secs",
     "local_utc_offset_hours",
+    "max_partial_uploads_per_device",
+    "max_partial_bytes_per_device",
+    "max_unattached_bytes_per_device",
+    "partial_upload_ttl_secs",
+    "unreferenced_blob_grace_secs",
+    "janitor_interval_secs",
+    "min_free_disk_bytes",
+    "push_min_free_disk_bytes",
 ];
 
 impl Config {

@@ -98,6 +98,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         }
         ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
     }
 }
 

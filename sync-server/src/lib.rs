@@ -9,8 +9,10 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod demo;
+pub mod disk;
 pub mod error;
 pub mod http;
+pub mod janitor;
 pub mod review;
 pub mod state;
 pub mod storage;
@@ -33,14 +35,17 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight.
+/// requests in flight. The [`janitor`] sweeps alongside while it serves.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let janitor = tokio::spawn(janitor::run(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    janitor.abort();
+    served
 }

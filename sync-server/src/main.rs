@@ -90,6 +90,9 @@ enum Command {
     },
     /// Counts of records per form, users, devices and batches (数据概况)
     Status,
+    /// Remove expired unfinished uploads and photos no record uses (清理附件);
+    /// the running server does this every janitor_interval_secs
+    Gc,
     /// Form definitions (表单)
     #[command(subcommand)]
     Form(FormCommand),
@@ -326,6 +329,7 @@ async fn dispatch(command: Command, config: Config, secrets: Secrets) -> Result<
             admin::demo(&state, DemoSize::new(addresses, households)).await
         }
         Command::Status => admin::status(&admin::open_existing(config).await?).await,
+        Command::Gc => admin::gc(&admin::open_existing(config).await?).await,
         Command::Form(c) => form(c, config).await,
         Command::Station(c) => station(c, config).await,
         Command::Grid(c) => grid(c, config).await,

@@ -229,7 +229,10 @@ async fn an_upload_whose_bytes_all_arrived_before_a_crash_is_verified_on_the_nex
     let device = server.device("o1").await;
     let bytes = b"a photo whose last byte arrived just before the crash".to_vec();
     let sha = Sha256::digest(&bytes);
-    std::fs::write(server.state.blobs.partial_path(&sha), &bytes).expect("partial file");
+    // Each device's unfinished uploads live in its own directory.
+    let partial = server.state.blobs.partial_path(device.id, &sha);
+    std::fs::create_dir_all(partial.parent().expect("the device's directory")).expect("mkdir");
+    std::fs::write(partial, &bytes).expect("partial file");
     let res = device
         .request(reqwest::Method::PUT, &format!("/v1/blobs/{sha}"))
         .header("content-range", format!("bytes */{}", bytes.len()))

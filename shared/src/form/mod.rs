@@ -2,6 +2,7 @@
 
 mod compile;
 mod def;
+mod photos;
 mod validate;
 
 pub use compile::{CompiledField, Form, FormError};

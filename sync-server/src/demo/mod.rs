@@ -488,10 +488,11 @@ impl Seeder<'_> {
         let mut verified = Vec::new();
         for (i, hazard) in plan.hazards.iter().enumerate() {
             let reporter = GRID_REPORTER[hazard.grid];
+            let device = self.devices[reporter].device;
             let mut attachments = Vec::new();
             for k in 0..hazard.photos {
                 let bytes = photos::photo_bytes(Scene::Hazard, &format!("H{i:03}-{k}"));
-                attachments.push(photos::store_photo(self.state, bytes).await?);
+                attachments.push(photos::store_photo(self.state, device, bytes).await?);
             }
             self.photos += attachments.len();
             let before: Vec<_> = attachments.iter().map(|a| a.sha256).collect();
@@ -507,7 +508,7 @@ impl Seeder<'_> {
             let Some(fields) = hazard.rectified_fields(&[Sha256::digest(&after)]) else {
                 continue;
             };
-            attachments.push(photos::store_photo(self.state, after).await?);
+            attachments.push(photos::store_photo(self.state, device, after).await?);
             self.photos += 1;
             rectified.push((
                 reporter,

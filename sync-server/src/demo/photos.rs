@@ -3,8 +3,9 @@
 //! so each has its own SHA-256, and stored exactly as a completed upload is:
 //! bytes written to the partial file, promoted into place, then recorded.
 
-use beatbook_schema::ids::Sha256;
+use beatbook_schema::ids::{DeviceId, Sha256};
 use beatbook_schema::record::AttachmentRef;
+use tokio::io::AsyncWriteExt;
 
 use super::DemoError;
 use crate::state::AppState;
@@ -48,15 +49,27 @@ pub fn photo_bytes(scene: Scene, label: &str) -> Vec<u8> {
 }
 
 /// Stores a photo in the blob directory and records it complete, like a
-/// verified upload; returns the attachment reference a record carries.
-pub async fn store_photo(state: &AppState, bytes: Vec<u8>) -> Result<AttachmentRef, DemoError> {
+/// verified upload from `device` (which may then attach it); returns the
+/// attachment reference a record carries.
+pub async fn store_photo(
+    state: &AppState,
+    device: DeviceId,
+    bytes: Vec<u8>,
+) -> Result<AttachmentRef, DemoError> {
     let sha = Sha256::digest(&bytes);
     let size = bytes.len() as u64;
+    let _blob = state.blobs.lock_digest(sha).await;
     if !state.store.missing_blobs(vec![sha]).await?.is_empty() {
-        tokio::fs::write(state.blobs.partial_path(&sha), &bytes).await?;
-        state.blobs.promote(&sha).await?;
-        state.store.complete_blob(sha, size, "image/jpeg").await?;
+        state.blobs.discard(device, &sha).await?;
+        let mut file = state.blobs.append_partial(device, &sha).await?;
+        file.write_all(&bytes).await?;
+        file.sync_all().await?;
+        state.blobs.promote(device, &sha).await?;
     }
+    state
+        .store
+        .complete_blob(sha, size, "image/jpeg", device)
+        .await?;
     Ok(AttachmentRef {
         sha256: sha,
         content_type: "image/jpeg".to_owned(),

@@ -42,6 +42,9 @@ pub fn router(state: AppState) -> Router {
         // Innermost first: the body limit counts decompressed bytes.
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestDecompressionLayer::new())
+        // Outside the decompression layer: attachment bytes are refused
+        // compressed, before anything inflates them.
+        .layer(middleware::from_fn(v1::refuse_encoded_upload))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -1,5 +1,6 @@
-//! Photos for signed-in reviewers, only when a record in their scope carries
-//! them: full size, and thumbnails (made once, kept beside the blobs).
+//! Photos for signed-in reviewers, only when a version of a record in their
+//! scope carried them (the record pages show its history): full size, and
+//! thumbnails (made once, kept beside the blobs).
 //! Served as images only (`nosniff`, type from the bytes themselves): an
 //! upload can never be served as a page.
 
@@ -35,7 +36,7 @@ async fn readable(
     sha: &str,
 ) -> Result<(Sha256, PathBuf), ReviewError> {
     let sha: Sha256 = sha.parse().map_err(|_| ReviewError::not_found())?;
-    if !state.store.blob_in_scope(sha, r.scope.clone()).await? {
+    if !state.store.blob_in_history(sha, r.scope.clone()).await? {
         return Err(ReviewError::not_found());
     }
     Ok((sha, state.blobs.path(&sha)))

@@ -136,4 +136,37 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX record_versions_batch ON record_versions (batch_id);
     CREATE INDEX records_grid_form ON records (grid_id, form_id);
     "#,
+    // 3: attachments in scope. `record_blobs` now follows each record's
+    // current version (rebuilt here: no deleted records, no attachments a
+    // later version dropped, the record's current grid); `blob_history`
+    // keeps every attachment any version carried (the review pages show
+    // history, and such blobs are never collected); `blob_uploads` says
+    // which device uploaded which blob, so a push may attach only what its
+    // device uploaded or can already read.
+    r#"
+    CREATE TABLE blob_history (
+        sha256 TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        grid_id TEXT NOT NULL,
+        PRIMARY KEY (sha256, record_id, grid_id)
+    );
+    INSERT OR IGNORE INTO blob_history (sha256, record_id, grid_id)
+        SELECT sha256, record_id, grid_id FROM record_blobs;
+    INSERT OR IGNORE INTO blob_history (sha256, record_id, grid_id)
+        SELECT json_extract(a.value, '$.sha256'), r.id, r.grid_id
+        FROM records r, json_each(r.state, '$.attachments') a;
+    DELETE FROM record_blobs;
+    INSERT OR IGNORE INTO record_blobs (sha256, record_id, grid_id)
+        SELECT json_extract(a.value, '$.sha256'), r.id, r.grid_id
+        FROM records r, json_each(r.state, '$.attachments') a
+        WHERE r.deleted = 0;
+    CREATE INDEX record_blobs_record ON record_blobs (record_id);
+    CREATE TABLE blob_uploads (
+        sha256 TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        uploaded_at TEXT NOT NULL,
+        PRIMARY KEY (sha256, device_id)
+    );
+    CREATE INDEX blob_uploads_device ON blob_uploads (device_id);
+    "#,
 ];

@@ -193,12 +193,17 @@ pub struct Pusher {
 }
 
 /// What the backend hands the decider for one change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Existing {
     /// The record's current state, if it exists.
     pub record: Option<StoredRecord>,
     /// Attachments the change references that the server lacks.
     pub missing_blobs: Vec<Sha256>,
+    /// Attachments the change references that the pushing device uploaded.
+    pub uploaded_blobs: Vec<Sha256>,
+    /// Attachments the change references that current records carry, with
+    /// each such record's grid.
+    pub attached_in: Vec<(Sha256, GridId)>,
 }
 
 /// What the decider tells the backend to do with one change.
@@ -352,15 +357,45 @@ pub trait Store: Send + Sync + 'static {
     // ---- blobs (metadata; the bytes live in the blob directory) ----
     /// Which of these digests are not stored complete.
     async fn missing_blobs(&self, hashes: Vec<Sha256>) -> Result<Vec<Sha256>, StoreError>;
-    /// Records a verified blob as complete.
+    /// Records a verified blob as complete, uploaded by `device` (which may
+    /// then attach it to its records); uploading it again renews the date.
     async fn complete_blob(
         &self,
         sha: Sha256,
         size: u64,
         content_type: &str,
+        device: DeviceId,
     ) -> Result<(), StoreError>;
-    /// Whether a blob is attached to a record within `scope`.
+    /// Whether the current version of a record within `scope` carries the
+    /// blob (a deleted record carries none).
     async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError>;
+    /// Which of these digests `device` does not hold, each once: not stored
+    /// complete, or neither uploaded by the device nor carried by the current
+    /// version of a record within `scope`. A device uploads what it does not
+    /// hold, even bytes the server has: knowing a digest is not having the photo.
+    async fn blobs_not_held(
+        &self,
+        hashes: Vec<Sha256>,
+        device: DeviceId,
+        scope: ReadScope,
+    ) -> Result<Vec<Sha256>, StoreError>;
+    /// Bytes of the complete blobs `device` uploaded that no version of any
+    /// record carries (yet).
+    async fn unattached_bytes(&self, device: DeviceId) -> Result<u64, StoreError>;
+    /// Whether any version of a record within `scope` carried the blob: the
+    /// review pages show a record's history, photos included.
+    async fn blob_in_history(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError>;
+    /// Up to `limit` blobs that no version of any record carries, stored and
+    /// last uploaded before `cutoff`, oldest first.
+    async fn unreferenced_blobs(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Sha256>, StoreError>;
+    /// Forgets a blob (its row and who uploaded it) if, checked in the same
+    /// transaction, it is still one [`Store::unreferenced_blobs`] would list;
+    /// returns whether it did. The caller removes the bytes afterwards.
+    async fn forget_blob(&self, sha: Sha256, cutoff: DateTime<Utc>) -> Result<bool, StoreError>;
 
     // ---- review pages ----
     /// Batches for review, filtered, newest first, with their progress.

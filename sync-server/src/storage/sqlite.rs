@@ -265,17 +265,57 @@ pub(crate) fn write_version(
         change.map(|c| c.to_string()),
         batch.map(|b| b.to_string()),
     ])?;
-    for a in &record.attachments {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO record_blobs (sha256, record_id, grid_id) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![
-            a.sha256.to_hex(),
-            record.id.to_string(),
-            record.grid.as_str()
-        ])?;
-    }
+    attach_blobs(tx, record)?;
     Ok(cursor)
+}
+
+/// Keeps the blob tables in step with a record's new version: the scope
+/// table holds exactly the current version's attachments (none once
+/// deleted), the history every attachment any version carried.
+fn attach_blobs(tx: &Transaction<'_>, record: &StoredRecord) -> Result<(), StoreError> {
+    let id = record.id.to_string();
+    tx.prepare_cached("DELETE FROM record_blobs WHERE record_id = ?1")?
+        .execute([&id])?;
+    for a in &record.attachments {
+        let row = params![a.sha256.to_hex(), id, record.grid.as_str()];
+        if !record.deleted {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO record_blobs (sha256, record_id, grid_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(row)?;
+        }
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO blob_history (sha256, record_id, grid_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(row)?;
+    }
+    Ok(())
+}
+
+/// What the decider needs to know of the blobs a change attaches: which this
+/// device uploaded, and which grids' current records carry each.
+fn blob_facts(
+    tx: &Connection,
+    hashes: &[Sha256],
+    device: DeviceId,
+) -> Result<(Vec<Sha256>, Vec<(Sha256, GridId)>), StoreError> {
+    let mut uploaded = Vec::new();
+    let mut attached = Vec::new();
+    for h in hashes {
+        let hex = h.to_hex();
+        if tx
+            .prepare_cached("SELECT 1 FROM blob_uploads WHERE sha256 = ?1 AND device_id = ?2")?
+            .exists(params![hex, device.to_string()])?
+        {
+            uploaded.push(*h);
+        }
+        let mut stmt =
+            tx.prepare_cached("SELECT DISTINCT grid_id FROM record_blobs WHERE sha256 = ?1")?;
+        for grid in stmt.query_map([&hex], |r| r.get::<_, String>(0))? {
+            attached.push((*h, GridId(grid?)));
+        }
+    }
+    Ok((uploaded, attached))
 }
 
 fn missing_in(tx: &Connection, hashes: &[Sha256]) -> Result<Vec<Sha256>, StoreError> {
@@ -288,6 +328,13 @@ fn missing_in(tx: &Connection, hashes: &[Sha256]) -> Result<Vec<Sha256>, StoreEr
     }
     Ok(missing)
 }
+
+/// The condition on a blob row `b` (`?1` the cutoff) that it may be
+/// collected: stored before the cutoff, not uploaded again since, and
+/// carried by no version of any record.
+const UNREFERENCED_BEFORE: &str = "b.stored_at < ?1
+    AND NOT EXISTS (SELECT 1 FROM blob_uploads u WHERE u.sha256 = b.sha256 AND u.uploaded_at >= ?1)
+    AND NOT EXISTS (SELECT 1 FROM blob_history h WHERE h.sha256 = b.sha256)";
 
 fn scope_json(scope: &ReadScope) -> Option<String> {
     match scope {
@@ -617,7 +664,13 @@ impl Store for SqliteStore {
                     ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
                     ChangeOp::Delete => Vec::new(),
                 };
-                let existing = Existing { record: load_record(&tx, change.record_id)?, missing_blobs: missing_in(&tx, &hashes)? };
+                let (uploaded_blobs, attached_in) = blob_facts(&tx, &hashes, pusher.device)?;
+                let existing = Existing {
+                    record: load_record(&tx, change.record_id)?,
+                    missing_blobs: missing_in(&tx, &hashes)?,
+                    uploaded_blobs,
+                    attached_in,
+                };
                 let outcome = match decider(change, &existing) {
                     Decision::Write { record, conflicts: lost, outcome } => {
                         write_version(&tx, &record, Some(change.change_id), Some(batch))?;
@@ -797,13 +850,22 @@ impl Store for SqliteStore {
         sha: Sha256,
         size: u64,
         content_type: &str,
+        device: DeviceId,
     ) -> Result<(), StoreError> {
         let content_type = content_type.to_owned();
         self.write(move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            let now = Utc::now().to_rfc3339();
+            tx.execute(
                 "INSERT OR IGNORE INTO blobs (sha256, size, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)",
-                params![sha.to_hex(), size as i64, content_type, Utc::now().to_rfc3339()],
+                params![sha.to_hex(), size as i64, content_type, now],
             )?;
+            tx.execute(
+                "INSERT INTO blob_uploads (sha256, device_id, uploaded_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sha256, device_id) DO UPDATE SET uploaded_at = excluded.uploaded_at",
+                params![sha.to_hex(), device.to_string(), now],
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -817,6 +879,100 @@ impl Store for SqliteStore {
                  AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))",
             )?
             .exists(params![sha.to_hex(), grids])?)
+        })
+        .await
+    }
+
+    async fn blobs_not_held(
+        &self,
+        hashes: Vec<Sha256>,
+        device: DeviceId,
+        scope: ReadScope,
+    ) -> Result<Vec<Sha256>, StoreError> {
+        self.read(move |c| {
+            let grids = scope_json(&scope);
+            let mut stmt = c.prepare_cached(
+                "SELECT 1 FROM blobs WHERE sha256 = ?1 AND (
+                     EXISTS (SELECT 1 FROM blob_uploads WHERE sha256 = ?1 AND device_id = ?2)
+                     OR EXISTS (SELECT 1 FROM record_blobs WHERE sha256 = ?1
+                         AND (?3 IS NULL OR grid_id IN (SELECT value FROM json_each(?3)))))",
+            )?;
+            let mut out = Vec::new();
+            for h in hashes {
+                if !stmt.exists(params![h.to_hex(), device.to_string(), grids])?
+                    && !out.contains(&h)
+                {
+                    out.push(h);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn unattached_bytes(&self, device: DeviceId) -> Result<u64, StoreError> {
+        self.read(move |c| {
+            let bytes: i64 = c
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(b.size), 0) FROM blob_uploads u JOIN blobs b ON b.sha256 = u.sha256
+                     WHERE u.device_id = ?1 AND NOT EXISTS (SELECT 1 FROM blob_history h WHERE h.sha256 = u.sha256)",
+                )?
+                .query_row([device.to_string()], |r| r.get(0))?;
+            Ok(bytes.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn blob_in_history(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
+        self.read(move |c| {
+            let grids = scope_json(&scope);
+            Ok(c.prepare_cached(
+                "SELECT 1 FROM blob_history WHERE sha256 = ?1
+                 AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))",
+            )?
+            .exists(params![sha.to_hex(), grids])?)
+        })
+        .await
+    }
+
+    async fn unreferenced_blobs(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Sha256>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT sha256 FROM blobs b WHERE {UNREFERENCED_BEFORE} ORDER BY stored_at LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![cutoff.to_rfc3339(), limit], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.map(|hex| {
+                let hex = hex?;
+                hex.parse().map_err(|_| {
+                    StoreError::Corrupt(serde::de::Error::custom(format!(
+                        "blob digest '{hex}' is not 64 hex characters"
+                    )))
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn forget_blob(&self, sha: Sha256, cutoff: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let hex = sha.to_hex();
+            let gone = tx.execute(
+                &format!("DELETE FROM blobs AS b WHERE sha256 = ?2 AND {UNREFERENCED_BEFORE}"),
+                params![cutoff.to_rfc3339(), hex],
+            )? == 1;
+            if gone {
+                tx.execute("DELETE FROM blob_uploads WHERE sha256 = ?1", [&hex])?;
+            }
+            tx.commit()?;
+            Ok(gone)
         })
         .await
     }

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use beatbook_schema::form::{FieldError, ValidationContext};
 use beatbook_schema::hlc::Hlc;
+use beatbook_schema::ids::Sha256;
 use beatbook_schema::merge::{self, FieldState, MergeKind};
 use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode, Role};
-use beatbook_schema::record::RecordStatus;
+use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use beatbook_schema::text::Text;
 use chrono::FixedOffset;
 use serde_json::Value as Json;
@@ -157,14 +158,6 @@ pub fn decide(
                     vec![],
                 ));
             }
-            if !existing.missing_blobs.is_empty() {
-                return Decision::Defer(reject(
-                    ErrorCode::MissingBlob,
-                    "照片尚未上传完成，请稍后重试同步",
-                    "a photo has not been uploaded yet: sync again",
-                    vec![],
-                ));
-            }
             let empty = BTreeMap::new();
             let current = existing.record.as_ref().map_or(&empty, |r| &r.fields);
             let current_revision = existing.record.as_ref().map_or(0, |r| r.revision);
@@ -188,6 +181,17 @@ pub fn decide(
                         errors,
                     )),
                 };
+            let attachments = match attachments_shown(
+                &form.photo_digests(&normalized),
+                attachments,
+                change.base_revision < current_revision,
+            ) {
+                Ok(shown) => shown,
+                Err(outcome) => return Decision::Answer(outcome),
+            };
+            if let Some(outcome) = unheld(&attachments, existing, scope) {
+                return Decision::Defer(outcome);
+            }
             // Store what validation normalized (typed ID numbers upper-cased,
             // derived values recomputed, hidden fields cleared).
             let keys: Vec<String> = next.keys().chain(normalized.keys()).cloned().collect();
@@ -250,6 +254,63 @@ pub fn decide(
             }
         }
     }
+}
+
+/// The attachments to store: those a photo field of the record shows, each
+/// once. An attachment no photo field shows is refused, unless the change is
+/// stale (based on an older revision): then a concurrent edit may have
+/// removed a photo the device still lists, and that attachment is dropped.
+fn attachments_shown(
+    shown: &[Sha256],
+    listed: &[AttachmentRef],
+    stale: bool,
+) -> Result<Vec<AttachmentRef>, ChangeOutcome> {
+    let mut kept: Vec<AttachmentRef> = Vec::new();
+    for a in listed {
+        if kept.iter().any(|k| k.sha256 == a.sha256) {
+            continue;
+        }
+        if shown.contains(&a.sha256) {
+            kept.push(a.clone());
+        } else if !stale {
+            return Err(reject(
+                ErrorCode::ValidationFailed,
+                "记录附带的照片没有出现在任何照片字段中，请删除该附件后重新提交",
+                "the record carries a photo that no photo field shows: remove it and submit again",
+                vec![],
+            ));
+        }
+    }
+    Ok(kept)
+}
+
+/// A refusal if the pushing device holds an attachment neither by having
+/// uploaded it nor by reading a current record that carries it. Deferred
+/// with the answer a missing photo gets, so the device uploads the bytes and
+/// the same change then succeeds: a digest alone (seen in an old grid, an
+/// exported link) is not the photo, and the answer does not say whether the
+/// server has it.
+fn unheld(
+    attachments: &[AttachmentRef],
+    existing: &Existing,
+    scope: &ReadScope,
+) -> Option<ChangeOutcome> {
+    let held = |sha: &Sha256| {
+        !existing.missing_blobs.contains(sha)
+            && (existing.uploaded_blobs.contains(sha)
+                || existing
+                    .attached_in
+                    .iter()
+                    .any(|(s, grid)| s == sha && scope.contains(grid)))
+    };
+    attachments.iter().any(|a| !held(&a.sha256)).then(|| {
+        reject(
+            ErrorCode::MissingBlob,
+            "照片尚未上传完成，请稍后重试同步",
+            "a photo has not been uploaded yet: sync again",
+            vec![],
+        )
+    })
 }
 
 /// The hazard status a supervisor sets after checking a rectification (已复查).
@@ -369,12 +430,25 @@ mod tests {
         let officer = pusher(Role::Officer);
         let scope = ReadScope::Grids(vec![GridId::new("G1")]);
         let existing = Existing {
-            record: None,
-            missing_blobs: vec![],
+            uploaded_blobs: vec![before, after],
+            ..Existing::default()
         };
         match decide(&c, &existing, &officer, &scope, forms, &Policy::default()) {
             Decision::Write { record, .. } => (*record, vec![a, b]),
             other => panic!("a rectified hazard is accepted: {other:?}"),
+        }
+    }
+
+    /// What the backend reports for a change to `stored` that keeps its attachments.
+    fn carried(stored: &StoredRecord) -> Existing {
+        Existing {
+            record: Some(stored.clone()),
+            attached_in: stored
+                .attachments
+                .iter()
+                .map(|a| (a.sha256, stored.grid.clone()))
+                .collect(),
+            ..Existing::default()
         }
     }
 
@@ -383,10 +457,7 @@ mod tests {
         let forms = forms();
         let (stored, attachments) = rectified(&forms);
         let scope = ReadScope::Grids(vec![GridId::new("G1")]);
-        let existing = Existing {
-            record: Some(stored.clone()),
-            missing_blobs: vec![],
-        };
+        let existing = carried(&stored);
         let verify = change(
             stored.id,
             stored.revision,
@@ -444,17 +515,11 @@ mod tests {
                     .expect("object"),
                 vec![]
             ),
-            &Existing {
-                record: None,
-                missing_blobs: vec![]
-            },
+            &Existing::default(),
         ));
         // Once verified, resending the status unchanged is not a move.
         stored.fields.get_mut("status").expect("status").value = json!("verified");
-        let existing = Existing {
-            record: Some(stored.clone()),
-            missing_blobs: vec![],
-        };
+        let existing = carried(&stored);
         let edit = change(
             stored.id,
             stored.revision,
@@ -473,5 +538,136 @@ mod tests {
             &Policy::default(),
         );
         assert!(matches!(d, Decision::Write { .. }), "{d:?}");
+    }
+
+    /// A new hazard report whose photo field shows `shown`, listing `listed`.
+    fn report(shown: &[Sha256], listed: Vec<AttachmentRef>) -> Change {
+        let today = Utc::now().date_naive().to_string();
+        let fields = json!({
+            "category": "other", "description": "广告牌松动", "severity": "low",
+            "found_date": today, "location": {"lat": 31.87, "lon": 121.17},
+            "photos": shown, "status": "open",
+        });
+        change(
+            RecordId::new_v7(),
+            0,
+            fields.as_object().cloned().expect("object"),
+            listed,
+        )
+    }
+
+    fn judge(c: &Change, existing: &Existing) -> Decision {
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        decide(
+            c,
+            existing,
+            &pusher(Role::Officer),
+            &scope,
+            &forms(),
+            &Policy::default(),
+        )
+    }
+
+    fn refusal(d: &Decision) -> Option<(bool, ErrorCode)> {
+        match d {
+            Decision::Answer(ChangeOutcome::Rejected { code, .. }) => Some((false, *code)),
+            Decision::Defer(ChangeOutcome::Rejected { code, .. }) => Some((true, *code)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_attachment_no_photo_field_shows_is_refused() {
+        let ((a, ra), (x, rx)) = (photo(1), photo(9));
+        let uploaded = Existing {
+            uploaded_blobs: vec![a, x],
+            ..Existing::default()
+        };
+        let d = judge(&report(&[a], vec![ra.clone(), rx]), &uploaded);
+        assert_eq!(
+            refusal(&d),
+            Some((false, ErrorCode::ValidationFailed)),
+            "{d:?}"
+        );
+        let d = judge(&report(&[a], vec![ra.clone(), ra]), &uploaded);
+        match d {
+            Decision::Write { record, .. } => {
+                assert_eq!(record.attachments.len(), 1, "listed twice, stored once")
+            }
+            other => panic!("a shown photo is accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stale_change_drops_a_photo_a_concurrent_edit_removed() {
+        let forms = forms();
+        let (stored, listed) = rectified(&forms);
+        // Revision 2 reopened the hazard and dropped its after-photo, which
+        // a device editing revision 1 still lists.
+        let mut current = stored.clone();
+        current.revision = 2;
+        current.attachments.truncate(1);
+        current.fields.remove("after_photos");
+        current.fields.remove("rectified_date");
+        if let Some(status) = current.fields.get_mut("status") {
+            status.value = json!("open");
+        }
+        let edit = change(
+            stored.id,
+            1,
+            json!({"description": "广告牌松动，已设警示"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            listed.clone(),
+        );
+        match judge(&edit, &carried(&current)) {
+            Decision::Write { record, .. } => {
+                assert_eq!(record.attachments, current.attachments)
+            }
+            other => panic!("a stale edit is merged, not refused: {other:?}"),
+        }
+        // The same list on the current revision is the device's own claim: refused.
+        let edit = Change {
+            base_revision: 2,
+            ..edit
+        };
+        let d = judge(&edit, &carried(&current));
+        assert_eq!(
+            refusal(&d),
+            Some((false, ErrorCode::ValidationFailed)),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_photo_is_attached_only_by_a_device_that_uploaded_or_reads_it() {
+        let (a, ra) = photo(1);
+        let c = report(&[a], vec![ra]);
+        let elsewhere = Existing {
+            attached_in: vec![(a, GridId::new("H1"))],
+            ..Existing::default()
+        };
+        let not_stored = Existing {
+            missing_blobs: vec![a],
+            uploaded_blobs: vec![a],
+            ..Existing::default()
+        };
+        for existing in [&Existing::default(), &elsewhere, &not_stored] {
+            let d = judge(&c, existing);
+            assert_eq!(refusal(&d), Some((true, ErrorCode::MissingBlob)), "{d:?}");
+        }
+        let uploaded = Existing {
+            uploaded_blobs: vec![a],
+            ..Existing::default()
+        };
+        let readable = Existing {
+            attached_in: vec![(a, GridId::new("H1")), (a, GridId::new("G1"))],
+            ..Existing::default()
+        };
+        for existing in [&uploaded, &readable] {
+            let d = judge(&c, existing);
+            assert!(matches!(d, Decision::Write { .. }), "{d:?}");
+        }
     }
 }

@@ -11,6 +11,8 @@ use axum::Router;
 
 use crate::state::AppState;
 
+pub(crate) use blobs::refuse_encoded_upload;
+
 /// The /v1 routes.
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::auth::Caller;
+use crate::disk;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -34,6 +35,7 @@ use crate::sync::{decider, read_scope};
         (status = 413, description = "`payload_too_large`: more changes than the server takes in one push, or the body exceeds its limit.", body = ErrorBody),
         (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
         (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
+        (status = 507, description = "`insufficient_storage`: the server is short of disk space; the changes stay on the device, retry later.", body = ErrorBody),
     ),
 )]
 #[tracing::instrument(skip_all, fields(device = %caller.device, batch_len = req.changes.len()), err(Debug))]
@@ -53,6 +55,18 @@ pub(super) async fn push(
                 "at most {} changes per push: split the batch",
                 state.config.max_batch_changes
             ),
+        ));
+    }
+    if !disk::has_room(
+        &state.config.data_dir,
+        0,
+        state.config.push_min_free_disk_bytes,
+    ) {
+        tracing::warn!("push refused: the data directory is short of free space");
+        return Err(ApiError::new(
+            ErrorCode::InsufficientStorage,
+            "服务器磁盘空间不足，暂时无法保存记录（记录仍在设备上）：请稍后重试，并告知管理员",
+            "the server is short of disk space and cannot store records now (they stay on the device): try again later and tell the administrator",
         ));
     }
     let grids = state.store.grids().await?;
