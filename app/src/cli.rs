@@ -201,7 +201,8 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         server: server.to_owned(),
         platform: Arc::new(Desktop { fix: cli.fix }),
         uploads: Default::default(),
-        upload_path: "/upload".into(),
+        // Set by liveview_router; a desktop window gets files directly.
+        upload_path: String::new(),
     }
 }
 

@@ -7,7 +7,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use beatbook_app::core::store::Unsent;
@@ -493,4 +494,52 @@ async fn a_revoked_device_says_how_much_unsent_work_it_destroyed() {
         .expect("records")
         .is_empty());
     assert_eq!(after.status().expect("status").outbox, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_another_machine_is_refused_before_any_connection() {
+    // 0.0.0.0 is not a loopback address, yet Linux delivers a connection to
+    // it on this machine: a listener here sees whether the app tried.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let tries = Arc::new(AtomicUsize::new(0));
+    let counted = tries.clone();
+    let watcher = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (path, url) = (dir.path().to_owned(), server.url.clone());
+    let plain = format!("http://0.0.0.0:{port}");
+    let outs = tokio::task::spawn_blocking(move || {
+        let enroll = app(&path)
+            .args(["enroll", "--server", &plain, "--badge", "o1"])
+            .output()
+            .expect("run");
+        run_app(&path, &["enroll", "--server", &url, "--badge", "o1"]);
+        let sync = app(&path)
+            .args(["sync", "--server", &plain])
+            .output()
+            .expect("run");
+        [enroll, sync]
+    })
+    .await
+    .expect("blocking");
+    for out in &outs {
+        assert!(!out.status.success());
+        let said = stderr_of(out);
+        assert!(
+            said.contains("http:// 仅限本机")
+                && said.contains("plain http:// is accepted only for this machine"),
+            "{said}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    watcher.abort();
+    assert_eq!(tries.load(Ordering::SeqCst), 0, "no connection was made");
 }

@@ -11,7 +11,6 @@
 //! files anyway, and each offline guess still costs a full Argon2id run.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use beatbook_schema::text::Text;
@@ -147,12 +146,13 @@ pub fn unlock<T>(
     now: DateTime<Utc>,
     try_pin: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, UnlockError> {
-    // One unlock at a time in this process (liveview serves several pages),
-    // so that no two tries read the same count.
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-
     std::fs::create_dir_all(dir).map_err(StoreError::from)?;
+    // One try at a time per device, across threads and processes (liveview
+    // serves several pages; the command line may run beside it), so that no
+    // two tries read the same count: an exclusive lock on the directory
+    // itself, released when `device_lock` is dropped.
+    let device_lock = std::fs::File::open(dir).map_err(StoreError::from)?;
+    device_lock.lock().map_err(StoreError::from)?;
     let path = dir.join(ATTEMPTS_FILE);
     let before = match read(&path) {
         Some(attempts) => attempts,
@@ -514,17 +514,30 @@ mod tests {
     }
 
     #[test]
-    fn tries_in_parallel_are_all_counted() {
+    fn a_try_in_parallel_is_not_lost() {
         let dir = Arc::new(device());
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                let dir = dir.clone();
-                std::thread::spawn(move || try_open(dir.path(), WRONG, t(1)).expect_err("wrong"))
+        // A malformed PIN that takes long, then a wrong one meanwhile:
+        // restoring the count after the first must not undo the second.
+        let slow = {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                unlock(
+                    dir.path(),
+                    &PinPolicy::default(),
+                    t(1),
+                    || -> Result<(), _> {
+                        std::thread::sleep(Duration::from_millis(300));
+                        Err(StoreError::Key(crate::core::keys::KeyError::BadPin))
+                    },
+                )
             })
-            .collect();
-        for th in threads {
-            th.join().expect("thread");
-        }
-        assert_eq!(failures(dir.path()), 2);
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        try_open(dir.path(), WRONG, t(2)).expect_err("wrong");
+        assert!(matches!(
+            slow.join().expect("thread"),
+            Err(UnlockError::Store(StoreError::Key(_)))
+        ));
+        assert_eq!(failures(dir.path()), 1);
     }
 }

@@ -124,6 +124,7 @@ pub fn liveview_router(mut options: UiOptions, access: &LiveviewAccess) -> axum:
                 );
             };
             ws.on_upgrade(move |socket| async move {
+                // Ends when the page goes away; there is no one to tell.
                 let _ = pool
                     .launch_virtualdom(dioxus_liveview::axum_socket(socket), move || {
                         VirtualDom::new(App).with_root_context(options)
