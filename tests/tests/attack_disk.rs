@@ -236,9 +236,9 @@ async fn a_device_cannot_fill_the_disk_with_unfinished_uploads() {
     let allowed = quota + 8 * KIB;
     println!(
         "data directory: {before} bytes before, {after_gzip} after 16 gzip uploads \
-         ({} MiB of zeros claimed), {after} after 32 plain ones: grew {} bytes \
-         (quotas: {quota} + {} bytes)",
-        16 * 25,
+         ({} bytes each on the wire, {MIB} inflated), {after} after 32 plain ones: \
+         grew {} bytes (quotas: {quota} + {} bytes)",
+        packed.len(),
         after - before,
         8 * KIB
     );

@@ -170,3 +170,59 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX blob_uploads_device ON blob_uploads (device_id);
     "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::MIGRATIONS;
+
+    fn rows(c: &Connection, sql: &str) -> Vec<(String, String, String)> {
+        let mut stmt = c.prepare(sql).expect("query");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    #[test]
+    fn migration_3_keeps_only_current_attachments_in_scope_and_all_in_history() {
+        let c = Connection::open_in_memory().expect("database");
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).expect("migrations 1 and 2");
+        }
+        let (a, b, d) = ("a".repeat(64), "b".repeat(64), "d".repeat(64));
+        // r1 moved from G1 to G2 and dropped photo b; r2 was deleted.
+        let insert = "INSERT INTO records (id, form_id, grid_id, revision, deleted, state)
+                      VALUES (?1, 'house', ?2, 2, ?3, ?4)";
+        let state = |sha: &str| format!(r#"{{"attachments": [{{"sha256": "{sha}"}}]}}"#);
+        c.execute(insert, ("r1", "G2", false, state(&a)))
+            .expect("r1");
+        c.execute(insert, ("r2", "G1", true, state(&d)))
+            .expect("r2");
+        for (sha, record) in [(&a, "r1"), (&b, "r1"), (&d, "r2")] {
+            c.execute(
+                "INSERT INTO record_blobs (sha256, record_id, grid_id) VALUES (?1, ?2, 'G1')",
+                (sha, record),
+            )
+            .expect("scope row");
+        }
+        c.execute_batch(MIGRATIONS[2]).expect("migration 3");
+
+        let scope = rows(&c, "SELECT sha256, record_id, grid_id FROM record_blobs");
+        assert_eq!(scope, vec![(a.clone(), "r1".into(), "G2".into())]);
+        let history = rows(
+            &c,
+            "SELECT sha256, record_id, grid_id FROM blob_history ORDER BY 1, 3",
+        );
+        assert_eq!(
+            history,
+            vec![
+                (a.clone(), "r1".into(), "G1".into()),
+                (a, "r1".into(), "G2".into()),
+                (b, "r1".into(), "G1".into()),
+                (d, "r2".into(), "G1".into()),
+            ]
+        );
+    }
+}

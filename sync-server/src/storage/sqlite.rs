@@ -292,30 +292,35 @@ fn attach_blobs(tx: &Transaction<'_>, record: &StoredRecord) -> Result<(), Store
     Ok(())
 }
 
-/// What the decider needs to know of the blobs a change attaches: which this
-/// device uploaded, and which grids' current records carry each.
-fn blob_facts(
+/// What the decider is told about a change to `record` by `device` that
+/// attaches `hashes`: the record as stored, and which of the blobs the
+/// server lacks, the device uploaded, and current records carry (in which grids).
+fn existing_for(
     tx: &Connection,
+    record: RecordId,
     hashes: &[Sha256],
     device: DeviceId,
-) -> Result<(Vec<Sha256>, Vec<(Sha256, GridId)>), StoreError> {
-    let mut uploaded = Vec::new();
-    let mut attached = Vec::new();
+) -> Result<Existing, StoreError> {
+    let mut existing = Existing {
+        record: load_record(tx, record)?,
+        missing_blobs: missing_in(tx, hashes)?,
+        ..Existing::default()
+    };
     for h in hashes {
         let hex = h.to_hex();
         if tx
             .prepare_cached("SELECT 1 FROM blob_uploads WHERE sha256 = ?1 AND device_id = ?2")?
             .exists(params![hex, device.to_string()])?
         {
-            uploaded.push(*h);
+            existing.uploaded_blobs.push(*h);
         }
         let mut stmt =
             tx.prepare_cached("SELECT DISTINCT grid_id FROM record_blobs WHERE sha256 = ?1")?;
         for grid in stmt.query_map([&hex], |r| r.get::<_, String>(0))? {
-            attached.push((*h, GridId(grid?)));
+            existing.attached_in.push((*h, GridId(grid?)));
         }
     }
-    Ok((uploaded, attached))
+    Ok(existing)
 }
 
 fn missing_in(tx: &Connection, hashes: &[Sha256]) -> Result<Vec<Sha256>, StoreError> {
@@ -664,13 +669,7 @@ impl Store for SqliteStore {
                     ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
                     ChangeOp::Delete => Vec::new(),
                 };
-                let (uploaded_blobs, attached_in) = blob_facts(&tx, &hashes, pusher.device)?;
-                let existing = Existing {
-                    record: load_record(&tx, change.record_id)?,
-                    missing_blobs: missing_in(&tx, &hashes)?,
-                    uploaded_blobs,
-                    attached_in,
-                };
+                let existing = existing_for(&tx, change.record_id, &hashes, pusher.device)?;
                 let outcome = match decider(change, &existing) {
                     Decision::Write { record, conflicts: lost, outcome } => {
                         write_version(&tx, &record, Some(change.change_id), Some(batch))?;
