@@ -34,6 +34,11 @@ pub struct Config {
     pub login_window_secs: u64,
     /// Officers' local time offset from UTC, in hours (China: 8).
     pub local_utc_offset_hours: i32,
+    /// Largest photo (width × height, from its header) the review pages make
+    /// a thumbnail of; the decoder may use 4 bytes per pixel of it.
+    pub thumbnail_max_pixels: u64,
+    /// Photos decoded for thumbnails at once.
+    pub thumbnail_concurrent_decodes: usize,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
             login_max_failures: 5,
             login_window_secs: 900,
             local_utc_offset_hours: 8,
+            thumbnail_max_pixels: 40_000_000,
+            thumbnail_concurrent_decodes: 2,
         }
     }
 }
@@ -67,6 +74,8 @@ const KEYS: &[&str] = &[
     "login_max_failures",
     "login_window_secs",
     "local_utc_offset_hours",
+    "thumbnail_max_pixels",
+    "thumbnail_concurrent_decodes",
 ];
 
 impl Config {
