@@ -56,6 +56,11 @@ pub struct Config {
     /// smaller than [`Config::min_free_disk_bytes`], so records still sync
     /// when photos no longer do, and the database is never starved.
     pub push_min_free_disk_bytes: u64,
+    /// Largest photo (width × height, from its header) the review pages make
+    /// a thumbnail of; the decoder may use 4 bytes per pixel of it.
+    pub thumbnail_max_pixels: u64,
+    /// Photos decoded for thumbnails at once.
+    pub thumbnail_concurrent_decodes: usize,
 }
 
 impl Default for Config {
@@ -80,6 +85,8 @@ impl Default for Config {
             janitor_interval_secs: 3600,
             min_free_disk_bytes: 1024 * 1024 * 1024,
             push_min_free_disk_bytes: 256 * 1024 * 1024,
+            thumbnail_max_pixels: 40_000_000,
+            thumbnail_concurrent_decodes: 2,
         }
     }
 }
@@ -105,6 +112,8 @@ const KEYS: &[&str] = &[
     "janitor_interval_secs",
     "min_free_disk_bytes",
     "push_min_free_disk_bytes",
+    "thumbnail_max_pixels",
+    "thumbnail_concurrent_decodes",
 ];
 
 impl Config {

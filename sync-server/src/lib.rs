@@ -17,6 +17,7 @@ pub mod review;
 pub mod state;
 pub mod storage;
 pub mod sync;
+pub mod thumbs;
 
 use std::future::Future;
 use std::sync::Arc;

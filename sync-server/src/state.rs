@@ -11,6 +11,7 @@ use crate::blobs::BlobDir;
 use crate::config::Config;
 use crate::storage::{Store, StoreError};
 use crate::sync::{Forms, Policy};
+use crate::thumbs::Thumbnails;
 
 /// Shared server state.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Sync rules.
     pub policy: Policy,
+    /// Thumbnails of photos for the review pages.
+    pub thumbnails: Arc<Thumbnails>,
 }
 
 /// Why the server could not start.
@@ -58,6 +61,11 @@ impl AppState {
             )
             .unwrap_or(Policy::default().local_offset),
         };
+        let thumbnails = Arc::new(Thumbnails::new(
+            config.data_dir.join("thumbs"),
+            config.thumbnail_max_pixels,
+            config.thumbnail_concurrent_decodes,
+        ));
         Ok(Self {
             store,
             forms: Arc::new(RwLock::new(Arc::new(forms))),
@@ -68,6 +76,7 @@ impl AppState {
             config: Arc::new(config),
             blobs,
             policy,
+            thumbnails,
         })
     }
 

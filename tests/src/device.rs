@@ -3,11 +3,12 @@
 
 use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
-use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId};
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId, Sha256};
 use beatbook_schema::protocol::{
     Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse, ErrorBody, PullItem, PullPage,
     PushRequest, PushResponse, UserInfo,
 };
+use beatbook_schema::record::AttachmentRef;
 use chrono::Utc;
 use reqwest::StatusCode;
 
@@ -110,6 +111,24 @@ impl TestDevice {
         }
     }
 
+    /// Uploads an attachment in one request; returns the reference a change carries.
+    pub async fn upload(&self, bytes: &[u8], content_type: &str) -> AttachmentRef {
+        let sha = Sha256::digest(bytes);
+        let res = self
+            .request(reqwest::Method::PUT, &format!("/v1/blobs/{sha}"))
+            .header("content-type", content_type)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("upload");
+        assert!(res.status().is_success(), "upload: {}", res.status());
+        AttachmentRef {
+            sha256: sha,
+            content_type: content_type.into(),
+            size: bytes.len() as u64,
+        }
+    }
+
     /// The same device, talking to the server through another address (a proxy).
     pub fn via(self, url: &str) -> Self {
         Self {
@@ -182,6 +201,14 @@ impl TestDevice {
             })
             .collect()
     }
+}
+
+/// The change with these attachments.
+pub fn with_attachments(mut change: Change, attachments: Vec<AttachmentRef>) -> Change {
+    if let ChangeOp::Upsert { attachments: a, .. } = &mut change.op {
+        *a = attachments;
+    }
+    change
 }
 
 /// Reads a JSON answer, or the error body of a non-2xx one.

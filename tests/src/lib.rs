@@ -2,6 +2,7 @@
 //! loopback port with a real SQLite file in a temporary directory, and devices
 //! that speak the v1 protocol over real HTTP.
 
+pub mod browser;
 pub mod client;
 pub mod data;
 pub mod device;

@@ -4,174 +4,26 @@
 //! exports read back by independent readers (calamine, csv, serde_json), and
 //! the audit log.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use beatbook_app::core::store::LocalState;
 use beatbook_app::core::Core;
 use beatbook_schema::form::Values;
-use beatbook_schema::ids::{BatchId, RecordId, Sha256};
-use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode, ReviewDecision};
+use beatbook_schema::ids::{BatchId, RecordId};
+use beatbook_schema::protocol::{Change, ChangeOutcome, ErrorCode, ReviewDecision};
 use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use beatbook_server::storage::AuditQuery;
+use beatbook_tests::browser::{Browser, Page};
 use beatbook_tests::client::{device, sync};
 use beatbook_tests::data::{citizen_id, house, obj};
+use beatbook_tests::device::with_attachments;
 use beatbook_tests::{TestDevice, TestServer, PASSWORD};
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::Utc;
-use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value as Json};
 
 /// A real JPEG (the demo's hazard scene), so thumbnails can be made.
 const JPEG: &[u8] = include_bytes!("../../sync-server/src/demo/hazard.jpg");
-
-/// An answer from the review pages.
-#[derive(Debug)]
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn csrf(&self) -> Option<String> {
-        let at = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
-        let end = self.body[at..].find('"')?;
-        Some(self.body[at..at + end].to_owned())
-    }
-}
-
-/// A browser: keeps cookies, never follows redirects (tests look at them),
-/// and sends each form with the CSRF token of the last page it saw.
-struct Browser {
-    base: String,
-    http: reqwest::Client,
-    cookies: Mutex<BTreeMap<String, String>>,
-    csrf: Mutex<Option<String>>,
-}
-
-impl Browser {
-    fn new(server: &TestServer) -> Self {
-        Self {
-            base: server.url.clone(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            cookies: Mutex::new(BTreeMap::new()),
-            csrf: Mutex::new(None),
-        }
-    }
-
-    /// Signs in as `badge`, panicking if refused.
-    async fn signed_in(server: &TestServer, badge: &str) -> Self {
-        let b = Self::new(server);
-        let page = b.sign_in(badge, PASSWORD).await;
-        assert_eq!(
-            page.status,
-            StatusCode::SEE_OTHER,
-            "{badge} signs in: {}",
-            page.body
-        );
-        b
-    }
-
-    async fn sign_in(&self, badge: &str, password: &str) -> Page {
-        let form = self.get("/review/login").await;
-        assert_eq!(form.status, StatusCode::OK);
-        self.post("/review/login", &[("badge", badge), ("password", password)])
-            .await
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
-        let res = req
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        for c in headers.get_all(SET_COOKIE) {
-            let c = c.to_str().expect("ascii cookie");
-            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = pair.split_once('=').expect("name=value");
-            if attrs.contains("Max-Age=0") {
-                self.cookies.lock().unwrap().remove(k);
-            } else {
-                self.cookies
-                    .lock()
-                    .unwrap()
-                    .insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let body = res.text().await.unwrap_or_default();
-        let page = Page {
-            status,
-            headers,
-            body,
-        };
-        if let Some(t) = page.csrf() {
-            *self.csrf.lock().unwrap() = Some(t);
-        }
-        page
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn get_bytes(&self, path: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("request");
-        let (status, headers) = (res.status(), res.headers().clone());
-        (status, headers, res.bytes().await.expect("body").to_vec())
-    }
-
-    /// Posts a form with the CSRF token of the last page seen.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = self.csrf.lock().unwrap().clone().unwrap_or_default();
-        let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
-        all.extend_from_slice(fields);
-        self.post_as_is(path, &all).await
-    }
-
-    /// Posts exactly these fields.
-    async fn post_as_is(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        self.send(self.http.post(format!("{}{path}", self.base)).form(fields))
-            .await
-    }
-
-    /// Opens a page (to pick up its CSRF token) and checks it loads.
-    async fn open(&self, path: &str) -> Page {
-        let page = self.get(path).await;
-        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
-        page
-    }
-}
 
 /// Enters and finalizes a house record on a device; returns its id.
 fn enter_house(core: &Core, owner: &str) -> RecordId {
@@ -732,27 +584,7 @@ async fn a_whole_batch_is_decided_at_once_and_stale_decisions_are_refused() {
 
 /// Uploads a photo over the v1 API; returns its reference.
 async fn upload(device: &TestDevice, bytes: &[u8]) -> AttachmentRef {
-    let sha = Sha256::digest(bytes);
-    let res = device
-        .request(Method::PUT, &format!("/v1/blobs/{sha}"))
-        .header("content-type", "image/jpeg")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert!(res.status().is_success(), "{}", res.status());
-    AttachmentRef {
-        sha256: sha,
-        content_type: "image/jpeg".into(),
-        size: bytes.len() as u64,
-    }
-}
-
-fn with_attachments(mut change: Change, attachments: Vec<AttachmentRef>) -> Change {
-    if let ChangeOp::Upsert { attachments: a, .. } = &mut change.op {
-        *a = attachments;
-    }
-    change
+    device.upload(bytes, "image/jpeg").await
 }
 
 fn local_today() -> String {

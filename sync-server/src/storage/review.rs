@@ -5,7 +5,6 @@
 //! the rules (who may decide what) live in [`crate::review`].
 
 use std::collections::BTreeMap;
-use std::ops::ControlFlow;
 
 use beatbook_schema::ids::{BatchId, ChangeId, FormId, GridId, RecordId, StationId, UserId};
 use beatbook_schema::merge::FieldConflict;
@@ -267,13 +266,13 @@ pub struct ExportQuery {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// Receives exported records one at a time, on a thread that may block
-/// (so a sink can write a file or wait for a slow client: memory stays bounded).
-pub trait RecordSink: Send {
-    /// Takes one record; `Break` stops the export (the client went away, a write failed).
-    fn record(&mut self, record: StoredRecord) -> ControlFlow<()>;
-    /// Called once after the last record, unless the export stopped early.
-    fn finish(&mut self);
+/// One page of an export (see [`crate::storage::Store::export_page`]).
+#[derive(Debug, Clone, Default)]
+pub struct ExportPage {
+    /// The records of the page the query selects, oldest (smallest id) first.
+    pub records: Vec<StoredRecord>,
+    /// Where the next page starts (its `after`); `None` after the last page.
+    pub next: Option<RecordId>,
 }
 
 /// A new web session.

@@ -1030,12 +1030,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn export_records(
+    async fn export_page(
         &self,
         query: ExportQuery,
-        mut sink: Box<dyn RecordSink>,
-    ) -> Result<u64, StoreError> {
-        self.read(move |c| review::export_records(c, &query, sink.as_mut()))
+        after: Option<RecordId>,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<ExportPage, StoreError> {
+        self.read(move |c| review::export_page(c, &query, after, limit, max_bytes))
             .await
     }
 

@@ -14,8 +14,8 @@ use rusqlite::{named_params, params, Connection, OptionalExtension};
 use super::{load_record, parse_time, parse_uuid, scope_json, user_info, write_version};
 use crate::storage::{
     AuditEntry, AuditQuery, BatchEntry, BatchFilter, BatchPage, BatchRow, BatchStatus,
-    BatchSummary, ConflictEntry, EditAudit, EditOutcome, ExportQuery, HazardCounts, HazardQuery,
-    NewAudit, NewWebSession, ReadScope, RecordEdit, RecordSink, ReviewProgress, StoreError,
+    BatchSummary, ConflictEntry, EditAudit, EditOutcome, ExportPage, ExportQuery, HazardCounts,
+    HazardQuery, NewAudit, NewWebSession, ReadScope, RecordEdit, ReviewProgress, StoreError,
     StoredRecord, WebSession, Writer,
 };
 
@@ -382,35 +382,47 @@ pub(super) fn hazard_counts(
     Ok(counts)
 }
 
-pub(super) fn export_records(
+pub(super) fn export_page(
     c: &Connection,
     q: &ExportQuery,
-    sink: &mut dyn RecordSink,
-) -> Result<u64, StoreError> {
-    let mut stmt = c.prepare(&format!(
+    after: Option<RecordId>,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<ExportPage, StoreError> {
+    // One statement: one snapshot.
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT r.state FROM records r
          WHERE r.form_id = :form AND r.deleted = 0 AND {IN_SCOPE}
            AND (:grid IS NULL OR r.grid_id = :grid)
-         ORDER BY r.id"
+           AND (:after IS NULL OR r.id > :after)
+         ORDER BY r.id LIMIT :limit"
     ))?;
     let mut rows = stmt.query(named_params! {":form": q.form.as_str(),
-    ":scope": scope_json(&q.scope), ":grid": q.grid.as_ref().map(GridId::as_str)})?;
-    let mut fed = 0;
+    ":scope": scope_json(&q.scope), ":grid": q.grid.as_ref().map(GridId::as_str),
+    ":after": after.map(|a| a.to_string()), ":limit": limit})?;
+    let mut page = ExportPage::default();
+    let (mut looked, mut bytes, mut full) = (0, 0, false);
     while let Some(row) = rows.next()? {
-        let record: StoredRecord = serde_json::from_str(&row.get::<_, String>(0)?)?;
+        let json: String = row.get(0)?;
+        let record: StoredRecord = serde_json::from_str(&json)?;
+        looked += 1;
+        bytes += json.len();
+        page.next = Some(record.id);
         // Device times are compared as times, not as text.
-        if q.created_from.is_some_and(|t| record.created_at < t)
-            || q.created_before.is_some_and(|t| record.created_at >= t)
-        {
-            continue;
+        let in_range = q.created_from.is_none_or(|t| record.created_at >= t)
+            && q.created_before.is_none_or(|t| record.created_at < t);
+        if in_range {
+            page.records.push(record);
         }
-        fed += 1;
-        if sink.record(record).is_break() {
-            return Ok(fed);
+        if looked >= limit || bytes >= max_bytes {
+            full = true;
+            break;
         }
     }
-    sink.finish();
-    Ok(fed)
+    if !full {
+        page.next = None;
+    }
+    Ok(page)
 }
 
 fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, StoreError> {
