@@ -322,7 +322,10 @@ fn check_name(name: &str, what: &str) -> Result<()> {
 pub async fn add_user(store: &dyn Store, spec: AccountSpec) -> Result<()> {
     check_code(&spec.badge, "badge")?;
     if spec.badge.len() > MAX_BADGE_BYTES {
-        bail!("the badge {:?} is longer than sign-in takes ({MAX_BADGE_BYTES} bytes)", spec.badge);
+        bail!(
+            "the badge {:?} is longer than sign-in takes ({MAX_BADGE_BYTES} bytes)",
+            spec.badge
+        );
     }
     check_name(&spec.name, "name")?;
     check_password(&spec.password, "BEATBOOK_PASSWORD")?;

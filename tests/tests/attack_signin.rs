@@ -210,7 +210,13 @@ async fn two_thousand_hostile_sign_ins_are_refused_cheaply_and_memory_stays_flat
     // each, 4 MiB inflated: a server that keeps a badge keeps 4 MiB.
     let inflated = 4 * MIB as usize;
     let enroll_bombs: Vec<Vec<u8>> = (0..64)
-        .map(|i| gzip(&enroll_body(&format!("{i}{}", "9".repeat(inflated)), "x", "p")))
+        .map(|i| {
+            gzip(&enroll_body(
+                &format!("{i}{}", "9".repeat(inflated)),
+                "x",
+                "p",
+            ))
+        })
         .collect();
     let form_bombs: Vec<Vec<u8>> = (0..8)
         .map(|i| gzip(format!("csrf=x&badge={i}{}&password=x", "9".repeat(inflated)).as_bytes()))
@@ -366,7 +372,12 @@ async fn simultaneous_wrong_passwords_get_at_most_the_limit_of_checks() {
         assert!(wait > 0 && wait <= server.state.config.login_window_secs);
     }
     let right = enroll(&http, &server.url, "o1", PASSWORD, None).await;
-    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "{}", right.body);
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        right.body
+    );
 }
 
 #[tokio::test]
@@ -492,7 +503,10 @@ async fn oversized_fields_are_400_naming_them_and_big_bodies_413() {
     let cases = [
         ("badge", enroll_body(&long_badge, "x", "p")),
         ("password", enroll_body("o1", &"p".repeat(1025), "p")),
-        ("device_name", enroll_body("o1", PASSWORD, &"机".repeat(101))),
+        (
+            "device_name",
+            enroll_body("o1", PASSWORD, &"机".repeat(101)),
+        ),
     ];
     for (field, body) in cases {
         let a = send(body, false).await;
@@ -505,11 +519,17 @@ async fn oversized_fields_are_400_naming_them_and_big_bodies_413() {
                 .is_some_and(|m| m.starts_with(&format!("{field} is too long"))),
             "{body}"
         );
-        assert!(body["message"]["zh"].as_str().is_some_and(|m| m.contains(field)));
+        assert!(body["message"]["zh"]
+            .as_str()
+            .is_some_and(|m| m.contains(field)));
         assert_eq!(body["errors"][0]["path"], field);
     }
     // At the limits, the fields are fine (and the password wrong).
-    let a = send(enroll_body(&"b".repeat(64), &"p".repeat(1024), &"机".repeat(100)), false).await;
+    let a = send(
+        enroll_body(&"b".repeat(64), &"p".repeat(1024), &"机".repeat(100)),
+        false,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
     // No throttle counter for an oversized field: the officer's budget is untouched.
     for _ in 0..10 {

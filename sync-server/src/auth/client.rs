@@ -44,7 +44,11 @@ impl FromRequestParts<AppState> for ClientAddr {
 /// Every entry is trusted: the left-most. An entry that has to be read but is
 /// not an address, or no header: the peer.
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip.to_canonical());
+    let is_trusted = |ip: IpAddr| {
+        trusted
+            .iter()
+            .any(|t| t.to_canonical() == ip.to_canonical())
+    };
     if !is_trusted(peer) {
         return peer;
     }

@@ -52,7 +52,8 @@ pub async fn password_matches(password: String, phc: Option<String>) -> bool {
 /// Turns for Argon2id checks: one per core, shared by every route.
 fn turns() -> &'static Semaphore {
     static TURNS: OnceLock<Semaphore> = OnceLock::new();
-    TURNS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+    TURNS
+        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
 }
 
 /// The hash checked for unknown badges: made once by [`hash_password`], so its

@@ -176,9 +176,15 @@ mod tests {
         let long_badge = "警".repeat(22); // 66 bytes
         assert_eq!(too(attempt(&long_badge, "x", None)), Some(Field::Badge));
         let long_password = "p".repeat(MAX_PASSWORD_BYTES + 1);
-        assert_eq!(too(attempt("o1", &long_password, None)), Some(Field::Password));
+        assert_eq!(
+            too(attempt("o1", &long_password, None)),
+            Some(Field::Password)
+        );
         let long_name = "机".repeat(MAX_DEVICE_NAME_CHARS + 1);
-        assert_eq!(too(attempt("o1", "x", Some(&long_name))), Some(Field::DeviceName));
+        assert_eq!(
+            too(attempt("o1", "x", Some(&long_name))),
+            Some(Field::DeviceName)
+        );
         assert!(matches!(
             check_fields(&attempt("  ", "x", None)),
             Err(SignInError::Missing)

@@ -77,7 +77,9 @@ struct Counters {
 
 impl Counters {
     fn is_live(&self, key: &Key, generation: u64) -> bool {
-        self.map.get(key).is_some_and(|c| c.generation == generation)
+        self.map
+            .get(key)
+            .is_some_and(|c| c.generation == generation)
     }
 
     /// Forgets counters whose window has passed (they are at the front).
@@ -307,7 +309,10 @@ mod tests {
         let wait = t.reserve("s1", A).expect_err("the sixth is refused");
         assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60));
         drop(held);
-        assert!(t.reserve("s1", A).is_err(), "dropped reservations stay failures");
+        assert!(
+            t.reserve("s1", A).is_err(),
+            "dropped reservations stay failures"
+        );
     }
 
     #[test]
