@@ -65,15 +65,19 @@ impl Role {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
-    /// Badge number (警号).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
+    /// Badge number (警号): at most 64 bytes of UTF-8 once surrounding spaces are trimmed.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"\S")
+    )]
     pub badge: String,
-    /// Password.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    /// Password: at most 1024 bytes of UTF-8.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub password: String,
     /// The device's own id, generated on first start.
     pub device_id: DeviceId,
-    /// A name the supervisor recognises ("张警官的手机").
+    /// A name the supervisor recognises ("张警官的手机"): at most 100 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: String,
 }
 

@@ -14,6 +14,7 @@ use beatbook_schema::protocol::Role;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::auth::hash_password;
+use crate::auth::signin::{MAX_BADGE_BYTES, MAX_PASSWORD_BYTES};
 use crate::config::Config;
 use crate::demo::{self, DemoError, DemoReport, DemoSize, Progress};
 use crate::state::AppState;
@@ -163,7 +164,8 @@ fn read_password_line(env_name: &str, whose: &str) -> Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// Refuses an empty password or one shorter than [`MIN_PASSWORD_CHARS`].
+/// Refuses an empty password, one shorter than [`MIN_PASSWORD_CHARS`], or one
+/// longer than sign-in accepts.
 pub fn check_password(password: &str, env_name: &str) -> Result<()> {
     if password.is_empty() {
         bail!("the password is empty: set {env_name} or give it as one line on standard input");
@@ -171,6 +173,12 @@ pub fn check_password(password: &str, env_name: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         bail!("the password has {n} characters: use at least {MIN_PASSWORD_CHARS}");
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        bail!(
+            "the password has {} bytes: sign-in takes at most {MAX_PASSWORD_BYTES}",
+            password.len()
+        );
     }
     Ok(())
 }
@@ -313,6 +321,12 @@ fn check_name(name: &str, what: &str) -> Result<()> {
 /// Adds an account after checking its station, grids and password.
 pub async fn add_user(store: &dyn Store, spec: AccountSpec) -> Result<()> {
     check_code(&spec.badge, "badge")?;
+    if spec.badge.len() > MAX_BADGE_BYTES {
+        bail!(
+            "the badge {:?} is longer than sign-in takes ({MAX_BADGE_BYTES} bytes)",
+            spec.badge
+        );
+    }
     check_name(&spec.name, "name")?;
     check_password(&spec.password, "BEATBOOK_PASSWORD")?;
     require_station(store, &spec.station).await?;
@@ -418,7 +432,7 @@ pub async fn set_password(store: &dyn Store, badge: &str, password: String) -> R
         .set_password(badge, hashed)
         .await
         .map_err(|e| no_such_badge(e, badge))?;
-    println!("password of {badge} changed; devices already enrolled keep working (revoke them with `beatbook-server device revoke` if the password leaked)");
+    println!("password of {badge} changed; its review sessions ended and its devices were signed out: they keep their data, and the officer enrolls them again with the new password");
     Ok(())
 }
 
@@ -768,6 +782,8 @@ mod tests {
         assert!(check_password("1234567", "X").is_err());
         assert!(check_password("12345678", "X").is_ok());
         assert!(check_password("警察密码警察密码", "X").is_ok());
+        assert!(check_password(&"p".repeat(MAX_PASSWORD_BYTES), "X").is_ok());
+        assert!(check_password(&"p".repeat(MAX_PASSWORD_BYTES + 1), "X").is_err());
     }
 
     #[test]

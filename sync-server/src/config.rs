@@ -32,8 +32,17 @@ pub struct Config {
     pub login_max_failures: u32,
     /// The failed-login window, in seconds.
     pub login_window_secs: u64,
+    /// Failed logins per badge from all addresses together within the window
+    /// before that badge is refused everywhere (429): guessing from many addresses.
+    pub login_max_failures_per_badge: u32,
+    /// Failed logins from one client address (IPv6: its /64) across all badges
+    /// within the window before that address is refused (429): made-up badges.
+    pub login_max_failures_per_address: u32,
     /// Officers' local time offset from UTC, in hours (China: 8).
     pub local_utc_offset_hours: i32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (e.g. a TLS proxy
+    /// on the same machine: `["127.0.0.1"]`). Empty: the peer address is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Most unfinished uploads one device may hold at once.
     pub max_partial_uploads_per_device: u32,
     /// Most bytes of unfinished uploads one device may hold at once.
@@ -76,7 +85,10 @@ impl Default for Config {
             max_clock_ahead_secs: 300,
             login_max_failures: 5,
             login_window_secs: 900,
+            login_max_failures_per_badge: 20,
+            login_max_failures_per_address: 30,
             local_utc_offset_hours: 8,
+            trusted_proxies: Vec::new(),
             max_partial_uploads_per_device: 8,
             max_partial_bytes_per_device: 64 * 1024 * 1024,
             max_unattached_bytes_per_device: 512 * 1024 * 1024,
@@ -103,7 +115,10 @@ const KEYS: &[&str] = &[
     "max_clock_ahead_secs",
     "login_max_failures",
     "login_window_secs",
+    "login_max_failures_per_badge",
+    "login_max_failures_per_address",
     "local_utc_offset_hours",
+    "trusted_proxies",
     "max_partial_uploads_per_device",
     "max_partial_bytes_per_device",
     "max_unattached_bytes_per_device",

@@ -161,7 +161,8 @@ enum UserCommand {
     },
     /// List accounts
     List,
-    /// Set an account's password (password from BEATBOOK_PASSWORD or stdin)
+    /// Set an account's password and sign it out of its devices and review sessions
+    /// (password from BEATBOOK_PASSWORD or stdin)
     Passwd {
         /// Badge number
         badge: String,

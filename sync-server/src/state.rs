@@ -1,12 +1,11 @@
 //! What every handler shares.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use beatbook_schema::form::{Form, FormDef};
 use chrono::FixedOffset;
 
-use crate::auth::Throttle;
+use crate::auth::{Limits, Throttle};
 use crate::blobs::BlobDir;
 use crate::config::Config;
 use crate::storage::{Store, StoreError};
@@ -69,10 +68,7 @@ impl AppState {
         Ok(Self {
             store,
             forms: Arc::new(RwLock::new(Arc::new(forms))),
-            throttle: Arc::new(Throttle::new(
-                config.login_max_failures,
-                Duration::from_secs(config.login_window_secs),
-            )),
+            throttle: Arc::new(Throttle::new(Limits::of(&config))),
             config: Arc::new(config),
             blobs,
             policy,

@@ -24,8 +24,9 @@ use serde::Deserialize;
 use super::error::ReviewError;
 use super::i18n::{cookie, lang_in_query, LANG_COOKIE};
 use super::session::{csrf_token, same_secret, LOGIN_COOKIE, SESSION_COOKIE};
+use crate::auth::signin::MAX_BODY_BYTES as MAX_SIGNIN_BODY_BYTES;
 
-/// Largest form body.
+/// Largest form body (the sign-in form's is smaller).
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
@@ -99,7 +100,13 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
         ));
     }
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| {
+    let limit = if parts.uri.path().ends_with("/login") {
+        MAX_SIGNIN_BODY_BYTES
+    } else {
+        MAX_FORM_BYTES
+    };
+    // Counted after decompression: a compressed bomb stops at the limit.
+    let bytes = to_bytes(body, limit).await.map_err(|_| {
         ReviewError::page(
             StatusCode::PAYLOAD_TOO_LARGE,
             "提交内容过大",

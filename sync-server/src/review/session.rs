@@ -1,6 +1,6 @@
 //! Signing in to the review pages: supervisors and admins only, with badge
-//! number and password (Argon2id, failed attempts throttled together with
-//! device enrollment).
+//! number and password (the sign-in workflow of device enrollment,
+//! [`crate::auth::signin`]: one throttle, one Argon2id limit).
 //!
 //! A session id is 32 random bytes, kept only in the browser's cookie
 //! (`HttpOnly`, `SameSite=Strict`, `Secure` behind HTTPS); the server stores
@@ -9,13 +9,12 @@
 //! is derived from the session id (a synchronizer token the database never
 //! holds), and checked by [`super::guard`] on every POST.
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,7 +31,7 @@ use sha2::{Digest, Sha256};
 use super::error::{safe_next, ReviewError};
 use super::i18n::{cookie, lang_of, Tr};
 use super::layout;
-use crate::auth::{hash_password, hash_token, verify_password};
+use crate::auth::{hash_token, sign_in, Attempt, ClientAddr, SignInError};
 use crate::state::AppState;
 use crate::storage::{Grid, NewAudit, NewWebSession, ReadScope};
 use crate::sync::read_scope;
@@ -258,105 +257,74 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// A valid Argon2id hash of a random password, verified when the badge is
-/// unknown, so that timing does not tell which badges exist.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| hash_password(&random_secret("")).unwrap_or_default())
-}
-
 /// Signs in.
 pub async fn login(
     State(state): State<AppState>,
-    extensions: Extensions,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     uri: axum::http::Uri,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ReviewError> {
     let lang = lang_of(uri.query(), &headers);
     let next = safe_next(form.next.as_deref()).to_owned();
-    let badge = form.badge.trim().to_owned();
-    if badge.is_empty() || form.password.is_empty() {
-        let problem = lang.t("请输入警号和密码", "Enter your badge number and password");
-        return Ok(login_form(
-            &headers,
-            lang,
-            &next,
-            Some(problem),
-            StatusCode::BAD_REQUEST,
-        ));
-    }
-    // The same throttle and key as device enrollment: one budget of guesses
-    // per badge and address, whichever door they knock on.
-    let ip = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-    let key = format!("{badge}@{ip}");
-    if let Some(wait) = state.throttle.locked_for(&key) {
-        let minutes = wait.as_secs().max(1).div_ceil(60);
-        let problem = match lang {
-            Lang::Zh => format!("密码错误次数过多，请 {minutes} 分钟后再试"),
-            Lang::En => format!("Too many failed sign-ins: try again in {minutes} minutes"),
-        };
-        let mut res = login_form(
-            &headers,
-            lang,
-            &next,
-            Some(&problem),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-        res.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
-        return Ok(res);
-    }
-    let account = state.store.user_by_badge(&badge).await?;
-    let hash = account
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_owned(), |a| a.password_hash.clone());
-    let password = form.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let account = match account {
-        Some(a) if ok => a,
-        _ => {
-            state.throttle.fail(&key);
-            let problem = lang.t("警号或密码错误", "Wrong badge number or password");
-            return Ok(login_form(
+    let refuse = |status: StatusCode, problem: &str| {
+        Ok(login_form(&headers, lang, &next, Some(problem), status))
+    };
+    // The same workflow and throttle as device enrollment: one budget of
+    // guesses per badge and address, whichever door they knock on.
+    let attempt = Attempt {
+        badge: &form.badge,
+        password: &form.password,
+        device_name: None,
+        client,
+    };
+    let account = match sign_in(&state, attempt).await {
+        Ok(account) => account,
+        Err(SignInError::Missing) => {
+            let problem = lang.t("请输入警号和密码", "Enter your badge number and password");
+            return refuse(StatusCode::BAD_REQUEST, problem);
+        }
+        Err(SignInError::TooLong(field)) => {
+            let text = field.too_long();
+            return refuse(StatusCode::BAD_REQUEST, lang.t(&text.zh, &text.en));
+        }
+        Err(SignInError::Throttled(wait)) => {
+            let secs = wait.as_secs().max(1);
+            let minutes = secs.div_ceil(60);
+            let problem = match lang {
+                Lang::Zh => format!("密码错误次数过多，请 {minutes} 分钟后再试"),
+                Lang::En => format!("Too many failed sign-ins: try again in {minutes} minutes"),
+            };
+            let mut res = login_form(
                 &headers,
                 lang,
                 &next,
-                Some(problem),
-                StatusCode::UNAUTHORIZED,
-            ));
+                Some(&problem),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            return Ok(res);
         }
+        Err(SignInError::WrongCredentials) => {
+            let problem = lang.t("警号或密码错误", "Wrong badge number or password");
+            return refuse(StatusCode::UNAUTHORIZED, problem);
+        }
+        Err(SignInError::Disabled) => {
+            let problem = lang.t(
+                "账号已停用，请联系管理员",
+                "The account is disabled: ask an administrator",
+            );
+            return refuse(StatusCode::UNAUTHORIZED, problem);
+        }
+        Err(SignInError::Store(e)) => return Err(e.into()),
     };
-    state.throttle.succeed(&key);
-    if account.disabled {
-        let problem = lang.t(
-            "账号已停用，请联系管理员",
-            "The account is disabled: ask an administrator",
-        );
-        return Ok(login_form(
-            &headers,
-            lang,
-            &next,
-            Some(problem),
-            StatusCode::UNAUTHORIZED,
-        ));
-    }
     if !matches!(account.info.role, Role::Supervisor | Role::Admin) {
         let problem = lang.t(
             "审核页面仅供所领导和管理员使用；民警和辅警请使用手机应用",
             "The review pages are for supervisors and administrators; officers use the phone app",
         );
-        return Ok(login_form(
-            &headers,
-            lang,
-            &next,
-            Some(problem),
-            StatusCode::FORBIDDEN,
-        ));
+        return refuse(StatusCode::FORBIDDEN, problem);
     }
     let token = random_secret("bbw_");
     let now = Utc::now();
@@ -375,7 +343,7 @@ pub async fn login(
             &account.info,
             "sign_in",
             "",
-            json!({ "ip": ip }),
+            json!({ "ip": client.to_string() }),
         ))
         .await?;
     tracing::info!("reviewer signed in");

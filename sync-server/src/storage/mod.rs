@@ -291,7 +291,10 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_badge(&self, badge: &str) -> Result<Option<Account>, StoreError>;
     /// Lists accounts.
     async fn users(&self) -> Result<Vec<Account>, StoreError>;
-    /// Sets a password hash.
+    /// Sets a password hash and, in the same transaction, signs the account
+    /// out everywhere: its review sessions end and its devices' tokens stop
+    /// working (invalidated, not revoked: a device answered 401 keeps its
+    /// data, and its officer enrolls it again with the new password).
     async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError>;
     /// Disables or enables an account.
     async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError>;

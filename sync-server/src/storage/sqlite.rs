@@ -481,13 +481,23 @@ impl Store for SqliteStore {
     async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError> {
         let badge = badge.to_owned();
         self.write(move |c| {
-            let n = c.execute(
-                "UPDATE users SET password_hash = ?1 WHERE badge = ?2",
-                params![password_hash, badge],
-            )?;
-            if n == 0 {
+            let tx = c.transaction()?;
+            let user: Option<String> = tx
+                .query_row(
+                    "UPDATE users SET password_hash = ?1 WHERE badge = ?2 RETURNING id",
+                    params![password_hash, badge],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(user) = user else {
                 return Err(StoreError::NotFound(format!("badge {badge}")));
-            }
+            };
+            tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [&user])?;
+            tx.execute(
+                "UPDATE devices SET token_hash = NULL WHERE user_id = ?1",
+                [&user],
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await

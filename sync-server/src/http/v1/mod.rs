@@ -6,9 +6,11 @@ mod enroll;
 mod openapi;
 mod sync;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
 
+use crate::auth::signin::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 pub(crate) use blobs::refuse_encoded_upload;
@@ -16,7 +18,11 @@ pub(crate) use blobs::refuse_encoded_upload;
 /// The /v1 routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/enroll", post(enroll::enroll))
+        // Counted after decompression (this limit overrides the router's).
+        .route(
+            "/enroll",
+            post(enroll::enroll).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .route("/me", get(enroll::me))
         .route("/push", post(sync::push))
         .route("/pull", get(sync::pull))
