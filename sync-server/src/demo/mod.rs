@@ -330,9 +330,7 @@ pub async fn check(state: &AppState, size: &DemoSize) -> Result<(), DemoError> {
 
 /// The badges of enabled demo accounts whose password is still the
 /// published [`PASSWORD`] (one Argon2id check per demo badge present).
-pub async fn accounts_with_published_password(
-    state: &AppState,
-) -> Result<Vec<String>, StoreError> {
+pub async fn accounts_with_published_password(state: &AppState) -> Result<Vec<String>, StoreError> {
     let demo_badges: Vec<&str> = ACCOUNTS.iter().map(|(badge, ..)| *badge).collect();
     let mut open = Vec::new();
     for account in state.store.users().await? {

@@ -40,19 +40,40 @@ pub(super) async fn render(
     headers: HeaderMap,
 ) -> Response {
     let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    if let Err(refused) = may_read(&state.config, peer, &headers) {
-        return refused;
+    match access(&state.config, peer, &headers) {
+        Access::Granted => (
+            [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+            metrics_handle().render(),
+        )
+            .into_response(),
+        Access::NeedsToken => {
+            let mut refused = ApiError::new(
+                ErrorCode::Unauthorized,
+                "读取指标需要令牌：请发送 Authorization: Bearer <metrics_token>",
+                "the metrics need the token: send Authorization: Bearer <metrics_token>",
+            )
+            .into_response();
+            refused
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            refused
+        }
+        Access::Hidden => ApiError::not_found("no such endpoint").into_response(),
     }
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics_handle().render(),
-    )
-        .into_response()
 }
 
-/// Whether this request may read the metrics; if not, the answer: 401 when a
-/// token is configured, else the 404 of any unknown path.
-fn may_read(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), Response> {
+/// Who may read the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// This request.
+    Granted,
+    /// Whoever sends the configured token (401).
+    NeedsToken,
+    /// Only direct loopback connections: answered like any unknown path (404).
+    Hidden,
+}
+
+fn access(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap) -> Access {
     if let Some(token) = &config.metrics_token {
         let given = headers
             .get(AUTHORIZATION)
@@ -60,28 +81,16 @@ fn may_read(config: &Config, peer: Option<SocketAddr>, headers: &HeaderMap) -> R
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         return match given {
-            Some(given) if !token.is_empty() && same_secret(given, token) => Ok(()),
-            _ => {
-                let mut refused = ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "读取指标需要令牌：请发送 Authorization: Bearer <metrics_token>",
-                    "the metrics need the token: send Authorization: Bearer <metrics_token>",
-                )
-                .into_response();
-                refused
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                Err(refused)
-            }
+            Some(given) if !token.is_empty() && same_secret(given, token) => Access::Granted,
+            _ => Access::NeedsToken,
         };
     }
-    let direct_loopback = peer.is_some_and(|p| {
-        p.ip().is_loopback() && !config.trusted_proxies.contains(&p.ip())
-    });
+    let direct_loopback =
+        peer.is_some_and(|p| p.ip().is_loopback() && !config.trusted_proxies.contains(&p.ip()));
     if direct_loopback {
-        Ok(())
+        Access::Granted
     } else {
-        Err(ApiError::not_found("no such endpoint").into_response())
+        Access::Hidden
     }
 }
 
@@ -112,8 +121,6 @@ pub(super) async fn track(req: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::StatusCode;
-
     use super::*;
 
     fn peer(ip: &str) -> Option<SocketAddr> {
@@ -122,27 +129,26 @@ mod tests {
 
     fn bearer(token: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(AUTHORIZATION, format!("Bearer {token}").parse().expect("a header"));
+        h.insert(
+            AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("a header"),
+        );
         h
-    }
-
-    fn status(r: Result<(), Response>) -> StatusCode {
-        r.map_or_else(|res| res.status(), |()| StatusCode::OK)
     }
 
     #[test]
     fn without_a_token_only_direct_loopback_reads() {
         let config = Config::default();
         let none = HeaderMap::new();
-        assert_eq!(status(may_read(&config, peer("127.0.0.1"), &none)), StatusCode::OK);
-        assert_eq!(status(may_read(&config, peer("::1"), &none)), StatusCode::OK);
-        assert_eq!(status(may_read(&config, peer("10.0.0.7"), &none)), StatusCode::NOT_FOUND);
-        assert_eq!(status(may_read(&config, None, &none)), StatusCode::NOT_FOUND);
+        assert_eq!(access(&config, peer("127.0.0.1"), &none), Access::Granted);
+        assert_eq!(access(&config, peer("::1"), &none), Access::Granted);
+        assert_eq!(access(&config, peer("10.0.0.7"), &none), Access::Hidden);
+        assert_eq!(access(&config, None, &none), Access::Hidden);
         let proxied = Config {
             trusted_proxies: vec!["127.0.0.1".parse().expect("an address")],
             ..Config::default()
         };
-        assert_eq!(status(may_read(&proxied, peer("127.0.0.1"), &none)), StatusCode::NOT_FOUND);
+        assert_eq!(access(&proxied, peer("127.0.0.1"), &none), Access::Hidden);
     }
 
     #[test]
@@ -152,19 +158,22 @@ mod tests {
             ..Config::default()
         };
         let from = peer("10.0.0.7");
-        assert_eq!(status(may_read(&config, from, &bearer("s3cret-token"))), StatusCode::OK);
+        assert_eq!(
+            access(&config, from, &bearer("s3cret-token")),
+            Access::Granted
+        );
         for wrong in [bearer("s3cret-tokem"), bearer(""), HeaderMap::new()] {
-            assert_eq!(status(may_read(&config, from, &wrong)), StatusCode::UNAUTHORIZED);
+            assert_eq!(access(&config, from, &wrong), Access::NeedsToken);
         }
         // Loopback needs it too.
         assert_eq!(
-            status(may_read(&config, peer("127.0.0.1"), &HeaderMap::new())),
-            StatusCode::UNAUTHORIZED
+            access(&config, peer("127.0.0.1"), &HeaderMap::new()),
+            Access::NeedsToken
         );
         let empty = Config {
             metrics_token: Some(String::new()),
             ..Config::default()
         };
-        assert_eq!(status(may_read(&empty, from, &bearer(""))), StatusCode::UNAUTHORIZED);
+        assert_eq!(access(&empty, from, &bearer("")), Access::NeedsToken);
     }
 }

@@ -311,7 +311,11 @@ mod tests {
         let a = Arc::new(at(50));
         let request = a.request_started();
         a.read(500); // the body
-        assert_eq!(a.deadline(&LIMITS), None, "no limit while a request is handled");
+        assert_eq!(
+            a.deadline(&LIMITS),
+            None,
+            "no limit while a request is handled"
+        );
         drop(request);
         let (deadline, why) = a.deadline(&LIMITS).expect("idle now");
         assert_eq!(why, Expiry::Idle);

@@ -137,7 +137,10 @@ pub async fn serve(
 /// memory), it pauses so the connections in progress can finish.
 async fn accept_failed(e: std::io::Error) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
         return;
     }
     tracing::warn!(error = %e, "cannot accept a connection: pausing 100 ms");
@@ -198,7 +201,8 @@ impl Connection {
         } = self;
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let in_flight = activity.request_started();
-            let mut request = request.map(|body| Body::new(TimeoutBody::new(timeouts.body_idle, body)));
+            let mut request =
+                request.map(|body| Body::new(TimeoutBody::new(timeouts.body_idle, body)));
             request.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
             async move {
@@ -206,11 +210,15 @@ impl Connection {
                     Ok(response) => response,
                     Err(never) => match never {},
                 };
-                Ok::<_, Infallible>(response.map(|body| Answer { body, _in_flight: in_flight }))
+                Ok::<_, Infallible>(response.map(|body| Answer {
+                    body,
+                    _in_flight: in_flight,
+                }))
             }
         });
-        let mut conn = pin!(hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(io), service));
+        let mut conn =
+            pin!(hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(io), service));
         let mut stopping = false;
         loop {
             tokio::select! {
