@@ -6,8 +6,8 @@
 //! listen queue: a queued connection has no deadline the server controls, and
 //! a flood of them would stand between every real client and the next free
 //! slot. A short wait absorbs a burst (500 phones syncing at the start of a
-//! shift); past it, a refused client gets a closed connection at once and
-//! retries with backoff, as it does for any network error.
+//! shift); past it, the connection is closed and the client retries with
+//! backoff, as it does after any network error.
 //!
 //! Each served connection may hold two file descriptors (its socket and,
 //! during an upload, a blob file), each waiting one its socket; the cap is
