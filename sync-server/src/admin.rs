@@ -5,7 +5,6 @@
 
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +16,7 @@ use crate::auth::hash_password;
 use crate::auth::signin::{MAX_BADGE_BYTES, MAX_PASSWORD_BYTES};
 use crate::config::Config;
 use crate::demo::{self, DemoError, DemoReport, DemoSize, Progress};
+use crate::deploy;
 use crate::state::AppState;
 use crate::storage::{Grid, NewUser, Station, Store, StoreError};
 
@@ -66,44 +66,33 @@ pub async fn open_existing(config: Config) -> Result<AppState> {
 
 // ---------------------------------------------------------------- serve
 
-/// Refuses a listen address other than loopback unless `allow_remote`:
-/// the server speaks plain HTTP and belongs behind a TLS proxy.
-pub fn check_listen(addr: SocketAddr, allow_remote: bool) -> Result<()> {
-    if addr.ip().is_loopback() || allow_remote {
-        return Ok(());
-    }
-    bail!(
-        "refusing to listen on {addr}: not a loopback address. The server speaks plain HTTP; \
-         listen on 127.0.0.1 (e.g. --listen 127.0.0.1:{port}) behind a TLS reverse proxy, \
-         or pass --allow-remote if you really mean to expose it",
-        port = addr.port()
-    )
-}
-
-/// Serves the API on `config.listen` until `shutdown` resolves.
+/// Serves the API on `config.listen` until `shutdown` resolves, after the
+/// checks of [`crate::deploy`] (all before the address is bound).
 pub async fn serve(
     config: Config,
     allow_remote: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    check_listen(config.listen, allow_remote)?;
+    deploy::check_listen(&config, allow_remote)?;
+    let tls = crate::net::tls::acceptor(&config)?;
     let addr = config.listen;
     let state = open(config).await?;
+    deploy::check_accounts(&state).await?;
     if state.store.users().await?.is_empty() {
         eprintln!(
             "note: no accounts yet: create one with `beatbook-server init` or seed `beatbook-server demo`"
         );
     }
+    crate::net::slots::raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr}: is another server running there? Pick another address with --listen")
     })?;
     let local = listener
         .local_addr()
         .context("the listener has no address")?;
-    println!("listening on http://{local}");
-    crate::serve(state, listener, shutdown)
-        .await
-        .context("the server stopped with an error")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{local}");
+    crate::serve_with(state, listener, tls, shutdown).await;
     println!("stopped");
     Ok(())
 }
@@ -527,8 +516,17 @@ pub async fn demo(state: &AppState, size: DemoSize) -> Result<()> {
              with `rm -r {dir}` (this deletes everything in it) or pass another --data-dir"
         )
     };
+    let has_accounts = |n: usize| {
+        anyhow::anyhow!(
+            "{dir} 已有 {n} 个账号，拒绝写入演示数据：演示账号使用公开的密码，不能混入真实数据。\
+             请用另一个 --data-dir 生成演示数据。\n\
+             {dir} already has {n} account(s): refusing to add the demo, whose accounts have a \
+             published password, to real data. Seed the demo into another --data-dir"
+        )
+    };
     demo::check(state, &size).await.map_err(|e| match e {
         DemoError::AlreadySeeded(station) => already(station),
+        DemoError::HasAccounts(n) => has_accounts(n),
         other => other.into(),
     })?;
     println!(
@@ -766,15 +764,6 @@ fn display_width(s: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback_is_served_without_allow_remote() {
-        assert!(check_listen("127.0.0.1:8700".parse().unwrap(), false).is_ok());
-        assert!(check_listen("[::1]:8700".parse().unwrap(), false).is_ok());
-        let refused = check_listen("0.0.0.0:8700".parse().unwrap(), false).unwrap_err();
-        assert!(refused.to_string().contains("--allow-remote"));
-        assert!(check_listen("0.0.0.0:8700".parse().unwrap(), true).is_ok());
-    }
 
     #[test]
     fn short_and_empty_passwords_are_refused() {

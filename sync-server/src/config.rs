@@ -70,6 +70,25 @@ pub struct Config {
     pub thumbnail_max_pixels: u64,
     /// Photos decoded for thumbnails at once.
     pub thumbnail_concurrent_decodes: usize,
+    /// A connection must deliver a complete request head (and finish the TLS
+    /// handshake) within this many seconds of opening or of its first byte.
+    pub header_timeout_secs: u64,
+    /// A connection with no request in progress is closed after this many
+    /// seconds without a byte either way.
+    pub idle_timeout_secs: u64,
+    /// The longest pause between bytes of a request body, or of a response
+    /// the client has stopped reading, before the connection is cut.
+    pub body_idle_timeout_secs: u64,
+    /// Most connections served at once; lowered at start to what the
+    /// process's open-file limit allows.
+    pub max_connections: usize,
+    /// PEM certificate chain: with `tls_key`, the server speaks HTTPS itself.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// If set, `/metrics` answers anyone sending `Authorization: Bearer <metrics_token>`
+    /// and no one else; if not, it answers only direct loopback connections.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -99,6 +118,13 @@ impl Default for Config {
             push_min_free_disk_bytes: 256 * 1024 * 1024,
             thumbnail_max_pixels: 40_000_000,
             thumbnail_concurrent_decodes: 2,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_idle_timeout_secs: 30,
+            max_connections: 4096,
+            tls_cert: None,
+            tls_key: None,
+            metrics_token: None,
         }
     }
 }
@@ -129,6 +155,13 @@ const KEYS: &[&str] = &[
     "push_min_free_disk_bytes",
     "thumbnail_max_pixels",
     "thumbnail_concurrent_decodes",
+    "header_timeout_secs",
+    "idle_timeout_secs",
+    "body_idle_timeout_secs",
+    "max_connections",
+    "tls_cert",
+    "tls_key",
+    "metrics_token",
 ];
 
 impl Config {
@@ -155,6 +188,13 @@ impl Config {
     /// The blob directory.
     pub fn blob_dir(&self) -> PathBuf {
         self.data_dir.join("blobs")
+    }
+
+    /// Whether clients reach this server over HTTPS: it terminates TLS
+    /// itself, or trusted proxies in front do. Then every cookie is `Secure`
+    /// and every response carries HSTS.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some() || !self.trusted_proxies.is_empty()
     }
 }
 

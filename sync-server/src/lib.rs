@@ -9,10 +9,12 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod demo;
+pub mod deploy;
 pub mod disk;
 pub mod error;
 pub mod http;
 pub mod janitor;
+pub mod net;
 pub mod review;
 pub mod state;
 pub mod storage;
@@ -36,17 +38,29 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight. The [`janitor`] sweeps alongside while it serves.
+/// requests in flight. Speaks HTTPS if the configuration names a
+/// certificate; fails only if that certificate cannot be loaded.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = net::tls::acceptor(&state.config).map_err(std::io::Error::other)?;
+    serve_with(state, listener, tls, shutdown).await;
+    Ok(())
+}
+
+/// [`serve`] with a TLS acceptor loaded beforehand (the binary checks the
+/// certificate before it binds the address). The [`janitor`] sweeps
+/// alongside while it serves.
+pub async fn serve_with(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let janitor = tokio::spawn(janitor::run(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = net::Limits::of(&state.config);
+    net::serve(router(state), limits, listener, tls, shutdown).await;
     janitor.abort();
-    served
 }

@@ -48,7 +48,8 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8700; overrides the configuration
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
-        /// Allow a non-loopback address (put a TLS reverse proxy in front)
+        /// Allow a non-loopback address; also needs TLS (tls_cert and tls_key) or a TLS proxy
+        /// in front (trusted_proxies), and no demo account with the demo password
         #[arg(long)]
         allow_remote: bool,
     },

@@ -26,7 +26,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::auth::hash_password;
+use crate::auth::{hash_password, verify_password};
 use crate::state::AppState;
 use crate::storage::{Grid, NewUser, Station, StoreError};
 use gazetteer::DemoPlaces;
@@ -199,6 +199,10 @@ pub enum DemoError {
     /// The demo station exists already.
     #[error("station {0} already exists: this data directory already has data")]
     AlreadySeeded(String),
+    /// The data directory has accounts: the demo's, with their published
+    /// password, must not be added to a real one.
+    #[error("the data directory already has {0} account(s)")]
+    HasAccounts(usize),
     /// The requested size makes no sense.
     #[error("{0}")]
     Size(String),
@@ -309,7 +313,7 @@ pub async fn seed(
 }
 
 /// Whether [`seed`] would start: a sensible size, the demo's places in the
-/// gazetteer, and no demo station yet.
+/// gazetteer, no demo station and no account yet.
 pub async fn check(state: &AppState, size: &DemoSize) -> Result<(), DemoError> {
     size.check()?;
     gazetteer::demo_places()?;
@@ -317,7 +321,32 @@ pub async fn check(state: &AppState, size: &DemoSize) -> Result<(), DemoError> {
     if stations.iter().any(|s| s.id.as_str() == STATION_ID) {
         return Err(DemoError::AlreadySeeded(STATION_ID.to_owned()));
     }
+    let accounts = state.store.users().await?.len();
+    if accounts > 0 {
+        return Err(DemoError::HasAccounts(accounts));
+    }
     Ok(())
+}
+
+/// The badges of enabled demo accounts whose password is still the
+/// published [`PASSWORD`] (one Argon2id check per demo badge present).
+pub async fn accounts_with_published_password(state: &AppState) -> Result<Vec<String>, StoreError> {
+    let demo_badges: Vec<&str> = ACCOUNTS.iter().map(|(badge, ..)| *badge).collect();
+    let mut open = Vec::new();
+    for account in state.store.users().await? {
+        if account.disabled || !demo_badges.contains(&account.info.badge.as_str()) {
+            continue;
+        }
+        let hash = account.password_hash;
+        // A check that could not run counts as the published password: refuse rather than guess.
+        let published = tokio::task::spawn_blocking(move || verify_password(PASSWORD, &hash))
+            .await
+            .unwrap_or(true);
+        if published {
+            open.push(account.info.badge);
+        }
+    }
+    Ok(open)
 }
 
 /// The station and its three grids, `320614-01-01` to `-03`.
@@ -691,6 +720,62 @@ mod tests {
             matches!(again, Err(DemoError::AlreadySeeded(_))),
             "{again:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_directory_with_accounts_is_refused() {
+        let (_dir, state) = open_temp().await;
+        state
+            .store
+            .add_station(Station {
+                id: StationId::new("S1"),
+                name: "一号派出所".into(),
+            })
+            .await
+            .unwrap();
+        state
+            .store
+            .add_user(NewUser {
+                badge: "000001".into(),
+                name: "管理员".into(),
+                role: Role::Admin,
+                station: StationId::new("S1"),
+                grids: vec![],
+                password_hash: hash_password("a real password").unwrap(),
+            })
+            .await
+            .unwrap();
+        let refused = seed(&state, &DemoSize::new(10, 0), &mut |_| {}).await;
+        assert!(
+            matches!(refused, Err(DemoError::HasAccounts(1))),
+            "{refused:?}"
+        );
+        assert_eq!(state.store.users().await.unwrap().len(), 1);
+        assert_eq!(state.store.stations().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn demo_accounts_count_until_their_password_changes_or_they_are_disabled() {
+        let (_dir, state) = open_temp().await;
+        seed(&state, &DemoSize::new(10, 0), &mut |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all: Vec<String> = ACCOUNTS.iter().map(|a| a.0.to_owned()).collect();
+        let mut open = accounts_with_published_password(&state).await.unwrap();
+        open.sort();
+        let mut expected = all.clone();
+        expected.sort();
+        assert_eq!(open, expected);
+
+        state
+            .store
+            .set_password("061201", hash_password("a new secret").unwrap())
+            .await
+            .unwrap();
+        state.store.set_disabled("060001", true).await.unwrap();
+        let open = accounts_with_published_password(&state).await.unwrap();
+        assert_eq!(open.len(), 3, "{open:?}");
+        assert!(!open.iter().any(|b| b == "061201" || b == "060001"));
     }
 
     #[test]

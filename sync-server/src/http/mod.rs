@@ -3,6 +3,7 @@
 //! panic-to-500, tracing, metrics).
 
 mod extract;
+mod https;
 mod metrics;
 pub mod v1;
 
@@ -29,7 +30,8 @@ use crate::state::AppState;
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
+    let https = state.config.https();
+    let router = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics::render))
         .nest("/v1", v1::routes())
@@ -51,7 +53,12 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             // Paths and methods only: no query strings, no bodies, no personal data.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), device = tracing::field::Empty)
-        }))
+        }));
+    if https {
+        router.layer(middleware::from_fn(https::secure_responses))
+    } else {
+        router
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Response {

@@ -46,10 +46,6 @@ const LIFETIME_HOURS: i64 = 12;
 const IDLE_MINUTES: i64 = 120;
 /// Activity is written down at most this often.
 const TOUCH_MINUTES: i64 = 5;
-/// `BEATBOOK_COOKIE_SECURE=1` (or `0`) forces the `Secure` cookie flag on
-/// (or off); by default it is set when the request came over HTTPS, as a
-/// TLS proxy in front says with `X-Forwarded-Proto: https`.
-pub const SECURE_ENV: &str = "BEATBOOK_COOKIE_SECURE";
 
 /// A signed-in supervisor or admin, with what the pages need to know.
 #[derive(Debug, Clone)]
@@ -122,24 +118,18 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Whether cookies get the `Secure` flag for this request.
+/// Whether cookies get the `Secure` flag for this request: when a proxy in
+/// front says it came over HTTPS. (A server configured for HTTPS marks every
+/// cookie `Secure` anyway: see `http::https`.)
 fn secure(headers: &HeaderMap) -> bool {
-    static FORCED: OnceLock<Option<bool>> = OnceLock::new();
-    let forced = *FORCED.get_or_init(|| match std::env::var(SECURE_ENV).ok()?.trim() {
-        "1" | "true" | "yes" => Some(true),
-        "0" | "false" | "no" => Some(false),
-        _ => None,
-    });
-    forced.unwrap_or_else(|| {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_ascii_lowercase()
-        };
-        header("x-forwarded-proto").trim() == "https" || header("forwarded").contains("proto=https")
-    })
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    header("x-forwarded-proto").trim() == "https" || header("forwarded").contains("proto=https")
 }
 
 /// A `Set-Cookie` value for the review pages (`max_age` 0 deletes it).
@@ -408,10 +398,8 @@ mod tests {
         );
         let mut behind_tls = HeaderMap::new();
         behind_tls.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        if std::env::var(SECURE_ENV).is_err() {
-            assert!(!c.contains("Secure"));
-            let c = set_cookie(SESSION_COOKIE, "x", 60, &behind_tls);
-            assert!(c.to_str().unwrap().ends_with("; Secure"));
-        }
+        assert!(!c.contains("Secure"));
+        let c = set_cookie(SESSION_COOKIE, "x", 60, &behind_tls);
+        assert!(c.to_str().unwrap().ends_with("; Secure"));
     }
 }

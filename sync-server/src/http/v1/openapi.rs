@@ -166,6 +166,8 @@ fn healthz() {}
     operation_id = "metrics",
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4.", content_type = "text/plain", body = String),
+        (status = 401, description = "`unauthorized`: `metrics_token` is set and the request does not carry it as `Authorization: Bearer …`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no `metrics_token` is set and the request did not come directly from this machine (loopback, not through a trusted proxy).", body = ErrorBody),
     ),
 )]
 #[allow(dead_code)] // documentation only: the route is in `http::router`
