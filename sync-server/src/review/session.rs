@@ -9,8 +9,6 @@
 //! is derived from the session id (a synchronizer token the database never
 //! holds), and checked by [`super::guard`] on every POST.
 
-use std::sync::OnceLock;
-
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
