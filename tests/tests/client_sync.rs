@@ -361,3 +361,88 @@ async fn a_photo_upload_cut_mid_way_resumes_and_the_record_follows() {
         attachment.sha256
     );
 }
+
+#[tokio::test]
+async fn a_photo_larger_than_one_upload_chunk_arrives_whole() {
+    let server = TestServer::start().await;
+    let (_dir, a) = device(&server, "o1").await;
+    let a = a.with_engine(beatbook_app::core::sync::SyncEngine {
+        chunk: 64 * 1024,
+        ..Default::default()
+    });
+    let mut session = a.new_record("house", None, house("大照片")).expect("new");
+    let photo = beatbook_app::core::photos::synthetic_camera_jpeg(4000, 3000, 5).expect("jpeg");
+    let attachment = session.add_photo("photos", &photo).expect("photo");
+    assert!(
+        attachment.size > 256 * 1024,
+        "a photo of several chunks, also of the default size: {}",
+        attachment.size
+    );
+    session.finalize().expect("finalize");
+
+    let report = a.sync(&|_| {}).await.expect("sync");
+    assert_eq!((report.uploaded, report.accepted), (1, 1));
+    let stored = std::fs::read(
+        server
+            .data_dir()
+            .join("blobs")
+            .join(&attachment.sha256.to_hex()[..2])
+            .join(attachment.sha256.to_hex()),
+    )
+    .expect("blob stored");
+    assert_eq!(
+        beatbook_schema::ids::Sha256::digest(&stored),
+        attachment.sha256
+    );
+}
+
+#[tokio::test]
+async fn a_photo_the_server_no_longer_holds_is_uploaded_again() {
+    use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
+    use beatbook_tests::proxy::{Fault, FaultyProxy};
+    let server = TestServer::start_with(|c| c.unreferenced_blob_grace_secs = 0).await;
+    let (_dir, a) = device(&server, "o1").await;
+    let a = a.with_engine(SyncEngine {
+        retry: RetryPolicy::immediate(1),
+        ..Default::default()
+    });
+    let mut session = a.new_record("house", None, house("重传")).expect("new");
+    let photo = beatbook_app::core::photos::synthetic_camera_jpeg(800, 600, 7).expect("jpeg");
+    let attachment = session.add_photo("photos", &photo).expect("photo");
+    session.finalize().expect("finalize");
+
+    // The photo goes up; the push never arrives.
+    let proxy = FaultyProxy::start(
+        server.addr,
+        Fault::ResetRequestAfter(10),
+        100,
+        b"POST /v1/push",
+    )
+    .await;
+    a.sync_via(Some(&proxy.url), &|_| {})
+        .await
+        .expect_err("the push is cut");
+    // The server sweeps the photo no record carries.
+    let swept = beatbook_server::janitor::sweep(&server.state)
+        .await
+        .expect("sweep");
+    assert_eq!(
+        swept.blobs.files, 1,
+        "the uploaded photo was swept: {swept:?}"
+    );
+
+    // The device is told the photo is missing and sends it again.
+    let first = a.sync(&|_| {}).await.expect("sync");
+    let second = a.sync(&|_| {}).await.expect("sync");
+    assert_eq!(
+        first.accepted + second.accepted,
+        1,
+        "{first:?} then {second:?}"
+    );
+    assert!(server
+        .data_dir()
+        .join("blobs")
+        .join(&attachment.sha256.to_hex()[..2])
+        .join(attachment.sha256.to_hex())
+        .exists());
+}

@@ -360,6 +360,14 @@ impl Store {
         .collect()
     }
 
+    /// Notes that the server does not hold an attachment after all.
+    pub fn mark_not_uploaded(&self, sha: &Sha256) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE attachments SET uploaded = 0 WHERE sha256 = ?1")?
+            .execute([sha.to_hex()])?;
+        Ok(())
+    }
+
     /// Notes that the server holds an attachment.
     pub fn mark_uploaded(&self, sha: &Sha256) -> Result<(), StoreError> {
         self.conn

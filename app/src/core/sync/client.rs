@@ -240,26 +240,27 @@ impl Client {
         }
     }
 
-    /// Uploads `bytes[first..]` of a blob as one ranged `PUT`.
+    /// Uploads `blob[first..end]` of a whole blob as one ranged `PUT`
+    /// (`Content-Range: bytes first-(end-1)/blob.len()`).
     pub async fn upload_range(
         &self,
         sha: Sha256,
         content_type: &str,
-        bytes: &[u8],
+        blob: &[u8],
         first: u64,
+        end: usize,
     ) -> Result<BlobStatus, SyncError> {
-        let total = bytes.len() as u64;
-        let start = usize::try_from(first)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
+        let total = blob.len() as u64;
+        let end = end.min(blob.len());
+        let start = usize::try_from(first).unwrap_or(usize::MAX).min(end);
         let res = self
             .request(Method::PUT, &format!("/v1/blobs/{sha}"))
             .header("content-type", content_type)
             .header(
                 "content-range",
-                format!("bytes {first}-{}/{total}", total.saturating_sub(1)),
+                format!("bytes {first}-{}/{total}", end.saturating_sub(1)),
             )
-            .body(bytes[start..].to_vec())
+            .body(blob[start..end].to_vec())
             .send()
             .await?;
         match res.status() {

@@ -4,8 +4,10 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use beatbook_schema::ids::DeviceId;
-use beatbook_schema::protocol::{ChangeOutcome, EnrollRequest, ErrorCode, PullItem, UserInfo};
+use beatbook_schema::ids::{ChangeId, DeviceId};
+use beatbook_schema::protocol::{
+    Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, UserInfo,
+};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, SyncError};
@@ -98,6 +100,21 @@ impl Default for SyncEngine {
 
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Marks the photos of one pushed change as not uploaded, so the next sync
+/// asks the server again which of them it lacks.
+fn forget_uploads(store: &Mutex<Store>, changes: &[Change], id: ChangeId) -> Result<(), SyncError> {
+    let Some(ChangeOp::Upsert { attachments, .. }) =
+        changes.iter().find(|c| c.change_id == id).map(|c| &c.op)
+    else {
+        return Ok(());
+    };
+    let s = lock(store);
+    for a in attachments {
+        s.mark_not_uploaded(&a.sha256)?;
+    }
+    Ok(())
 }
 
 /// Enrolls this device with the server; the token is kept in the store.
@@ -257,12 +274,11 @@ impl SyncEngine {
         while !offset.complete {
             let first = offset.received;
             let end = (first as usize).saturating_add(self.chunk).min(bytes.len());
-            let chunk_total = &bytes[..end];
             offset = self
                 .retry
                 .run(|| async {
                     match client
-                        .upload_range(sha, content_type, chunk_total, first)
+                        .upload_range(sha, content_type, bytes, first, end)
                         .await
                     {
                         // A range past the server's bytes: ask again where it stands.
@@ -317,7 +333,14 @@ impl SyncEngine {
                         report.accepted += 1;
                         report.conflicted += 1;
                     }
-                    ChangeOutcome::Rejected { code, .. } if code.is_retryable() => deferred += 1,
+                    ChangeOutcome::Rejected { code, .. } if code.is_retryable() => {
+                        deferred += 1;
+                        if *code == ErrorCode::MissingBlob {
+                            // The server does not count this device's photos as
+                            // uploaded (e.g. they were swept): upload them again.
+                            forget_uploads(store, &batch.changes, r.change_id)?;
+                        }
+                    }
                     ChangeOutcome::Rejected { .. } => report.rejected += 1,
                 }
             }
