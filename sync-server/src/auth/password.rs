@@ -2,7 +2,7 @@
 //! t = 2, p = 1, per OWASP's recommendation), in PHC string format, and the
 //! one place sign-ins check a password: in turn, one check per core.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -37,12 +37,19 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// enrolling together neither oversubscribes the CPU nor makes the allocator
 /// hold a block per waiting request.
 pub async fn password_matches(password: String, phc: Option<String>) -> bool {
-    let _turn = turns().acquire().await;
-    tokio::task::spawn_blocking(move || match phc {
-        Some(phc) => verify_password(&password, &phc),
-        None => {
-            verify_password(&password, dummy_hash());
-            false
+    // The blocking task holds the turn until the check ends, even if the
+    // request is abandoned meanwhile (the task runs on without its caller).
+    let Ok(turn) = turns().clone().acquire_owned().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        match phc {
+            Some(phc) => verify_password(&password, &phc),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
         }
     })
     .await
@@ -50,10 +57,12 @@ pub async fn password_matches(password: String, phc: Option<String>) -> bool {
 }
 
 /// Turns for Argon2id checks: one per core, shared by every route.
-fn turns() -> &'static Semaphore {
-    static TURNS: OnceLock<Semaphore> = OnceLock::new();
-    TURNS
-        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+fn turns() -> &'static Arc<Semaphore> {
+    static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Semaphore::new(cores))
+    })
 }
 
 /// The hash checked for unknown badges: made once by [`hash_password`], so its

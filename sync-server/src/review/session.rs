@@ -283,13 +283,7 @@ pub async fn login(
                 Lang::Zh => format!("密码错误次数过多，请 {minutes} 分钟后再试"),
                 Lang::En => format!("Too many failed sign-ins: try again in {minutes} minutes"),
             };
-            let mut res = login_form(
-                &headers,
-                lang,
-                &next,
-                Some(&problem),
-                StatusCode::TOO_MANY_REQUESTS,
-            );
+            let mut res = refuse(StatusCode::TOO_MANY_REQUESTS, &problem)?;
             res.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
             return Ok(res);
