@@ -39,6 +39,10 @@ pub struct Config {
     pub thumbnail_max_pixels: u64,
     /// Photos decoded for thumbnails at once.
     pub thumbnail_concurrent_decodes: usize,
+    /// Exports running at once; past this a download is refused (503) until one ends.
+    pub max_concurrent_exports: usize,
+    /// An export whose client accepts nothing for this many seconds is abandoned.
+    pub export_stall_secs: u64,
 }
 
 impl Default for Config {
@@ -57,6 +61,8 @@ impl Default for Config {
             local_utc_offset_hours: 8,
             thumbnail_max_pixels: 40_000_000,
             thumbnail_concurrent_decodes: 2,
+            max_concurrent_exports: 8,
+            export_stall_secs: 120,
         }
     }
 }
@@ -76,6 +82,8 @@ const KEYS: &[&str] = &[
     "local_utc_offset_hours",
     "thumbnail_max_pixels",
     "thumbnail_concurrent_decodes",
+    "max_concurrent_exports",
+    "export_stall_secs",
 ];
 
 impl Config {

@@ -93,7 +93,7 @@ impl Thumbnails {
         Self {
             dir,
             max_pixels,
-            decodes: Arc::new(Semaphore::new(decodes.max(1))),
+            decodes: Arc::new(Semaphore::new(decodes.clamp(1, Semaphore::MAX_PERMITS))),
             refused: Mutex::new(Refused::default()),
         }
     }
