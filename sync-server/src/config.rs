@@ -89,6 +89,10 @@ pub struct Config {
     /// If set, `/metrics` answers anyone sending `Authorization: Bearer <metrics_token>`
     /// and no one else; if not, it answers only direct loopback connections.
     pub metrics_token: Option<String>,
+    /// Exports running at once; past this a download is refused (503) until one ends.
+    pub max_concurrent_exports: usize,
+    /// An export whose client accepts nothing for this many seconds is abandoned.
+    pub export_stall_secs: u64,
 }
 
 impl Default for Config {
@@ -125,6 +129,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             metrics_token: None,
+            max_concurrent_exports: 8,
+            export_stall_secs: 120,
         }
     }
 }
@@ -162,6 +168,8 @@ const KEYS: &[&str] = &[
     "tls_cert",
     "tls_key",
     "metrics_token",
+    "max_concurrent_exports",
+    "export_stall_secs",
 ];
 
 impl Config {

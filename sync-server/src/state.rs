@@ -29,6 +29,8 @@ pub struct AppState {
     pub policy: Policy,
     /// Thumbnails of photos for the review pages.
     pub thumbnails: Arc<Thumbnails>,
+    /// Turns for exports in progress (see [`Config::max_concurrent_exports`]).
+    pub export_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the server could not start.
@@ -65,6 +67,11 @@ impl AppState {
             config.thumbnail_max_pixels,
             config.thumbnail_concurrent_decodes,
         ));
+        let export_turns = Arc::new(tokio::sync::Semaphore::new(
+            config
+                .max_concurrent_exports
+                .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+        ));
         Ok(Self {
             store,
             forms: Arc::new(RwLock::new(Arc::new(forms))),
@@ -73,6 +80,7 @@ impl AppState {
             blobs,
             policy,
             thumbnails,
+            export_turns,
         })
     }
 

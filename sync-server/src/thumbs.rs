@@ -93,7 +93,7 @@ impl Thumbnails {
         Self {
             dir,
             max_pixels,
-            decodes: Arc::new(Semaphore::new(decodes.max(1))),
+            decodes: Arc::new(Semaphore::new(decodes.clamp(1, Semaphore::MAX_PERMITS))),
             refused: Mutex::new(Refused::default()),
         }
     }
@@ -210,8 +210,11 @@ fn keep(dir: &Path, kept: &Path, thumb: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
     use image::{GrayImage, ImageFormat, RgbImage};
+
+    use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
@@ -295,6 +298,26 @@ mod tests {
         assert_eq!(thumbs.get(sha, &blob).await, too_large, "not read again");
         let other = Sha256::digest(b"other");
         assert_eq!(thumbs.get(other, &blob).await, Err(Refusal::Missing));
+    }
+
+    #[tokio::test]
+    async fn a_photo_waits_for_a_decoding_turn() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let thumbs = Thumbnails::new(dir.path().join("thumbs"), 40_000_000, 1);
+        let blob = dir.path().join("blob");
+        std::fs::write(&blob, png(1600, 1200)).expect("write");
+        let sha = Sha256::digest(b"photo");
+        let busy = thumbs
+            .decodes
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the turn");
+        let waited = tokio::time::timeout(Duration::from_millis(300), thumbs.get(sha, &blob)).await;
+        assert!(waited.is_err(), "decoded without a turn");
+        drop(busy);
+        let thumb = thumbs.get(sha, &blob).await.expect("a thumbnail");
+        assert_eq!(&thumb[..3], &[0xFF, 0xD8, 0xFF]);
     }
 
     #[test]

@@ -413,19 +413,22 @@ fn dechunked(response: &[u8]) -> Vec<u8> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_export_downloads_leave_token_checks_and_pulls_answering() {
-    let server = TestServer::start().await;
+/// The note of every bulky reading.
+fn bulky_note() -> String {
+    "隐患巡查记录".chars().cycle().take(100_000 / 3).collect()
+}
+
+/// 120 readings of 100 KB: a 12 MB CSV, more than the body channel, the
+/// socket buffers and everything between can hold, so a client that stops
+/// reading leaves its export waiting on it.
+async fn bulky_readings(server: &TestServer) {
     server
         .state
         .publish_form(&reading_form())
         .await
         .expect("form publishes");
     let o1 = server.device("o1").await;
-    // 120 records of 100 KB: a 12 MB CSV, more than the body channel, the
-    // socket buffers and everything between can hold, so a client that stops
-    // reading leaves its export waiting on it.
-    let note: String = "隐患巡查记录".chars().cycle().take(100_000 / 3).collect();
+    let note = bulky_note();
     for _ in 0..4 {
         let changes = (0..30)
             .map(|_| {
@@ -435,9 +438,17 @@ async fn slow_export_downloads_leave_token_checks_and_pulls_answering() {
             .collect();
         push_all(&o1, changes).await;
     }
+}
+
+const BULKY_CSV: &str = "/review/exports/download?form=reading&format=csv";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_export_downloads_leave_token_checks_and_pulls_answering() {
+    let server = TestServer::start().await;
+    bulky_readings(&server).await;
     let o2 = server.device("o2").await;
     let s1 = Browser::signed_in(&server, "s1").await;
-    let path = "/review/exports/download?form=reading&format=csv";
+    let path = BULKY_CSV;
 
     // Six downloads (more than the store's four readers), opened and left unread.
     let mut stalled = Vec::new();
@@ -482,7 +493,53 @@ async fn slow_export_downloads_leave_token_checks_and_pulls_answering() {
         .expect("read");
     let rows = csv_rows(&dechunked(&response));
     assert_eq!(rows.len(), 1 + 120);
+    let note = bulky_note();
     assert!(rows[1..].iter().all(|r| r.contains(&note)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_beyond_the_cap_are_refused_and_a_stalled_one_is_abandoned() {
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_exports = 2;
+        c.export_stall_secs = 3;
+    })
+    .await;
+    bulky_readings(&server).await;
+    let s1 = Browser::signed_in(&server, "s1").await;
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        stalled.push(stalled_download(server.addr, &s1.cookie_header(), BULKY_CSV).await);
+    }
+    let busy = s1.get(BULKY_CSV).await;
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(busy.body.contains("服务器正忙于其他导出"), "{}", busy.body);
+
+    // Seconds after their clients stopped reading, the exports give up their turns.
+    let started = Instant::now();
+    let rows = loop {
+        let (status, _, bytes) = s1.get_bytes(BULKY_CSV).await;
+        if status == StatusCode::OK {
+            break csv_rows(&bytes);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still refused: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!("a turn came free after {:?}", started.elapsed());
+    assert_eq!(rows.len(), 1 + 120, "a whole export");
+    // An abandoned download ends broken, never short: no last chunk.
+    for (mut conn, mut response) in stalled {
+        let read = timeout(Duration::from_secs(30), conn.read_to_end(&mut response))
+            .await
+            .expect("the connection ends");
+        assert!(
+            read.is_err() || !response.ends_with(b"\r\n0\r\n\r\n"),
+            "an abandoned export looks complete"
+        );
+        assert!(response.len() < 12_000_000);
+    }
 }
 
 #[tokio::test]

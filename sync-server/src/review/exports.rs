@@ -8,19 +8,25 @@
 //! channel, and the channel is the response body. A slow client slows the
 //! export down instead of piling it up in memory, and while it is waited for
 //! the export holds no database connection: the readers stay free for the
-//! token checks of every device. XLSX worksheets are written in
-//! constant-memory mode (rows go to temporary files beside the data) and the
-//! finished workbook is zipped straight into the response.
+//! token checks of every device. What an export may hold is bounded too: at
+//! most `max_concurrent_exports` run at once (each with its thread and its
+//! buffers), and one whose client reads nothing for `export_stall_secs` is
+//! abandoned. XLSX worksheets are written in constant-memory mode (rows go
+//! to temporary files beside the data) and the finished workbook is zipped
+//! straight into the response.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HOST};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use beatbook_schema::form::{Field, FieldKind, FormDef};
 use beatbook_schema::ids::{FormId, GridId, Sha256, UserId};
@@ -31,6 +37,7 @@ use rust_xlsxwriter::{Color, Format, Url, Workbook, XlsxError};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendTimeoutError;
 
 use super::batches::{day_range, form_choices};
 use super::error::ReviewError;
@@ -54,36 +61,89 @@ const MAX_LINKS_PER_SHEET: u32 = 65_000;
 /// Excel's longest cell text.
 const MAX_CELL_CHARS: usize = 32_000;
 
-type Chunk = io::Result<Bytes>;
-
-/// Response body bytes, sent in chunks as they are written. Sending blocks
-/// while the client is slow (backpressure) and fails once it has gone.
+/// Response body bytes, sent in chunks as they are written. Sending waits
+/// while the client is slow (backpressure), at most `stall` for one chunk,
+/// and fails once the client has gone. The body ends cleanly only once the
+/// sink calls [`ChunkWriter::complete`]: an export that stopped early for any
+/// reason (an error, a client that read nothing for too long) ends the body
+/// with an error, so the client sees a broken download, never a short one.
 struct ChunkWriter {
-    tx: mpsc::Sender<Chunk>,
+    tx: mpsc::Sender<Bytes>,
     buf: Vec<u8>,
+    complete: Arc<AtomicBool>,
+    rt: tokio::runtime::Handle,
+    stall: Duration,
+    /// A send failed: the export is over, and so is every later send
+    /// (a CSV writer flushes again when dropped).
+    failed: bool,
+}
+
+/// A response body and the writer that feeds it (from a blocking thread).
+fn body_and_writer(stall: Duration) -> (Body, ChunkWriter) {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(IN_FLIGHT);
+    let complete = Arc::new(AtomicBool::new(false));
+    let writer = ChunkWriter {
+        tx,
+        buf: Vec::with_capacity(CHUNK),
+        complete: complete.clone(),
+        rt: tokio::runtime::Handle::current(),
+        stall,
+        failed: false,
+    };
+    let mut ended = false;
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+        // Layers above may poll an ended body again.
+        if ended {
+            return Poll::Ready(None);
+        }
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok::<_, io::Error>(chunk))),
+            Poll::Ready(None) => {
+                ended = true;
+                if complete.load(Ordering::Acquire) {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Err(io::Error::other("the export stopped early"))))
+                }
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }));
+    (body, writer)
 }
 
 impl ChunkWriter {
-    fn new(tx: mpsc::Sender<Chunk>) -> Self {
-        Self {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        }
-    }
-
     fn send(&mut self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the export was given up",
+            ));
+        }
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+        let sent = self.rt.block_on(self.tx.send_timeout(chunk, self.stall));
+        self.failed = sent.is_err();
+        match sent {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing for too long",
+            )),
+            Err(SendTimeoutError::Closed(_)) => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the client went away",
+            )),
+        }
     }
 
-    /// Ends the body with an error: the client sees a broken download, not a short one.
-    fn fail(&self, why: String) {
-        let _ = self.tx.blocking_send(Err(io::Error::other(why)));
+    /// Marks the body whole, after the last flush: it then ends cleanly.
+    fn complete(&self) {
+        if self.buf.is_empty() {
+            self.complete.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -379,13 +439,12 @@ struct CsvSink {
 }
 
 impl CsvSink {
-    fn new(ctx: Arc<Ctx>, part: Part, tx: mpsc::Sender<Chunk>) -> Self {
+    fn new(ctx: Arc<Ctx>, part: Part, mut chunks: ChunkWriter) -> Self {
         let fields = match &part {
             Part::Records => ctx.top_fields(),
             Part::Group(g) => ctx.group(g).map(|(_, f)| f.to_vec()).unwrap_or_default(),
         };
         let cols = ctx.columns(&fields, &part);
-        let mut chunks = ChunkWriter::new(tx);
         // A byte-order mark, so that Excel reads the UTF-8 as UTF-8.
         chunks.buf.extend_from_slice("\u{feff}".as_bytes());
         let mut out = csv::Writer::from_writer(chunks);
@@ -417,7 +476,9 @@ impl RecordSink for CsvSink {
     }
 
     fn finish(&mut self) {
-        let _ = self.out.flush();
+        if self.out.flush().is_ok() {
+            self.out.get_ref().complete();
+        }
     }
 }
 
@@ -497,7 +558,14 @@ impl RecordSink for GeoJsonSink {
     }
 
     fn finish(&mut self) {
-        let _ = self.out.write_all(b"\n]}\n").and_then(|_| self.out.flush());
+        if self
+            .out
+            .write_all(b"\n]}\n")
+            .and_then(|_| self.out.flush())
+            .is_ok()
+        {
+            self.out.complete();
+        }
     }
 }
 
@@ -537,11 +605,7 @@ fn sheet_name(name: &str, taken: &mut Vec<String>) -> String {
 }
 
 impl XlsxSink {
-    fn new(
-        ctx: Arc<Ctx>,
-        tmp: &std::path::Path,
-        tx: mpsc::Sender<Chunk>,
-    ) -> Result<Self, XlsxError> {
+    fn new(ctx: Arc<Ctx>, tmp: &std::path::Path, out: ChunkWriter) -> Result<Self, XlsxError> {
         let mut book = Workbook::new();
         std::fs::create_dir_all(tmp).map_err(XlsxError::IoError)?;
         book.set_tempdir(tmp)?;
@@ -608,7 +672,7 @@ impl XlsxSink {
             book,
             sheets,
             photos,
-            out: Some(ChunkWriter::new(tx)),
+            out: Some(out),
         })
     }
 
@@ -707,9 +771,7 @@ impl RecordSink for XlsxSink {
         match self.add(&r) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
-                if let Some(out) = &self.out {
-                    out.fail(format!("xlsx: {e}"));
-                }
+                tracing::error!(error = %e, "xlsx export failed");
                 ControlFlow::Break(())
             }
         }
@@ -721,9 +783,11 @@ impl RecordSink for XlsxSink {
         };
         match self.book.save_to_writer(&mut out) {
             Ok(()) => {
-                let _ = out.flush();
+                if out.flush().is_ok() {
+                    out.complete();
+                }
             }
-            Err(e) => out.fail(format!("xlsx: {e}")),
+            Err(e) => tracing::error!(error = %e, "xlsx export failed"),
         }
     }
 }
@@ -887,6 +951,14 @@ pub async fn download(
     if grid.as_ref().is_some_and(|g| !r.scope.contains(g)) {
         return Err(ReviewError::not_found());
     }
+    // A turn for the whole export, taken before anything is read or written.
+    let Ok(turn) = state.export_turns.clone().try_acquire_owned() else {
+        return Err(ReviewError::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "服务器正忙于其他导出，请稍等一分钟再试",
+            "the server is busy with other exports: try again in a minute",
+        ));
+    };
     let people = state
         .store
         .users()
@@ -932,15 +1004,15 @@ pub async fn download(
         .await?;
     tracing::info!(form = form_id, format, "export");
 
-    let (tx, rx) = mpsc::channel::<Chunk>(IN_FLIGHT);
+    let (body, mut out) =
+        body_and_writer(Duration::from_secs(state.config.export_stall_secs.max(1)));
     let (sink, content_type, ext): (Box<dyn RecordSink>, &str, &str) = match format {
         "csv" => (
-            Box::new(CsvSink::new(ctx.clone(), part.clone(), tx.clone())),
+            Box::new(CsvSink::new(ctx.clone(), part.clone(), out)),
             "text/csv; charset=utf-8",
             "csv",
         ),
         "geojson" => {
-            let mut out = ChunkWriter::new(tx.clone());
             out.buf
                 .extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
             (
@@ -957,8 +1029,8 @@ pub async fn download(
         _ => {
             let tmp = state.config.data_dir.join("tmp");
             let sink = tokio::task::spawn_blocking({
-                let (ctx, tx) = (ctx.clone(), tx.clone());
-                move || XlsxSink::new(ctx, &tmp, tx)
+                let ctx = ctx.clone();
+                move || XlsxSink::new(ctx, &tmp, out)
             })
             .await
             .map_err(|e| crate::storage::StoreError::Task(e.to_string()))?
@@ -971,16 +1043,14 @@ pub async fn download(
         }
     };
     let (store, rt) = (state.store.clone(), tokio::runtime::Handle::current());
-    tokio::task::spawn_blocking(move || match export(&rt, store.as_ref(), query, sink) {
-        Ok(records) => tracing::info!(records, "export done"),
-        Err(e) => {
-            tracing::error!(error = %e, "export failed");
-            let _ = tx.blocking_send(Err(io::Error::other("export failed")));
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        match export(&rt, store.as_ref(), query, sink) {
+            Ok(records) => tracing::info!(records, "export done"),
+            // The body then ends in an error: the sink did not complete it.
+            Err(e) => tracing::error!(error = %e, "export failed"),
         }
     });
-    let mut rx = rx;
-    // Polling an ended receiver again is harmless (layers above may do so).
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let day = |d: Option<&str>| d.unwrap_or("all").to_owned();
     let suffix = part_name.map(|g| format!("-{g}")).unwrap_or_default();
     let file = format!(
