@@ -5,8 +5,8 @@ use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId, Sha256};
 use beatbook_schema::protocol::{
-    Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse, ErrorBody, PullItem, PullPage,
-    PushRequest, PushResponse, UserInfo,
+    BlobQuery, BlobQueryResponse, Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse,
+    ErrorBody, PullItem, PullPage, PushRequest, PushResponse, UserInfo,
 };
 use beatbook_schema::record::AttachmentRef;
 use chrono::Utc;
@@ -109,6 +109,20 @@ impl TestDevice {
                 attachments: vec![],
             },
         }
+    }
+
+    /// `POST /v1/blobs/missing`: which of these digests the server lacks for this device.
+    pub async fn missing(&self, hashes: Vec<Sha256>) -> Vec<Sha256> {
+        let res = self
+            .request(reqwest::Method::POST, "/v1/blobs/missing")
+            .json(&BlobQuery { hashes })
+            .send()
+            .await
+            .expect("query");
+        read::<BlobQueryResponse>(res)
+            .await
+            .expect("missing")
+            .missing
     }
 
     /// Uploads an attachment in one request; returns the reference a change carries.

@@ -12,12 +12,11 @@ use std::time::{Duration, SystemTime};
 
 use beatbook_schema::ids::{RecordId, Sha256};
 use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, BlobStatus, Change, ChangeOp, ChangeOutcome, ErrorBody, ErrorCode,
+    BlobStatus, Change, ChangeOp, ChangeOutcome, ErrorBody, ErrorCode,
 };
 use beatbook_schema::record::AttachmentRef;
 use beatbook_server::storage::ReadScope;
 use beatbook_tests::data::house;
-use beatbook_tests::device::read;
 use beatbook_tests::{TestDevice, TestServer};
 use reqwest::{Method, StatusCode};
 
@@ -91,19 +90,6 @@ async fn received(device: &TestDevice, sha: Sha256, total: u64) -> u64 {
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     let status: BlobStatus = res.json().await.expect("status");
     status.received
-}
-
-async fn missing(device: &TestDevice, hashes: Vec<Sha256>) -> Vec<Sha256> {
-    let res = device
-        .request(Method::POST, "/v1/blobs/missing")
-        .json(&BlobQuery { hashes })
-        .send()
-        .await
-        .expect("query");
-    read::<BlobQueryResponse>(res)
-        .await
-        .expect("missing")
-        .missing
 }
 
 async fn download(device: &TestDevice, sha: Sha256) -> StatusCode {
@@ -315,12 +301,12 @@ async fn two_devices_uploading_the_same_photo_both_succeed() {
     // The second device's upload is its own: the first one's does not finish it.
     assert_eq!(received(&second, sha, 10_000).await, 5000);
     assert_eq!(rest(&second).await.status(), StatusCode::CREATED);
-    assert!(missing(&first, vec![sha]).await.is_empty());
-    assert!(missing(&second, vec![sha]).await.is_empty());
+    assert!(first.missing(vec![sha]).await.is_empty());
+    assert!(second.missing(vec![sha]).await.is_empty());
 
     // A third device that only knows the digest learns nothing: it lacks the photo.
     let third = server.device("h1").await;
-    assert_eq!(missing(&third, vec![sha]).await, vec![sha]);
+    assert_eq!(third.missing(vec![sha]).await, vec![sha]);
     assert_eq!(received(&third, sha, 10_000).await, 0);
 }
 
@@ -402,7 +388,7 @@ async fn expired_uploads_and_unreferenced_blobs_are_swept_and_referenced_ones_ke
     assert!(!blobs.path(&unused.sha256).exists());
     assert!(!stray_path.exists());
     assert_eq!(
-        missing(&device, vec![unused.sha256]).await,
+        device.missing(vec![unused.sha256]).await,
         vec![unused.sha256]
     );
     assert!(blobs.path(&kept.sha256).exists());
@@ -568,10 +554,7 @@ async fn a_push_attaches_only_photos_its_device_uploaded_or_can_read() {
     );
     assert!(thief.records().await.iter().all(|v| v.record.id != id));
     assert_eq!(download(&thief, photo.sha256).await, StatusCode::NOT_FOUND);
-    assert_eq!(
-        missing(&thief, vec![photo.sha256]).await,
-        vec![photo.sha256]
-    );
+    assert_eq!(thief.missing(vec![photo.sha256]).await, vec![photo.sha256]);
 
     // A device that has the bytes proves it by uploading them.
     let res = put(&thief, photo.sha256, None, None, photo_bytes(7, 6_000)).await;

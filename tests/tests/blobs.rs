@@ -4,31 +4,15 @@
 use std::time::Duration;
 
 use beatbook_schema::ids::{RecordId, Sha256};
-use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, BlobStatus, ChangeOp, ChangeOutcome, ErrorCode,
-};
+use beatbook_schema::protocol::{BlobStatus, ChangeOp, ChangeOutcome, ErrorCode};
 use beatbook_schema::record::AttachmentRef;
 use beatbook_tests::data::house;
-use beatbook_tests::device::read;
 use beatbook_tests::{TestDevice, TestServer};
 use reqwest::{Method, StatusCode};
 use tokio::io::AsyncWriteExt;
 
 fn photo_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 31 % 251) as u8).collect()
-}
-
-async fn missing(device: &TestDevice, hashes: Vec<Sha256>) -> Vec<Sha256> {
-    let res = device
-        .request(Method::POST, "/v1/blobs/missing")
-        .json(&BlobQuery { hashes })
-        .send()
-        .await
-        .expect("query");
-    read::<BlobQueryResponse>(res)
-        .await
-        .expect("missing")
-        .missing
 }
 
 async fn put(
@@ -82,7 +66,7 @@ async fn a_dropped_upload_resumes_where_it_stopped() {
     let device = server.device("o1").await;
     let bytes = photo_bytes(300_000);
     let sha = Sha256::digest(&bytes);
-    assert_eq!(missing(&device, vec![sha]).await, vec![sha]);
+    assert_eq!(device.missing(vec![sha]).await, vec![sha]);
 
     upload_then_drop(&server, &device, sha, &bytes, 120_000).await;
 
@@ -108,7 +92,7 @@ async fn a_dropped_upload_resumes_where_it_stopped() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert!(missing(&device, vec![sha]).await.is_empty());
+    assert!(device.missing(vec![sha]).await.is_empty());
 
     // Uploading again is a no-op.
     assert_eq!(
@@ -165,7 +149,7 @@ async fn bytes_that_do_not_match_their_hash_are_refused_and_discarded() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: beatbook_schema::protocol::ErrorBody = res.json().await.expect("error body");
     assert_eq!(body.code, ErrorCode::HashMismatch);
-    assert_eq!(missing(&device, vec![claimed]).await, vec![claimed]);
+    assert_eq!(device.missing(vec![claimed]).await, vec![claimed]);
     // Nothing partial is left behind: the right bytes can start over.
     let res = put(
         &device,
