@@ -348,18 +348,7 @@ async fn a_photo_upload_cut_mid_way_resumes_and_the_record_follows() {
         .expect("sync resumes");
     assert_eq!(proxy.hurt(), 1, "the first upload was cut");
     assert_eq!((report.uploaded, report.accepted), (1, 1));
-    let stored = std::fs::read(
-        server
-            .data_dir()
-            .join("blobs")
-            .join(&attachment.sha256.to_hex()[..2])
-            .join(attachment.sha256.to_hex()),
-    )
-    .expect("blob stored");
-    assert_eq!(
-        beatbook_schema::ids::Sha256::digest(&stored),
-        attachment.sha256
-    );
+    assert_stored_whole(&server, attachment.sha256);
 }
 
 #[tokio::test]
@@ -382,18 +371,7 @@ async fn a_photo_larger_than_one_upload_chunk_arrives_whole() {
 
     let report = a.sync(&|_| {}).await.expect("sync");
     assert_eq!((report.uploaded, report.accepted), (1, 1));
-    let stored = std::fs::read(
-        server
-            .data_dir()
-            .join("blobs")
-            .join(&attachment.sha256.to_hex()[..2])
-            .join(attachment.sha256.to_hex()),
-    )
-    .expect("blob stored");
-    assert_eq!(
-        beatbook_schema::ids::Sha256::digest(&stored),
-        attachment.sha256
-    );
+    assert_stored_whole(&server, attachment.sha256);
 }
 
 #[tokio::test]
@@ -439,10 +417,11 @@ async fn a_photo_the_server_no_longer_holds_is_uploaded_again() {
         1,
         "{first:?} then {second:?}"
     );
-    assert!(server
-        .data_dir()
-        .join("blobs")
-        .join(&attachment.sha256.to_hex()[..2])
-        .join(attachment.sha256.to_hex())
-        .exists());
+    assert_stored_whole(&server, attachment.sha256);
+}
+
+/// Asserts that the server holds the whole blob: bytes that hash to its digest.
+fn assert_stored_whole(server: &TestServer, sha: beatbook_schema::ids::Sha256) {
+    let stored = std::fs::read(server.state.blobs.path(&sha)).expect("blob stored");
+    assert_eq!(beatbook_schema::ids::Sha256::digest(&stored), sha);
 }
