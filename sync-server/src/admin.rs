@@ -473,9 +473,11 @@ pub async fn list_devices(state: &AppState) -> Result<()> {
             local_time(d.enrolled_at, offset),
             d.last_seen_at
                 .map_or("never".to_owned(), |t| local_time(t, offset)),
-            d.revoked_at.map_or("active".to_owned(), |t| {
-                format!("revoked 已注销 {}", local_time(t, offset))
-            }),
+            match (d.revoked_at, d.signed_in) {
+                (Some(t), _) => format!("revoked 已注销 {}", local_time(t, offset)),
+                (None, true) => "active".to_owned(),
+                (None, false) => "signed out 需重新绑定".to_owned(),
+            },
         ]);
     }
     table.print("no devices yet: a device appears here when an officer signs in on it");

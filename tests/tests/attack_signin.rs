@@ -625,6 +625,20 @@ async fn a_password_change_ends_sessions_and_device_tokens() {
     );
     assert_eq!(page(other_session).await, StatusCode::OK);
     assert!(other.pull_page(Default::default(), 1).await.is_ok());
+    let signed_in = |id| {
+        let store = server.state.store.clone();
+        async move {
+            let devices = store.devices().await.expect("devices");
+            let d = devices.into_iter().find(|d| d.id == id).expect("listed");
+            (d.signed_in, d.revoked_at.is_some())
+        }
+    };
+    assert_eq!(
+        signed_in(device.id).await,
+        (false, false),
+        "signed out, not revoked"
+    );
+    assert_eq!(signed_in(other.id).await, (true, false));
 
     // The old password is refused; the same device enrolls with the new one.
     let old = TestDevice::enroll_as(url, "s1", PASSWORD, device.id).await;
@@ -633,6 +647,7 @@ async fn a_password_change_ends_sessions_and_device_tokens() {
         .await
         .expect("enrolls again");
     assert!(again.pull_page(Default::default(), 1).await.is_ok());
+    assert_eq!(signed_in(device.id).await, (true, false));
     let a = review_sign_in(&http, url, "s1", new_password, None).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
 }

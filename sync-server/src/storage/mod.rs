@@ -112,6 +112,9 @@ pub struct Device {
     pub last_seen_at: Option<DateTime<Utc>>,
     /// Revocation time.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether its token works: a password change signs every device of the
+    /// account out until the officer enrolls it again.
+    pub signed_in: bool,
 }
 
 /// What a bearer token resolves to.

@@ -593,7 +593,8 @@ impl Store for SqliteStore {
     async fn devices(&self) -> Result<Vec<Device>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT d.id, d.user_id, u.badge, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at
+                "SELECT d.id, d.user_id, u.badge, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at,
+                        d.token_hash IS NOT NULL
                  FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.enrolled_at",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -605,10 +606,11 @@ impl Store for SqliteStore {
                     r.get::<_, String>(4)?,
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, Option<String>>(6)?,
+                    r.get::<_, bool>(7)?,
                 ))
             })?;
             rows.map(|row| {
-                let (id, user, badge, name, enrolled, seen, revoked) = row?;
+                let (id, user, badge, name, enrolled, seen, revoked, signed_in) = row?;
                 Ok(Device {
                     id: parse_uuid(&id)?,
                     user: parse_uuid(&user)?,
@@ -617,6 +619,7 @@ impl Store for SqliteStore {
                     enrolled_at: parse_time(&enrolled)?,
                     last_seen_at: seen.as_deref().map(parse_time).transpose()?,
                     revoked_at: revoked.as_deref().map(parse_time).transpose()?,
+                    signed_in,
                 })
             })
             .collect()
