@@ -59,6 +59,7 @@ struct Bytes(Vec<u8>);
         (status = 200, description = "The digests this device does not hold: not stored complete, or neither uploaded by it nor carried by a record it can read.", body = BlobQueryResponse),
         (status = 400, description = "`malformed_request`: not JSON of the expected shape (e.g. a digest that is not 64 hex characters).", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 408, description = "`internal`: the request body stopped arriving (longer than `body_idle_timeout_secs` between bytes); send it again.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: more than 10 000 digests, or the body exceeds the server's limit.", body = ErrorBody),
         (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
         (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),

@@ -29,6 +29,7 @@ use crate::state::AppState;
         (status = 400, description = "`malformed_request`: not JSON of the expected shape, an empty badge or password, or a field too long (`badge` over 64 bytes after trimming, `password` over 1024 bytes, `device_name` over 100 characters; `errors` names it).", body = ErrorBody),
         (status = 401, description = "`unauthorized`: wrong badge or password, or the account is disabled; `device_revoked`: this device was revoked and cannot enroll again.", body = ErrorBody),
         (status = 409, description = "`conflict`: the device is enrolled to another officer.", body = ErrorBody),
+        (status = 408, description = "`internal`: the request body stopped arriving (longer than `body_idle_timeout_secs` between bytes); send it again.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body exceeds 8 KiB (after decompression).", body = ErrorBody),
         (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many failed sign-ins within the window (`login_window_secs`) for this badge from this address, for this badge from any address, or from this address.", body = ErrorBody,

@@ -32,6 +32,7 @@ use crate::sync::{decider, read_scope};
         (status = 200, description = "Every change's outcome; a refused change is `rejected` here, not an HTTP error.", body = PushResponse),
         (status = 400, description = "`malformed_request`: not JSON of the expected shape.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: no, an unknown or an expired token, or the account is disabled; `device_revoked`: wipe local data.", body = ErrorBody),
+        (status = 408, description = "`internal`: the request body stopped arriving (longer than `body_idle_timeout_secs` between bytes); send it again.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: more changes than the server takes in one push, or the body exceeds its limit.", body = ErrorBody),
         (status = 415, description = "`malformed_request`: the body is not sent as `application/json`.", body = ErrorBody),
         (status = 503, description = "`internal`: the server cannot handle this right now; retry later.", body = ErrorBody),
