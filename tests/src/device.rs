@@ -125,13 +125,30 @@ impl TestDevice {
             .missing
     }
 
+    /// A `PUT /v1/blobs/{sha}` of `body`, with `Content-Range` if given; not
+    /// sent yet.
+    pub fn put_blob(
+        &self,
+        sha: Sha256,
+        content_type: &str,
+        range: Option<String>,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let req = self
+            .request(reqwest::Method::PUT, &format!("/v1/blobs/{sha}"))
+            .header("content-type", content_type)
+            .body(body);
+        match range {
+            Some(r) => req.header("content-range", r),
+            None => req,
+        }
+    }
+
     /// Uploads an attachment in one request; returns the reference a change carries.
     pub async fn upload(&self, bytes: &[u8], content_type: &str) -> AttachmentRef {
         let sha = Sha256::digest(bytes);
         let res = self
-            .request(reqwest::Method::PUT, &format!("/v1/blobs/{sha}"))
-            .header("content-type", content_type)
-            .body(bytes.to_vec())
+            .put_blob(sha, content_type, None, bytes.to_vec())
             .send()
             .await
             .expect("upload");

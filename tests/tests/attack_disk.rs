@@ -59,29 +59,26 @@ async fn put(
     encoding: Option<&str>,
     body: Vec<u8>,
 ) -> reqwest::Response {
-    let mut req = device
-        .request(Method::PUT, &format!("/v1/blobs/{sha}"))
-        .header("content-type", "image/jpeg")
-        .body(body);
-    if let Some(r) = range {
-        req = req.header("content-range", r);
-    }
+    let mut req = device.put_blob(sha, "image/jpeg", range, body);
     if let Some(e) = encoding {
         req = req.header("content-encoding", e);
     }
     req.send().await.expect("upload request")
 }
 
-/// Uploads a whole photo in one request; returns its reference.
-async fn upload(device: &TestDevice, bytes: &[u8]) -> AttachmentRef {
-    let sha = Sha256::digest(bytes);
-    let res = put(device, sha, None, None, bytes.to_vec()).await;
-    assert!(res.status().is_success(), "upload: {}", res.status());
-    AttachmentRef {
-        sha256: sha,
-        content_type: "image/jpeg".into(),
-        size: bytes.len() as u64,
-    }
+/// Starts an upload of a random digest: 1,000 of its 4,000 bytes.
+async fn start_partial(device: &TestDevice) -> Sha256 {
+    let sha = random_sha();
+    let res = put(
+        device,
+        sha,
+        Some("bytes 0-999/4000".into()),
+        None,
+        vec![7; 1000],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    sha
 }
 
 /// Where the device's upload of `sha` (of `total` bytes) stands.
@@ -320,18 +317,9 @@ async fn expired_uploads_and_unreferenced_blobs_are_swept_and_referenced_ones_ke
     let device = server.device("o1").await;
     let blobs = &server.state.blobs;
 
-    let stale = random_sha();
-    let res = put(
-        &device,
-        stale,
-        Some("bytes 0-999/4000".into()),
-        None,
-        vec![7; 1000],
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-    let unused = upload(&device, &photo_bytes(3, 3_000)).await;
-    let kept = upload(&device, &photo_bytes(4, 4_000)).await;
+    let stale = start_partial(&device).await;
+    let unused = device.upload(&photo_bytes(3, 3_000), "image/jpeg").await;
+    let kept = device.upload(&photo_bytes(4, 4_000), "image/jpeg").await;
     let shown = house_with(
         &device,
         RecordId::new_v7(),
@@ -341,7 +329,7 @@ async fn expired_uploads_and_unreferenced_blobs_are_swept_and_referenced_ones_ke
         vec![kept.clone()],
     );
     assert!(rejected(&outcome(&device, shown).await).is_none());
-    let deleted = upload(&device, &photo_bytes(5, 5_000)).await;
+    let deleted = device.upload(&photo_bytes(5, 5_000), "image/jpeg").await;
     let id = RecordId::new_v7();
     let c = house_with(&device, id, "G1", 0, &[&deleted], vec![deleted.clone()]);
     assert!(rejected(&outcome(&device, c).await).is_none());
@@ -415,16 +403,7 @@ async fn the_server_sweeps_expired_uploads_on_its_own() {
     })
     .await;
     let device = server.device("o1").await;
-    let sha = random_sha();
-    let res = put(
-        &device,
-        sha,
-        Some("bytes 0-999/4000".into()),
-        None,
-        vec![7; 1000],
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    let sha = start_partial(&device).await;
     let path = server.state.blobs.partial_path(device.id, &sha);
     assert!(path.exists());
     let started = std::time::Instant::now();
@@ -443,16 +422,7 @@ async fn the_server_sweeps_expired_uploads_on_its_own() {
 async fn gc_sweeps_from_the_command_line() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
-    let sha = random_sha();
-    let res = put(
-        &device,
-        sha,
-        Some("bytes 0-999/4000".into()),
-        None,
-        vec![7; 1000],
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    let sha = start_partial(&device).await;
     let partial = server.state.blobs.partial_path(device.id, &sha);
     std::fs::File::options()
         .write(true)
@@ -534,7 +504,7 @@ async fn a_push_attaches_only_photos_its_device_uploaded_or_can_read() {
     let server = TestServer::start().await;
     let owner = server.device("o2").await; // grid G3
     let thief = server.device("o1").await; // grids G1, G2
-    let photo = upload(&owner, &photo_bytes(7, 6_000)).await;
+    let photo = owner.upload(&photo_bytes(7, 6_000), "image/jpeg").await;
     let c = house_with(
         &owner,
         RecordId::new_v7(),
@@ -579,7 +549,7 @@ async fn an_attachment_no_photo_field_shows_is_refused() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
     let reader = server.device("a1").await; // grid G1
-    let hidden = upload(&device, &photo_bytes(8, 7_000)).await;
+    let hidden = device.upload(&photo_bytes(8, 7_000), "image/jpeg").await;
     let id = RecordId::new_v7();
     let c = house_with(&device, id, "G1", 0, &[], vec![hidden.clone()]);
     match outcome(&device, c).await {
@@ -601,8 +571,8 @@ async fn a_photo_leaves_the_grid_when_its_record_drops_it_or_is_deleted() {
     let server = TestServer::start().await;
     let device = server.device("o1").await;
     let reader = server.device("a1").await; // grid G1
-    let a = upload(&device, &photo_bytes(9, 6_000)).await;
-    let b = upload(&device, &photo_bytes(10, 6_000)).await;
+    let a = device.upload(&photo_bytes(9, 6_000), "image/jpeg").await;
+    let b = device.upload(&photo_bytes(10, 6_000), "image/jpeg").await;
     let id = RecordId::new_v7();
     let c = house_with(&device, id, "G1", 0, &[&a, &b], vec![a.clone(), b.clone()]);
     assert_eq!(

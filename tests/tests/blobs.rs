@@ -21,14 +21,11 @@ async fn put(
     range: Option<String>,
     body: Vec<u8>,
 ) -> reqwest::Response {
-    let mut req = device
-        .request(Method::PUT, &format!("/v1/blobs/{sha}"))
-        .header("content-type", "image/jpeg")
-        .body(body);
-    if let Some(r) = range {
-        req = req.header("content-range", r);
-    }
-    req.send().await.expect("upload request")
+    device
+        .put_blob(sha, "image/jpeg", range, body)
+        .send()
+        .await
+        .expect("upload request")
 }
 
 /// Sends the headers and the first `sent` bytes of a ranged upload, then hangs up.
