@@ -180,3 +180,17 @@ impl Browser {
         page
     }
 }
+
+/// The rows of a downloaded CSV export, which starts with a byte-order mark for Excel.
+pub fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes).expect("utf-8");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark for Excel");
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("csv row").iter().map(str::to_owned).collect())
+        .collect()
+}

@@ -12,7 +12,7 @@ use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor};
 use beatbook_schema::record::AttachmentRef;
-use beatbook_tests::browser::Browser;
+use beatbook_tests::browser::{csv_rows, Browser};
 use beatbook_tests::data::obj;
 use beatbook_tests::device::with_attachments;
 use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
@@ -45,6 +45,17 @@ fn starts_a_formula(cell: &str) -> bool {
 }
 
 /// A form with numbers that may be negative, free text and a repeat group.
+/// A test server with the numeric `reading` form published.
+async fn server_with_reading_form() -> TestServer {
+    let server = TestServer::start().await;
+    server
+        .state
+        .publish_form(&reading_form())
+        .await
+        .expect("form publishes");
+    server
+}
+
 fn reading_form() -> FormDef {
     serde_json::from_value(json!({
         "form_id": "reading", "version": 1,
@@ -101,17 +112,6 @@ async fn push_all(device: &TestDevice, changes: Vec<Change>) {
     }
 }
 
-fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-    let text = std::str::from_utf8(bytes).expect("utf-8");
-    let text = text.strip_prefix('\u{feff}').expect("a byte-order mark");
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.expect("csv row").iter().map(str::to_owned).collect())
-        .collect()
-}
-
 fn column(rows: &[Vec<String>], header: &str) -> Vec<String> {
     let at = rows[0]
         .iter()
@@ -130,12 +130,7 @@ async fn download(b: &Browser, path: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn exported_text_is_never_a_formula_and_numbers_stay_numbers() {
-    let server = TestServer::start().await;
-    server
-        .state
-        .publish_form(&reading_form())
-        .await
-        .expect("form publishes");
+    let server = server_with_reading_form().await;
     let a1 = server.device("a1").await;
     let photo = a1.upload(JPEG, "image/jpeg").await;
     let hazards = FORMULAS
@@ -544,12 +539,7 @@ async fn exports_beyond_the_cap_are_refused_and_a_stalled_one_is_abandoned() {
 
 #[tokio::test]
 async fn an_export_of_many_pages_has_every_record_once_in_order() {
-    let server = TestServer::start().await;
-    server
-        .state
-        .publish_form(&reading_form())
-        .await
-        .expect("form publishes");
+    let server = server_with_reading_form().await;
     let o1 = server.device("o1").await;
     // Every third record was created in June 2020, so the date filter leaves
     // out records in the middle of every page.

@@ -11,7 +11,7 @@ use beatbook_schema::ids::{BatchId, RecordId};
 use beatbook_schema::protocol::{Change, ChangeOutcome, ErrorCode, ReviewDecision};
 use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use beatbook_server::storage::AuditQuery;
-use beatbook_tests::browser::{Browser, Page};
+use beatbook_tests::browser::{csv_rows, Browser, Page};
 use beatbook_tests::client::{device, sync};
 use beatbook_tests::data::{citizen_id, house, obj};
 use beatbook_tests::device::with_attachments;
@@ -761,19 +761,6 @@ async fn overdue_hazards_come_first_and_photos_are_images_for_reviewers_in_scope
 }
 
 // ---- exports ----
-
-fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-    let text = std::str::from_utf8(bytes).expect("utf-8");
-    let text = text
-        .strip_prefix('\u{feff}')
-        .expect("a byte-order mark for Excel");
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.expect("csv row").iter().map(str::to_owned).collect())
-        .collect()
-}
 
 fn visit(device: &TestDevice, residents: &[(&str, u16)]) -> (RecordId, Change) {
     let id = RecordId::new_v7();
