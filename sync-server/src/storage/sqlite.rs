@@ -884,15 +884,8 @@ impl Store for SqliteStore {
     }
 
     async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
-        self.read(move |c| {
-            let grids = scope_json(&scope);
-            Ok(c.prepare_cached(
-                "SELECT 1 FROM record_blobs WHERE sha256 = ?1
-                 AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))",
-            )?
-            .exists(params![sha.to_hex(), grids])?)
-        })
-        .await
+        self.read(move |c| blob_in_grids(c, "record_blobs", sha, &scope))
+            .await
     }
 
     async fn blobs_not_held(
@@ -936,15 +929,8 @@ impl Store for SqliteStore {
     }
 
     async fn blob_in_history(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
-        self.read(move |c| {
-            let grids = scope_json(&scope);
-            Ok(c.prepare_cached(
-                "SELECT 1 FROM blob_history WHERE sha256 = ?1
-                 AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))",
-            )?
-            .exists(params![sha.to_hex(), grids])?)
-        })
-        .await
+        self.read(move |c| blob_in_grids(c, "blob_history", sha, &scope))
+            .await
     }
 
     async fn unreferenced_blobs(
@@ -1084,4 +1070,19 @@ impl Store for SqliteStore {
         self.write(move |c| review::end_web_session(c, id_hash))
             .await
     }
+}
+
+/// Whether `table` (`record_blobs`: current versions, `blob_history`: every
+/// version) places the blob in one of the scope's grids.
+fn blob_in_grids(
+    c: &Connection,
+    table: &'static str,
+    sha: Sha256,
+    scope: &ReadScope,
+) -> Result<bool, StoreError> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT 1 FROM {table} WHERE sha256 = ?1
+         AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))"
+    ))?
+    .exists(params![sha.to_hex(), scope_json(scope)])?)
 }
