@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::demo::{self, DemoError, DemoReport, DemoSize, Progress};
 use crate::deploy;
 use crate::state::AppState;
-use crate::storage::{Grid, NewUser, Station, Store, StoreError};
+use beatbook_store::{Grid, NewUser, Station, Store, StoreError};
 
 /// Shortest password accepted for an account.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -683,7 +683,7 @@ pub async fn status(state: &AppState) -> Result<()> {
     Ok(())
 }
 
-fn count_role(users: &[crate::storage::Account], role: Role) -> usize {
+fn count_role(users: &[beatbook_store::Account], role: Role) -> usize {
     users.iter().filter(|u| u.info.role == role).count()
 }
 

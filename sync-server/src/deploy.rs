@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use crate::config::Config;
 use crate::demo;
 use crate::state::AppState;
-use crate::storage::StoreError;
+use beatbook_store::StoreError;
 
 /// Why `serve` refuses to start.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use beatbook_schema::form::FieldError;
 use beatbook_schema::protocol::{ErrorBody, ErrorCode};
 use beatbook_schema::text::Text;
 
-use crate::storage::StoreError;
+use beatbook_store::StoreError;
 
 /// An error answered to a client.
 #[derive(Debug)]

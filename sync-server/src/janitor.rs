@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::blobs::Removed;
 use crate::state::AppState;
-use crate::storage::StoreError;
+use beatbook_store::StoreError;
 
 /// Digests handled per round trip to the store.
 const BATCH: u32 = 500;

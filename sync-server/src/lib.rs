@@ -17,7 +17,6 @@ pub mod janitor;
 pub mod net;
 pub mod review;
 pub mod state;
-pub mod storage;
 pub mod sync;
 pub mod thumbs;
 
@@ -28,7 +27,7 @@ pub use config::Config;
 pub use http::router;
 pub use state::{AppState, StartError};
 
-use storage::SqliteStore;
+use beatbook_store_sqlite::SqliteStore;
 
 /// Opens the SQLite store of `config` (creating the data directory) and builds the state.
 pub async fn open(config: Config) -> Result<AppState, StartError> {

@@ -10,8 +10,8 @@ use beatbook_schema::ids::{DeviceId, GridId, StationId};
 use beatbook_schema::protocol::Role;
 use beatbook_server::admin::{self, AccountSpec};
 use beatbook_server::demo::{self, DemoSize};
-use beatbook_server::storage::{Grid, Station};
 use beatbook_server::Config;
+use beatbook_store::{Grid, Station};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 

@@ -8,9 +8,9 @@ use chrono::FixedOffset;
 use crate::auth::{Limits, Throttle};
 use crate::blobs::BlobDir;
 use crate::config::Config;
-use crate::storage::{Store, StoreError};
 use crate::sync::{Forms, Policy};
 use crate::thumbs::Thumbnails;
+use beatbook_store::{Store, StoreError};
 
 /// Shared server state.
 #[derive(Clone)]

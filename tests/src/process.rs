@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
 use beatbook_schema::protocol::Role;
-use beatbook_server::storage::{Grid, NewUser, Station};
 use beatbook_server::Config;
+use beatbook_store::{Grid, NewUser, Station};
 
 use crate::PASSWORD;
 

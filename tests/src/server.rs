@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use beatbook_schema::protocol::Role;
-use beatbook_server::storage::{Grid, NewUser, Station};
 use beatbook_server::{AppState, Config};
+use beatbook_store::{Grid, NewUser, Station};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -15,7 +15,7 @@ use beatbook_schema::protocol::{
     BlobStatus, Change, ChangeOp, ChangeOutcome, ErrorBody, ErrorCode,
 };
 use beatbook_schema::record::AttachmentRef;
-use beatbook_server::storage::ReadScope;
+use beatbook_store::ReadScope;
 use beatbook_tests::data::house;
 use beatbook_tests::{TestDevice, TestServer};
 use reqwest::{Method, StatusCode};

@@ -17,7 +17,6 @@ use beatbook_app::core::store::{BatchLimits, LocalState, RecordFilter};
 use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
 use beatbook_app::core::Core;
 use beatbook_schema::ids::RecordId;
-use beatbook_server::storage::{SqliteStore, Store};
 use beatbook_tests::client::open_core;
 use beatbook_tests::data::house;
 use beatbook_tests::fault::{self, trials};
@@ -26,6 +25,7 @@ use beatbook_tests::PASSWORD;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
+use {beatbook_store::Store, beatbook_store_sqlite::SqliteStore};
 
 fn device(dir: &std::path::Path) -> Core {
     open_core(dir).with_engine(SyncEngine {

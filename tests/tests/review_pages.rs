@@ -10,7 +10,7 @@ use beatbook_schema::form::Values;
 use beatbook_schema::ids::{BatchId, RecordId};
 use beatbook_schema::protocol::{Change, ChangeOutcome, ErrorCode, ReviewDecision};
 use beatbook_schema::record::{AttachmentRef, RecordStatus};
-use beatbook_server::storage::AuditQuery;
+use beatbook_store::AuditQuery;
 use beatbook_tests::browser::{csv_rows, Browser, Page};
 use beatbook_tests::client::{device, sync};
 use beatbook_tests::data::{citizen_id, house, obj};
@@ -34,7 +34,7 @@ fn enter_house(core: &Core, owner: &str) -> RecordId {
     session.id()
 }
 
-async fn stored(server: &TestServer, id: RecordId) -> beatbook_server::storage::StoredRecord {
+async fn stored(server: &TestServer, id: RecordId) -> beatbook_store::StoredRecord {
     server
         .state
         .store

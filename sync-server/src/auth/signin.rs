@@ -13,7 +13,7 @@ use beatbook_schema::text::Text;
 
 use super::password::password_matches;
 use crate::state::AppState;
-use crate::storage::{Account, StoreError};
+use beatbook_store::{Account, StoreError};
 
 /// Longest badge number, in bytes after trimming.
 pub const MAX_BADGE_BYTES: usize = 64;

@@ -28,7 +28,7 @@ use rand::SeedableRng;
 
 use crate::auth::{hash_password, verify_password};
 use crate::state::AppState;
-use crate::storage::{Grid, NewUser, Station, StoreError};
+use beatbook_store::{Grid, NewUser, Station, StoreError};
 use gazetteer::DemoPlaces;
 use hazards::Hazard;
 use households::Household;

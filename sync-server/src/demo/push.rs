@@ -13,8 +13,9 @@ use chrono::Utc;
 use super::{DemoError, Progress, Rejection};
 use crate::auth::{hash_token, new_token};
 use crate::state::AppState;
-use crate::storage::{Grid, Pusher};
-use crate::sync::{read_scope, Decider};
+use crate::sync::read_scope;
+use beatbook_store::Decider;
+use beatbook_store::{Grid, Pusher};
 
 /// Most changes per push, well under the server's batch limit.
 pub const BATCH: usize = 500;

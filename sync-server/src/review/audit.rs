@@ -12,7 +12,7 @@ use super::i18n::local_time;
 use super::layout::{self, pager, Nav};
 use super::session::Reviewer;
 use crate::state::AppState;
-use crate::storage::{AuditEntry, AuditQuery};
+use beatbook_store::{AuditEntry, AuditQuery};
 
 /// Entries per page.
 const PER_PAGE: u32 = 50;

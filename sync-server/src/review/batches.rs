@@ -24,8 +24,8 @@ use super::records::{action_of, is_pending, parse_decision, CardExtra, Cards, MA
 use super::session::{csrf_field, Reviewer};
 use super::values::short_id;
 use crate::state::AppState;
-use crate::storage::{BatchFilter, BatchRow, BatchStatus, EditOutcome};
 use crate::sync::Forms;
+use beatbook_store::{BatchFilter, BatchRow, BatchStatus, EditOutcome};
 
 /// Batches per page.
 const BATCHES_PER_PAGE: u32 = 30;
@@ -299,7 +299,7 @@ pub fn form_chips(
 }
 
 /// A progress bar: approved, returned, pending.
-pub fn progress(r: &Reviewer, p: &crate::storage::ReviewProgress) -> Markup {
+pub fn progress(r: &Reviewer, p: &beatbook_store::ReviewProgress) -> Markup {
     let total = p.total().max(1) as f64;
     // The bar's widths are set by classes of 5% steps, since the
     // Content-Security-Policy forbids inline styles.
@@ -499,7 +499,7 @@ pub async fn decide(
                     .filter(|(_, o)| matches!(o, EditOutcome::Written { .. }))
                     .map(|(id, _)| id.to_string())
                     .collect();
-                (!written.is_empty()).then(|| crate::storage::NewAudit {
+                (!written.is_empty()).then(|| beatbook_store::NewAudit {
                     detail: json!({
                         "records": written,
                         "skipped": results.len() - written.len(),

@@ -5,7 +5,7 @@
 //!   the supervisor saw (a record edited since is refused, not decided
 //!   blindly), never a deleted record; a whole batch at once touches only
 //!   its records still waiting. The decision is a new version of the record
-//!   ([`StoredRecord::reviewed`], as [`crate::storage::Store::review`] writes it),
+//!   ([`StoredRecord::reviewed`], as [`beatbook_store::Store::review`] writes it),
 //!   which the officer's device pulls.
 //! - verify a hazard: a hazard reported `rectified` becomes `verified`
 //!   (已复查), written as a new version with a clock that orders after every
@@ -25,8 +25,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::storage::{ReadScope, RecordEdit, Refusal, StoredRecord};
 use crate::sync::Forms;
+use beatbook_store::{ReadScope, RecordEdit, Refusal, StoredRecord};
 
 /// The device id of edits made on the review pages (no phone made them).
 pub const REVIEW_DEVICE: DeviceId = DeviceId(Uuid::nil());

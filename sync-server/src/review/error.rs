@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use beatbook_schema::text::Text;
 use maud::{html, DOCTYPE};
 
-use crate::storage::StoreError;
+use beatbook_store::StoreError;
 
 /// An error answered to a browser.
 #[derive(Debug)]

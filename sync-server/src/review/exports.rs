@@ -46,7 +46,7 @@ use super::layout::{self, Nav};
 use super::session::Reviewer;
 use super::values::{self, plain, show, Fmt, Shown};
 use crate::state::AppState;
-use crate::storage::{ExportQuery, Store, StoreError, StoredRecord};
+use beatbook_store::{ExportQuery, Store, StoreError, StoredRecord};
 
 /// Records read from the store per page: one short read each.
 const PAGE: u32 = 200;
@@ -1033,8 +1033,8 @@ pub async fn download(
                 move || XlsxSink::new(ctx, &tmp, out)
             })
             .await
-            .map_err(|e| crate::storage::StoreError::Task(e.to_string()))?
-            .map_err(|e| crate::storage::StoreError::Task(format!("xlsx: {e}")))?;
+            .map_err(|e| beatbook_store::StoreError::Task(e.to_string()))?
+            .map_err(|e| beatbook_store::StoreError::Task(format!("xlsx: {e}")))?;
             (
                 Box::new(sink),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -23,7 +23,7 @@ use super::records::{def_of, photos, Cards};
 use super::session::{csrf_field, Reviewer};
 use super::values::{self, choice_label, Shown};
 use crate::state::AppState;
-use crate::storage::{EditOutcome, HazardQuery, StoredRecord};
+use beatbook_store::{EditOutcome, HazardQuery, StoredRecord};
 
 /// Most hazards on one page.
 const MAX_HAZARDS: u32 = 300;

@@ -24,8 +24,8 @@ use super::layout::{self, back_with, badge, status_badge, Nav, NoticeQuery};
 use super::session::{csrf_field, Reviewer};
 use super::values::{self, sections, summary, Fmt, Labelled, Shown};
 use crate::state::AppState;
-use crate::storage::{ConflictEntry, EditOutcome, StoredRecord};
 use crate::sync::Forms;
+use beatbook_store::{ConflictEntry, EditOutcome, StoredRecord};
 
 /// Longest return reason.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -293,7 +293,7 @@ impl<'a> Cards<'a> {
                 None => html! { span.muted { (r.t("（空）", "(empty)")) } },
             }
         };
-        let who = |w: &Option<crate::storage::Writer>| match w {
+        let who = |w: &Option<beatbook_store::Writer>| match w {
             Some(w) => format!("{}（{}，{}）", w.name, w.badge, w.device_name),
             None => r.t("审核页面", "the review pages").to_owned(),
         };

@@ -31,8 +31,8 @@ use super::i18n::{cookie, lang_of, Tr};
 use super::layout;
 use crate::auth::{hash_token, sign_in, Attempt, ClientAddr, SignInError};
 use crate::state::AppState;
-use crate::storage::{Grid, NewAudit, NewWebSession, ReadScope};
 use crate::sync::read_scope;
+use beatbook_store::{Grid, NewAudit, NewWebSession, ReadScope};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "bb_review";

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::forms::Forms;
 use super::scope::may_write_form;
-use crate::storage::{Decision, Existing, Pusher, ReadScope, StoredRecord};
+use beatbook_store::{Decision, Existing, Pusher, ReadScope, StoredRecord};
 
 /// The rules a push is judged by.
 #[derive(Debug, Clone)]

@@ -12,14 +12,7 @@ pub use scope::{may_write_form, read_scope};
 
 use std::sync::Arc;
 
-use beatbook_schema::protocol::Change;
-
-use crate::storage::{Decision, Existing, Pusher, ReadScope};
-
-/// Decides the fate of one change given what the store holds. Built per push
-/// (it knows the pusher, the published forms and the server clock) and called
-/// by the backend inside its transaction.
-pub type Decider = Arc<dyn Fn(&Change, &Existing) -> Decision + Send + Sync>;
+use beatbook_store::{Decider, Pusher, ReadScope};
 
 /// The decider for one push by `pusher`, whose records are `scope`.
 pub fn decider(pusher: Pusher, scope: ReadScope, forms: Arc<Forms>, policy: Policy) -> Decider {

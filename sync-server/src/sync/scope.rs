@@ -9,7 +9,7 @@
 
 use beatbook_schema::protocol::{Role, UserInfo};
 
-use crate::storage::{Grid, ReadScope};
+use beatbook_store::{Grid, ReadScope};
 
 /// The records `user` may read (and write, for the forms its role may write).
 pub fn read_scope(user: &UserInfo, grids: &[Grid]) -> ReadScope {
@@ -23,16 +23,6 @@ pub fn read_scope(user: &UserInfo, grids: &[Grid]) -> ReadScope {
                 .collect(),
         ),
         Role::Officer | Role::Auxiliary => ReadScope::Grids(user.grids.clone()),
-    }
-}
-
-impl ReadScope {
-    /// Whether a grid is in scope.
-    pub fn contains(&self, grid: &beatbook_schema::ids::GridId) -> bool {
-        match self {
-            ReadScope::All => true,
-            ReadScope::Grids(g) => g.contains(grid),
-        }
     }
 }
 

@@ -14,8 +14,8 @@ use crate::disk;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::state::AppState;
-use crate::storage::Pusher;
 use crate::sync::{decider, read_scope};
+use beatbook_store::Pusher;
 
 /// Sends a batch of changes.
 ///

@@ -1,15 +1,31 @@
-//! Storage behind one trait. The SQLite backend (embedded, the default) lives
-//! in [`sqlite`]; a PostgreSQL backend implements the same trait, and the same
-//! test suite runs against each. Backends only read and write: every decision
-//! about a change (validation, merge, conflicts) is made by [`crate::sync`],
-//! which the backend calls inside its transaction.
+//! The storage contract of the Beatbook server: the [`Store`] trait every
+//! backend implements, the types it speaks, and a backend-neutral
+//! [`StoreError`]. Backends only read and write: every decision about a change
+//! (validation, merge, conflicts) is made by the server's sync rules, handed
+//! to [`Store::push`] as a [`Decider`] that the backend calls inside its
+//! transaction.
+//!
+//! What every backend promises beyond each method's own contract:
+//! - **Durable acknowledgement.** A write method returns only after its
+//!   transaction committed durably; an error means nothing of it was stored.
+//! - **Cursors in commit order.** Every stored version of a record gets a
+//!   change-log cursor, and a cursor becomes visible to [`Store::pull`] only
+//!   after every smaller cursor is visible: a reader that has seen cursor `c`
+//!   never later finds a new item below `c`, whatever the number of
+//!   concurrent writers (DESIGN.md, invariant 3).
+//! - **One record, one writer at a time.** A record's read–decide–write (in
+//!   [`Store::push`], [`Store::review`], [`Store::edit_records`]) is
+//!   serialized with every other write of that record, so revisions go up by
+//!   one with no gap and no revision is handed out twice, even when several
+//!   server instances share one database.
+//! - **Exactly once.** A change id is decided once; a replay gets the stored
+//!   outcome (invariant 2).
+//!
+//! One conformance suite checks these on every backend.
 
-mod migrations;
 mod review;
-pub mod sqlite;
 
 pub use review::*;
-pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
 
@@ -24,18 +40,26 @@ use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::sync::Decider;
+/// Decides the fate of one change given what the store holds. Built per push
+/// by the server (it knows the pusher, the published forms and the clock) and
+/// called by the backend inside its transaction, after the record is locked.
+pub type Decider =
+    std::sync::Arc<dyn Fn(&beatbook_schema::protocol::Change, &Existing) -> Decision + Send + Sync>;
 
-/// Errors of the storage layer. None of them is the caller's fault: they map
-/// to 500/503, and the client retries.
+/// Errors of the storage layer, the same whatever the backend. Except
+/// `Duplicate` and `NotFound` (answers to the caller's request), none is the
+/// caller's fault: they map to 500/503, and the client retries.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed.
+    /// The database cannot be reached or has no connection to spare.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database failed a statement.
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
-    /// Stored JSON could not be read back.
+    Database(String),
+    /// Stored data could not be read back (malformed JSON, id or time).
     #[error("stored data is corrupt: {0}")]
-    Corrupt(#[from] serde_json::Error),
+    Corrupt(String),
     /// A uniqueness rule was broken (e.g. a badge number already taken).
     #[error("already exists: {0}")]
     Duplicate(String),
@@ -254,6 +278,16 @@ pub enum ReadScope {
     All,
     /// These grids only.
     Grids(Vec<GridId>),
+}
+
+impl ReadScope {
+    /// Whether a grid is in scope.
+    pub fn contains(&self, grid: &GridId) -> bool {
+        match self {
+            ReadScope::All => true,
+            ReadScope::Grids(g) => g.contains(grid),
+        }
+    }
 }
 
 /// One serialized pull item with its cursor, as stored.

@@ -13,17 +13,17 @@ use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
 };
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, RecordVersion, Role, UserInfo,
+    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, RecordVersion, Review, Role, UserInfo,
 };
 use beatbook_schema::record::Record;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::value::RawValue;
 
-use super::migrations::MIGRATIONS;
-use super::*;
-use crate::sync::Decider;
+use beatbook_store::*;
+use migrations::MIGRATIONS;
 
+mod migrations;
 mod review;
 
 /// Readers kept open for reuse.
@@ -43,13 +43,56 @@ pub struct SqliteStore {
     read_turns: Arc<tokio::sync::Semaphore>,
 }
 
+/// What fails inside this backend; it becomes a [`StoreError`] at the
+/// trait's edge.
+#[derive(Debug)]
+enum Error {
+    Sqlite(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Store(StoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(e) => e,
+            Error::Sqlite(rusqlite::Error::SqliteFailure(f, msg))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Unavailable(msg.unwrap_or_else(|| f.to_string()))
+            }
+            Error::Sqlite(e) => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock rolled its transaction back (rusqlite
     // rolls back on drop), so the connection is still sound.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+fn open_connection(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -67,19 +110,19 @@ fn role_str(role: Role) -> &'static str {
     }
 }
 
-fn parse_role(s: &str) -> Result<Role, StoreError> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(StoreError::Corrupt)
+fn parse_role(s: &str) -> Result<Role, Error> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(Error::from)
 }
 
-fn parse_uuid<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
+fn parse_uuid<T: std::str::FromStr>(s: &str) -> Result<T, Error> {
     s.parse()
-        .map_err(|_| StoreError::NotFound(format!("malformed id in database: {s}")))
+        .map_err(|_| StoreError::Corrupt(format!("malformed id in database: {s}")).into())
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+fn parse_time(s: &str) -> Result<DateTime<Utc>, Error> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::NotFound(format!("malformed time in database: {s}")))
+        .map_err(|_| StoreError::Corrupt(format!("malformed time in database: {s}")).into())
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -103,13 +146,13 @@ impl SqliteStore {
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
         let writer = self.writer.clone();
         let turn = self.write_turn.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            f(&mut lock(&writer))
+            f(&mut lock(&writer)).map_err(StoreError::from)
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -118,7 +161,7 @@ impl SqliteStore {
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
@@ -128,9 +171,9 @@ impl SqliteStore {
             let pooled = lock(&readers).pop();
             let mut conn = match pooled {
                 Some(c) => c,
-                None => open_connection(&path)?,
+                None => open_connection(&path).map_err(StoreError::from)?,
             };
-            let out = f(&mut conn);
+            let out = f(&mut conn).map_err(StoreError::from);
             let mut pool = lock(&readers);
             if pool.len() < READERS {
                 pool.push(conn);
@@ -142,7 +185,7 @@ impl SqliteStore {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection) -> Result<(), Error> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
@@ -153,7 +196,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn user_info(tx: &Connection, id: &str) -> Result<(UserInfo, String, bool), StoreError> {
+fn user_info(tx: &Connection, id: &str) -> Result<(UserInfo, String, bool), Error> {
     let (badge, name, role, station, hash, disabled): (String, String, String, String, String, bool) = tx
         .prepare_cached("SELECT badge, name, role, station_id, password_hash, disabled FROM users WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
@@ -176,13 +219,13 @@ fn user_info(tx: &Connection, id: &str) -> Result<(UserInfo, String, bool), Stor
     ))
 }
 
-fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, Error> {
     let state: Option<String> = tx
         .prepare_cached("SELECT state FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| r.get(0))
         .optional()?;
     state
-        .map(|s| serde_json::from_str(&s).map_err(StoreError::from))
+        .map(|s| serde_json::from_str(&s).map_err(Error::from))
         .transpose()
 }
 
@@ -216,7 +259,7 @@ fn append_log(
     tx: &Transaction<'_>,
     grid: Option<&str>,
     make: impl FnOnce(Cursor) -> PullItem,
-) -> Result<Cursor, StoreError> {
+) -> Result<Cursor, Error> {
     let next: i64 = tx
         .prepare_cached(
             "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changelog'), 0),
@@ -236,7 +279,7 @@ pub(crate) fn write_version(
     record: &StoredRecord,
     change: Option<ChangeId>,
     batch: Option<BatchId>,
-) -> Result<Cursor, StoreError> {
+) -> Result<Cursor, Error> {
     let version = version_of(record);
     let cursor = append_log(tx, Some(record.grid.as_str()), |cursor| PullItem::Record {
         cursor,
@@ -272,7 +315,7 @@ pub(crate) fn write_version(
 /// Keeps the blob tables in step with a record's new version: the scope
 /// table holds exactly the current version's attachments (none once
 /// deleted), the history every attachment any version carried.
-fn attach_blobs(tx: &Transaction<'_>, record: &StoredRecord) -> Result<(), StoreError> {
+fn attach_blobs(tx: &Transaction<'_>, record: &StoredRecord) -> Result<(), Error> {
     let id = record.id.to_string();
     tx.prepare_cached("DELETE FROM record_blobs WHERE record_id = ?1")?
         .execute([&id])?;
@@ -300,7 +343,7 @@ fn existing_for(
     record: RecordId,
     hashes: &[Sha256],
     device: DeviceId,
-) -> Result<Existing, StoreError> {
+) -> Result<Existing, Error> {
     let mut existing = Existing {
         record: load_record(tx, record)?,
         missing_blobs: missing_in(tx, hashes)?,
@@ -323,7 +366,7 @@ fn existing_for(
     Ok(existing)
 }
 
-fn missing_in(tx: &Connection, hashes: &[Sha256]) -> Result<Vec<Sha256>, StoreError> {
+fn missing_in(tx: &Connection, hashes: &[Sha256]) -> Result<Vec<Sha256>, Error> {
     let mut stmt = tx.prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?;
     let mut missing = Vec::new();
     for h in hashes {
@@ -358,9 +401,9 @@ impl Store for SqliteStore {
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::Duplicate(format!("station {}", station.id))
+                    Error::from(StoreError::Duplicate(format!("station {}", station.id)))
                 } else {
-                    e.into()
+                    Error::from(e)
                 }
             })?;
             Ok(())
@@ -376,12 +419,12 @@ impl Store for SqliteStore {
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::Duplicate(format!(
+                    Error::from(StoreError::Duplicate(format!(
                         "grid {} (or unknown station {})",
                         grid.id, grid.station
-                    ))
+                    )))
                 } else {
-                    e.into()
+                    Error::from(e)
                 }
             })?;
             Ok(())
@@ -427,10 +470,10 @@ impl Store for SqliteStore {
                 "INSERT INTO users (id, badge, name, role, station_id, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.to_string(), user.badge, user.name, role_str(user.role), user.station.as_str(), user.password_hash],
             )
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Duplicate(format!("badge {} (or unknown station {})", user.badge, user.station)) } else { e.into() })?;
+            .map_err(|e| if is_unique_violation(&e) { Error::from(StoreError::Duplicate(format!("badge {} (or unknown station {})", user.badge, user.station))) } else { Error::from(e) })?;
             for g in &user.grids {
                 tx.execute("INSERT INTO user_grids (user_id, grid_id) VALUES (?1, ?2)", params![id.to_string(), g.as_str()])
-                    .map_err(|e| if is_unique_violation(&e) { StoreError::NotFound(format!("grid {g}")) } else { e.into() })?;
+                    .map_err(|e| if is_unique_violation(&e) { Error::from(StoreError::NotFound(format!("grid {g}"))) } else { Error::from(e) })?;
             }
             tx.commit()?;
             Ok(id)
@@ -490,7 +533,7 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let Some(user) = user else {
-                return Err(StoreError::NotFound(format!("badge {badge}")));
+                return Err(StoreError::NotFound(format!("badge {badge}")).into());
             };
             tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [&user])?;
             tx.execute(
@@ -511,7 +554,7 @@ impl Store for SqliteStore {
                 params![disabled, badge],
             )?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!("badge {badge}")));
+                return Err(StoreError::NotFound(format!("badge {badge}")).into());
             }
             Ok(())
         })
@@ -583,7 +626,7 @@ impl Store for SqliteStore {
                 params![now.to_rfc3339(), device.to_string()],
             )?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!("device {device}")));
+                return Err(StoreError::NotFound(format!("device {device}")).into());
             }
             Ok(())
         })
@@ -948,7 +991,7 @@ impl Store for SqliteStore {
             rows.map(|hex| {
                 let hex = hex?;
                 hex.parse().map_err(|_| {
-                    StoreError::Corrupt(serde::de::Error::custom(format!(
+                    Error::from(StoreError::Corrupt(format!(
                         "blob digest '{hex}' is not 64 hex characters"
                     )))
                 })
@@ -1079,7 +1122,7 @@ fn blob_in_grids(
     table: &'static str,
     sha: Sha256,
     scope: &ReadScope,
-) -> Result<bool, StoreError> {
+) -> Result<bool, Error> {
     Ok(c.prepare_cached(&format!(
         "SELECT 1 FROM {table} WHERE sha256 = ?1
          AND (?2 IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))"

@@ -2,7 +2,7 @@
 //! the records of a batch, hazards, exports, server-side edits of records
 //! (review decisions, hazard verification) with their audit entry, and web
 //! sessions. Plain data and small callbacks, so every backend can serve them;
-//! the rules (who may decide what) live in [`crate::review`].
+//! the rules (who may decide what) live in the server's review module.
 
 use std::collections::BTreeMap;
 
@@ -266,7 +266,7 @@ pub struct ExportQuery {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// One page of an export (see [`crate::storage::Store::export_page`]).
+/// One page of an export (see [`crate::Store::export_page`]).
 #[derive(Debug, Clone, Default)]
 pub struct ExportPage {
     /// The records of the page the query selects, oldest (smallest id) first.

@@ -1,4 +1,4 @@
-//! The SQLite side of the review pages (see [`crate::storage::review`]).
+//! The SQLite side of the review pages (see [`beatbook_store::BatchFilter`] and its neighbours).
 //!
 //! A batch's records are the record versions it wrote; a record counts for
 //! the batch's review until a later batch edits it again ("superseded": it
@@ -11,8 +11,8 @@ use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, Statio
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
 
-use super::{load_record, parse_time, parse_uuid, scope_json, user_info, write_version};
-use crate::storage::{
+use super::{load_record, parse_time, parse_uuid, scope_json, user_info, write_version, Error};
+use beatbook_store::{
     AuditEntry, AuditQuery, BatchEntry, BatchFilter, BatchPage, BatchRow, BatchStatus,
     BatchSummary, ConflictEntry, EditAudit, EditOutcome, ExportPage, ExportQuery, HazardCounts,
     HazardQuery, NewAudit, NewWebSession, ReadScope, RecordEdit, ReviewProgress, StoreError,
@@ -76,7 +76,7 @@ fn batch_row(
     c: &Connection,
     row: &rusqlite::Row<'_>,
     scope: &Option<String>,
-) -> Result<BatchRow, StoreError> {
+) -> Result<BatchRow, Error> {
     let id: String = row.get(0)?;
     let summary = BatchSummary {
         id: parse_uuid(&id)?,
@@ -103,7 +103,7 @@ fn batch_stats(
     c: &Connection,
     batch: &str,
     scope: &Option<String>,
-) -> Result<(BTreeMap<String, u64>, ReviewProgress), StoreError> {
+) -> Result<(BTreeMap<String, u64>, ReviewProgress), Error> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT v.record_id, v.revision, r.form_id, r.deleted, json_extract(r.state, '$.status'), {SUPERSEDED}
          FROM record_versions v JOIN records r ON r.id = v.record_id
@@ -141,7 +141,7 @@ fn batch_stats(
     Ok((forms, progress))
 }
 
-pub(super) fn batch_page(c: &Connection, f: &BatchFilter) -> Result<BatchPage, StoreError> {
+pub(super) fn batch_page(c: &Connection, f: &BatchFilter) -> Result<BatchPage, Error> {
     let scope = scope_json(&f.scope);
     let where_ = batch_where();
     let grid = f.grid.as_ref().map(|g| g.as_str().to_owned());
@@ -181,7 +181,7 @@ pub(super) fn batch_row_by_id(
     c: &Connection,
     id: BatchId,
     scope: &ReadScope,
-) -> Result<Option<BatchRow>, StoreError> {
+) -> Result<Option<BatchRow>, Error> {
     let scope = scope_json(scope);
     let where_ = batch_where();
     let mut stmt = c.prepare(&format!(
@@ -203,7 +203,7 @@ pub(super) fn batch_entries(
     c: &Connection,
     id: BatchId,
     scope: &ReadScope,
-) -> Result<Vec<BatchEntry>, StoreError> {
+) -> Result<Vec<BatchEntry>, Error> {
     let scope = scope_json(scope);
     let batch = id.to_string();
     let written: Vec<(String, i64)> = c
@@ -248,7 +248,7 @@ pub(super) fn batch_entries(
 pub(super) fn record_batches(
     c: &Connection,
     id: RecordId,
-) -> Result<BTreeMap<u64, BatchId>, StoreError> {
+) -> Result<BTreeMap<u64, BatchId>, Error> {
     let rows: Vec<(i64, String)> = c
         .prepare_cached(
             "SELECT revision, batch_id FROM record_versions WHERE record_id = ?1 AND batch_id IS NOT NULL",
@@ -260,7 +260,7 @@ pub(super) fn record_batches(
         .collect()
 }
 
-fn writer(c: &Connection, device: DeviceId) -> Result<Option<Writer>, StoreError> {
+fn writer(c: &Connection, device: DeviceId) -> Result<Option<Writer>, Error> {
     Ok(c.prepare_cached(
         "SELECT u.name, u.badge, d.name FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?1",
     )?
@@ -274,10 +274,7 @@ fn writer(c: &Connection, device: DeviceId) -> Result<Option<Writer>, StoreError
     .optional()?)
 }
 
-pub(super) fn record_conflicts(
-    c: &Connection,
-    id: RecordId,
-) -> Result<Vec<ConflictEntry>, StoreError> {
+pub(super) fn record_conflicts(c: &Connection, id: RecordId) -> Result<Vec<ConflictEntry>, Error> {
     let rows: Vec<(i64, String, String)> = c
         .prepare_cached(
             "SELECT revision, change_id, detail FROM conflicts WHERE record_id = ?1 ORDER BY id",
@@ -303,7 +300,7 @@ pub(super) fn edit_records(
     ids: Vec<RecordId>,
     mut edit: RecordEdit,
     audit: EditAudit,
-) -> Result<Vec<(RecordId, EditOutcome)>, StoreError> {
+) -> Result<Vec<(RecordId, EditOutcome)>, Error> {
     let tx = c.transaction()?;
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
@@ -315,7 +312,8 @@ pub(super) fn edit_records(
                         return Err(StoreError::Task(format!(
                             "an edit of record {id} must write revision {}",
                             current.revision + 1
-                        )));
+                        ))
+                        .into());
                     }
                     write_version(&tx, &next, None, None)?;
                     EditOutcome::Written {
@@ -339,7 +337,7 @@ const HAZARD_OVERDUE: &str =
     "(json_extract(r.state, '$.fields.status.value') IN ('open', 'rectifying')
      AND json_extract(r.state, '$.fields.deadline.value') < :today)";
 
-pub(super) fn hazards(c: &Connection, q: &HazardQuery) -> Result<Vec<StoredRecord>, StoreError> {
+pub(super) fn hazards(c: &Connection, q: &HazardQuery) -> Result<Vec<StoredRecord>, Error> {
     let mut stmt = c.prepare(&format!(
         "SELECT r.state FROM records r
          WHERE r.form_id = 'hazard' AND r.deleted = 0 AND {IN_SCOPE}
@@ -362,7 +360,7 @@ pub(super) fn hazard_counts(
     scope: &ReadScope,
     grid: Option<&GridId>,
     today: &str,
-) -> Result<HazardCounts, StoreError> {
+) -> Result<HazardCounts, Error> {
     let mut stmt = c.prepare(&format!(
         "SELECT COALESCE({HAZARD_STATUS}, ''), COUNT(*), SUM(CASE WHEN {HAZARD_OVERDUE} THEN 1 ELSE 0 END)
          FROM records r
@@ -388,7 +386,7 @@ pub(super) fn export_page(
     after: Option<RecordId>,
     limit: u32,
     max_bytes: usize,
-) -> Result<ExportPage, StoreError> {
+) -> Result<ExportPage, Error> {
     // One statement: one snapshot.
     let mut stmt = c.prepare_cached(&format!(
         "SELECT r.state FROM records r
@@ -425,7 +423,7 @@ pub(super) fn export_page(
     Ok(page)
 }
 
-fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, StoreError> {
+fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, Error> {
     c.prepare_cached(
         "INSERT INTO audit_log (at, user_id, badge, name, station_id, action, target, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -443,14 +441,11 @@ fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, StoreError> {
     Ok(c.last_insert_rowid() as u64)
 }
 
-pub(super) fn append_audit(c: &mut Connection, e: &NewAudit) -> Result<u64, StoreError> {
+pub(super) fn append_audit(c: &mut Connection, e: &NewAudit) -> Result<u64, Error> {
     insert_audit(c, e)
 }
 
-pub(super) fn audit_log(
-    c: &Connection,
-    q: &AuditQuery,
-) -> Result<(Vec<AuditEntry>, u64), StoreError> {
+pub(super) fn audit_log(c: &Connection, q: &AuditQuery) -> Result<(Vec<AuditEntry>, u64), Error> {
     let station = q.station.as_ref().map(StationId::as_str);
     let filter =
         "(:station IS NULL OR station_id = :station) AND (:action IS NULL OR action = :action)";
@@ -497,11 +492,11 @@ pub(super) fn audit_log(
                 },
             })
         })
-        .collect::<Result<_, StoreError>>()?;
+        .collect::<Result<_, Error>>()?;
     Ok((entries, total as u64))
 }
 
-pub(super) fn create_web_session(c: &mut Connection, s: &NewWebSession) -> Result<(), StoreError> {
+pub(super) fn create_web_session(c: &mut Connection, s: &NewWebSession) -> Result<(), Error> {
     let tx = c.transaction()?;
     tx.execute(
         "DELETE FROM web_sessions WHERE expires_at < ?1",
@@ -521,10 +516,7 @@ pub(super) fn create_web_session(c: &mut Connection, s: &NewWebSession) -> Resul
     Ok(())
 }
 
-pub(super) fn web_session(
-    c: &Connection,
-    id_hash: [u8; 32],
-) -> Result<Option<WebSession>, StoreError> {
+pub(super) fn web_session(c: &Connection, id_hash: [u8; 32]) -> Result<Option<WebSession>, Error> {
     let row: Option<(String, String, String, String)> = c
         .prepare_cached(
             "SELECT user_id, created_at, expires_at, last_seen_at FROM web_sessions WHERE id_hash = ?1",
@@ -550,7 +542,7 @@ pub(super) fn touch_web_session(
     c: &mut Connection,
     id_hash: [u8; 32],
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<(), Error> {
     c.execute(
         "UPDATE web_sessions SET last_seen_at = ?1 WHERE id_hash = ?2",
         params![ts(now), &id_hash[..]],
@@ -558,7 +550,7 @@ pub(super) fn touch_web_session(
     Ok(())
 }
 
-pub(super) fn end_web_session(c: &mut Connection, id_hash: [u8; 32]) -> Result<(), StoreError> {
+pub(super) fn end_web_session(c: &mut Connection, id_hash: [u8; 32]) -> Result<(), Error> {
     c.execute(
         "DELETE FROM web_sessions WHERE id_hash = ?1",
         [&id_hash[..]],
