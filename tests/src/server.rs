@@ -63,10 +63,21 @@ impl TestServer {
 
     /// Serves an existing state (e.g. after a restart over the same directory).
     pub async fn serve(state: AppState, dir: TempDir) -> Self {
-        Self::serve_on(state, dir, SocketAddr::from(([127, 0, 0, 1], 0))).await
+        Self::serve_on(state, Some(dir), SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    async fn serve_on(state: AppState, dir: TempDir, addr: SocketAddr) -> Self {
+    /// Another instance beside this one, as behind a load balancer: the same
+    /// configuration (database and blob directory), its own state (store
+    /// handle, caches, throttle) on its own port. Stop it before this one,
+    /// which owns the directory.
+    pub async fn another_instance(&self) -> Self {
+        let state = beatbook_server::open((*self.state.config).clone())
+            .await
+            .expect("another instance opens");
+        Self::serve_on(state, None, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    async fn serve_on(state: AppState, dir: Option<TempDir>, addr: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind loopback");
@@ -79,7 +90,7 @@ impl TestServer {
             url: format!("http://{addr}"),
             addr,
             state,
-            dir: Some(dir),
+            dir,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -104,9 +115,7 @@ impl TestServer {
 
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
-        self.dir
-            .as_ref()
-            .map_or(std::path::Path::new("."), |d| d.path())
+        &self.state.config.data_dir
     }
 
     /// Stops the server and hands back its data directory.
@@ -135,7 +144,7 @@ impl TestServer {
         let state = beatbook_server::open(config)
             .await
             .expect("server state reopens");
-        Self::serve_on(state, dir, addr).await
+        Self::serve_on(state, Some(dir), addr).await
     }
 }
 
