@@ -25,6 +25,7 @@ use migrations::MIGRATIONS;
 
 mod migrations;
 mod review;
+mod signin;
 
 /// Readers kept open for reuse.
 const READERS: usize = 4;
@@ -1112,6 +1113,20 @@ impl Store for SqliteStore {
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
         self.write(move |c| review::end_web_session(c, id_hash))
             .await
+    }
+
+    async fn reserve_signin_failure(
+        &self,
+        counters: Vec<FailureCounter>,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<FailureReservation, StoreError> {
+        self.write(move |c| signin::reserve(c, &counters, window, now))
+            .await
+    }
+
+    async fn release_signin_failure(&self, reserved: ReservedFailure) -> Result<(), StoreError> {
+        self.write(move |c| signin::release(c, &reserved)).await
     }
 }
 

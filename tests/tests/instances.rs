@@ -6,6 +6,9 @@
 //!   another instance) is accepted by every instance without a restart, and
 //!   the review pages show it; versions nobody published cost at most one
 //!   read of the forms per floor, however many pushes name them.
+//! - The sign-in throttle's limits hold across instances: wrong passwords
+//!   spread over two instances, one after another or all at once, get no
+//!   more Argon2 checks than one instance gives.
 //!
 //! Each instance is its own `AppState` (its own store handle on the same
 //! SQLite file, its own caches and throttle) served on its own port.
@@ -13,14 +16,15 @@
 use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
-use beatbook_schema::ids::RecordId;
-use beatbook_schema::protocol::{Change, ChangeOutcome, ErrorCode};
+use beatbook_schema::ids::{DeviceId, RecordId};
+use beatbook_schema::protocol::{Change, ChangeOutcome, EnrollRequest, ErrorCode};
 use beatbook_server::sync::RELOAD_FLOOR;
 use beatbook_store::Store;
 use beatbook_store_sqlite::SqliteStore;
 use beatbook_tests::browser::Browser;
 use beatbook_tests::data::obj;
-use beatbook_tests::{TestDevice, TestServer};
+use beatbook_tests::{TestDevice, TestServer, PASSWORD};
+use reqwest::StatusCode;
 use serde_json::json;
 
 fn reading_form(version: u32) -> FormDef {
@@ -141,4 +145,82 @@ fn outcomes_are_unknown(outcomes: &[ChangeOutcome]) {
     for o in outcomes {
         assert!(is_unknown_form(o), "{o:?}");
     }
+}
+
+/// `POST /v1/enroll` for `badge`; the answer's status.
+async fn enroll(
+    http: &reqwest::Client,
+    server: &TestServer,
+    badge: &str,
+    password: &str,
+) -> StatusCode {
+    http.post(format!("{}/v1/enroll", server.url))
+        .json(&EnrollRequest {
+            badge: badge.into(),
+            password: password.into(),
+            device_id: DeviceId::new_v7(),
+            device_name: "测试手机".into(),
+        })
+        .send()
+        .await
+        .expect("enroll request")
+        .status()
+}
+
+/// Two instances, each with a per-badge limit of `per_badge`; per address
+/// and per badge@address limits high enough not to matter.
+async fn two_instances(per_badge: u32) -> (TestServer, TestServer) {
+    let a = TestServer::start_with(|c| {
+        c.login_max_failures = 100;
+        c.login_max_failures_per_badge = per_badge;
+        c.login_max_failures_per_address = 100;
+    })
+    .await;
+    let b = a.another_instance().await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn wrong_passwords_spread_over_two_instances_are_refused_after_the_limit() {
+    let (a, b) = two_instances(4).await;
+    let http = reqwest::Client::new();
+    // Two wrong passwords on each instance: four in all, each one checked.
+    for server in [&a, &b, &a, &b] {
+        assert_eq!(
+            enroll(&http, server, "s1", "wrong-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Each instance has seen only two, but the badge is at its limit.
+    for server in [&a, &b] {
+        assert_eq!(
+            enroll(&http, server, "s1", PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "even the right password waits"
+        );
+    }
+    // Another badge is not held.
+    assert_eq!(enroll(&http, &b, "o1", PASSWORD).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_sent_at_once_to_two_instances_get_at_most_the_limit_of_checks() {
+    let (a, b) = two_instances(5).await;
+    let http = reqwest::Client::new();
+    // Each instance's memory lets five through: ten would reach a check
+    // without the shared count.
+    let answers = futures_util::future::join_all((0..24).map(|i| {
+        let server = if i % 2 == 0 { &a } else { &b };
+        enroll(&http, server, "s2", "wrong-password")
+    }))
+    .await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 19), "{answers:?}");
 }
