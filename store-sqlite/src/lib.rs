@@ -17,7 +17,7 @@ use beatbook_schema::protocol::{
 };
 use beatbook_schema::record::Record;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::value::RawValue;
 
 use beatbook_store::*;
@@ -186,10 +186,24 @@ impl SqliteStore {
     }
 }
 
+/// A transaction that takes the database's write lock at once. Another
+/// handle on the same file (another server instance, the admin CLI) may be
+/// writing: a deferred transaction that read first could then not upgrade
+/// to a write (SQLITE_BUSY without waiting), where this one waits its turn
+/// (the busy timeout).
+fn write_transaction(c: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    c.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
-    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        // Read under the write lock: two processes opening a new file at
+        // once apply each migration once.
+        let tx = write_transaction(conn)?;
+        let applied: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if applied > i {
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
@@ -466,7 +480,7 @@ impl Store for SqliteStore {
     async fn add_user(&self, user: NewUser) -> Result<UserId, StoreError> {
         self.write(move |c| {
             let id = UserId::new_v7();
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             tx.execute(
                 "INSERT INTO users (id, badge, name, role, station_id, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.to_string(), user.badge, user.name, role_str(user.role), user.station.as_str(), user.password_hash],
@@ -525,7 +539,7 @@ impl Store for SqliteStore {
     async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError> {
         let badge = badge.to_owned();
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             let user: Option<String> = tx
                 .query_row(
                     "UPDATE users SET password_hash = ?1 WHERE badge = ?2 RETURNING id",
@@ -674,7 +688,7 @@ impl Store for SqliteStore {
     async fn publish_form(&self, def: &FormDef) -> Result<bool, StoreError> {
         let def = def.clone();
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             let json = serde_json::to_string(&def)?;
             let n = tx.execute(
                 "INSERT OR IGNORE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)",
@@ -709,7 +723,7 @@ impl Store for SqliteStore {
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             let now = pusher.now.to_rfc3339();
             let (mut stored, mut rejected, mut conflicts) = (0i64, 0i64, 0i64);
             let mut results = Vec::with_capacity(changes.len());
@@ -778,7 +792,7 @@ impl Store for SqliteStore {
 
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             let Some(record) = load_record(&tx, id)? else {
                 return Ok(None);
             };
@@ -910,7 +924,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let content_type = content_type.to_owned();
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             let now = Utc::now().to_rfc3339();
             tx.execute(
                 "INSERT OR IGNORE INTO blobs (sha256, size, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)",
@@ -1004,7 +1018,7 @@ impl Store for SqliteStore {
 
     async fn forget_blob(&self, sha: Sha256, cutoff: DateTime<Utc>) -> Result<bool, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = write_transaction(c)?;
             let hex = sha.to_hex();
             let gone = tx.execute(
                 &format!("DELETE FROM blobs AS b WHERE sha256 = ?2 AND {UNREFERENCED_BEFORE}"),

@@ -1,15 +1,15 @@
 //! Failed sign-ins (see [`beatbook_store::Store::reserve_signin_failure`]):
-//! one row per counter and window. A reservation runs in an IMMEDIATE
-//! transaction, so it holds the database's write lock from its first read:
-//! two handles (two server instances) reserving at once are serialized, and
-//! neither decides on a count the other is about to change.
+//! one row per counter and window. A reservation runs in a
+//! [`write_transaction`], holding the database's write lock from its first
+//! read: two handles (two server instances) reserving at once are
+//! serialized, and neither decides on a count the other is about to change.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::Error;
+use super::{write_transaction, Error};
 use beatbook_store::{FailureCounter, FailureReservation, ReservedFailure, StoreError};
 
 fn millis(window: Duration) -> i64 {
@@ -30,7 +30,7 @@ pub(crate) fn reserve(
 ) -> Result<FailureReservation, Error> {
     let now_ms = now.timestamp_millis();
     let ended_before = now_ms.saturating_sub(millis(window));
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = write_transaction(c)?;
     tx.execute(
         "DELETE FROM signin_failures WHERE window_start_ms <= ?1",
         [ended_before],
@@ -75,7 +75,7 @@ pub(crate) fn reserve(
 }
 
 pub(crate) fn release(c: &mut Connection, reserved: &ReservedFailure) -> Result<(), Error> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = write_transaction(c)?;
     for (counter, start) in &reserved.counters {
         let (key, start) = (&counter.key[..], start.timestamp_millis());
         if counter.cleared_by_success {
