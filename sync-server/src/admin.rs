@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::auth::hash_password;
 use crate::auth::signin::{MAX_BADGE_BYTES, MAX_PASSWORD_BYTES};
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::demo::{self, DemoError, DemoReport, DemoSize, Progress};
 use crate::deploy;
 use crate::state::AppState;
@@ -51,15 +51,18 @@ pub async fn open(config: Config) -> Result<AppState> {
 }
 
 /// Opens a data directory that must already hold a database, so that a
-/// mistyped `--data-dir` does not quietly create an empty one.
+/// mistyped `--data-dir` (or `--database`) does not quietly create an empty
+/// one. A PostgreSQL database is taken as it is.
 pub async fn open_existing(config: Config) -> Result<AppState> {
-    let db = config.database_path();
-    if !db.exists() {
-        bail!(
-            "no Beatbook database in {dir}: create one with `beatbook-server --data-dir {dir} init …` \
-             (or `… demo`), or point --data-dir at an existing data directory",
-            dir = config.data_dir.display()
-        );
+    if let Database::Sqlite(db) = config.database() {
+        if !db.exists() {
+            bail!(
+                "no Beatbook database at {db}: create one with `beatbook-server --data-dir {dir} init …` \
+                 (or `… demo`), or point --data-dir (or --database) at an existing one",
+                db = db.display(),
+                dir = config.data_dir.display()
+            );
+        }
     }
     open(config).await
 }

@@ -63,21 +63,29 @@ impl TestServer {
 
     /// Serves an existing state (e.g. after a restart over the same directory).
     pub async fn serve(state: AppState, dir: TempDir) -> Self {
-        Self::serve_on(state, Some(dir), SocketAddr::from(([127, 0, 0, 1], 0))).await
+        Self::serve_on(state, dir, SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
     /// Another instance beside this one, as behind a load balancer: the same
-    /// configuration (database and blob directory), its own state (store
-    /// handle, caches, throttle) on its own port. Stop it before this one,
-    /// which owns the directory.
+    /// configuration, database and blob directory (named explicitly), its
+    /// own data directory (its thumbnails and temporary files) and its own
+    /// state (store handle, caches, throttle) on its own port. Drop it
+    /// before this one, whose data directory holds the database.
     pub async fn another_instance(&self) -> Self {
-        let state = beatbook_server::open((*self.state.config).clone())
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            database: Some(self.state.config.database()),
+            blob_dir: Some(self.state.config.blob_dir()),
+            ..(*self.state.config).clone()
+        };
+        let state = beatbook_server::open(config)
             .await
             .expect("another instance opens");
-        Self::serve_on(state, None, SocketAddr::from(([127, 0, 0, 1], 0))).await
+        Self::serve(state, dir).await
     }
 
-    async fn serve_on(state: AppState, dir: Option<TempDir>, addr: SocketAddr) -> Self {
+    async fn serve_on(state: AppState, dir: TempDir, addr: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind loopback");
@@ -90,7 +98,7 @@ impl TestServer {
             url: format!("http://{addr}"),
             addr,
             state,
-            dir,
+            dir: Some(dir),
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -115,7 +123,9 @@ impl TestServer {
 
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
-        &self.state.config.data_dir
+        self.dir
+            .as_ref()
+            .map_or(std::path::Path::new("."), |d| d.path())
     }
 
     /// Stops the server and hands back its data directory.
@@ -144,7 +154,7 @@ impl TestServer {
         let state = beatbook_server::open(config)
             .await
             .expect("server state reopens");
-        Self::serve_on(state, Some(dir), addr).await
+        Self::serve_on(state, dir, addr).await
     }
 }
 

@@ -9,6 +9,9 @@
 //! - The sign-in throttle's limits hold across instances: wrong passwords
 //!   spread over two instances, one after another or all at once, get no
 //!   more Argon2 checks than one instance gives.
+//! - Uploads resume on another instance than the one they started on (the
+//!   blob directory is shared), and two janitors sweeping at once remove
+//!   everything once, without an error.
 //!
 //! Each instance is its own `AppState` (its own store handle on the same
 //! SQLite file, its own caches and throttle) served on its own port.
@@ -16,13 +19,17 @@
 use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
-use beatbook_schema::ids::{DeviceId, RecordId};
-use beatbook_schema::protocol::{Change, ChangeOutcome, EnrollRequest, ErrorCode};
+use beatbook_schema::ids::{DeviceId, RecordId, Sha256};
+use beatbook_schema::protocol::{
+    BlobStatus, Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode,
+};
+use beatbook_schema::record::AttachmentRef;
 use beatbook_server::sync::RELOAD_FLOOR;
+use beatbook_server::Database;
 use beatbook_store::Store;
 use beatbook_store_sqlite::SqliteStore;
 use beatbook_tests::browser::Browser;
-use beatbook_tests::data::obj;
+use beatbook_tests::data::{house, obj};
 use beatbook_tests::{TestDevice, TestServer, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -69,7 +76,10 @@ fn is_unknown_form(outcome: &ChangeOutcome) -> bool {
 /// Publishes through a store of its own on the same database, as
 /// `beatbook-server form publish` does while the servers run.
 async fn publish_elsewhere(server: &TestServer, def: &FormDef) {
-    let store = SqliteStore::open(&server.state.config.database_path()).expect("database opens");
+    let Database::Sqlite(path) = server.state.config.database() else {
+        panic!("the test servers run on SQLite");
+    };
+    let store = SqliteStore::open(&path).expect("database opens");
     assert!(store.publish_form(def).await.expect("publishes"));
 }
 
@@ -223,4 +233,121 @@ async fn wrong_passwords_sent_at_once_to_two_instances_get_at_most_the_limit_of_
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((checked, refused), (5, 19), "{answers:?}");
+}
+
+fn photo_bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8 ^ seed).collect()
+}
+
+/// `PUT /v1/blobs/{sha}` of `bytes[from..to]` out of the whole; the answer's status.
+async fn put_part(device: &TestDevice, bytes: &[u8], from: usize, to: usize) -> reqwest::Response {
+    let sha = Sha256::digest(bytes);
+    let range = format!("bytes {from}-{}/{}", to - 1, bytes.len());
+    device
+        .put_blob(sha, "image/jpeg", Some(range), bytes[from..to].to_vec())
+        .send()
+        .await
+        .expect("upload request")
+}
+
+#[tokio::test]
+async fn an_upload_started_on_one_instance_finishes_on_another_and_attaches() {
+    let a = TestServer::start().await;
+    let b = a.another_instance().await;
+    let on_a = a.device("o1").await;
+    let bytes = photo_bytes(300_000, 7);
+    let sha = Sha256::digest(&bytes);
+
+    let res = put_part(&on_a, &bytes, 0, 120_000).await;
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+
+    // The same device, now routed to the other instance.
+    let on_b = on_a.via(&b.url);
+    let res = on_b
+        .put_blob(
+            sha,
+            "image/jpeg",
+            Some(format!("bytes */{}", bytes.len())),
+            vec![],
+        )
+        .send()
+        .await
+        .expect("status request");
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(res.headers()["range"], "bytes=0-119999");
+    let status: BlobStatus = res.json().await.expect("status");
+    assert_eq!((status.received, status.complete), (120_000, false));
+
+    let res = put_part(&on_b, &bytes, 120_000, bytes.len()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(on_b.missing(vec![sha]).await.is_empty());
+
+    // A record attaching it is accepted, through either instance, and the
+    // bytes come back whole from both.
+    let mut fields = house("拍照户");
+    fields.insert("photos".into(), json!([sha]));
+    let mut change = on_b.upsert(RecordId::new_v7(), "house", "G1", 0, fields);
+    if let ChangeOp::Upsert { attachments, .. } = &mut change.op {
+        attachments.push(AttachmentRef {
+            sha256: sha,
+            content_type: "image/jpeg".into(),
+            size: bytes.len() as u64,
+        });
+    }
+    let on_a = on_b.via(&a.url);
+    let outcome = push_one(&on_a, change).await;
+    assert_eq!(outcome, ChangeOutcome::Accepted { revision: 1 });
+    let mut device = on_a;
+    for url in [&a.url, &b.url] {
+        device = device.via(url);
+        let got = device
+            .request(reqwest::Method::GET, &format!("/v1/blobs/{sha}"))
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(got.status(), StatusCode::OK);
+        assert_eq!(got.bytes().await.expect("bytes").as_ref(), bytes.as_slice());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_janitors_sweeping_at_once_remove_everything_once() {
+    let expire_at_once = |c: &mut beatbook_server::Config| {
+        c.partial_upload_ttl_secs = 0;
+        c.unreferenced_blob_grace_secs = 0;
+    };
+    let a = TestServer::start_with(expire_at_once).await;
+    let b = a.another_instance().await;
+    let (mut partials, mut blobs) = (0, 0);
+    for (badge, first_seed) in [("o1", 0), ("o2", 100)] {
+        let device = a.device(badge).await;
+        for seed in first_seed..first_seed + 3 {
+            let bytes = photo_bytes(50_000, seed);
+            let res = put_part(&device, &bytes, 0, 20_000).await;
+            assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+            partials += 1;
+        }
+        for seed in first_seed + 10..first_seed + 14 {
+            // Uploaded whole, attached to no record.
+            let _ = device
+                .upload(&photo_bytes(30_000, seed), "image/jpeg")
+                .await;
+            blobs += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let (one, two) = tokio::join!(
+        beatbook_server::janitor::sweep(&a.state),
+        beatbook_server::janitor::sweep(&b.state)
+    );
+    let (one, two) = (one.expect("sweep on a"), two.expect("sweep on b"));
+    println!("two sweeps at once: {one:?} and {two:?}");
+    assert_eq!(one.partials.files + two.partials.files, partials);
+    assert_eq!(one.blobs.files + two.blobs.files, blobs);
+    assert_eq!(one.strays.files + two.strays.files, 0);
+    let again = beatbook_server::janitor::sweep(&b.state)
+        .await
+        .expect("sweep again");
+    assert!(again.is_empty(), "{again:?}");
 }
