@@ -12,6 +12,8 @@
 //! - Uploads resume on another instance than the one they started on (the
 //!   blob directory is shared), and two janitors sweeping at once remove
 //!   everything once, without an error.
+//! - The configuration picks the database; a PostgreSQL URL is never shown
+//!   with its password.
 //!
 //! Each instance is its own `AppState` (its own store handle on the same
 //! SQLite file, its own caches and throttle) served on its own port.
@@ -350,4 +352,24 @@ async fn two_janitors_sweeping_at_once_remove_everything_once() {
         .await
         .expect("sweep again");
     assert!(again.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_postgres_url_is_refused_clearly_without_showing_its_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = "postgres://beatbook:s3cret-pw@127.0.0.1:9/beatbook";
+    let out = std::process::Command::new(beatbook_tests::process::server_binary())
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["--database", url, "status"])
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no PostgreSQL backend yet"), "{stderr}");
+    assert!(
+        stderr.contains("postgres://beatbook:***@127.0.0.1:9/beatbook"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
