@@ -23,7 +23,7 @@
 //!
 //! One conformance suite checks these on every backend.
 //!
-//! [`conformance`] (cargo feature `conformance`): the suite that checks these
+//! `conformance` (behind the cargo feature of that name): the suite that checks these
 //! promises and every method's contract on a backend.
 
 #[cfg(feature = "conformance")]

@@ -15,18 +15,25 @@ use crate::{ReadScope, Store};
 
 /// Concurrent writers.
 const WRITERS: usize = 8;
+/// Handles onto the database the writers and readers spread over.
+const HANDLES: usize = 3;
+/// Concurrent readers.
+const READERS: usize = 4;
 /// Pushes per writer.
-const PUSHES: usize = 12;
+const PUSHES: usize = 20;
 /// Reader page size: small, so readers page while writers write.
 const PAGE: u32 = 3;
 
-/// Writers push many small batches through two handles while two readers
-/// (one per handle) page through the log with a small limit until the
+/// Writers push many small batches through several handles while readers
+/// (spread over the handles) page through the log with a small limit until the
 /// writers are done: each reader sees every acknowledged version exactly
 /// once, with cursors strictly increasing.
 pub async fn concurrent_writers_never_make_a_reader_skip(backend: &dyn Backend) {
     let fresh = backend.fresh().await;
-    let handles: Vec<Arc<dyn Store>> = vec![fresh.store.clone(), fresh.again.open().await];
+    let mut handles: Vec<Arc<dyn Store>> = vec![fresh.store.clone()];
+    while handles.len() < HANDLES {
+        handles.push(fresh.again.open().await);
+    }
     let w = world(handles[0].as_ref()).await;
     let mut phones = vec![w.officer_a.clone()];
     while phones.len() < WRITERS {
@@ -36,8 +43,8 @@ pub async fn concurrent_writers_never_make_a_reader_skip(backend: &dyn Backend) 
     let done = Arc::new(AtomicBool::new(false));
 
     let mut readers = Vec::new();
-    for store in &handles {
-        let (store, done) = (store.clone(), done.clone());
+    for r in 0..READERS {
+        let (store, done) = (handles[r % HANDLES].clone(), done.clone());
         readers.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             let mut at = Cursor(0);
@@ -71,7 +78,7 @@ pub async fn concurrent_writers_never_make_a_reader_skip(backend: &dyn Backend) 
 
     let mut writers = Vec::new();
     for (i, phone) in phones.into_iter().enumerate() {
-        let store = handles[i % handles.len()].clone();
+        let store = handles[i % HANDLES].clone();
         let (acknowledged, grid) = (acknowledged.clone(), w.grid_a.clone());
         writers.push(tokio::spawn(async move {
             for n in 0..PUSHES {

@@ -56,12 +56,16 @@ async fn phones(store: &dyn Store, of: &Officer, n: usize) -> Vec<Officer> {
     phones
 }
 
-/// Phones push edits of one record at once through two handles, each edit
+/// Phones push edits of one record at once through three handles, each edit
 /// a field of its own: revisions 2..=n+1 each handed out once, each edit
 /// applied exactly at its revision, and history and log hold every version.
 pub async fn concurrent_pushes_to_one_record_give_every_revision_once(backend: &dyn Backend) {
     let fresh = backend.fresh().await;
-    let handles: Vec<Arc<dyn Store>> = vec![fresh.store.clone(), fresh.again.open().await];
+    let handles: Vec<Arc<dyn Store>> = vec![
+        fresh.store.clone(),
+        fresh.again.open().await,
+        fresh.again.open().await,
+    ];
     let store = handles[0].as_ref();
     let w = world(store).await;
     let create = visit(&w.officer_a, &w.grid_a, "同一条记录");
