@@ -134,6 +134,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = open_connection(path)?;
+        // The writer's transactions take the write lock when they begin: a
+        // deferred one that read first and then found another process's
+        // commit (the same file opened again, as a second server instance
+        // does) fails "database is locked" at once instead of waiting.
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrate(&mut conn)?;
         Ok(Self {
             writer: Arc::new(Mutex::new(conn)),
@@ -186,20 +191,12 @@ impl SqliteStore {
     }
 }
 
-/// A transaction that takes the database's write lock at once. Another
-/// handle on the same file (another server instance, the admin CLI) may be
-/// writing: a deferred transaction that read first could then not upgrade
-/// to a write (SQLITE_BUSY without waiting), where this one waits its turn
-/// (the busy timeout).
-fn write_transaction(c: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
-    c.transaction_with_behavior(TransactionBehavior::Immediate)
-}
-
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
     for (i, sql) in MIGRATIONS.iter().enumerate() {
-        // Read under the write lock: two processes opening a new file at
-        // once apply each migration once.
-        let tx = write_transaction(conn)?;
+        // Read under the write lock (the writer's transactions are
+        // IMMEDIATE): two processes opening a new file at once apply each
+        // migration once.
+        let tx = conn.transaction()?;
         let applied: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if applied > i {
             continue;
@@ -480,7 +477,7 @@ impl Store for SqliteStore {
     async fn add_user(&self, user: NewUser) -> Result<UserId, StoreError> {
         self.write(move |c| {
             let id = UserId::new_v7();
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO users (id, badge, name, role, station_id, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.to_string(), user.badge, user.name, role_str(user.role), user.station.as_str(), user.password_hash],
@@ -539,7 +536,7 @@ impl Store for SqliteStore {
     async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError> {
         let badge = badge.to_owned();
         self.write(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             let user: Option<String> = tx
                 .query_row(
                     "UPDATE users SET password_hash = ?1 WHERE badge = ?2 RETURNING id",
@@ -688,7 +685,7 @@ impl Store for SqliteStore {
     async fn publish_form(&self, def: &FormDef) -> Result<bool, StoreError> {
         let def = def.clone();
         self.write(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             let json = serde_json::to_string(&def)?;
             let n = tx.execute(
                 "INSERT OR IGNORE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)",
@@ -723,7 +720,7 @@ impl Store for SqliteStore {
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
         self.write(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             let now = pusher.now.to_rfc3339();
             let (mut stored, mut rejected, mut conflicts) = (0i64, 0i64, 0i64);
             let mut results = Vec::with_capacity(changes.len());
@@ -792,7 +789,7 @@ impl Store for SqliteStore {
 
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
         self.write(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             let Some(record) = load_record(&tx, id)? else {
                 return Ok(None);
             };
@@ -924,7 +921,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let content_type = content_type.to_owned();
         self.write(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             let now = Utc::now().to_rfc3339();
             tx.execute(
                 "INSERT OR IGNORE INTO blobs (sha256, size, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)",
@@ -1018,7 +1015,7 @@ impl Store for SqliteStore {
 
     async fn forget_blob(&self, sha: Sha256, cutoff: DateTime<Utc>) -> Result<bool, StoreError> {
         self.write(move |c| {
-            let tx = write_transaction(c)?;
+            let tx = c.transaction()?;
             let hex = sha.to_hex();
             let gone = tx.execute(
                 &format!("DELETE FROM blobs AS b WHERE sha256 = ?2 AND {UNREFERENCED_BEFORE}"),

@@ -11,10 +11,7 @@ use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, Statio
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
 
-use super::{
-    load_record, parse_time, parse_uuid, scope_json, user_info, write_transaction, write_version,
-    Error,
-};
+use super::{load_record, parse_time, parse_uuid, scope_json, user_info, write_version, Error};
 use beatbook_store::{
     AuditEntry, AuditQuery, BatchEntry, BatchFilter, BatchPage, BatchRow, BatchStatus,
     BatchSummary, ConflictEntry, EditAudit, EditOutcome, ExportPage, ExportQuery, HazardCounts,
@@ -304,7 +301,7 @@ pub(super) fn edit_records(
     mut edit: RecordEdit,
     audit: EditAudit,
 ) -> Result<Vec<(RecordId, EditOutcome)>, Error> {
-    let tx = write_transaction(c)?;
+    let tx = c.transaction()?;
     let mut results = Vec::with_capacity(ids.len());
     for id in ids {
         let outcome = match load_record(&tx, id)? {
@@ -500,7 +497,7 @@ pub(super) fn audit_log(c: &Connection, q: &AuditQuery) -> Result<(Vec<AuditEntr
 }
 
 pub(super) fn create_web_session(c: &mut Connection, s: &NewWebSession) -> Result<(), Error> {
-    let tx = write_transaction(c)?;
+    let tx = c.transaction()?;
     tx.execute(
         "DELETE FROM web_sessions WHERE expires_at < ?1",
         [ts(s.created_at)],
