@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use beatbook_schema::ids::{BatchId, RecordId};
-use beatbook_schema::protocol::{Cursor, PullItem};
+use beatbook_schema::protocol::{ChangeOutcome, Cursor, PullItem};
 use beatbook_store::conformance::fixture::{
-    another_phone, decider, pull_all, push_batch, upsert, values, versions, visit, world, written,
+    another_phone, decider, in_secs, photo, pull_all, push_batch, upsert, values, versions, visit,
+    world, written,
 };
 use beatbook_store::{ReadScope, Store};
 use beatbook_store_postgres::{testing, PgStore};
@@ -261,4 +262,65 @@ async fn pushes_to_one_record_from_two_instances_apply_each_change_once() {
     }
     let after = one.record(record).await.expect("record").expect("exists");
     assert_eq!(after.revision, EDITS as u64 + 1, "replays changed nothing");
+}
+
+/// A collector on one instance forgets a blob while a push on another
+/// attaches it, many times over: either the push wrote the record and the
+/// blob is kept, or the collector forgot the blob and the push was told to
+/// upload it again. Never a record carrying a forgotten blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn collecting_a_blob_never_races_a_push_that_attaches_it() {
+    const ROUNDS: usize = 40;
+    let url = testing::fresh_database().await;
+    let (pusher, collector) = (instance(&url).await, instance(&url).await);
+    let w = world(pusher.as_ref()).await;
+    let (mut kept, mut forgotten) = (0, 0);
+    for round in 0..ROUNDS {
+        let attachment = photo(format!("photo {round}").as_bytes());
+        let sha = attachment.sha256;
+        pusher
+            .complete_blob(sha, attachment.size, "image/jpeg", w.officer_a.device)
+            .await
+            .expect("upload");
+        let change = upsert(
+            &w.officer_a,
+            RecordId::new_v7(),
+            "visit",
+            &w.grid_a,
+            0,
+            values(&[("note", Json::from(round))]),
+            vec![attachment],
+        );
+        // A cutoff in the future: the blob is unreferenced until the push lands.
+        let (pushed, forgot) = tokio::join!(
+            push_batch(
+                pusher.as_ref(),
+                &w.officer_a,
+                BatchId::new_v7(),
+                vec![change]
+            ),
+            collector.forget_blob(sha, in_secs(60)),
+        );
+        let forgot = forgot.expect("forget");
+        let stored = collector
+            .missing_blobs(vec![sha])
+            .await
+            .expect("missing")
+            .is_empty();
+        match &pushed[0].1 {
+            ChangeOutcome::Rejected { .. } => {
+                assert!(
+                    forgot && !stored,
+                    "round {round}: deferred, so it was forgotten"
+                );
+                forgotten += 1;
+            }
+            outcome => {
+                written(outcome);
+                assert!(!forgot && stored, "round {round}: attached, so it is kept");
+                kept += 1;
+            }
+        }
+    }
+    eprintln!("{ROUNDS} rounds: {kept} attached and kept, {forgotten} forgotten and deferred");
 }
