@@ -299,7 +299,12 @@ async fn collecting_a_blob_never_races_a_push_that_attaches_it() {
                 BatchId::new_v7(),
                 vec![change]
             ),
-            collector.forget_blob(sha, in_secs(60)),
+            async {
+                // Staggered, so either side sometimes comes first.
+                let delay = (round % 5) as u64 * 3;
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                collector.forget_blob(sha, in_secs(60)).await
+            },
         );
         let forgot = forgot.expect("forget");
         let stored = collector
