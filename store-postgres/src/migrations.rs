@@ -1,0 +1,234 @@
+//! Append-only, numbered schema migrations. A released migration is never
+//! edited: changes come as a new entry at the end. The one-row table
+//! `schema_version` records how many have been applied.
+//!
+//! Entry `i` matches the SQLite backend's migration `i + 1`: the same tables,
+//! columns, names and indexes, so a SQLite deployment at `user_version = n`
+//! copies table by table into a PostgreSQL database at `schema_version = n`.
+//! Types are mapped: ids and RFC 3339 times stay TEXT (written in the same
+//! format as the SQLite backend writes them), INTEGER becomes BIGINT, the
+//! flags `users.disabled` and `records.deleted` BOOLEAN, BLOB BYTEA,
+//! `records.state` JSONB, and the SQLite rowid ids (`conflicts.id`,
+//! `audit_log.id`) identity columns. Every TEXT column is `COLLATE "C"`:
+//! SQLite compares text byte by byte, and ordering by ids and times must not
+//! depend on the database's locale (most locales skip punctuation such as
+//! `-` and `:` when they compare).
+//!
+//! Two additions of this backend: `log_head`, the one row whose lock hands
+//! out change-log cursors in commit order (see the crate docs), and
+//! `schema_version`.
+
+use deadpool_postgres::Client;
+
+use beatbook_store::StoreError;
+
+use crate::error::Error;
+
+/// The migrations, in order. Entry `i` brings the schema to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: organisation, devices, forms, the change log (and its head), records,
+    // batches, blobs.
+    r#"
+    CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL);
+    CREATE TABLE stations (id TEXT COLLATE "C" PRIMARY KEY, name TEXT COLLATE "C" NOT NULL);
+    CREATE TABLE grids (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        station_id TEXT COLLATE "C" NOT NULL REFERENCES stations(id),
+        name TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        badge TEXT COLLATE "C" NOT NULL UNIQUE,
+        name TEXT COLLATE "C" NOT NULL,
+        role TEXT COLLATE "C" NOT NULL,
+        station_id TEXT COLLATE "C" NOT NULL REFERENCES stations(id),
+        password_hash TEXT COLLATE "C" NOT NULL,
+        disabled BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE TABLE user_grids (
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+        grid_id TEXT COLLATE "C" NOT NULL REFERENCES grids(id),
+        PRIMARY KEY (user_id, grid_id)
+    );
+    CREATE TABLE devices (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+        name TEXT COLLATE "C" NOT NULL,
+        token_hash BYTEA UNIQUE,
+        issued_at TEXT COLLATE "C" NOT NULL,
+        enrolled_at TEXT COLLATE "C" NOT NULL,
+        last_seen_at TEXT COLLATE "C",
+        revoked_at TEXT COLLATE "C"
+    );
+    CREATE TABLE forms (
+        form_id TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        definition TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (form_id, version)
+    );
+    -- Every committed change gets a cursor; a pull reads the log in cursor order.
+    -- `item` is the PullItem JSON exactly as sent to devices.
+    CREATE TABLE changelog (
+        cursor BIGINT PRIMARY KEY,
+        grid_id TEXT COLLATE "C",
+        item TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX changelog_grid ON changelog (grid_id, cursor);
+    -- The last cursor handed out. A writer takes its cursors from this row as
+    -- its transaction's last step; the row lock, held until commit, makes
+    -- cursors visible in cursor order.
+    CREATE TABLE log_head (
+        id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+        cursor BIGINT NOT NULL
+    );
+    INSERT INTO log_head (id, cursor) VALUES (TRUE, 0);
+    CREATE TABLE records (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        form_id TEXT COLLATE "C" NOT NULL,
+        grid_id TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        deleted BOOLEAN NOT NULL,
+        state JSONB NOT NULL
+    );
+    CREATE INDEX records_form ON records (form_id, deleted);
+    -- Every version of every record (the audit trail), pointing at its log item.
+    CREATE TABLE record_versions (
+        record_id TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        cursor BIGINT NOT NULL UNIQUE REFERENCES changelog(cursor),
+        change_id TEXT COLLATE "C",
+        batch_id TEXT COLLATE "C",
+        PRIMARY KEY (record_id, revision)
+    );
+    -- Exactly-once: one row per change ever processed, with the answer given.
+    CREATE TABLE changes (
+        change_id TEXT COLLATE "C" PRIMARY KEY,
+        batch_id TEXT COLLATE "C" NOT NULL,
+        record_id TEXT COLLATE "C" NOT NULL,
+        device_id TEXT COLLATE "C" NOT NULL,
+        outcome TEXT COLLATE "C" NOT NULL,
+        received_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX changes_batch ON changes (batch_id);
+    CREATE TABLE batches (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        device_id TEXT COLLATE "C" NOT NULL,
+        user_id TEXT COLLATE "C" NOT NULL,
+        received_at TEXT COLLATE "C" NOT NULL,
+        stored BIGINT NOT NULL DEFAULT 0,
+        rejected BIGINT NOT NULL DEFAULT 0,
+        conflicts BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX batches_received ON batches (received_at);
+    CREATE TABLE conflicts (
+        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        record_id TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        change_id TEXT COLLATE "C" NOT NULL,
+        detail TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX conflicts_record ON conflicts (record_id);
+    CREATE TABLE blobs (
+        sha256 TEXT COLLATE "C" PRIMARY KEY,
+        size BIGINT NOT NULL,
+        content_type TEXT COLLATE "C" NOT NULL,
+        stored_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE record_blobs (
+        sha256 TEXT COLLATE "C" NOT NULL,
+        record_id TEXT COLLATE "C" NOT NULL,
+        grid_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (sha256, record_id)
+    );
+    "#,
+    // 2: the review pages: web sessions, the audit log, and indexes to list
+    // a batch's records and a station's records.
+    r#"
+    CREATE TABLE web_sessions (
+        id_hash BYTEA PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+        created_at TEXT COLLATE "C" NOT NULL,
+        expires_at TEXT COLLATE "C" NOT NULL,
+        last_seen_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+    CREATE TABLE audit_log (
+        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        at TEXT COLLATE "C" NOT NULL,
+        user_id TEXT COLLATE "C" NOT NULL,
+        badge TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        station_id TEXT COLLATE "C" NOT NULL,
+        action TEXT COLLATE "C" NOT NULL,
+        target TEXT COLLATE "C" NOT NULL,
+        detail TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX audit_station ON audit_log (station_id, id);
+    CREATE INDEX record_versions_batch ON record_versions (batch_id);
+    CREATE INDEX records_grid_form ON records (grid_id, form_id);
+    "#,
+    // 3: attachments in scope (SQLite's migration 3): `record_blobs` follows
+    // each record's current version, `blob_history` keeps every attachment
+    // any version carried, `blob_uploads` says which device uploaded which
+    // blob. SQLite's rebuild of `record_blobs` from older data has nothing to
+    // do here: no PostgreSQL database ever stood at version 2 with records.
+    r#"
+    CREATE TABLE blob_history (
+        sha256 TEXT COLLATE "C" NOT NULL,
+        record_id TEXT COLLATE "C" NOT NULL,
+        grid_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (sha256, record_id, grid_id)
+    );
+    CREATE INDEX record_blobs_record ON record_blobs (record_id);
+    CREATE TABLE blob_uploads (
+        sha256 TEXT COLLATE "C" NOT NULL,
+        device_id TEXT COLLATE "C" NOT NULL,
+        uploaded_at TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (sha256, device_id)
+    );
+    CREATE INDEX blob_uploads_device ON blob_uploads (device_id);
+    "#,
+];
+
+/// The advisory lock key (two-int form, a key space apart from the record
+/// locks' one-bigint form) that serializes migrations between instances.
+const MIGRATION_LOCK: (i32, i32) = (0x6262_6b00, 1);
+
+/// Brings the database to the latest schema. Instances starting at once
+/// take turns on an advisory lock; each applies what the previous left to do
+/// (usually nothing). All pending migrations commit together.
+pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
+    )
+    .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             id BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+             version BIGINT NOT NULL
+         );
+         INSERT INTO schema_version (id, version) VALUES (TRUE, 0) ON CONFLICT (id) DO NOTHING;",
+    )
+    .await?;
+    let applied: i64 = tx
+        .query_one("SELECT version FROM schema_version", &[])
+        .await?
+        .get(0);
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(Error::Store(StoreError::Database(format!(
+            "the database is at schema version {applied}, newer than this server knows ({}): \
+             run the newer server",
+            MIGRATIONS.len()
+        ))));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.batch_execute(sql).await?;
+        tx.execute("UPDATE schema_version SET version = $1", &[&(i as i64 + 1)])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(MIGRATIONS.len())
+}
