@@ -50,6 +50,7 @@ mod log;
 mod migrations;
 mod records;
 mod review;
+mod signin;
 mod sql;
 mod sync;
 pub mod testing;
@@ -396,5 +397,18 @@ impl Store for PgStore {
 
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
         with_client!(self, |c| review::end_web_session(&c, id_hash))
+    }
+
+    async fn reserve_signin_failure(
+        &self,
+        counters: Vec<FailureCounter>,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<FailureReservation, StoreError> {
+        with_client!(self, |c| signin::reserve(&mut c, &counters, window, now))
+    }
+
+    async fn release_signin_failure(&self, reserved: ReservedFailure) -> Result<(), StoreError> {
+        with_client!(self, |c| signin::release(&mut c, &reserved))
     }
 }

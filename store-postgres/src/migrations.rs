@@ -188,6 +188,17 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX blob_uploads_device ON blob_uploads (device_id);
     "#,
+    // 4: failed sign-ins (SQLite's migration 4), shared by every instance.
+    // `key` is a hash (never a badge); a row lives for one window from
+    // `window_start_ms` (Unix milliseconds).
+    r#"
+    CREATE TABLE signin_failures (
+        key BYTEA PRIMARY KEY,
+        failures BIGINT NOT NULL,
+        window_start_ms BIGINT NOT NULL
+    );
+    CREATE INDEX signin_failures_window ON signin_failures (window_start_ms);
+    "#,
 ];
 
 /// The advisory lock key (two-int form, a key space apart from the record

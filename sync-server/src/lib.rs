@@ -27,7 +27,8 @@ pub use config::{Config, Database};
 pub use http::router;
 pub use state::{AppState, StartError};
 
-use beatbook_store::{Store, StoreError};
+use beatbook_store::Store;
+use beatbook_store_postgres::PgStore;
 use beatbook_store_sqlite::SqliteStore;
 
 /// Opens the database `config` names (creating the data directory, and a
@@ -41,11 +42,14 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
             }
             Arc::new(SqliteStore::open(&path)?)
         }
-        db @ Database::Postgres(_) => {
-            return Err(StoreError::Unavailable(format!(
-                "{db}: this build has no PostgreSQL backend yet"
-            ))
-            .into())
+        Database::Postgres(url) => {
+            let store = PgStore::connect(&url, config.database_pool_size as usize)
+                .await
+                .map_err(|source| StartError::Open {
+                    database: Database::Postgres(url.clone()).to_string(),
+                    source,
+                })?;
+            Arc::new(store)
         }
     };
     AppState::new(store, config).await

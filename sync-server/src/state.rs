@@ -40,6 +40,14 @@ pub enum StartError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database could not be opened (its URL shown without a password).
+    #[error("{database}: {source}")]
+    Open {
+        /// The database, as [`crate::Database`] displays it.
+        database: String,
+        /// Why.
+        source: StoreError,
+    },
     /// A published form does not compile.
     #[error("a published form is broken: {0}")]
     Form(#[from] beatbook_schema::form::FormError),
