@@ -17,7 +17,7 @@ use beatbook_schema::protocol::{
 };
 use beatbook_schema::record::Record;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::value::RawValue;
 
 use beatbook_store::*;
@@ -133,6 +133,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = open_connection(path)?;
+        // The writer's transactions take the write lock when they begin: a
+        // deferred one that read first and then found another process's
+        // commit (the same file opened again, as a second server instance
+        // does) fails "database is locked" at once instead of waiting.
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrate(&mut conn)?;
         Ok(Self {
             writer: Arc::new(Mutex::new(conn)),

@@ -22,7 +22,12 @@
 //!   outcome (invariant 2).
 //!
 //! One conformance suite checks these on every backend.
+//!
+//! `conformance` (behind the cargo feature of that name): the suite that checks these
+//! promises and every method's contract on a backend.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod review;
 
 pub use review::*;

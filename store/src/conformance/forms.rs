@@ -1,0 +1,103 @@
+//! Forms: publishing a version is idempotent, every version is listed, and
+//! each new version reaches the change log once.
+
+use beatbook_schema::catalogue;
+use beatbook_schema::form::FormDef;
+use beatbook_schema::protocol::{Cursor, PullItem};
+
+use super::fixture::pull_all;
+use super::Backend;
+use crate::ReadScope;
+
+fn standard() -> Vec<FormDef> {
+    catalogue::standard_forms()
+        .expect("the standard forms")
+        .iter()
+        .map(|f| f.def().clone())
+        .collect()
+}
+
+fn key(def: &FormDef) -> (String, u32) {
+    (def.form_id.to_string(), def.version)
+}
+
+/// Publishing says whether the version was new; publishing it again (here
+/// or through another handle) changes nothing; `forms()` lists every version
+/// and the log carries each new one once.
+pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.as_ref();
+    let forms = standard();
+    for def in &forms {
+        assert!(
+            store.publish_form(def).await.expect("publish"),
+            "{} is new",
+            def.form_id
+        );
+    }
+    let other = fresh.again.open().await;
+    for def in &forms {
+        assert!(
+            !other.publish_form(def).await.expect("publish"),
+            "{} again",
+            def.form_id
+        );
+    }
+    let mut v2 = forms[0].clone();
+    v2.version = 2;
+    assert!(store.publish_form(&v2).await.expect("publish"));
+
+    let mut listed: Vec<_> = store
+        .forms()
+        .await
+        .expect("forms")
+        .iter()
+        .map(key)
+        .collect();
+    let mut expect: Vec<_> = forms.iter().chain([&v2]).map(key).collect();
+    listed.sort();
+    expect.sort();
+    assert_eq!(listed, expect, "every version, once");
+    let stored_v2 = store
+        .forms()
+        .await
+        .expect("forms")
+        .into_iter()
+        .find(|d| key(d) == key(&v2))
+        .expect("v2");
+    assert_eq!(stored_v2, v2, "a definition reads back as published");
+
+    let mut logged: Vec<_> = pull_all(store, ReadScope::All, Cursor(0), 4)
+        .await
+        .iter()
+        .filter_map(|i| match i {
+            PullItem::Form { definition, .. } => Some(key(definition)),
+            PullItem::Record { .. } => None,
+        })
+        .collect();
+    logged.sort();
+    assert_eq!(logged, expect, "each new version reaches the log once");
+}
+
+/// Two instances publishing the same version at once: one of them publishes it.
+pub async fn concurrent_publish_of_one_version_is_new_once(backend: &dyn Backend) {
+    let fresh = backend.fresh().await;
+    let other = fresh.again.open().await;
+    for def in standard() {
+        let (one, two) = (fresh.store.clone(), other.clone());
+        let (d1, d2) = (def.clone(), def.clone());
+        let first = tokio::spawn(async move { one.publish_form(&d1).await.expect("publish") });
+        let second = tokio::spawn(async move { two.publish_form(&d2).await.expect("publish") });
+        let news = [first.await.expect("task"), second.await.expect("task")];
+        assert_eq!(
+            news.iter().filter(|n| **n).count(),
+            1,
+            "{}: {news:?}",
+            def.form_id
+        );
+    }
+    let forms = fresh.store.forms().await.expect("forms");
+    assert_eq!(forms.len(), standard().len());
+    let logged = pull_all(fresh.store.as_ref(), ReadScope::All, Cursor(0), 50).await;
+    assert_eq!(logged.len(), forms.len());
+}

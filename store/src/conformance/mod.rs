@@ -1,0 +1,107 @@
+//! The conformance suite: the promises of [`crate::Store`] (the crate docs'
+//! list and each method's contract) checked against a real backend.
+//!
+//! A backend's test binary provides a [`Backend`] and expands
+//! [`crate::conformance_tests!`] once:
+//!
+//! ```ignore
+//! beatbook_store::conformance_tests!(MyBackend::new());
+//! ```
+//!
+//! Each case is then its own `#[tokio::test]`, named for what it checks.
+//! The cases push with a plain decider ([`fixture::decider`]): they check
+//! storage, not the server's sync rules.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::Store;
+
+pub mod accounts;
+pub mod blobs;
+pub mod fixture;
+pub mod forms;
+pub mod pull;
+pub mod push;
+pub mod review;
+pub mod revisions;
+pub mod sessions;
+
+/// What a backend gives the suite: new, empty databases.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A new, empty store.
+    async fn fresh(&self) -> Fresh;
+}
+
+/// Opens more handles onto one database: what several server instances
+/// sharing it have (another pool, or the same file opened again).
+#[async_trait]
+pub trait Reopen: Send + Sync {
+    /// A new handle onto the same database, sharing no state with the others
+    /// but the database itself.
+    async fn open(&self) -> Arc<dyn Store>;
+}
+
+/// A new, empty store and a way to open more handles onto it. Whatever the
+/// database needs to stay alive (a temporary directory) lives in `again`.
+pub struct Fresh {
+    /// The first handle.
+    pub store: Arc<dyn Store>,
+    /// Opens more handles onto the same database.
+    pub again: Box<dyn Reopen>,
+}
+
+/// Expands to one `#[tokio::test]` (multi-threaded) per conformance case,
+/// each running on a fresh database from the given [`Backend`] expression.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:expr) => {
+        $crate::conformance_tests!(@cases $backend;
+            push::replayed_push_changes_nothing,
+            push::partial_replay_returns_stored_outcomes,
+            push::answer_is_stored_and_replayed,
+            push::deferred_change_stores_nothing_and_succeeds_later,
+            push::push_counts_batches_and_marks_device_seen,
+            pull::concurrent_writers_never_make_a_reader_skip,
+            pull::pull_filters_by_scope,
+            pull::pages_report_has_more_and_next,
+            pull::pull_resumes_from_stored_cursor_after_reopening,
+            revisions::concurrent_pushes_to_one_record_give_every_revision_once,
+            revisions::reviews_and_edits_interleaved_with_pushes_keep_revisions,
+            revisions::review_writes_a_version_devices_pull,
+            revisions::deletes_are_tombstones_with_history,
+            accounts::organisation_duplicates_and_unknowns,
+            accounts::users_keep_role_scope_and_disabled_flag,
+            accounts::set_password_signs_out_devices_and_sessions,
+            accounts::enroll_refuses_another_users_or_revoked_device,
+            accounts::revoke_device_stops_its_token,
+            forms::publish_is_idempotent_and_lists_every_version,
+            forms::concurrent_publish_of_one_version_is_new_once,
+            blobs::missing_and_complete_blobs,
+            blobs::blobs_not_held_by_device_and_scope,
+            blobs::dropped_photo_leaves_scope_but_stays_in_history,
+            blobs::unattached_bytes_count_until_attached,
+            blobs::unreferenced_blobs_and_forget_blob,
+            review::batch_page_filters_and_progress,
+            review::batch_row_and_entries_respect_scope,
+            review::record_batches_and_conflicts,
+            review::edit_records_writes_refuses_and_audits_in_one_go,
+            review::hazards_overdue_first_and_counts,
+            review::export_pages_by_limit_bytes_and_dates,
+            review::audit_log_order_filter_and_count,
+            sessions::web_session_lifecycle,
+            sessions::expired_web_sessions_are_forgotten,
+        );
+    };
+    (@cases $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let backend = $backend;
+                $crate::conformance::$module::$case(&backend).await;
+            }
+        )*
+    };
+}
