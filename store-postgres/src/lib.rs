@@ -44,6 +44,7 @@
 //! list, the audit log) are single statements, so each page is one snapshot.
 
 mod error;
+pub mod from_sqlite;
 mod migrations;
 pub mod testing;
 
