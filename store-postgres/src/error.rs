@@ -77,15 +77,18 @@ fn from_postgres(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// Whether a statement broke a uniqueness rule.
-pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-/// Whether a statement broke a uniqueness or a foreign-key rule (the SQLite
-/// backend sees both as one constraint violation, and answers both alike).
-pub(crate) fn is_constraint_violation(e: &tokio_postgres::Error) -> bool {
-    is_unique_violation(e) || e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
+impl Error {
+    /// `instead`, when this error is a broken integrity rule (a unique key,
+    /// a foreign key: the SQLite backend sees both as one constraint
+    /// violation and answers both alike); else this error.
+    pub(crate) fn on_constraint(self, instead: impl FnOnce() -> StoreError) -> Error {
+        match &self {
+            Error::Postgres(e) if e.code().is_some_and(|c| c.code().starts_with("23")) => {
+                Error::Store(instead())
+            }
+            _ => self,
+        }
+    }
 }
 
 /// A malformed value read back from the database.

@@ -43,14 +43,27 @@
 //! `synchronous_commit = on`). Reads that page (pull, exports, the batch
 //! list, the audit log) are single statements, so each page is one snapshot.
 
+mod accounts;
+mod blobs;
 mod error;
 pub mod from_sqlite;
+mod log;
 mod migrations;
+mod records;
+mod review;
+mod sql;
+mod sync;
 pub mod testing;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use beatbook_store::StoreError;
+use async_trait::async_trait;
+use beatbook_schema::form::FormDef;
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, UserId};
+use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, Review};
+use beatbook_store::*;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
@@ -102,5 +115,287 @@ impl PgStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Client, Error> {
         Ok(self.pool.get().await?)
+    }
+}
+
+/// Runs `f` on a pooled connection and turns its error into a [`StoreError`].
+macro_rules! with_client {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        async {
+            #[allow(unused_mut)]
+            let mut $c = $store.client().await?;
+            $body.await
+        }
+        .await
+        .map_err(StoreError::from)
+    }};
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn add_station(&self, station: Station) -> Result<(), StoreError> {
+        with_client!(self, |c| accounts::add_station(&c, station))
+    }
+
+    async fn add_grid(&self, grid: Grid) -> Result<(), StoreError> {
+        with_client!(self, |c| accounts::add_grid(&c, grid))
+    }
+
+    async fn stations(&self) -> Result<Vec<Station>, StoreError> {
+        with_client!(self, |c| accounts::stations(&c))
+    }
+
+    async fn grids(&self) -> Result<Vec<Grid>, StoreError> {
+        with_client!(self, |c| accounts::grids(&c))
+    }
+
+    async fn add_user(&self, user: NewUser) -> Result<UserId, StoreError> {
+        with_client!(self, |c| accounts::add_user(&mut c, user))
+    }
+
+    async fn user_by_badge(&self, badge: &str) -> Result<Option<Account>, StoreError> {
+        with_client!(self, |c| accounts::user_by_badge(&c, badge))
+    }
+
+    async fn users(&self) -> Result<Vec<Account>, StoreError> {
+        with_client!(self, |c| accounts::users(&c))
+    }
+
+    async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError> {
+        with_client!(self, |c| accounts::set_password(
+            &mut c,
+            badge,
+            password_hash
+        ))
+    }
+
+    async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError> {
+        with_client!(self, |c| accounts::set_disabled(&c, badge, disabled))
+    }
+
+    async fn enroll(
+        &self,
+        device: DeviceId,
+        user: UserId,
+        name: &str,
+        token_hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        with_client!(self, |c| accounts::enroll(
+            &c, device, user, name, token_hash, now
+        ))
+    }
+
+    async fn token_owner(&self, token_hash: [u8; 32]) -> Result<Option<TokenOwner>, StoreError> {
+        with_client!(self, |c| accounts::token_owner(&c, token_hash))
+    }
+
+    async fn device_revoked(&self, device: DeviceId) -> Result<bool, StoreError> {
+        with_client!(self, |c| accounts::device_revoked(&c, device))
+    }
+
+    async fn revoke_device(&self, device: DeviceId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        with_client!(self, |c| accounts::revoke_device(&c, device, now))
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        with_client!(self, |c| accounts::devices(&c))
+    }
+
+    async fn publish_form(&self, def: &FormDef) -> Result<bool, StoreError> {
+        with_client!(self, |c| sync::publish_form(&mut c, def))
+    }
+
+    async fn forms(&self) -> Result<Vec<FormDef>, StoreError> {
+        with_client!(self, |c| sync::forms(&c))
+    }
+
+    async fn push(
+        &self,
+        pusher: Pusher,
+        batch: BatchId,
+        changes: Vec<Change>,
+        decider: Decider,
+    ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
+        with_client!(self, |c| sync::push(
+            &mut c, pusher, batch, changes, decider
+        ))
+    }
+
+    async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
+        with_client!(self, |c| sync::review(&mut c, id, review))
+    }
+
+    async fn pull(
+        &self,
+        scope: ReadScope,
+        since: Cursor,
+        limit: u32,
+    ) -> Result<RawPage, StoreError> {
+        with_client!(self, |c| log::pull(&c, &scope, since, limit))
+    }
+
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        with_client!(self, |c| records::load_record(&c, id))
+    }
+
+    async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError> {
+        with_client!(self, |c| log::record_history(&c, id))
+    }
+
+    async fn record_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        with_client!(self, |c| records::record_counts(&c))
+    }
+
+    async fn batches(&self, limit: u32) -> Result<Vec<BatchSummary>, StoreError> {
+        with_client!(self, |c| sync::batches(&c, limit))
+    }
+
+    async fn missing_blobs(&self, hashes: Vec<Sha256>) -> Result<Vec<Sha256>, StoreError> {
+        with_client!(self, |c| blobs::missing_blobs(&c, hashes))
+    }
+
+    async fn complete_blob(
+        &self,
+        sha: Sha256,
+        size: u64,
+        content_type: &str,
+        device: DeviceId,
+    ) -> Result<(), StoreError> {
+        with_client!(self, |c| blobs::complete_blob(
+            &mut c,
+            sha,
+            size,
+            content_type,
+            device
+        ))
+    }
+
+    async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
+        with_client!(self, |c| blobs::in_grids(&c, "record_blobs", sha, &scope))
+    }
+
+    async fn blobs_not_held(
+        &self,
+        hashes: Vec<Sha256>,
+        device: DeviceId,
+        scope: ReadScope,
+    ) -> Result<Vec<Sha256>, StoreError> {
+        with_client!(self, |c| blobs::blobs_not_held(&c, hashes, device, &scope))
+    }
+
+    async fn unattached_bytes(&self, device: DeviceId) -> Result<u64, StoreError> {
+        with_client!(self, |c| blobs::unattached_bytes(&c, device))
+    }
+
+    async fn blob_in_history(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
+        with_client!(self, |c| blobs::in_grids(&c, "blob_history", sha, &scope))
+    }
+
+    async fn unreferenced_blobs(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Sha256>, StoreError> {
+        with_client!(self, |c| blobs::unreferenced_blobs(&c, cutoff, limit))
+    }
+
+    async fn forget_blob(&self, sha: Sha256, cutoff: DateTime<Utc>) -> Result<bool, StoreError> {
+        with_client!(self, |c| blobs::forget_blob(&mut c, sha, cutoff))
+    }
+
+    async fn batch_page(&self, filter: BatchFilter) -> Result<BatchPage, StoreError> {
+        with_client!(self, |c| review::batch_page(&c, &filter))
+    }
+
+    async fn batch_row(
+        &self,
+        id: BatchId,
+        scope: ReadScope,
+    ) -> Result<Option<BatchRow>, StoreError> {
+        with_client!(self, |c| review::batch_row_by_id(&c, id, &scope))
+    }
+
+    async fn batch_entries(
+        &self,
+        id: BatchId,
+        scope: ReadScope,
+    ) -> Result<Vec<BatchEntry>, StoreError> {
+        with_client!(self, |c| review::batch_entries(&c, id, &scope))
+    }
+
+    async fn record_batches(&self, id: RecordId) -> Result<BTreeMap<u64, BatchId>, StoreError> {
+        with_client!(self, |c| review::record_batches(&c, id))
+    }
+
+    async fn record_conflicts(&self, id: RecordId) -> Result<Vec<ConflictEntry>, StoreError> {
+        with_client!(self, |c| review::record_conflicts(&c, id))
+    }
+
+    async fn edit_records(
+        &self,
+        ids: Vec<RecordId>,
+        edit: RecordEdit,
+        audit: EditAudit,
+    ) -> Result<Vec<(RecordId, EditOutcome)>, StoreError> {
+        with_client!(self, |c| review::edit_records(&mut c, ids, edit, audit))
+    }
+
+    async fn hazards(&self, query: HazardQuery) -> Result<Vec<StoredRecord>, StoreError> {
+        with_client!(self, |c| review::hazards(&c, &query))
+    }
+
+    async fn hazard_counts(
+        &self,
+        scope: ReadScope,
+        grid: Option<GridId>,
+        today: String,
+    ) -> Result<HazardCounts, StoreError> {
+        with_client!(self, |c| review::hazard_counts(
+            &c,
+            &scope,
+            grid.as_ref(),
+            &today
+        ))
+    }
+
+    async fn export_page(
+        &self,
+        query: ExportQuery,
+        after: Option<RecordId>,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<ExportPage, StoreError> {
+        with_client!(self, |c| review::export_page(
+            &c, &query, after, limit, max_bytes
+        ))
+    }
+
+    async fn append_audit(&self, entry: NewAudit) -> Result<u64, StoreError> {
+        with_client!(self, |c| review::append_audit(&c, &entry))
+    }
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<(Vec<AuditEntry>, u64), StoreError> {
+        with_client!(self, |c| review::audit_log(&c, &query))
+    }
+
+    async fn create_web_session(&self, session: NewWebSession) -> Result<(), StoreError> {
+        with_client!(self, |c| review::create_web_session(&mut c, &session))
+    }
+
+    async fn web_session(&self, id_hash: [u8; 32]) -> Result<Option<WebSession>, StoreError> {
+        with_client!(self, |c| review::web_session(&c, id_hash))
+    }
+
+    async fn touch_web_session(
+        &self,
+        id_hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        with_client!(self, |c| review::touch_web_session(&c, id_hash, now))
+    }
+
+    async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
+        with_client!(self, |c| review::end_web_session(&c, id_hash))
     }
 }

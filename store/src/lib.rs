@@ -211,6 +211,30 @@ impl StoredRecord {
         self.revision += 1;
         self
     }
+
+    /// The version devices pull: the record's values (merged from the field
+    /// states) and envelope at this revision.
+    pub fn version(&self) -> beatbook_schema::protocol::RecordVersion {
+        beatbook_schema::protocol::RecordVersion {
+            record: beatbook_schema::record::Record {
+                id: self.id,
+                form_id: self.form_id.clone(),
+                form_version: self.form_version,
+                grid: self.grid.clone(),
+                author: self.author,
+                device: self.device,
+                values: beatbook_schema::merge::values(&self.fields),
+                attachments: self.attachments.clone(),
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+                status: self.status,
+            },
+            revision: self.revision,
+            deleted: self.deleted,
+            conflicted: self.conflicted,
+            review: self.review.clone(),
+        }
+    }
 }
 
 /// Who pushes, as the storage layer records it.
