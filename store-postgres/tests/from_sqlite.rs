@@ -60,7 +60,7 @@ async fn deployment() -> Deployment {
         &w.grid_a,
         0,
         values(&[("note", json!("门锁坏了")), ("count", json!(3))]),
-        vec![shot],
+        vec![shot.clone()],
     );
     let edited = first.record_id;
     let second = visit(a, &w.grid_a, "second visit");
@@ -81,13 +81,14 @@ async fn deployment() -> Deployment {
         .expect("items")
         .cursor();
 
-    // Two edits of the same field from revision 1: the second is a hard conflict.
-    let edit = |note: &str| {
-        upsert(a, edited, "visit", &w.grid_a, 1, values(&[("note", json!(note))]), vec![])
+    // Two phones edit the same field from revision 1: the second is a hard conflict.
+    let phone = another_phone(&store, a).await;
+    let edit = |by, note: &str| {
+        upsert(by, edited, "visit", &w.grid_a, 1, values(&[("note", json!(note))]), vec![shot.clone()])
     };
-    let out = push_batch(&store, a, BatchId::new_v7(), vec![edit("修好了")]).await;
+    let out = push_batch(&store, a, BatchId::new_v7(), vec![edit(a, "修好了")]).await;
     assert_eq!(written(&out[0].1), 2);
-    let out = push(&store, a, vec![edit("还是坏的")]).await;
+    let out = push(&store, &phone, vec![edit(&phone, "还是坏的")]).await;
     assert!(matches!(out[0].1, ChangeOutcome::Conflicted { revision: 3, .. }), "{out:?}");
 
     let b = &w.officer_b;
@@ -250,9 +251,10 @@ async fn devices_keep_syncing_from_their_cursors_after_the_copy() {
         pg.record(d.edited).await.expect("record"),
         d.store.record(d.edited).await.expect("record")
     );
+    let conflicts = |c: Vec<beatbook_store::ConflictEntry>| format!("{c:?}");
     assert_eq!(
-        pg.record_conflicts(d.edited).await.expect("conflicts"),
-        d.store.record_conflicts(d.edited).await.expect("conflicts")
+        conflicts(pg.record_conflicts(d.edited).await.expect("conflicts")),
+        conflicts(d.store.record_conflicts(d.edited).await.expect("conflicts"))
     );
 
     // A new push gets the next revision and a cursor above every copied one.
