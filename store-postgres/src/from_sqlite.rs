@@ -99,8 +99,9 @@ pub enum MigrateError {
     UnknownSchema(String),
     /// The target database holds data.
     #[error(
-        "the target database is not empty: table {table} holds data. Create a new, empty \
-         database (CREATE DATABASE …), run migrate-to into it, and start no server on it before"
+        "the target database is not empty: table {table} holds data. migrate-to copies only \
+         into an empty database: create a new one (CREATE DATABASE …) and run migrate-to \
+         against it before any server starts on it"
     )]
     NotEmpty {
         /// The first table found holding a row.
@@ -260,11 +261,11 @@ async fn copy_tables(
 }
 
 /// The target of `url` for people to read: database, host, port and user,
-/// never the password.
-pub fn describe_target(url: &str) -> String {
-    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
-        return "a PostgreSQL URL that does not parse".into();
-    };
+/// never the password. Fails if `url` does not parse.
+pub fn describe_target(url: &str) -> Result<String, MigrateError> {
+    let config = url
+        .parse::<tokio_postgres::Config>()
+        .map_err(|e| MigrateError::Target(format!("the PostgreSQL URL is not valid: {e}")))?;
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         #[cfg(unix)]
@@ -272,9 +273,29 @@ pub fn describe_target(url: &str) -> String {
         None => "localhost".into(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!(
+    Ok(format!(
         "database {} on {host}:{port} as user {}",
         config.get_dbname().unwrap_or("(default)"),
         config.get_user().unwrap_or("(default)")
-    )
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_is_described_without_its_password() {
+        let described =
+            describe_target("postgres://beatbook:S3cret@10.0.0.5:6432/district").expect("valid");
+        assert_eq!(
+            described,
+            "database district on 10.0.0.5:6432 as user beatbook"
+        );
+        let described =
+            describe_target("host=127.0.0.1 user=u password=S3cret dbname=d").expect("valid");
+        assert!(!described.contains("S3cret"), "{described}");
+        let err = describe_target("postgres://u:S3cret@host:notaport/d").expect_err("bad port");
+        assert!(!err.to_string().contains("S3cret"), "{err}");
+    }
 }

@@ -42,10 +42,21 @@ async fn deployment() -> Deployment {
     for form in beatbook_schema::catalogue::standard_forms().expect("standard forms") {
         store.publish_form(form.def()).await.expect("publish");
     }
-    let off = fixture::account(&store, "X9009", "赵辅警", beatbook_schema::protocol::Role::Auxiliary, &w.station, std::slice::from_ref(&w.grid_a)).await;
+    let off = fixture::account(
+        &store,
+        "X9009",
+        "赵辅警",
+        beatbook_schema::protocol::Role::Auxiliary,
+        &w.station,
+        std::slice::from_ref(&w.grid_a),
+    )
+    .await;
     store.set_disabled(&off.badge, true).await.expect("disable");
     let spare = another_phone(&store, &w.officer_b).await;
-    store.revoke_device(spare.device, Utc::now()).await.expect("revoke");
+    store
+        .revoke_device(spare.device, Utc::now())
+        .await
+        .expect("revoke");
 
     let a = &w.officer_a;
     let shot = photo(b"a photo of house 12");
@@ -74,7 +85,10 @@ async fn deployment() -> Deployment {
         vec![],
     );
     let out = push(&store, a, vec![first, second.clone(), refused]).await;
-    assert!(matches!(out[2].1, ChangeOutcome::Rejected { .. }), "{out:?}");
+    assert!(
+        matches!(out[2].1, ChangeOutcome::Rejected { .. }),
+        "{out:?}"
+    );
     let midway = fixture::pull_all(&store, ReadScope::All, Cursor(0), 100)
         .await
         .last()
@@ -84,18 +98,33 @@ async fn deployment() -> Deployment {
     // Two phones edit the same field from revision 1: the second is a hard conflict.
     let phone = another_phone(&store, a).await;
     let edit = |by, note: &str| {
-        upsert(by, edited, "visit", &w.grid_a, 1, values(&[("note", json!(note))]), vec![shot.clone()])
+        upsert(
+            by,
+            edited,
+            "visit",
+            &w.grid_a,
+            1,
+            values(&[("note", json!(note))]),
+            vec![shot.clone()],
+        )
     };
     let out = push_batch(&store, a, BatchId::new_v7(), vec![edit(a, "修好了")]).await;
     assert_eq!(written(&out[0].1), 2);
     let out = push(&store, &phone, vec![edit(&phone, "还是坏的")]).await;
-    assert!(matches!(out[0].1, ChangeOutcome::Conflicted { revision: 3, .. }), "{out:?}");
+    assert!(
+        matches!(out[0].1, ChangeOutcome::Conflicted { revision: 3, .. }),
+        "{out:?}"
+    );
 
     let b = &w.officer_b;
     let gone = visit(b, &w.grid_b, "a mistake");
     let out = push(&store, b, vec![gone.clone()]).await;
     assert_eq!(written(&out[0].1), 1);
-    let record = store.record(gone.record_id).await.expect("read").expect("stored");
+    let record = store
+        .record(gone.record_id)
+        .await
+        .expect("read")
+        .expect("stored");
     push(&store, b, vec![fixture::delete(b, &record)]).await;
 
     let review = Review {
@@ -105,10 +134,21 @@ async fn deployment() -> Deployment {
         by: w.supervisor.name.clone(),
         at: Utc::now(),
     };
-    assert_eq!(store.review(second.record_id, review).await.expect("review"), Some(2));
+    assert_eq!(
+        store
+            .review(second.record_id, review)
+            .await
+            .expect("review"),
+        Some(2)
+    );
     for action in ["sign_in", "return"] {
         store
-            .append_audit(NewAudit::by(&w.supervisor, action, "batch", json!({"n": 1, "why": "测试"})))
+            .append_audit(NewAudit::by(
+                &w.supervisor,
+                action,
+                "batch",
+                json!({"n": 1, "why": "测试"}),
+            ))
             .await
             .expect("audit");
     }
@@ -177,12 +217,24 @@ async fn pg_counts(url: &str, tables: &[&str]) -> (BTreeMap<String, u64>, i64) {
 
 /// Every page from `since`, `limit` at a time: (cursor, JSON) of each item
 /// and (next, has_more) of each page.
-async fn pages(store: &dyn Store, scope: ReadScope, since: Cursor, limit: u32) -> Vec<(Vec<(u64, String)>, u64, bool)> {
+async fn pages(
+    store: &dyn Store,
+    scope: ReadScope,
+    since: Cursor,
+    limit: u32,
+) -> Vec<(Vec<(u64, String)>, u64, bool)> {
     let mut out = Vec::new();
     let mut at = since;
     loop {
-        let RawPage { items, next, has_more } = store.pull(scope.clone(), at, limit).await.expect("pull");
-        let items = items.iter().map(|i| (i.cursor.0, i.json.get().to_owned())).collect();
+        let RawPage {
+            items,
+            next,
+            has_more,
+        } = store.pull(scope.clone(), at, limit).await.expect("pull");
+        let items = items
+            .iter()
+            .map(|i| (i.cursor.0, i.json.get().to_owned()))
+            .collect();
         out.push((items, next.0, has_more));
         at = next;
         if !has_more {
@@ -192,9 +244,25 @@ async fn pages(store: &dyn Store, scope: ReadScope, since: Cursor, limit: u32) -
 }
 
 const TABLES: &[&str] = &[
-    "meta", "stations", "grids", "users", "user_grids", "devices", "forms", "changelog", "records",
-    "record_versions", "changes", "batches", "conflicts", "blobs", "record_blobs", "blob_history",
-    "blob_uploads", "web_sessions", "audit_log",
+    "meta",
+    "stations",
+    "grids",
+    "users",
+    "user_grids",
+    "devices",
+    "forms",
+    "changelog",
+    "records",
+    "record_versions",
+    "changes",
+    "batches",
+    "conflicts",
+    "blobs",
+    "record_blobs",
+    "blob_history",
+    "blob_uploads",
+    "web_sessions",
+    "audit_log",
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -215,9 +283,21 @@ async fn devices_keep_syncing_from_their_cursors_after_the_copy() {
         assert_eq!(t.checksum.len(), 64, "{}", t.table);
         let filled = t.table != "meta";
         assert_eq!(t.rows > 0, filled, "{} has rows to copy", t.table);
-        let copied = Progress { step: Step::Copy, table: t.table, done: t.rows, total: t.rows };
-        let verified = Progress { step: Step::Verify, ..copied };
-        assert!(heard.contains(&copied) && heard.contains(&verified), "{}", t.table);
+        let copied = Progress {
+            step: Step::Copy,
+            table: t.table,
+            done: t.rows,
+            total: t.rows,
+        };
+        let verified = Progress {
+            step: Step::Verify,
+            ..copied
+        };
+        assert!(
+            heard.contains(&copied) && heard.contains(&verified),
+            "{}",
+            t.table
+        );
     }
     assert_eq!(report.log_head, max_cursor as u64);
     let (stored, head) = pg_counts(&url, TABLES).await;
@@ -236,17 +316,29 @@ async fn devices_keep_syncing_from_their_cursors_after_the_copy() {
     ] {
         let before = pages(&d.store, scope.clone(), since, 3).await;
         let after = pages(&pg, scope.clone(), since, 3).await;
-        assert!(before.iter().any(|(items, ..)| !items.is_empty()), "{scope:?}");
+        assert!(
+            before.iter().any(|(items, ..)| !items.is_empty()),
+            "{scope:?}"
+        );
         assert_eq!(after, before, "{scope:?} since {since:?}");
     }
     // Tokens still resolve, to the same owner; the revoked phone stays revoked.
     for officer in [&w.officer_a, &w.officer_b] {
         let owner = pg.token_owner(officer.token).await.expect("token");
         assert!(owner.is_some());
-        assert_eq!(owner, d.store.token_owner(officer.token).await.expect("token"));
+        assert_eq!(
+            owner,
+            d.store.token_owner(officer.token).await.expect("token")
+        );
     }
-    assert_eq!(pg.devices().await.expect("devices"), d.store.devices().await.expect("devices"));
-    assert_eq!(pg.users().await.expect("users"), d.store.users().await.expect("users"));
+    assert_eq!(
+        pg.devices().await.expect("devices"),
+        d.store.devices().await.expect("devices")
+    );
+    assert_eq!(
+        pg.users().await.expect("users"),
+        d.store.users().await.expect("users")
+    );
     assert_eq!(
         pg.record(d.edited).await.expect("record"),
         d.store.record(d.edited).await.expect("record")
@@ -259,11 +351,22 @@ async fn devices_keep_syncing_from_their_cursors_after_the_copy() {
 
     // A new push gets the next revision and a cursor above every copied one.
     let a = &w.officer_a;
-    let next = upsert(a, d.edited, "visit", &w.grid_a, 3, values(&[("note", json!("又修了"))]), vec![]);
+    let next = upsert(
+        a,
+        d.edited,
+        "visit",
+        &w.grid_a,
+        3,
+        values(&[("note", json!("又修了"))]),
+        vec![],
+    );
     let out = push(&pg, a, vec![next]).await;
     assert_eq!(written(&out[0].1), 4);
     let new = pages(&pg, w.scope_a(), Cursor(max_cursor as u64), 10).await;
-    let cursors: Vec<u64> = new.iter().flat_map(|(items, ..)| items.iter().map(|i| i.0)).collect();
+    let cursors: Vec<u64> = new
+        .iter()
+        .flat_map(|(items, ..)| items.iter().map(|i| i.0))
+        .collect();
     assert_eq!(cursors, vec![max_cursor as u64 + 1]);
     // And identity columns go on after the copied ids.
     let position = pg
@@ -277,12 +380,17 @@ async fn devices_keep_syncing_from_their_cursors_after_the_copy() {
 async fn a_target_holding_data_is_refused_and_left_as_it_was() {
     let d = deployment().await;
     let url = testing::fresh_database().await;
-    from_sqlite::copy(&d.path, &url, &mut |_| {}).await.expect("first copy");
+    from_sqlite::copy(&d.path, &url, &mut |_| {})
+        .await
+        .expect("first copy");
     let before = pg_counts(&url, TABLES).await;
     let err = from_sqlite::copy(&d.path, &url, &mut |_| {})
         .await
         .expect_err("a second copy into the same database");
-    assert!(matches!(err, MigrateError::NotEmpty { table: "stations" }), "{err}");
+    assert!(
+        matches!(err, MigrateError::NotEmpty { table: "stations" }),
+        "{err}"
+    );
     assert!(err.to_string().contains("table stations"), "{err}");
     assert_eq!(pg_counts(&url, TABLES).await, before);
 
@@ -295,7 +403,10 @@ async fn a_target_holding_data_is_refused_and_left_as_it_was() {
     let err = from_sqlite::copy(&d.path, &url, &mut |_| {})
         .await
         .expect_err("a database a server started on");
-    assert!(matches!(err, MigrateError::NotEmpty { table: "forms" }), "{err}");
+    assert!(
+        matches!(err, MigrateError::NotEmpty { table: "forms" }),
+        "{err}"
+    );
     assert_eq!(pg_counts(&url, TABLES).await, before);
 }
 
@@ -306,28 +417,55 @@ async fn a_copy_that_fails_half_way_leaves_the_target_empty() {
     // A flag SQLite accepted but no boolean can hold, in a table copied
     // after several others.
     let conn = rusqlite::Connection::open(&d.path).expect("open");
-    conn.execute("UPDATE records SET deleted = 2 WHERE id = ?1", [d.edited.to_string()])
-        .expect("spoil a flag");
+    conn.execute(
+        "UPDATE records SET deleted = 2 WHERE id = ?1",
+        [d.edited.to_string()],
+    )
+    .expect("spoil a flag");
     let err = from_sqlite::copy(&d.path, &url, &mut |_| {})
         .await
         .expect_err("a flag of 2");
-    assert!(matches!(err, MigrateError::Convert { table: "records", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MigrateError::Convert {
+                table: "records",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("deleted"), "{err}");
     let (counts, head) = pg_counts(&url, TABLES).await;
     assert!(counts.values().all(|n| *n == 0), "{counts:?}");
     assert_eq!(head, 0);
 
     // Mended, the same target takes the copy.
-    conn.execute("UPDATE records SET deleted = 0 WHERE id = ?1", [d.edited.to_string()])
-        .expect("mend");
-    from_sqlite::copy(&d.path, &url, &mut |_| {}).await.expect("copy after mending");
+    conn.execute(
+        "UPDATE records SET deleted = 0 WHERE id = ?1",
+        [d.edited.to_string()],
+    )
+    .expect("mend");
+    from_sqlite::copy(&d.path, &url, &mut |_| {})
+        .await
+        .expect("copy after mending");
 
     // Another schema version is refused before anything is written.
     let url = testing::fresh_database().await;
-    conn.pragma_update(None, "user_version", 2).expect("older version");
+    conn.pragma_update(None, "user_version", 2)
+        .expect("older version");
     let err = from_sqlite::copy(&d.path, &url, &mut |_| {})
         .await
         .expect_err("an older schema");
-    assert!(matches!(err, MigrateError::SchemaVersion { sqlite: 2, postgres: 3 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MigrateError::SchemaVersion {
+                sqlite: 2,
+                postgres: 3
+            }
+        ),
+        "{err}"
+    );
     assert!(pg_counts(&url, TABLES).await.0.values().all(|n| *n == 0));
 }

@@ -62,9 +62,8 @@ enum Halt {
 
 impl Reader {
     fn run(&self, schema_version: usize) -> Result<(), MigrateError> {
-        let mut conn =
-            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(|e| self.error(e))?;
+        let mut conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| self.error(e))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(|e| self.error(e))?;
         let snapshot = conn.transaction().map_err(|e| self.error(e))?;
@@ -149,7 +148,9 @@ impl Reader {
             table.name,
             table.key
         );
-        let mut stmt = conn.prepare(&sql).map_err(|e| Halt::Failed(self.error(e)))?;
+        let mut stmt = conn
+            .prepare(&sql)
+            .map_err(|e| Halt::Failed(self.error(e)))?;
         let mut rows = stmt.query([]).map_err(|e| Halt::Failed(self.error(e)))?;
         let mut checksum = Checksum::new();
         let mut chunk = Vec::new();

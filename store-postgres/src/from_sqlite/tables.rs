@@ -368,8 +368,12 @@ mod tests {
 
     #[test]
     fn json_key_order_and_spacing_do_not_change_the_checksum() {
-        let a = checksum(&[vec![Cell::Json(r#"{"b": [1, {"y": 2, "x": 1}], "a": "é"}"#.into())]]);
-        let b = checksum(&[vec![Cell::Json(r#"{"a":"é","b":[1,{"x":1,"y":2}]}"#.into())]]);
+        let a = checksum(&[vec![Cell::Json(
+            r#"{"b": [1, {"y": 2, "x": 1}], "a": "é"}"#.into(),
+        )]]);
+        let b = checksum(&[vec![Cell::Json(
+            r#"{"a":"é","b":[1,{"x":1,"y":2}]}"#.into(),
+        )]]);
         assert_eq!(a, b);
     }
 
@@ -383,7 +387,7 @@ mod tests {
             Cell::Null,
             Cell::Json(r#"{"a":1}"#.into()),
         ];
-        let base = checksum(&[row.clone()]);
+        let base = checksum(std::slice::from_ref(&row));
         for (i, changed) in [
             Cell::Text("r2".into()),
             Cell::Int(8),

@@ -191,8 +191,12 @@ async fn checksum(
         let mut cells = Vec::with_capacity(table.columns.len());
         for (i, (_, kind)) in table.columns.iter().enumerate() {
             let cell = match kind {
-                Kind::Text => row.try_get::<_, Option<String>>(i).map(|v| v.map(Cell::Text)),
-                Kind::Json => row.try_get::<_, Option<String>>(i).map(|v| v.map(Cell::Json)),
+                Kind::Text => row
+                    .try_get::<_, Option<String>>(i)
+                    .map(|v| v.map(Cell::Text)),
+                Kind::Json => row
+                    .try_get::<_, Option<String>>(i)
+                    .map(|v| v.map(Cell::Json)),
                 Kind::Int => row.try_get::<_, Option<i64>>(i).map(|v| v.map(Cell::Int)),
                 Kind::Bool => row.try_get::<_, Option<bool>>(i).map(|v| v.map(Cell::Bool)),
                 Kind::Bytes => row
