@@ -57,12 +57,6 @@ pub async fn open(config: Config) -> Result<AppState> {
 /// Opens a data directory that must already hold a database, so that a
 /// mistyped `--data-dir` does not quietly create an empty one.
 pub async fn open_existing(config: Config) -> Result<AppState> {
-    existing_database(&config)?;
-    open(config).await
-}
-
-/// The data directory's database file, which must exist.
-fn existing_database(config: &Config) -> Result<PathBuf> {
     let db = config.database_path();
     if !db.exists() {
         bail!(
@@ -71,7 +65,7 @@ fn existing_database(config: &Config) -> Result<PathBuf> {
             dir = config.data_dir.display()
         );
     }
-    Ok(db)
+    open(config).await
 }
 
 // ---------------------------------------------------------------- serve
@@ -639,7 +633,14 @@ pub async fn gc(state: &AppState) -> Result<()> {
 /// files into `blob_dir` when given (first: a failure there leaves the
 /// database uncopied, so the command can simply run again).
 pub async fn migrate_to(config: &Config, url: &str, blob_dir: Option<PathBuf>) -> Result<()> {
-    let db = existing_database(config)?;
+    let db = config.database_path();
+    if !db.exists() {
+        bail!(
+            "no SQLite database to migrate at {}: point --data-dir at the data directory the \
+             server ran on",
+            db.display()
+        );
+    }
     // Brings an older file to this release's schema, as starting the server would.
     drop(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
     let target = from_sqlite::describe_target(url)?;
