@@ -13,7 +13,7 @@ use beatbook_schema::protocol::{ChangeOutcome, Cursor, Review, ReviewDecision};
 use beatbook_store::conformance::fixture::{
     self, another_phone, photo, push, push_batch, upsert, values, visit, written, World, REFUSE,
 };
-use beatbook_store::{NewAudit, NewWebSession, RawPage, ReadScope, Store};
+use beatbook_store::{FailureCounter, NewAudit, NewWebSession, RawPage, ReadScope, Store};
 use beatbook_store_postgres::from_sqlite::{self, MigrateError, Progress, Step};
 use beatbook_store_postgres::{testing, PgStore};
 use beatbook_store_sqlite::SqliteStore;
@@ -161,6 +161,19 @@ async fn deployment() -> Deployment {
         })
         .await
         .expect("web session");
+    let failed = FailureCounter {
+        key: [7; 16],
+        limit: 5,
+        cleared_by_success: true,
+    };
+    let _kept = store
+        .reserve_signin_failure(
+            vec![failed],
+            std::time::Duration::from_secs(900),
+            Utc::now(),
+        )
+        .await
+        .expect("a failed sign-in");
     Deployment {
         _dir: dir,
         path,
@@ -263,6 +276,7 @@ const TABLES: &[&str] = &[
     "blob_uploads",
     "web_sessions",
     "audit_log",
+    "signin_failures",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -25,6 +25,7 @@ use migrations::MIGRATIONS;
 
 mod migrations;
 mod review;
+mod signin;
 
 /// Readers kept open for reuse.
 const READERS: usize = 4;
@@ -191,9 +192,15 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
-    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        // Read under the write lock (the writer's transactions are
+        // IMMEDIATE): two processes opening a new file at once apply each
+        // migration once.
         let tx = conn.transaction()?;
+        let applied: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if applied > i {
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
@@ -1117,6 +1124,20 @@ impl Store for SqliteStore {
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
         self.write(move |c| review::end_web_session(c, id_hash))
             .await
+    }
+
+    async fn reserve_signin_failure(
+        &self,
+        counters: Vec<FailureCounter>,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<FailureReservation, StoreError> {
+        self.write(move |c| signin::reserve(c, &counters, window, now))
+            .await
+    }
+
+    async fn release_signin_failure(&self, reserved: ReservedFailure) -> Result<(), StoreError> {
+        self.write(move |c| signin::release(c, &reserved)).await
     }
 }
 

@@ -169,6 +169,17 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX blob_uploads_device ON blob_uploads (device_id);
     "#,
+    // 4: failed sign-ins, counted here so every server instance on this
+    // database holds the same limits. `key` is a hash (never a badge);
+    // a row lives for one window from `window_start_ms` (Unix milliseconds).
+    r#"
+    CREATE TABLE signin_failures (
+        key BLOB PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        window_start_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX signin_failures_window ON signin_failures (window_start_ms);
+    "#,
 ];
 
 #[cfg(test)]

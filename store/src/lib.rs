@@ -29,8 +29,10 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod review;
+mod signin;
 
 pub use review::*;
+pub use signin::*;
 
 use std::collections::BTreeMap;
 
@@ -537,4 +539,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Ends a web session.
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    // ---- failed sign-ins (shared by every instance on the database) ----
+    /// Counts one failed sign-in against each of `counters` before the
+    /// password is checked, or refuses the attempt.
+    ///
+    /// A counter's window starts at the first failure counted after its
+    /// previous window ended (a window ends `window` after it started; an
+    /// ended window's failures are forgotten). The attempt is refused,
+    /// counting nothing, when any counter already holds `limit` failures or
+    /// more in its current window; `retry_after` is then the longest time
+    /// until such a window ends. Otherwise every counter goes up by one.
+    ///
+    /// All or nothing, and atomic with every other reservation and release
+    /// on the same keys, whatever handle or server instance makes them: of
+    /// attempts sent at once, at most `limit` are reserved per counter.
+    ///
+    /// Storage stays bounded: rows of ended windows are deleted (at the
+    /// latest by a later reservation), so what is kept is at most the
+    /// reservations of one window.
+    async fn reserve_signin_failure(
+        &self,
+        counters: Vec<FailureCounter>,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<FailureReservation, StoreError>;
+    /// Takes back a reserved failure after a correct password. For each
+    /// counter still in the window the failure was counted in (same start):
+    /// one marked [`FailureCounter::cleared_by_success`] forgets all its
+    /// failures, any other loses the one reserved (forgotten at zero). A
+    /// counter whose window ended meanwhile (or that a later window
+    /// replaced) is left alone: the release is no credit in a new window.
+    async fn release_signin_failure(&self, reserved: ReservedFailure) -> Result<(), StoreError>;
 }

@@ -16,7 +16,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::auth::hash_password;
 use crate::auth::signin::{MAX_BADGE_BYTES, MAX_PASSWORD_BYTES};
 use crate::blobs::BlobDir;
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::demo::{self, DemoError, DemoReport, DemoSize};
 use crate::deploy;
 use crate::state::AppState;
@@ -55,15 +55,18 @@ pub async fn open(config: Config) -> Result<AppState> {
 }
 
 /// Opens a data directory that must already hold a database, so that a
-/// mistyped `--data-dir` does not quietly create an empty one.
+/// mistyped `--data-dir` (or `--database`) does not quietly create an empty
+/// one. A PostgreSQL database is taken as it is.
 pub async fn open_existing(config: Config) -> Result<AppState> {
-    let db = config.database_path();
-    if !db.exists() {
-        bail!(
-            "no Beatbook database in {dir}: create one with `beatbook-server --data-dir {dir} init …` \
-             (or `… demo`), or point --data-dir at an existing data directory",
-            dir = config.data_dir.display()
-        );
+    if let Database::Sqlite(db) = config.database() {
+        if !db.exists() {
+            bail!(
+                "no Beatbook database at {db}: create one with `beatbook-server --data-dir {dir} init …` \
+                 (or `… demo`), or point --data-dir (or --database) at an existing one",
+                db = db.display(),
+                dir = config.data_dir.display()
+            );
+        }
     }
     open(config).await
 }
@@ -633,17 +636,26 @@ pub async fn gc(state: &AppState) -> Result<()> {
 /// files into `blob_dir` when given (first: a failure there leaves the
 /// database uncopied, so the command can simply run again).
 pub async fn migrate_to(config: &Config, url: &str, blob_dir: Option<PathBuf>) -> Result<()> {
-    let db = config.database_path();
-    if !db.exists() {
-        bail!(
-            "no SQLite database to migrate at {}: point --data-dir at the data directory the \
-             server ran on",
+    let db = match config.database() {
+        Database::Sqlite(db) if db.exists() => db,
+        Database::Sqlite(db) => bail!(
+            "no SQLite database to migrate at {}: point --data-dir (or --database) at the one \
+             the server ran on",
             db.display()
-        );
+        ),
+        Database::Postgres(_) => bail!(
+            "the configured database is already PostgreSQL: migrate-to copies from the SQLite \
+             database, so point --database (or the configuration's `database`) at that file"
+        ),
+    };
+    let target = Database::from(url.to_owned());
+    if !matches!(target, Database::Postgres(_)) {
+        // Not repeated: a mistyped scheme would show its password.
+        bail!("the target is not a PostgreSQL URL: give postgres://user@host:port/database");
     }
+    from_sqlite::check_url(url)?;
     // Brings an older file to this release's schema, as starting the server would.
     drop(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
-    let target = from_sqlite::describe_target(url)?;
 
     let started = Instant::now();
     match &blob_dir {
@@ -668,8 +680,9 @@ pub async fn migrate_to(config: &Config, url: &str, blob_dir: Option<PathBuf>) -
             );
         }
         None => println!(
-            "photos stay in {}: every server instance on PostgreSQL must use that same blob \
-             directory (shared storage), or run migrate-to again with --blob-dir DIR to copy them",
+            "photos stay in {}: every server instance on PostgreSQL must use that directory \
+             (blob_dir in its configuration, on storage they share), or run migrate-to again \
+             with --blob-dir DIR to copy them",
             config.blob_dir().display()
         ),
     }

@@ -7,8 +7,16 @@
 //! Each device's unfinished uploads are its own: two devices sending the same
 //! photo fill separate files, so neither can spoil or finish the other's, and
 //! what a device leaves unfinished is counted against that device alone.
+//!
+//! Several server instances may share the directory (shared storage, config
+//! `blob_dir`): an upload started on one resumes on another from the partial
+//! file, and every lock is held across processes too, by an OS file lock on
+//! a lock file under `locks/` (`locks/devices/<device>`, one per device, and
+//! `locks/digests/<xx>`, one per first byte of a digest). The storage must
+//! support `flock` (local disks; NFS emulates it with POSIX locks).
 
 use std::collections::HashMap;
+use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -26,13 +34,25 @@ pub struct BlobDir {
 }
 
 /// One lock per device (its uploads, one at a time, so its quota is counted
-/// on a settled directory) and one per digest (a complete blob is promoted,
-/// recorded or collected by one task at a time). A device lock is taken
-/// before a digest lock, never after.
-#[derive(Debug, Default)]
+/// on a settled directory) and one per digest stripe, i.e. first byte (a
+/// complete blob is promoted, recorded or collected by one task at a time;
+/// a stripe keeps the lock files few, at the cost of rare waits between
+/// blobs that share it). A device lock is taken before a digest lock, never
+/// after. In this process first, then the lock file: so at most one task
+/// per key and process waits for another process (on a blocking thread).
+#[derive(Debug)]
 struct Locks {
     devices: Mutex<HashMap<DeviceId, Arc<tokio::sync::Mutex<()>>>>,
-    digests: Mutex<HashMap<Sha256, Arc<tokio::sync::Mutex<()>>>>,
+    stripes: Vec<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Default for Locks {
+    fn default() -> Self {
+        Self {
+            devices: Mutex::default(),
+            stripes: (0..=u8::MAX).map(|_| Arc::default()).collect(),
+        }
+    }
 }
 
 fn entry<K: std::hash::Hash + Eq>(
@@ -42,6 +62,50 @@ fn entry<K: std::hash::Hash + Eq>(
     let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
     map.retain(|_, l| Arc::strong_count(l) > 1);
     map.entry(key).or_default().clone()
+}
+
+/// A turn on a device's uploads or on a digest, held in this process and in
+/// every process sharing the blob directory until dropped.
+#[derive(Debug)]
+#[must_use = "the turn ends when dropped"]
+pub struct Turn {
+    // Fields drop in order: the file lock is released before the local one.
+    _file: std::fs::File,
+    _local: OwnedMutexGuard<()>,
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// Waits for the OS lock on `path` (created if missing).
+async fn lock_file(path: PathBuf) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = open_lock_file(&path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The OS lock on `path` if no process holds it now.
+async fn try_lock_file(path: PathBuf) -> std::io::Result<Option<std::fs::File>> {
+    tokio::task::spawn_blocking(move || {
+        let file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// An unfinished upload of one device.
@@ -78,6 +142,8 @@ impl BlobDir {
     /// Opens (creating) the directory.
     pub fn open(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("partial"))?;
+        std::fs::create_dir_all(root.join("locks").join("devices"))?;
+        std::fs::create_dir_all(root.join("locks").join("digests"))?;
         Ok(Self {
             root: root.to_owned(),
             locks: Arc::default(),
@@ -104,14 +170,54 @@ impl BlobDir {
             .join(format!("{}.part", sha.to_hex()))
     }
 
-    /// Waits for `device`'s turn to upload; its uploads run one at a time.
-    pub async fn lock_device(&self, device: DeviceId) -> OwnedMutexGuard<()> {
-        entry(&self.locks.devices, device).lock_owned().await
+    fn device_lock_path(&self, device: DeviceId) -> PathBuf {
+        self.root
+            .join("locks")
+            .join("devices")
+            .join(device.to_string())
     }
 
-    /// Waits for the turn to promote, record or collect the blob `sha`.
-    pub async fn lock_digest(&self, sha: Sha256) -> OwnedMutexGuard<()> {
-        entry(&self.locks.digests, sha).lock_owned().await
+    /// Waits for `device`'s turn to upload; its uploads run one at a time,
+    /// whichever instance receives them.
+    pub async fn lock_device(&self, device: DeviceId) -> std::io::Result<Turn> {
+        let local = entry(&self.locks.devices, device).lock_owned().await;
+        let file = lock_file(self.device_lock_path(device)).await?;
+        Ok(Turn {
+            _file: file,
+            _local: local,
+        })
+    }
+
+    /// `device`'s turn if no one (in any process) holds it now.
+    async fn try_lock_device(&self, device: DeviceId) -> std::io::Result<Option<Turn>> {
+        let Ok(local) = entry(&self.locks.devices, device).try_lock_owned() else {
+            return Ok(None);
+        };
+        let file = try_lock_file(self.device_lock_path(device)).await?;
+        Ok(file.map(|file| Turn {
+            _file: file,
+            _local: local,
+        }))
+    }
+
+    /// Waits for the turn to promote, record or collect the blob `sha`,
+    /// whichever instance does it.
+    pub async fn lock_digest(&self, sha: Sha256) -> std::io::Result<Turn> {
+        let stripe = sha.0[0];
+        let local = self.locks.stripes[usize::from(stripe)]
+            .clone()
+            .lock_owned()
+            .await;
+        let path = self
+            .root
+            .join("locks")
+            .join("digests")
+            .join(format!("{stripe:02x}"));
+        let file = lock_file(path).await?;
+        Ok(Turn {
+            _file: file,
+            _local: local,
+        })
     }
 
     /// Bytes of `device`'s upload of `sha` received so far.
@@ -204,9 +310,10 @@ impl BlobDir {
     }
 
     /// Removes every unfinished upload last written before `cutoff`. A
-    /// device uploading right now is skipped (its files are not idle), and
-    /// files of the layout before per-device uploads (`partial/<sha>.part`)
-    /// expire the same way.
+    /// device uploading right now (on any instance) is skipped (its files
+    /// are not idle), and files of the layout before per-device uploads
+    /// (`partial/<sha>.part`) expire the same way. Another instance sweeping
+    /// at once is no error: what it removed first is simply not counted here.
     pub async fn expire_partials(&self, cutoff: SystemTime) -> std::io::Result<Removed> {
         let mut removed = Removed::default();
         let mut dir = tokio::fs::read_dir(self.partial_dir()).await?;
@@ -214,11 +321,14 @@ impl BlobDir {
             let name = item.file_name();
             let Some(name) = name.to_str() else { continue };
             if let Ok(device) = name.parse::<DeviceId>() {
-                let Ok(_turn) = entry(&self.locks.devices, device).try_lock_owned() else {
+                let Some(_turn) = self.try_lock_device(device).await? else {
                     continue;
                 };
                 let device_dir = item.path();
-                let mut files = tokio::fs::read_dir(&device_dir).await?;
+                let Some(mut files) = not_found_is_none(tokio::fs::read_dir(&device_dir).await)?
+                else {
+                    continue; // another instance's sweep removed it
+                };
                 while let Some(file) = files.next_entry().await? {
                     expire(&file.path(), cutoff, &mut removed).await?;
                 }
@@ -286,4 +396,64 @@ async fn expire(path: &Path, cutoff: SystemTime, removed: &mut Removed) -> std::
         removed.bytes += meta.len();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Two handles on one directory, as two server instances have: each has
+    /// its own in-process locks, so only the lock files stand between them.
+    fn two_instances() -> (tempfile::TempDir, BlobDir, BlobDir) {
+        let dir = tempfile::tempdir().expect("dir");
+        let one = BlobDir::open(dir.path()).expect("open");
+        let two = BlobDir::open(dir.path()).expect("open");
+        (dir, one, two)
+    }
+
+    async fn waits<T>(turn: impl std::future::Future<Output = T>) -> bool {
+        tokio::time::timeout(Duration::from_millis(200), turn)
+            .await
+            .is_err()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_device_turn_holds_across_instances() {
+        let (_dir, one, two) = two_instances();
+        let device = DeviceId::new_v7();
+        let held = one.lock_device(device).await.expect("lock");
+        assert!(waits(two.lock_device(device)).await);
+        assert!(two.try_lock_device(device).await.expect("try").is_none());
+        assert!(two
+            .try_lock_device(DeviceId::new_v7())
+            .await
+            .expect("try")
+            .is_some());
+        drop(held);
+        let _turn = tokio::time::timeout(Duration::from_secs(5), two.lock_device(device))
+            .await
+            .expect("the turn passes")
+            .expect("lock");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_digest_turn_holds_across_instances() {
+        let (_dir, one, two) = two_instances();
+        let sha = Sha256::digest(b"photo");
+        let held = one.lock_digest(sha).await.expect("lock");
+        assert!(waits(two.lock_digest(sha)).await);
+        let mut elsewhere = sha;
+        elsewhere.0[0] ^= 0xff;
+        let _other = tokio::time::timeout(Duration::from_secs(5), two.lock_digest(elsewhere))
+            .await
+            .expect("another stripe is free")
+            .expect("lock");
+        drop(held);
+        let _turn = tokio::time::timeout(Duration::from_secs(5), two.lock_digest(sha))
+            .await
+            .expect("the turn passes")
+            .expect("lock");
+    }
 }

@@ -12,8 +12,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Where the database and blobs live.
+    /// Where the database and blobs live (unless `database` and `blob_dir`
+    /// say otherwise), and this instance's own files (thumbnails, temporary
+    /// exports).
     pub data_dir: PathBuf,
+    /// The database: a SQLite file path, or a `postgres://` (or
+    /// `postgresql://`) URL. Default: `<data_dir>/beatbook.sqlite3`.
+    pub database: Option<Database>,
+    /// Most connections to a PostgreSQL database this instance holds.
+    pub database_pool_size: u32,
+    /// Attachment bytes. Default: `<data_dir>/blobs`. Several instances
+    /// must share it (shared storage with file locks, e.g. NFS).
+    pub blob_dir: Option<PathBuf>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Largest request body after decompression, in bytes.
@@ -59,7 +69,7 @@ pub struct Config {
     /// How often the janitor removes expired uploads and unreferenced blobs, in seconds.
     pub janitor_interval_secs: u64,
     /// Uploads are refused (507) when they would leave less free disk space
-    /// than this in the data directory's filesystem, in bytes.
+    /// than this in the blob directory's filesystem, in bytes.
     pub min_free_disk_bytes: u64,
     /// Pushes are refused (507) below this much free disk space, in bytes;
     /// smaller than [`Config::min_free_disk_bytes`], so records still sync
@@ -99,6 +109,9 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("beatbook-data"),
+            database: None,
+            database_pool_size: 16,
+            blob_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_changes: 2_000,
@@ -135,9 +148,89 @@ impl Default for Config {
     }
 }
 
+/// The database a configuration names. Shown (`Display`, `Debug`) without
+/// the password of a URL, so it can go into logs and error messages.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server: its `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl From<String> for Database {
+    fn from(s: String) -> Self {
+        let scheme = s
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Database::Postgres(s),
+            _ => Database::Sqlite(PathBuf::from(s)),
+        }
+    }
+}
+
+impl From<Database> for String {
+    fn from(db: Database) -> Self {
+        match db {
+            Database::Sqlite(path) => path.to_string_lossy().into_owned(),
+            Database::Postgres(url) => url,
+        }
+    }
+}
+
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "SQLite database {}", path.display()),
+            Database::Postgres(url) => write!(f, "PostgreSQL database {}", redact_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// `url` with the password of its user info and of a `password=` query
+/// parameter replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{user_info}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 /// The configuration keys, as `BEATBOOK_<KEY>` environment variables take them.
 const KEYS: &[&str] = &[
     "data_dir",
+    "database",
+    "database_pool_size",
+    "blob_dir",
     "listen",
     "max_body_bytes",
     "max_batch_changes",
@@ -188,14 +281,18 @@ impl Config {
             .map_err(Box::new)
     }
 
-    /// The SQLite database file.
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("beatbook.sqlite3")
+    /// The database: as configured, else the SQLite file in the data directory.
+    pub fn database(&self) -> Database {
+        self.database
+            .clone()
+            .unwrap_or_else(|| Database::Sqlite(self.data_dir.join("beatbook.sqlite3")))
     }
 
-    /// The blob directory.
+    /// The blob directory: as configured, else `blobs` in the data directory.
     pub fn blob_dir(&self) -> PathBuf {
-        self.data_dir.join("blobs")
+        self.blob_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("blobs"))
     }
 
     /// Whether clients reach this server over HTTPS: it terminates TLS
@@ -209,6 +306,61 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_is_a_path_or_a_postgres_url_shown_without_its_password() {
+        let config = Config {
+            data_dir: PathBuf::from("/srv/beatbook"),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.database(),
+            Database::Sqlite(PathBuf::from("/srv/beatbook/beatbook.sqlite3"))
+        );
+        assert_eq!(
+            Database::from("/data/x.sqlite3".to_owned()),
+            Database::Sqlite(PathBuf::from("/data/x.sqlite3"))
+        );
+        for (url, shown) in [
+            (
+                "postgres://bb:s3cret@127.0.0.1:5432/beatbook",
+                "postgres://bb:***@127.0.0.1:5432/beatbook",
+            ),
+            (
+                "postgresql://bb:p@ss:w@rd@db.internal/beatbook?sslmode=require&password=s3cret",
+                "postgresql://bb:***@db.internal/beatbook?sslmode=require&password=***",
+            ),
+            (
+                "POSTGRES://bb@127.0.0.1/beatbook",
+                "POSTGRES://bb@127.0.0.1/beatbook",
+            ),
+        ] {
+            let db = Database::from(url.to_owned());
+            assert!(matches!(db, Database::Postgres(_)), "{url}");
+            let text = format!("{db} {db:?}");
+            assert!(text.contains(shown), "{text}");
+            assert!(!text.contains("s3cret") && !text.contains("ss:w"), "{text}");
+        }
+    }
+
+    #[test]
+    fn database_and_blob_dir_come_from_the_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("beatbook.toml");
+        std::fs::write(
+            &file,
+            "database = \"postgres://bb:pw@127.0.0.1/beatbook\"\n\
+             database_pool_size = 4\nblob_dir = \"/mnt/shared/blobs\"\n",
+        )
+        .expect("write");
+        let config = Config::load(Some(&file)).expect("loads");
+        assert_eq!(
+            config.database(),
+            Database::Postgres("postgres://bb:pw@127.0.0.1/beatbook".into())
+        );
+        assert_eq!(config.database_pool_size, 4);
+        assert_eq!(config.blob_dir(), PathBuf::from("/mnt/shared/blobs"));
+    }
 
     #[test]
     fn every_setting_can_come_from_the_environment() {

@@ -106,7 +106,7 @@ async fn unreferenced(state: &AppState, cutoff: DateTime<Utc>) -> Result<Removed
         for sha in &batch {
             // Under the digest's lock a re-upload cannot slip in between the
             // database forgetting the blob and its bytes going.
-            let _blob = state.blobs.lock_digest(*sha).await;
+            let _blob = state.blobs.lock_digest(*sha).await?;
             if state.store.forget_blob(*sha, cutoff).await? {
                 removed.files += 1;
                 removed.bytes += state.blobs.remove(sha).await?;
@@ -126,7 +126,7 @@ async fn strays(state: &AppState, cutoff: SystemTime) -> Result<Removed, SweepEr
     for chunk in files.chunks(BATCH as usize) {
         let hashes: Vec<Sha256> = chunk.iter().map(|(sha, _)| *sha).collect();
         for sha in state.store.missing_blobs(hashes).await? {
-            let _blob = state.blobs.lock_digest(sha).await;
+            let _blob = state.blobs.lock_digest(sha).await?;
             // Recorded meanwhile (an upload finished): not a stray any more.
             if state.store.missing_blobs(vec![sha]).await?.is_empty() {
                 continue;

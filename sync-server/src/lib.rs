@@ -23,17 +23,32 @@ pub mod thumbs;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::Config;
+pub use config::{Config, Database};
 pub use http::router;
 pub use state::{AppState, StartError};
 
+use beatbook_store::{Store, StoreError};
 use beatbook_store_sqlite::SqliteStore;
 
-/// Opens the SQLite store of `config` (creating the data directory) and builds the state.
+/// Opens the database `config` names (creating the data directory, and a
+/// SQLite file's directory) and builds the state.
 pub async fn open(config: Config) -> Result<AppState, StartError> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = SqliteStore::open(&config.database_path())?;
-    AppState::new(Arc::new(store), config).await
+    let store: Arc<dyn Store> = match config.database() {
+        Database::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            Arc::new(SqliteStore::open(&path)?)
+        }
+        db @ Database::Postgres(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "{db}: this build has no PostgreSQL backend yet"
+            ))
+            .into())
+        }
+    };
+    AppState::new(store, config).await
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the

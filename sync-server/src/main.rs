@@ -10,7 +10,7 @@ use beatbook_schema::ids::{DeviceId, GridId, StationId};
 use beatbook_schema::protocol::Role;
 use beatbook_server::admin::{self, AccountSpec};
 use beatbook_server::demo::{self, DemoSize};
-use beatbook_server::Config;
+use beatbook_server::{Config, Database};
 use beatbook_store::{Grid, Station};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -26,7 +26,7 @@ const PASSWORD_ENV: &str = "BEATBOOK_PASSWORD";
     version,
     about = "Beatbook sync server and admin tool (同步服务器与管理工具)",
     after_help = "Settings come from defaults, then --config (or ./beatbook.toml), then BEATBOOK_* \
-                  environment variables (e.g. BEATBOOK_LISTEN), then --data-dir / --listen.\n\
+                  environment variables (e.g. BEATBOOK_LISTEN), then --data-dir / --database / --listen.\n\
                   Passwords are read from BEATBOOK_ADMIN_PASSWORD (init) or BEATBOOK_PASSWORD \
                   (user add, user passwd), else from one line of standard input."
 )]
@@ -37,6 +37,11 @@ struct Cli {
     /// Data directory: database and photos (数据目录); overrides the configuration
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Database: a SQLite file or a postgres:// URL [default: <data-dir>/beatbook.sqlite3];
+    /// overrides the configuration. A URL with a password belongs in BEATBOOK_DATABASE or the
+    /// configuration file: command lines are visible to every user of the machine
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -306,6 +311,9 @@ fn load_config(cli: &Cli) -> Result<Config> {
     })?;
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
+    }
+    if let Some(db) = &cli.database {
+        config.database = Some(Database::from(db.clone()));
     }
     if let Command::Serve {
         listen: Some(addr), ..

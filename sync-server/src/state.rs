@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use beatbook_schema::form::{Form, FormDef};
 use chrono::FixedOffset;
@@ -8,7 +8,7 @@ use chrono::FixedOffset;
 use crate::auth::{Limits, Throttle};
 use crate::blobs::BlobDir;
 use crate::config::Config;
-use crate::sync::{Forms, Policy};
+use crate::sync::{Forms, Policy, PublishedForms};
 use crate::thumbs::Thumbnails;
 use beatbook_store::{Store, StoreError};
 
@@ -17,8 +17,9 @@ use beatbook_store::{Store, StoreError};
 pub struct AppState {
     /// Storage.
     pub store: Arc<dyn Store>,
-    /// The published forms, compiled; replaced when a form is published.
-    pub forms: Arc<RwLock<Arc<Forms>>>,
+    /// The published forms, compiled; read again when a form may have been
+    /// published elsewhere.
+    pub forms: Arc<PublishedForms>,
     /// Configuration.
     pub config: Arc<Config>,
     /// Attachment bytes.
@@ -74,7 +75,7 @@ impl AppState {
         ));
         Ok(Self {
             store,
-            forms: Arc::new(RwLock::new(Arc::new(forms))),
+            forms: Arc::new(PublishedForms::new(forms)),
             throttle: Arc::new(Throttle::new(Limits::of(&config))),
             config: Arc::new(config),
             blobs,
@@ -84,13 +85,23 @@ impl AppState {
         })
     }
 
-    /// The current compiled forms.
+    /// The compiled forms as last loaded, without asking the store: for
+    /// this process's own work (the CLI, the demo seeder). Requests use
+    /// [`AppState::recent_forms`] or [`PublishedForms::covering`], which see
+    /// versions published by other processes.
     pub fn forms(&self) -> Arc<Forms> {
-        self.forms.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.forms.current()
+    }
+
+    /// The compiled forms, read from the store at most
+    /// [`crate::sync::RELOAD_FLOOR`] ago (see [`PublishedForms::recent`]).
+    pub async fn recent_forms(&self) -> Result<Arc<Forms>, StoreError> {
+        self.forms.recent(self.store.as_ref()).await
     }
 
     /// Publishes a form version and recompiles the published forms, so pushes
-    /// of the new version validate at once; devices receive the definition
+    /// of the new version validate at once (other instances and processes
+    /// read the forms again when they meet the version); devices receive the definition
     /// with their next pull. A definition that does not compile is refused
     /// before anything is stored. Publishing a version again changes nothing
     /// (a published version is never edited: publish a new version instead).
@@ -98,8 +109,7 @@ impl AppState {
     pub async fn publish_form(&self, def: &FormDef) -> Result<bool, StartError> {
         Form::compile(def.clone())?;
         let new = self.store.publish_form(def).await?;
-        let forms = Forms::compile(self.store.forms().await?)?;
-        *self.forms.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(forms);
+        self.forms.reload(self.store.as_ref()).await?;
         Ok(new)
     }
 }

@@ -66,6 +66,25 @@ impl TestServer {
         Self::serve_on(state, dir, SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
+    /// Another instance beside this one, as behind a load balancer: the same
+    /// configuration, database and blob directory (named explicitly), its
+    /// own data directory (its thumbnails and temporary files) and its own
+    /// state (store handle, caches, throttle) on its own port. Drop it
+    /// before this one, whose data directory holds the database.
+    pub async fn another_instance(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            database: Some(self.state.config.database()),
+            blob_dir: Some(self.state.config.blob_dir()),
+            ..(*self.state.config).clone()
+        };
+        let state = beatbook_server::open(config)
+            .await
+            .expect("another instance opens");
+        Self::serve(state, dir).await
+    }
+
     async fn serve_on(state: AppState, dir: TempDir, addr: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

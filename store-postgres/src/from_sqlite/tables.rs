@@ -58,7 +58,7 @@ impl Table {
 
 use Kind::{Bool, Bytes, Int, Json as JsonKind, Text};
 
-/// Every table of the SQLite schema (migrations 1–3), parents before the
+/// Every table of the SQLite schema (migrations 1–4), parents before the
 /// tables whose foreign keys point at them.
 pub(crate) const TABLES: &[Table] = &[
     Table {
@@ -227,6 +227,11 @@ pub(crate) const TABLES: &[Table] = &[
             ("detail", Text),
         ],
         key: "id",
+    },
+    Table {
+        name: "signin_failures",
+        columns: &[("key", Bytes), ("failures", Int), ("window_start_ms", Int)],
+        key: "key",
     },
 ];
 

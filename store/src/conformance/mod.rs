@@ -27,6 +27,7 @@ pub mod push;
 pub mod review;
 pub mod revisions;
 pub mod sessions;
+pub mod signin;
 
 /// What a backend gives the suite: new, empty databases.
 #[async_trait]
@@ -93,6 +94,9 @@ macro_rules! conformance_tests {
             review::audit_log_order_filter_and_count,
             sessions::web_session_lifecycle,
             sessions::expired_web_sessions_are_forgotten,
+            signin::a_counter_at_its_limit_refuses_counting_nothing_until_its_window_ends,
+            signin::a_release_clears_or_takes_back_only_in_the_same_window,
+            signin::reservations_at_once_through_several_handles_get_at_most_the_limit,
         );
     };
     (@cases $backend:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -1,19 +1,21 @@
 //! Signing in with badge and password: the one workflow behind device
 //! enrollment (`POST /v1/enroll`) and the review pages' sign-in form, so both
 //! doors hold the same way. Each step is cheaper than the next and refuses
-//! before it: the fields' sizes, the throttle's reservation (counted before
-//! the password is checked), the account, the Argon2id check in turn, then
-//! the throttle's bookkeeping. The routes answer in their own way (JSON or a
-//! page).
+//! before it: the fields' sizes, the in-memory throttle's reservation, the
+//! same reservation in the store (shared by every server instance; both
+//! counted before the password is checked), the account, the Argon2id check
+//! in turn, then the throttles' bookkeeping. The routes answer in their own
+//! way (JSON or a page).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use beatbook_schema::text::Text;
+use chrono::Utc;
 
 use super::password::password_matches;
 use crate::state::AppState;
-use beatbook_store::{Account, StoreError};
+use beatbook_store::{Account, FailureReservation, StoreError};
 
 /// Longest badge number, in bytes after trimming.
 pub const MAX_BADGE_BYTES: usize = 64;
@@ -108,12 +110,30 @@ pub async fn sign_in(state: &AppState, attempt: Attempt<'_>) -> Result<Account, 
         .throttle
         .reserve(badge, attempt.client)
         .map_err(SignInError::Throttled)?;
+    // Refused here, the attempt stays counted in memory: the badge or the
+    // address is over its limit across instances, so this instance may as
+    // well refuse the next ones without asking the database.
+    let shared = match state
+        .store
+        .reserve_signin_failure(
+            state.throttle.counters(badge, attempt.client),
+            state.throttle.window(),
+            Utc::now(),
+        )
+        .await?
+    {
+        FailureReservation::Reserved(shared) => shared,
+        FailureReservation::Refused { retry_after } => {
+            return Err(SignInError::Throttled(retry_after))
+        }
+    };
     let account = state.store.user_by_badge(badge).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let right = password_matches(attempt.password.to_owned(), hash).await;
     match account {
         Some(account) if right => {
             state.throttle.succeed(reservation);
+            state.store.release_signin_failure(shared).await?;
             if account.disabled {
                 return Err(SignInError::Disabled);
             }

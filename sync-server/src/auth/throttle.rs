@@ -11,8 +11,11 @@
 //! it together.
 //!
 //! Counters are keyed by a 128-bit hash, so a key is 16 bytes however long the
-//! badge; at most `max_entries` are kept, the oldest forgotten first. In
-//! memory: a restart forgives, which is acceptable for a per-process limiter.
+//! badge; at most `max_entries` are kept, the oldest forgotten first. This
+//! in-memory throttle is the first gate, per process: it refuses a flood
+//! without a database write. An attempt it lets through reserves the same
+//! counters in the store too ([`Throttle::counters`]), which holds the limits
+//! across server instances and restarts (see [`super::sign_in`]).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +23,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use beatbook_store::FailureCounter;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -217,6 +221,36 @@ impl Throttle {
                 }
             }
         });
+    }
+
+    /// The counters of an attempt on `badge` from `client` as the store
+    /// keeps them, with their limits: the same keys as in memory, and a
+    /// correct password clears the badge@address counter there too.
+    pub fn counters(&self, badge: &str, client: IpAddr) -> Vec<FailureCounter> {
+        let l = self.limits;
+        let [pair, badge, address] = keys(badge, client);
+        vec![
+            FailureCounter {
+                key: pair,
+                limit: l.per_badge_and_address,
+                cleared_by_success: true,
+            },
+            FailureCounter {
+                key: badge,
+                limit: l.per_badge,
+                cleared_by_success: false,
+            },
+            FailureCounter {
+                key: address,
+                limit: l.per_address,
+                cleared_by_success: false,
+            },
+        ]
+    }
+
+    /// How long failures are remembered.
+    pub fn window(&self) -> Duration {
+        self.limits.window
     }
 
     /// How many counters are kept now.

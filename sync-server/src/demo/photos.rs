@@ -58,7 +58,7 @@ pub async fn store_photo(
 ) -> Result<AttachmentRef, DemoError> {
     let sha = Sha256::digest(&bytes);
     let size = bytes.len() as u64;
-    let _blob = state.blobs.lock_digest(sha).await;
+    let _blob = state.blobs.lock_digest(sha).await?;
     if !state.store.missing_blobs(vec![sha]).await?.is_empty() {
         state.blobs.discard(device, &sha).await?;
         let mut file = state.blobs.append_partial(device, &sha).await?;

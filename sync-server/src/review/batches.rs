@@ -128,7 +128,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
     Query(nq): Query<NoticeQuery>,
 ) -> Result<Markup, ReviewError> {
-    let forms = state.forms();
+    let forms = state.recent_forms().await?;
     let page: u32 = given(&q.page)
         .and_then(|p| p.parse().ok())
         .unwrap_or(1)
@@ -342,7 +342,7 @@ pub async fn show(
         return Err(ReviewError::not_found());
     };
     let entries = state.store.batch_entries(id, r.scope.clone()).await?;
-    let forms = state.forms();
+    let forms = state.recent_forms().await?;
     let pending = entries
         .iter()
         .filter(|e| is_pending(&e.record, e.superseded_by.is_some()))

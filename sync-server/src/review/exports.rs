@@ -811,7 +811,7 @@ fn given(v: &Option<String>) -> Option<&str> {
 
 /// `GET /review/exports`: what to export.
 pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Markup, ReviewError> {
-    let forms = state.forms();
+    let forms = state.recent_forms().await?;
     let today = chrono::Utc::now().with_timezone(&r.offset).date_naive();
     let month_start = today.format("%Y-%m-01").to_string();
     let mut groups = Vec::new();
@@ -908,7 +908,7 @@ pub async fn download(
     headers: HeaderMap,
     Query(p): Query<ExportParams>,
 ) -> Result<Response, ReviewError> {
-    let forms = state.forms();
+    let forms = state.recent_forms().await?;
     let form_id =
         given(&p.form).ok_or_else(|| ReviewError::bad_request("请选择表单", "choose a form"))?;
     let def = forms

@@ -89,7 +89,7 @@ pub async fn board(
             limit: MAX_HAZARDS,
         })
         .await?;
-    let forms = state.forms();
+    let forms = state.recent_forms().await?;
     let def = forms.latest("hazard").map(|f| f.def().clone());
     let records: Vec<&StoredRecord> = hazards.iter().collect();
     let cards = Cards::load(&state, &r, &forms, &records).await?;
@@ -276,7 +276,7 @@ pub async fn verify(
             decisions::verify(
                 r.scope.clone(),
                 revision,
-                state.forms(),
+                state.recent_forms().await?,
                 Utc::now(),
                 state.policy.local_offset,
             ),

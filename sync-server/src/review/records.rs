@@ -529,7 +529,7 @@ pub async fn show(
         Some(rec) if r.scope.contains(&rec.grid) => rec,
         _ => return Err(ReviewError::not_found()),
     };
-    let forms = state.forms();
+    let forms = state.recent_forms().await?;
     let conflicts = state.store.record_conflicts(id).await?;
     let batches = state.store.record_batches(id).await?;
     let history: Vec<RecordVersion> = state

@@ -4,10 +4,12 @@
 
 mod decide;
 mod forms;
+mod published;
 mod scope;
 
 pub use decide::{decide, Policy, HAZARD_VERIFIED};
 pub use forms::Forms;
+pub use published::{PublishedForms, RELOAD_FLOOR};
 pub use scope::{may_write_form, read_scope};
 
 use std::sync::Arc;

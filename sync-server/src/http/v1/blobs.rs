@@ -232,7 +232,7 @@ pub(super) async fn upload(
         ));
     }
 
-    let _turn = state.blobs.lock_device(device).await;
+    let _turn = state.blobs.lock_device(device).await.map_err(io_error)?;
     let received = state.blobs.received(device, &sha).await.map_err(io_error)?;
     if total.is_some_and(|t| t > 0 && received >= t) {
         // Every byte arrived before, but the blob was never verified (the
@@ -272,11 +272,11 @@ pub(super) async fn upload(
     if end > received {
         within_quota(&state, device, sha, end).await?;
         if !disk::has_room(
-            &state.config.data_dir,
+            &state.config.blob_dir(),
             end - received,
             state.config.min_free_disk_bytes,
         ) {
-            tracing::warn!("upload refused: the data directory is short of free space");
+            tracing::warn!("upload refused: the blob directory is short of free space");
             return Err(ApiError::new(
                 ErrorCode::InsufficientStorage,
                 "服务器磁盘空间不足，暂不接收照片（记录仍可同步）：请稍后重试，并告知管理员",
@@ -439,7 +439,7 @@ async fn finish(
     }
     // Promoted and recorded under the digest's lock, so the janitor never
     // removes bytes between the two.
-    let _blob = state.blobs.lock_digest(sha).await;
+    let _blob = state.blobs.lock_digest(sha).await.map_err(io_error)?;
     state.blobs.promote(device, &sha).await.map_err(io_error)?;
     state
         .store

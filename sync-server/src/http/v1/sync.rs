@@ -77,7 +77,18 @@ pub(super) async fn push(
         device: caller.device,
         now: Utc::now(),
     };
-    let judge = decider(pusher.clone(), scope, state.forms(), state.policy.clone());
+    // A version published through another process since this one loaded
+    // its forms is read now, before it would be refused as unknown.
+    let forms = state
+        .forms
+        .covering(
+            state.store.as_ref(),
+            req.changes
+                .iter()
+                .map(|c| (c.form_id.as_str(), c.form_version)),
+        )
+        .await?;
+    let judge = decider(pusher.clone(), scope, forms, state.policy.clone());
     let results = state
         .store
         .push(pusher, req.batch_id, req.changes, judge)
