@@ -83,7 +83,8 @@ pub enum MigrateError {
     /// The two schemas are at different versions.
     #[error(
         "the SQLite database is at schema version {sqlite}, this release's PostgreSQL schema \
-         at {postgres}: run migrate-to with the release that last served the SQLite database"
+         at {postgres}; they must be equal: run migrate-to with the beatbook-server release \
+         that last served the SQLite database (it brings an older file up to date itself)"
     )]
     SchemaVersion {
         /// `PRAGMA user_version` of the SQLite file.

@@ -474,10 +474,7 @@ async fn a_copy_that_fails_half_way_leaves_the_target_empty() {
     assert!(
         matches!(
             err,
-            MigrateError::SchemaVersion {
-                sqlite: 2,
-                postgres: 3
-            }
+            MigrateError::SchemaVersion { sqlite: 2, postgres } if postgres > 2
         ),
         "{err}"
     );
