@@ -31,9 +31,10 @@ bin_dir() {
 
 install_postgres() {
   echo "postgres.sh: initdb not found; installing Debian's postgresql package" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq postgresql >&2
+  local sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >&2
 }
 
 # Runs a PostgreSQL binary as the `postgres` user (initdb refuses root).

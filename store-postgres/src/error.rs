@@ -45,7 +45,9 @@ impl From<Error> for StoreError {
     fn from(e: Error) -> Self {
         match e {
             Error::Store(e) => e,
-            Error::Pool(PoolError::Backend(e)) | Error::Postgres(e) => from_postgres(e),
+            Error::Postgres(e) => from_postgres(e),
+            // No connection to be had (refused, timed out, refused login,
+            // pool closed or exhausted).
             Error::Pool(e) => StoreError::Unavailable(e.to_string()),
         }
     }
@@ -58,12 +60,17 @@ fn from_postgres(e: tokio_postgres::Error) -> StoreError {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_owned(),
         },
-        None => e.to_string(),
+        None => match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     };
     match e.code() {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate(text),
-        // No SQL state: the connection itself failed (refused, closed, I/O).
-        None => StoreError::Unavailable(text),
+        // No SQL state: the connection failed (closed, I/O), or the client
+        // did (a parameter or column of an unexpected type).
+        None if e.is_closed() || io_failure(&e) => StoreError::Unavailable(text),
+        None => StoreError::Database(text),
         Some(code)
             if code.code().starts_with("08") // connection exception
                 || *code == SqlState::TOO_MANY_CONNECTIONS
@@ -75,6 +82,11 @@ fn from_postgres(e: tokio_postgres::Error) -> StoreError {
         }
         Some(_) => StoreError::Database(text),
     }
+}
+
+/// Whether the connection's I/O failed under the statement.
+fn io_failure(e: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 impl Error {

@@ -79,25 +79,24 @@ fn status_word(s: BatchStatus) -> &'static str {
     }
 }
 
-/// A batch `b` as the list shows it (read by [`batch_row`]), with the
-/// batch's last version of each record it wrote in scope (`$1`), as JSON
-/// `[form, deleted, status, superseded]`, so a page is one statement.
-const BATCH_COLUMNS: &str = "b.id, b.device_id, b.user_id, b.received_at, b.stored, b.rejected,
-     b.conflicts, u.name, u.badge, COALESCE(d.name, ''),
-     (SELECT COALESCE(json_agg(json_build_array(x.form_id, x.deleted, x.status, x.superseded)), '[]')::text
-      FROM (SELECT DISTINCT ON (v.record_id) r.form_id, r.deleted,
-                   r.state->>'status' AS status, {SUPERSEDED} AS superseded
-            FROM record_versions v JOIN records r ON r.id = v.record_id
-            WHERE v.batch_id = b.id AND {IN_SCOPE}
-            ORDER BY v.record_id, v.revision DESC) x)";
-
+/// The columns of a batch `b` as the list shows it (read by [`batch_row`]),
+/// ending with the batch's last version of each record it wrote in scope
+/// (`$1`), as JSON `[form, deleted, status, superseded]`: the page and its
+/// rows' progress come from one statement.
 fn batch_columns() -> String {
-    BATCH_COLUMNS
-        .replace("{SUPERSEDED}", SUPERSEDED)
-        .replace("{IN_SCOPE}", IN_SCOPE)
+    format!(
+        "b.id, b.device_id, b.user_id, b.received_at, b.stored, b.rejected,
+         b.conflicts, u.name, u.badge, COALESCE(d.name, ''),
+         (SELECT COALESCE(json_agg(json_build_array(x.form_id, x.deleted, x.status, x.superseded)), '[]')::text
+          FROM (SELECT DISTINCT ON (v.record_id) r.form_id, r.deleted,
+                       r.state->>'status' AS status, {SUPERSEDED} AS superseded
+                FROM record_versions v JOIN records r ON r.id = v.record_id
+                WHERE v.batch_id = b.id AND {IN_SCOPE}
+                ORDER BY v.record_id, v.revision DESC) x)"
+    )
 }
 
-/// The batch whose [`BATCH_COLUMNS`] start at column `at`.
+/// The batch whose [`batch_columns`] start at column `at`.
 fn batch_row(row: &Row, at: usize) -> Result<BatchRow, Error> {
     let summary = BatchSummary {
         id: parse_id(row.try_get(at)?)?,

@@ -21,7 +21,11 @@ struct Database {
 #[async_trait]
 impl Reopen for Database {
     async fn open(&self) -> Arc<dyn Store> {
-        Arc::new(PgStore::connect(&self.url, POOL).await.expect("another pool"))
+        Arc::new(
+            PgStore::connect(&self.url, POOL)
+                .await
+                .expect("another pool"),
+        )
     }
 }
 

@@ -13,9 +13,8 @@ use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
 };
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, RecordVersion, Review, Role, UserInfo,
+    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, Review, Role, UserInfo,
 };
-use beatbook_schema::record::Record;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::value::RawValue;
@@ -241,28 +240,6 @@ fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, Er
         .transpose()
 }
 
-fn version_of(record: &StoredRecord) -> RecordVersion {
-    RecordVersion {
-        record: Record {
-            id: record.id,
-            form_id: record.form_id.clone(),
-            form_version: record.form_version,
-            grid: record.grid.clone(),
-            author: record.author,
-            device: record.device,
-            values: beatbook_schema::merge::values(&record.fields),
-            attachments: record.attachments.clone(),
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-            status: record.status,
-        },
-        revision: record.revision,
-        deleted: record.deleted,
-        conflicted: record.conflicted,
-        review: record.review.clone(),
-    }
-}
-
 /// Appends an item to the change log and returns its cursor. The item's JSON
 /// embeds its own cursor, so the cursor is taken first: the next value of the
 /// log's AUTOINCREMENT sequence, which only this transaction can advance (there
@@ -292,7 +269,7 @@ pub(crate) fn write_version(
     change: Option<ChangeId>,
     batch: Option<BatchId>,
 ) -> Result<Cursor, Error> {
-    let version = version_of(record);
+    let version = record.version();
     let cursor = append_log(tx, Some(record.grid.as_str()), |cursor| PullItem::Record {
         cursor,
         version: Box::new(version),
