@@ -46,6 +46,7 @@
 mod accounts;
 mod blobs;
 mod error;
+pub mod from_sqlite;
 mod log;
 mod migrations;
 mod records;

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -14,11 +15,14 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::auth::hash_password;
 use crate::auth::signin::{MAX_BADGE_BYTES, MAX_PASSWORD_BYTES};
+use crate::blobs::BlobDir;
 use crate::config::{Config, Database};
-use crate::demo::{self, DemoError, DemoReport, DemoSize, Progress};
+use crate::demo::{self, DemoError, DemoReport, DemoSize};
 use crate::deploy;
 use crate::state::AppState;
 use beatbook_store::{Grid, NewUser, Station, Store, StoreError};
+use beatbook_store_postgres::from_sqlite::{self, Step};
+use beatbook_store_sqlite::SqliteStore;
 
 /// Shortest password accepted for an account.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -540,35 +544,37 @@ pub async fn demo(state: &AppState, size: DemoSize) -> Result<()> {
     );
     let started = Instant::now();
     let mut printer = ProgressPrinter::default();
-    let report = demo::seed(state, &size, &mut |p| printer.show(&p))
-        .await
-        .map_err(|e| match e {
-            DemoError::AlreadySeeded(station) => already(station),
-            other => anyhow::Error::from(other).context(format!(
-                "seeding stopped half-way: {dir} now holds a partial demo — remove it with \
+    let report = demo::seed(state, &size, &mut |p| {
+        printer.show(p.stage, p.done as u64, p.total as u64)
+    })
+    .await
+    .map_err(|e| match e {
+        DemoError::AlreadySeeded(station) => already(station),
+        other => anyhow::Error::from(other).context(format!(
+            "seeding stopped half-way: {dir} now holds a partial demo — remove it with \
                  `rm -r {dir}` before trying again"
-            )),
-        })?;
+        )),
+    })?;
     print_demo_report(&report, started.elapsed().as_secs_f64(), &dir);
     Ok(())
 }
 
-/// Prints a line per 1,000 changes and at the end of each stage.
+/// Prints a line per 1,000 items and at the end of each stage.
 #[derive(Default)]
 struct ProgressPrinter {
     stage: &'static str,
-    printed: usize,
+    printed: u64,
 }
 
 impl ProgressPrinter {
-    fn show(&mut self, p: &Progress) {
-        if p.stage != self.stage {
-            self.stage = p.stage;
+    fn show(&mut self, stage: &'static str, done: u64, total: u64) {
+        if stage != self.stage {
+            self.stage = stage;
             self.printed = 0;
         }
-        if p.done / 1_000 > self.printed / 1_000 || p.done == p.total {
-            self.printed = p.done;
-            println!("  {:<22} {:>6} / {}", p.stage, p.done, p.total);
+        if done / 1_000 > self.printed / 1_000 || done == total {
+            self.printed = done;
+            println!("  {stage:<22} {done:>6} / {total}");
         }
     }
 }
@@ -620,6 +626,106 @@ pub async fn gc(state: &AppState) -> Result<()> {
     line("expired unfinished uploads", sweep.partials);
     line("unreferenced blobs", sweep.blobs);
     line("blob files the database did not know", sweep.strays);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- migrate-to
+
+/// Copies the data directory's SQLite database into the empty PostgreSQL
+/// database at `url` and prints the verification; copies the complete blob
+/// files into `blob_dir` when given (first: a failure there leaves the
+/// database uncopied, so the command can simply run again).
+pub async fn migrate_to(config: &Config, url: &str, blob_dir: Option<PathBuf>) -> Result<()> {
+    let db = match config.database() {
+        Database::Sqlite(db) if db.exists() => db,
+        Database::Sqlite(db) => bail!(
+            "no SQLite database to migrate at {}: point --data-dir (or --database) at the one \
+             the server ran on",
+            db.display()
+        ),
+        Database::Postgres(_) => bail!(
+            "the configured database is already PostgreSQL: migrate-to copies from the SQLite \
+             database, so point --database (or the configuration's `database`) at that file"
+        ),
+    };
+    let target = Database::from(url.to_owned());
+    if !matches!(target, Database::Postgres(_)) {
+        // Not repeated: a mistyped scheme would show its password.
+        bail!("the target is not a PostgreSQL URL: give postgres://user@host:port/database");
+    }
+    from_sqlite::check_url(url)?;
+    // Brings an older file to this release's schema, as starting the server would.
+    drop(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
+
+    let started = Instant::now();
+    match &blob_dir {
+        Some(dest) => {
+            println!(
+                "copying the photos in {} to {}",
+                config.blob_dir().display(),
+                dest.display()
+            );
+            let from = BlobDir::open(&config.blob_dir())
+                .with_context(|| format!("cannot open {}", config.blob_dir().display()))?;
+            let to = BlobDir::open(dest)
+                .with_context(|| format!("cannot create the blob directory {}", dest.display()))?;
+            let mut printer = ProgressPrinter::default();
+            let copied = from
+                .copy_complete_to(&to, move |done, total| printer.show("photos", done, total))
+                .await
+                .context("copying the photos stopped (nothing was written to PostgreSQL yet)")?;
+            println!(
+                "  {} photos copied ({} bytes), {} already there",
+                copied.files, copied.bytes, copied.skipped
+            );
+        }
+        None => println!(
+            "photos stay in {}: every server instance on PostgreSQL must use that directory \
+             (blob_dir in its configuration, on storage they share), or run migrate-to again \
+             with --blob-dir DIR to copy them",
+            config.blob_dir().display()
+        ),
+    }
+
+    println!("copying {} into {target}", db.display());
+    let mut printer = ProgressPrinter::default();
+    let mut step = None;
+    let report = from_sqlite::copy(&db, url, &mut |p| {
+        if step != Some(p.step) {
+            step = Some(p.step);
+            println!(
+                "{}",
+                match p.step {
+                    Step::Copy => "copying (one transaction):",
+                    Step::Verify => "committed; reading back to verify:",
+                }
+            );
+        }
+        // The verification's figures are the table printed below.
+        if p.step == Step::Copy {
+            printer.show(p.table, p.done, p.total);
+        }
+    })
+    .await
+    .with_context(|| format!("migrate-to {target} failed"))?;
+
+    println!();
+    let mut table = Table::new(["table", "rows", "SHA-256 (SQLite = PostgreSQL)"]);
+    for t in &report.tables {
+        table.row([t.table.to_owned(), t.rows.to_string(), t.checksum.clone()]);
+    }
+    table.print("");
+    println!();
+    println!(
+        "verified in {:.1} s: every table has the same rows in both databases. Devices keep \
+         their cursors; new changes get cursors after {}.",
+        started.elapsed().as_secs_f64(),
+        report.log_head
+    );
+    println!(
+        "next: keep the SQLite data directory as a backup, point the server instances at \
+         PostgreSQL, and start them"
+    );
     Ok(())
 }
 

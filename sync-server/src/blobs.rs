@@ -346,23 +346,9 @@ impl BlobDir {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            for shard in std::fs::read_dir(&root)? {
-                let shard = shard?;
-                let is_shard = shard.file_name().len() == 2 && shard.file_type()?.is_dir();
-                if !is_shard {
-                    continue;
-                }
-                for file in std::fs::read_dir(shard.path())? {
-                    let file = file?;
-                    let Some(sha) = file.file_name().to_str().and_then(|n| n.parse().ok()) else {
-                        continue;
-                    };
-                    let Some(meta) = not_found_is_none(file.metadata())? else {
-                        continue;
-                    };
-                    if meta.modified()? < cutoff {
-                        out.push((sha, meta.len()));
-                    }
+            for (sha, meta) in complete_files(&root)? {
+                if meta.modified()? < cutoff {
+                    out.push((sha, meta.len()));
                 }
             }
             Ok(out)
@@ -371,6 +357,31 @@ impl BlobDir {
         .map_err(std::io::Error::other)?
     }
 }
+
+/// Every complete blob file under `root` (`ab/abcdef…`), with its metadata.
+fn complete_files(root: &Path) -> std::io::Result<Vec<(Sha256, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    for shard in std::fs::read_dir(root)? {
+        let shard = shard?;
+        let is_shard = shard.file_name().len() == 2 && shard.file_type()?.is_dir();
+        if !is_shard {
+            continue;
+        }
+        for file in std::fs::read_dir(shard.path())? {
+            let file = file?;
+            let Some(sha) = file.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if let Some(meta) = not_found_is_none(file.metadata())? {
+                out.push((sha, meta));
+            }
+        }
+    }
+    Ok(out)
+}
+
+mod copy;
+pub use copy::CopiedBlobs;
 
 /// Removes `path` if it was last written before `cutoff`, counting it.
 async fn expire(path: &Path, cutoff: SystemTime, removed: &mut Removed) -> std::io::Result<()> {

@@ -102,6 +102,27 @@ enum Command {
     /// Form definitions (表单)
     #[command(subcommand)]
     Form(FormCommand),
+    /// Copy this data directory's database into an empty PostgreSQL database and verify it
+    /// (迁移到 PostgreSQL). Stop the server first: what it writes during the copy stays behind.
+    #[command(
+        after_help = "The target must be empty: create it (CREATE DATABASE beatbook) and start no \
+                      server on it before migrate-to. Everything is copied in one transaction and \
+                      then read back and compared table by table (rows and SHA-256). Enrolled \
+                      devices keep their tokens and cursors. The SQLite data directory is left in \
+                      place: keep it as a backup. Photos are not in the database: give \
+                      --blob-dir to copy them to the new instances' blob directory, or have the \
+                      new instances use this one."
+    )]
+    MigrateTo {
+        /// The target, e.g. postgres://beatbook@127.0.0.1:5432/beatbook (a password in it is
+        /// never printed)
+        #[arg(value_name = "POSTGRES_URL")]
+        url: String,
+        /// Copy the photo files (complete uploads, each checked against its SHA-256) into this
+        /// directory; files already there intact are skipped
+        #[arg(long, value_name = "DIR")]
+        blob_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,6 +362,7 @@ async fn dispatch(command: Command, config: Config, secrets: Secrets) -> Result<
         Command::Status => admin::status(&admin::open_existing(config).await?).await,
         Command::Gc => admin::gc(&admin::open_existing(config).await?).await,
         Command::Form(c) => form(c, config).await,
+        Command::MigrateTo { url, blob_dir } => admin::migrate_to(&config, &url, blob_dir).await,
         Command::Station(c) => station(c, config).await,
         Command::Grid(c) => grid(c, config).await,
         Command::User(c) => user(c, config, secrets).await,
