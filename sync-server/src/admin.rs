@@ -555,7 +555,12 @@ pub async fn demo(state: &AppState, size: DemoSize) -> Result<()> {
                  `rm -r {dir}` before trying again"
         )),
     })?;
-    print_demo_report(&report, started.elapsed().as_secs_f64(), &dir);
+    let serve_args = match &state.config.database {
+        // A URL with a password shows as ***: such a URL belongs in BEATBOOK_DATABASE.
+        Some(db) => format!("--data-dir {dir} --database {db}"),
+        None => format!("--data-dir {dir}"),
+    };
+    print_demo_report(&report, started.elapsed().as_secs_f64(), &serve_args);
     Ok(())
 }
 
@@ -579,7 +584,7 @@ impl ProgressPrinter {
     }
 }
 
-fn print_demo_report(report: &DemoReport, seconds: f64, dir: &str) {
+fn print_demo_report(report: &DemoReport, seconds: f64, serve_args: &str) {
     let records: usize = report.records.values().sum();
     println!(
         "done in {seconds:.1} s: {records} records ({} changes in {} pushes, all accepted), {} photos",
@@ -609,7 +614,7 @@ fn print_demo_report(report: &DemoReport, seconds: f64, dir: &str) {
     }
     accounts.print("");
     println!();
-    println!("next: `beatbook-server --data-dir {dir} serve`, then sign in on a device with a badge above");
+    println!("next: `beatbook-server {serve_args} serve`, then sign in on a device with a badge above");
 }
 
 // ---------------------------------------------------------------- gc
