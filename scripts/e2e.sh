@@ -21,6 +21,8 @@ status=0
 for f in tests/e2e/*.test.mjs; do
   node --test "$f" || status=1
 done
-# The supervisor review pages again with every server on PostgreSQL.
-E2E_POSTGRES="$postgres" node --test tests/e2e/review.test.mjs || status=1
+# The supervisor review pages again with every server on PostgreSQL (its
+# screenshots kept apart: docs/screenshots comes from the run above).
+E2E_POSTGRES="$postgres" BEATBOOK_SCREENSHOTS="$E2E_TMP/screenshots-postgres" \
+  node --test tests/e2e/review.test.mjs || status=1
 exit $status
