@@ -614,7 +614,9 @@ fn print_demo_report(report: &DemoReport, seconds: f64, serve_args: &str) {
     }
     accounts.print("");
     println!();
-    println!("next: `beatbook-server {serve_args} serve`, then sign in on a device with a badge above");
+    println!(
+        "next: `beatbook-server {serve_args} serve`, then sign in on a device with a badge above"
+    );
 }
 
 // ---------------------------------------------------------------- gc

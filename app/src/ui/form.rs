@@ -1,16 +1,14 @@
 //! The form renderer, driven entirely by the form definition.
 
+use beatbook_core::store::LocalState;
+use beatbook_core::CoreError;
 use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 
-use super::fields::FieldView;
+use super::errors::error_text;
+use super::fields::{FieldView, SessionSignal};
 use super::i18n::{text, tr, use_lang};
 use super::Ui;
-use crate::core::store::LocalState;
-use crate::core::{CoreError, FormSession};
-
-/// The open session of the screen.
-pub type SessionSignal = Signal<Option<FormSession>>;
 
 /// One record being entered or revised.
 #[component]
@@ -57,7 +55,7 @@ pub fn FormView(id: RecordId) -> Element {
                     "Correct the fields marked in red",
                 )));
             }
-            Some(Err(e)) => failure.set(Some(e.to_string())),
+            Some(Err(e)) => failure.set(Some(error_text(l, &e))),
             None => {}
         }
     };
