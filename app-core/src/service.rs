@@ -1,6 +1,7 @@
 //! [`Core`]: the service the UI, the command line and the tests hand around.
-//! It owns the store, the compiled forms, the address search index and the
-//! sync engine; cloning it is cheap.
+//! It owns the device (store, platform; shared with its form sessions), the
+//! compiled forms, the address search index and the sync engine; cloning it
+//! is cheap.
 
 use std::collections::HashMap;
 use std::path::Path;
