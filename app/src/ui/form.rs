@@ -1,5 +1,7 @@
 //! The form renderer, driven entirely by the form definition.
 
+use std::rc::Rc;
+
 use beatbook_core::store::LocalState;
 use beatbook_core::CoreError;
 use beatbook_schema::ids::RecordId;
@@ -15,13 +17,23 @@ use super::Ui;
 pub fn FormView(id: RecordId) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let session: SessionSignal = use_signal(|| ui.core().and_then(|c| c.open_record(id).ok()));
+    // Opened once per screen; if it cannot be, why stays with the screen.
+    let (session, not_opened): (SessionSignal, Option<Rc<CoreError>>) =
+        use_hook(|| match ui.core().map(|c| c.open_record(id)) {
+            Some(Ok(s)) => (Signal::new(Some(s)), None),
+            Some(Err(e)) => (Signal::new(None), Some(Rc::new(e))),
+            None => (Signal::new(None), None),
+        });
     let mut tried = use_signal(|| false);
     let mut failure = use_signal(|| None::<String>);
 
     let guard = session.read();
     let Some(s) = guard.as_ref() else {
-        return rsx! { p { class: "error", {tr(l, "无法打开这条记录", "This record cannot be opened")} } };
+        let why = not_opened
+            .as_deref()
+            .map(|e| tr(l, "：", ": ") + &error_text(l, e))
+            .unwrap_or_default();
+        return rsx! { p { class: "error", {tr(l, "无法打开这条记录", "This record cannot be opened")} "{why}" } };
     };
     let form = s.form().clone();
     let title = text(l, form.title());
