@@ -18,6 +18,7 @@ pub mod net;
 pub mod review;
 pub mod state;
 pub mod sync;
+pub mod throttle;
 pub mod thumbs;
 
 use std::future::Future;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use beatbook_schema::form::{Form, FormDef};
 use chrono::FixedOffset;
 
-use crate::auth::{Limits, Throttle};
 use crate::blobs::BlobDir;
 use crate::config::Config;
 use crate::sync::{Forms, Policy, PublishedForms};
+use crate::throttle::{Limits, Throttle};
 use crate::thumbs::Thumbnails;
 use beatbook_store::{Store, StoreError};
 

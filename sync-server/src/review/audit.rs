@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::error::ReviewError;
 use super::i18n::local_time;
 use super::layout::{self, pager, Nav};
-use super::session::Reviewer;
+use super::reviewer::Reviewer;
 use crate::state::AppState;
 use beatbook_store::{AuditEntry, AuditQuery};
 

@@ -21,7 +21,7 @@ use super::error::ReviewError;
 use super::i18n::local_time;
 use super::layout::{self, back_with, badge, pager, Nav, NoticeQuery};
 use super::records::{action_of, is_pending, parse_decision, CardExtra, Cards, MAX_REASON_CHARS};
-use super::session::{csrf_field, Reviewer};
+use super::reviewer::{csrf_field, Reviewer};
 use super::values::short_id;
 use crate::state::AppState;
 use crate::sync::Forms;

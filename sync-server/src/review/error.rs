@@ -10,6 +10,8 @@ use maud::{html, DOCTYPE};
 
 use beatbook_store::StoreError;
 
+use super::links::{form_urlencoded_component, safe_next};
+
 /// An error answered to a browser.
 #[derive(Debug)]
 pub enum ReviewError {
@@ -69,14 +71,6 @@ impl From<StoreError> for ReviewError {
     }
 }
 
-/// Where a sign-in may send the browser back to: a page of these pages, never elsewhere.
-pub fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with("/review/") && !n.contains("//") && !n.contains('\\') => n,
-        _ => "/review/batches",
-    }
-}
-
 impl IntoResponse for ReviewError {
     fn into_response(self) -> Response {
         match self {
@@ -119,13 +113,6 @@ fn error_page(status: StatusCode, message: &Text) -> Response {
         }
     };
     (status, [(CACHE_CONTROL, "no-store")], markup).into_response()
-}
-
-/// Percent-encodes a query component.
-pub fn form_urlencoded_component(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|e| e.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

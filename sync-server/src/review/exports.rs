@@ -43,7 +43,7 @@ use super::batches::{day_range, form_choices};
 use super::error::ReviewError;
 use super::i18n::{local_time, Tr};
 use super::layout::{self, Nav};
-use super::session::Reviewer;
+use super::reviewer::Reviewer;
 use super::values::{self, plain, show, Fmt, Shown};
 use crate::state::AppState;
 use beatbook_store::{ExportQuery, Store, StoreError, StoredRecord};
@@ -1070,7 +1070,7 @@ pub async fn download(
     title.push_str(ext);
     let disposition = format!(
         "attachment; filename=\"{file}\"; filename*=UTF-8''{}",
-        super::error::form_urlencoded_component(&title).replace('+', "%20")
+        super::links::form_urlencoded_component(&title).replace('+', "%20")
     );
     Ok((
         [

@@ -20,7 +20,7 @@ use super::decisions::{self, HAZARD_RECTIFIED};
 use super::error::ReviewError;
 use super::layout::{self, back_with, badge, Nav, NoticeQuery};
 use super::records::{def_of, photos, Cards};
-use super::session::{csrf_field, Reviewer};
+use super::reviewer::{csrf_field, Reviewer};
 use super::values::{self, choice_label, Shown};
 use crate::state::AppState;
 use beatbook_store::{EditOutcome, HazardQuery, StoredRecord};

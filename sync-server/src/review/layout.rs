@@ -9,9 +9,9 @@ use beatbook_schema::text::Lang;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
-use super::error::form_urlencoded_component;
 use super::i18n::Tr;
-use super::session::{csrf_field, Reviewer};
+use super::links::form_urlencoded_component;
+use super::reviewer::{csrf_field, Reviewer};
 
 /// The stylesheet (no build step: plain CSS, embedded in the binary).
 const CSS: &str = include_str!("review.css");

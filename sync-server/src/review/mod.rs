@@ -7,7 +7,7 @@
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript. Chinese first;
 //! `?lang=en` switches to English. Handlers are thin: they read the session
-//! ([`session::Reviewer`]), ask the store, judge with [`decisions`], render.
+//! ([`reviewer::Reviewer`]), ask the store, judge with [`decisions`], render.
 //! Every POST passes [`guard`] (CSRF token, same origin); scope is checked on
 //! every read and inside every write's transaction.
 
@@ -20,8 +20,10 @@ mod guard;
 mod hazards;
 mod i18n;
 mod layout;
+mod links;
 mod photos;
 mod records;
+pub mod reviewer;
 pub mod session;
 mod values;
 

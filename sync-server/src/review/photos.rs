@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use beatbook_schema::ids::Sha256;
 
 use super::error::ReviewError;
-use super::session::Reviewer;
+use super::reviewer::Reviewer;
 use crate::state::AppState;
 use crate::thumbs::Refusal;
 

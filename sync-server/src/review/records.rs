@@ -21,7 +21,7 @@ use serde_json::json;
 use super::error::ReviewError;
 use super::i18n::local_time;
 use super::layout::{self, back_with, badge, status_badge, Nav, NoticeQuery};
-use super::session::{csrf_field, Reviewer};
+use super::reviewer::{csrf_field, Reviewer};
 use super::values::{self, sections, summary, Fmt, Labelled, Shown};
 use crate::state::AppState;
 use crate::sync::Forms;

@@ -17,22 +17,22 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use beatbook_schema::protocol::{Role, UserInfo};
+use beatbook_schema::protocol::Role;
 use beatbook_schema::text::Lang;
-use chrono::{Duration, FixedOffset, Utc};
-use maud::{html, Markup};
+use chrono::{Duration, Utc};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::error::{safe_next, ReviewError};
+use super::error::ReviewError;
 use super::i18n::{cookie, lang_of, Tr};
 use super::layout;
+use super::links::safe_next;
+pub use super::reviewer::{csrf_token, same_secret, Reviewer};
 use crate::auth::{hash_token, sign_in, Attempt, ClientAddr, SignInError};
 use crate::state::AppState;
 use crate::sync::read_scope;
-use beatbook_store::{Grid, NewAudit, NewWebSession, ReadScope};
+use beatbook_store::{NewAudit, NewWebSession};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "bb_review";
@@ -45,75 +45,11 @@ const IDLE_MINUTES: i64 = 120;
 /// Activity is written down at most this often.
 const TOUCH_MINUTES: i64 = 5;
 
-/// A signed-in supervisor or admin, with what the pages need to know.
-#[derive(Debug, Clone)]
-pub struct Reviewer {
-    /// The account.
-    pub user: UserInfo,
-    /// The records they may read and decide on.
-    pub scope: ReadScope,
-    /// The grids in scope, with names.
-    pub grids: Vec<Grid>,
-    /// Their station's name.
-    pub station_name: String,
-    /// The CSRF token every form of theirs carries.
-    pub csrf: String,
-    /// The page language.
-    pub lang: Lang,
-    /// Officers' local time.
-    pub offset: FixedOffset,
-    /// The page requested (path and query), to come back to after a form.
-    pub here: String,
-}
-
-impl Reviewer {
-    /// A grid's name.
-    pub fn grid_name(&self, id: &str) -> String {
-        self.grids
-            .iter()
-            .find(|g| g.id.as_str() == id)
-            .map_or_else(|| id.to_owned(), |g| g.name.clone())
-    }
-
-    /// Text in the page's language.
-    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
-        self.lang.t(zh, en)
-    }
-
-    /// The start of an audit entry by this reviewer.
-    pub fn audit(
-        &self,
-        action: &str,
-        target: impl Into<String>,
-        detail: serde_json::Value,
-    ) -> NewAudit {
-        NewAudit::by(&self.user, action, target, detail)
-    }
-}
-
 /// A fresh random secret for a cookie.
 fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// The CSRF token of a session: unforgeable without the session id, and not
-/// the session id's stored hash either.
-pub fn csrf_token(session_id: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"beatbook review csrf\0");
-    h.update(session_id.as_bytes());
-    URL_SAFE_NO_PAD.encode(h.finalize())
-}
-
-/// Compares secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Whether cookies get the `Secure` flag for this request: when a proxy in
@@ -358,11 +294,6 @@ pub async fn logout(
     res.headers_mut()
         .append(SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, &headers));
     Ok(res)
-}
-
-/// The hidden CSRF field of a form.
-pub fn csrf_field(r: &Reviewer) -> Markup {
-    html! { input type="hidden" name="csrf" value=(r.csrf); }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! in-memory throttle is the first gate, per process: it refuses a flood
 //! without a database write. An attempt it lets through reserves the same
 //! counters in the store too ([`Throttle::counters`]), which holds the limits
-//! across server instances and restarts (see [`super::sign_in`]).
+//! across server instances and restarts (see [`crate::auth::sign_in`]).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
