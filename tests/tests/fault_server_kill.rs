@@ -12,10 +12,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beatbook_app::core::photos::synthetic_camera_jpeg;
-use beatbook_app::core::store::{BatchLimits, LocalState, RecordFilter};
-use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
-use beatbook_app::core::Core;
+use beatbook_core::photos::synthetic_camera_jpeg;
+use beatbook_core::store::{BatchLimits, LocalState, RecordFilter};
+use beatbook_core::sync::{RetryPolicy, SyncEngine};
+use beatbook_core::Core;
 use beatbook_schema::ids::RecordId;
 use beatbook_tests::backend::open_store;
 use beatbook_tests::client::open_core;

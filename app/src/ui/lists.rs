@@ -1,12 +1,11 @@
 //! Lists of records (drafts, outbox, sent, returned), finding people and
 //! houses, and choosing a form.
 
+use beatbook_core::store::{LocalRecord, LocalState, RecordFilter};
 use dioxus::prelude::*;
 
-use super::home::new_record;
 use super::i18n::{text, tr, use_lang};
 use super::{Route, Ui};
-use crate::core::store::{LocalRecord, LocalState, RecordFilter};
 
 /// Which records a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +144,7 @@ pub fn NewRecord() -> Element {
         div { class: "choices grid",
             for id in forms {
                 if let Some(form) = ui.core().and_then(|c| c.form(id).ok()) {
-                    button { class: "tile", id: "new-{id}", onclick: move |_| new_record(ui, id), {text(l, form.title())} }
+                    button { class: "tile", id: "new-{id}", onclick: move |_| ui.new_record(id, Default::default()), {text(l, form.title())} }
                 }
             }
         }

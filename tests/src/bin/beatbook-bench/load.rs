@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use beatbook_app::core::keys::PinKeys;
-use beatbook_app::core::photos::{process, synthetic_camera_jpeg, PhotoSettings};
-use beatbook_app::core::platform::Desktop;
-use beatbook_app::core::store::{LocalState, RecordFilter};
-use beatbook_app::core::sync::Phase;
-use beatbook_app::core::Core;
+use beatbook_core::keys::PinKeys;
+use beatbook_core::photos::{process, synthetic_camera_jpeg, PhotoSettings};
+use beatbook_core::platform::Desktop;
+use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::sync::Phase;
+use beatbook_core::Core;
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_tests::backend::open_store;
 use beatbook_tests::data::house;
