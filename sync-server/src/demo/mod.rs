@@ -299,7 +299,7 @@ pub async fn seed(
     let plan = Plan::make(size, now.date_naive(), now);
     let mut seeder = Seeder {
         state,
-        sender: Sender::new(state).await?,
+        sender: Sender::new(state),
         places,
         grids,
         devices,

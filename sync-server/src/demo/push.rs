@@ -1,7 +1,7 @@
 //! Pushing demo records through the real sync path: each officer gets an
 //! enrolled device, changes carry that device's hybrid logical clock, and
-//! every batch goes through [`Store::push`] with the decider the `/v1/push`
-//! handler builds, so demo data is validated exactly like device data.
+//! every batch goes through [`crate::sync::push`], the service the `/v1/push`
+//! handler calls, so demo data is validated exactly like device data.
 
 use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
@@ -13,9 +13,6 @@ use chrono::Utc;
 use super::{DemoError, Progress, Rejection};
 use crate::auth::{hash_token, new_token};
 use crate::state::AppState;
-use crate::sync::read_scope;
-use beatbook_store::Decider;
-use beatbook_store::{Grid, Pusher};
 
 /// Most changes per push, well under the server's batch limit.
 pub const BATCH: usize = 500;
@@ -87,7 +84,6 @@ impl DemoDevice {
 /// Pushes drafts and counts what it did.
 pub struct Sender<'a> {
     state: &'a AppState,
-    grids: Vec<Grid>,
     /// Pushes made.
     pub batches: usize,
     /// Changes accepted.
@@ -96,13 +92,12 @@ pub struct Sender<'a> {
 
 impl<'a> Sender<'a> {
     /// A sender over `state`'s store.
-    pub async fn new(state: &'a AppState) -> Result<Self, DemoError> {
-        Ok(Self {
-            grids: state.store.grids().await?,
+    pub fn new(state: &'a AppState) -> Self {
+        Self {
             state,
             batches: 0,
             changes: 0,
-        })
+        }
     }
 
     /// Pushes `drafts` from `device` in batches of at most [`BATCH`],
@@ -143,21 +138,16 @@ impl<'a> Sender<'a> {
             .iter()
             .map(|c| (c.record_id, c.form_id.as_str().to_owned()))
             .collect();
-        let pusher = Pusher {
-            user: device.user.clone(),
-            device: device.device,
-            now: Utc::now(),
-        };
-        let results = self
-            .state
-            .store
-            .push(
-                pusher.clone(),
-                BatchId::new_v7(),
-                changes,
-                self.decider(pusher),
-            )
-            .await?;
+        let results = crate::sync::push(
+            self.state.store.as_ref(),
+            &self.state.forms,
+            &self.state.policy,
+            device.user.clone(),
+            device.device,
+            BatchId::new_v7(),
+            changes,
+        )
+        .await?;
         self.batches += 1;
         let pushed = results.len();
         let rejections: Vec<Rejection> = results
@@ -175,11 +165,5 @@ impl<'a> Sender<'a> {
         }
         self.changes += pushed;
         Ok(())
-    }
-
-    /// The decider the `/v1/push` handler builds for this pusher.
-    fn decider(&self, pusher: Pusher) -> Decider {
-        let scope = read_scope(&pusher.user, &self.grids);
-        crate::sync::decider(pusher, scope, self.state.forms(), self.state.policy.clone())
     }
 }
