@@ -18,7 +18,7 @@ pub const BATCH: usize = 500;
 pub struct Draft {
     /// The record.
     pub record: RecordId,
-    /// Its form (one of [`beatbook_schema::catalogue::forms`]).
+    /// Its form (one of [`beatbook_schema::catalogue::form_ids`]).
     pub form: &'static str,
     /// Its grid.
     pub grid: GridId,

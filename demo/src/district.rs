@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use beatbook_schema::catalogue::forms;
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::{DeviceId, GridId, RecordId, Sha256, StationId};
 use beatbook_schema::protocol::Role;
 use beatbook_schema::record::AttachmentRef;
@@ -216,11 +216,11 @@ impl District {
         stages.extend(drafter.hazards(&plan));
         stages.push(drafter.visits(&plan));
         let records = BTreeMap::from([
-            (forms::ADDRESS, plan.sites.len()),
-            (forms::HOUSE, plan.households.len()),
-            (forms::PERSON, plan.persons()),
-            (forms::HAZARD, plan.hazards.len()),
-            (forms::VISIT, plan.visits.len()),
+            (form_ids::ADDRESS, plan.sites.len()),
+            (form_ids::HOUSE, plan.households.len()),
+            (form_ids::PERSON, plan.persons()),
+            (form_ids::HAZARD, plan.hazards.len()),
+            (form_ids::VISIT, plan.visits.len()),
         ]);
         Ok(Self {
             station,
@@ -258,7 +258,7 @@ impl Drafter<'_> {
                 let fields = site.values(self.places, self.grids[site.grid].id.as_str());
                 let draft = Draft {
                     fields,
-                    ..self.draft(site.id, forms::ADDRESS, site.grid)
+                    ..self.draft(site.id, form_ids::ADDRESS, site.grid)
                 };
                 (GRID_OFFICER[site.grid], draft)
             })
@@ -274,13 +274,13 @@ impl Drafter<'_> {
             let officer = GRID_OFFICER[site.grid];
             let draft = Draft {
                 fields: house.house_values(site, self.places),
-                ..self.draft(house.id, forms::HOUSE, site.grid)
+                ..self.draft(house.id, form_ids::HOUSE, site.grid)
             };
             houses.push((officer, draft));
             for resident in &house.residents {
                 let draft = Draft {
                     fields: resident.person_values(house.id),
-                    ..self.draft(resident.id, forms::PERSON, site.grid)
+                    ..self.draft(resident.id, form_ids::PERSON, site.grid)
                 };
                 persons.push((officer, draft));
             }
@@ -316,7 +316,7 @@ impl Drafter<'_> {
                 Draft {
                     fields: hazard.report_values(&before),
                     attachments: attachments.clone(),
-                    ..self.draft(hazard.id, forms::HAZARD, hazard.grid)
+                    ..self.draft(hazard.id, form_ids::HAZARD, hazard.grid)
                 },
             ));
             let after = photos::photo_bytes(Scene::Rectified, &format!("H{i:03}-after"));
@@ -334,7 +334,7 @@ impl Drafter<'_> {
                     fields,
                     attachments: attachments.clone(),
                     base_revision: 1,
-                    ..self.draft(hazard.id, forms::HAZARD, hazard.grid)
+                    ..self.draft(hazard.id, form_ids::HAZARD, hazard.grid)
                 },
             ));
             if let Some(fields) = hazard.verified_fields() {
@@ -344,7 +344,7 @@ impl Drafter<'_> {
                         fields,
                         attachments,
                         base_revision: 2,
-                        ..self.draft(hazard.id, forms::HAZARD, hazard.grid)
+                        ..self.draft(hazard.id, form_ids::HAZARD, hazard.grid)
                     },
                 ));
             }
@@ -372,7 +372,7 @@ impl Drafter<'_> {
                 );
                 let draft = Draft {
                     fields,
-                    ..self.draft(visit.id, forms::VISIT, site.grid)
+                    ..self.draft(visit.id, form_ids::VISIT, site.grid)
                 };
                 (officer, draft)
             })
@@ -445,7 +445,10 @@ mod tests {
         };
         assert_eq!(stage("addresses").changes(), 200);
         assert_eq!(stage("houses").changes(), 20);
-        assert_eq!(stage("persons").changes(), district.records[forms::PERSON]);
+        assert_eq!(
+            stage("persons").changes(),
+            district.records[form_ids::PERSON]
+        );
         assert_eq!(stage("hazards").changes(), 40);
         assert_eq!(stage("visits").changes(), 12);
         // Every photo a hazard change attaches is uploaded in that stage or before.

@@ -4,7 +4,7 @@
 use crate::form::{Derivation, FieldKind, Form, FormError};
 
 /// The ids of the standard forms, for code that names one.
-pub mod forms {
+pub mod form_ids {
     /// 标准地址: a standard address.
     pub const ADDRESS: &str = "address";
     /// 实有房屋: a house (dwelling or premises) at an address.
@@ -84,7 +84,7 @@ pub fn standard_forms() -> Result<Vec<Form>, FormError> {
 pub fn check_catalogue(forms: &[Form]) -> Result<(), FormError> {
     let address = forms
         .iter()
-        .find(|f| f.id().as_str() == self::forms::ADDRESS);
+        .find(|f| f.id().as_str() == self::form_ids::ADDRESS);
     for form in forms {
         let fail = |field: &str, message: String| FormError {
             form: format!("{} v{}", form.id(), form.version()),
@@ -136,7 +136,11 @@ mod tests {
             ids,
             ["address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol"]
         );
-        assert_eq!(ids, forms::ALL, "the form id constants name the catalogue");
+        assert_eq!(
+            ids,
+            form_ids::ALL,
+            "the form id constants name the catalogue"
+        );
         for form in &forms {
             assert!(!form.title().zh.is_empty() && !form.title().en.is_empty());
             for f in form.fields() {

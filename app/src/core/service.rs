@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
@@ -190,7 +191,7 @@ impl Core {
                     .unwrap_or_default();
             }
             let addresses = store.records(&RecordFilter {
-                form: Some("address".into()),
+                form: Some(form_ids::ADDRESS.into()),
                 ..Default::default()
             })?;
             (defs, addresses)
@@ -330,7 +331,7 @@ impl Core {
         prefill.insert("purpose".into(), json!("household_visit"));
         prefill.insert("outcome".into(), json!("unchanged"));
         match record.form_id.as_str() {
-            "address" => {
+            form_ids::ADDRESS => {
                 prefill.insert("address".into(), json!(house));
             }
             _ => {
@@ -340,7 +341,7 @@ impl Core {
                 }
             }
         }
-        let mut session = self.new_record("visit", Some(&record.grid), prefill)?;
+        let mut session = self.new_record(form_ids::VISIT, Some(&record.grid), prefill)?;
         session.finalize()?;
         Ok(session.id())
     }
@@ -424,7 +425,7 @@ impl Core {
     /// A one-line label of a record, from its form's summary fields (an
     /// address shows as its pick-list label).
     pub fn label(&self, record: &LocalRecord) -> String {
-        if record.form_id.as_str() == "address" {
+        if record.form_id.as_str() == form_ids::ADDRESS {
             return address_label(&record.values);
         }
         let Ok(form) = self.form_version(record.form_id.as_str(), record.form_version) else {
@@ -462,7 +463,7 @@ impl Core {
         }
         let mut hits = Vec::new();
         for r in self.records(&RecordFilter {
-            form: Some("person".into()),
+            form: Some(form_ids::PERSON.into()),
             ..Default::default()
         })? {
             let name = r.values.get("name").and_then(Json::as_str).unwrap_or("");
@@ -481,7 +482,7 @@ impl Core {
             .map(|(id, _)| id.to_string())
             .collect();
         for r in self.records(&RecordFilter {
-            form: Some("house".into()),
+            form: Some(form_ids::HOUSE.into()),
             ..Default::default()
         })? {
             let owner = r

@@ -1,6 +1,7 @@
 //! Lists of records (drafts, outbox, sent, returned), finding people and
 //! houses, and choosing a form.
 
+use beatbook_schema::catalogue::form_ids;
 use dioxus::prelude::*;
 
 use super::home::new_record;
@@ -137,9 +138,7 @@ pub fn SearchView() -> Element {
 pub fn NewRecord() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let forms = [
-        "address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol",
-    ];
+    let forms = form_ids::ALL;
     rsx! {
         h2 { {tr(l, "新建记录", "New record")} }
         div { class: "choices grid",
