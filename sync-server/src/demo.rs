@@ -145,7 +145,7 @@ pub async fn seed(
 ) -> Result<DemoReport, DemoError> {
     check(state, size).await?;
     let now = Utc::now().with_timezone(&state.policy.local_offset);
-    let district = District::plan(size, now)?;
+    let mut district = District::plan(size, now)?;
     create_organisation(state, &district).await?;
     let users = create_accounts(state, &district).await?;
     let mut devices = Vec::with_capacity(users.len());
@@ -162,7 +162,7 @@ pub async fn seed(
         changes: 0,
         photos: 0,
     };
-    for stage in district.stages.clone() {
+    for stage in std::mem::take(&mut district.stages) {
         seeder.apply(stage, progress).await?;
     }
     Ok(seeder.report(&district, &users))
