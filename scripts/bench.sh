@@ -47,8 +47,8 @@ case "$what" in
   local)
     machine
     cargo run --release -q -p beatbook-tests --example save_latency -- "${1:-1000}"
-    cargo run --release -q -p beatbook-app --example search_bench
-    cargo run --release -q -p beatbook-app --example photo_bench ;;
+    cargo run --release -q -p beatbook-core --example search_bench
+    cargo run --release -q -p beatbook-core --example photo_bench ;;
   all)
     prepare_peer; build; machine
     "$target/release/beatbook-bench" compare --peer "$peer" "$@"

@@ -9,6 +9,10 @@ scripts/install-deps.sh chromium fonts-noto-cjk fonts-dejavu-core
 command -v node >/dev/null || scripts/install-deps.sh nodejs npm
 (cd tests/e2e && npm install --no-audit --no-fund --silent)
 cargo build -q -p beatbook-server -p beatbook-app
+# The PostgreSQL cluster of scripts/test.sh, else the throwaway one (started
+# or reused; left running, as the Rust tests leave it) — before TMPDIR moves,
+# since the cluster lives under it.
+postgres=${BEATBOOK_TEST_POSTGRES:-$(scripts/postgres.sh ensure)}
 E2E_TMP=$(mktemp -d)
 export E2E_TMP TMPDIR="$E2E_TMP"
 trap 'rm -rf "$E2E_TMP"' EXIT
@@ -17,4 +21,8 @@ status=0
 for f in tests/e2e/*.test.mjs; do
   node --test "$f" || status=1
 done
+# The supervisor review pages again with every server on PostgreSQL (its
+# screenshots kept apart: docs/screenshots comes from the run above).
+E2E_POSTGRES="$postgres" BEATBOOK_SCREENSHOTS="$E2E_TMP/screenshots-postgres" \
+  node --test tests/e2e/review.test.mjs || status=1
 exit $status

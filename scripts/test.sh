@@ -4,8 +4,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+
+# One throwaway PostgreSQL cluster (loopback only) for the whole run: the
+# PostgreSQL backend's own tests, the end-to-end suites' PostgreSQL pass and
+# the browser tests make their databases in it. Removed at the end.
+BEATBOOK_TEST_POSTGRES=$(scripts/postgres.sh ensure)
+export BEATBOOK_TEST_POSTGRES
+trap 'scripts/postgres.sh stop' EXIT
+
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc
+
+# The end-to-end suites again with every test server on PostgreSQL
+# (tests/src/backend.rs). Same profile, features and package selection as
+# the first pass (`--workspace`: `-p beatbook-tests` would resolve features
+# differently and rebuild), so nothing is rebuilt. Not here: fuzz_smoke (the
+# request parsers, no storage) and attack_app (the field app's own defences).
+pg_started=$SECONDS
+pg_suites=(
+  test_backend
+  client_sync pull_and_merge exactly_once blobs auth_and_scope authz_matrix bad_input
+  review_pages attack_review
+  fault_server_kill fault_network fault_client_kill client_crash
+  attack_signin attack_connections attack_disk attack_deploy instances
+)
+BEATBOOK_TEST_BACKEND=postgres cargo test --workspace "${pg_suites[@]/#/--test=}" "$@"
+echo "PostgreSQL pass: $((SECONDS - pg_started)) s"
+
 scripts/e2e.sh
 
 # ---- Reliability, short modes (issue 7) ----

@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use beatbook_core::keys::PinKeys;
+use beatbook_core::platform::{Desktop, Fix};
+use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::sync::Phase;
+use beatbook_core::{Core, CoreError};
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::GridId;
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
-use crate::core::keys::PinKeys;
-use crate::core::platform::{Desktop, Fix};
-use crate::core::store::{LocalState, RecordFilter};
-use crate::core::sync::Phase;
-use crate::core::{Core, CoreError};
 use crate::ui::LiveviewAccess;
 
 /// Beatbook field app (基础信息采集). Without a command, opens the app window.
@@ -335,7 +335,7 @@ fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow
         match session.finalize() {
             Ok(()) => {
                 queued += 1;
-                crate::core::faults::checkpoint("after-save");
+                beatbook_core::faults::checkpoint("after-save");
             }
             Err(e) => {
                 refused += 1;

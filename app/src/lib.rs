@@ -1,6 +1,5 @@
-//! Beatbook field app: a headless core (encrypted local store, outbox, sync
-//! engine, form sessions) and the Dioxus UI on top of it.
+//! Beatbook field app: the Dioxus UI (desktop window, liveview in a browser)
+//! and the command line, both over the headless core in `beatbook_core`.
 
 pub mod cli;
-pub mod core;
 pub mod ui;

@@ -35,8 +35,16 @@ use beatbook_store_sqlite::SqliteStore;
 /// Opens the database `config` names (creating the data directory, and a
 /// SQLite file's directory) and builds the state.
 pub async fn open(config: Config) -> Result<AppState, StartError> {
+    let store = open_store(&config).await?;
+    AppState::new(store, config).await
+}
+
+/// Opens the database `config` names (creating the data directory, and a
+/// SQLite file's directory), without the rest of the state: for tools and
+/// tests that read or write the store beside the servers.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store: Arc<dyn Store> = match config.database() {
+    Ok(match config.database() {
         Database::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
@@ -52,8 +60,7 @@ pub async fn open(config: Config) -> Result<AppState, StartError> {
                 })?;
             Arc::new(store)
         }
-    };
-    AppState::new(store, config).await
+    })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the

@@ -43,18 +43,43 @@ async function waitForHttp(url, timeoutMs = 30000) {
   throw new Error(`${url} did not come up`);
 }
 
+// With E2E_POSTGRES=<base url> (e.g. postgres://postgres@127.0.0.1:5433, a
+// throwaway cluster: scripts/postgres.sh ensure) every server gets a new
+// database there; without it, the SQLite file in its data directory.
+const postgresBase = process.env.E2E_POSTGRES?.replace(/\/+$/, '');
+let databases = 0;
+console.error(postgresBase ? `e2e: servers run on PostgreSQL (${postgresBase})` : 'e2e: servers run on SQLite');
+
+/**
+ * A new empty database in the E2E_POSTGRES cluster, or undefined without
+ * one. Named like the Rust tests' (beatbook_test_<pid>_…), so a later test
+ * run drops it once this process has ended.
+ */
+function newDatabase() {
+  if (!postgresBase) return undefined;
+  databases += 1;
+  const name = `beatbook_test_${process.pid}_e2e${databases}`;
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `${postgresBase}/postgres`, '-c', `CREATE DATABASE ${name}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return `${postgresBase}/${name}`;
+}
+
 /** The sync server over a demo district, restartable on the same port. */
 export class Server {
   static async demo({ addresses = 300, households = 30 } = {}) {
-    const dir = tmpdir('bb-server-');
-    execFileSync(bin('beatbook-server'), ['--data-dir', dir, 'demo', '--addresses', String(addresses), '--households', String(households)], { stdio: 'ignore' });
-    const s = new Server(dir, await freePort());
+    const s = new Server(tmpdir('bb-server-'), await freePort(), newDatabase());
+    execFileSync(bin('beatbook-server'), [...s.args(), 'demo', '--addresses', String(addresses), '--households', String(households)], { stdio: 'ignore' });
     await s.start();
     return s;
   }
-  constructor(dir, port) { this.dir = dir; this.port = port; this.url = `http://127.0.0.1:${port}`; }
+  constructor(dir, port, database) {
+    this.dir = dir; this.port = port; this.database = database; this.url = `http://127.0.0.1:${port}`;
+  }
+  /** The arguments every beatbook-server invocation on this server's data starts with. */
+  args() {
+    return ['--data-dir', this.dir, ...(this.database ? ['--database', this.database] : [])];
+  }
   async start() {
-    this.proc = spawn(bin('beatbook-server'), ['--data-dir', this.dir, 'serve', '--listen', `127.0.0.1:${this.port}`], { stdio: 'ignore' });
+    this.proc = spawn(bin('beatbook-server'), [...this.args(), 'serve', '--listen', `127.0.0.1:${this.port}`], { stdio: 'ignore' });
     await waitForHttp(`${this.url}/healthz`);
   }
   async stop() {
@@ -66,7 +91,7 @@ export class Server {
   }
   /** Runs an admin command against the data directory. */
   admin(args) {
-    return execFileSync(bin('beatbook-server'), ['--data-dir', this.dir, ...args], { encoding: 'utf8' });
+    return execFileSync(bin('beatbook-server'), [...this.args(), ...args], { encoding: 'utf8' });
   }
 }
 

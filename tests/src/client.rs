@@ -7,12 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use beatbook_app::core::keys::PinKeys;
-use beatbook_app::core::platform::{Desktop, Fix};
-use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
-use beatbook_app::core::Core;
+use beatbook_core::keys::PinKeys;
+use beatbook_core::platform::{Desktop, Fix};
+use beatbook_core::sync::{RetryPolicy, SyncEngine};
+use beatbook_core::Core;
 use tempfile::TempDir;
 
+use crate::process::workspace_binary;
 use crate::{TestServer, PASSWORD};
 
 /// The PIN of every test device.
@@ -56,7 +57,7 @@ pub async fn device(server: &TestServer, badge: &str) -> (TempDir, Core) {
 }
 
 /// Syncs, panicking on failure.
-pub async fn sync(core: &Core) -> beatbook_app::core::sync::SyncReport {
+pub async fn sync(core: &Core) -> beatbook_core::sync::SyncReport {
     core.sync(&|_| {}).await.expect("sync")
 }
 
@@ -64,27 +65,7 @@ pub async fn sync(core: &Core) -> beatbook_app::core::sync::SyncReport {
 /// never older than the code under test.
 pub fn app_binary() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "beatbook-app",
-                "--bin",
-                "beatbook-app",
-            ])
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building beatbook-app failed");
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/<test> → target/<profile>/beatbook-app
-        exe.parent()
-            .and_then(Path::parent)
-            .map(|d| d.join("beatbook-app"))
-            .expect("target directory")
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_binary("beatbook-app")).clone()
 }
 
 /// `beatbook-app` run on a device directory.

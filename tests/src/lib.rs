@@ -1,7 +1,9 @@
 //! Shared harness for Beatbook's end-to-end tests: the real server on a random
-//! loopback port with a real SQLite file in a temporary directory, and devices
-//! that speak the v1 protocol over real HTTP.
+//! loopback port with a real database (a SQLite file in a temporary
+//! directory, or a throwaway PostgreSQL database: see [`backend`]), and
+//! devices that speak the v1 protocol over real HTTP.
 
+pub mod backend;
 pub mod browser;
 pub mod client;
 pub mod data;

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
 use beatbook_schema::protocol::Role;
-use beatbook_server::Config;
 use beatbook_store::{Grid, NewUser, Station};
 
 use crate::PASSWORD;
@@ -59,6 +58,17 @@ pub fn server_binary() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| workspace_binary("beatbook-server"))
         .clone()
+}
+
+/// `beatbook-server --data-dir <dir>` on the test database of `dir` (see
+/// [`crate::backend`]): add the subcommand and its arguments.
+pub fn server_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(server_binary());
+    cmd.arg("--data-dir").arg(dir);
+    if let Some(database) = crate::backend::database(dir) {
+        cmd.arg("--database").arg(String::from(database));
+    }
+    cmd
 }
 
 /// Stations, grids and accounts to seed (every account's password is [`PASSWORD`]).
@@ -125,12 +135,9 @@ impl Org {
 /// Creates the database in `dir` with `org` and publishes `forms` (besides
 /// the standard ones), in-process through the server's own library.
 pub async fn seed(dir: &Path, org: &Org, forms: &[FormDef]) {
-    let state = beatbook_server::open(Config {
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    })
-    .await
-    .expect("server state opens");
+    let state = beatbook_server::open(crate::backend::config(dir))
+        .await
+        .expect("server state opens");
     let store = &state.store;
     for (id, name) in &org.stations {
         store
@@ -212,9 +219,7 @@ impl ServerProcess {
             .append(true)
             .open(&self.log)
             .expect("server log");
-        let child = Command::new(server_binary())
-            .arg("--data-dir")
-            .arg(&self.dir)
+        let child = server_command(&self.dir)
             .args(["serve", "--listen", &self.addr.to_string()])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

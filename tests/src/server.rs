@@ -49,10 +49,7 @@ impl TestServer {
     /// Starts a server after `tweak` adjusts the configuration.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            data_dir: dir.path().to_owned(),
-            ..Config::default()
-        };
+        let mut config = crate::backend::config(dir.path());
         tweak(&mut config);
         let state = beatbook_server::open(config)
             .await
@@ -147,11 +144,7 @@ impl TestServer {
     /// Starts a server again over a stopped server's data directory, on the
     /// same address (devices keep the server address they enrolled with).
     pub async fn restart_on(dir: TempDir, addr: SocketAddr) -> Self {
-        let config = Config {
-            data_dir: dir.path().to_owned(),
-            ..Config::default()
-        };
-        let state = beatbook_server::open(config)
+        let state = beatbook_server::open(crate::backend::config(dir.path()))
             .await
             .expect("server state reopens");
         Self::serve_on(state, dir, addr).await

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use beatbook_app::core::store::Unsent;
-use beatbook_app::core::sync::SyncError;
-use beatbook_app::core::CoreError;
+use beatbook_core::store::Unsent;
+use beatbook_core::sync::SyncError;
+use beatbook_core::CoreError;
 use beatbook_schema::protocol::{ErrorBody, ErrorCode};
 use beatbook_tests::client::{app, app_binary, device, open_core, run_app, PIN};
 use beatbook_tests::data::house;
@@ -438,7 +438,7 @@ async fn a_revoked_device_says_how_much_unsent_work_it_destroyed() {
         let mut with_photo = core
             .new_record("house", None, house("带照片"))
             .expect("new");
-        let photo = beatbook_app::core::photos::synthetic_camera_jpeg(640, 480, 5).expect("jpeg");
+        let photo = beatbook_core::photos::synthetic_camera_jpeg(640, 480, 5).expect("jpeg");
         with_photo.add_photo("photos", &photo).expect("photo");
         with_photo.finalize().expect("finalize");
         let mut plain = core

@@ -7,17 +7,16 @@
 //! listens, and no test ever sends traffic to it.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use beatbook_server::Config;
-use beatbook_tests::process::{seed, server_binary, Org};
+use beatbook_tests::backend::open_store;
+use beatbook_tests::process::{seed, server_command, Org};
 
 /// Runs the binary over `dir` with `args` (and `config` as its configuration
 /// file, if given), killing it if it has not exited within a minute.
 fn run(dir: &Path, config: Option<&Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(server_binary());
-    cmd.arg("--data-dir").arg(dir);
+    let mut cmd = server_command(dir);
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }
@@ -146,14 +145,8 @@ fn demo_refuses_a_directory_with_accounts_and_leaves_it_untouched() {
     assert_refused(&out, &["already has 7 account(s)", "--data-dir", "账号"]);
 
     runtime.block_on(async {
-        let state = beatbook_server::open(Config {
-            data_dir: data.path().to_owned(),
-            ..Config::default()
-        })
-        .await
-        .expect("opens");
-        let badges: Vec<String> = state
-            .store
+        let store = open_store(data.path()).await.expect("opens");
+        let badges: Vec<String> = store
             .users()
             .await
             .expect("users")
@@ -162,13 +155,8 @@ fn demo_refuses_a_directory_with_accounts_and_leaves_it_untouched() {
             .collect();
         assert_eq!(badges.len(), 7, "{badges:?}");
         assert!(!badges.iter().any(|b| b == "061201"));
-        let stations = state.store.stations().await.expect("stations");
+        let stations = store.stations().await.expect("stations");
         assert_eq!(stations.len(), 2);
-        assert!(state
-            .store
-            .record_counts()
-            .await
-            .expect("counts")
-            .is_empty());
+        assert!(store.record_counts().await.expect("counts").is_empty());
     });
 }

@@ -432,9 +432,7 @@ async fn gc_sweeps_from_the_command_line() {
         .expect("mtime");
     let dir = server.stop().await;
 
-    let out = std::process::Command::new(beatbook_tests::process::server_binary())
-        .arg("--data-dir")
-        .arg(dir.path())
+    let out = beatbook_tests::process::server_command(dir.path())
         .arg("gc")
         .output()
         .expect("run beatbook-server gc");

@@ -1,8 +1,8 @@
 //! The field app's core against the real server: offline saves, restoring a
 //! device, merging offline edits, returned records, revocation, encryption.
 
-use beatbook_app::core::store::{LocalState, RecordFilter};
-use beatbook_app::core::Core;
+use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::Core;
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::protocol::{Review, ReviewDecision};
 use beatbook_tests::client::{device, open_core, sync};
@@ -19,7 +19,7 @@ fn enter_house(core: &Core, owner: &str) -> RecordId {
     session.id()
 }
 
-fn houses(core: &Core) -> Vec<beatbook_app::core::store::LocalRecord> {
+fn houses(core: &Core) -> Vec<beatbook_core::store::LocalRecord> {
     core.records(&RecordFilter {
         form: Some("house".into()),
         ..Default::default()
@@ -251,7 +251,7 @@ async fn database_and_photo_files_hold_no_readable_personal_data() {
     fields.insert("owner_id_number".into(), json!(id_number));
     fields.insert("owner_phone".into(), json!("13605130000"));
     let mut session = a.new_record("house", None, fields).expect("new");
-    let photo = beatbook_app::core::photos::synthetic_camera_jpeg(800, 600, 7).expect("jpeg");
+    let photo = beatbook_core::photos::synthetic_camera_jpeg(800, 600, 7).expect("jpeg");
     session.add_photo("photos", &photo).expect("photo");
     session.finalize().expect("finalize");
     sync(&a).await;
@@ -315,8 +315,8 @@ async fn a_wrong_pin_is_a_clear_error_and_changes_nothing() {
     let e = Core::open(
         dir.path(),
         "999999",
-        &beatbook_app::core::keys::PinKeys::fast_for_tests(),
-        std::sync::Arc::new(beatbook_app::core::platform::Desktop::default()),
+        &beatbook_core::keys::PinKeys::fast_for_tests(),
+        std::sync::Arc::new(beatbook_core::platform::Desktop::default()),
     )
     .expect_err("wrong PIN");
     assert!(e.to_string().contains("wrong PIN"), "{e}");
@@ -332,7 +332,7 @@ async fn a_photo_upload_cut_mid_way_resumes_and_the_record_follows() {
     let server = TestServer::start().await;
     let (_dir, a) = device(&server, "o1").await;
     let mut session = a.new_record("house", None, house("拍照")).expect("new");
-    let photo = beatbook_app::core::photos::synthetic_camera_jpeg(2400, 1800, 3).expect("jpeg");
+    let photo = beatbook_core::photos::synthetic_camera_jpeg(2400, 1800, 3).expect("jpeg");
     let attachment = session.add_photo("photos", &photo).expect("photo");
     assert!(
         attachment.size > 150_000,
@@ -355,12 +355,12 @@ async fn a_photo_upload_cut_mid_way_resumes_and_the_record_follows() {
 async fn a_photo_larger_than_one_upload_chunk_arrives_whole() {
     let server = TestServer::start().await;
     let (_dir, a) = device(&server, "o1").await;
-    let a = a.with_engine(beatbook_app::core::sync::SyncEngine {
+    let a = a.with_engine(beatbook_core::sync::SyncEngine {
         chunk: 64 * 1024,
         ..Default::default()
     });
     let mut session = a.new_record("house", None, house("大照片")).expect("new");
-    let photo = beatbook_app::core::photos::synthetic_camera_jpeg(4000, 3000, 5).expect("jpeg");
+    let photo = beatbook_core::photos::synthetic_camera_jpeg(4000, 3000, 5).expect("jpeg");
     let attachment = session.add_photo("photos", &photo).expect("photo");
     assert!(
         attachment.size > 256 * 1024,
@@ -376,7 +376,7 @@ async fn a_photo_larger_than_one_upload_chunk_arrives_whole() {
 
 #[tokio::test]
 async fn a_photo_the_server_no_longer_holds_is_uploaded_again() {
-    use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
+    use beatbook_core::sync::{RetryPolicy, SyncEngine};
     use beatbook_tests::proxy::{Fault, FaultyProxy};
     let server = TestServer::start_with(|c| c.unreferenced_blob_grace_secs = 0).await;
     let (_dir, a) = device(&server, "o1").await;
@@ -385,7 +385,7 @@ async fn a_photo_the_server_no_longer_holds_is_uploaded_again() {
         ..Default::default()
     });
     let mut session = a.new_record("house", None, house("重传")).expect("new");
-    let photo = beatbook_app::core::photos::synthetic_camera_jpeg(800, 600, 7).expect("jpeg");
+    let photo = beatbook_core::photos::synthetic_camera_jpeg(800, 600, 7).expect("jpeg");
     let attachment = session.add_photo("photos", &photo).expect("photo");
     session.finalize().expect("finalize");
 

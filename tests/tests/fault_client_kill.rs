@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use beatbook_app::core::store::{LocalState, RecordFilter};
+use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_schema::ids::RecordId;
 use beatbook_tests::client::{app, open_core, run_app};
 use beatbook_tests::data::house;

@@ -10,10 +10,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use beatbook_app::core::photos::synthetic_camera_jpeg;
-use beatbook_app::core::store::{LocalState, RecordFilter};
-use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
-use beatbook_app::core::Core;
+use beatbook_core::photos::synthetic_camera_jpeg;
+use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::sync::{RetryPolicy, SyncEngine};
+use beatbook_core::Core;
 use beatbook_schema::ids::{RecordId, Sha256};
 use beatbook_tests::client::open_core;
 use beatbook_tests::data::house;
@@ -40,7 +40,7 @@ const FAULTS: &[Fault] = &[
 fn device(dir: &std::path::Path) -> Core {
     open_core(dir).with_engine(SyncEngine {
         retry: RetryPolicy::immediate(2),
-        limits: beatbook_app::core::store::BatchLimits {
+        limits: beatbook_core::store::BatchLimits {
             max_changes: 7,
             max_bytes: 1 << 20,
         },

@@ -12,11 +12,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beatbook_app::core::photos::synthetic_camera_jpeg;
-use beatbook_app::core::store::{BatchLimits, LocalState, RecordFilter};
-use beatbook_app::core::sync::{RetryPolicy, SyncEngine};
-use beatbook_app::core::Core;
+use beatbook_core::photos::synthetic_camera_jpeg;
+use beatbook_core::store::{BatchLimits, LocalState, RecordFilter};
+use beatbook_core::sync::{RetryPolicy, SyncEngine};
+use beatbook_core::Core;
 use beatbook_schema::ids::RecordId;
+use beatbook_tests::backend::open_store;
 use beatbook_tests::client::open_core;
 use beatbook_tests::data::house;
 use beatbook_tests::fault::{self, trials};
@@ -25,7 +26,6 @@ use beatbook_tests::PASSWORD;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
-use {beatbook_store::Store, beatbook_store_sqlite::SqliteStore};
 
 fn device(dir: &std::path::Path) -> Core {
     open_core(dir).with_engine(SyncEngine {
@@ -171,7 +171,7 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
 
     // Every record any device entered is acknowledged and on the server once,
     // with as many versions as the device made (1, or 2 when edited once…).
-    let store = SqliteStore::open(&data.join("beatbook.sqlite3")).expect("open the server's data");
+    let store = open_store(&data).await.expect("open the server's data");
     let mut acknowledged = HashSet::new();
     for core in &devices {
         acknowledged.extend(houses(core, Some(LocalState::Synced)));

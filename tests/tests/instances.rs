@@ -16,7 +16,7 @@
 //!   with its password.
 //!
 //! Each instance is its own `AppState` (its own store handle on the same
-//! SQLite file, its own caches and throttle) served on its own port.
+//! database, its own caches and throttle) served on its own port.
 
 use std::time::{Duration, Instant};
 
@@ -27,9 +27,7 @@ use beatbook_schema::protocol::{
 };
 use beatbook_schema::record::AttachmentRef;
 use beatbook_server::sync::RELOAD_FLOOR;
-use beatbook_server::Database;
-use beatbook_store::Store;
-use beatbook_store_sqlite::SqliteStore;
+use beatbook_tests::backend::open_store;
 use beatbook_tests::browser::Browser;
 use beatbook_tests::data::{house, obj};
 use beatbook_tests::{TestDevice, TestServer, PASSWORD};
@@ -78,10 +76,7 @@ fn is_unknown_form(outcome: &ChangeOutcome) -> bool {
 /// Publishes through a store of its own on the same database, as
 /// `beatbook-server form publish` does while the servers run.
 async fn publish_elsewhere(server: &TestServer, def: &FormDef) {
-    let Database::Sqlite(path) = server.state.config.database() else {
-        panic!("the test servers run on SQLite");
-    };
-    let store = SqliteStore::open(&path).expect("database opens");
+    let store = open_store(server.data_dir()).await.expect("database opens");
     assert!(store.publish_form(def).await.expect("publishes"));
 }
 

@@ -4,8 +4,8 @@
 //! exports read back by independent readers (calamine, csv, serde_json), and
 //! the audit log.
 
-use beatbook_app::core::store::LocalState;
-use beatbook_app::core::Core;
+use beatbook_core::store::LocalState;
+use beatbook_core::Core;
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{BatchId, RecordId};
 use beatbook_schema::protocol::{Change, ChangeOutcome, ErrorCode, ReviewDecision};

@@ -1,16 +1,32 @@
 //! One input per field kind. Every change autosaves through the session.
 
+use beatbook_core::store::RecordFilter;
+use beatbook_core::{CoreError, FormSession};
 use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 use serde_json::{json, Value as Json};
 
-use super::form::SessionSignal;
 use super::i18n::{text, tr, use_lang};
 use super::visit::AddressPicker;
 use super::{Ui, UiOptions};
-use crate::core::store::RecordFilter;
+
+/// The form session a screen edits, shared by its field components.
+pub type SessionSignal = Signal<Option<FormSession>>;
+
+/// Runs `change` on the open session (an autosaving edit) and shows the
+/// officer why it failed, if it did.
+fn edit<T>(
+    ui: Ui,
+    mut session: SessionSignal,
+    change: impl FnOnce(&mut FormSession) -> Result<T, CoreError>,
+) {
+    let result = session.write().as_mut().map(change);
+    if let Some(Err(e)) = result {
+        ui.failed(&e);
+    }
+}
 
 /// Finds a field by path (`name` or `group[i].name`).
 fn field_at(form: &Form, path: &str) -> Option<CompiledField> {
@@ -78,6 +94,7 @@ fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
 /// One field: label, input, derived display, inline errors.
 #[component]
 pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+    let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let guard = session.read();
     let Some(s) = guard.as_ref() else {
@@ -104,13 +121,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
 
     let set = {
         let path = path.clone();
-        move |v: Json| {
-            let mut session = session;
-            let mut guard = session.write();
-            if let Some(s) = guard.as_mut() {
-                let _ = s.set(&path, v);
-            }
-        }
+        move |v: Json| edit(ui, session, |s| s.set(&path, v))
     };
 
     let input = if field.def.derived.is_some() {
@@ -255,7 +266,7 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
         div { class: "geo", id: "{id}",
             span { "{shown}" }
             button { r#type: "button", class: "secondary", onclick: move |_| {
-                    match ui.core().and_then(|c| c.0.platform.location()) {
+                    match ui.core().and_then(|c| c.platform().location()) {
                         Some(fix) => on_set.call(fix.to_value()),
                         None => ui.changed(tr(l, "无法定位：请到室外或稍后再试", "No position fix: step outside or try again")),
                     }
@@ -310,13 +321,7 @@ input.value = ""; dioxus.send(ids);"#
                                 }
                             }
                             for bytes in payloads {
-                                let mut session = session;
-                                let mut guard = session.write();
-                                let added = guard.as_mut().map(|s| s.add_photo(&path, &bytes));
-                                drop(guard);
-                                if let Some(Err(e)) = added {
-                                    ui.changed(e.to_string());
-                                }
+                                edit(ui, session, |s| s.add_photo(&path, &bytes));
                             }
                         });
                     }
@@ -381,6 +386,7 @@ fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>
 
 #[component]
 fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+    let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let guard = session.read();
     let Some(s) = guard.as_ref() else {
@@ -406,13 +412,7 @@ fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Elem
     let children: Vec<String> = group.children.iter().map(|c| c.name().to_owned()).collect();
     let add = {
         let path = path.clone();
-        move |_| {
-            let mut session = session;
-            let mut guard = session.write();
-            if let Some(s) = guard.as_mut() {
-                let _ = s.add_entry(&path, Default::default());
-            }
-        }
+        move |_| edit(ui, session, |s| s.add_entry(&path, Default::default()))
     };
     rsx! {
         div { class: "repeat",
@@ -422,13 +422,7 @@ fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Elem
                         strong { "{item} {i + 1}" }
                         button { r#type: "button", class: "link", onclick: {
                                 let path = path.clone();
-                                move |_| {
-                                    let mut session = session;
-                                    let mut guard = session.write();
-                                    if let Some(s) = guard.as_mut() {
-                                        let _ = s.remove_entry(&path, i);
-                                    }
-                                }
+                                move |_| edit(ui, session, |s| s.remove_entry(&path, i))
                             },
                             {tr(l, "删除", "Remove")}
                         }

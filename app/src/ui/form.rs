@@ -1,29 +1,39 @@
 //! The form renderer, driven entirely by the form definition.
 
+use std::rc::Rc;
+
+use beatbook_core::store::LocalState;
+use beatbook_core::CoreError;
 use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 
-use super::fields::FieldView;
+use super::errors::error_text;
+use super::fields::{FieldView, SessionSignal};
 use super::i18n::{text, tr, use_lang};
 use super::Ui;
-use crate::core::store::LocalState;
-use crate::core::{CoreError, FormSession};
-
-/// The open session of the screen.
-pub type SessionSignal = Signal<Option<FormSession>>;
 
 /// One record being entered or revised.
 #[component]
 pub fn FormView(id: RecordId) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let session: SessionSignal = use_signal(|| ui.core().and_then(|c| c.open_record(id).ok()));
+    // Opened once per screen; if it cannot be, why stays with the screen.
+    let (session, not_opened): (SessionSignal, Option<Rc<CoreError>>) =
+        use_hook(|| match ui.core().map(|c| c.open_record(id)) {
+            Some(Ok(s)) => (Signal::new(Some(s)), None),
+            Some(Err(e)) => (Signal::new(None), Some(Rc::new(e))),
+            None => (Signal::new(None), None),
+        });
     let mut tried = use_signal(|| false);
     let mut failure = use_signal(|| None::<String>);
 
     let guard = session.read();
     let Some(s) = guard.as_ref() else {
-        return rsx! { p { class: "error", {tr(l, "无法打开这条记录", "This record cannot be opened")} } };
+        let why = not_opened
+            .as_deref()
+            .map(|e| tr(l, "：", ": ") + &error_text(l, e))
+            .unwrap_or_default();
+        return rsx! { p { class: "error", {tr(l, "无法打开这条记录", "This record cannot be opened")} "{why}" } };
     };
     let form = s.form().clone();
     let title = text(l, form.title());
@@ -57,7 +67,7 @@ pub fn FormView(id: RecordId) -> Element {
                     "Correct the fields marked in red",
                 )));
             }
-            Some(Err(e)) => failure.set(Some(e.to_string())),
+            Some(Err(e)) => failure.set(Some(error_text(l, &e))),
             None => {}
         }
     };

@@ -1,15 +1,15 @@
 //! Home: the officer, today's counts, the outbox, sync, and the ways in.
 
+use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::sync::Phase;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::Role;
 use dioxus::prelude::*;
 
+use super::errors::error_text;
 use super::i18n::{text, tr, use_lang};
 use super::lists::ListKind;
 use super::{Route, Ui};
-use crate::core::store::{LocalState, RecordFilter};
-use crate::core::sync::{Phase, SyncError};
-use crate::core::CoreError;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Counts {
@@ -26,8 +26,8 @@ fn counts(ui: Ui) -> Counts {
         return Counts::default();
     };
     let status = core.status().unwrap_or_default();
-    let today = core.0.platform.today();
-    let offset = core.0.platform.offset();
+    let today = core.platform().today();
+    let offset = core.platform().offset();
     let device = core.device_id();
     let recent = core
         .records(&RecordFilter {
@@ -128,12 +128,7 @@ pub fn Home() -> Element {
                     &format!("同步完成：上传 {}，下载 {}", r.accepted, r.pulled),
                     &format!("Synced: {} sent, {} received", r.accepted, r.pulled),
                 )),
-                Err(CoreError::Sync(SyncError::Network(_))) => ui.changed(tr(
-                    l,
-                    "暂无网络，数据已保存在本机，稍后再同步",
-                    "No connection: everything is saved on this phone; sync later",
-                )),
-                Err(e) => ui.changed(e.message().map_or_else(|| e.to_string(), |m| text(l, &m))),
+                Err(e) => ui.changed(error_text(l, &e)),
             }
         });
     };
@@ -166,7 +161,7 @@ pub fn Home() -> Element {
                 span { class: "glyph", "⌂" } {tr(l, "入户走访", "Household visit")}
             }
             if user.as_ref().is_some_and(|u| u.role != Role::Supervisor) {
-                button { id: "hazard", class: "tile", onclick: move |_| new_record(ui, form_ids::HAZARD),
+                button { id: "hazard", class: "tile", onclick: move |_| ui.new_record(form_ids::HAZARD, Default::default()),
                     span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
                     if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
                 }
@@ -185,14 +180,5 @@ pub fn Home() -> Element {
                 span { class: "glyph", "☰" } {tr(l, "我的记录", "My records")}
             }
         }
-    }
-}
-
-/// Starts a new record of a form and opens it.
-pub fn new_record(ui: Ui, form: &str) {
-    let Some(core) = ui.core() else { return };
-    match core.new_record(form, None, Default::default()) {
-        Ok(session) => ui.go(Route::Edit(session.id())),
-        Err(e) => ui.changed(e.to_string()),
     }
 }

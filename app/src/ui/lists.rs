@@ -1,13 +1,12 @@
 //! Lists of records (drafts, outbox, sent, returned), finding people and
 //! houses, and choosing a form.
 
+use beatbook_core::store::{LocalRecord, LocalState, RecordFilter};
 use beatbook_schema::catalogue::form_ids;
 use dioxus::prelude::*;
 
-use super::home::new_record;
 use super::i18n::{text, tr, use_lang};
 use super::{Route, Ui};
-use crate::core::store::{LocalRecord, LocalState, RecordFilter};
 
 /// Which records a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +143,7 @@ pub fn NewRecord() -> Element {
         div { class: "choices grid",
             for id in forms {
                 if let Some(form) = ui.core().and_then(|c| c.form(id).ok()) {
-                    button { class: "tile", id: "new-{id}", onclick: move |_| new_record(ui, id), {text(l, form.title())} }
+                    button { class: "tile", id: "new-{id}", onclick: move |_| ui.new_record(id, Default::default()), {text(l, form.title())} }
                 }
             }
         }

@@ -1,8 +1,9 @@
 //! The field app's UI in Dioxus 0.7: the same components run in the desktop
 //! window (development, screenshots) and through liveview in a browser
 //! (end-to-end tests); phone builds use the Dioxus CLI. Components get the
-//! [`Core`](crate::core::Core) through context and hold no SQL.
+//! [`Core`](beatbook_core::Core) through context and hold no SQL.
 
+mod errors;
 mod fields;
 mod form;
 mod home;
@@ -17,12 +18,14 @@ mod visit;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use beatbook_core::platform::Platform;
+use beatbook_core::{Core, CoreError};
+use beatbook_schema::form::Values;
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
-use crate::core::platform::Platform;
-use crate::core::Core;
+pub use errors::error_text;
 pub use liveview::{liveview_router, LiveviewAccess};
 pub use uploads::Uploads;
 
@@ -105,6 +108,20 @@ impl Ui {
     pub fn changed(mut self, message: impl Into<String>) {
         self.notice.set(Some(message.into()));
         *self.revision.write() += 1;
+    }
+
+    /// Tells the officer why something failed, in the UI's language.
+    pub fn failed(self, error: &CoreError) {
+        self.changed(error_text(*self.lang.peek(), error));
+    }
+
+    /// Starts a new record of a form, with `prefill` in place, and opens it.
+    pub fn new_record(self, form: &str, prefill: Values) {
+        let Some(core) = self.core() else { return };
+        match core.new_record(form, None, prefill) {
+            Ok(session) => self.go(Route::Edit(session.id())),
+            Err(e) => self.failed(&e),
+        }
     }
 }
 

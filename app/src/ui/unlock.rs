@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
+use beatbook_core::keys::PinKeys;
+use beatbook_core::lockout::{self, PinPolicy, UnlockError};
+use beatbook_core::sync::SyncError;
+use beatbook_core::{Core, CoreError};
 use dioxus::prelude::*;
 
+use super::errors::error_text;
 use super::i18n::{text, tr, use_lang};
 use super::{Ui, UiOptions};
-use crate::core::keys::PinKeys;
-use crate::core::lockout::{self, PinPolicy, UnlockError};
-use crate::core::sync::SyncError;
-use crate::core::{Core, CoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Step {
@@ -86,7 +87,7 @@ pub fn Unlock() -> Element {
                             "连不上服务器，请检查地址和网络",
                             "Cannot reach the server: check the address and the network",
                         ),
-                        _ => e.message().map_or_else(|| e.to_string(), |m| text(l, &m)),
+                        _ => error_text(l, &e),
                     }));
                 }
             }
@@ -140,7 +141,7 @@ pub fn Unlock() -> Element {
                 match open(&options, &pin()) {
                     Ok(core) => enroll(core),
                     Err(CoreError::Unlock(e)) => refused(&e),
-                    Err(e) => error.set(Some(e.to_string())),
+                    Err(e) => error.set(Some(error_text(l, &e))),
                 }
             }
             Step::Pin => match open(&options, &pin()) {
@@ -152,7 +153,7 @@ pub fn Unlock() -> Element {
                     }
                 },
                 Err(CoreError::Unlock(e)) => refused(&e),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(error_text(l, &e))),
             },
         }
     };

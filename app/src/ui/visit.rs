@@ -65,13 +65,9 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
         .unwrap_or_default();
 
     let start = move |form: &'static str, field: &'static str, value: RecordId| {
-        let Some(core) = ui.core() else { return };
         let mut prefill = beatbook_schema::form::Values::new();
         prefill.insert(field.into(), json!(value));
-        match core.new_record(form, None, prefill) {
-            Ok(s) => ui.go(Route::Edit(s.id())),
-            Err(e) => ui.changed(e.to_string()),
-        }
+        ui.new_record(form, prefill);
     };
 
     rsx! {
@@ -91,7 +87,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
                             let Some(core) = ui.core() else { return };
                             match core.confirm_unchanged(house_id) {
                                 Ok(_) => { ui.changed(tr(l, "已记录走访：信息无变化", "Visit recorded: nothing changed")); ui.go_back(); }
-                                Err(e) => ui.changed(e.to_string()),
+                                Err(e) => ui.failed(&e),
                             }
                         },
                         "✓ " {tr(l, "信息无变化", "Nothing changed")}

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
-use beatbook_app::core::keys::PinKeys;
-use beatbook_app::core::platform::Desktop;
-use beatbook_app::core::store::RecordFilter;
-use beatbook_app::core::sync::Steps;
-use beatbook_app::core::Core;
+use beatbook_core::keys::PinKeys;
+use beatbook_core::platform::Desktop;
+use beatbook_core::store::RecordFilter;
+use beatbook_core::sync::Steps;
+use beatbook_core::Core;
 use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::GridId;
 use beatbook_tests::process::{free_addr, own_cpu_seconds, seed, Org, ServerProcess};

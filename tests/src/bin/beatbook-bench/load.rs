@@ -10,18 +10,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use beatbook_app::core::keys::PinKeys;
-use beatbook_app::core::photos::{process, synthetic_camera_jpeg, PhotoSettings};
-use beatbook_app::core::platform::Desktop;
-use beatbook_app::core::store::{LocalState, RecordFilter};
-use beatbook_app::core::sync::Phase;
-use beatbook_app::core::Core;
+use beatbook_core::keys::PinKeys;
+use beatbook_core::photos::{process, synthetic_camera_jpeg, PhotoSettings};
+use beatbook_core::platform::Desktop;
+use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::sync::Phase;
+use beatbook_core::Core;
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
+use beatbook_tests::backend::open_store;
 use beatbook_tests::data::house;
 use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
 use beatbook_tests::PASSWORD;
 use futures_util::stream::{self, StreamExt};
-use {beatbook_store::Store, beatbook_store_sqlite::SqliteStore};
 
 use crate::{fmt_int, machine, percentile, results_dir, table};
 
@@ -235,7 +235,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
     }
     server.stop();
-    let store = SqliteStore::open(&data.join("beatbook.sqlite3"))?;
+    let store = open_store(&data).await?;
     let counts = store.record_counts().await?;
     let on_server = counts.get("house").copied().unwrap_or(0) as usize;
     let mut once = 0usize;

@@ -305,8 +305,8 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
-    use crate::core::keys::PinKeys;
-    use crate::core::store::Store;
+    use crate::keys::PinKeys;
+    use crate::store::Store;
 
     const PIN: &str = "246810";
     const WRONG: &str = "135790";
@@ -527,7 +527,7 @@ mod tests {
                     t(1),
                     || -> Result<(), _> {
                         std::thread::sleep(Duration::from_millis(300));
-                        Err(StoreError::Key(crate::core::keys::KeyError::BadPin))
+                        Err(StoreError::Key(crate::keys::KeyError::BadPin))
                     },
                 )
             })

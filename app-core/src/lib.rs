@@ -1,6 +1,8 @@
 //! The headless core of the field app: everything but the window. The UI,
 //! the command line and the tests all drive the same [`Core`].
 
+mod device;
+mod error;
 pub mod faults;
 pub mod keys;
 pub mod lockout;
@@ -13,5 +15,6 @@ pub mod session;
 pub mod store;
 pub mod sync;
 
-pub use service::{Core, CoreError, Status};
+pub use error::CoreError;
+pub use service::{Core, Status};
 pub use session::FormSession;

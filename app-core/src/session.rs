@@ -14,9 +14,10 @@ use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
 use serde_json::{json, Value as Json};
 
-use super::platform::device_fact;
-use super::service::{Core, CoreError};
-use super::store::{LocalRecord, LocalState, Rejection};
+use crate::device::Device;
+use crate::error::CoreError;
+use crate::platform::device_fact;
+use crate::store::{LocalRecord, LocalState, Rejection};
 
 /// Standard addresses by id, for address-derived fields.
 struct Addresses(HashMap<RecordId, Values>);
@@ -29,7 +30,7 @@ impl AddressBook for Addresses {
 
 /// One record being entered.
 pub struct FormSession {
-    core: Core,
+    device: Device,
     form: Arc<Form>,
     id: RecordId,
     grid: GridId,
@@ -67,14 +68,14 @@ fn parse_path(path: &str) -> Option<Path<'_>> {
 
 impl FormSession {
     pub(crate) fn create(
-        core: Core,
+        device: Device,
         form: Arc<Form>,
         user: &UserInfo,
         grid: GridId,
         prefill: Values,
     ) -> Result<Self, CoreError> {
-        let platform = core.0.platform.clone();
-        let previous = core.store().latest_of_form(form.id().as_str())?;
+        let platform = device.platform().clone();
+        let previous = device.store().latest_of_form(form.id().as_str())?;
         let mut values = Values::new();
         for f in form.fields() {
             let name = f.name();
@@ -95,11 +96,12 @@ impl FormSession {
             }
         }
         values.extend(prefill);
-        let id = core
-            .store()
-            .create_draft((form.id(), form.version()), &grid, user.id, &values)?;
+        let id =
+            device
+                .store()
+                .create_draft((form.id(), form.version()), &grid, user.id, &values)?;
         let mut session = Self {
-            core,
+            device,
             form,
             id,
             grid,
@@ -114,13 +116,13 @@ impl FormSession {
         Ok(session)
     }
 
-    pub(crate) fn resume(core: Core, form: Arc<Form>, record: LocalRecord) -> Self {
+    pub(crate) fn resume(device: Device, form: Arc<Form>, record: LocalRecord) -> Self {
         let review_reason = record.review.as_ref().and_then(|r| match &r.decision {
             beatbook_schema::protocol::ReviewDecision::Return { reason } => Some(reason.clone()),
             beatbook_schema::protocol::ReviewDecision::Approve => None,
         });
         Self {
-            core,
+            device,
             form,
             id: record.id,
             grid: record.grid,
@@ -183,7 +185,7 @@ impl FormSession {
                     .get(f.name())
                     .and_then(Json::as_str)
                     .and_then(|s| s.parse::<RecordId>().ok());
-                if let Some(record) = id.and_then(|id| self.core.store().record(id).ok()) {
+                if let Some(record) = id.and_then(|id| self.device.store().record(id).ok()) {
                     book.insert(record.id, record.values);
                 }
             }
@@ -197,7 +199,7 @@ impl FormSession {
         let hashes: Vec<_> = self.attachments.iter().map(|a| a.sha256).collect();
         let book = self.addresses();
         f(&ValidationContext {
-            today: self.core.0.platform.today(),
+            today: self.device.platform().today(),
             attachments: &hashes,
             addresses: Some(&book),
         })
@@ -211,7 +213,7 @@ impl FormSession {
 
     fn save(&self) -> Result<(), CoreError> {
         Ok(self
-            .core
+            .device
             .store()
             .save_draft(self.id, &self.values, &self.attachments)?)
     }
@@ -295,7 +297,7 @@ impl FormSession {
                 "{field} is not a photo field"
             )));
         }
-        let attachment = self.core.add_photo(bytes)?;
+        let attachment = self.device.add_photo(bytes)?;
         let list = self
             .values
             .entry(field.to_owned())
@@ -318,7 +320,7 @@ impl FormSession {
     pub fn is_relevant(&self, name: &str) -> bool {
         self.form.field(name).is_some_and(|f| {
             self.form
-                .is_relevant(f, &self.values, self.core.0.platform.today())
+                .is_relevant(f, &self.values, self.device.platform().today())
         })
     }
 
@@ -344,7 +346,7 @@ impl FormSession {
             .filter(|a| text.contains(&a.sha256.to_hex()))
             .cloned()
             .collect();
-        self.core
+        self.device
             .store()
             .finalize(self.id, &normalized, &attachments)?;
         self.values = normalized;

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::address::{self, AddressError};
-use crate::core::store::{StoreError, Unsent};
+use crate::store::{StoreError, Unsent};
 
 /// Why a sync step failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,70 +1,40 @@
 //! [`Core`]: the service the UI, the command line and the tests hand around.
-//! It owns the store, the compiled forms, the address search index and the
-//! sync engine; cloning it is cheap.
+//! It owns the device (store, platform; shared with its form sessions), the
+//! compiled forms, the address search index and the sync engine; cloning it
+//! is cheap.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, MutexGuard, RwLock};
 
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
-use beatbook_schema::text::Text;
 use serde_json::{json, Value as Json};
 
-use super::keys::KeyProvider;
-use super::lockout::{self, PinPolicy, UnlockError};
-use super::photos::{self, PhotoSettings};
-use super::platform::Platform;
-use super::search::SearchIndex;
-use super::session::FormSession;
-use super::store::{LocalRecord, LocalState, RecordFilter, Store, StoreError};
-use super::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncError, SyncReport};
+use crate::device::Device;
+use crate::error::CoreError;
+use crate::keys::KeyProvider;
+use crate::lockout::{self, PinPolicy};
+use crate::photos;
+use crate::platform::Platform;
+use crate::search::SearchIndex;
+use crate::session::FormSession;
+use crate::store::{LocalRecord, LocalState, RecordFilter, Store};
+use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
 
-/// Why a core operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CoreError {
-    /// The store failed (disk, corrupt data, a PIN that is not 6–12 digits, ...).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The PIN did not unlock the device: wrong, too soon after wrong ones,
-    /// or one too many (the data was erased).
-    #[error(transparent)]
-    Unlock(UnlockError),
-    /// Sync failed.
-    #[error(transparent)]
-    Sync(#[from] SyncError),
-    /// A photo could not be used.
-    #[error("photo: {0}")]
-    Photo(String),
-    /// The device is not enrolled.
-    #[error("this device is not enrolled: enroll with badge number and password first")]
-    NotEnrolled,
-    /// No such form on the device.
-    #[error("no form '{0}' on this device: sync to receive it")]
-    UnknownForm(String),
-    /// A field path does not exist.
-    #[error("no field '{0}' in this form")]
-    UnknownField(String),
-    /// The record does not validate; every field error at once.
-    #[error("{} field(s) need attention: {}", .0.len(), .0.iter().map(|e| format!("{} ({})", e.path, e.message.en)).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<beatbook_schema::form::FieldError>),
-}
-
-pub(crate) struct Inner {
-    pub(crate) store: Mutex<Store>,
+struct Inner {
+    device: Device,
     forms: RwLock<HashMap<(String, u32), Arc<Form>>>,
     addresses: RwLock<Arc<SearchIndex<RecordId>>>,
-    pub(crate) platform: Arc<dyn Platform>,
-    pub(crate) photo_settings: PhotoSettings,
     engine: SyncEngine,
 }
 
 /// The headless field app.
 #[derive(Clone)]
-pub struct Core(pub(crate) Arc<Inner>);
+pub struct Core(Arc<Inner>);
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,29 +75,6 @@ pub fn address_label(values: &Values) -> String {
     label
 }
 
-impl CoreError {
-    /// What to tell the officer, in both languages, where the error has more
-    /// to say than its English text: a refused PIN, a refused server
-    /// address, a revoked device and what it lost.
-    pub fn message(&self) -> Option<Text> {
-        match self {
-            CoreError::Unlock(e) => e.message(),
-            CoreError::Sync(SyncError::Address(e)) => Some(e.message()),
-            CoreError::Sync(SyncError::Revoked { unsent }) => Some(sync::revoked_message(unsent)),
-            _ => None,
-        }
-    }
-}
-
-impl From<UnlockError> for CoreError {
-    fn from(e: UnlockError) -> Self {
-        match e {
-            UnlockError::Store(e) => CoreError::Store(e),
-            other => CoreError::Unlock(other),
-        }
-    }
-}
-
 impl Core {
     /// Opens the device in `dir` with the officer's PIN, counting wrong PINs
     /// by the default [`PinPolicy`].
@@ -151,13 +98,11 @@ impl Core {
     ) -> Result<Self, CoreError> {
         let store = lockout::unlock(dir, policy, platform.now(), || Store::open(dir, pin, keys))?;
         let core = Core(Arc::new(Inner {
-            store: Mutex::new(store),
+            device: Device::new(store, platform),
             forms: RwLock::new(HashMap::new()),
             addresses: RwLock::new(Arc::new(SearchIndex::build(
                 Vec::<(RecordId, String)>::new(),
             ))),
-            platform,
-            photo_settings: PhotoSettings::default(),
             engine: SyncEngine::default(),
         }));
         core.reload()?;
@@ -175,8 +120,13 @@ impl Core {
         }
     }
 
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        self.0.store.lock().unwrap_or_else(|p| p.into_inner())
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.0.device.store()
+    }
+
+    /// The platform services (clock, position) the core was opened with.
+    pub fn platform(&self) -> &Arc<dyn Platform> {
+        self.0.device.platform()
     }
 
     /// Recompiles the forms and rebuilds the address index from the store.
@@ -260,7 +210,14 @@ impl Core {
         password: &str,
         device_name: &str,
     ) -> Result<UserInfo, CoreError> {
-        Ok(sync::enroll(&self.0.store, server, badge, password, device_name).await?)
+        Ok(sync::enroll(
+            self.0.device.store_lock(),
+            server,
+            badge,
+            password,
+            device_name,
+        )
+        .await?)
     }
 
     /// Syncs, reporting progress; afterwards forms and addresses are reloaded.
@@ -292,7 +249,7 @@ impl Core {
         let report = self
             .0
             .engine
-            .run(&self.0.store, server, steps, progress)
+            .run(self.0.device.store_lock(), server, steps, progress)
             .await;
         if report.as_ref().map_or(true, |r| r.references_changed) {
             self.reload()?;
@@ -313,14 +270,20 @@ impl Core {
             .cloned()
             .or_else(|| user.grids.first().cloned())
             .unwrap_or_else(|| GridId::new(""));
-        FormSession::create(self.clone(), self.form(form_id)?, &user, grid, prefill)
+        FormSession::create(
+            self.0.device.clone(),
+            self.form(form_id)?,
+            &user,
+            grid,
+            prefill,
+        )
     }
 
     /// Opens an existing record (a draft, a synced record to revisit, a returned one).
     pub fn open_record(&self, id: RecordId) -> Result<FormSession, CoreError> {
         let record = self.store().record(id)?;
         let form = self.form_version(record.form_id.as_str(), record.form_version)?;
-        Ok(FormSession::resume(self.clone(), form, record))
+        Ok(FormSession::resume(self.0.device.clone(), form, record))
     }
 
     /// A revisit where nothing changed: one call records a `visit` of the
@@ -349,17 +312,7 @@ impl Core {
     /// Processes a photo (downscale, orientation, JPEG), seals it on disk and
     /// registers it; returns its reference for a record's attachments.
     pub fn add_photo(&self, bytes: &[u8]) -> Result<AttachmentRef, CoreError> {
-        let photo = photos::process(bytes, &self.0.photo_settings)
-            .map_err(|e| CoreError::Photo(e.to_string()))?;
-        let store = self.store();
-        photos::store(&store.photo_dir(), store.key(), &photo).map_err(StoreError::from)?;
-        let attachment = AttachmentRef {
-            sha256: photo.sha256,
-            content_type: "image/jpeg".into(),
-            size: photo.bytes.len() as u64,
-        };
-        store.add_attachment(&attachment)?;
-        Ok(attachment)
+        self.0.device.add_photo(bytes)
     }
 
     /// A photo's bytes, decrypted.

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use beatbook_app::core::search::SearchIndex;
+use beatbook_core::search::SearchIndex;
 use pinyin::ToPinyin;
 use serde::Deserialize;
 

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use beatbook_app::core::photos::{process, synthetic_camera_jpeg, PhotoSettings};
+use beatbook_core::photos::{process, synthetic_camera_jpeg, PhotoSettings};
 
 fn main() -> anyhow::Result<()> {
     let runs: usize = match std::env::args().nth(1) {

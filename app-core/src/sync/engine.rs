@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Client, SyncError};
 use super::retry::RetryPolicy;
-use crate::core::store::{BatchLimits, Store};
-use crate::core::{faults, photos};
+use crate::store::{BatchLimits, Store};
+use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

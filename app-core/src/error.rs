@@ -1,0 +1,61 @@
+//! [`CoreError`]: why a core operation failed, and what to tell the officer.
+
+use beatbook_schema::form::FieldError;
+use beatbook_schema::text::Text;
+
+use crate::lockout::UnlockError;
+use crate::store::StoreError;
+use crate::sync::{self, SyncError};
+
+/// Why a core operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The store failed (disk, corrupt data, a PIN that is not 6–12 digits, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The PIN did not unlock the device: wrong, too soon after wrong ones,
+    /// or one too many (the data was erased).
+    #[error(transparent)]
+    Unlock(UnlockError),
+    /// Sync failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// A photo could not be used.
+    #[error("photo: {0}")]
+    Photo(String),
+    /// The device is not enrolled.
+    #[error("this device is not enrolled: enroll with badge number and password first")]
+    NotEnrolled,
+    /// No such form on the device.
+    #[error("no form '{0}' on this device: sync to receive it")]
+    UnknownForm(String),
+    /// A field path does not exist.
+    #[error("no field '{0}' in this form")]
+    UnknownField(String),
+    /// The record does not validate; every field error at once.
+    #[error("{} field(s) need attention: {}", .0.len(), .0.iter().map(|e| format!("{} ({})", e.path, e.message.en)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+}
+
+impl CoreError {
+    /// What to tell the officer, in both languages, where the error has more
+    /// to say than its English text: a refused PIN, a refused server
+    /// address, a revoked device and what it lost.
+    pub fn message(&self) -> Option<Text> {
+        match self {
+            CoreError::Unlock(e) => e.message(),
+            CoreError::Sync(SyncError::Address(e)) => Some(e.message()),
+            CoreError::Sync(SyncError::Revoked { unsent }) => Some(sync::revoked_message(unsent)),
+            _ => None,
+        }
+    }
+}
+
+impl From<UnlockError> for CoreError {
+    fn from(e: UnlockError) -> Self {
+        match e {
+            UnlockError::Store(e) => CoreError::Store(e),
+            other => CoreError::Unlock(other),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! What the officer reads when the core refuses or fails: chosen by the
+//! error's variant, in the UI's language — never by the error's text.
+
+use beatbook_core::sync::SyncError;
+use beatbook_core::CoreError;
+use beatbook_schema::text::{Lang, Text};
+
+/// The officer's message for a failure, in language `l`. The Chinese text
+/// keeps the technical detail (a path, a form id) where the error has one.
+pub fn error_text(l: Lang, error: &CoreError) -> String {
+    if let Some(message) = error.message() {
+        return message.get(l).to_owned();
+    }
+    let en = error.to_string();
+    let zh = match error {
+        CoreError::Store(_) | CoreError::Sync(SyncError::Store(_)) => {
+            format!("本机数据读写失败，请重试：{en}")
+        }
+        CoreError::Unlock(_) => format!("无法解锁：{en}"),
+        CoreError::Sync(SyncError::Network(_)) => {
+            return Text::new(
+                "暂无网络，数据已保存在本机，稍后再同步",
+                "No connection: everything is saved on this phone; sync later",
+            )
+            .get(l)
+            .to_owned();
+        }
+        CoreError::Sync(SyncError::Server { body, .. }) => return body.message.get(l).to_owned(),
+        CoreError::NotEnrolled | CoreError::Sync(SyncError::NotEnrolled) => {
+            "本机尚未绑定：请先用警号和密码绑定设备".to_owned()
+        }
+        CoreError::Sync(SyncError::Photo(..)) => format!("照片读取失败：{en}"),
+        CoreError::Sync(SyncError::Address(_) | SyncError::Revoked { .. }) => {
+            format!("同步失败：{en}")
+        }
+        CoreError::Photo(detail) => format!("照片无法使用：{detail}"),
+        CoreError::UnknownForm(form) => format!("本机没有表单“{form}”：请先同步"),
+        CoreError::UnknownField(path) => format!("无法填写“{path}”"),
+        CoreError::Invalid(errors) => {
+            let each: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}（{}）", e.path, e.message.get(l)))
+                .collect();
+            return match l {
+                Lang::Zh => format!("{} 项需要修改：{}", errors.len(), each.join("；")),
+                Lang::En => format!(
+                    "{} field(s) need attention: {}",
+                    errors.len(),
+                    each.join("; ")
+                ),
+            };
+        }
+    };
+    Text::new(zh, en).get(l).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use beatbook_core::store::StoreError;
+    use beatbook_schema::form::FieldError;
+    use beatbook_schema::problem::ProblemCode;
+    use beatbook_schema::protocol::{ErrorBody, ErrorCode};
+
+    use super::*;
+
+    fn has_chinese(s: &str) -> bool {
+        s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    #[test]
+    fn every_failure_reads_in_the_chosen_language() {
+        let cases = [
+            CoreError::NotEnrolled,
+            CoreError::UnknownForm("hazard".into()),
+            CoreError::UnknownField("residents[0].name".into()),
+            CoreError::Photo("not an image".into()),
+            CoreError::Store(StoreError::from(std::io::Error::other("disk full"))),
+            CoreError::Sync(SyncError::Network("timed out".into())),
+            CoreError::Sync(SyncError::NotEnrolled),
+            CoreError::Invalid(vec![FieldError {
+                path: "id_number".into(),
+                code: ProblemCode::Required,
+                message: Text::new("校验位错误", "wrong check digit"),
+            }]),
+        ];
+        for error in &cases {
+            let zh = error_text(Lang::Zh, error);
+            let en = error_text(Lang::En, error);
+            assert!(has_chinese(&zh), "{error:?} in Chinese: {zh}");
+            assert!(!has_chinese(&en), "{error:?} in English: {en}");
+        }
+    }
+
+    #[test]
+    fn a_server_refusal_shows_the_servers_own_words() {
+        let error = CoreError::Sync(SyncError::Server {
+            status: reqwest::StatusCode::FORBIDDEN,
+            body: ErrorBody {
+                code: ErrorCode::Forbidden,
+                message: Text::new("无权操作该网格", "Not your grid"),
+                errors: vec![],
+            },
+            retry_after: None,
+        });
+        assert_eq!(error_text(Lang::Zh, &error), "无权操作该网格");
+        assert_eq!(error_text(Lang::En, &error), "Not your grid");
+    }
+
+    #[test]
+    fn no_connection_says_the_data_is_safe() {
+        let error = CoreError::Sync(SyncError::Network("connection refused".into()));
+        assert!(error_text(Lang::Zh, &error).contains("已保存在本机"));
+        assert!(error_text(Lang::En, &error).contains("saved on this phone"));
+    }
+}

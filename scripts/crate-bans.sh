@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Fails on a forbidden dependency between crates: the layering the workspace
+# keeps (schema at the bottom; server and field app side by side; the UI on
+# top of the headless core; the tests over the core, never the UI). Each rule
+# is a package, the dependency kinds looked at, and names that must not be in
+# its tree. Run from anywhere; needs only cargo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ui='dioxus|dioxus-[a-z-]+|wry|tao|webkit2gtk|beatbook-app'
+io='tokio|rusqlite|reqwest|axum|tokio-postgres'
+
+rules=(
+  # package            edges        forbidden
+  "beatbook-schema     normal       ${io}|beatbook-[a-z-]+"
+  "beatbook-store      normal       ${ui}|beatbook-core|beatbook-server|beatbook-store-[a-z]+"
+  "beatbook-server     normal       ${ui}|beatbook-core"
+  "beatbook-core       normal,dev   ${ui}|beatbook-server|beatbook-store[a-z-]*"
+  "beatbook-app        normal       beatbook-server|beatbook-store[a-z-]*"
+  "beatbook-tests      normal,dev   ${ui}"
+)
+
+failed=0
+for rule in "${rules[@]}"; do
+  read -r package edges forbidden <<<"$rule"
+  # A crate's own name is in its tree; `grep -v` keeps it out of the check.
+  found=$(cargo tree -p "$package" -e "$edges" --prefix none \
+    | sed -E 's/ \((\*|proc-macro)\)//g' | cut -d' ' -f1 | sort -u \
+    | grep -v -x "$package" | grep -E -x "$forbidden" || true)
+  if [[ -n "$found" ]]; then
+    echo "forbidden dependency: $package ($edges) depends on: $(echo "$found" | tr '\n' ' ')"
+    failed=1
+  fi
+done
+if [[ $failed == 0 ]]; then
+  echo "crate layering: ${#rules[@]} rules hold"
+fi
+exit $failed
