@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, MutexGuard, RwLock};
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
@@ -140,7 +141,7 @@ impl Core {
                     .unwrap_or_default();
             }
             let addresses = store.records(&RecordFilter {
-                form: Some("address".into()),
+                form: Some(form_ids::ADDRESS.into()),
                 ..Default::default()
             })?;
             (defs, addresses)
@@ -293,7 +294,7 @@ impl Core {
         prefill.insert("purpose".into(), json!("household_visit"));
         prefill.insert("outcome".into(), json!("unchanged"));
         match record.form_id.as_str() {
-            "address" => {
+            form_ids::ADDRESS => {
                 prefill.insert("address".into(), json!(house));
             }
             _ => {
@@ -303,7 +304,7 @@ impl Core {
                 }
             }
         }
-        let mut session = self.new_record("visit", Some(&record.grid), prefill)?;
+        let mut session = self.new_record(form_ids::VISIT, Some(&record.grid), prefill)?;
         session.finalize()?;
         Ok(session.id())
     }
@@ -377,7 +378,7 @@ impl Core {
     /// A one-line label of a record, from its form's summary fields (an
     /// address shows as its pick-list label).
     pub fn label(&self, record: &LocalRecord) -> String {
-        if record.form_id.as_str() == "address" {
+        if record.form_id.as_str() == form_ids::ADDRESS {
             return address_label(&record.values);
         }
         let Ok(form) = self.form_version(record.form_id.as_str(), record.form_version) else {
@@ -415,7 +416,7 @@ impl Core {
         }
         let mut hits = Vec::new();
         for r in self.records(&RecordFilter {
-            form: Some("person".into()),
+            form: Some(form_ids::PERSON.into()),
             ..Default::default()
         })? {
             let name = r.values.get("name").and_then(Json::as_str).unwrap_or("");
@@ -434,7 +435,7 @@ impl Core {
             .map(|(id, _)| id.to_string())
             .collect();
         for r in self.records(&RecordFilter {
-            form: Some("house".into()),
+            form: Some(form_ids::HOUSE.into()),
             ..Default::default()
         })? {
             let owner = r

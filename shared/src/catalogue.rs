@@ -3,6 +3,29 @@
 
 use crate::form::{Derivation, FieldKind, Form, FormError};
 
+/// The ids of the standard forms, for code that names one.
+pub mod form_ids {
+    /// 标准地址: a standard address.
+    pub const ADDRESS: &str = "address";
+    /// 实有房屋: a house (dwelling or premises) at an address.
+    pub const HOUSE: &str = "house";
+    /// 实有人口: a person living in a house.
+    pub const PERSON: &str = "person";
+    /// 实有单位: a business or organisation.
+    pub const UNIT: &str = "unit";
+    /// 安全隐患: a safety hazard, reported, rectified and checked.
+    pub const HAZARD: &str = "hazard";
+    /// 矛盾纠纷: a dispute.
+    pub const DISPUTE: &str = "dispute";
+    /// 走访记录: a household visit.
+    pub const VISIT: &str = "visit";
+    /// 巡逻日志: a patrol log.
+    pub const PATROL: &str = "patrol";
+
+    /// Every standard form, in catalogue order.
+    pub const ALL: [&str; 8] = [ADDRESS, HOUSE, PERSON, UNIT, HAZARD, DISPUTE, VISIT, PATROL];
+}
+
 /// The embedded JSON of each standard form, by file name.
 pub const SOURCES: &[(&str, &str)] = &[
     (
@@ -59,7 +82,9 @@ pub fn standard_forms() -> Result<Vec<Form>, FormError> {
 /// Checks what one form cannot check alone: references to other forms, and
 /// address derivations that must name a field of the `address` form.
 pub fn check_catalogue(forms: &[Form]) -> Result<(), FormError> {
-    let address = forms.iter().find(|f| f.id().as_str() == "address");
+    let address = forms
+        .iter()
+        .find(|f| f.id().as_str() == self::form_ids::ADDRESS);
     for form in forms {
         let fail = |field: &str, message: String| FormError {
             form: format!("{} v{}", form.id(), form.version()),
@@ -110,6 +135,11 @@ mod tests {
         assert_eq!(
             ids,
             ["address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol"]
+        );
+        assert_eq!(
+            ids,
+            form_ids::ALL,
+            "the form id constants name the catalogue"
         );
         for form in &forms {
             assert!(!form.title().zh.is_empty() && !form.title().en.is_empty());

@@ -168,7 +168,7 @@ test('a household visit with three residents, counted', async () => {
 
 test('a hazard with a photo, saved offline, synced when the server is back', async () => {
   const photo = path.join(tmpdir('bb-photo-'), 'hazard.jpg');
-  fs.copyFileSync(path.resolve(here, '../../sync-server/src/demo/hazard.jpg'), photo);
+  fs.copyFileSync(path.resolve(here, '../../demo/assets/hazard.jpg'), photo);
   await home();
   await server.stop(); // no signal from here on
   await page.click('#hazard');

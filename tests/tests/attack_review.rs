@@ -28,7 +28,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 
 /// A real JPEG (the demo's hazard scene).
-const JPEG: &[u8] = include_bytes!("../../sync-server/src/demo/hazard.jpg");
+const JPEG: &[u8] = include_bytes!("../../demo/assets/hazard.jpg");
 
 /// Text a spreadsheet would run as a formula, one for each character that starts one.
 const FORMULAS: &[&str] = &[

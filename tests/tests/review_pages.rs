@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value as Json};
 
 /// A real JPEG (the demo's hazard scene), so thumbnails can be made.
-const JPEG: &[u8] = include_bytes!("../../sync-server/src/demo/hazard.jpg");
+const JPEG: &[u8] = include_bytes!("../../demo/assets/hazard.jpg");
 
 /// Enters and finalizes a house record on a device; returns its id.
 fn enter_house(core: &Core, owner: &str) -> RecordId {

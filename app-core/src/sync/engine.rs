@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::{ChangeId, DeviceId};
 use beatbook_schema::protocol::{
     Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, UserInfo,
@@ -374,7 +375,9 @@ impl SyncEngine {
             report.pulled += page.items.len() as u64;
             report.references_changed |= page.items.iter().any(|i| match i {
                 PullItem::Form { .. } => true,
-                PullItem::Record { version, .. } => version.record.form_id.as_str() == "address",
+                PullItem::Record { version, .. } => {
+                    version.record.form_id.as_str() == form_ids::ADDRESS
+                }
             });
             faults::checkpoint("before-apply-pull");
             lock(store).apply_pull(&page)?;

@@ -2,6 +2,7 @@
 
 use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::sync::Phase;
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::Role;
 use dioxus::prelude::*;
 
@@ -43,7 +44,7 @@ fn counts(ui: Ui) -> Counts {
     };
     let hazards = core
         .records(&RecordFilter {
-            form: Some("hazard".into()),
+            form: Some(form_ids::HAZARD.into()),
             ..Default::default()
         })
         .unwrap_or_default();
@@ -160,7 +161,7 @@ pub fn Home() -> Element {
                 span { class: "glyph", "⌂" } {tr(l, "入户走访", "Household visit")}
             }
             if user.as_ref().is_some_and(|u| u.role != Role::Supervisor) {
-                button { id: "hazard", class: "tile", onclick: move |_| ui.new_record("hazard", Default::default()),
+                button { id: "hazard", class: "tile", onclick: move |_| ui.new_record(form_ids::HAZARD, Default::default()),
                     span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
                     if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
                 }

@@ -2,6 +2,7 @@
 //! houses, and choosing a form.
 
 use beatbook_core::store::{LocalRecord, LocalState, RecordFilter};
+use beatbook_schema::catalogue::form_ids;
 use dioxus::prelude::*;
 
 use super::i18n::{text, tr, use_lang};
@@ -136,9 +137,7 @@ pub fn SearchView() -> Element {
 pub fn NewRecord() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let forms = [
-        "address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol",
-    ];
+    let forms = form_ids::ALL;
     rsx! {
         h2 { {tr(l, "新建记录", "New record")} }
         div { class: "choices grid",

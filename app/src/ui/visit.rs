@@ -2,6 +2,7 @@
 //! or door number; results as you type) → the house → its residents. A
 //! revisit where nothing changed is one tap.
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 use serde_json::json;
@@ -52,13 +53,13 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
         .map(|r| core.label(&r))
         .unwrap_or_default();
     let houses = core
-        .records_where("house", "address", &address.to_string())
+        .records_where(form_ids::HOUSE, "address", &address.to_string())
         .unwrap_or_default();
     let house = houses.first().cloned();
     let residents = house
         .as_ref()
         .map(|h| {
-            core.records_where("person", "house", &h.id.to_string())
+            core.records_where(form_ids::PERSON, "house", &h.id.to_string())
                 .unwrap_or_default()
         })
         .unwrap_or_default();
@@ -74,7 +75,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
         match house {
             None => rsx! {
                 p { class: "hint", {tr(l, "此地址尚无房屋信息", "No house recorded at this address yet")} }
-                button { id: "new-house", class: "primary big", onclick: move |_| start("house", "address", address),
+                button { id: "new-house", class: "primary big", onclick: move |_| start(form_ids::HOUSE, "address", address),
                     {tr(l, "登记房屋", "Record the house")}
                 }
             },
@@ -95,7 +96,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
                     ul { class: "rows", id: "residents",
                         for r in residents { RecordRow { key: "{r.id}", record: r } }
                     }
-                    button { id: "add-resident", class: "secondary big", onclick: move |_| start("person", "house", house_id),
+                    button { id: "add-resident", class: "secondary big", onclick: move |_| start(form_ids::PERSON, "house", house_id),
                         "＋ " {tr(l, "添加居民", "Add a resident")}
                     }
                 }

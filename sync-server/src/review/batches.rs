@@ -9,6 +9,7 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::{BatchId, FormId, GridId, UserId};
 use beatbook_schema::protocol::{ReviewDecision, Role};
 use beatbook_schema::text::Lang;
@@ -33,9 +34,7 @@ const BATCHES_PER_PAGE: u32 = 30;
 const RECORDS_PER_PAGE: usize = 20;
 
 /// The order forms are listed in (the standard catalogue's), then the rest by id.
-const FORM_ORDER: &[&str] = &[
-    "address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol",
-];
+const FORM_ORDER: &[&str] = &form_ids::ALL;
 
 /// Every published form (newest version), in catalogue order: id and title.
 pub fn form_choices(forms: &Forms, lang: Lang) -> Vec<(String, String)> {
@@ -262,7 +261,7 @@ fn batch_row(r: &Reviewer, forms: &Forms, row: &BatchRow) -> Markup {
             }
             td { (form_chips(r, forms, &row.forms)) }
             td.num {
-                @match row.forms.get("hazard") { Some(n) => strong { (n) }, None => span.muted { "0" } }
+                @match row.forms.get(form_ids::HAZARD) { Some(n) => strong { (n) }, None => span.muted { "0" } }
             }
             td {
                 @if row.summary.conflicts > 0 { (badge("red", &format!("{} {}", r.t("冲突", "conflicts"), row.summary.conflicts))) " " }

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::ValidationContext;
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{DeviceId, RecordId};
@@ -98,7 +99,7 @@ pub fn verify(
 ) -> RecordEdit {
     Box::new(move |r| {
         common(&scope, r, Some(expected))?;
-        if r.form_id.as_str() != "hazard" {
+        if r.form_id.as_str() != form_ids::HAZARD {
             return Err(refuse(
                 ErrorCode::Conflict,
                 "只有安全隐患可以复查",

@@ -28,6 +28,7 @@ use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{Field, FieldKind, FormDef};
 use beatbook_schema::ids::{FormId, GridId, Sha256, UserId};
 use beatbook_schema::record::RecordStatus;
@@ -805,6 +806,41 @@ pub struct ExportParams {
     grid: Option<String>,
 }
 
+/// What an export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    /// An Excel workbook, a sheet per repeat group.
+    Xlsx,
+    /// CSV of the records, or of one repeat group's entries.
+    Csv,
+    /// A GeoJSON feature collection, for forms with a location.
+    GeoJson,
+}
+
+impl ExportFormat {
+    /// The format a download names (a workbook when it names none).
+    fn parse(given: Option<&str>) -> Result<Self, ReviewError> {
+        match given {
+            None | Some("xlsx") => Ok(Self::Xlsx),
+            Some("csv") => Ok(Self::Csv),
+            Some("geojson") => Ok(Self::GeoJson),
+            Some(_) => Err(ReviewError::bad_request(
+                "未知的导出格式",
+                "unknown export format",
+            )),
+        }
+    }
+
+    /// Its name in a download's query, which is also the file's extension.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Xlsx => "xlsx",
+            Self::Csv => "csv",
+            Self::GeoJson => "geojson",
+        }
+    }
+}
+
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -841,7 +877,7 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Markup, 
                 label { (r.t("表单", "Form"))
                     select name="form" required {
                         @for (id, title) in form_choices(&forms, r.lang) {
-                            option value=(id) selected[id == "hazard"] { (title) }
+                            option value=(id) selected[id == form_ids::HAZARD] { (title) }
                         }
                     }
                 }
@@ -865,9 +901,9 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Markup, 
                 }
             }
             div.buttons {
-                button.primary type="submit" name="format" value="xlsx" { (r.t("导出 Excel", "Export Excel")) }
-                button type="submit" name="format" value="csv" { (r.t("导出 CSV", "Export CSV")) }
-                button type="submit" name="format" value="geojson" { (r.t("导出 GeoJSON（地图）", "Export GeoJSON (map)")) }
+                button.primary type="submit" name="format" value=(ExportFormat::Xlsx.as_str()) { (r.t("导出 Excel", "Export Excel")) }
+                button type="submit" name="format" value=(ExportFormat::Csv.as_str()) { (r.t("导出 CSV", "Export CSV")) }
+                button type="submit" name="format" value=(ExportFormat::GeoJson.as_str()) { (r.t("导出 GeoJSON（地图）", "Export GeoJSON (map)")) }
             }
             p.small.muted {
                 (r.t("Excel 文件中：第一个工作表为记录，重复项（如居住人员）各占一个工作表、以“记录编号”关联，另有“照片”工作表列出全部照片链接。GeoJSON 适用于带定位的表单（如安全隐患）。",
@@ -915,10 +951,12 @@ pub async fn download(
         .latest(form_id)
         .map(|f| f.def().clone())
         .ok_or_else(ReviewError::not_found)?;
-    let format = given(&p.format).unwrap_or("xlsx");
+    let format = ExportFormat::parse(given(&p.format))?;
     // A repeat group's own CSV; in a workbook every group has its sheet anyway.
     let part = match given(&p.part).and_then(|part| part.split_once(':')) {
-        Some((f, group)) if f == form_id && format == "csv" => Part::Group(group.to_owned()),
+        Some((f, group)) if f == form_id && format == ExportFormat::Csv => {
+            Part::Group(group.to_owned())
+        }
         _ => Part::Records,
     };
     if let Part::Group(g) = &part {
@@ -934,16 +972,10 @@ pub async fn download(
     let place = values::fields(&def)
         .find(|f| matches!(f.kind, FieldKind::Geopoint))
         .cloned();
-    if format == "geojson" && place.is_none() {
+    if format == ExportFormat::GeoJson && place.is_none() {
         return Err(ReviewError::bad_request(
             "该表单没有定位字段，不能导出 GeoJSON",
             "the form has no location field: GeoJSON is not available for it",
-        ));
-    }
-    if !matches!(format, "csv" | "xlsx" | "geojson") {
-        return Err(ReviewError::bad_request(
-            "未知的导出格式",
-            "unknown export format",
         ));
     }
     let (from, before) = day_range(given(&p.from), given(&p.to), r.offset)?;
@@ -997,22 +1029,21 @@ pub async fn download(
             "export",
             format!("form:{form_id}"),
             json!({
-                "format": format, "part": part_name, "grid": grid,
+                "format": format.as_str(), "part": part_name, "grid": grid,
                 "from": given(&p.from), "to": given(&p.to),
             }),
         ))
         .await?;
-    tracing::info!(form = form_id, format, "export");
+    tracing::info!(form = form_id, format = format.as_str(), "export");
 
     let (body, mut out) =
         body_and_writer(Duration::from_secs(state.config.export_stall_secs.max(1)));
-    let (sink, content_type, ext): (Box<dyn RecordSink>, &str, &str) = match format {
-        "csv" => (
+    let (sink, content_type): (Box<dyn RecordSink>, &str) = match format {
+        ExportFormat::Csv => (
             Box::new(CsvSink::new(ctx.clone(), part.clone(), out)),
             "text/csv; charset=utf-8",
-            "csv",
         ),
-        "geojson" => {
+        ExportFormat::GeoJson => {
             out.buf
                 .extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
             (
@@ -1023,10 +1054,9 @@ pub async fn download(
                     first: true,
                 }),
                 "application/geo+json",
-                "geojson",
             )
         }
-        _ => {
+        ExportFormat::Xlsx => {
             let tmp = state.config.data_dir.join("tmp");
             let sink = tokio::task::spawn_blocking({
                 let ctx = ctx.clone();
@@ -1038,7 +1068,6 @@ pub async fn download(
             (
                 Box::new(sink),
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "xlsx",
             )
         }
     };
@@ -1051,6 +1080,7 @@ pub async fn download(
             Err(e) => tracing::error!(error = %e, "export failed"),
         }
     });
+    let ext = format.as_str();
     let day = |d: Option<&str>| d.unwrap_or("all").to_owned();
     let suffix = part_name.map(|g| format!("-{g}")).unwrap_or_default();
     let file = format!(
@@ -1086,6 +1116,19 @@ pub async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_formats_are_named_once() {
+        assert_eq!(ExportFormat::parse(None).ok(), Some(ExportFormat::Xlsx));
+        for format in [ExportFormat::Xlsx, ExportFormat::Csv, ExportFormat::GeoJson] {
+            assert_eq!(
+                ExportFormat::parse(Some(format.as_str())).ok(),
+                Some(format)
+            );
+        }
+        assert!(ExportFormat::parse(Some("pdf")).is_err());
+        assert!(ExportFormat::parse(Some("CSV")).is_err());
+    }
 
     #[test]
     fn sheet_names_are_valid_and_unique() {

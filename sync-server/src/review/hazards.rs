@@ -7,6 +7,7 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{GridId, RecordId};
 use beatbook_schema::protocol::ErrorCode;
@@ -90,7 +91,7 @@ pub async fn board(
         })
         .await?;
     let forms = state.recent_forms().await?;
-    let def = forms.latest("hazard").map(|f| f.def().clone());
+    let def = forms.latest(form_ids::HAZARD).map(|f| f.def().clone());
     let records: Vec<&StoredRecord> = hazards.iter().collect();
     let cards = Cards::load(&state, &r, &forms, &records).await?;
     let label = |s: &str| {

@@ -9,6 +9,7 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::{BatchId, RecordId, UserId};
 use beatbook_schema::protocol::{ChangeOutcome, ErrorCode, RecordVersion, Review, ReviewDecision};
@@ -96,7 +97,7 @@ impl<'a> Cards<'a> {
                             let label = summary(tdef, &tvals, fmt, &HashMap::new());
                             // A standard address speaks for itself; other
                             // records say what they are.
-                            let label = if tdef.form_id.as_str() == "address" {
+                            let label = if tdef.form_id.as_str() == form_ids::ADDRESS {
                                 label
                             } else {
                                 format!("{} · {label}", tdef.title.get(r.lang))

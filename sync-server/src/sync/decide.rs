@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FieldError, ValidationContext};
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::Sha256;
@@ -324,7 +325,7 @@ fn moves_hazard_to_verified(change: &Change, existing: &Existing) -> bool {
         return false;
     };
     let verified = |v: Option<&Json>| v.and_then(Json::as_str) == Some(HAZARD_VERIFIED);
-    change.form_id.as_str() == "hazard"
+    change.form_id.as_str() == form_ids::HAZARD
         && verified(fields.get("status"))
         && !verified(
             existing

@@ -5,11 +5,13 @@
 mod decide;
 mod forms;
 mod published;
+mod push;
 mod scope;
 
 pub use decide::{decide, Policy, HAZARD_VERIFIED};
 pub use forms::Forms;
 pub use published::{PublishedForms, RELOAD_FLOOR};
+pub use push::push;
 pub use scope::{may_write_form, read_scope};
 
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 //! - Supervisors: every grid of their station.
 //! - Admins: everything.
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::{Role, UserInfo};
 
 use beatbook_store::{Grid, ReadScope};
@@ -28,7 +29,12 @@ pub fn read_scope(user: &UserInfo, grids: &[Grid]) -> ReadScope {
 
 /// Forms an auxiliary officer (辅警/网格员) may submit: patrol work, not the
 /// population and housing registers.
-const AUXILIARY_FORMS: &[&str] = &["hazard", "visit", "patrol", "dispute"];
+const AUXILIARY_FORMS: &[&str] = &[
+    form_ids::HAZARD,
+    form_ids::VISIT,
+    form_ids::PATROL,
+    form_ids::DISPUTE,
+];
 
 /// Whether a role may create or edit records of a form.
 pub fn may_write_form(role: Role, form_id: &str) -> bool {

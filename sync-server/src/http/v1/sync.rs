@@ -3,9 +3,8 @@
 use axum::extract::State;
 use axum::Json;
 use beatbook_schema::protocol::{
-    ChangeOutcome, ChangeResult, Cursor, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
+    ChangeResult, Cursor, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
 };
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -14,8 +13,7 @@ use crate::disk;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::state::AppState;
-use crate::sync::{decider, read_scope};
-use beatbook_store::Pusher;
+use crate::sync::{self, read_scope};
 
 /// Sends a batch of changes.
 ///
@@ -70,43 +68,16 @@ pub(super) async fn push(
             "the server is short of disk space and cannot store records now (they stay on the device): try again later and tell the administrator",
         ));
     }
-    let grids = state.store.grids().await?;
-    let scope = read_scope(&caller.user, &grids);
-    let pusher = Pusher {
-        user: caller.user,
-        device: caller.device,
-        now: Utc::now(),
-    };
-    // A version published through another process since this one loaded
-    // its forms is read now, before it would be refused as unknown.
-    let forms = state
-        .forms
-        .covering(
-            state.store.as_ref(),
-            req.changes
-                .iter()
-                .map(|c| (c.form_id.as_str(), c.form_version)),
-        )
-        .await?;
-    let judge = decider(pusher.clone(), scope, forms, state.policy.clone());
-    let results = state
-        .store
-        .push(pusher, req.batch_id, req.changes, judge)
-        .await?;
-
-    metrics::counter!("beatbook_sync_batches_total").increment(1);
-    for (_, outcome) in &results {
-        let label = match outcome {
-            ChangeOutcome::Accepted { .. } => "accepted",
-            ChangeOutcome::Merged { .. } => "merged",
-            ChangeOutcome::Conflicted { .. } => "conflicted",
-            ChangeOutcome::Rejected { .. } => "rejected",
-        };
-        metrics::counter!("beatbook_sync_changes_total", "outcome" => label).increment(1);
-        if let ChangeOutcome::Conflicted { conflicts, .. } = outcome {
-            metrics::counter!("beatbook_sync_conflicts_total").increment(conflicts.len() as u64);
-        }
-    }
+    let results = sync::push(
+        state.store.as_ref(),
+        &state.forms,
+        &state.policy,
+        caller.user,
+        caller.device,
+        req.batch_id,
+        req.changes,
+    )
+    .await?;
     Ok(Json(PushResponse {
         batch_id: req.batch_id,
         results: results

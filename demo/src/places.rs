@@ -8,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::json;
 
-use super::gazetteer::DemoPlaces;
+use crate::gazetteer::DemoPlaces;
 
 /// Roads of each grid's community (real road names of Haimen's centre).
 const ROADS: [&[&str]; 3] = [

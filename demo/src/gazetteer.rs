@@ -3,10 +3,10 @@
 
 use serde::Deserialize;
 
-use super::DemoError;
+use crate::PlanError;
 
 /// The embedded gazetteer of Haimen District.
-const HAIMEN: &str = include_str!("../../../assets/gazetteer/haimen.json");
+const HAIMEN: &str = include_str!("../../assets/gazetteer/haimen.json");
 
 /// The development zone that holds Haimen's old town centre, whose
 /// communities carry the names of its main roads.
@@ -59,14 +59,14 @@ pub struct DemoPlaces {
 }
 
 /// Reads the demo town and communities from the embedded gazetteer.
-pub fn demo_places() -> Result<DemoPlaces, DemoError> {
+pub fn demo_places() -> Result<DemoPlaces, PlanError> {
     let gazetteer: Gazetteer = serde_json::from_str(HAIMEN)
-        .map_err(|e| DemoError::Gazetteer(format!("haimen.json does not parse: {e}")))?;
+        .map_err(|e| PlanError::Gazetteer(format!("haimen.json does not parse: {e}")))?;
     let town = gazetteer
         .towns
         .iter()
         .find(|t| t.name == TOWN)
-        .ok_or_else(|| DemoError::Gazetteer(format!("haimen.json has no town {TOWN}")))?;
+        .ok_or_else(|| PlanError::Gazetteer(format!("haimen.json has no town {TOWN}")))?;
     let find = |committee: &str| {
         town.communities
             .iter()
@@ -76,7 +76,7 @@ pub fn demo_places() -> Result<DemoPlaces, DemoError> {
                 name: community_name(&c.name),
             })
             .ok_or_else(|| {
-                DemoError::Gazetteer(format!("haimen.json has no {committee} in {TOWN}"))
+                PlanError::Gazetteer(format!("haimen.json has no {committee} in {TOWN}"))
             })
     };
     Ok(DemoPlaces {

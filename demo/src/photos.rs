@@ -1,19 +1,11 @@
 //! Demo photos: two small real JPEGs (a hazard-stripe scene and a green
 //! "rectified" one, 96×72), made distinct per photo by a JPEG comment segment
-//! so each has its own SHA-256, and stored exactly as a completed upload is:
-//! bytes written to the partial file, promoted into place, then recorded.
-
-use beatbook_schema::ids::{DeviceId, Sha256};
-use beatbook_schema::record::AttachmentRef;
-use tokio::io::AsyncWriteExt;
-
-use super::DemoError;
-use crate::state::AppState;
+//! so each has its own SHA-256.
 
 /// The scene photographed when a hazard is found.
-const HAZARD_JPEG: &[u8] = include_bytes!("hazard.jpg");
+const HAZARD_JPEG: &[u8] = include_bytes!("../assets/hazard.jpg");
 /// The scene photographed after rectification.
-const RECTIFIED_JPEG: &[u8] = include_bytes!("rectified.jpg");
+const RECTIFIED_JPEG: &[u8] = include_bytes!("../assets/rectified.jpg");
 
 /// What a photo shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,37 +40,10 @@ pub fn photo_bytes(scene: Scene, label: &str) -> Vec<u8> {
     out
 }
 
-/// Stores a photo in the blob directory and records it complete, like a
-/// verified upload from `device` (which may then attach it); returns the
-/// attachment reference a record carries.
-pub async fn store_photo(
-    state: &AppState,
-    device: DeviceId,
-    bytes: Vec<u8>,
-) -> Result<AttachmentRef, DemoError> {
-    let sha = Sha256::digest(&bytes);
-    let size = bytes.len() as u64;
-    let _blob = state.blobs.lock_digest(sha).await?;
-    if !state.store.missing_blobs(vec![sha]).await?.is_empty() {
-        state.blobs.discard(device, &sha).await?;
-        let mut file = state.blobs.append_partial(device, &sha).await?;
-        file.write_all(&bytes).await?;
-        file.sync_all().await?;
-        state.blobs.promote(device, &sha).await?;
-    }
-    state
-        .store
-        .complete_blob(sha, size, "image/jpeg", device)
-        .await?;
-    Ok(AttachmentRef {
-        sha256: sha,
-        content_type: "image/jpeg".to_owned(),
-        size,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use beatbook_schema::ids::Sha256;
+
     use super::*;
 
     #[test]

@@ -9,13 +9,13 @@ use rand::seq::{IteratorRandom, SliceRandom};
 use rand::Rng;
 use serde_json::json;
 
-use super::households::{HouseUse, Household};
-use super::people::{self, Origin, People};
-use super::places::{round6, Site};
+use crate::households::{HouseUse, Household};
+use crate::people::{self, Origin, People};
+use crate::places::{round6, Site};
 
 /// Where a hazard ends up in the demo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub enum EndState {
     /// 待整改.
     Open,
     /// 整改中.
@@ -56,7 +56,7 @@ pub struct Hazard {
     /// Rectify by.
     pub deadline: NaiveDate,
     /// Where it ends up.
-    pub stage: Stage,
+    pub end_state: EndState,
     /// Rectified on, for rectified and verified hazards.
     pub rectified_on: Option<NaiveDate>,
 }
@@ -144,14 +144,14 @@ fn hazard(
     };
     let findings: Vec<&str> = checklist.iter().map(|(_, words)| *words).collect();
     let description = describe(rng, category, &place, venue, &findings, site);
-    let stage = match rng.gen_range(0..100) {
-        0..=39 => Stage::Open,
-        40..=64 => Stage::Rectifying,
-        65..=84 => Stage::Rectified,
-        _ => Stage::Verified,
+    let end_state = match rng.gen_range(0..100) {
+        0..=39 => EndState::Open,
+        40..=64 => EndState::Rectifying,
+        65..=84 => EndState::Rectified,
+        _ => EndState::Verified,
     };
     let found = today - Duration::days(rng.gen_range(5..=60));
-    let rectified_on = matches!(stage, Stage::Rectified | Stage::Verified).then(|| {
+    let rectified_on = matches!(end_state, EndState::Rectified | EndState::Verified).then(|| {
         let days = (today - found).num_days().clamp(1, 20);
         found + Duration::days(rng.gen_range(1..=days))
     });
@@ -181,7 +181,7 @@ fn hazard(
         photos: rng.gen_range(1..=2),
         responsible: responsible(rng, people, category, venue),
         deadline: found + Duration::days(rng.gen_range(7..=30)),
-        stage,
+        end_state,
         rectified_on,
     }
 }
@@ -345,8 +345,8 @@ impl Hazard {
             v.insert("responsible_phone".into(), json!(phone));
         }
         v.insert("deadline".into(), json!(self.deadline.to_string()));
-        let status = match self.stage {
-            Stage::Rectifying => "rectifying",
+        let status = match self.end_state {
+            EndState::Rectifying => "rectifying",
             _ => "open",
         };
         v.insert("status".into(), json!(status));
@@ -369,7 +369,7 @@ impl Hazard {
 
     /// The field the supervisor changes on checking the rectification, if they did.
     pub fn verified_fields(&self) -> Option<Values> {
-        (self.stage == Stage::Verified).then(|| {
+        (self.end_state == EndState::Verified).then(|| {
             let mut v = Values::new();
             v.insert("status".into(), json!("verified"));
             v

@@ -9,9 +9,9 @@ use rand::seq::{IteratorRandom, SliceRandom};
 use rand::Rng;
 use serde_json::json;
 
-use super::gazetteer::DemoPlaces;
-use super::people::{self, Citizen, Origin, People};
-use super::places::Site;
+use crate::gazetteer::DemoPlaces;
+use crate::people::{self, Citizen, Origin, People};
+use crate::places::Site;
 
 /// What a house is used for (the `house_use` choice list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

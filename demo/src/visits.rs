@@ -7,7 +7,7 @@ use rand::seq::{IteratorRandom, SliceRandom};
 use rand::Rng;
 use serde_json::json;
 
-use super::households::Household;
+use crate::households::Household;
 
 /// One visit to a household.
 #[derive(Debug, Clone, PartialEq)]
