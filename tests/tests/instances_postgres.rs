@@ -356,8 +356,10 @@ async fn concurrent_edits_of_one_record_through_both_instances_get_gap_free_revi
     // Each device edits from the revision it last saw; every batch goes to
     // its home instance and, at the same moment, to the other one (a retry
     // racing the original): both must answer alike.
-    let runs = devices.iter().enumerate().map(|(i, (device, other))| {
-        async move {
+    let runs = devices
+        .iter()
+        .enumerate()
+        .map(|(i, (device, other))| async move {
             let mut base = 1;
             let mut outcomes = Vec::new();
             for e in 0..EDITS {
@@ -378,8 +380,7 @@ async fn concurrent_edits_of_one_record_through_both_instances_get_gap_free_revi
                 outcomes.push((i, e, outcome));
             }
             outcomes
-        }
-    });
+        });
     let outcomes: Vec<_> = futures_util::future::join_all(runs)
         .await
         .into_iter()
