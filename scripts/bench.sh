@@ -6,6 +6,9 @@
 #   scripts/bench.sh                              # compare (N=10,000, 3 runs) + load (500 devices)
 #   scripts/bench.sh compare --n 50000 --runs 1   # the peer's 50k size
 #   scripts/bench.sh load --devices 500
+#   scripts/bench.sh load --backend postgres --instances 2
+#   scripts/bench.sh scale                        # SQLite, PostgreSQL ×1, ×2 → docs/bench/scale.json
+#   scripts/bench.sh report [FILE]                # the README's scale table from that file
 #   scripts/bench.sh local                        # save latency, address search, photo size
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +47,19 @@ case "$what" in
   load)
     build; machine
     "$target/release/beatbook-bench" load "$@" ;;
+  scale)
+    build; machine
+    # A PostgreSQL cluster of its own (loopback, removed afterwards), so that
+    # the cluster's CPU time is this run's alone.
+    pg_tmp="$(cd "$target" && pwd)/bench-pg"
+    mkdir -p "$pg_tmp"
+    trap 'TMPDIR="$pg_tmp" scripts/postgres.sh stop' EXIT
+    BEATBOOK_TEST_POSTGRES=$(TMPDIR="$pg_tmp" scripts/postgres.sh ensure)
+    export BEATBOOK_TEST_POSTGRES
+    "$target/release/beatbook-bench" scale "$@" ;;
+  report)
+    build
+    "$target/release/beatbook-bench" report "${1:-docs/bench/scale.json}" ;;
   local)
     machine
     cargo run --release -q -p beatbook-tests --example save_latency -- "${1:-1000}"
@@ -54,5 +70,5 @@ case "$what" in
     "$target/release/beatbook-bench" compare --peer "$peer" "$@"
     "$target/release/beatbook-bench" load ;;
   *)
-    echo "usage: scripts/bench.sh [compare|load|local|all] [options]" >&2; exit 2 ;;
+    echo "usage: scripts/bench.sh [compare|load|scale|report|local|all] [options]" >&2; exit 2 ;;
 esac

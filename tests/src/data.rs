@@ -1,6 +1,6 @@
 //! Valid field values for test records.
 
-use beatbook_schema::form::Values;
+use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::validate::citizen_id::check_char;
 use serde_json::json;
@@ -38,4 +38,22 @@ pub fn person(house: RecordId, name: &str, seq: u16) -> Values {
 /// A JSON object literal as field values.
 pub fn obj(v: serde_json::Value) -> Values {
     v.as_object().cloned().expect("an object literal")
+}
+
+/// Version `version` of a small `reading` form (one text field, `note`),
+/// which no server publishes until a test does.
+pub fn reading_form(version: u32) -> FormDef {
+    serde_json::from_value(json!({
+        "form_id": "reading", "version": version,
+        "title": {"zh": "读数", "en": "Readings"},
+        "sections": [{"id": "main", "title": {"zh": "读数", "en": "Readings"}, "fields": [
+            {"name": "note", "label": {"zh": "说明", "en": "Note"}, "kind": {"type": "text"}}
+        ]}]
+    }))
+    .expect("a form definition")
+}
+
+/// `n` bytes standing for a photo, different for each `seed`.
+pub fn photo_bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8 ^ seed).collect()
 }

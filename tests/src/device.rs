@@ -144,6 +144,21 @@ impl TestDevice {
         }
     }
 
+    /// `PUT /v1/blobs/{sha}` of `bytes[from..to]` out of the whole `bytes`
+    /// (a JPEG), with its `Content-Range`: one part of a resumable upload.
+    pub async fn put_part(&self, bytes: &[u8], from: usize, to: usize) -> reqwest::Response {
+        let range = format!("bytes {from}-{}/{}", to - 1, bytes.len());
+        self.put_blob(
+            Sha256::digest(bytes),
+            "image/jpeg",
+            Some(range),
+            bytes[from..to].to_vec(),
+        )
+        .send()
+        .await
+        .expect("upload request")
+    }
+
     /// Uploads an attachment in one request; returns the reference a change carries.
     pub async fn upload(&self, bytes: &[u8], content_type: &str) -> AttachmentRef {
         let sha = Sha256::digest(bytes);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
 use beatbook_schema::protocol::Role;
+use beatbook_server::Config;
 use beatbook_store::{Grid, NewUser, Station};
 
 use crate::PASSWORD;
@@ -132,10 +133,75 @@ impl Org {
     }
 }
 
+/// Where one server instance keeps its data: its own data directory, and
+/// the database and blob directory it may share with other instances.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// The instance's own directory (thumbnails, temporary files, its log).
+    pub data_dir: PathBuf,
+    /// A SQLite path or `postgres://` URL; `None`: the SQLite file in `data_dir`.
+    pub database: Option<String>,
+    /// The blob directory; `None`: `blobs` in `data_dir`.
+    pub blob_dir: Option<PathBuf>,
+}
+
+impl Storage {
+    /// Everything in `dir`, as one instance alone keeps it.
+    pub fn local(dir: &Path) -> Self {
+        Self {
+            data_dir: dir.to_owned(),
+            database: None,
+            blob_dir: None,
+        }
+    }
+
+    /// An instance with its own `dir` on a database and blob directory that
+    /// other instances share.
+    pub fn shared(dir: &Path, database: &str, blob_dir: &Path) -> Self {
+        Self {
+            data_dir: dir.to_owned(),
+            database: Some(database.to_owned()),
+            blob_dir: Some(blob_dir.to_owned()),
+        }
+    }
+
+    /// The server configuration naming this storage.
+    pub fn config(&self) -> Config {
+        Config {
+            data_dir: self.data_dir.clone(),
+            database: self.database.clone().map(beatbook_server::Database::from),
+            blob_dir: self.blob_dir.clone(),
+            ..Config::default()
+        }
+    }
+
+    /// The configuration's environment variables for a server process (not
+    /// its command line, where a database password would be visible).
+    fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let mut env = Vec::new();
+        if let Some(database) = &self.database {
+            env.push(("BEATBOOK_DATABASE", database.into()));
+        }
+        if let Some(blob_dir) = &self.blob_dir {
+            env.push(("BEATBOOK_BLOB_DIR", blob_dir.into()));
+        }
+        env
+    }
+}
+
 /// Creates the database in `dir` with `org` and publishes `forms` (besides
 /// the standard ones), in-process through the server's own library.
 pub async fn seed(dir: &Path, org: &Org, forms: &[FormDef]) {
-    let state = beatbook_server::open(crate::backend::config(dir))
+    seed_config(crate::backend::config(dir), org, forms).await;
+}
+
+/// [`seed`] into the database `storage` names.
+pub async fn seed_storage(storage: &Storage, org: &Org, forms: &[FormDef]) {
+    seed_config(storage.config(), org, forms).await;
+}
+
+async fn seed_config(config: Config, org: &Org, forms: &[FormDef]) {
+    let state = beatbook_server::open(config)
         .await
         .expect("server state opens");
     let store = &state.store;
@@ -194,6 +260,7 @@ pub struct ServerProcess {
     /// The address it listens on (kept across restarts).
     pub addr: SocketAddr,
     dir: PathBuf,
+    storage: Storage,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -202,12 +269,21 @@ impl ServerProcess {
     /// Starts the server over the (seeded) data directory `dir` on `addr`
     /// and waits until it answers `/healthz`.
     pub async fn start(dir: &Path, addr: SocketAddr) -> Self {
+        Self::start_on(Storage::local(dir), addr).await
+    }
+
+    /// Starts the server over `storage` (seeded) on `addr` and waits until
+    /// it answers `/healthz`.
+    pub async fn start_on(storage: Storage, addr: SocketAddr) -> Self {
+        let dir = storage.data_dir.clone();
+        std::fs::create_dir_all(&dir).expect("the instance's data directory");
         let mut server = Self {
             url: format!("http://{addr}"),
             addr,
-            dir: dir.to_owned(),
-            child: None,
             log: dir.join("server.log"),
+            dir,
+            storage,
+            child: None,
         };
         server.spawn().await;
         server
@@ -221,6 +297,7 @@ impl ServerProcess {
             .expect("server log");
         let child = server_command(&self.dir)
             .args(["serve", "--listen", &self.addr.to_string()])
+            .envs(self.storage.env())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

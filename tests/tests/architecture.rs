@@ -27,8 +27,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "beatbook-store",
             "beatbook-store-sqlite",
             "beatbook-store-postgres",
+            "beatbook-demo",
         ],
     ),
+    ("beatbook-demo", &["beatbook-schema"]),
     ("beatbook-core", &["beatbook-schema"]),
     ("beatbook-app", &["beatbook-schema", "beatbook-core"]),
     (

@@ -29,21 +29,10 @@ use beatbook_schema::record::AttachmentRef;
 use beatbook_server::sync::RELOAD_FLOOR;
 use beatbook_tests::backend::open_store;
 use beatbook_tests::browser::Browser;
-use beatbook_tests::data::{house, obj};
+use beatbook_tests::data::{house, obj, photo_bytes, reading_form};
 use beatbook_tests::{TestDevice, TestServer, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
-
-fn reading_form(version: u32) -> FormDef {
-    serde_json::from_value(json!({
-        "form_id": "reading", "version": version,
-        "title": {"zh": "读数", "en": "Readings"},
-        "sections": [{"id": "main", "title": {"zh": "读数", "en": "Readings"}, "fields": [
-            {"name": "note", "label": {"zh": "说明", "en": "Note"}, "kind": {"type": "text"}}
-        ]}]
-    }))
-    .expect("a form definition")
-}
 
 fn reading(device: &TestDevice, version: u32) -> Change {
     let mut change = device.upsert(
@@ -232,21 +221,6 @@ async fn wrong_passwords_sent_at_once_to_two_instances_get_at_most_the_limit_of_
     assert_eq!((checked, refused), (5, 19), "{answers:?}");
 }
 
-fn photo_bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i * 31 % 251) as u8 ^ seed).collect()
-}
-
-/// `PUT /v1/blobs/{sha}` of `bytes[from..to]` out of the whole; the answer's status.
-async fn put_part(device: &TestDevice, bytes: &[u8], from: usize, to: usize) -> reqwest::Response {
-    let sha = Sha256::digest(bytes);
-    let range = format!("bytes {from}-{}/{}", to - 1, bytes.len());
-    device
-        .put_blob(sha, "image/jpeg", Some(range), bytes[from..to].to_vec())
-        .send()
-        .await
-        .expect("upload request")
-}
-
 #[tokio::test]
 async fn an_upload_started_on_one_instance_finishes_on_another_and_attaches() {
     let a = TestServer::start().await;
@@ -255,7 +229,7 @@ async fn an_upload_started_on_one_instance_finishes_on_another_and_attaches() {
     let bytes = photo_bytes(300_000, 7);
     let sha = Sha256::digest(&bytes);
 
-    let res = put_part(&on_a, &bytes, 0, 120_000).await;
+    let res = on_a.put_part(&bytes, 0, 120_000).await;
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
 
     // The same device, now routed to the other instance.
@@ -275,7 +249,7 @@ async fn an_upload_started_on_one_instance_finishes_on_another_and_attaches() {
     let status: BlobStatus = res.json().await.expect("status");
     assert_eq!((status.received, status.complete), (120_000, false));
 
-    let res = put_part(&on_b, &bytes, 120_000, bytes.len()).await;
+    let res = on_b.put_part(&bytes, 120_000, bytes.len()).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(on_b.missing(vec![sha]).await.is_empty());
 
@@ -320,7 +294,7 @@ async fn two_janitors_sweeping_at_once_remove_everything_once() {
         let device = a.device(badge).await;
         for seed in first_seed..first_seed + 3 {
             let bytes = photo_bytes(50_000, seed);
-            let res = put_part(&device, &bytes, 0, 20_000).await;
+            let res = device.put_part(&bytes, 0, 20_000).await;
             assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
             partials += 1;
         }

@@ -1,9 +1,12 @@
-//! Many devices at once against one server: each a real client core with its
-//! own encrypted store, holding `records` finalized records and one photo;
-//! all start their sync (photo upload, push, pull) at the same instant.
-//! Reports push latency percentiles, throughput and the server's peak
-//! memory, then checks that the server holds exactly the records the devices
-//! were told were stored: each once, none missing, none extra.
+//! Many devices at once against the server: each a real client core with
+//! its own encrypted store, holding `records` finalized records and one
+//! photo; all start their sync (photo upload, push, pull) at the same
+//! instant. The server is one process on SQLite, or N processes on one
+//! PostgreSQL database with devices spread round-robin over them, as a load
+//! balancer would. Reports push latency percentiles, throughput, the
+//! servers' CPU and peak memory (and the PostgreSQL cluster's own CPU), then
+//! checks that the database holds exactly the records the devices were told
+//! were stored: each once, none missing, none extra.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,33 +20,117 @@ use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::sync::Phase;
 use beatbook_core::Core;
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
-use beatbook_tests::backend::open_store;
 use beatbook_tests::data::house;
-use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
+use beatbook_tests::process::Org;
 use beatbook_tests::PASSWORD;
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 
+use crate::servers::{Backend, Servers};
 use crate::{fmt_int, machine, percentile, results_dir, table};
 
 const PIN: &str = "246810";
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
+/// What the devices hold and how many sync at once.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct Workload {
     /// Devices syncing at once.
     #[arg(long, default_value_t = 500)]
-    devices: usize,
+    pub devices: usize,
     /// Finalized records per device.
     #[arg(long, default_value_t = 20)]
-    records: usize,
+    pub records: usize,
     /// Approximate size of each device's photo after capture processing, KB.
     #[arg(long, default_value_t = 200)]
-    photo_kb: usize,
+    pub photo_kb: usize,
     /// Grids (one officer each); devices are spread over them.
     #[arg(long, default_value_t = 20)]
-    grids: usize,
+    pub grids: usize,
     /// Async worker threads of the client side.
     #[arg(long, default_value_t = 64)]
     pub workers: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub workload: Workload,
+    /// Where the servers keep their records.
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// Server instances (PostgreSQL only), devices spread round-robin over them.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+impl Latency {
+    fn of(sorted: &[f64]) -> Self {
+        Self {
+            p50: percentile(sorted, 0.5),
+            p95: percentile(sorted, 0.95),
+            p99: percentile(sorted, 0.99),
+        }
+    }
+}
+
+/// The exactly-once check after a run: what the devices were told was
+/// stored against what the database holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExactlyOnce {
+    /// Whether the database holds exactly the acknowledged records, each
+    /// once, and every photo.
+    pub ok: bool,
+    /// Records the devices entered.
+    pub entered: usize,
+    /// Records the devices hold as acknowledged (synced).
+    pub acknowledged: usize,
+    /// Changes still queued on the devices after their sync.
+    pub left_in_outboxes: u64,
+    /// Live `house` records in the database.
+    pub on_server: usize,
+    /// Acknowledged records the database holds in exactly one version.
+    pub stored_once: usize,
+    /// Photos the database lacks.
+    pub photos_missing: usize,
+}
+
+/// One run's figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measured {
+    pub backend: Backend,
+    pub instances: usize,
+    /// From the end of a device's photo upload to its push being answered.
+    pub push_ms: Latency,
+    pub upload_ms: Latency,
+    /// Upload, push and pull.
+    pub sync_ms: Latency,
+    /// Records pushed per second, from the start to the last push answered.
+    pub records_per_s: f64,
+    pub photo_mb_per_s: f64,
+    pub wall_s: f64,
+    /// CPU seconds of all server instances together.
+    pub server_cpu_s: f64,
+    pub server_cpu_s_per_instance: Vec<f64>,
+    /// Peak resident memory of the largest instance, MiB.
+    pub server_peak_rss_mib: f64,
+    pub server_peak_rss_mib_per_instance: Vec<f64>,
+    /// Resident memory of all instances when the devices start, MiB.
+    pub server_rss_at_start_mib: f64,
+    /// CPU seconds of the PostgreSQL cluster (all its processes).
+    pub postgres_cpu_s: Option<f64>,
+    pub postgres_version: Option<String>,
+    /// The machine's one-minute load average as the devices started (other
+    /// work on the machine shows here).
+    pub load_average_at_start: Option<f64>,
+    pub exactly_once: ExactlyOnce,
 }
 
 /// When each step of one device's sync ended, from the common start.
@@ -74,28 +161,59 @@ fn photo_side(kb: usize) -> Result<u32> {
     Ok(best.1)
 }
 
+/// Runs the load once and prints its table (also written to
+/// `target/bench-results/`); fails if the exactly-once check does.
 pub async fn run(args: Args) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("server");
-    let org = Org::district(args.grids);
-    seed(&data, &org, &[]).await;
-    let mut server = ServerProcess::start(&data, free_addr()).await;
-    let url = server.url.clone();
-    eprintln!(
-        "server {} (pid {}); preparing {} devices × {} records + 1 photo",
-        url,
-        server.pid(),
-        args.devices,
-        args.records
+    let m = measure(&args.workload, args.backend, args.instances).await?;
+    let mut out = format!("\nLoad test: {}\n\n", machine());
+    out.push_str(&table(&["", "value"], &rows(&args.workload, &m)));
+    out.push_str(
+        "\nPush latency: from the end of the device's photo upload to the server's answer to \
+         its push being recorded on the device (one batch of all its records).\n",
     );
+    println!("{out}");
+    let file = results_dir().join(format!(
+        "load-{}x{}-{}-{}-{}.txt",
+        args.workload.devices,
+        args.workload.records,
+        serde_json::to_value(args.backend)?
+            .as_str()
+            .unwrap_or("backend"),
+        args.instances,
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    std::fs::write(&file, &out)?;
+    eprintln!("results written to {}", file.display());
+    ensure!(
+        m.exactly_once.ok,
+        "the database does not hold exactly the acknowledged records: {:?}",
+        m.exactly_once
+    );
+    Ok(())
+}
 
-    let side = photo_side(args.photo_kb)?;
-    let prepared = Instant::now();
-    let devices: Vec<(usize, Core, Vec<RecordId>, Sha256, u64)> = stream::iter(0..args.devices)
+/// One device, ready to sync: its core, the records it entered, its photo.
+struct Device {
+    index: usize,
+    core: Core,
+    records: Vec<RecordId>,
+    photo: Sha256,
+    photo_size: u64,
+}
+
+/// Enrolls `workload.devices` devices round-robin over `urls`, each with
+/// its records and photo entered.
+async fn prepare(
+    workload: &Workload,
+    urls: &[String],
+    root: &std::path::Path,
+) -> Result<Vec<Device>> {
+    let side = photo_side(workload.photo_kb)?;
+    stream::iter(0..workload.devices)
         .map(|i| {
-            let (url, root) = (url.clone(), dir.path().to_owned());
-            let grid = i % args.grids;
-            let records = args.records;
+            let (url, root) = (urls[i % urls.len()].clone(), root.to_owned());
+            let grid = i % workload.grids;
+            let records = workload.records;
             async move {
                 let badge = format!("lo{:03}", grid + 1);
                 let core = tokio::task::spawn_blocking(move || {
@@ -128,28 +246,52 @@ pub async fn run(args: Args) -> Result<()> {
                     Ok((ids, photo.sha256, photo.size))
                 })
                 .await??;
-                anyhow::Ok((i, core, ids, sha, size))
+                anyhow::Ok(Device {
+                    index: i,
+                    core,
+                    records: ids,
+                    photo: sha,
+                    photo_size: size,
+                })
             }
         })
         .buffer_unordered(8)
-        .collect::<Vec<_>>()
+        .try_collect()
         .await
-        .into_iter()
-        .collect::<Result<_>>()?;
-    let photo_bytes: u64 = devices.iter().map(|d| d.4).sum();
+}
+
+/// Runs the load once against `instances` servers on `backend`.
+pub async fn measure(workload: &Workload, backend: Backend, instances: usize) -> Result<Measured> {
+    let dir = tempfile::tempdir()?;
+    let org = Org::district(workload.grids);
+    let mut servers = Servers::start(dir.path(), backend, instances, &org).await?;
+    let urls = servers.urls();
+    eprintln!(
+        "{backend:?}, {instances} instance(s) at {}; preparing {} devices × {} records + 1 photo",
+        urls.join(" "),
+        workload.devices,
+        workload.records
+    );
+    let prepared = Instant::now();
+    let devices = prepare(workload, &urls, dir.path()).await?;
+    let photo_bytes: u64 = devices.iter().map(|d| d.photo_size).sum();
     eprintln!(
         "prepared in {:.1} s (photo ≈ {:.0} KB each); all devices sync now",
         prepared.elapsed().as_secs_f64(),
         photo_bytes as f64 / devices.len().max(1) as f64 / 1000.0
     );
 
-    let rss_before = server.rss();
-    server.reset_peak();
-    let cpu0 = server.cpu_seconds();
+    let load_average_at_start = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok());
+    let rss_before: u64 = servers.rss().iter().sum();
+    servers.reset_peak();
+    let cpu0 = servers.cpu_seconds();
+    let pg_cpu0 = servers.cluster.as_ref().and_then(|c| c.cpu_seconds());
     let start = Arc::new(tokio::sync::Barrier::new(devices.len() + 1));
     let mut tasks = Vec::new();
-    for (i, core, _, _, _) in &devices {
-        let (core, start, i) = (core.clone(), start.clone(), *i);
+    for device in &devices {
+        let (core, start, i) = (device.core.clone(), start.clone(), device.index);
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             let t0 = Instant::now();
@@ -177,8 +319,21 @@ pub async fn run(args: Args) -> Result<()> {
         results.push(t.await?);
     }
     let wall = storm.elapsed().as_secs_f64();
-    let server_cpu = server.cpu_seconds() - cpu0;
-    let peak = server.peak_rss();
+    let server_cpu: Vec<f64> = servers
+        .cpu_seconds()
+        .iter()
+        .zip(&cpu0)
+        .map(|(now, before)| now - before)
+        .collect();
+    let postgres_cpu = servers
+        .cluster
+        .as_ref()
+        .and_then(|c| Some(c.cpu_seconds()? - pg_cpu0?));
+    let peak: Vec<f64> = servers
+        .peak_rss()
+        .iter()
+        .map(|b| *b as f64 / 1_048_576.0)
+        .collect();
 
     let mut push_ms = Vec::new();
     let mut upload_ms = Vec::new();
@@ -205,19 +360,45 @@ pub async fn run(args: Args) -> Result<()> {
     for v in [&mut push_ms, &mut upload_ms, &mut sync_ms] {
         v.sort_by(f64::total_cmp);
     }
-    let records_total = args.devices * args.records;
+    let records_total = workload.devices * workload.records;
     let push_window = last_push.duration_since(storm).as_secs_f64();
 
-    // Exactly what was acknowledged, exactly once.
+    servers.stop();
+    let exactly_once = check(&devices, &servers).await?;
+    let postgres_version = servers.cluster.as_ref().map(|c| c.version.clone());
+    drop(devices);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(Measured {
+        backend,
+        instances,
+        push_ms: Latency::of(&push_ms),
+        upload_ms: Latency::of(&upload_ms),
+        sync_ms: Latency::of(&sync_ms),
+        records_per_s: records_total as f64 / push_window,
+        photo_mb_per_s: photo_bytes as f64 / 1e6 / wall,
+        wall_s: wall,
+        server_cpu_s: server_cpu.iter().sum(),
+        server_cpu_s_per_instance: server_cpu,
+        server_peak_rss_mib: peak.iter().copied().fold(0.0, f64::max),
+        server_peak_rss_mib_per_instance: peak,
+        server_rss_at_start_mib: rss_before as f64 / 1_048_576.0,
+        postgres_cpu_s: postgres_cpu,
+        postgres_version,
+        load_average_at_start,
+        exactly_once,
+    })
+}
+
+/// Exactly what was acknowledged, exactly once: the devices' synced
+/// records against the database the run used (its servers stopped).
+async fn check(devices: &[Device], servers: &Servers) -> Result<ExactlyOnce> {
     let mut acknowledged = HashSet::new();
-    for (i, core, ids, _, _) in &devices {
-        let status = core.status()?;
-        ensure!(
-            status.outbox == 0,
-            "device {i} still has {} queued",
-            status.outbox
-        );
-        let synced: HashSet<RecordId> = core
+    let mut left_in_outboxes = 0;
+    let mut entered = 0;
+    for device in devices {
+        left_in_outboxes += device.core.status()?.outbox;
+        let synced: HashSet<RecordId> = device
+            .core
             .records(&RecordFilter {
                 states: vec![LocalState::Synced],
                 form: Some("house".into()),
@@ -226,115 +407,109 @@ pub async fn run(args: Args) -> Result<()> {
             .iter()
             .map(|r| r.id)
             .collect();
-        for id in ids {
-            ensure!(
-                synced.contains(id),
-                "device {i}: record {id} was never acknowledged"
-            );
-            acknowledged.insert(*id);
-        }
+        entered += device.records.len();
+        acknowledged.extend(device.records.iter().filter(|id| synced.contains(id)));
     }
-    server.stop();
-    let store = open_store(&data).await?;
+    let store = servers.store().await?;
     let counts = store.record_counts().await?;
     let on_server = counts.get("house").copied().unwrap_or(0) as usize;
-    let mut once = 0usize;
-    for id in &acknowledged {
-        let versions = store.record_history(*id).await?.len();
-        ensure!(
-            versions == 1,
-            "record {id} has {versions} versions on the server"
-        );
-        once += 1;
-    }
-    let hashes: Vec<Sha256> = devices.iter().map(|d| d.3).collect();
-    let missing = store.missing_blobs(hashes).await?;
-    ensure!(
-        on_server == acknowledged.len() && once == records_total && missing.is_empty(),
-        "server holds {on_server} houses, {} acknowledged, {} expected; {} photos missing",
-        acknowledged.len(),
-        records_total,
-        missing.len()
-    );
+    let versions: Vec<usize> = stream::iter(acknowledged.iter().copied())
+        .map(|id| {
+            let store = store.clone();
+            async move { anyhow::Ok(store.record_history(id).await?.len()) }
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    let stored_once = versions.iter().filter(|v| **v == 1).count();
+    let hashes: Vec<Sha256> = devices.iter().map(|d| d.photo).collect();
+    let photos_missing = store.missing_blobs(hashes).await?.len();
+    Ok(ExactlyOnce {
+        ok: left_in_outboxes == 0
+            && acknowledged.len() == entered
+            && on_server == entered
+            && stored_once == entered
+            && photos_missing == 0,
+        entered,
+        acknowledged: acknowledged.len(),
+        left_in_outboxes,
+        on_server,
+        stored_once,
+        photos_missing,
+    })
+}
 
-    let rows = vec![
-        vec!["devices syncing at once".into(), args.devices.to_string()],
+/// The load table's rows.
+fn rows(workload: &Workload, m: &Measured) -> Vec<Vec<String>> {
+    let e = &m.exactly_once;
+    let mut rows = vec![
+        vec![
+            "servers".into(),
+            format!("{:?}, {} instance(s)", m.backend, m.instances),
+        ],
+        vec![
+            "devices syncing at once".into(),
+            workload.devices.to_string(),
+        ],
         vec![
             "records pushed (each device: records + 1 photo)".into(),
             format!(
                 "{} ({} per device)",
-                fmt_int(records_total as f64),
-                args.records
+                fmt_int((workload.devices * workload.records) as f64),
+                workload.records
             ),
         ],
         vec![
             "push latency p50 / p95 / p99, ms".into(),
             format!(
                 "{:.0} / {:.0} / {:.0}",
-                percentile(&push_ms, 0.5),
-                percentile(&push_ms, 0.95),
-                percentile(&push_ms, 0.99)
+                m.push_ms.p50, m.push_ms.p95, m.push_ms.p99
             ),
         ],
         vec![
             "photo upload p50 / p99, ms".into(),
-            format!(
-                "{:.0} / {:.0}",
-                percentile(&upload_ms, 0.5),
-                percentile(&upload_ms, 0.99)
-            ),
+            format!("{:.0} / {:.0}", m.upload_ms.p50, m.upload_ms.p99),
         ],
         vec![
             "whole sync (upload, push, pull) p50 / p99, ms".into(),
-            format!(
-                "{:.0} / {:.0}",
-                percentile(&sync_ms, 0.5),
-                percentile(&sync_ms, 0.99)
-            ),
+            format!("{:.0} / {:.0}", m.sync_ms.p50, m.sync_ms.p99),
         ],
         vec![
             "throughput: records pushed / s (start to last push)".into(),
-            fmt_int(records_total as f64 / push_window),
+            fmt_int(m.records_per_s),
         ],
         vec![
             "throughput: photo MB uploaded / s (whole run)".into(),
-            format!("{:.1}", photo_bytes as f64 / 1e6 / wall),
+            format!("{:.1}", m.photo_mb_per_s),
         ],
-        vec!["whole run, s".into(), format!("{wall:.2}")],
+        vec!["whole run, s".into(), format!("{:.2}", m.wall_s)],
         vec![
-            "server peak memory (RSS), MiB".into(),
-            format!("{:.0}", peak as f64 / 1_048_576.0),
+            "server peak memory (RSS) of the largest instance, MiB".into(),
+            format!("{:.0}", m.server_peak_rss_mib),
         ],
         vec![
             "server memory (RSS) when the devices start, after their enrollment, MiB".into(),
-            format!("{:.0}", rss_before as f64 / 1_048_576.0),
+            format!("{:.0}", m.server_rss_at_start_mib),
         ],
-        vec!["server CPU, s".into(), format!("{server_cpu:.2}")],
         vec![
-            "server holds exactly the acknowledged records".into(),
-            format!(
-                "yes: {} records, each once; {} photos, none missing",
-                fmt_int(acknowledged.len() as f64),
-                devices.len()
-            ),
+            "server CPU (all instances), s".into(),
+            format!("{:.2}", m.server_cpu_s),
         ],
     ];
-    let mut out = format!("\nLoad test: {}\n\n", machine());
-    out.push_str(&table(&["", "value"], &rows));
-    out.push_str(
-        "\nPush latency: from the end of the device's photo upload to the server's answer to \
-         its push being recorded on the device (one batch of all its records).\n",
-    );
-    println!("{out}");
-    let file = results_dir().join(format!(
-        "load-{}x{}-{}.txt",
-        args.devices,
-        args.records,
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    ));
-    std::fs::write(&file, &out)?;
-    eprintln!("results written to {}", file.display());
-    drop(devices);
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    Ok(())
+    if let Some(cpu) = m.postgres_cpu_s {
+        rows.push(vec!["PostgreSQL CPU, s".into(), format!("{cpu:.2}")]);
+    }
+    rows.push(vec![
+        "server holds exactly the acknowledged records".into(),
+        if e.ok {
+            format!(
+                "yes: {} records, each once; {} photos, none missing",
+                fmt_int(e.stored_once as f64),
+                workload.devices
+            )
+        } else {
+            format!("NO: {e:?}")
+        },
+    ]);
+    rows
 }

@@ -6,6 +6,9 @@
 //! scripts/bench.sh                      # both, N = 10,000, 500 devices
 //! beatbook-bench compare --n 50000 --peer DIR [--runs 3]
 //! beatbook-bench load --devices 500 [--records 20] [--photo-kb 200]
+//!                     [--backend sqlite|postgres] [--instances N]
+//! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
+//! beatbook-bench report docs/bench/scale.json
 //! ```
 //!
 //! Build it with the server in release mode first
@@ -13,6 +16,10 @@
 
 mod compare;
 mod load;
+mod postgres;
+mod report;
+mod scale;
+mod servers;
 
 use std::path::PathBuf;
 
@@ -30,8 +37,17 @@ enum Cmd {
     /// Push, fresh-device pull and incremental sync of the PouchDB peer's
     /// records through Beatbook, then the peer itself on the same records.
     Compare(compare::Args),
-    /// Many devices syncing at once against one server.
+    /// Many devices syncing at once against one server, or several
+    /// instances on one PostgreSQL database.
     Load(load::Args),
+    /// The load against SQLite, PostgreSQL with one instance and with two,
+    /// in one run; results to a JSON file.
+    Scale(scale::Args),
+    /// Prints the Markdown table of a scale results file.
+    Report {
+        /// The file `scale` wrote.
+        file: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,15 +58,38 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(compare::run(args)),
-        Cmd::Load(args) => tokio::runtime::Builder::new_multi_thread()
-            // Device cores block on SQLite inside async code; enough workers
-            // that a device waiting on its disk does not hold up the others.
-            .worker_threads(args.workers)
-            .max_blocking_threads(1024)
-            .enable_all()
-            .build()?
-            .block_on(load::run(args)),
+        Cmd::Load(args) => load_runtime(args.workload.workers)?.block_on(load::run(args)),
+        Cmd::Scale(args) => {
+            let file = load_runtime(args.workload.workers)?.block_on(scale::run(&args))?;
+            println!("{}", report::render(&file));
+            let failed: Vec<_> = file
+                .configurations
+                .iter()
+                .filter(|m| !m.exactly_once.ok)
+                .map(|m| (m.backend, m.instances))
+                .collect();
+            anyhow::ensure!(
+                failed.is_empty(),
+                "the exactly-once check failed for {failed:?}"
+            );
+            Ok(())
+        }
+        Cmd::Report { file } => {
+            print!("{}", report::render(&scale::read(&file)?));
+            Ok(())
+        }
     }
+}
+
+/// The runtime of the load's client side.
+fn load_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        // Device cores block on SQLite inside async code; enough workers
+        // that a device waiting on its disk does not hold up the others.
+        .worker_threads(workers)
+        .max_blocking_threads(1024)
+        .enable_all()
+        .build()
 }
 
 /// Percentile (nearest rank) of sorted values.
