@@ -12,13 +12,14 @@
 use std::collections::BTreeMap;
 
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, StationId};
+use beatbook_store::stored_time;
 use beatbook_store::{
     AuditEntry, AuditQuery, BatchEntry, BatchFilter, BatchPage, BatchRow, BatchStatus,
     BatchSummary, ConflictEntry, EditAudit, EditOutcome, ExportPage, ExportQuery, HazardCounts,
     HazardQuery, NewAudit, NewWebSession, ReadScope, RecordEdit, ReviewProgress, StoreError,
     StoredRecord, WebSession, Writer,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 
@@ -29,11 +30,6 @@ use crate::sql::{
     account, count, execute, parse_id, parse_record, parse_time, query, query_one, query_opt,
     scope_param, ACCOUNT_COLUMNS, IN_SCOPE,
 };
-
-/// Server time as stored in the review tables: fixed width, so text order is time order.
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
 
 /// Version `v` was edited again by a later batch.
 const SUPERSEDED: &str = "EXISTS (SELECT 1 FROM record_versions w WHERE w.record_id = v.record_id
@@ -156,8 +152,8 @@ pub(crate) async fn batch_page(c: &Client, f: &BatchFilter) -> Result<BatchPage,
             &f.grid.as_ref().map(GridId::as_str),
             &f.form.as_ref().map(|g| g.as_str()),
             &f.officer.map(|u| u.to_string()),
-            &f.received_from.map(ts),
-            &f.received_before.map(ts),
+            &f.received_from.map(stored_time),
+            &f.received_before.map(stored_time),
             &f.status.map(status_word),
             &i64::from(f.limit),
             &i64::from(f.offset),
@@ -478,7 +474,7 @@ async fn insert_audit(c: &impl GenericClient, e: &NewAudit) -> Result<u64, Error
         "INSERT INTO audit_log (at, user_id, badge, name, station_id, action, target, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         &[
-            &ts(e.at),
+            &stored_time(e.at),
             &e.user.to_string(),
             &e.badge,
             &e.name,
@@ -549,7 +545,7 @@ pub(crate) async fn create_web_session(c: &mut Client, s: &NewWebSession) -> Res
     execute(
         &tx,
         "DELETE FROM web_sessions WHERE expires_at < $1",
-        &[&ts(s.created_at)],
+        &[&stored_time(s.created_at)],
     )
     .await?;
     execute(
@@ -559,8 +555,8 @@ pub(crate) async fn create_web_session(c: &mut Client, s: &NewWebSession) -> Res
         &[
             &&s.id_hash[..],
             &s.user.to_string(),
-            &ts(s.created_at),
-            &ts(s.expires_at),
+            &stored_time(s.created_at),
+            &stored_time(s.expires_at),
         ],
     )
     .await?;
@@ -599,7 +595,7 @@ pub(crate) async fn touch_web_session(
     execute(
         c,
         "UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2",
-        &[&ts(now), &&id_hash[..]],
+        &[&stored_time(now), &&id_hash[..]],
     )
     .await?;
     Ok(())

@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, StationId};
-use chrono::{DateTime, SecondsFormat, Utc};
+use beatbook_store::stored_time;
+use chrono::{DateTime, Utc};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
 
 use super::{load_record, parse_time, parse_uuid, scope_json, user_info, write_version, Error};
@@ -18,11 +19,6 @@ use beatbook_store::{
     HazardQuery, NewAudit, NewWebSession, ReadScope, RecordEdit, ReviewProgress, StoreError,
     StoredRecord, WebSession, Writer,
 };
-
-/// Server time as stored in the review tables: fixed width, so text order is time order.
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
 
 /// A record version `v` (joined with its record `r`) is in the reader's scope.
 const IN_SCOPE: &str = "(:scope IS NULL OR r.grid_id IN (SELECT value FROM json_each(:scope)))";
@@ -147,8 +143,8 @@ pub(super) fn batch_page(c: &Connection, f: &BatchFilter) -> Result<BatchPage, E
     let grid = f.grid.as_ref().map(|g| g.as_str().to_owned());
     let form = f.form.as_ref().map(|g| g.as_str().to_owned());
     let officer = f.officer.map(|u| u.to_string());
-    let from = f.received_from.map(ts);
-    let before = f.received_before.map(ts);
+    let from = f.received_from.map(stored_time);
+    let before = f.received_before.map(stored_time);
     let status = f.status.map(status_word);
     let total: i64 = c
         .prepare(&format!("SELECT COUNT(*) FROM batches b WHERE {where_}"))?
@@ -429,7 +425,7 @@ fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, Error> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        ts(e.at),
+        stored_time(e.at),
         e.user.to_string(),
         e.badge,
         e.name,
@@ -500,7 +496,7 @@ pub(super) fn create_web_session(c: &mut Connection, s: &NewWebSession) -> Resul
     let tx = c.transaction()?;
     tx.execute(
         "DELETE FROM web_sessions WHERE expires_at < ?1",
-        [ts(s.created_at)],
+        [stored_time(s.created_at)],
     )?;
     tx.execute(
         "INSERT INTO web_sessions (id_hash, user_id, created_at, expires_at, last_seen_at)
@@ -508,8 +504,8 @@ pub(super) fn create_web_session(c: &mut Connection, s: &NewWebSession) -> Resul
         params![
             &s.id_hash[..],
             s.user.to_string(),
-            ts(s.created_at),
-            ts(s.expires_at)
+            stored_time(s.created_at),
+            stored_time(s.expires_at)
         ],
     )?;
     tx.commit()?;
@@ -545,7 +541,7 @@ pub(super) fn touch_web_session(
 ) -> Result<(), Error> {
     c.execute(
         "UPDATE web_sessions SET last_seen_at = ?1 WHERE id_hash = ?2",
-        params![ts(now), &id_hash[..]],
+        params![stored_time(now), &id_hash[..]],
     )?;
     Ok(())
 }

@@ -239,6 +239,13 @@ impl StoredRecord {
     }
 }
 
+/// A server time as every backend stores it in the review tables (sessions,
+/// audit): fixed width, so text order is time order on either database, and a
+/// copied deployment orders the same.
+pub fn stored_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// Who pushes, as the storage layer records it.
 #[derive(Debug, Clone)]
 pub struct Pusher {
