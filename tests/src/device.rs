@@ -144,6 +144,15 @@ impl TestDevice {
         }
     }
 
+    /// `PUT /v1/blobs/{sha}` with `Content-Range: bytes */{total}` and no body:
+    /// asks where this device's upload of the JPEG `sha` stands.
+    pub async fn upload_status(&self, sha: Sha256, total: usize) -> reqwest::Response {
+        self.put_blob(sha, "image/jpeg", Some(format!("bytes */{total}")), vec![])
+            .send()
+            .await
+            .expect("status request")
+    }
+
     /// `PUT /v1/blobs/{sha}` of `bytes[from..to]` out of the whole `bytes`
     /// (a JPEG), with its `Content-Range`: one part of a resumable upload.
     pub async fn put_part(&self, bytes: &[u8], from: usize, to: usize) -> reqwest::Response {

@@ -234,16 +234,7 @@ async fn an_upload_started_on_one_instance_finishes_on_another_and_attaches() {
 
     // The same device, now routed to the other instance.
     let on_b = on_a.via(&b.url);
-    let res = on_b
-        .put_blob(
-            sha,
-            "image/jpeg",
-            Some(format!("bytes */{}", bytes.len())),
-            vec![],
-        )
-        .send()
-        .await
-        .expect("status request");
+    let res = on_b.upload_status(sha, bytes.len()).await;
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers()["range"], "bytes=0-119999");
     let status: BlobStatus = res.json().await.expect("status");
