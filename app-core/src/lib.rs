@@ -4,6 +4,7 @@
 mod device;
 mod error;
 pub mod faults;
+mod files;
 pub mod keys;
 pub mod lockout;
 pub mod photos;
@@ -14,6 +15,7 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod sync;
+mod timer;
 
 pub use error::CoreError;
 pub use service::{Core, Status};

@@ -10,13 +10,14 @@
 //! the device directory can reset the count, but then holds the encrypted
 //! files anyway, and each offline guess still costs a full Argon2id run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use beatbook_schema::text::Text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::files;
 use super::store::{self, StoreError};
 
 /// The file holding the count, in the device directory.
@@ -146,13 +147,12 @@ pub fn unlock<T>(
     now: DateTime<Utc>,
     try_pin: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, UnlockError> {
-    std::fs::create_dir_all(dir).map_err(StoreError::from)?;
+    files::create_dir_all(dir).map_err(StoreError::from)?;
     // One try at a time per device, across threads and processes (liveview
     // serves several pages; the command line may run beside it), so that no
     // two tries read the same count: an exclusive lock on the directory
-    // itself, released when `device_lock` is dropped.
-    let device_lock = std::fs::File::open(dir).map_err(StoreError::from)?;
-    device_lock.lock().map_err(StoreError::from)?;
+    // itself, released when `_device_lock` is dropped.
+    let _device_lock = files::lock_dir(dir).map_err(StoreError::from)?;
     let path = dir.join(ATTEMPTS_FILE);
     let before = match read(&path) {
         Some(attempts) => attempts,
@@ -249,11 +249,11 @@ fn wait_error(d: Duration) -> UnlockError {
 
 /// The count on disk (none yet: zero); `None` when the file is unreadable.
 fn read(path: &Path) -> Option<Attempts> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+    match files::read_if_present(path) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
             .inspect_err(|e| tracing::warn!(error = %e, "{ATTEMPTS_FILE} is unreadable"))
             .ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Attempts::default()),
+        Ok(None) => Some(Attempts::default()),
         Err(e) => {
             tracing::warn!(error = %e, "{ATTEMPTS_FILE} cannot be read");
             None
@@ -270,25 +270,13 @@ fn unreadable(policy: &PinPolicy, now: DateTime<Utc>) -> Attempts {
     }
 }
 
-/// Writes the count durably (temporary file, fsync, rename, fsync the directory).
+/// Writes the count durably (see [`files::replace`]).
 fn write(path: &Path, attempts: &Attempts) -> Result<(), StoreError> {
-    use std::io::Write;
-    let tmp: PathBuf = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(&serde_json::to_vec(attempts)?)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    Ok(files::replace(path, &serde_json::to_vec(attempts)?)?)
 }
 
 fn remove(path: &Path) -> Result<(), StoreError> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-        _ => Ok(()),
-    }
+    Ok(files::remove(path)?)
 }
 
 /// Erases the device's files, the count last: an erase cut short is

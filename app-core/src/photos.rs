@@ -177,7 +177,7 @@ pub fn photo_path(dir: &Path, sha: &Sha256) -> PathBuf {
 /// Stores `photo` encrypted as `<dir>/<sha256 hex>.bbs` (atomically; see
 /// [`sealed::write_sealed`]), creating `dir` if needed, and returns the path.
 pub fn store(dir: &Path, key: &StoreKey, photo: &ProcessedPhoto) -> io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
+    crate::files::create_dir_all(dir)?;
     let path = photo_path(dir, &photo.sha256);
     let aad = photo.sha256.to_hex();
     sealed::write_sealed(&path, &key.subkey(b"photos"), aad.as_bytes(), &photo.bytes)?;

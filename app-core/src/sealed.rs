@@ -7,13 +7,13 @@
 //! SHA-256 hex that names the file) as associated data, so a sealed file
 //! moved or copied under another name no longer opens.
 
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
+
+use crate::files;
 
 /// The first bytes of every sealed file; the `1` is the format version.
 pub const MAGIC: &[u8; 4] = b"BBS1";
@@ -86,7 +86,13 @@ pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealEr
 /// temporary file in the same directory, which is flushed to disk and then
 /// renamed over `path`. A crash leaves either the old file or the new one,
 /// never half of one (at worst a stray `.tmp` file).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn write_sealed(path: &Path, key: &[u8; 32], aad: &[u8], plain: &[u8]) -> io::Result<()> {
+    use std::fs;
+    use std::io::Write;
+
+    use rand::RngCore;
+
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -113,27 +119,25 @@ pub fn write_sealed(path: &Path, key: &[u8; 32], aad: &[u8], plain: &[u8]) -> io
         let _ = fs::remove_file(&tmp);
     }
     written?;
-    sync_dir(dir)
+    files::sync_dir(dir)
 }
 
-/// Makes a rename in `dir` durable (POSIX needs the directory fsynced too).
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
+/// Seals `plain` into the file at `path`: one durable write of the web
+/// build's file table (see [`crate::files`]), old contents or new, never half.
+#[cfg(target_arch = "wasm32")]
+pub fn write_sealed(path: &Path, key: &[u8; 32], aad: &[u8], plain: &[u8]) -> io::Result<()> {
+    files::replace(path, &seal(key, aad, plain))
 }
 
 /// Reads and decrypts a file written by [`write_sealed`].
 pub fn read_sealed(path: &Path, key: &[u8; 32], aad: &[u8]) -> Result<Vec<u8>, SealError> {
-    open(key, aad, &fs::read(path)?)
+    open(key, aad, &files::read(path)?)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     const KEY: [u8; 32] = [7; 32];

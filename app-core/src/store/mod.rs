@@ -12,6 +12,8 @@
 //! acknowledgement; the pull cursor is written with the page it describes.
 
 mod migrations;
+#[cfg(target_arch = "wasm32")]
+pub mod opfs;
 mod outbox;
 mod pull;
 mod records;
@@ -29,6 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use self::migrations::MIGRATIONS;
+use super::files;
 use super::keys::{KeyError, KeyProvider, StoreKey};
 
 /// Why the store could not do something.
@@ -75,33 +78,34 @@ impl Unsent {
     }
 }
 
+/// WAL on native builds (one writer, readers beside it). The web build's OPFS
+/// pool supports no WAL (no shared memory between workers): a rollback
+/// journal there, equally durable with `synchronous = FULL`.
+#[cfg(not(target_arch = "wasm32"))]
+const JOURNAL_MODE: &str = "WAL";
+#[cfg(target_arch = "wasm32")]
+const JOURNAL_MODE: &str = "DELETE";
+
 /// The database files of a device directory (SQLite's journal files too).
-const DATABASE_FILES: [&str; 3] = ["beatbook.db", "beatbook.db-wal", "beatbook.db-shm"];
+const DATABASE_FILES: [&str; 4] = [
+    "beatbook.db",
+    "beatbook.db-wal",
+    "beatbook.db-shm",
+    "beatbook.db-journal",
+];
 
 /// Deletes a device's data without opening it (the PIN is not known): the
 /// database, the photos and the device file with the key-derivation salt,
 /// so that not even the right PIN can open what might linger on the disk.
 /// The next open makes a new, empty device.
 pub fn erase_files(dir: &Path) -> Result<(), StoreError> {
-    let remove = |path: PathBuf| match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    };
     // The salt first: without it no PIN opens what is left if the erase is cut short.
-    remove(dir.join("device.json"))?;
-    remove(dir.join("device.json.tmp"))?;
+    files::remove(&dir.join("device.json"))?;
+    files::remove(&dir.join("device.json.tmp"))?;
     for name in DATABASE_FILES {
-        remove(dir.join(name))?;
+        files::remove_database(&dir.join(name))?;
     }
-    match std::fs::read_dir(dir.join("photos")) {
-        Ok(entries) => {
-            for entry in entries {
-                remove(entry?.path())?;
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
+    files::remove_all_in(&dir.join("photos"))?;
     Ok(())
 }
 
@@ -131,10 +135,9 @@ impl std::fmt::Debug for Store {
 }
 
 fn read_device_file(dir: &Path) -> Result<Option<DeviceFile>, StoreError> {
-    match std::fs::read(dir.join("device.json")) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
+    match files::read_if_present(&dir.join("device.json"))? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        None => Ok(None),
     }
 }
 
@@ -143,7 +146,7 @@ impl Store {
     /// new device id and salt) on first use. A wrong PIN is
     /// [`StoreError::WrongPin`] and changes nothing on disk.
     pub fn open(dir: &Path, pin: &str, keys: &dyn KeyProvider) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir.join("photos"))?;
+        files::create_dir_all(&dir.join("photos"))?;
         let device = match read_device_file(dir)? {
             Some(d) => d,
             None => {
@@ -151,9 +154,7 @@ impl Store {
                     device_id: DeviceId::new_v7(),
                     salt: hex::encode(super::keys::new_salt()),
                 };
-                let tmp = dir.join("device.json.tmp");
-                std::fs::write(&tmp, serde_json::to_vec_pretty(&d)?)?;
-                std::fs::rename(&tmp, dir.join("device.json"))?;
+                files::replace(&dir.join("device.json"), &serde_json::to_vec_pretty(&d)?)?;
                 d
             }
         };
@@ -178,7 +179,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "journal_mode", JOURNAL_MODE)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         let mut store = Self {
             conn,
@@ -259,9 +260,7 @@ impl Store {
         self.conn.execute_batch("VACUUM")?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        for entry in std::fs::read_dir(self.photo_dir())? {
-            std::fs::remove_file(entry?.path())?;
-        }
+        files::remove_all_in(&self.photo_dir())?;
         Ok(())
     }
 

@@ -140,20 +140,30 @@ async fn error_of(res: reqwest::Response) -> SyncError {
     }
 }
 
+/// How long one request may take, answer included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 impl Client {
     /// A client of `base` (e.g. `https://beatbook.example.gov.cn`, or
     /// `http://127.0.0.1:8700` on this machine: see [`address::check`]),
     /// with a token once enrolled.
     pub fn new(base: &str, token: Option<String>) -> Result<Self, SyncError> {
         address::check(base)?;
+        #[cfg(not(target_arch = "wasm32"))]
         let http = reqwest::Client::builder()
             // The protocol never redirects; following one could carry the
             // token to an address `check` would have refused.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+            .timeout(REQUEST_TIMEOUT)
             .gzip(true)
             .build()?;
+        // The web build goes through the browser's fetch, which decompresses
+        // answers itself and follows redirects (reqwest cannot refuse them
+        // there; browsers drop the Authorization header on a cross-origin
+        // redirect). Its timeout is set per request.
+        #[cfg(target_arch = "wasm32")]
+        let http = reqwest::Client::builder().build()?;
         Ok(Self {
             http,
             base: base.trim().trim_end_matches('/').to_owned(),
@@ -163,6 +173,8 @@ impl Client {
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let req = self.http.request(method, format!("{}{path}", self.base));
+        #[cfg(target_arch = "wasm32")]
+        let req = req.timeout(REQUEST_TIMEOUT);
         match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,

@@ -2,7 +2,9 @@
 //! what the store holds.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::{ChangeId, DeviceId};
@@ -357,7 +359,7 @@ impl SyncEngine {
                 if deferred_rounds > 1 {
                     return Ok(());
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                crate::timer::sleep(Duration::from_millis(200)).await;
             }
         }
     }

@@ -65,7 +65,7 @@ impl RetryPolicy {
                         _ => self.backoff(attempt),
                     };
                     tracing::debug!(attempt, ?wait, error = %e, "retrying");
-                    tokio::time::sleep(wait).await;
+                    crate::timer::sleep(wait).await;
                     attempt += 1;
                 }
                 other => return other,
