@@ -4,9 +4,10 @@
 set -euo pipefail
 
 # What every build needs: a C toolchain (bundled SQLCipher), OpenSSL headers
-# (SQLCipher's crypto), and the WebKitGTK stack of the Dioxus desktop window.
+# (SQLCipher's crypto), clang (SQLCipher compiled for wasm32 by the core's web
+# build), and the WebKitGTK stack of the Dioxus desktop window.
 # Callers add what their step needs (e.g. a browser for UI tests) as arguments.
-base=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libsoup-3.0-dev)
+base=(build-essential pkg-config libssl-dev clang libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libsoup-3.0-dev)
 
 need=()
 for pkg in "${base[@]}" "$@"; do

@@ -15,6 +15,11 @@ trap 'scripts/postgres.sh stop' EXIT
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc
 
+# The field app's core for the browser (issue 18): it must keep building for
+# wasm32 (SQLCipher through sqlite-wasm-rs, compiled by clang).
+rustup target add wasm32-unknown-unknown
+cargo build -p beatbook-core --target wasm32-unknown-unknown
+
 # The end-to-end suites again with every test server on PostgreSQL
 # (tests/src/backend.rs). Same profile, features and package selection as
 # the first pass (`--workspace`: `-p beatbook-tests` would resolve features
