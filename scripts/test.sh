@@ -19,6 +19,8 @@ cargo test --workspace --doc
 # wasm32 (SQLCipher through sqlite-wasm-rs, compiled by clang).
 rustup target add wasm32-unknown-unknown
 cargo build -p beatbook-core --target wasm32-unknown-unknown
+# ... and its encrypted store works in a browser (headless Chromium, OPFS).
+scripts/wasm-test.sh
 
 # The end-to-end suites again with every test server on PostgreSQL
 # (tests/src/backend.rs). Same profile, features and package selection as
