@@ -461,7 +461,7 @@ pub struct BatchDecideForm {
 
 /// `POST /review/batches/{id}/decide`: approves or returns every record of
 /// the batch still waiting for a decision.
-pub async fn decide(
+pub async fn review_batch(
     State(state): State<AppState>,
     r: Reviewer,
     Path(id): Path<String>,
@@ -491,7 +491,7 @@ pub async fn decide(
         .store
         .edit_records(
             ids,
-            super::decisions::review(r.scope.clone(), expected, review, true),
+            super::rules::review(r.scope.clone(), expected, review, true),
             Box::new(move |results| {
                 let written: Vec<String> = results
                     .iter()

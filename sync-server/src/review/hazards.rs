@@ -17,7 +17,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use super::decisions::{self, HAZARD_RECTIFIED};
+use super::rules::{self, HAZARD_RECTIFIED};
 use super::error::ReviewError;
 use super::layout::{self, back_with, badge, Nav, NoticeQuery};
 use super::records::{def_of, photos, Cards};
@@ -274,7 +274,7 @@ pub async fn verify(
         .store
         .edit_records(
             vec![id],
-            decisions::verify(
+            rules::verify(
                 r.scope.clone(),
                 revision,
                 state.recent_forms().await?,

@@ -7,13 +7,13 @@
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript. Chinese first;
 //! `?lang=en` switches to English. Handlers are thin: they read the session
-//! ([`reviewer::Reviewer`]), ask the store, judge with [`decisions`], render.
+//! ([`reviewer::Reviewer`]), ask the store, judge with [`rules`], render.
 //! Every POST passes [`guard`] (CSRF token, same origin); scope is checked on
 //! every read and inside every write's transaction.
 
 mod audit;
 mod batches;
-pub mod decisions;
+pub mod rules;
 mod error;
 mod exports;
 mod guard;
@@ -52,9 +52,9 @@ fn routes() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/batches", get(batches::list))
         .route("/batches/{id}", get(batches::show))
-        .route("/batches/{id}/decide", post(batches::decide))
+        .route("/batches/{id}/decide", post(batches::review_batch))
         .route("/records/{id}", get(records::show))
-        .route("/records/{id}/decide", post(records::decide))
+        .route("/records/{id}/decide", post(records::review_record))
         .route("/hazards", get(hazards::board))
         .route("/hazards/{id}/verify", post(hazards::verify))
         .route("/exports", get(exports::page))

@@ -26,7 +26,7 @@ use super::reviewer::{csrf_field, Reviewer};
 use super::values::{self, sections, summary, Fmt, Labelled, Shown};
 use crate::state::AppState;
 use crate::sync::Forms;
-use beatbook_store::{ConflictEntry, EditOutcome, StoredRecord};
+use beatbook_store::{ConflictEntry, EditOutcome, StoreError, StoredRecord};
 
 /// Longest return reason.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -276,7 +276,7 @@ impl<'a> Cards<'a> {
                 }
                 (self.values(record))
                 @if !extra.conflicts.is_empty() { (self.conflicts(record, extra.conflicts)) }
-                @if decidable { (decide_forms(r, record)) }
+                @if decidable { (review_forms(r, record)) }
             }
         }
     }
@@ -362,7 +362,7 @@ fn review_note(r: &Reviewer, review: &Review) -> Markup {
 }
 
 /// Approve and return (with a required reason) buttons for one record.
-fn decide_forms(r: &Reviewer, record: &StoredRecord) -> Markup {
+fn review_forms(r: &Reviewer, record: &StoredRecord) -> Markup {
     let action = format!("/review/records/{}/decide", record.id);
     let back = format!("{}#r-{}", strip_fragment(&r.here), record.id);
     html! {
@@ -459,7 +459,7 @@ pub fn action_of(review: &Review) -> &'static str {
 }
 
 /// `POST /review/records/{id}/decide`.
-pub async fn decide(
+pub async fn review_record(
     State(state): State<AppState>,
     r: Reviewer,
     Path(id): Path<String>,
@@ -482,7 +482,7 @@ pub async fn decide(
         .store
         .edit_records(
             vec![id],
-            super::decisions::review(r.scope.clone(), expected, review, false),
+            super::rules::review(r.scope.clone(), expected, review, false),
             Box::new(move |results| {
                 results
                     .iter()
@@ -538,8 +538,11 @@ pub async fn show(
         .record_history(id)
         .await?
         .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect();
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| StoreError::Corrupt(format!("a stored version of record {id}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
     let cards = Cards::load(&state, &r, &forms, &[&record]).await?;
     let (form, label) = cards.title(&record);
     let latest_batch = batches.values().next_back().copied();
