@@ -24,7 +24,7 @@ mod links;
 mod photos;
 mod records;
 pub mod reviewer;
-pub mod session;
+pub mod signin;
 mod values;
 
 pub use error::ReviewError;
@@ -48,8 +48,8 @@ pub fn router() -> Router<AppState> {
 fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route("/login", get(session::login_page).post(session::login))
-        .route("/logout", post(session::logout))
+        .route("/login", get(signin::login_page).post(signin::login))
+        .route("/logout", post(signin::logout))
         .route("/batches", get(batches::list))
         .route("/batches/{id}", get(batches::show))
         .route("/batches/{id}/decide", post(batches::review_batch))
