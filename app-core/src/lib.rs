@@ -15,6 +15,6 @@ pub mod session;
 pub mod store;
 pub mod sync;
 
-pub use error::CoreError;
+pub use error::{CoreError, FieldMisuse};
 pub use service::{Core, Status};
 pub use session::FormSession;

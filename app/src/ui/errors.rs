@@ -42,6 +42,7 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
         CoreError::Photo(detail) => format!("照片无法使用：{detail}"),
         CoreError::UnknownForm(form) => format!("本机没有表单“{form}”：请先同步"),
         CoreError::UnknownField(path) => format!("无法填写“{path}”"),
+        CoreError::MisusedField { path, misuse } => format!("“{path}”{}", misuse.text().zh),
         CoreError::Invalid(errors) => {
             let each: Vec<String> = errors
                 .iter()
@@ -92,9 +93,13 @@ mod tests {
             CoreError::NotEnrolled,
             CoreError::UnknownForm("hazard".into()),
             CoreError::UnknownField("residents[0].name".into()),
+            CoreError::MisusedField {
+                path: "age".into(),
+                misuse: beatbook_core::FieldMisuse::Derived,
+            },
             CoreError::Photo("not an image".into()),
             CoreError::Store(StoreError::from(std::io::Error::other("disk full"))),
-            CoreError::Store(StoreError::Corrupt(serde::de::Error::custom("bad state"))),
+            CoreError::Store(StoreError::Corrupt(serde_json::from_str::<u8>("x").unwrap_err())),
             CoreError::Sync(SyncError::Network("timed out".into())),
             CoreError::Sync(SyncError::NotEnrolled),
             CoreError::Invalid(vec![FieldError {
