@@ -4,7 +4,7 @@ use beatbook_schema::form::FieldError;
 use beatbook_schema::text::Text;
 
 use crate::lockout::UnlockError;
-use crate::store::StoreError;
+use crate::store::LocalStoreError;
 use crate::sync::{self, SyncError};
 
 /// Why a core operation failed.
@@ -12,7 +12,7 @@ use crate::sync::{self, SyncError};
 pub enum CoreError {
     /// The store failed (disk, corrupt data, a PIN that is not 6–12 digits, ...).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LocalStoreError),
     /// The PIN did not unlock the device: wrong, too soon after wrong ones,
     /// or one too many (the data was erased).
     #[error(transparent)]
@@ -60,7 +60,9 @@ impl FieldMisuse {
     /// What went wrong, in both languages.
     pub fn text(self) -> Text {
         match self {
-            FieldMisuse::Derived => Text::new("由系统计算，不能手动填写", "is derived and cannot be typed"),
+            FieldMisuse::Derived => {
+                Text::new("由系统计算，不能手动填写", "is derived and cannot be typed")
+            }
             FieldMisuse::NotRepeat => Text::new("不是可添加多项的分组", "is not a repeat group"),
             FieldMisuse::NotPhoto => Text::new("不是照片项", "is not a photo field"),
         }

@@ -59,7 +59,13 @@ async fn a_corrupt_record_fails_its_push_loudly_and_spares_the_rest() {
     let before = corrupt_count(&server).await;
 
     let edit = device
-        .push(vec![device.upsert(broken, "house", "G1", 1, house("房主丙"))])
+        .push(vec![device.upsert(
+            broken,
+            "house",
+            "G1",
+            1,
+            house("房主丙"),
+        )])
         .await
         .expect_err("an edit of a corrupt record cannot be decided");
     assert_eq!(edit.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -68,10 +74,20 @@ async fn a_corrupt_record_fails_its_push_loudly_and_spares_the_rest() {
         "the answer does not leak the stored bytes: {:?}",
         edit.body.message
     );
-    assert_eq!(corrupt_count(&server).await, before + 1.0, "counted for the operator");
+    assert_eq!(
+        corrupt_count(&server).await,
+        before + 1.0,
+        "counted for the operator"
+    );
 
     let fine = device
-        .push(vec![device.upsert(intact, "house", "G1", 1, house("房主丁"))])
+        .push(vec![device.upsert(
+            intact,
+            "house",
+            "G1",
+            1,
+            house("房主丁"),
+        )])
         .await
         .expect("the record beside it is still written");
     assert!(matches!(

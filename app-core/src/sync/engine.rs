@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Client, SyncError};
 use super::retry::RetryPolicy;
-use crate::store::{BatchLimits, Store};
+use crate::store::{BatchLimits, LocalStore};
 use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
@@ -99,13 +99,17 @@ impl Default for SyncEngine {
     }
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Marks the photos of one pushed change as not uploaded, so the next sync
 /// asks the server again which of them it lacks.
-fn forget_uploads(store: &Mutex<Store>, changes: &[Change], id: ChangeId) -> Result<(), SyncError> {
+fn forget_uploads(
+    store: &Mutex<LocalStore>,
+    changes: &[Change],
+    id: ChangeId,
+) -> Result<(), SyncError> {
     let Some(ChangeOp::Upsert { attachments, .. }) =
         changes.iter().find(|c| c.change_id == id).map(|c| &c.op)
     else {
@@ -120,7 +124,7 @@ fn forget_uploads(store: &Mutex<Store>, changes: &[Change], id: ChangeId) -> Res
 
 /// Enrolls this device with the server; the token is kept in the store.
 pub async fn enroll(
-    store: &Mutex<Store>,
+    store: &Mutex<LocalStore>,
     server: &str,
     badge: &str,
     password: &str,
@@ -165,7 +169,7 @@ impl SyncEngine {
     /// `server` overrides the enrolled server address for this sync only.
     pub async fn sync(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         server: Option<&str>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<SyncReport, SyncError> {
@@ -176,7 +180,7 @@ impl SyncEngine {
     /// in a whole sync.
     pub async fn run(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         server: Option<&str>,
         steps: Steps,
         progress: &(dyn Fn(Progress) + Sync),
@@ -226,7 +230,7 @@ impl SyncEngine {
 
     async fn upload(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         client: &Client,
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),
@@ -301,7 +305,7 @@ impl SyncEngine {
 
     async fn push(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         client: &Client,
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),
@@ -364,7 +368,7 @@ impl SyncEngine {
 
     async fn pull(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         client: &Client,
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),

@@ -1,7 +1,7 @@
 //! What the officer reads when the core refuses or fails: chosen by the
 //! error's variant, in the UI's language — never by the error's text.
 
-use beatbook_core::store::StoreError;
+use beatbook_core::store::LocalStoreError;
 use beatbook_core::sync::SyncError;
 use beatbook_core::CoreError;
 use beatbook_schema::text::{Lang, Text};
@@ -15,8 +15,8 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
     }
     let en = error.to_string();
     let zh = match error {
-        CoreError::Store(StoreError::Corrupt(_))
-        | CoreError::Sync(SyncError::Store(StoreError::Corrupt(_))) => {
+        CoreError::Store(LocalStoreError::Corrupt(_))
+        | CoreError::Sync(SyncError::Store(LocalStoreError::Corrupt(_))) => {
             format!("本机数据已损坏，无法读取：{en}。请勿清除应用数据，联系管理员")
         }
         CoreError::Store(_) | CoreError::Sync(SyncError::Store(_)) => {
@@ -66,7 +66,7 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
 /// loudly when the stored data is corrupt.
 pub fn read_failed(l: Lang, what: &str, error: &CoreError) -> Element {
     match error {
-        CoreError::Store(StoreError::Corrupt(e)) => {
+        CoreError::Store(LocalStoreError::Corrupt(e)) => {
             tracing::error!(what, error = %e, "LOCAL DATA IS CORRUPT: a stored value cannot be read back");
         }
         other => tracing::error!(what, error = %other, "reading the device's data failed"),
@@ -98,8 +98,10 @@ mod tests {
                 misuse: beatbook_core::FieldMisuse::Derived,
             },
             CoreError::Photo("not an image".into()),
-            CoreError::Store(StoreError::from(std::io::Error::other("disk full"))),
-            CoreError::Store(StoreError::Corrupt(serde_json::from_str::<u8>("x").unwrap_err())),
+            CoreError::Store(LocalStoreError::from(std::io::Error::other("disk full"))),
+            CoreError::Store(LocalStoreError::Corrupt(
+                serde_json::from_str::<u8>("x").unwrap_err(),
+            )),
             CoreError::Sync(SyncError::Network("timed out".into())),
             CoreError::Sync(SyncError::NotEnrolled),
             CoreError::Invalid(vec![FieldError {

@@ -30,11 +30,10 @@ fn counts(ui: Ui) -> Result<Counts, CoreError> {
     let today = core.platform().today();
     let offset = core.platform().offset();
     let device = core.device_id();
-    let recent = core
-        .records(&RecordFilter {
-            limit: Some(500),
-            ..Default::default()
-        })?;
+    let recent = core.records(&RecordFilter {
+        limit: Some(500),
+        ..Default::default()
+    })?;
     let state = |s: LocalState| {
         status
             .states
@@ -42,11 +41,10 @@ fn counts(ui: Ui) -> Result<Counts, CoreError> {
             .find(|(k, _)| *k == s)
             .map_or(0, |(_, n)| *n)
     };
-    let hazards = core
-        .records(&RecordFilter {
-            form: Some(form_ids::HAZARD.into()),
-            ..Default::default()
-        })?;
+    let hazards = core.records(&RecordFilter {
+        form: Some(form_ids::HAZARD.into()),
+        ..Default::default()
+    })?;
     Ok(Counts {
         today: recent
             .iter()

@@ -17,11 +17,11 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use super::rules::{self, HAZARD_RECTIFIED};
 use super::error::ReviewError;
 use super::layout::{self, back_with, badge, Nav, NoticeQuery};
 use super::records::{def_of, photos, Cards};
 use super::reviewer::{csrf_field, Reviewer};
+use super::rules::{self, HAZARD_RECTIFIED};
 use super::values::{self, choice_label, Shown};
 use crate::state::AppState;
 use beatbook_store::{EditOutcome, HazardQuery, StoredRecord};

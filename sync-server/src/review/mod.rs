@@ -13,7 +13,6 @@
 
 mod audit;
 mod batches;
-pub mod rules;
 mod error;
 mod exports;
 mod guard;
@@ -24,6 +23,7 @@ mod links;
 mod photos;
 mod records;
 pub mod reviewer;
+pub mod rules;
 pub mod signin;
 mod values;
 
