@@ -11,6 +11,7 @@
 //! Every POST passes [`guard`] (CSRF token, same origin); scope is checked on
 //! every read and inside every write's transaction.
 
+mod actions;
 mod audit;
 mod batches;
 mod error;
