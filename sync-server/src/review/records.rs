@@ -103,13 +103,7 @@ impl<'a> Cards<'a> {
                 }
             }
         }
-        let people = state
-            .store
-            .users()
-            .await?
-            .into_iter()
-            .map(|a| (a.info.id, a.info.name))
-            .collect();
+        let people = state.user_names().await?;
         Ok(Cards {
             r,
             forms,
