@@ -4,7 +4,7 @@ use beatbook_schema::form::FieldError;
 use beatbook_schema::text::Text;
 
 use crate::lockout::UnlockError;
-use crate::store::StoreError;
+use crate::store::LocalStoreError;
 use crate::sync::{self, SyncError};
 
 /// Why a core operation failed.
@@ -12,7 +12,7 @@ use crate::sync::{self, SyncError};
 pub enum CoreError {
     /// The store failed (disk, corrupt data, a PIN that is not 6–12 digits, ...).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LocalStoreError),
     /// The PIN did not unlock the device: wrong, too soon after wrong ones,
     /// or one too many (the data was erased).
     #[error(transparent)]
@@ -32,9 +32,41 @@ pub enum CoreError {
     /// A field path does not exist.
     #[error("no field '{0}' in this form")]
     UnknownField(String),
+    /// A field was used as what it is not.
+    #[error("field '{path}': {}", .misuse.text().en)]
+    MisusedField {
+        /// The field's path.
+        path: String,
+        /// How it was misused.
+        misuse: FieldMisuse,
+    },
     /// The record does not validate; every field error at once.
     #[error("{} field(s) need attention: {}", .0.len(), .0.iter().map(|e| format!("{} ({})", e.path, e.message.en)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
+}
+
+/// How a field was used as what it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldMisuse {
+    /// A derived field was typed into: its value is computed.
+    Derived,
+    /// Entries were added to a field that is not a repeat group.
+    NotRepeat,
+    /// A photo was added to a field that is not a photo field.
+    NotPhoto,
+}
+
+impl FieldMisuse {
+    /// What went wrong, in both languages.
+    pub fn text(self) -> Text {
+        match self {
+            FieldMisuse::Derived => {
+                Text::new("由系统计算，不能手动填写", "is derived and cannot be typed")
+            }
+            FieldMisuse::NotRepeat => Text::new("不是可添加多项的分组", "is not a repeat group"),
+            FieldMisuse::NotPhoto => Text::new("不是照片项", "is not a photo field"),
+        }
+    }
 }
 
 impl CoreError {

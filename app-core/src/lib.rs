@@ -17,6 +17,6 @@ pub mod store;
 pub mod sync;
 mod timer;
 
-pub use error::CoreError;
+pub use error::{CoreError, FieldMisuse};
 pub use service::{Core, Status};
 pub use session::FormSession;

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::files;
-use super::store::{self, StoreError};
+use super::store::{self, LocalStoreError};
 
 /// The file holding the count, in the device directory.
 pub const ATTEMPTS_FILE: &str = "pin_attempts.json";
@@ -85,7 +85,7 @@ pub enum UnlockError {
     },
     /// The store failed otherwise (the count is as before the try).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LocalStoreError),
 }
 
 fn wait_clause(secs: u64) -> String {
@@ -140,19 +140,19 @@ struct Attempts {
 }
 
 /// Unlocks with one try of a PIN: `try_pin` opens the store (or answers
-/// [`StoreError::WrongPin`]); `now` is the platform's clock.
+/// [`LocalStoreError::WrongPin`]); `now` is the platform's clock.
 pub fn unlock<T>(
     dir: &Path,
     policy: &PinPolicy,
     now: DateTime<Utc>,
-    try_pin: impl FnOnce() -> Result<T, StoreError>,
+    try_pin: impl FnOnce() -> Result<T, LocalStoreError>,
 ) -> Result<T, UnlockError> {
-    files::create_dir_all(dir).map_err(StoreError::from)?;
+    files::create_dir_all(dir).map_err(LocalStoreError::from)?;
     // One try at a time per device, across threads and processes (liveview
     // serves several pages; the command line may run beside it), so that no
     // two tries read the same count: an exclusive lock on the directory
     // itself, released when `_device_lock` is dropped.
-    let _device_lock = files::lock_dir(dir).map_err(StoreError::from)?;
+    let _device_lock = files::lock_dir(dir).map_err(LocalStoreError::from)?;
     let path = dir.join(ATTEMPTS_FILE);
     let before = match read(&path) {
         Some(attempts) => attempts,
@@ -201,7 +201,7 @@ pub fn unlock<T>(
             remove(&path)?;
             Ok(opened)
         }
-        Err(StoreError::WrongPin) if counted.failures >= policy.wipe_after => {
+        Err(LocalStoreError::WrongPin) if counted.failures >= policy.wipe_after => {
             tracing::warn!(
                 failures = counted.failures,
                 "too many wrong PINs: erasing the device's data"
@@ -211,7 +211,7 @@ pub fn unlock<T>(
                 failures: counted.failures,
             })
         }
-        Err(StoreError::WrongPin) => Err(UnlockError::WrongPin {
+        Err(LocalStoreError::WrongPin) => Err(UnlockError::WrongPin {
             left: policy.wipe_after - counted.failures,
             wait_secs: ceil_secs(policy.delay(counted.failures)),
         }),
@@ -271,17 +271,17 @@ fn unreadable(policy: &PinPolicy, now: DateTime<Utc>) -> Attempts {
 }
 
 /// Writes the count durably (see [`files::replace`]).
-fn write(path: &Path, attempts: &Attempts) -> Result<(), StoreError> {
+fn write(path: &Path, attempts: &Attempts) -> Result<(), LocalStoreError> {
     Ok(files::replace(path, &serde_json::to_vec(attempts)?)?)
 }
 
-fn remove(path: &Path) -> Result<(), StoreError> {
+fn remove(path: &Path) -> Result<(), LocalStoreError> {
     Ok(files::remove(path)?)
 }
 
 /// Erases the device's files, the count last: an erase cut short is
 /// finished by the next try.
-fn erase(dir: &Path) -> Result<(), StoreError> {
+fn erase(dir: &Path) -> Result<(), LocalStoreError> {
     store::erase_files(dir)?;
     remove(&dir.join(ATTEMPTS_FILE))
 }
@@ -294,7 +294,7 @@ mod tests {
 
     use super::*;
     use crate::keys::PinKeys;
-    use crate::store::Store;
+    use crate::store::LocalStore;
 
     const PIN: &str = "246810";
     const WRONG: &str = "135790";
@@ -303,9 +303,9 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("a time")
     }
 
-    fn try_open(dir: &Path, pin: &str, at: DateTime<Utc>) -> Result<Store, UnlockError> {
+    fn try_open(dir: &Path, pin: &str, at: DateTime<Utc>) -> Result<LocalStore, UnlockError> {
         unlock(dir, &PinPolicy::default(), at, || {
-            Store::open(dir, pin, &PinKeys::fast_for_tests())
+            LocalStore::open(dir, pin, &PinKeys::fast_for_tests())
         })
     }
 
@@ -346,7 +346,7 @@ mod tests {
     fn an_attempt_is_on_disk_before_its_key_is_tried() {
         let dir = device();
         let seen = unlock(dir.path(), &PinPolicy::default(), t(1), || {
-            Ok::<_, StoreError>(failures(dir.path()))
+            Ok::<_, LocalStoreError>(failures(dir.path()))
         })
         .expect("opens");
         assert_eq!(seen, 1, "counted while the key was being tried");
@@ -357,7 +357,7 @@ mod tests {
                 dir.path(),
                 &PinPolicy::default(),
                 t(2),
-                || -> Result<(), StoreError> { panic!("killed while deriving the key") },
+                || -> Result<(), LocalStoreError> { panic!("killed while deriving the key") },
             );
         });
         assert!(killed.is_err());
@@ -442,7 +442,10 @@ mod tests {
         let dir = device();
         try_open(dir.path(), WRONG, t(1)).expect_err("wrong");
         let e = try_open(dir.path(), "12", t(2)).expect_err("malformed");
-        assert!(matches!(e, UnlockError::Store(StoreError::Key(_))), "{e:?}");
+        assert!(
+            matches!(e, UnlockError::Store(LocalStoreError::Key(_))),
+            "{e:?}"
+        );
         assert_eq!(failures(dir.path()), 1);
     }
 
@@ -515,7 +518,7 @@ mod tests {
                     t(1),
                     || -> Result<(), _> {
                         std::thread::sleep(Duration::from_millis(300));
-                        Err(StoreError::Key(crate::keys::KeyError::BadPin))
+                        Err(LocalStoreError::Key(crate::keys::KeyError::BadPin))
                     },
                 )
             })
@@ -524,7 +527,7 @@ mod tests {
         try_open(dir.path(), WRONG, t(2)).expect_err("wrong");
         assert!(matches!(
             slow.join().expect("thread"),
-            Err(UnlockError::Store(StoreError::Key(_)))
+            Err(UnlockError::Store(LocalStoreError::Key(_)))
         ));
         assert_eq!(failures(dir.path()), 1);
     }

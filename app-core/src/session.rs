@@ -15,7 +15,7 @@ use beatbook_schema::record::AttachmentRef;
 use serde_json::{json, Value as Json};
 
 use crate::device::Device;
-use crate::error::CoreError;
+use crate::error::{CoreError, FieldMisuse};
 use crate::platform::device_fact;
 use crate::store::{LocalRecord, LocalState, Rejection};
 
@@ -234,9 +234,10 @@ impl FormSession {
     /// read-only: setting one is refused.
     pub fn set(&mut self, path: &str, value: Json) -> Result<(), CoreError> {
         if self.field(path)?.def.derived.is_some() {
-            return Err(CoreError::UnknownField(format!(
-                "{path} is derived and cannot be typed"
-            )));
+            return Err(CoreError::MisusedField {
+                path: path.to_owned(),
+                misuse: FieldMisuse::Derived,
+            });
         }
         let target =
             match parse_path(path).ok_or_else(|| CoreError::UnknownField(path.to_owned()))? {
@@ -262,16 +263,20 @@ impl FormSession {
     /// Adds an entry to a repeat group (e.g. another resident); returns its index.
     pub fn add_entry(&mut self, group: &str, entry: Values) -> Result<usize, CoreError> {
         if !matches!(self.field(group)?.def.kind, FieldKind::Repeat { .. }) {
-            return Err(CoreError::UnknownField(format!(
-                "{group} is not a repeat group"
-            )));
+            return Err(CoreError::MisusedField {
+                path: group.to_owned(),
+                misuse: FieldMisuse::NotRepeat,
+            });
         }
         let items = self
             .values
             .entry(group.to_owned())
             .or_insert_with(|| json!([]));
         let Some(items) = items.as_array_mut() else {
-            return Err(CoreError::UnknownField(format!("{group} holds no list")));
+            return Err(CoreError::MisusedField {
+                path: group.to_owned(),
+                misuse: FieldMisuse::NotRepeat,
+            });
         };
         items.push(Json::Object(entry));
         let index = items.len() - 1;
@@ -293,9 +298,10 @@ impl FormSession {
     /// Adds a photo to a photo field: processed, sealed on disk, attached.
     pub fn add_photo(&mut self, field: &str, bytes: &[u8]) -> Result<AttachmentRef, CoreError> {
         if !matches!(self.field(field)?.def.kind, FieldKind::Photo { .. }) {
-            return Err(CoreError::UnknownField(format!(
-                "{field} is not a photo field"
-            )));
+            return Err(CoreError::MisusedField {
+                path: field.to_owned(),
+                misuse: FieldMisuse::NotPhoto,
+            });
         }
         let attachment = self.device.add_photo(bytes)?;
         let list = self

@@ -15,7 +15,7 @@ use beatbook_core::keys::PinKeys;
 use beatbook_core::lockout::{PinPolicy, UnlockError};
 use beatbook_core::photos::synthetic_camera_jpeg;
 use beatbook_core::platform::Desktop;
-use beatbook_core::store::{opfs, Store, StoreError};
+use beatbook_core::store::{opfs, LocalStore, LocalStoreError};
 use beatbook_core::{Core, CoreError};
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{FormId, GridId, UserId};
@@ -36,7 +36,7 @@ async fn a_saved_record_survives_reopening_and_is_stored_encrypted() {
     let values: Values =
         serde_json::from_value(serde_json::json!({ "resident": MARKER })).expect("values");
     let (device, id) = {
-        let store = Store::open(dir, "123456", &keys).expect("open a new store");
+        let store = LocalStore::open(dir, "123456", &keys).expect("open a new store");
         let id = store
             .create_draft(
                 (&FormId::new("household"), 1),
@@ -48,15 +48,15 @@ async fn a_saved_record_survives_reopening_and_is_stored_encrypted() {
         (store.device(), id)
     };
 
-    let store = Store::open(dir, "123456", &keys).expect("reopen with the right PIN");
+    let store = LocalStore::open(dir, "123456", &keys).expect("reopen with the right PIN");
     assert_eq!(store.device(), device, "the device file was kept");
     let record = store.record(id).expect("read the record back");
     assert_eq!(record.values, values);
     drop(store);
 
     assert!(matches!(
-        Store::open(dir, "654321", &keys),
-        Err(StoreError::WrongPin)
+        LocalStore::open(dir, "654321", &keys),
+        Err(LocalStoreError::WrongPin)
     ));
 
     let names = pool.names().expect("list the pool");

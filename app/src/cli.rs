@@ -13,6 +13,7 @@ use beatbook_core::sync::Phase;
 use beatbook_core::{Core, CoreError};
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::GridId;
+use beatbook_schema::text::Lang;
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
@@ -34,6 +35,9 @@ pub struct Cli {
     /// desktop has no GPS; for demos and tests).
     #[arg(long, env = "BEATBOOK_FIX", value_parser = parse_fix)]
     pub fix: Option<Fix>,
+    /// The language of what this prints: `zh` (the default) or `en`.
+    #[arg(long, env = "BEATBOOK_LANG", default_value = "zh", value_parser = parse_lang)]
+    pub lang: Lang,
     /// Cheap key derivation (tests and benchmarks only: weak against PIN guessing).
     #[arg(long, hide = true)]
     pub insecure_fast_keys: bool,
@@ -216,7 +220,15 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let access = LiveviewAccess::new(listener.local_addr()?);
-        println!("field app on {}", access.url());
+        let url = access.url();
+        println!(
+            "{}",
+            say(
+                cli,
+                &format!("外勤应用地址 {url}"),
+                &format!("field app on {url}")
+            )
+        );
         axum::serve(
             listener,
             crate::ui::liveview_router(ui_options(cli, server), &access),
@@ -236,25 +248,30 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                 .enroll(server, badge, &password, name)
                 .await
                 .map_err(explained)?;
+            let grids = user
+                .grids
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let role = user.role.label();
             println!(
-                "enrolled: {} ({}), grids {}",
-                user.name,
-                user.role.label().zh,
-                user.grids
-                    .iter()
-                    .map(|g| g.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{}",
+                say(
+                    cli,
+                    &format!("已绑定：{}（{}），网格 {grids}", user.name, role.zh),
+                    &format!("enrolled: {} ({}), grids {grids}", user.name, role.en),
+                )
             );
         }
-        Command::Import { form, grid, file } => import(&core, form, grid.as_deref(), file)?,
+        Command::Import { form, grid, file } => import(cli, &core, form, grid.as_deref(), file)?,
         Command::Sync { server } => {
             let report = core
                 .sync_via(server.as_deref(), &|p| {
                     let label = match p.phase {
-                        Phase::Uploading => "photos",
-                        Phase::Pushing => "pushed",
-                        Phase::Pulling => "pulled",
+                        Phase::Uploading => say(cli, "照片", "photos"),
+                        Phase::Pushing => say(cli, "已发送", "pushed"),
+                        Phase::Pulling => say(cli, "已接收", "pulled"),
                         Phase::Done => return,
                     };
                     match p.total {
@@ -269,18 +286,23 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         Command::Status => {
             let status = core.status()?;
             if let Some(user) = core.user()? {
-                println!("officer: {} ({})", user.name, user.badge);
+                println!(
+                    "{} {} ({})",
+                    say(cli, "民警：", "officer:"),
+                    user.name,
+                    user.badge
+                );
             } else {
-                println!("not enrolled");
+                println!("{}", say(cli, "尚未绑定", "not enrolled"));
             }
             for (state, n) in &status.states {
-                println!("{:>8}  {}", n, state.label().zh);
+                println!("{:>8}  {}", n, state.label().get(cli.lang));
             }
-            println!("outbox: {}", status.outbox);
-            println!(
-                "last sync: {}",
-                status.last_sync.map_or("never".into(), |t| t.to_rfc3339())
-            );
+            println!("{} {}", say(cli, "待发送：", "outbox:"), status.outbox);
+            let last = status
+                .last_sync
+                .map_or_else(|| say(cli, "从未", "never").to_owned(), |t| t.to_rfc3339());
+            println!("{} {last}", say(cli, "上次同步：", "last sync:"));
         }
         Command::List { form, limit } => {
             let filter = RecordFilter {
@@ -293,7 +315,7 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                     "{}  {:<8} {:<10} {}",
                     r.id,
                     r.form_id,
-                    r.state.label().zh,
+                    r.state.label().get(cli.lang),
                     r.updated_at.format("%Y-%m-%d %H:%M")
                 );
             }
@@ -308,7 +330,29 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow::Result<()> {
+/// `zh` or `en` as the language of [`say`], whichever is chosen.
+fn say<'a>(cli: &Cli, zh: &'a str, en: &'a str) -> &'a str {
+    match cli.lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    match s {
+        "zh" => Ok(Lang::Zh),
+        "en" => Ok(Lang::En),
+        other => Err(format!("{other:?} is not a language: use zh or en")),
+    }
+}
+
+fn import(
+    cli: &Cli,
+    core: &Core,
+    form: &str,
+    grid: Option<&str>,
+    file: &PathBuf,
+) -> anyhow::Result<()> {
     let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -326,7 +370,9 @@ fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow
         let values: Values = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("line {}: not a JSON object: {e}", n + 1);
+                let zh = format!("第 {} 行不是 JSON 对象：{e}", n + 1);
+                let en = format!("line {}: not a JSON object: {e}", n + 1);
+                eprintln!("{}", say(cli, &zh, &en));
                 refused += 1;
                 continue;
             }
@@ -339,11 +385,25 @@ fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow
             }
             Err(e) => {
                 refused += 1;
-                eprintln!("line {}: {e}", n + 1);
+                eprintln!(
+                    "{}",
+                    say(
+                        cli,
+                        &format!("第 {} 行：{e}", n + 1),
+                        &format!("line {}: {e}", n + 1)
+                    )
+                );
             }
         }
         if queued > 0 && queued % 1000 == 0 {
-            eprintln!("{queued} queued");
+            eprintln!(
+                "{}",
+                say(
+                    cli,
+                    &format!("已入队 {queued}"),
+                    &format!("{queued} queued")
+                )
+            );
         }
     }
     let drafts = core
@@ -352,6 +412,8 @@ fn import(core: &Core, form: &str, grid: Option<&str>, file: &PathBuf) -> anyhow
             ..Default::default()
         })?
         .len();
-    println!("queued {queued}, refused {refused} (kept as drafts: {drafts})");
+    let zh = format!("已入队 {queued}，未通过 {refused}（存为草稿：{drafts}）");
+    let en = format!("queued {queued}, refused {refused} (kept as drafts: {drafts})");
+    println!("{}", say(cli, &zh, &en));
     Ok(())
 }

@@ -24,6 +24,10 @@ pub struct Config {
     /// Attachment bytes. Default: `<data_dir>/blobs`. Several instances
     /// must share it (shared storage with file locks, e.g. NFS).
     pub blob_dir: Option<PathBuf>,
+    /// The field app's web build (what `scripts/web-build.sh` writes),
+    /// served under `/m/` for phones to open and install. Unset: `/m/`
+    /// answers how to build it.
+    pub web_dir: Option<PathBuf>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Largest request body after decompression, in bytes.
@@ -112,6 +116,7 @@ impl Default for Config {
             database: None,
             database_pool_size: 16,
             blob_dir: None,
+            web_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_changes: 2_000,
@@ -231,6 +236,7 @@ const KEYS: &[&str] = &[
     "database",
     "database_pool_size",
     "blob_dir",
+    "web_dir",
     "listen",
     "max_body_bytes",
     "max_batch_changes",

@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::auth::{hash_password, hash_token, new_token, verify_password};
 use crate::state::AppState;
+use crate::sync::{complete_upload, Completed, UploadError};
 use beatbook_store::{Grid, NewUser, Station, StoreError};
 
 pub use beatbook_demo::{DemoSize, PASSWORD, STATION_ID, STATION_NAME};
@@ -112,6 +113,12 @@ pub enum DemoError {
     /// The blob directory failed.
     #[error("blob directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A demo photo's bytes do not match its digest: a bug in the demo data.
+    #[error("demo photo {0}: its bytes do not match its SHA-256")]
+    PhotoDigest(String),
+    /// Completing a photo's upload failed.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     Password(String),
@@ -399,26 +406,30 @@ impl Seeder<'_> {
     }
 }
 
-/// Stores a photo in the blob directory and records it complete, exactly as
-/// a verified upload from `device` is stored (bytes written to the partial
-/// file, promoted into place under the digest's lock, then recorded), so the
-/// device may then attach it.
+/// Stores a photo as a verified upload from `device` is stored: its bytes
+/// written to the device's partial file, then completed through the one
+/// upload path, so the device may then attach it.
 async fn store_photo(state: &AppState, device: DeviceId, photo: &Photo) -> Result<(), DemoError> {
     let attachment = photo.attachment();
     let sha = attachment.sha256;
-    let _blob = state.blobs.lock_digest(sha).await?;
-    if !state.store.missing_blobs(vec![sha]).await?.is_empty() {
-        state.blobs.discard(device, &sha).await?;
-        let mut file = state.blobs.append_partial(device, &sha).await?;
-        file.write_all(&photo.bytes).await?;
-        file.sync_all().await?;
-        state.blobs.promote(device, &sha).await?;
+    let _device = state.blobs.lock_device(device).await?;
+    state.blobs.discard(device, &sha).await?;
+    let mut file = state.blobs.append_partial(device, &sha).await?;
+    file.write_all(&photo.bytes).await?;
+    file.sync_all().await?;
+    let completed = complete_upload(
+        state.store.as_ref(),
+        &state.blobs,
+        device,
+        sha,
+        attachment.size,
+        &attachment.content_type,
+    )
+    .await?;
+    match completed {
+        Completed::Stored => Ok(()),
+        Completed::Mismatch => Err(DemoError::PhotoDigest(sha.to_string())),
     }
-    state
-        .store
-        .complete_blob(sha, attachment.size, &attachment.content_type, device)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -102,9 +102,27 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// Logs a storage failure that ends a request. Corrupt stored data is not a
+/// passing failure: it is logged as such, with what to do, and counted
+/// (`beatbook_storage_corrupt_total`), so an operator's alert can fire on it.
+pub fn log_storage_failure(e: &StoreError) {
+    match e {
+        StoreError::Corrupt(what) => {
+            metrics::counter!("beatbook_storage_corrupt_total").increment(1);
+            tracing::error!(
+                corrupt = %what,
+                "STORED DATA IS CORRUPT: a value in the database cannot be read back; \
+                 back up the database and the blob directory before anything else writes, \
+                 then find the row this names"
+            );
+        }
+        other => tracing::error!(error = %other, "storage failure"),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "storage failure");
+        log_storage_failure(&e);
         Self::new(
             ErrorCode::Internal,
             "服务器暂时无法处理，请稍后重试",

@@ -1,8 +1,10 @@
 //! What every handler shares.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use beatbook_schema::form::{Form, FormDef};
+use beatbook_schema::ids::UserId;
 use chrono::FixedOffset;
 
 use crate::blobs::BlobDir;
@@ -105,6 +107,17 @@ impl AppState {
     /// [`crate::sync::RELOAD_FLOOR`] ago (see [`PublishedForms::recent`]).
     pub async fn recent_forms(&self) -> Result<Arc<Forms>, StoreError> {
         self.forms.recent(self.store.as_ref()).await
+    }
+
+    /// Every account's name by user id, for showing who wrote a record.
+    pub async fn user_names(&self) -> Result<HashMap<UserId, String>, StoreError> {
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(|a| (a.info.id, a.info.name))
+            .collect())
     }
 
     /// Publishes a form version and recompiles the published forms, so pushes

@@ -75,7 +75,8 @@ pub fn app(dir: &Path) -> Command {
         .arg(dir)
         .arg("--insecure-fast-keys")
         .env("BEATBOOK_PIN", PIN)
-        .env("BEATBOOK_PASSWORD", PASSWORD);
+        .env("BEATBOOK_PASSWORD", PASSWORD)
+        .env("BEATBOOK_LANG", "en");
     cmd
 }
 

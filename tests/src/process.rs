@@ -10,11 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
-use beatbook_schema::protocol::Role;
 use beatbook_server::Config;
-use beatbook_store::{Grid, NewUser, Station};
 
-use crate::PASSWORD;
+pub use crate::org::Org;
 
 /// A binary of this workspace, built (once per process) in the profile of
 /// the running executable, so that it is never older than the code under
@@ -70,67 +68,6 @@ pub fn server_command(dir: &Path) -> Command {
         cmd.arg("--database").arg(String::from(database));
     }
     cmd
-}
-
-/// Stations, grids and accounts to seed (every account's password is [`PASSWORD`]).
-#[derive(Debug, Clone)]
-pub struct Org {
-    /// `(id, name)`.
-    pub stations: Vec<(String, String)>,
-    /// `(id, station)`.
-    pub grids: Vec<(String, String)>,
-    /// `(badge, role, station, grids)`.
-    pub accounts: Vec<(String, Role, String, Vec<String>)>,
-}
-
-impl Org {
-    /// The organisation of [`crate::TestServer`] (see [`crate::server::ACCOUNTS`]).
-    pub fn standard() -> Self {
-        Self {
-            stations: vec![
-                ("S1".into(), "一号派出所".into()),
-                ("S2".into(), "二号派出所".into()),
-            ],
-            grids: [("G1", "S1"), ("G2", "S1"), ("G3", "S1"), ("H1", "S2")]
-                .iter()
-                .map(|(g, s)| ((*g).into(), (*s).into()))
-                .collect(),
-            accounts: crate::server::ACCOUNTS
-                .iter()
-                .map(|(b, r, s, g)| {
-                    (
-                        (*b).into(),
-                        *r,
-                        (*s).into(),
-                        g.iter().map(|x| (*x).into()).collect(),
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    /// One station with `n` grids `L001…`, each with one officer `lo001…`, and an admin.
-    pub fn district(n: usize) -> Self {
-        let grids: Vec<String> = (1..=n).map(|i| format!("L{i:03}")).collect();
-        let mut accounts: Vec<_> = grids
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                (
-                    format!("lo{:03}", i + 1),
-                    Role::Officer,
-                    "S1".to_owned(),
-                    vec![g.clone()],
-                )
-            })
-            .collect();
-        accounts.push(("admin".into(), Role::Admin, "S1".into(), vec![]));
-        Self {
-            stations: vec![("S1".into(), "一号派出所".into())],
-            grids: grids.into_iter().map(|g| (g, "S1".to_owned())).collect(),
-            accounts,
-        }
-    }
 }
 
 /// Where one server instance keeps its data: its own data directory, and
@@ -204,46 +141,7 @@ async fn seed_config(config: Config, org: &Org, forms: &[FormDef]) {
     let state = beatbook_server::open(config)
         .await
         .expect("server state opens");
-    let store = &state.store;
-    for (id, name) in &org.stations {
-        store
-            .add_station(Station {
-                id: id.as_str().into(),
-                name: name.clone(),
-            })
-            .await
-            .expect("station");
-    }
-    for (id, station) in &org.grids {
-        store
-            .add_grid(Grid {
-                id: id.as_str().into(),
-                station: station.as_str().into(),
-                name: format!("网格{id}"),
-            })
-            .await
-            .expect("grid");
-    }
-    let hash = tokio::task::spawn_blocking(|| beatbook_server::auth::hash_password(PASSWORD))
-        .await
-        .expect("hash task")
-        .expect("hash");
-    for (badge, role, station, grids) in &org.accounts {
-        store
-            .add_user(NewUser {
-                badge: badge.clone(),
-                name: format!("测试{badge}"),
-                role: *role,
-                station: station.as_str().into(),
-                grids: grids.iter().map(|g| g.as_str().into()).collect(),
-                password_hash: hash.clone(),
-            })
-            .await
-            .expect("user");
-    }
-    for def in forms {
-        state.publish_form(def).await.expect("form publishes");
-    }
+    crate::org::seed_state(&state, org, forms).await;
 }
 
 /// A free loopback address (bound and released; good enough on a test machine).

@@ -2,30 +2,14 @@
 
 use std::net::SocketAddr;
 
-use beatbook_schema::protocol::Role;
 use beatbook_server::{AppState, Config};
-use beatbook_store::{Grid, NewUser, Station};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::device::TestDevice;
+use crate::org::Org;
 use crate::PASSWORD;
-
-/// The organisation every test server starts with.
-///
-/// Station `S1` has grids `G1`, `G2`, `G3`; station `S2` has grid `H1`.
-/// Accounts: `o1` officer of G1+G2, `o2` officer of G3, `a1` auxiliary of G1,
-/// `s1` supervisor of S1, `s2` supervisor of S2, `h1` officer of H1, `admin`.
-pub const ACCOUNTS: &[(&str, Role, &str, &[&str])] = &[
-    ("o1", Role::Officer, "S1", &["G1", "G2"]),
-    ("o2", Role::Officer, "S1", &["G3"]),
-    ("a1", Role::Auxiliary, "S1", &["G1"]),
-    ("s1", Role::Supervisor, "S1", &[]),
-    ("s2", Role::Supervisor, "S2", &[]),
-    ("h1", Role::Officer, "S2", &["H1"]),
-    ("admin", Role::Admin, "S1", &[]),
-];
 
 /// A running server.
 pub struct TestServer {
@@ -160,41 +144,5 @@ impl Drop for TestServer {
 }
 
 async fn seed(state: &AppState) {
-    let store = &state.store;
-    for (id, name) in [("S1", "一号派出所"), ("S2", "二号派出所")] {
-        store
-            .add_station(Station {
-                id: id.into(),
-                name: name.into(),
-            })
-            .await
-            .expect("station");
-    }
-    for (id, station) in [("G1", "S1"), ("G2", "S1"), ("G3", "S1"), ("H1", "S2")] {
-        store
-            .add_grid(Grid {
-                id: id.into(),
-                station: station.into(),
-                name: format!("网格{id}"),
-            })
-            .await
-            .expect("grid");
-    }
-    let hash = tokio::task::spawn_blocking(|| beatbook_server::auth::hash_password(PASSWORD))
-        .await
-        .expect("hash task")
-        .expect("hash");
-    for (badge, role, station, grids) in ACCOUNTS {
-        store
-            .add_user(NewUser {
-                badge: (*badge).into(),
-                name: format!("测试{badge}"),
-                role: *role,
-                station: (*station).into(),
-                grids: grids.iter().map(|g| (*g).into()).collect(),
-                password_hash: hash.clone(),
-            })
-            .await
-            .expect("user");
-    }
+    crate::org::seed_state(state, &Org::standard(), &[]).await;
 }

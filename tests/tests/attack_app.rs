@@ -47,6 +47,7 @@ impl Liveview {
             .arg("--dir")
             .arg(dir)
             .arg("--insecure-fast-keys")
+            .env("BEATBOOK_LANG", "en")
             .args(["liveview", "--listen", "127.0.0.1:0"])
             .args(["--server", "http://127.0.0.1:9"])
             .stdin(Stdio::null())

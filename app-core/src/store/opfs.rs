@@ -1,6 +1,6 @@
 //! Where the web build keeps its databases: SQLite's OPFS "sync access
 //! handle pool" VFS (`sqlite-wasm-vfs`'s `sahpool`), made SQLite's default so
-//! [`Store::open`](super::Store::open) and [`crate::files`] use it unchanged.
+//! [`LocalStore::open`](super::LocalStore::open) and [`crate::files`] use it unchanged.
 //!
 //! Why this VFS: a local save must be acknowledged only once it is durable.
 //! `sahpool` writes through OPFS sync access handles and flushes them on

@@ -1,9 +1,11 @@
 //! What the officer reads when the core refuses or fails: chosen by the
 //! error's variant, in the UI's language — never by the error's text.
 
+use beatbook_core::store::LocalStoreError;
 use beatbook_core::sync::SyncError;
 use beatbook_core::CoreError;
 use beatbook_schema::text::{Lang, Text};
+use dioxus::prelude::*;
 
 /// The officer's message for a failure, in language `l`. The Chinese text
 /// keeps the technical detail (a path, a form id) where the error has one.
@@ -13,6 +15,10 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
     }
     let en = error.to_string();
     let zh = match error {
+        CoreError::Store(LocalStoreError::Corrupt(_))
+        | CoreError::Sync(SyncError::Store(LocalStoreError::Corrupt(_))) => {
+            format!("本机数据已损坏，无法读取：{en}。请勿清除应用数据，联系管理员")
+        }
         CoreError::Store(_) | CoreError::Sync(SyncError::Store(_)) => {
             format!("本机数据读写失败，请重试：{en}")
         }
@@ -36,6 +42,7 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
         CoreError::Photo(detail) => format!("照片无法使用：{detail}"),
         CoreError::UnknownForm(form) => format!("本机没有表单“{form}”：请先同步"),
         CoreError::UnknownField(path) => format!("无法填写“{path}”"),
+        CoreError::MisusedField { path, misuse } => format!("“{path}”{}", misuse.text().zh),
         CoreError::Invalid(errors) => {
             let each: Vec<String> = errors
                 .iter()
@@ -54,9 +61,22 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
     Text::new(zh, en).get(l).to_owned()
 }
 
+/// What a screen shows in place of what it could not read from the device:
+/// the failure, not an empty list that looks like no data. Logged as well,
+/// loudly when the stored data is corrupt.
+pub fn read_failed(l: Lang, what: &str, error: &CoreError) -> Element {
+    match error {
+        CoreError::Store(LocalStoreError::Corrupt(e)) => {
+            tracing::error!(what, error = %e, "LOCAL DATA IS CORRUPT: a stored value cannot be read back");
+        }
+        other => tracing::error!(what, error = %other, "reading the device's data failed"),
+    }
+    let message = error_text(l, error);
+    rsx! { p { class: "error", role: "alert", "{message}" } }
+}
+
 #[cfg(test)]
 mod tests {
-    use beatbook_core::store::StoreError;
     use beatbook_schema::form::FieldError;
     use beatbook_schema::problem::ProblemCode;
     use beatbook_schema::protocol::{ErrorBody, ErrorCode};
@@ -73,8 +93,15 @@ mod tests {
             CoreError::NotEnrolled,
             CoreError::UnknownForm("hazard".into()),
             CoreError::UnknownField("residents[0].name".into()),
+            CoreError::MisusedField {
+                path: "age".into(),
+                misuse: beatbook_core::FieldMisuse::Derived,
+            },
             CoreError::Photo("not an image".into()),
-            CoreError::Store(StoreError::from(std::io::Error::other("disk full"))),
+            CoreError::Store(LocalStoreError::from(std::io::Error::other("disk full"))),
+            CoreError::Store(LocalStoreError::Corrupt(
+                serde_json::from_str::<u8>("x").unwrap_err(),
+            )),
             CoreError::Sync(SyncError::Network("timed out".into())),
             CoreError::Sync(SyncError::NotEnrolled),
             CoreError::Invalid(vec![FieldError {

@@ -8,6 +8,7 @@ use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 use serde_json::{json, Value as Json};
 
+use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::visit::AddressPicker;
 use super::{Ui, UiOptions};
@@ -360,20 +361,24 @@ fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element 
 fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let options: Vec<(String, String)> = ui
-        .core()
-        .map(|c| {
-            c.records(&RecordFilter {
-                form: Some(form.clone()),
-                limit: Some(50),
-                ..Default::default()
-            })
-            .unwrap_or_default()
-            .iter()
-            .map(|r| (r.id.to_string(), c.label(r)))
-            .collect()
+    let options = ui.core().map(|c| {
+        c.records(&RecordFilter {
+            form: Some(form.clone()),
+            limit: Some(50),
+            ..Default::default()
         })
-        .unwrap_or_default();
+        .map(|records| {
+            records
+                .iter()
+                .map(|r| (r.id.to_string(), c.label(r)))
+                .collect::<Vec<_>>()
+        })
+    });
+    let options = match options {
+        Some(Ok(options)) => options,
+        Some(Err(e)) => return read_failed(l, "record choices", &e),
+        None => Vec::new(),
+    };
     rsx! {
         select { id: "{id}", onchange: move |e| on_set.call(json!(e.value())),
             option { value: "", selected: value.is_empty(), {tr(l, "请选择", "Choose")} }

@@ -2,11 +2,12 @@
 
 use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::sync::Phase;
+use beatbook_core::CoreError;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::Role;
 use dioxus::prelude::*;
 
-use super::errors::error_text;
+use super::errors::{error_text, read_failed};
 use super::i18n::{text, tr, use_lang};
 use super::lists::ListKind;
 use super::{Route, Ui};
@@ -21,20 +22,18 @@ struct Counts {
     last_sync: Option<String>,
 }
 
-fn counts(ui: Ui) -> Counts {
+fn counts(ui: Ui) -> Result<Counts, CoreError> {
     let Some(core) = ui.core() else {
-        return Counts::default();
+        return Ok(Counts::default());
     };
-    let status = core.status().unwrap_or_default();
+    let status = core.status()?;
     let today = core.platform().today();
     let offset = core.platform().offset();
     let device = core.device_id();
-    let recent = core
-        .records(&RecordFilter {
-            limit: Some(500),
-            ..Default::default()
-        })
-        .unwrap_or_default();
+    let recent = core.records(&RecordFilter {
+        limit: Some(500),
+        ..Default::default()
+    })?;
     let state = |s: LocalState| {
         status
             .states
@@ -42,13 +41,11 @@ fn counts(ui: Ui) -> Counts {
             .find(|(k, _)| *k == s)
             .map_or(0, |(_, n)| *n)
     };
-    let hazards = core
-        .records(&RecordFilter {
-            form: Some(form_ids::HAZARD.into()),
-            ..Default::default()
-        })
-        .unwrap_or_default();
-    Counts {
+    let hazards = core.records(&RecordFilter {
+        form: Some(form_ids::HAZARD.into()),
+        ..Default::default()
+    })?;
+    Ok(Counts {
         today: recent
             .iter()
             // What this officer entered today on this phone, not what the pull brought.
@@ -71,7 +68,7 @@ fn counts(ui: Ui) -> Counts {
         last_sync: status
             .last_sync
             .map(|t| t.with_timezone(&offset).format("%m-%d %H:%M").to_string()),
-    }
+    })
 }
 
 /// The home screen.
@@ -80,7 +77,10 @@ pub fn Home() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let _ = ui.revision.read(); // reload when records change
-    let counts = counts(ui);
+    let (counts, failed) = match counts(ui) {
+        Ok(counts) => (counts, None),
+        Err(e) => (Counts::default(), Some(read_failed(l, "home counts", &e))),
+    };
     let user = ui.core().and_then(|c| c.user().ok().flatten());
     let mut progress = use_signal(|| None::<String>);
     let mut syncing = use_signal(|| false);
@@ -134,6 +134,7 @@ pub fn Home() -> Element {
     };
 
     rsx! {
+        {failed}
         section { class: "who",
             if let Some(u) = &user {
                 div { class: "name", "{u.name}" span { class: "role", {text(l, &u.role.label())} } }

@@ -5,6 +5,7 @@ use beatbook_core::store::{LocalRecord, LocalState, RecordFilter};
 use beatbook_schema::catalogue::form_ids;
 use dioxus::prelude::*;
 
+use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::{Route, Ui};
 
@@ -86,17 +87,18 @@ pub fn ListView(kind: ListKind) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let _ = ui.revision.read();
-    let records = ui
-        .core()
-        .and_then(|c| {
-            c.records(&RecordFilter {
-                states: kind.states(),
-                limit: Some(200),
-                ..Default::default()
-            })
-            .ok()
+    let records = ui.core().map(|c| {
+        c.records(&RecordFilter {
+            states: kind.states(),
+            limit: Some(200),
+            ..Default::default()
         })
-        .unwrap_or_default();
+    });
+    let records = match records {
+        Some(Ok(records)) => records,
+        Some(Err(e)) => return read_failed(l, "records list", &e),
+        None => Vec::new(),
+    };
     rsx! {
         nav { class: "tabs",
             for k in [ListKind::Drafts, ListKind::Outbox, ListKind::Sent, ListKind::Returned] {
@@ -118,14 +120,17 @@ pub fn SearchView() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let mut query = use_signal(String::new);
-    let hits = ui
-        .core()
-        .and_then(|c| c.search_records(&query(), 50).ok())
-        .unwrap_or_default();
+    let hits = ui.core().map(|c| c.search_records(&query(), 50));
+    let (hits, failed) = match hits {
+        Some(Ok(hits)) => (hits, None),
+        Some(Err(e)) => (Vec::new(), Some(read_failed(l, "record search", &e))),
+        None => (Vec::new(), None),
+    };
     rsx! {
         input { id: "find", class: "search", r#type: "search", autofocus: true,
             placeholder: tr(l, "姓名、身份证后几位或地址", "Name, last ID digits or address"),
             value: "{query}", oninput: move |e| query.set(e.value()) }
+        {failed}
         ul { class: "rows",
             for r in hits { RecordRow { key: "{r.id}", record: r } }
         }

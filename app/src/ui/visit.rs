@@ -7,6 +7,7 @@ use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 use serde_json::json;
 
+use super::errors::read_failed;
 use super::i18n::{tr, use_lang};
 use super::lists::RecordRow;
 use super::{Route, Ui};
@@ -48,21 +49,19 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
     let Some(core) = ui.core() else {
         return rsx! {};
     };
-    let label = core
-        .record(address)
-        .map(|r| core.label(&r))
-        .unwrap_or_default();
-    let houses = core
-        .records_where(form_ids::HOUSE, "address", &address.to_string())
-        .unwrap_or_default();
-    let house = houses.first().cloned();
-    let residents = house
-        .as_ref()
-        .map(|h| {
-            core.records_where(form_ids::PERSON, "house", &h.id.to_string())
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
+    let found = core.record(address).and_then(|a| {
+        let houses = core.records_where(form_ids::HOUSE, "address", &address.to_string())?;
+        let house = houses.first().cloned();
+        let residents = match &house {
+            Some(h) => core.records_where(form_ids::PERSON, "house", &h.id.to_string())?,
+            None => Vec::new(),
+        };
+        Ok((core.label(&a), house, residents))
+    });
+    let (label, house, residents) = match found {
+        Ok(found) => found,
+        Err(e) => return read_failed(l, "visit", &e),
+    };
 
     let start = move |form: &'static str, field: &'static str, value: RecordId| {
         let mut prefill = beatbook_schema::form::Values::new();

@@ -19,7 +19,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::review::session::same_secret;
+use crate::review::signin::same_secret;
 use crate::state::AppState;
 
 /// The process-wide recorder (installed once, shared by every server in the process).

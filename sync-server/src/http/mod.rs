@@ -6,6 +6,7 @@ mod extract;
 mod https;
 mod metrics;
 pub mod v1;
+pub mod web;
 
 pub use extract::{ApiJson, ApiQuery};
 pub use metrics::metrics_handle;
@@ -31,11 +32,13 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let https = state.config.https();
+    let web = web::routes(state.config.web_dir.as_deref());
     let router = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics::render))
         .nest("/v1", v1::routes())
         .merge(crate::review::router())
+        .merge(web)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::malformed("method not allowed on this endpoint").with_status(StatusCode::METHOD_NOT_ALLOWED)

@@ -11,17 +11,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::{BatchId, FormId, GridId, UserId};
-use beatbook_schema::protocol::{ReviewDecision, Role};
+use beatbook_schema::protocol::Role;
 use beatbook_schema::text::Lang;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::actions::{action_of, notice_of, parse_decision, reason_of, MAX_REASON_CHARS};
 use super::error::ReviewError;
 use super::i18n::local_time;
 use super::layout::{self, back_with, badge, pager, Nav, NoticeQuery};
-use super::records::{action_of, is_pending, parse_decision, CardExtra, Cards, MAX_REASON_CHARS};
+use super::records::{is_pending, CardExtra, Cards};
 use super::reviewer::{csrf_field, Reviewer};
 use super::values::short_id;
 use crate::state::AppState;
@@ -461,7 +462,7 @@ pub struct BatchDecideForm {
 
 /// `POST /review/batches/{id}/decide`: approves or returns every record of
 /// the batch still waiting for a decision.
-pub async fn decide(
+pub async fn review_batch(
     State(state): State<AppState>,
     r: Reviewer,
     Path(id): Path<String>,
@@ -482,16 +483,13 @@ pub async fn decide(
         .collect();
     let ids: Vec<_> = expected.keys().copied().collect();
     let action = action_of(&review);
-    let reason = match &review.decision {
-        ReviewDecision::Return { reason } => Some(reason.clone()),
-        ReviewDecision::Approve => None,
-    };
+    let reason = reason_of(&review);
     let entry = r.audit(action, format!("batch:{id}"), json!({}));
     let results = state
         .store
         .edit_records(
             ids,
-            super::decisions::review(r.scope.clone(), expected, review, true),
+            super::rules::review(r.scope.clone(), expected, review, true),
             Box::new(move |results| {
                 let written: Vec<String> = results
                     .iter()
@@ -513,15 +511,10 @@ pub async fn decide(
         .iter()
         .filter(|(_, o)| matches!(o, EditOutcome::Written { .. }))
         .count();
-    let notice = if action == "approve" {
-        "approved"
-    } else {
-        "returned"
-    };
     let to = back_with(
         form.back.as_deref(),
         &format!("/review/batches/{id}"),
-        notice,
+        notice_of(action),
         written,
         results.len() - written,
     );

@@ -10,6 +10,8 @@ use maud::{html, DOCTYPE};
 
 use beatbook_store::StoreError;
 
+use crate::error::log_storage_failure;
+
 use super::links::{form_urlencoded_component, safe_next};
 
 /// An error answered to a browser.
@@ -62,7 +64,7 @@ impl ReviewError {
 
 impl From<StoreError> for ReviewError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "storage failure");
+        log_storage_failure(&e);
         Self::page(
             StatusCode::SERVICE_UNAVAILABLE,
             "服务器暂时无法处理，请稍后重试",

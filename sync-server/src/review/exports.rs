@@ -991,13 +991,7 @@ pub async fn download(
             "the server is busy with other exports: try again in a minute",
         ));
     };
-    let people = state
-        .store
-        .users()
-        .await?
-        .into_iter()
-        .map(|a| (a.info.id, a.info.name))
-        .collect();
+    let people = state.user_names().await?;
     let ctx = Arc::new(Ctx {
         def: def.clone(),
         fmt: Fmt {

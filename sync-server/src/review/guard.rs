@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::error::ReviewError;
 use super::i18n::{cookie, lang_in_query, LANG_COOKIE};
 use super::reviewer::{csrf_token, same_secret};
-use super::session::{LOGIN_COOKIE, SESSION_COOKIE};
+use super::signin::{LOGIN_COOKIE, SESSION_COOKIE};
 use crate::auth::signin::MAX_BODY_BYTES as MAX_SIGNIN_BODY_BYTES;
 
 /// Largest form body (the sign-in form's is smaller).

@@ -3,28 +3,26 @@
 //! supervisor's action.
 
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{GridId, RecordId};
-use beatbook_schema::protocol::ErrorCode;
 use beatbook_schema::text::Lang;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use super::decisions::{self, HAZARD_RECTIFIED};
+use super::actions::edit_one;
 use super::error::ReviewError;
-use super::layout::{self, back_with, badge, Nav, NoticeQuery};
+use super::layout::{self, badge, Nav, NoticeQuery};
 use super::records::{def_of, photos, Cards};
 use super::reviewer::{csrf_field, Reviewer};
+use super::rules::{self, HAZARD_RECTIFIED};
 use super::values::{self, choice_label, Shown};
 use crate::state::AppState;
-use beatbook_store::{EditOutcome, HazardQuery, StoredRecord};
+use beatbook_store::{HazardQuery, StoredRecord};
 
 /// Most hazards on one page.
 const MAX_HAZARDS: u32 = 300;
@@ -270,41 +268,20 @@ pub async fn verify(
         format!("record:{id}"),
         json!({ "revision": revision, "status": Json::from("verified") }),
     );
-    let results = state
-        .store
-        .edit_records(
-            vec![id],
-            decisions::verify(
-                r.scope.clone(),
-                revision,
-                state.recent_forms().await?,
-                Utc::now(),
-                state.policy.local_offset,
-            ),
-            Box::new(move |results| {
-                results
-                    .iter()
-                    .any(|(_, o)| matches!(o, EditOutcome::Written { .. }))
-                    .then_some(entry)
-            }),
-        )
-        .await?;
-    match results.into_iter().next().map(|(_, o)| o) {
-        Some(EditOutcome::Written { .. }) => {
-            let to = back_with(form.back.as_deref(), "/review/hazards", "verified", 1, 0);
-            Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
-        }
-        Some(EditOutcome::Refused(refusal)) if refusal.code == ErrorCode::OutOfScope => {
-            Err(ReviewError::not_found())
-        }
-        Some(EditOutcome::Refused(refusal)) => Err(ReviewError::Page {
-            status: if refusal.code == ErrorCode::ValidationFailed {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
-            },
-            message: refusal.message,
-        }),
-        Some(EditOutcome::Missing) | None => Err(ReviewError::not_found()),
-    }
+    let edit = rules::verify(
+        r.scope.clone(),
+        revision,
+        state.recent_forms().await?,
+        Utc::now(),
+        state.policy.local_offset,
+    );
+    edit_one(
+        &state,
+        id,
+        edit,
+        entry,
+        (form.back.as_deref(), "/review/hazards"),
+        "verified",
+    )
+    .await
 }

@@ -7,13 +7,13 @@
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript. Chinese first;
 //! `?lang=en` switches to English. Handlers are thin: they read the session
-//! ([`reviewer::Reviewer`]), ask the store, judge with [`decisions`], render.
+//! ([`reviewer::Reviewer`]), ask the store, judge with [`rules`], render.
 //! Every POST passes [`guard`] (CSRF token, same origin); scope is checked on
 //! every read and inside every write's transaction.
 
+mod actions;
 mod audit;
 mod batches;
-pub mod decisions;
 mod error;
 mod exports;
 mod guard;
@@ -24,7 +24,8 @@ mod links;
 mod photos;
 mod records;
 pub mod reviewer;
-pub mod session;
+pub mod rules;
+pub mod signin;
 mod values;
 
 pub use error::ReviewError;
@@ -48,13 +49,13 @@ pub fn router() -> Router<AppState> {
 fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route("/login", get(session::login_page).post(session::login))
-        .route("/logout", post(session::logout))
+        .route("/login", get(signin::login_page).post(signin::login))
+        .route("/logout", post(signin::logout))
         .route("/batches", get(batches::list))
         .route("/batches/{id}", get(batches::show))
-        .route("/batches/{id}/decide", post(batches::decide))
+        .route("/batches/{id}/decide", post(batches::review_batch))
         .route("/records/{id}", get(records::show))
-        .route("/records/{id}/decide", post(records::decide))
+        .route("/records/{id}/decide", post(records::review_record))
         .route("/hazards", get(hazards::board))
         .route("/hazards/{id}/verify", post(hazards::verify))
         .route("/exports", get(exports::page))

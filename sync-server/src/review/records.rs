@@ -5,31 +5,26 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::{BatchId, RecordId, UserId};
-use beatbook_schema::protocol::{ChangeOutcome, ErrorCode, RecordVersion, Review, ReviewDecision};
+use beatbook_schema::protocol::{ChangeOutcome, RecordVersion, Review, ReviewDecision};
 use beatbook_schema::record::RecordStatus;
-use chrono::Utc;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::actions::{action_of, edit_one, notice_of, parse_decision, reason_of, MAX_REASON_CHARS};
 use super::error::ReviewError;
 use super::i18n::local_time;
-use super::layout::{self, back_with, badge, status_badge, Nav, NoticeQuery};
+use super::layout::{self, badge, status_badge, Nav, NoticeQuery};
 use super::reviewer::{csrf_field, Reviewer};
 use super::values::{self, sections, summary, Fmt, Labelled, Shown};
 use crate::state::AppState;
 use crate::sync::Forms;
-use beatbook_store::{ConflictEntry, EditOutcome, StoredRecord};
-
-/// Longest return reason.
-pub const MAX_REASON_CHARS: usize = 500;
+use beatbook_store::{ConflictEntry, StoreError, StoredRecord};
 
 /// What the cards of one page share.
 pub struct Cards<'a> {
@@ -108,13 +103,7 @@ impl<'a> Cards<'a> {
                 }
             }
         }
-        let people = state
-            .store
-            .users()
-            .await?
-            .into_iter()
-            .map(|a| (a.info.id, a.info.name))
-            .collect();
+        let people = state.user_names().await?;
         Ok(Cards {
             r,
             forms,
@@ -276,7 +265,7 @@ impl<'a> Cards<'a> {
                 }
                 (self.values(record))
                 @if !extra.conflicts.is_empty() { (self.conflicts(record, extra.conflicts)) }
-                @if decidable { (decide_forms(r, record)) }
+                @if decidable { (review_forms(r, record)) }
             }
         }
     }
@@ -362,7 +351,7 @@ fn review_note(r: &Reviewer, review: &Review) -> Markup {
 }
 
 /// Approve and return (with a required reason) buttons for one record.
-fn decide_forms(r: &Reviewer, record: &StoredRecord) -> Markup {
+fn review_forms(r: &Reviewer, record: &StoredRecord) -> Markup {
     let action = format!("/review/records/{}/decide", record.id);
     let back = format!("{}#r-{}", strip_fragment(&r.here), record.id);
     html! {
@@ -408,58 +397,8 @@ pub struct DecideForm {
     back: Option<String>,
 }
 
-/// A decision, checked: approve, or return with a reason.
-pub fn parse_decision(
-    r: &Reviewer,
-    decision: &str,
-    reason: Option<&str>,
-) -> Result<Review, ReviewError> {
-    let decision = match decision {
-        "approve" => ReviewDecision::Approve,
-        "return" => {
-            let reason = reason.map(str::trim).unwrap_or("");
-            if reason.is_empty() {
-                return Err(ReviewError::page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "退回时必须填写原因，民警需要知道要改什么",
-                    "a return needs a reason: the officer needs to know what to correct",
-                ));
-            }
-            if reason.chars().count() > MAX_REASON_CHARS {
-                return Err(ReviewError::page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("退回原因最多 {MAX_REASON_CHARS} 字"),
-                    format!("the reason may have at most {MAX_REASON_CHARS} characters"),
-                ));
-            }
-            ReviewDecision::Return {
-                reason: reason.to_owned(),
-            }
-        }
-        _ => {
-            return Err(ReviewError::bad_request(
-                "未知的审核决定",
-                "unknown decision",
-            ))
-        }
-    };
-    Ok(Review {
-        decision,
-        by: r.user.name.clone(),
-        at: Utc::now(),
-    })
-}
-
-/// The audit word of a decision.
-pub fn action_of(review: &Review) -> &'static str {
-    match review.decision {
-        ReviewDecision::Approve => "approve",
-        ReviewDecision::Return { .. } => "return",
-    }
-}
-
 /// `POST /review/records/{id}/decide`.
-pub async fn decide(
+pub async fn review_record(
     State(state): State<AppState>,
     r: Reviewer,
     Path(id): Path<String>,
@@ -469,53 +408,22 @@ pub async fn decide(
     let review = parse_decision(&r, &form.decision, form.reason.as_deref())?;
     let action = action_of(&review);
     let expected = HashMap::from([(id, form.revision.unwrap_or(0))]);
-    let reason = match &review.decision {
-        ReviewDecision::Return { reason } => Some(reason.clone()),
-        ReviewDecision::Approve => None,
-    };
     let entry = r.audit(
         action,
         format!("record:{id}"),
-        json!({ "revision": form.revision, "reason": reason }),
+        json!({ "revision": form.revision, "reason": reason_of(&review) }),
     );
-    let results = state
-        .store
-        .edit_records(
-            vec![id],
-            super::decisions::review(r.scope.clone(), expected, review, false),
-            Box::new(move |results| {
-                results
-                    .iter()
-                    .any(|(_, o)| matches!(o, EditOutcome::Written { .. }))
-                    .then_some(entry)
-            }),
-        )
-        .await?;
-    match results.into_iter().next().map(|(_, o)| o) {
-        Some(EditOutcome::Written { .. }) => {
-            let notice = if action == "approve" {
-                "approved"
-            } else {
-                "returned"
-            };
-            let to = back_with(
-                form.back.as_deref(),
-                &format!("/review/records/{id}"),
-                notice,
-                1,
-                0,
-            );
-            Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
-        }
-        Some(EditOutcome::Refused(refusal)) if refusal.code == ErrorCode::OutOfScope => {
-            Err(ReviewError::not_found())
-        }
-        Some(EditOutcome::Refused(refusal)) => Err(ReviewError::Page {
-            status: StatusCode::CONFLICT,
-            message: refusal.message,
-        }),
-        Some(EditOutcome::Missing) | None => Err(ReviewError::not_found()),
-    }
+    let edit = super::rules::review(r.scope.clone(), expected, review, false);
+    let fallback = format!("/review/records/{id}");
+    edit_one(
+        &state,
+        id,
+        edit,
+        entry,
+        (form.back.as_deref(), &fallback),
+        notice_of(action),
+    )
+    .await
 }
 
 /// `GET /review/records/{id}`: the record, its conflicts and its history.
@@ -538,8 +446,11 @@ pub async fn show(
         .record_history(id)
         .await?
         .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect();
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| StoreError::Corrupt(format!("a stored version of record {id}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
     let cards = Cards::load(&state, &r, &forms, &[&record]).await?;
     let (form, label) = cards.title(&record);
     let latest_batch = batches.values().next_back().copied();

@@ -1,18 +1,22 @@
-//! The sync domain: what happens to each pushed change, and who may read what.
-//! Pure decisions over the state the storage backend hands in, so every backend
-//! behaves the same and the rules are tested without a database.
+//! The sync domain: what happens to each pushed change and each uploaded
+//! attachment, and who may read what. The rules are pure decisions over the
+//! state the storage backend hands in, so every backend behaves the same and
+//! they are tested without a database; `push` and `complete_upload` are the one
+//! path each workflow takes into storage.
 
 mod decide;
 mod forms;
 mod published;
 mod push;
 mod scope;
+mod upload;
 
 pub use decide::{decide, Policy, HAZARD_VERIFIED};
 pub use forms::Forms;
 pub use published::{PublishedForms, RELOAD_FLOOR};
 pub use push::push;
 pub use scope::{may_write_form, read_scope};
+pub use upload::{complete_upload, Completed, UploadError};
 
 use std::sync::Arc;
 

@@ -32,7 +32,7 @@ use crate::disk;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::state::AppState;
-use crate::sync::read_scope;
+use crate::sync::{complete_upload, read_scope, Completed, UploadError};
 
 /// Most digests in one presence query.
 const MAX_QUERY: usize = 10_000;
@@ -134,6 +134,15 @@ fn status_response(code: StatusCode, sha: Sha256, received: u64, complete: bool)
         (code, [(RANGE, format!("bytes=0-{}", received - 1))], body).into_response()
     } else {
         (code, body).into_response()
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::Io(e) => io_error(e),
+            UploadError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -424,27 +433,22 @@ async fn finish(
     written: u64,
     content_type: &str,
 ) -> Result<Response, ApiError> {
-    let actual = state
-        .blobs
-        .hash_partial(device, &sha)
-        .await
-        .map_err(io_error)?;
-    if actual != sha {
-        state.blobs.discard(device, &sha).await.map_err(io_error)?;
+    let completed = complete_upload(
+        state.store.as_ref(),
+        &state.blobs,
+        device,
+        sha,
+        written,
+        content_type,
+    )
+    .await?;
+    if completed == Completed::Mismatch {
         return Err(ApiError::new(
             ErrorCode::HashMismatch,
             "附件内容与其 SHA-256 不符，已丢弃，请重新上传",
             "the bytes do not match their SHA-256: discarded, upload again",
         ));
     }
-    // Promoted and recorded under the digest's lock, so the janitor never
-    // removes bytes between the two.
-    let _blob = state.blobs.lock_digest(sha).await.map_err(io_error)?;
-    state.blobs.promote(device, &sha).await.map_err(io_error)?;
-    state
-        .store
-        .complete_blob(sha, written, content_type, device)
-        .await?;
     Ok(status_response(StatusCode::CREATED, sha, written, true))
 }
 

@@ -1,5 +1,6 @@
-//! The rules of a supervisor's decisions, as edits the store applies inside
-//! its transaction (so they judge the record as it is at that moment):
+//! The rules of a supervisor's review (approve, return) and hazard checks,
+//! as edits the store applies inside its transaction (so they judge the
+//! record as it is at that moment):
 //!
 //! - approve or return: only within the supervisor's scope, only the version
 //!   the supervisor saw (a record edited since is refused, not decided
