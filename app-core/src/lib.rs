@@ -15,7 +15,7 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod sync;
-mod timer;
+pub mod timer;
 
 pub use error::{CoreError, FieldMisuse};
 pub use service::{Core, Status};

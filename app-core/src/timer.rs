@@ -6,12 +6,12 @@ use std::time::Duration;
 
 /// Resolves after `wait`.
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) async fn sleep(wait: Duration) {
+pub async fn sleep(wait: Duration) {
     tokio::time::sleep(wait).await
 }
 
 /// Resolves after `wait`.
 #[cfg(target_arch = "wasm32")]
-pub(crate) async fn sleep(wait: Duration) {
+pub async fn sleep(wait: Duration) {
     gloo_timers::future::sleep(wait).await
 }

@@ -109,6 +109,12 @@ pub fn erase_files(dir: &Path) -> Result<(), LocalStoreError> {
     Ok(())
 }
 
+/// Whether a device was made in `dir` (a PIN was set there): its device
+/// file is present. Works where there is no file system (the web build).
+pub fn has_device(dir: &Path) -> Result<bool, LocalStoreError> {
+    Ok(files::read_if_present(&dir.join("device.json"))?.is_some())
+}
+
 /// What `device.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct DeviceFile {

@@ -294,7 +294,8 @@ fn Photos(
     let upload = serde_json::to_string(&options.upload_path).unwrap_or_default();
     let script = format!(
         r#"const input = document.getElementById("{input_id}"); const ids = [];
-for (const f of input.files) {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); if (r.ok) ids.push(await r.text()); }}
+const hand = window.beatbookUpload ?? (async f => {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); return r.ok ? r.text() : null; }});
+for (const f of input.files) {{ const id = await hand(f); if (id) ids.push(id); }}
 input.value = ""; dioxus.send(ids);"#
     );
     rsx! {
@@ -309,7 +310,7 @@ input.value = ""; dioxus.send(ids);"#
                         spawn(async move {
                             let mut payloads = Vec::new();
                             if files.is_empty() {
-                                // Liveview: the page posts the files, we pick them up by id.
+                                // Liveview and the web build: the page hands the files over, we pick them up by id.
                                 let mut eval = document::eval(&script);
                                 if let Ok(ids) = eval.recv::<Vec<String>>().await {
                                     payloads.extend(ids.iter().filter_map(|i| uploads.take(i)));

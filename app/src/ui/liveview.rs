@@ -14,19 +14,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use beatbook_schema::protocol::{ErrorBody, ErrorCode};
 use beatbook_schema::text::Text;
 use dioxus::prelude::VirtualDom;
 use rand::RngCore;
 
-use super::{uploads, App, UiOptions};
+use super::{App, UiOptions, Uploads};
 
 /// Who may use a liveview launch: the address it listens on and its key.
 #[derive(Clone)]
@@ -142,7 +143,7 @@ pub fn liveview_router(mut options: UiOptions, access: &LiveviewAccess) -> axum:
             }),
         )
         .route("/app/{key}/ws", get(socket))
-        .merge(uploads::router(uploads, "/app/{key}/upload"))
+        .merge(upload_router(uploads, "/app/{key}/upload"))
         .fallback(|| async {
             refuse(
                 StatusCode::NOT_FOUND,
@@ -157,6 +158,17 @@ pub fn liveview_router(mut options: UiOptions, access: &LiveviewAccess) -> axum:
             Arc::new(access.clone()),
             guard,
         ))
+}
+
+/// `POST <path>` keeps the body and answers its id (the caller guards who may post).
+fn upload_router(uploads: Uploads, path: &str) -> axum::Router {
+    axum::Router::new()
+        .route(
+            path,
+            post(|State(u): State<Uploads>, body: Bytes| async move { u.put(body.to_vec()) }),
+        )
+        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
+        .with_state(uploads)
 }
 
 /// The page is not to be cached, framed, or named in a `Referer`: its

@@ -1,6 +1,7 @@
 //! The field app's UI in Dioxus 0.7: the same components run in the desktop
-//! window (development, screenshots) and through liveview in a browser
-//! (end-to-end tests); phone builds use the Dioxus CLI. Components get the
+//! window (development, screenshots), through liveview in a browser
+//! (end-to-end tests) and in the web build's worker (`beatbook-web`, phones),
+//! which needs none of this crate's features. Components get the
 //! [`Core`](beatbook_core::Core) through context and hold no SQL.
 
 mod errors;
@@ -9,6 +10,7 @@ mod form;
 mod home;
 mod i18n;
 mod lists;
+#[cfg(feature = "liveview")]
 mod liveview;
 mod shell;
 mod unlock;
@@ -26,6 +28,7 @@ use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
 pub use errors::error_text;
+#[cfg(feature = "liveview")]
 pub use liveview::{liveview_router, LiveviewAccess};
 pub use uploads::Uploads;
 
@@ -43,10 +46,12 @@ pub struct UiOptions {
     pub server: String,
     /// Platform services.
     pub platform: Arc<dyn Platform>,
-    /// Photos posted by a browser (liveview cannot deliver file inputs).
+    /// Photos handed over by a browser page (liveview and the web build
+    /// cannot deliver file inputs to the component).
     pub uploads: Uploads,
-    /// Where the browser posts them (set by [`liveview_router`]: the path
-    /// holds the launch's key).
+    /// Where the page posts them (set by `liveview_router`: the path holds
+    /// the launch's key). A page that defines `window.beatbookUpload` (the
+    /// web build's) hands them over through it instead.
     pub upload_path: String,
 }
 
@@ -150,6 +155,7 @@ pub fn App() -> Element {
 }
 
 /// Opens the desktop window (412×915, a phone's shape).
+#[cfg(feature = "desktop")]
 pub fn launch_desktop(options: UiOptions) {
     use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
     let window = WindowBuilder::new()

@@ -36,7 +36,8 @@ pub fn Unlock() -> Element {
     let lang = use_lang();
     let l = *lang.read();
     let mut step = use_signal(|| {
-        if options.dir.join("device.json").exists() {
+        // An unreadable device directory: the PIN step, whose open says what is wrong.
+        if beatbook_core::store::has_device(&options.dir).unwrap_or(true) {
             Step::Pin
         } else {
             Step::Credentials
@@ -56,7 +57,7 @@ pub fn Unlock() -> Element {
     });
     use_future(move || async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            beatbook_core::timer::sleep(Duration::from_secs(1)).await;
             let left = *wait.peek();
             if left > 0 {
                 wait.set(left - 1);

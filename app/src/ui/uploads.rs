@@ -1,14 +1,12 @@
-//! Photos chosen in a browser's file input reach the liveview app through a
-//! small upload endpoint (liveview does not deliver files to `onchange`,
-//! DioxusLabs/dioxus issue 2930): the page posts the file, gets an id, and the
-//! component takes the bytes by that id.
+//! Photos chosen in a browser's file input reach the component by id
+//! (liveview does not deliver files to `onchange`, DioxusLabs/dioxus issue
+//! 2930): the page hands the file over, gets an id, and the component takes
+//! the bytes by that id. Two feeders put them here: liveview's upload
+//! endpoint (`liveview::upload_router`) and the web build's worker, to which
+//! the page posts the bytes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::post;
 
 /// Photos waiting to be picked up, by id.
 #[derive(Clone, Default)]
@@ -30,15 +28,4 @@ impl Uploads {
     pub fn take(&self, id: &str) -> Option<Vec<u8>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id)
     }
-}
-
-/// `POST <path>` keeps the body and answers its id (the caller guards who may post).
-pub(super) fn router(uploads: Uploads, path: &str) -> axum::Router {
-    axum::Router::new()
-        .route(
-            path,
-            post(|State(u): State<Uploads>, body: Bytes| async move { u.put(body.to_vec()) }),
-        )
-        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
-        .with_state(uploads)
 }
