@@ -1,0 +1,95 @@
+// The page's end of the web build (web/src/lib.rs): starts the worker that
+// runs the app, and stands in for the WebSocket that Dioxus liveview's
+// interpreter opens, so its frames travel over postMessage. Also: photos
+// for the app (window.beatbookUpload), the position, persistent storage,
+// the service worker.
+'use strict';
+(() => {
+  const worker = new Worker('worker.js', { type: 'module' });
+  let ready = false;
+  let socket = null;
+  // The worker drops what comes before its app listens: held until then.
+  const unsent = [];
+  function toWorker(message, transfer = []) {
+    if (ready) worker.postMessage(message, transfer);
+    else unsent.push([message, transfer]);
+  }
+  const early = [];
+  const uploads = new Map();
+  let uploadCount = 0;
+
+  function say(zh, en, id) {
+    let box = id && document.getElementById(id);
+    if (!box) {
+      box = document.createElement('p');
+      if (id) box.id = id;
+      box.className = 'web-notice';
+      box.setAttribute('role', 'alert');
+      document.body.prepend(box);
+    }
+    box.textContent = `${zh} / ${en}`;
+  }
+
+  worker.onmessage = (e) => {
+    const m = e.data;
+    if (m.lv !== undefined) {
+      if (socket?.onmessage) socket.onmessage({ data: m.lv });
+      else early.push(m.lv);
+    } else if (m.uploaded !== undefined) {
+      uploads.get(m.n)?.(m.uploaded);
+      uploads.delete(m.n);
+    } else if (m.ready) {
+      ready = true;
+      for (const [message, transfer] of unsent.splice(0)) worker.postMessage(message, transfer);
+      socket?.onopen?.();
+    } else if (m.failed) {
+      say(m.failed, '', 'web-failed');
+    }
+  };
+  worker.onerror = (e) => say('应用无法启动，请刷新页面', `The app could not start (${e.message}): reload the page`, 'web-failed');
+
+  /** What liveview's interpreter takes for its WebSocket. */
+  class WorkerSocket {
+    constructor() {
+      socket = this;
+      this.binaryType = 'arraybuffer';
+      queueMicrotask(() => {
+        for (const frame of early.splice(0)) this.onmessage?.({ data: frame });
+        if (ready) this.onopen?.();
+      });
+    }
+    send(msg) {
+      toWorker({ lv: msg });
+    }
+    close() {}
+  }
+  window.WebSocket = WorkerSocket;
+
+  // The photo input's script (app/src/ui/fields.rs) hands files over here.
+  window.beatbookUpload = async (file) => {
+    const buffer = await file.arrayBuffer();
+    uploadCount += 1;
+    const n = uploadCount;
+    return new Promise((resolve) => {
+      uploads.set(n, resolve);
+      toWorker({ upload: buffer, n }, [buffer]);
+    });
+  };
+
+  navigator.geolocation?.watchPosition(
+    (p) => toWorker({ fix: { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy } }),
+    () => { /* no fix: the Locate button says so */ },
+    { enableHighAccuracy: true, maximumAge: 30000 },
+  );
+
+  window.addEventListener('DOMContentLoaded', async () => {
+    if (!(await navigator.storage?.persist?.())) {
+      say('浏览器未允许持久保存：空间不足时本机数据可能被清除。请把本应用添加到主屏幕，并尽快同步。',
+        'The browser refused persistent storage: it may clear this phone\'s data when space runs low. Add the app to the home screen and sync often.',
+        'storage-refused');
+    }
+  });
+
+  navigator.serviceWorker?.register('sw.js', { scope: './' }).catch((e) =>
+    say('离线功能不可用', `Offline use is unavailable (${e.message})`, 'web-offline'));
+})();
