@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Browser-driven end-to-end tests: the real server and the real field app
-# (liveview) on loopback, driven by Playwright in headless Chromium from
+# (liveview, and the web build in a phone profile) on loopback, driven by Playwright in headless Chromium from
 # Debian's package (never a downloaded browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ scripts/install-deps.sh chromium fonts-noto-cjk fonts-dejavu-core
 command -v node >/dev/null || scripts/install-deps.sh nodejs npm
 (cd tests/e2e && npm install --no-audit --no-fund --silent)
 cargo build -q -p beatbook-server -p beatbook-app
+# The field app's web build, served under /m/ by web-app.test.mjs's server.
+scripts/web-build.sh
 # The PostgreSQL cluster of scripts/test.sh, else the throwaway one (started
 # or reused; left running, as the Rust tests leave it) — before TMPDIR moves,
 # since the cluster lives under it.

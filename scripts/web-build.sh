@@ -71,3 +71,18 @@ js=$(find "$out" -name '*.js' ! -name sw.js -exec cat {} + | gzip -9 -c | wc -c)
 html=$(gz "$out/index.html")
 echo "web build $hash in $out ($((SECONDS - started)) s, profile $profile)"
 echo "download, gzip -9: wasm $((wasm / 1024)) KiB + JS $((js / 1024)) KiB + page with CSS $((html / 1024)) KiB = $(((wasm + js + html) / 1024)) KiB"
+# The figures as data (BEATBOOK_WEB_REPORT=docs/web-build.json keeps them for the README).
+report="${BEATBOOK_WEB_REPORT:-$target/web/build.json}"
+cat >"$report" <<JSON
+{
+  "what": "scripts/web-build.sh: the field app's web build; download = gzip -9 of what a phone fetches on first visit",
+  "date": "$(date -u +%Y-%m-%d)",
+  "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+  "machine": {"cpus": $(nproc), "rustc": "$(rustc --version)"},
+  "profile": "$profile",
+  "build_seconds": $((SECONDS - started)),
+  "hash": "$hash",
+  "bytes": {"wasm": $(stat -c %s "$out/beatbook_web_bg.wasm"), "wasm_gzip": $wasm, "js_gzip": $js, "page_gzip": $html, "total_gzip": $((wasm + js + html))}
+}
+JSON
+echo "figures: $report"

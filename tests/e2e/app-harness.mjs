@@ -65,8 +65,10 @@ function newDatabase() {
 
 /** The sync server over a demo district, restartable on the same port. */
 export class Server {
-  static async demo({ addresses = 300, households = 30 } = {}) {
+  /** `env`: more environment for `serve` (e.g. BEATBOOK_WEB_DIR). */
+  static async demo({ addresses = 300, households = 30, env = {} } = {}) {
     const s = new Server(tmpdir('bb-server-'), await freePort(), newDatabase());
+    s.env = env;
     execFileSync(bin('beatbook-server'), [...s.args(), 'demo', '--addresses', String(addresses), '--households', String(households)], { stdio: 'ignore' });
     await s.start();
     return s;
@@ -79,7 +81,7 @@ export class Server {
     return ['--data-dir', this.dir, ...(this.database ? ['--database', this.database] : [])];
   }
   async start() {
-    this.proc = spawn(bin('beatbook-server'), [...this.args(), 'serve', '--listen', `127.0.0.1:${this.port}`], { stdio: 'ignore' });
+    this.proc = spawn(bin('beatbook-server'), [...this.args(), 'serve', '--listen', `127.0.0.1:${this.port}`], { stdio: 'ignore', env: { ...process.env, ...this.env } });
     await waitForHttp(`${this.url}/healthz`);
   }
   async stop() {

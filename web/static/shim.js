@@ -18,16 +18,17 @@
   const uploads = new Map();
   let uploadCount = 0;
 
-  function say(zh, en, id) {
-    let box = id && document.getElementById(id);
+  /** Shows the officer a line above the app (one per `id`). */
+  function say(id, text) {
+    let box = document.getElementById(id);
     if (!box) {
       box = document.createElement('p');
-      if (id) box.id = id;
+      box.id = id;
       box.className = 'web-notice';
       box.setAttribute('role', 'alert');
       document.body.prepend(box);
     }
-    box.textContent = `${zh} / ${en}`;
+    box.textContent = text;
   }
 
   worker.onmessage = (e) => {
@@ -43,10 +44,10 @@
       for (const [message, transfer] of unsent.splice(0)) worker.postMessage(message, transfer);
       socket?.onopen?.();
     } else if (m.failed) {
-      say(m.failed, '', 'web-failed');
+      say('web-failed', m.failed);
     }
   };
-  worker.onerror = (e) => say('应用无法启动，请刷新页面', `The app could not start (${e.message}): reload the page`, 'web-failed');
+  worker.onerror = (e) => say('web-failed', `应用无法启动，请刷新页面 / The app could not start (${e.message}): reload the page`);
 
   /** What liveview's interpreter takes for its WebSocket. */
   class WorkerSocket {
@@ -84,12 +85,11 @@
 
   window.addEventListener('DOMContentLoaded', async () => {
     if (!(await navigator.storage?.persist?.())) {
-      say('浏览器未允许持久保存：空间不足时本机数据可能被清除。请把本应用添加到主屏幕，并尽快同步。',
-        'The browser refused persistent storage: it may clear this phone\'s data when space runs low. Add the app to the home screen and sync often.',
-        'storage-refused');
+      say('storage-refused', '浏览器未允许持久保存：空间不足时本机数据可能被清除。请把本应用添加到主屏幕，并尽快同步。 / '
+        + 'The browser refused persistent storage: it may clear this phone\'s data when space runs low. Add the app to the home screen and sync often.');
     }
   });
 
   navigator.serviceWorker?.register('sw.js', { scope: './' }).catch((e) =>
-    say('离线功能不可用', `Offline use is unavailable (${e.message})`, 'web-offline'));
+    say('web-offline', `离线功能不可用 / Offline use is unavailable (${e.message})`));
 })();

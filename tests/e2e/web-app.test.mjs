@@ -1,0 +1,170 @@
+// The field app's web build (issue 18) on a phone profile — small viewport,
+// touch, a mobile user agent — in Debian's Chromium, served by the real sync
+// server under /m/ (scripts/web-build.sh must have run). Enroll online, save
+// a hazard; with no network (and the server stopped) save another with a
+// photo; close the browser, start it again on the same profile still
+// offline: the app opens from the service worker and both records are
+// there; back online, one sync brings each to the server exactly once.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import { Server, tmpdir } from './app-harness.mjs';
+
+// Node 18 (Debian's) has no import.meta.dirname.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const webDir = path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, 'target'), 'web', 'm');
+const shots = path.join(root, 'docs', 'screenshots');
+fs.mkdirSync(shots, { recursive: true });
+
+const profile = tmpdir('bb-phone-');
+const PIN = '246810';
+const online = `网页版在线登记 ${process.pid}`;
+const offline = `网页版离线登记 ${process.pid}`;
+const photo = path.join(tmpdir('bb-photo-'), 'hazard.jpg');
+fs.copyFileSync(path.join(root, 'demo', 'assets', 'hazard.jpg'), photo);
+
+/** Chromium as a phone, on one profile (its OPFS, caches and service worker) across launches. */
+function phone() {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 412, height: 915 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36',
+    locale: 'zh-CN',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  }).then(async (context) => {
+    await context.addInitScript(gps);
+    return context;
+  });
+}
+
+/**
+ * A phone's GPS: Playwright's geolocation override never answers in this
+ * headless Chromium, so the page's navigator.geolocation reports a fixed
+ * position itself.
+ */
+function gps() {
+  const position = { coords: { latitude: 31.87, longitude: 121.17, accuracy: 12 }, timestamp: Date.now() };
+  const fake = { watchPosition: (ok) => { setTimeout(() => ok(position), 10); return 1; }, getCurrentPosition: (ok) => setTimeout(() => ok(position), 10), clearWatch() {} };
+  Object.defineProperty(navigator, 'geolocation', { value: fake, configurable: true });
+}
+
+let server, ctx, page;
+/** The server's hazards before this phone sent any. */
+let hazardsBefore;
+before(async () => {
+  assert.ok(fs.existsSync(path.join(webDir, 'beatbook_web_bg.wasm')), `no web build in ${webDir}: run scripts/web-build.sh`);
+  server = await Server.demo({ env: { BEATBOOK_WEB_DIR: webDir } });
+});
+after(async () => {
+  // What the phone showed last, for a failure.
+  if (ctx) await page?.screenshot({ path: path.join(profile, 'last.png'), fullPage: true }).catch(() => {});
+  await ctx?.close();
+  await server?.stop();
+});
+
+/** The server's count of records of a form (`beatbook-server status`). */
+function serverCount(form) {
+  const row = server.admin(['status']).split('\n').find((l) => new RegExp(`^\\s*${form}\\b`).test(l));
+  return Number(row?.match(/(\d+)\s*$/)?.[1] ?? NaN);
+}
+
+/** A hazard from the home screen, located by the browser, with a photo. */
+async function saveHazard(description) {
+  await page.click('#hazard');
+  await page.selectOption('#f-category', 'ebike_charging');
+  await page.fill('#f-description', description);
+  await page.click('#f-severity [data-value="high"]');
+  // The position comes from the page's navigator.geolocation.
+  await page.click('.geo button');
+  await page.waitForSelector('.geo span:has-text("31.87000, 121.17000")');
+  // The photo goes from the page to the worker (window.beatbookUpload).
+  await page.setInputFiles('#f-photos-input', photo);
+  await page.waitForSelector('#f-photos .count:has-text("1/")');
+  await page.click('#finalize');
+  await page.waitForSelector('#sync');
+}
+
+/** Back to the home screen. */
+async function home() {
+  for (let i = 0; i < 10 && (await page.locator('#back').count()); i++) {
+    await page.locator('#back').click({ timeout: 2000 }).catch(() => {});
+    await page.waitForTimeout(150); // let the page apply the update
+  }
+  await page.waitForSelector('#sync');
+}
+
+/** How many hazards wait to be sent, from the list of them. */
+async function hazardsToSync() {
+  await page.click('#lists');
+  await page.click('.tab:has-text("待上传")');
+  await page.waitForSelector('.tab.on:has-text("待上传")');
+  const rows = await page.locator('#records li:has-text("安全隐患")').count();
+  await home();
+  return rows;
+}
+
+test('enroll online on a phone, then a record online and one offline', async () => {
+  ctx = await phone();
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(`${server.url}/m/`);
+  await page.waitForSelector('#badge', { timeout: 60000 });
+  // Persistent storage was asked for; the officer is told when it was refused.
+  const persisted = await page.evaluate(() => navigator.storage.persisted());
+  await page.waitForFunction((shown) => !!document.getElementById('storage-refused') === shown, !persisted);
+  assert.equal(await page.inputValue('#server'), server.url, 'the server that served the page is offered');
+  await page.fill('#badge', '061201');
+  await page.fill('#password', 'beatbook-demo');
+  await page.click('#next');
+  await page.fill('#pin', PIN);
+  await page.fill('#pin2', PIN);
+  await page.click('#next');
+  await page.waitForSelector('#sync', { timeout: 120000 });
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
+  // The shell is cached once the service worker is active.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.screenshot({ path: path.join(shots, 'web-home.png') });
+  assert.match(await page.locator('.who').innerText(), /施建军/);
+
+  hazardsBefore = serverCount('hazard');
+  await saveHazard(online);
+
+  await server.stop();
+  await ctx.setOffline(true);
+  await saveHazard(offline);
+  assert.equal(await hazardsToSync(), 2, 'both wait on the phone');
+  await ctx.close();
+  ctx = undefined;
+});
+
+test('offline, a new browser opens the app from the service worker with both records; online, each reaches the server once', async () => {
+  ctx = await phone();
+  await ctx.setOffline(true);
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(`${server.url}/m/`);
+  await page.waitForSelector('#pin', { timeout: 60000 });
+  await page.fill('#pin', PIN);
+  await page.click('#next');
+  await page.waitForSelector('#sync', { timeout: 60000 });
+  assert.equal(Number(await page.locator('#outbox-count').innerText()), 2);
+  assert.equal(await hazardsToSync(), 2, 'both wait on the phone');
+
+  await server.start();
+  await ctx.setOffline(false);
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
+  assert.equal(Number(await page.locator('#outbox-count').innerText()), 0);
+  assert.equal(serverCount('hazard'), hazardsBefore + 2, 'each record once');
+  // A second sync sends nothing again.
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
+  assert.equal(serverCount('hazard'), hazardsBefore + 2, 'still each record once');
+});
