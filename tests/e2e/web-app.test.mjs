@@ -151,6 +151,7 @@ test('offline, a new browser opens the app from the service worker with both rec
   page = ctx.pages()[0] ?? (await ctx.newPage());
   await page.goto(`${server.url}/m/`);
   await page.waitForSelector('#pin', { timeout: 60000 });
+  assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the page came from the service worker');
   await page.fill('#pin', PIN);
   await page.click('#next');
   await page.waitForSelector('#sync', { timeout: 60000 });
