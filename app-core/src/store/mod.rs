@@ -296,3 +296,19 @@ fn meta_set<T: Serialize>(conn: &Connection, key: &str, value: &T) -> Result<(),
         .execute(rusqlite::params![key, serde_json::to_string(value)?])?;
     Ok(())
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::keys::PinKeys;
+
+    #[test]
+    fn a_device_is_there_once_a_pin_was_set_and_gone_after_an_erase() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        assert!(!has_device(dir.path()).expect("an empty directory reads"));
+        drop(LocalStore::open(dir.path(), "123456", &PinKeys::fast_for_tests()).expect("open"));
+        assert!(has_device(dir.path()).expect("reads"));
+        erase_files(dir.path()).expect("erase");
+        assert!(!has_device(dir.path()).expect("reads after the erase"));
+    }
+}
