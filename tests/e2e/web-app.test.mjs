@@ -59,6 +59,8 @@ function gps() {
 let server, ctx, page;
 /** The server's hazards before this phone sent any. */
 let hazardsBefore;
+/** Milliseconds, loopback and unthrottled: what the phone waited for. */
+const timings = {};
 before(async () => {
   assert.ok(fs.existsSync(path.join(webDir, 'beatbook_web_bg.wasm')), `no web build in ${webDir}: run scripts/web-build.sh`);
   server = await Server.demo({ env: { BEATBOOK_WEB_DIR: webDir } });
@@ -68,6 +70,11 @@ after(async () => {
   if (ctx) await page?.screenshot({ path: path.join(profile, 'last.png'), fullPage: true }).catch(() => {});
   await ctx?.close();
   await server?.stop();
+  if (Object.keys(timings).length === 4) {
+    const build = JSON.parse(fs.readFileSync(path.join(webDir, '..', 'build.json'), 'utf8'));
+    const what = 'tests/e2e/web-app.test.mjs: milliseconds in headless Chromium (phone profile), server on loopback, no throttling; the PIN key is the real Argon2 derivation in wasm';
+    fs.writeFileSync(path.join(root, 'docs', 'web-start.json'), JSON.stringify({ what, build: { profile: build.profile, hash: build.hash }, ms: timings }, null, 2) + '\n');
+  }
 });
 
 /** The server's count of records of a form (`beatbook-server status`). */
@@ -114,8 +121,10 @@ async function hazardsToSync() {
 test('enroll online on a phone, then a record online and one offline', async () => {
   ctx = await phone();
   page = ctx.pages()[0] ?? (await ctx.newPage());
+  let started = Date.now();
   await page.goto(`${server.url}/m/`);
   await page.waitForSelector('#badge', { timeout: 60000 });
+  timings.first_visit_to_enrollment_screen = Date.now() - started;
   // Persistent storage was asked for; the officer is told when it was refused.
   const persisted = await page.evaluate(() => navigator.storage.persisted());
   await page.waitForFunction((shown) => !!document.getElementById('storage-refused') === shown, !persisted);
@@ -125,8 +134,10 @@ test('enroll online on a phone, then a record online and one offline', async () 
   await page.click('#next');
   await page.fill('#pin', PIN);
   await page.fill('#pin2', PIN);
+  started = Date.now();
   await page.click('#next');
   await page.waitForSelector('#sync', { timeout: 120000 });
+  timings.set_pin_and_enroll = Date.now() - started;
   await page.click('#sync');
   await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
   // The shell is cached once the service worker is active.
@@ -149,12 +160,16 @@ test('offline, a new browser opens the app from the service worker with both rec
   ctx = await phone();
   await ctx.setOffline(true);
   page = ctx.pages()[0] ?? (await ctx.newPage());
+  let started = Date.now();
   await page.goto(`${server.url}/m/`);
   await page.waitForSelector('#pin', { timeout: 60000 });
+  timings.offline_start_to_pin_screen = Date.now() - started;
   assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the page came from the service worker');
   await page.fill('#pin', PIN);
+  started = Date.now();
   await page.click('#next');
   await page.waitForSelector('#sync', { timeout: 60000 });
+  timings.unlock_with_pin = Date.now() - started;
   assert.equal(Number(await page.locator('#outbox-count').innerText()), 2);
   assert.equal(await hazardsToSync(), 2, 'both wait on the phone');
 
