@@ -45,7 +45,7 @@ pub async fn start(server: String) -> Result<(), JsValue> {
     let uploads = Uploads::default();
     let platform = Arc::new(platform::Web::default());
     let (socket, from_page) = bridge::socket();
-    page.listen(from_page, uploads.clone(), platform.clone())?;
+    page.listen(from_page, uploads.clone(), platform.clone());
     page.forward(socket.outgoing);
 
     let options = UiOptions {

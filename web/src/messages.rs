@@ -28,12 +28,7 @@ impl Page {
 
     /// Handles the page's messages from now on: liveview frames into
     /// `frames`, photos into `uploads`, positions into `platform`.
-    pub fn listen(
-        &self,
-        frames: UnboundedSender<Vec<u8>>,
-        uploads: Uploads,
-        platform: Arc<Web>,
-    ) -> Result<(), JsValue> {
+    pub fn listen(&self, frames: UnboundedSender<Vec<u8>>, uploads: Uploads, platform: Arc<Web>) {
         let page = self.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             let data = e.data();
@@ -51,7 +46,6 @@ impl Page {
             .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // Lives as long as the worker.
         on_message.forget();
-        Ok(())
     }
 
     /// Posts the VirtualDom's frames to the page as they come.
