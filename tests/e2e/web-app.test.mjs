@@ -5,8 +5,12 @@
 // photo; close the browser, start it again on the same profile still
 // offline: the app opens from the service worker and both records are
 // there; back online, one sync brings each to the server exactly once.
+// Then the browser is killed right after a save: the saved record is there
+// when it starts again; and no file of the browser's profile (OPFS, caches,
+// history, autofill) holds a record's text or the officer's name.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -183,4 +187,57 @@ test('offline, a new browser opens the app from the service worker with both rec
   await page.click('#sync');
   await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
   assert.equal(serverCount('hazard'), hazardsBefore + 2, 'still each record once');
+});
+
+/** The browser process of this test's profile (not its helpers), by its command line. */
+function browserPid() {
+  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
+  const main = lines.filter((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='));
+  assert.equal(main.length, 1, `one browser process on ${profile}: ${main.join(' | ')}`);
+  return Number(main[0].trim().split(/\s+/)[0]);
+}
+
+test('the browser killed right after a save: the record is there when it starts again', async () => {
+  await saveHazard(`网页版保存后立即断电 ${process.pid}`);
+  const waiting = Number(await page.locator('#outbox-count').innerText());
+  assert.equal(waiting, 1);
+  const closed = new Promise((resolve) => ctx.once('close', resolve));
+  process.kill(browserPid(), 'SIGKILL');
+  await closed;
+  ctx = await phone();
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(`${server.url}/m/`);
+  await page.waitForSelector('#pin', { timeout: 60000 });
+  await page.fill('#pin', PIN);
+  await page.click('#next');
+  await page.waitForSelector('#sync', { timeout: 60000 });
+  assert.equal(Number(await page.locator('#outbox-count').innerText()), 1, 'the acknowledged save survived');
+  assert.equal(await hazardsToSync(), 1);
+});
+
+/** Every file under `dir`. */
+function filesUnder(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name));
+}
+
+test('the browser\'s storage on disk holds no readable record or name', async () => {
+  await ctx.close();
+  ctx = undefined;
+  const secrets = [online, offline, '施建军'].map((t) => Buffer.from(t, 'utf8'));
+  const found = [];
+  let opfsBytes = 0;
+  let shellSeen = false;
+  for (const file of filesUnder(profile)) {
+    let data;
+    try { data = fs.readFileSync(file); } catch { continue; }
+    if (file.includes(`${path.sep}File System${path.sep}`)) opfsBytes += data.length;
+    // The scan reads the service worker's cache too: the shell is there in plain text.
+    shellSeen ||= data.includes(Buffer.from('beatbookUpload'));
+    for (const secret of secrets) if (data.includes(secret)) found.push(`${path.relative(profile, file)}: ${secret}`);
+  }
+  assert.ok(opfsBytes > 64 * 1024, `the OPFS pool is on disk (${opfsBytes} bytes)`);
+  assert.ok(shellSeen, 'the scan reaches the cached app shell');
+  assert.deepEqual(found, [], 'plain text on disk');
 });
