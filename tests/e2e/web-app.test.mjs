@@ -197,7 +197,7 @@ function browserPid() {
   return Number(main[0].trim().split(/\s+/)[0]);
 }
 
-test('the browser killed right after a save: the record is there when it starts again', async () => {
+test('the browser killed right after a save: the record is there when it starts again (after a wrong PIN is refused)', async () => {
   await saveHazard(`网页版保存后立即断电 ${process.pid}`);
   const waiting = Number(await page.locator('#outbox-count').innerText());
   assert.equal(waiting, 1);
@@ -208,6 +208,11 @@ test('the browser killed right after a save: the record is there when it starts 
   page = ctx.pages()[0] ?? (await ctx.newPage());
   await page.goto(`${server.url}/m/`);
   await page.waitForSelector('#pin', { timeout: 60000 });
+  // A wrong PIN opens nothing and changes nothing.
+  await page.fill('#pin', '000000');
+  await page.click('#next');
+  await page.waitForSelector('.error:has-text("PIN")');
+  assert.equal(await page.locator('#sync').count(), 0);
   await page.fill('#pin', PIN);
   await page.click('#next');
   await page.waitForSelector('#sync', { timeout: 60000 });
