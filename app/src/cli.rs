@@ -207,6 +207,7 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         uploads: Default::default(),
         // Set by liveview_router; a desktop window gets files directly.
         upload_path: String::new(),
+        nudge: Default::default(),
     }
 }
 

@@ -4,7 +4,8 @@
 // a hazard; with no network (and the server stopped) save another with a
 // photo; close the browser, start it again on the same profile still
 // offline: the app opens from the service worker and both records are
-// there; back online, one sync brings each to the server exactly once.
+// there; back online, the app syncs by itself and each reaches the server
+// exactly once.
 // Then the browser is killed right after a save: the saved record is there
 // when it starts again; and no file of the browser's profile (OPFS, caches,
 // history, autofill) holds a record's text or the officer's name.
@@ -160,7 +161,7 @@ test('enroll online on a phone, then a record online and one offline', async () 
   ctx = undefined;
 });
 
-test('offline, a new browser opens the app from the service worker with both records; online, each reaches the server once', async () => {
+test('offline, a new browser opens the app from the service worker with both records; online, it syncs by itself and each reaches the server once', async () => {
   ctx = await phone();
   await ctx.setOffline(true);
   page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -179,11 +180,11 @@ test('offline, a new browser opens the app from the service worker with both rec
 
   await server.start();
   await ctx.setOffline(false);
-  await page.click('#sync');
-  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
+  // The page's online event: the app syncs by itself, no tap.
+  await page.waitForSelector('.notice:has-text("已自动同步")', { timeout: 120000 });
   assert.equal(Number(await page.locator('#outbox-count').innerText()), 0);
   assert.equal(serverCount('hazard'), hazardsBefore + 2, 'each record once');
-  // A second sync sends nothing again.
+  // A sync by hand sends nothing again.
   await page.click('#sync');
   await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
   assert.equal(serverCount('hazard'), hazardsBefore + 2, 'still each record once');

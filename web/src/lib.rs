@@ -6,7 +6,8 @@
 //!
 //! Messages, page → worker: `{lv: string}` (a liveview frame),
 //! `{upload: ArrayBuffer, n}` (a chosen photo; answered `{uploaded: id, n}`),
-//! `{fix: {lat, lon, accuracy_m}}` (the browser's position). Worker → page:
+//! `{fix: {lat, lon, accuracy_m}}` (the browser's position), `{online: true}`
+//! (the network is back: sync now). Worker → page:
 //! `{ready: true}`, `{lv: ArrayBuffer}`, `{failed: text}` (the app cannot start).
 #![cfg(target_arch = "wasm32")]
 
@@ -17,7 +18,7 @@ mod platform;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use beatbook_app::ui::{App, UiOptions, Uploads};
+use beatbook_app::ui::{App, SyncNudge, UiOptions, Uploads};
 use dioxus::prelude::VirtualDom;
 use wasm_bindgen::prelude::*;
 
@@ -44,8 +45,9 @@ pub async fn start(server: String) -> Result<(), JsValue> {
 
     let uploads = Uploads::default();
     let platform = Arc::new(platform::Web::default());
+    let nudge = SyncNudge::default();
     let (socket, from_page) = bridge::socket();
-    page.listen(from_page, uploads.clone(), platform.clone());
+    page.listen(from_page, uploads.clone(), platform.clone(), nudge.clone());
     page.forward(socket.outgoing);
 
     let options = UiOptions {
@@ -55,6 +57,7 @@ pub async fn start(server: String) -> Result<(), JsValue> {
         platform,
         uploads,
         upload_path: String::new(),
+        nudge,
     };
     let vdom = VirtualDom::new(App).with_root_context(options);
     page.ready();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use beatbook_app::ui::Uploads;
+use beatbook_app::ui::{SyncNudge, Uploads};
 use beatbook_core::platform::Fix;
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
@@ -27,8 +27,15 @@ impl Page {
     }
 
     /// Handles the page's messages from now on: liveview frames into
-    /// `frames`, photos into `uploads`, positions into `platform`.
-    pub fn listen(&self, frames: UnboundedSender<Vec<u8>>, uploads: Uploads, platform: Arc<Web>) {
+    /// `frames`, photos into `uploads`, positions into `platform`, "the
+    /// network is back" into `nudge`.
+    pub fn listen(
+        &self,
+        frames: UnboundedSender<Vec<u8>>,
+        uploads: Uploads,
+        platform: Arc<Web>,
+        nudge: SyncNudge,
+    ) {
         let page = self.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             let data = e.data();
@@ -40,6 +47,8 @@ impl Page {
                 page.post(&[("uploaded", id.into()), ("n", field(&data, "n"))]);
             } else if let Some(fix) = fix_of(&field(&data, "fix")) {
                 platform.set_fix(fix);
+            } else if field(&data, "online").is_truthy() {
+                nudge.nudge();
             }
         });
         self.0

@@ -83,6 +83,9 @@
     { enableHighAccuracy: true, maximumAge: 30000 },
   );
 
+  // The app syncs by itself when the network is back (app/src/ui/autosync.rs).
+  window.addEventListener('online', () => toWorker({ online: true }));
+
   window.addEventListener('DOMContentLoaded', async () => {
     if (!(await navigator.storage?.persist?.())) {
       say('storage-refused', '浏览器未允许持久保存：空间不足时本机数据可能被清除。请把本应用添加到主屏幕，并尽快同步。 / '

@@ -4,6 +4,7 @@
 //! which needs none of this crate's features. Components get the
 //! [`Core`](beatbook_core::Core) through context and hold no SQL.
 
+mod autosync;
 mod errors;
 mod fields;
 mod form;
@@ -27,6 +28,7 @@ use beatbook_schema::ids::RecordId;
 use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
+pub use autosync::SyncNudge;
 pub use errors::error_text;
 #[cfg(feature = "liveview")]
 pub use liveview::{liveview_router, LiveviewAccess};
@@ -53,6 +55,8 @@ pub struct UiOptions {
     /// the launch's key). A page that defines `window.beatbookUpload` (the
     /// web build's) hands them over through it instead.
     pub upload_path: String,
+    /// Asks the UI to sync now (the web build: when the network is back).
+    pub nudge: SyncNudge,
 }
 
 /// Where the app is.

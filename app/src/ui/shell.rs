@@ -2,6 +2,7 @@
 
 use dioxus::prelude::*;
 
+use super::autosync::AutoSync;
 use super::form::FormView;
 use super::home::Home;
 use super::i18n::{tr, use_lang};
@@ -19,6 +20,7 @@ pub fn Shell() -> Element {
     let route = ui.route.read().clone();
     let at_home = route == Route::Home;
     rsx! {
+        AutoSync {}
         header { class: "top",
             if !at_home {
                 button { id: "back", class: "icon", onclick: move |_| ui.go_back(), "‹ " {tr(l, "返回", "Back")} }
