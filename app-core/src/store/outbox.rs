@@ -192,13 +192,13 @@ impl Store {
     /// a new batch, its id persisted before anything is sent.
     pub fn next_batch(&mut self, limits: BatchLimits) -> Result<Option<Batch>, StoreError> {
         let tx = self.conn.transaction()?;
+        // At most one batch is in flight (a new one is made only when none
+        // is). `min` reads it from the `outbox_batch` index; the former
+        // `WHERE batch_id IS NOT NULL ORDER BY seq` walked the whole outbox
+        // on every batch, which made a push quadratic in the backlog.
         let in_flight: Option<String> = tx
-            .query_row(
-                "SELECT batch_id FROM outbox WHERE batch_id IS NOT NULL ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
+            .prepare_cached("SELECT min(batch_id) FROM outbox")?
+            .query_row([], |r| r.get(0))?;
         let batch_id = match in_flight {
             Some(id) => id,
             None => {
