@@ -71,6 +71,10 @@ pub struct SyncReport {
     /// the compiled forms and the address index must be rebuilt.
     #[serde(default)]
     pub references_changed: bool,
+    /// Requests sent to the server, retries included (a sync with nothing
+    /// to send or receive makes one: the pull that finds nothing new).
+    #[serde(default)]
+    pub requests: u64,
     /// Milliseconds taken.
     pub millis: u64,
 }
@@ -213,6 +217,7 @@ impl SyncEngine {
                 return Err(SyncError::Revoked { unsent });
             }
         }
+        report.requests = client.requests();
         result?;
         report.millis = started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
         lock(store).set_meta("last_sync", &chrono::Utc::now())?;
