@@ -78,11 +78,7 @@ async fn a_sync_with_nothing_to_do_is_one_request_and_a_few_changes_one_per_step
     assert_eq!(sent.accepted, 3);
     assert_eq!(sent.requests, 2, "one push and one pull: {sent:?}");
     let received = sync(&b).await;
-    assert_eq!(
-        (received.requests, received.pulled),
-        (1, 3),
-        "{received:?}"
-    );
+    assert_eq!((received.requests, received.pulled), (1, 3), "{received:?}");
 }
 
 #[tokio::test]

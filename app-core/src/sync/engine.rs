@@ -1,19 +1,22 @@
 //! One sync: photos, then the outbox, then the pull — each step resuming from
 //! what the store holds.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use beatbook_schema::catalogue::form_ids;
-use beatbook_schema::ids::{ChangeId, DeviceId};
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, UserInfo,
+    Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, PushRequest, PushResponse,
+    UserInfo,
 };
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 
 use super::client::{Client, SyncError};
 use super::retry::RetryPolicy;
-use crate::store::{BatchLimits, Store};
+use crate::store::{Batch, BatchLimits, Store};
 use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
@@ -86,6 +89,9 @@ pub struct SyncEngine {
     pub retry: RetryPolicy,
     /// Batch size bounds.
     pub limits: BatchLimits,
+    /// Most push batches on their way at once (1: each waits for the
+    /// answer to the one before).
+    pub in_flight: usize,
     /// Pull page size.
     pub page: u32,
     /// Upload chunk size, bytes.
@@ -97,6 +103,7 @@ impl Default for SyncEngine {
         Self {
             retry: RetryPolicy::default(),
             limits: BatchLimits::default(),
+            in_flight: 2,
             page: 1000,
             chunk: 256 * 1024,
         }
@@ -105,6 +112,37 @@ impl Default for SyncEngine {
 
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Pushes sent and not yet answered, oldest first. Each runs as its own
+/// task so that several are on the wire at once; dropping the pipe (a
+/// failed or cancelled sync) stops those still running — a batch cut off
+/// is resent as it was by the next sync.
+#[derive(Default)]
+struct Flights(VecDeque<(Batch, JoinHandle<Result<PushResponse, SyncError>>)>);
+
+impl Flights {
+    fn ids(&self) -> Vec<BatchId> {
+        self.0.iter().map(|(b, _)| b.id).collect()
+    }
+
+    fn send(&mut self, batch: Batch, client: &Client, retry: RetryPolicy) {
+        let request = PushRequest {
+            batch_id: batch.id,
+            changes: batch.changes.clone(),
+        };
+        let client = client.clone();
+        let task = tokio::spawn(async move { retry.run(|| client.push(&request)).await });
+        self.0.push_back((batch, task));
+    }
+}
+
+impl Drop for Flights {
+    fn drop(&mut self) {
+        for (_, task) in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Marks the photos of one pushed change as not uploaded, so the next sync
@@ -314,17 +352,26 @@ impl SyncEngine {
         let total = lock(store).outbox_len()?;
         let mut done = 0u64;
         let mut deferred_rounds = 0;
+        let mut flights = Flights::default();
         loop {
-            let Some(batch) = lock(store).next_batch(self.limits)? else {
+            // Keep the pipe full: the next batch is read and sent while the
+            // server commits the ones before it.
+            while flights.0.len() < self.in_flight.max(1) && deferred_rounds <= 1 {
+                let sending = flights.ids();
+                let Some(batch) = lock(store).next_batch(self.limits, &sending)? else {
+                    break;
+                };
+                faults::checkpoint("before-push");
+                flights.send(batch, client, self.retry);
+            }
+            let Some((batch, answer)) = flights.0.pop_front() else {
                 return Ok(());
             };
-            let request = beatbook_schema::protocol::PushRequest {
-                batch_id: batch.id,
-                changes: batch.changes.clone(),
-            };
-            faults::checkpoint("before-push");
-            let answer = self.retry.run(|| client.push(&request)).await?;
+            let answer = answer
+                .await
+                .map_err(|e| SyncError::Network(format!("the push was stopped: {e}")))??;
             // The server has committed; the device has not recorded it yet.
+            // Answers are recorded in the order the batches were made.
             faults::checkpoint("after-push");
             lock(store).apply_push(&batch, &answer.results)?;
             let mut deferred = 0;
@@ -357,12 +404,12 @@ impl SyncEngine {
                 total: Some(total),
             });
             if deferred == answer.results.len() {
-                // Nothing moved (photos still missing): stop here, the next sync resumes.
+                // Nothing moved (photos still missing): after a second such
+                // answer no new batch is sent; the next sync resumes.
                 deferred_rounds += 1;
-                if deferred_rounds > 1 {
-                    return Ok(());
+                if deferred_rounds <= 1 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
