@@ -370,15 +370,29 @@ async fn beatbook_run(
     Ok(run)
 }
 
-/// The peer's medians for one phase, as its bench.js aggregates them.
+/// The peer's medians for one phase, as its bench.js aggregates them. A
+/// figure the peer has not for a phase (its local phases have no server) is
+/// NaN here and `null` in the file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PeerPhase {
+    #[serde(deserialize_with = "figure")]
     pub records_per_s: f64,
+    #[serde(deserialize_with = "figure")]
     pub seconds: f64,
+    #[serde(deserialize_with = "figure")]
     pub bytes_total: f64,
+    #[serde(deserialize_with = "figure")]
     pub server_rss_peak: f64,
+    #[serde(deserialize_with = "figure")]
     pub client_cpu_s: f64,
+    #[serde(deserialize_with = "figure")]
     pub server_cpu_s: f64,
+}
+
+/// A figure that JSON holds as `null` when there is none (serde_json writes
+/// NaN so).
+fn figure<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 fn peer_run(peer: &Path, n: usize, runs: usize) -> Result<(BTreeMap<String, PeerPhase>, Json)> {

@@ -515,6 +515,18 @@ mod tests {
     }
 
     #[test]
+    fn a_file_with_figures_the_peer_has_not_reads_back_and_renders_the_same() {
+        let mut file = compare_file();
+        file.peer.get_mut("write_put").unwrap().server_cpu_s = f64::NAN;
+        let json = serde_json::to_string(&file).unwrap();
+        assert!(json.contains(r#""server_cpu_s":null"#), "{json}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compare.json");
+        std::fs::write(&path, json).unwrap();
+        assert_eq!(render_file(&path).unwrap(), render_compare(&file));
+    }
+
+    #[test]
     fn a_slower_duration_says_so() {
         let mut file = compare_file();
         file.peer.get_mut("incr_pull").unwrap().seconds = 0.01;
