@@ -10,19 +10,19 @@ use beatbook_schema::record::AttachmentRef;
 use crate::error::CoreError;
 use crate::photos::{self, PhotoSettings};
 use crate::platform::Platform;
-use crate::store::{Store, StoreError};
+use crate::store::{LocalStore, LocalStoreError};
 
 /// The store, the platform and the photo settings, shared by the core and
 /// its form sessions; cloning it is cheap.
 #[derive(Clone)]
 pub(crate) struct Device {
-    store: Arc<Mutex<Store>>,
+    store: Arc<Mutex<LocalStore>>,
     platform: Arc<dyn Platform>,
     photo_settings: PhotoSettings,
 }
 
 impl Device {
-    pub(crate) fn new(store: Store, platform: Arc<dyn Platform>) -> Self {
+    pub(crate) fn new(store: LocalStore, platform: Arc<dyn Platform>) -> Self {
         Self {
             store: Arc::new(Mutex::new(store)),
             platform,
@@ -31,12 +31,12 @@ impl Device {
     }
 
     /// The store, locked (a panic elsewhere does not lock it for good).
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, LocalStore> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The store's lock itself, for the sync engine, which locks it per step.
-    pub(crate) fn store_lock(&self) -> &Mutex<Store> {
+    pub(crate) fn store_lock(&self) -> &Mutex<LocalStore> {
         &self.store
     }
 
@@ -51,7 +51,7 @@ impl Device {
         let photo = photos::process(bytes, &self.photo_settings)
             .map_err(|e| CoreError::Photo(e.to_string()))?;
         let store = self.store();
-        photos::store(&store.photo_dir(), store.key(), &photo).map_err(StoreError::from)?;
+        photos::store(&store.photo_dir(), store.key(), &photo).map_err(LocalStoreError::from)?;
         let attachment = AttachmentRef {
             sha256: photo.sha256,
             content_type: "image/jpeg".into(),

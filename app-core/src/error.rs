@@ -4,7 +4,7 @@ use beatbook_schema::form::FieldError;
 use beatbook_schema::text::Text;
 
 use crate::lockout::UnlockError;
-use crate::store::StoreError;
+use crate::store::LocalStoreError;
 use crate::sync::{self, SyncError};
 
 /// Why a core operation failed.
@@ -12,7 +12,7 @@ use crate::sync::{self, SyncError};
 pub enum CoreError {
     /// The store failed (disk, corrupt data, a PIN that is not 6–12 digits, ...).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LocalStoreError),
     /// The PIN did not unlock the device: wrong, too soon after wrong ones,
     /// or one too many (the data was erased).
     #[error(transparent)]

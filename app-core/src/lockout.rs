@@ -17,7 +17,7 @@ use beatbook_schema::text::Text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, StoreError};
+use super::store::{self, LocalStoreError};
 
 /// The file holding the count, in the device directory.
 pub const ATTEMPTS_FILE: &str = "pin_attempts.json";
@@ -84,7 +84,7 @@ pub enum UnlockError {
     },
     /// The store failed otherwise (the count is as before the try).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LocalStoreError),
 }
 
 fn wait_clause(secs: u64) -> String {
@@ -139,20 +139,20 @@ struct Attempts {
 }
 
 /// Unlocks with one try of a PIN: `try_pin` opens the store (or answers
-/// [`StoreError::WrongPin`]); `now` is the platform's clock.
+/// [`LocalStoreError::WrongPin`]); `now` is the platform's clock.
 pub fn unlock<T>(
     dir: &Path,
     policy: &PinPolicy,
     now: DateTime<Utc>,
-    try_pin: impl FnOnce() -> Result<T, StoreError>,
+    try_pin: impl FnOnce() -> Result<T, LocalStoreError>,
 ) -> Result<T, UnlockError> {
-    std::fs::create_dir_all(dir).map_err(StoreError::from)?;
+    std::fs::create_dir_all(dir).map_err(LocalStoreError::from)?;
     // One try at a time per device, across threads and processes (liveview
     // serves several pages; the command line may run beside it), so that no
     // two tries read the same count: an exclusive lock on the directory
     // itself, released when `device_lock` is dropped.
-    let device_lock = std::fs::File::open(dir).map_err(StoreError::from)?;
-    device_lock.lock().map_err(StoreError::from)?;
+    let device_lock = std::fs::File::open(dir).map_err(LocalStoreError::from)?;
+    device_lock.lock().map_err(LocalStoreError::from)?;
     let path = dir.join(ATTEMPTS_FILE);
     let before = match read(&path) {
         Some(attempts) => attempts,
@@ -201,7 +201,7 @@ pub fn unlock<T>(
             remove(&path)?;
             Ok(opened)
         }
-        Err(StoreError::WrongPin) if counted.failures >= policy.wipe_after => {
+        Err(LocalStoreError::WrongPin) if counted.failures >= policy.wipe_after => {
             tracing::warn!(
                 failures = counted.failures,
                 "too many wrong PINs: erasing the device's data"
@@ -211,7 +211,7 @@ pub fn unlock<T>(
                 failures: counted.failures,
             })
         }
-        Err(StoreError::WrongPin) => Err(UnlockError::WrongPin {
+        Err(LocalStoreError::WrongPin) => Err(UnlockError::WrongPin {
             left: policy.wipe_after - counted.failures,
             wait_secs: ceil_secs(policy.delay(counted.failures)),
         }),
@@ -271,7 +271,7 @@ fn unreadable(policy: &PinPolicy, now: DateTime<Utc>) -> Attempts {
 }
 
 /// Writes the count durably (temporary file, fsync, rename, fsync the directory).
-fn write(path: &Path, attempts: &Attempts) -> Result<(), StoreError> {
+fn write(path: &Path, attempts: &Attempts) -> Result<(), LocalStoreError> {
     use std::io::Write;
     let tmp: PathBuf = path.with_extension("json.tmp");
     let mut file = std::fs::File::create(&tmp)?;
@@ -284,7 +284,7 @@ fn write(path: &Path, attempts: &Attempts) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn remove(path: &Path) -> Result<(), StoreError> {
+fn remove(path: &Path) -> Result<(), LocalStoreError> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
         _ => Ok(()),
@@ -293,7 +293,7 @@ fn remove(path: &Path) -> Result<(), StoreError> {
 
 /// Erases the device's files, the count last: an erase cut short is
 /// finished by the next try.
-fn erase(dir: &Path) -> Result<(), StoreError> {
+fn erase(dir: &Path) -> Result<(), LocalStoreError> {
     store::erase_files(dir)?;
     remove(&dir.join(ATTEMPTS_FILE))
 }
@@ -306,7 +306,7 @@ mod tests {
 
     use super::*;
     use crate::keys::PinKeys;
-    use crate::store::Store;
+    use crate::store::LocalStore;
 
     const PIN: &str = "246810";
     const WRONG: &str = "135790";
@@ -315,9 +315,9 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("a time")
     }
 
-    fn try_open(dir: &Path, pin: &str, at: DateTime<Utc>) -> Result<Store, UnlockError> {
+    fn try_open(dir: &Path, pin: &str, at: DateTime<Utc>) -> Result<LocalStore, UnlockError> {
         unlock(dir, &PinPolicy::default(), at, || {
-            Store::open(dir, pin, &PinKeys::fast_for_tests())
+            LocalStore::open(dir, pin, &PinKeys::fast_for_tests())
         })
     }
 
@@ -358,7 +358,7 @@ mod tests {
     fn an_attempt_is_on_disk_before_its_key_is_tried() {
         let dir = device();
         let seen = unlock(dir.path(), &PinPolicy::default(), t(1), || {
-            Ok::<_, StoreError>(failures(dir.path()))
+            Ok::<_, LocalStoreError>(failures(dir.path()))
         })
         .expect("opens");
         assert_eq!(seen, 1, "counted while the key was being tried");
@@ -369,7 +369,7 @@ mod tests {
                 dir.path(),
                 &PinPolicy::default(),
                 t(2),
-                || -> Result<(), StoreError> { panic!("killed while deriving the key") },
+                || -> Result<(), LocalStoreError> { panic!("killed while deriving the key") },
             );
         });
         assert!(killed.is_err());
@@ -454,7 +454,7 @@ mod tests {
         let dir = device();
         try_open(dir.path(), WRONG, t(1)).expect_err("wrong");
         let e = try_open(dir.path(), "12", t(2)).expect_err("malformed");
-        assert!(matches!(e, UnlockError::Store(StoreError::Key(_))), "{e:?}");
+        assert!(matches!(e, UnlockError::Store(LocalStoreError::Key(_))), "{e:?}");
         assert_eq!(failures(dir.path()), 1);
     }
 
@@ -527,7 +527,7 @@ mod tests {
                     t(1),
                     || -> Result<(), _> {
                         std::thread::sleep(Duration::from_millis(300));
-                        Err(StoreError::Key(crate::keys::KeyError::BadPin))
+                        Err(LocalStoreError::Key(crate::keys::KeyError::BadPin))
                     },
                 )
             })
@@ -536,7 +536,7 @@ mod tests {
         try_open(dir.path(), WRONG, t(2)).expect_err("wrong");
         assert!(matches!(
             slow.join().expect("thread"),
-            Err(UnlockError::Store(StoreError::Key(_)))
+            Err(UnlockError::Store(LocalStoreError::Key(_)))
         ));
         assert_eq!(failures(dir.path()), 1);
     }

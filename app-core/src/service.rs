@@ -22,7 +22,7 @@ use crate::photos;
 use crate::platform::Platform;
 use crate::search::SearchIndex;
 use crate::session::FormSession;
-use crate::store::{LocalRecord, LocalState, RecordFilter, Store};
+use crate::store::{LocalRecord, LocalState, RecordFilter, LocalStore};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
 
 struct Inner {
@@ -96,7 +96,7 @@ impl Core {
         platform: Arc<dyn Platform>,
         policy: &PinPolicy,
     ) -> Result<Self, CoreError> {
-        let store = lockout::unlock(dir, policy, platform.now(), || Store::open(dir, pin, keys))?;
+        let store = lockout::unlock(dir, policy, platform.now(), || LocalStore::open(dir, pin, keys))?;
         let core = Core(Arc::new(Inner {
             device: Device::new(store, platform),
             forms: RwLock::new(HashMap::new()),
@@ -120,7 +120,7 @@ impl Core {
         }
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
+    fn store(&self) -> MutexGuard<'_, LocalStore> {
         self.0.device.store()
     }
 

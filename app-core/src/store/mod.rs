@@ -33,7 +33,7 @@ use super::keys::{KeyError, KeyProvider, StoreKey};
 
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum LocalStoreError {
     /// The PIN does not open this device's database.
     #[error("wrong PIN: the local database did not open (no data was changed)")]
     WrongPin,
@@ -82,7 +82,7 @@ const DATABASE_FILES: [&str; 3] = ["beatbook.db", "beatbook.db-wal", "beatbook.d
 /// database, the photos and the device file with the key-derivation salt,
 /// so that not even the right PIN can open what might linger on the disk.
 /// The next open makes a new, empty device.
-pub fn erase_files(dir: &Path) -> Result<(), StoreError> {
+pub fn erase_files(dir: &Path) -> Result<(), LocalStoreError> {
     let remove = |path: PathBuf| match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -114,23 +114,23 @@ struct DeviceFile {
 }
 
 /// The open local store.
-pub struct Store {
+pub struct LocalStore {
     conn: Connection,
     dir: PathBuf,
     device: DeviceId,
     key: StoreKey,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for LocalStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("LocalStore")
             .field("dir", &self.dir)
             .field("device", &self.device)
             .finish()
     }
 }
 
-fn read_device_file(dir: &Path) -> Result<Option<DeviceFile>, StoreError> {
+fn read_device_file(dir: &Path) -> Result<Option<DeviceFile>, LocalStoreError> {
     match std::fs::read(dir.join("device.json")) {
         Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -138,11 +138,11 @@ fn read_device_file(dir: &Path) -> Result<Option<DeviceFile>, StoreError> {
     }
 }
 
-impl Store {
+impl LocalStore {
     /// Opens the store in `dir` with the officer's PIN, creating it (with a
     /// new device id and salt) on first use. A wrong PIN is
-    /// [`StoreError::WrongPin`] and changes nothing on disk.
-    pub fn open(dir: &Path, pin: &str, keys: &dyn KeyProvider) -> Result<Self, StoreError> {
+    /// [`LocalStoreError::WrongPin`] and changes nothing on disk.
+    pub fn open(dir: &Path, pin: &str, keys: &dyn KeyProvider) -> Result<Self, LocalStoreError> {
         std::fs::create_dir_all(dir.join("photos"))?;
         let device = match read_device_file(dir)? {
             Some(d) => d,
@@ -159,7 +159,7 @@ impl Store {
         };
         let mut salt = [0u8; 16];
         hex::decode_to_slice(&device.salt, &mut salt).map_err(|_| {
-            StoreError::Corrupt(serde::de::Error::custom(
+            LocalStoreError::Corrupt(serde::de::Error::custom(
                 "device.json: salt is not 32 hex characters",
             ))
         })?;
@@ -174,7 +174,7 @@ impl Store {
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::NotADatabase =>
             {
-                return Err(StoreError::WrongPin)
+                return Err(LocalStoreError::WrongPin)
             }
             Err(e) => return Err(e.into()),
         }
@@ -190,7 +190,7 @@ impl Store {
         Ok(store)
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
+    fn migrate(&mut self) -> Result<(), LocalStoreError> {
         let applied: usize = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -224,17 +224,17 @@ impl Store {
     }
 
     /// Reads a meta value.
-    pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+    pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, LocalStoreError> {
         meta_get(&self.conn, key)
     }
 
     /// Writes a meta value.
-    pub fn set_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+    pub fn set_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), LocalStoreError> {
         meta_set(&self.conn, key, value)
     }
 
     /// What would be lost if the device were wiped now.
-    pub fn unsent(&self) -> Result<Unsent, StoreError> {
+    pub fn unsent(&self) -> Result<Unsent, LocalStoreError> {
         let records = self.conn.query_row(
             "SELECT count(*) FROM records WHERE state IN ('draft', 'rejected') OR id IN (SELECT record_id FROM outbox)",
             [],
@@ -251,7 +251,7 @@ impl Store {
     /// Deletes every record, change, form and photo of this device, and
     /// rewrites the database file so nothing deleted lingers in it. Used when
     /// the server says the device was revoked (a lost phone).
-    pub fn wipe(&mut self) -> Result<(), StoreError> {
+    pub fn wipe(&mut self) -> Result<(), LocalStoreError> {
         self.conn.pragma_update(None, "secure_delete", "ON")?;
         self.conn.execute_batch(
             "DELETE FROM outbox; DELETE FROM records; DELETE FROM attachments; DELETE FROM forms; DELETE FROM meta;",
@@ -266,7 +266,7 @@ impl Store {
     }
 
     /// The next hybrid-logical-clock stamp of this device, persisted.
-    fn next_hlc(conn: &Connection, device: DeviceId) -> Result<Hlc, StoreError> {
+    fn next_hlc(conn: &Connection, device: DeviceId) -> Result<Hlc, LocalStoreError> {
         let last: Hlc = meta_get(conn, "hlc")?.unwrap_or(Hlc::zero(device));
         let next = last.tick(Utc::now().timestamp_millis().max(0) as u64);
         meta_set(conn, "hlc", &next)?;
@@ -274,16 +274,16 @@ impl Store {
     }
 }
 
-fn meta_get<T: DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>, StoreError> {
+fn meta_get<T: DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>, LocalStoreError> {
     let raw: Option<String> = conn
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
         .optional()?;
-    raw.map(|r| serde_json::from_str(&r).map_err(StoreError::from))
+    raw.map(|r| serde_json::from_str(&r).map_err(LocalStoreError::from))
         .transpose()
 }
 
-fn meta_set<T: Serialize>(conn: &Connection, key: &str, value: &T) -> Result<(), StoreError> {
+fn meta_set<T: Serialize>(conn: &Connection, key: &str, value: &T) -> Result<(), LocalStoreError> {
     conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
         .execute(rusqlite::params![key, serde_json::to_string(value)?])?;
     Ok(())

@@ -10,7 +10,7 @@ use rusqlite::{params, Transaction};
 use serde_json::Value as Json;
 
 use super::records::{get_record, LocalRecord, LocalState, Rejection};
-use super::{Store, StoreError};
+use super::{LocalStore, LocalStoreError};
 
 /// How big one push may be.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +66,7 @@ fn apply_patch(base: &mut Values, patch: &Values) {
     }
 }
 
-fn base_vals(tx: &Transaction<'_>, id: RecordId) -> Result<Values, StoreError> {
+fn base_vals(tx: &Transaction<'_>, id: RecordId) -> Result<Values, LocalStoreError> {
     let raw: String = tx
         .prepare_cached("SELECT base_vals FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| r.get(0))?;
@@ -79,7 +79,7 @@ fn enqueue(
     record: &LocalRecord,
     op: ChangeOp,
     device: DeviceId,
-) -> Result<ChangeId, StoreError> {
+) -> Result<ChangeId, LocalStoreError> {
     let change = Change {
         change_id: ChangeId::new_v7(),
         record_id: record.id,
@@ -87,7 +87,7 @@ fn enqueue(
         form_version: record.form_version,
         grid: record.grid.clone(),
         base_revision: record.base_revision,
-        hlc: Store::next_hlc(tx, device)?,
+        hlc: LocalStore::next_hlc(tx, device)?,
         at: Utc::now(),
         op,
     };
@@ -103,7 +103,7 @@ fn enqueue(
     Ok(change.change_id)
 }
 
-impl Store {
+impl LocalStore {
     /// Finalizes a record with its validated values: in one transaction the
     /// record becomes `queued` and its change enters the outbox. Returns the
     /// change id, or `None` when nothing differs from what the server has.
@@ -112,12 +112,12 @@ impl Store {
         id: RecordId,
         values: &Values,
         attachments: &[AttachmentRef],
-    ) -> Result<Option<ChangeId>, StoreError> {
+    ) -> Result<Option<ChangeId>, LocalStoreError> {
         let device = self.device;
         let tx = self.conn.transaction()?;
-        let record = get_record(&tx, id)?.ok_or_else(|| StoreError::NoRecord(id.to_string()))?;
+        let record = get_record(&tx, id)?.ok_or_else(|| LocalStoreError::NoRecord(id.to_string()))?;
         if !record.editable() {
-            return Err(StoreError::NotEditable(format!(
+            return Err(LocalStoreError::NotEditable(format!(
                 "record {id} can no longer be changed"
             )));
         }
@@ -159,10 +159,10 @@ impl Store {
 
     /// Deletes a record: a tombstone change for the server, or, for a draft
     /// the server never saw and nothing was sent of, simply removes it.
-    pub fn delete(&mut self, id: RecordId) -> Result<(), StoreError> {
+    pub fn delete(&mut self, id: RecordId) -> Result<(), LocalStoreError> {
         let device = self.device;
         let tx = self.conn.transaction()?;
-        let record = get_record(&tx, id)?.ok_or_else(|| StoreError::NoRecord(id.to_string()))?;
+        let record = get_record(&tx, id)?.ok_or_else(|| LocalStoreError::NoRecord(id.to_string()))?;
         let pending: i64 = tx
             .prepare_cached("SELECT COUNT(*) FROM outbox WHERE record_id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))?;
@@ -180,7 +180,7 @@ impl Store {
     }
 
     /// Number of changes waiting in the outbox.
-    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+    pub fn outbox_len(&self) -> Result<u64, LocalStoreError> {
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
@@ -198,7 +198,7 @@ impl Store {
         &mut self,
         limits: BatchLimits,
         sending: &[BatchId],
-    ) -> Result<Option<Batch>, StoreError> {
+    ) -> Result<Option<Batch>, LocalStoreError> {
         let tx = self.conn.transaction()?;
         // Read from the `outbox_batch` index: a scan of the outbox on every
         // batch made a push quadratic in the backlog.
@@ -248,12 +248,12 @@ impl Store {
                 tx.prepare_cached("SELECT change FROM outbox WHERE batch_id = ?1 ORDER BY seq")?;
             let rows = stmt.query_map([&batch_id], |r| r.get::<_, String>(0))?;
             rows.map(|r| Ok(serde_json::from_str(&r?)?))
-                .collect::<Result<Vec<Change>, StoreError>>()?
+                .collect::<Result<Vec<Change>, LocalStoreError>>()?
         };
         tx.commit()?;
         let id = batch_id
             .parse()
-            .map_err(|_| StoreError::Corrupt(serde::de::Error::custom("outbox batch id")))?;
+            .map_err(|_| LocalStoreError::Corrupt(serde::de::Error::custom("outbox batch id")))?;
         Ok(Some(Batch { id, changes }))
     }
 
@@ -265,7 +265,7 @@ impl Store {
         &mut self,
         batch: &Batch,
         results: &[ChangeResult],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), LocalStoreError> {
         let tx = self.conn.transaction()?;
         for change in &batch.changes {
             let Some(result) = results.iter().find(|r| r.change_id == change.change_id) else {
@@ -338,8 +338,8 @@ mod tests {
 
     /// A store with one finalized change per entry of `records` (several
     /// changes of one record when it is named again).
-    fn store_with_changes(dir: &std::path::Path, edits: &[usize]) -> (Store, Vec<RecordId>) {
-        let mut store = Store::open(dir, "246810", &PinKeys::fast_for_tests()).unwrap();
+    fn store_with_changes(dir: &std::path::Path, edits: &[usize]) -> (LocalStore, Vec<RecordId>) {
+        let mut store = LocalStore::open(dir, "246810", &PinKeys::fast_for_tests()).unwrap();
         let mut ids: Vec<RecordId> = Vec::new();
         for (n, &r) in edits.iter().enumerate() {
             while ids.len() <= r {

@@ -9,10 +9,10 @@ use beatbook_schema::record::RecordStatus;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::records::LocalState;
-use super::{meta_set, Store, StoreError};
+use super::{meta_set, LocalStore, LocalStoreError};
 
 /// Whether a record has local edits the server has not acknowledged.
-fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, StoreError> {
+fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStoreError> {
     let row: Option<(String, String, String, i64)> = tx
         .prepare_cached(
             "SELECT state, vals, base_vals, (SELECT COUNT(*) FROM outbox WHERE record_id = ?1) FROM records WHERE id = ?1",
@@ -42,7 +42,7 @@ fn local_state(version: &RecordVersion) -> LocalState {
 }
 
 /// Makes a server version the record's local state.
-fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), StoreError> {
+fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError> {
     let r = &v.record;
     let values = serde_json::to_string(&r.values)?;
     tx.prepare_cached(
@@ -75,7 +75,7 @@ fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, StoreError> {
+fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, LocalStoreError> {
     Ok(tx
         .prepare_cached("SELECT base_revision FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| r.get::<_, i64>(0))
@@ -83,7 +83,7 @@ fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, Stor
         .map(|r| r as u64))
 }
 
-fn apply_version(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), StoreError> {
+fn apply_version(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError> {
     let id = v.record.id;
     if has_local_edits(tx, id)? {
         let held: Option<String> = tx
@@ -107,7 +107,7 @@ fn apply_version(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), StoreErr
 
 /// After an acknowledgement: a version held back while edits were pending
 /// becomes the local state if it is newer than what was acknowledged.
-pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), StoreError> {
+pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), LocalStoreError> {
     if has_local_edits(tx, id)? {
         return Ok(());
     }
@@ -127,9 +127,9 @@ pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), Sto
     Ok(())
 }
 
-impl Store {
+impl LocalStore {
     /// Applies a pulled page and advances the cursor, in one transaction.
-    pub fn apply_pull(&mut self, page: &PullPage) -> Result<(), StoreError> {
+    pub fn apply_pull(&mut self, page: &PullPage) -> Result<(), LocalStoreError> {
         let tx = self.conn.transaction()?;
         for item in &page.items {
             match item {
@@ -146,7 +146,7 @@ impl Store {
     }
 
     /// Where the next pull starts.
-    pub fn cursor(&self) -> Result<Cursor, StoreError> {
+    pub fn cursor(&self) -> Result<Cursor, LocalStoreError> {
         Ok(self.meta("cursor")?.unwrap_or_default())
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{LocalStore, LocalStoreError};
 
 /// Where a record stands on this device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -182,16 +182,16 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<LocalRecord> {
 pub(super) fn get_record(
     conn: &rusqlite::Connection,
     id: RecordId,
-) -> Result<Option<LocalRecord>, StoreError> {
+) -> Result<Option<LocalRecord>, LocalStoreError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM records WHERE id = ?1"))?
         .query_row([id.to_string()], from_row)
         .optional()?)
 }
 
-impl Store {
+impl LocalStore {
     /// Saves a published form definition.
-    pub fn put_form(&self, def: &FormDef) -> Result<(), StoreError> {
+    pub fn put_form(&self, def: &FormDef) -> Result<(), LocalStoreError> {
         self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)",
@@ -205,7 +205,7 @@ impl Store {
     }
 
     /// Every form definition on the device.
-    pub fn forms(&self) -> Result<Vec<FormDef>, StoreError> {
+    pub fn forms(&self) -> Result<Vec<FormDef>, LocalStoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT definition FROM forms ORDER BY form_id, version")?;
@@ -220,7 +220,7 @@ impl Store {
         grid: &GridId,
         author: UserId,
         values: &Values,
-    ) -> Result<RecordId, StoreError> {
+    ) -> Result<RecordId, LocalStoreError> {
         let id = RecordId::new_v7();
         let now = Utc::now().to_rfc3339();
         self.conn
@@ -248,10 +248,10 @@ impl Store {
         id: RecordId,
         values: &Values,
         attachments: &[AttachmentRef],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), LocalStoreError> {
         let record = self.record(id)?;
         if !record.editable() {
-            return Err(StoreError::NotEditable(format!(
+            return Err(LocalStoreError::NotEditable(format!(
                 "record {id} is {} and cannot be edited",
                 record.state.label().en
             )));
@@ -273,12 +273,12 @@ impl Store {
     }
 
     /// One record.
-    pub fn record(&self, id: RecordId) -> Result<LocalRecord, StoreError> {
-        get_record(&self.conn, id)?.ok_or_else(|| StoreError::NoRecord(id.to_string()))
+    pub fn record(&self, id: RecordId) -> Result<LocalRecord, LocalStoreError> {
+        get_record(&self.conn, id)?.ok_or_else(|| LocalStoreError::NoRecord(id.to_string()))
     }
 
     /// Records matching a filter, newest first.
-    pub fn records(&self, filter: &RecordFilter) -> Result<Vec<LocalRecord>, StoreError> {
+    pub fn records(&self, filter: &RecordFilter) -> Result<Vec<LocalRecord>, LocalStoreError> {
         let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM records
@@ -298,7 +298,7 @@ impl Store {
     }
 
     /// How many records are in each state.
-    pub fn state_counts(&self) -> Result<Vec<(LocalState, u64)>, StoreError> {
+    pub fn state_counts(&self) -> Result<Vec<(LocalState, u64)>, LocalStoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT state, COUNT(*) FROM records WHERE deleted = 0 GROUP BY state")?;
@@ -313,7 +313,7 @@ impl Store {
 
     /// The latest record of a form entered on this device (for carrying
     /// values forward: what this officer typed last, not what others synced).
-    pub fn latest_of_form(&self, form_id: &str) -> Result<Option<LocalRecord>, StoreError> {
+    pub fn latest_of_form(&self, form_id: &str) -> Result<Option<LocalRecord>, LocalStoreError> {
         Ok(self
             .conn
             .prepare_cached(&format!(
@@ -325,7 +325,7 @@ impl Store {
     }
 
     /// Records an attachment the device holds (its sealed file written by the caller).
-    pub fn add_attachment(&self, attachment: &AttachmentRef) -> Result<(), StoreError> {
+    pub fn add_attachment(&self, attachment: &AttachmentRef) -> Result<(), LocalStoreError> {
         self.conn
             .prepare_cached("INSERT OR IGNORE INTO attachments (sha256, content_type, size) VALUES (?1, ?2, ?3)")?
             .execute(params![attachment.sha256.to_hex(), attachment.content_type, attachment.size as i64])?;
@@ -333,7 +333,7 @@ impl Store {
     }
 
     /// Attachments referenced by queued changes that the server has not confirmed.
-    pub fn unuploaded_attachments(&self) -> Result<Vec<AttachmentRef>, StoreError> {
+    pub fn unuploaded_attachments(&self) -> Result<Vec<AttachmentRef>, LocalStoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT a.sha256, a.content_type, a.size FROM attachments a
              JOIN outbox o ON o.change LIKE '%' || a.sha256 || '%'
@@ -350,7 +350,7 @@ impl Store {
             let (sha, content_type, size) = r?;
             let sha256: Sha256 = sha
                 .parse()
-                .map_err(|_| StoreError::Corrupt(serde::de::Error::custom("attachment digest")))?;
+                .map_err(|_| LocalStoreError::Corrupt(serde::de::Error::custom("attachment digest")))?;
             Ok(AttachmentRef {
                 sha256,
                 content_type,
@@ -361,7 +361,7 @@ impl Store {
     }
 
     /// Notes that the server does not hold an attachment after all.
-    pub fn mark_not_uploaded(&self, sha: &Sha256) -> Result<(), StoreError> {
+    pub fn mark_not_uploaded(&self, sha: &Sha256) -> Result<(), LocalStoreError> {
         self.conn
             .prepare_cached("UPDATE attachments SET uploaded = 0 WHERE sha256 = ?1")?
             .execute([sha.to_hex()])?;
@@ -369,7 +369,7 @@ impl Store {
     }
 
     /// Notes that the server holds an attachment.
-    pub fn mark_uploaded(&self, sha: &Sha256) -> Result<(), StoreError> {
+    pub fn mark_uploaded(&self, sha: &Sha256) -> Result<(), LocalStoreError> {
         self.conn
             .prepare_cached("UPDATE attachments SET uploaded = 1 WHERE sha256 = ?1")?
             .execute([sha.to_hex()])?;

@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::address::{self, AddressError};
-use crate::store::{StoreError, Unsent};
+use crate::store::{LocalStoreError, Unsent};
 
 /// Why a sync step failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum SyncError {
     NotEnrolled,
     /// The local store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] LocalStoreError),
     /// A local photo file could not be read.
     #[error("photo {0}: {1}")]
     Photo(Sha256, String),

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::client::{Client, SyncError};
 use super::retry::RetryPolicy;
-use crate::store::{Batch, BatchLimits, Store};
+use crate::store::{Batch, BatchLimits, LocalStore};
 use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
@@ -110,7 +110,7 @@ impl Default for SyncEngine {
     }
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -147,7 +147,7 @@ impl Drop for Flights {
 
 /// Marks the photos of one pushed change as not uploaded, so the next sync
 /// asks the server again which of them it lacks.
-fn forget_uploads(store: &Mutex<Store>, changes: &[Change], id: ChangeId) -> Result<(), SyncError> {
+fn forget_uploads(store: &Mutex<LocalStore>, changes: &[Change], id: ChangeId) -> Result<(), SyncError> {
     let Some(ChangeOp::Upsert { attachments, .. }) =
         changes.iter().find(|c| c.change_id == id).map(|c| &c.op)
     else {
@@ -162,7 +162,7 @@ fn forget_uploads(store: &Mutex<Store>, changes: &[Change], id: ChangeId) -> Res
 
 /// Enrolls this device with the server; the token is kept in the store.
 pub async fn enroll(
-    store: &Mutex<Store>,
+    store: &Mutex<LocalStore>,
     server: &str,
     badge: &str,
     password: &str,
@@ -207,7 +207,7 @@ impl SyncEngine {
     /// `server` overrides the enrolled server address for this sync only.
     pub async fn sync(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         server: Option<&str>,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<SyncReport, SyncError> {
@@ -218,7 +218,7 @@ impl SyncEngine {
     /// in a whole sync.
     pub async fn run(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         server: Option<&str>,
         steps: Steps,
         progress: &(dyn Fn(Progress) + Sync),
@@ -269,7 +269,7 @@ impl SyncEngine {
 
     async fn upload(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         client: &Client,
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),
@@ -344,7 +344,7 @@ impl SyncEngine {
 
     async fn push(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         client: &Client,
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),
@@ -416,7 +416,7 @@ impl SyncEngine {
 
     async fn pull(
         &self,
-        store: &Mutex<Store>,
+        store: &Mutex<LocalStore>,
         client: &Client,
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),

@@ -56,7 +56,7 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use beatbook_core::store::StoreError;
+    use beatbook_core::store::LocalStoreError;
     use beatbook_schema::form::FieldError;
     use beatbook_schema::problem::ProblemCode;
     use beatbook_schema::protocol::{ErrorBody, ErrorCode};
@@ -74,7 +74,7 @@ mod tests {
             CoreError::UnknownForm("hazard".into()),
             CoreError::UnknownField("residents[0].name".into()),
             CoreError::Photo("not an image".into()),
-            CoreError::Store(StoreError::from(std::io::Error::other("disk full"))),
+            CoreError::Store(LocalStoreError::from(std::io::Error::other("disk full"))),
             CoreError::Sync(SyncError::Network("timed out".into())),
             CoreError::Sync(SyncError::NotEnrolled),
             CoreError::Invalid(vec![FieldError {
