@@ -4,11 +4,13 @@
 # Release builds; minutes, not seconds. Nothing here runs in CI.
 #
 #   scripts/bench.sh                              # compare (N=10,000, 3 runs) + load (500 devices)
-#   scripts/bench.sh compare --n 50000 --runs 1   # the peer's 50k size
+#   scripts/bench.sh compare                      # … → docs/bench/compare.json
+#   scripts/bench.sh compare --n 50000 --runs 1 --out target/compare-50k.json   # the peer's 50k size
 #   scripts/bench.sh load --devices 500
 #   scripts/bench.sh load --backend postgres --instances 2
 #   scripts/bench.sh scale                        # SQLite, PostgreSQL ×1, ×2 → docs/bench/scale.json
-#   scripts/bench.sh report [FILE]                # the README's scale table from that file
+#   scripts/bench.sh report [FILE]                # the README's table from a results file
+#                                                 # (docs/bench/scale.json, the default, or compare.json)
 #   scripts/bench.sh local                        # save latency, address search, photo size
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -61,6 +61,27 @@ async fn records_saved_offline_reach_a_second_device_of_the_grid() {
 }
 
 #[tokio::test]
+async fn a_sync_with_nothing_to_do_is_one_request_and_a_few_changes_one_per_step() {
+    let server = TestServer::start().await;
+    let (_a_dir, a) = device(&server, "o1").await;
+    let (_b_dir, b) = device(&server, "o1").await;
+    sync(&a).await;
+    sync(&b).await;
+
+    let idle = sync(&b).await;
+    assert_eq!((idle.requests, idle.pulled), (1, 0), "{idle:?}");
+
+    for owner in ["张三", "李四", "王五"] {
+        enter_house(&a, owner);
+    }
+    let sent = sync(&a).await;
+    assert_eq!(sent.accepted, 3);
+    assert_eq!(sent.requests, 2, "one push and one pull: {sent:?}");
+    let received = sync(&b).await;
+    assert_eq!((received.requests, received.pulled), (1, 3), "{received:?}");
+}
+
+#[tokio::test]
 async fn a_device_rebuilt_from_nothing_restores_its_grid() {
     let server = TestServer::start().await;
     let (_old, a) = device(&server, "o1").await;

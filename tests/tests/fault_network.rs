@@ -46,6 +46,7 @@ fn device(dir: &std::path::Path) -> Core {
         },
         page: 9,
         chunk: 32 * 1024,
+        ..SyncEngine::default()
     })
 }
 

@@ -36,6 +36,7 @@ fn device(dir: &std::path::Path) -> Core {
         },
         page: 16,
         chunk: 16 * 1024,
+        ..SyncEngine::default()
     })
 }
 

@@ -437,6 +437,7 @@ fn field_device(dir: &Path) -> Core {
         },
         page: 16,
         chunk: 16 * 1024,
+        ..SyncEngine::default()
     })
 }
 

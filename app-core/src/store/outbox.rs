@@ -189,19 +189,29 @@ impl LocalStore {
             as u64)
     }
 
-    /// The batch to push next: a batch already sent but not acknowledged is
-    /// resent as it was; otherwise the oldest changes within `limits` become
-    /// a new batch, its id persisted before anything is sent.
-    pub fn next_batch(&mut self, limits: BatchLimits) -> Result<Option<Batch>, LocalStoreError> {
+    /// The batch to push next, while the batches `sending` are on their
+    /// way: a batch already made but not acknowledged (e.g. sent before the
+    /// app was killed) is resent as it was, oldest first; otherwise the
+    /// oldest unbatched changes within `limits` become a new batch, its id
+    /// persisted before anything is sent. A new batch leaves out the records
+    /// of batches in flight, so a record's changes reach the server in order
+    /// however the server interleaves concurrent pushes.
+    pub fn next_batch(
+        &mut self,
+        limits: BatchLimits,
+        sending: &[BatchId],
+    ) -> Result<Option<Batch>, LocalStoreError> {
         let tx = self.conn.transaction()?;
-        let in_flight: Option<String> = tx
-            .query_row(
-                "SELECT batch_id FROM outbox WHERE batch_id IS NOT NULL ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
-        let batch_id = match in_flight {
+        // Read from the `outbox_batch` index: a scan of the outbox on every
+        // batch made a push quadratic in the backlog.
+        let made: Vec<String> = tx
+            .prepare_cached(
+                "SELECT DISTINCT batch_id FROM outbox WHERE batch_id IS NOT NULL ORDER BY batch_id",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let sending: Vec<String> = sending.iter().map(ToString::to_string).collect();
+        let batch_id = match made.into_iter().find(|id| !sending.contains(id)) {
             Some(id) => id,
             None => {
                 let id = BatchId::new_v7().to_string();
@@ -209,7 +219,10 @@ impl LocalStore {
                 let mut bytes = 0usize;
                 {
                     let mut stmt = tx.prepare_cached(
-                        "SELECT seq, length(change) FROM outbox ORDER BY seq LIMIT ?1",
+                        "SELECT seq, length(change) FROM outbox o
+                         WHERE batch_id IS NULL AND NOT EXISTS (SELECT 1 FROM outbox f
+                             WHERE f.record_id = o.record_id AND f.batch_id IS NOT NULL)
+                         ORDER BY seq LIMIT ?1",
                     )?;
                     let mut q = stmt.query([limits.max_changes as i64])?;
                     while let Some(r) = q.next()? {
@@ -315,9 +328,92 @@ impl LocalStore {
 
 #[cfg(test)]
 mod tests {
+    use beatbook_schema::ids::{FormId, GridId, UserId};
     use serde_json::json;
 
     use super::*;
+    use crate::keys::PinKeys;
+
+    fn values(v: Json) -> Values {
+        v.as_object().cloned().unwrap()
+    }
+
+    /// A store with one finalized change per entry of `records` (several
+    /// changes of one record when it is named again).
+    fn store_with_changes(dir: &std::path::Path, edits: &[usize]) -> (LocalStore, Vec<RecordId>) {
+        let mut store = LocalStore::open(dir, "246810", &PinKeys::fast_for_tests()).unwrap();
+        let mut ids: Vec<RecordId> = Vec::new();
+        for (n, &r) in edits.iter().enumerate() {
+            while ids.len() <= r {
+                let form = FormId::new("f");
+                let id = store
+                    .create_draft(
+                        (&form, 1),
+                        &GridId::new("G1"),
+                        UserId::new_v7(),
+                        &Values::new(),
+                    )
+                    .unwrap();
+                ids.push(id);
+            }
+            store
+                .finalize(ids[r], &values(json!({"n": n})), &[])
+                .unwrap()
+                .unwrap();
+        }
+        (store, ids)
+    }
+
+    fn records_of(batch: &Batch) -> Vec<RecordId> {
+        batch.changes.iter().map(|c| c.record_id).collect()
+    }
+
+    #[test]
+    fn a_batch_made_while_others_are_in_flight_leaves_their_records_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // Record 0 changed twice, then record 1 once, then record 2 once.
+        let (mut store, ids) = store_with_changes(dir.path(), &[0, 1, 0, 2]);
+        let limits = BatchLimits {
+            max_changes: 2,
+            max_bytes: usize::MAX,
+        };
+        let first = store.next_batch(limits, &[]).unwrap().unwrap();
+        assert_eq!(records_of(&first), vec![ids[0], ids[1]]);
+        // Record 0's second change waits for the first: record 2 goes ahead.
+        let second = store.next_batch(limits, &[first.id]).unwrap().unwrap();
+        assert_eq!(records_of(&second), vec![ids[2]]);
+        assert!(store
+            .next_batch(limits, &[first.id, second.id])
+            .unwrap()
+            .is_none());
+
+        // The app restarts with both unanswered: each is resent as it was,
+        // oldest first.
+        let again = store.next_batch(limits, &[]).unwrap().unwrap();
+        assert_eq!(again.id, first.id);
+        assert_eq!(
+            serde_json::to_string(&again.changes).unwrap(),
+            serde_json::to_string(&first.changes).unwrap()
+        );
+        assert_eq!(
+            store.next_batch(limits, &[first.id]).unwrap().unwrap().id,
+            second.id
+        );
+
+        // Once the first is acknowledged, record 0's second change goes.
+        let acknowledged: Vec<ChangeResult> = first
+            .changes
+            .iter()
+            .map(|c| ChangeResult {
+                change_id: c.change_id,
+                outcome: ChangeOutcome::Accepted { revision: 1 },
+            })
+            .collect();
+        store.apply_push(&first, &acknowledged).unwrap();
+        let third = store.next_batch(limits, &[second.id]).unwrap().unwrap();
+        assert_eq!(records_of(&third), vec![ids[0]]);
+        assert_eq!(store.outbox_len().unwrap(), 2);
+    }
 
     #[test]
     fn patch_carries_changed_and_removed_fields_only() {

@@ -1,6 +1,8 @@
 //! The v1 protocol over HTTP (reqwest with rustls; gzip both ways).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use beatbook_schema::ids::Sha256;
@@ -101,6 +103,9 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// Requests made (retries included), shared by clones: a sync reports
+    /// its round trips.
+    requests: Arc<AtomicU64>,
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -168,10 +173,17 @@ impl Client {
             http,
             base: base.trim().trim_end_matches('/').to_owned(),
             token,
+            requests: Arc::new(AtomicU64::new(0)),
         })
     }
 
+    /// Requests this client has made so far, retries included.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let req = self.http.request(method, format!("{}{path}", self.base));
         #[cfg(target_arch = "wasm32")]
         let req = req.timeout(REQUEST_TIMEOUT);

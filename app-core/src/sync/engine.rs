@@ -1,21 +1,24 @@
 //! One sync: photos, then the outbox, then the pull — each step resuming from
 //! what the store holds.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use web_time::Instant;
 
 use beatbook_schema::catalogue::form_ids;
-use beatbook_schema::ids::{ChangeId, DeviceId};
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, UserInfo,
+    Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, PushRequest, PushResponse,
+    UserInfo,
 };
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, SyncError};
 use super::retry::RetryPolicy;
-use crate::store::{BatchLimits, LocalStore};
+use crate::store::{Batch, BatchLimits, LocalStore};
 use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
@@ -73,6 +76,10 @@ pub struct SyncReport {
     /// the compiled forms and the address index must be rebuilt.
     #[serde(default)]
     pub references_changed: bool,
+    /// Requests sent to the server, retries included (a sync with nothing
+    /// to send or receive makes one: the pull that finds nothing new).
+    #[serde(default)]
+    pub requests: u64,
     /// Milliseconds taken.
     pub millis: u64,
 }
@@ -84,6 +91,9 @@ pub struct SyncEngine {
     pub retry: RetryPolicy,
     /// Batch size bounds.
     pub limits: BatchLimits,
+    /// Most push batches on their way at once (1: each waits for the
+    /// answer to the one before).
+    pub in_flight: usize,
     /// Pull page size.
     pub page: u32,
     /// Upload chunk size, bytes.
@@ -95,6 +105,7 @@ impl Default for SyncEngine {
         Self {
             retry: RetryPolicy::default(),
             limits: BatchLimits::default(),
+            in_flight: 2,
             page: 1000,
             chunk: 256 * 1024,
         }
@@ -103,6 +114,51 @@ impl Default for SyncEngine {
 
 fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
     store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A push on the wire: its answer, once the server has committed.
+#[cfg(not(target_arch = "wasm32"))]
+type Answer = futures_util::future::BoxFuture<'static, Result<PushResponse, SyncError>>;
+#[cfg(target_arch = "wasm32")]
+type Answer = futures_util::future::LocalBoxFuture<'static, Result<PushResponse, SyncError>>;
+
+/// Pushes sent and not yet answered, oldest first. Their requests run
+/// concurrently (polled together, on any runtime), so several are on the
+/// wire at once; dropping the flights (a failed or cancelled sync) drops
+/// those still running — a batch cut off is resent as it was by the next
+/// sync.
+#[derive(Default)]
+struct Flights {
+    batches: VecDeque<Batch>,
+    answers: FuturesOrdered<Answer>,
+}
+
+impl Flights {
+    fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    fn ids(&self) -> Vec<BatchId> {
+        self.batches.iter().map(|b| b.id).collect()
+    }
+
+    fn send(&mut self, batch: Batch, client: &Client, retry: RetryPolicy) {
+        let request = PushRequest {
+            batch_id: batch.id,
+            changes: batch.changes.clone(),
+        };
+        let client = client.clone();
+        self.batches.push_back(batch);
+        self.answers.push_back(Box::pin(async move {
+            retry.run(|| client.push(&request)).await
+        }));
+    }
+
+    /// The oldest batch and its answer, once it has come.
+    async fn next(&mut self) -> Option<(Batch, Result<PushResponse, SyncError>)> {
+        let answer = self.answers.next().await?;
+        Some((self.batches.pop_front()?, answer))
+    }
 }
 
 /// Marks the photos of one pushed change as not uploaded, so the next sync
@@ -219,6 +275,7 @@ impl SyncEngine {
                 return Err(SyncError::Revoked { unsent });
             }
         }
+        report.requests = client.requests();
         result?;
         report.millis = started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
         lock(store).set_meta("last_sync", &chrono::Utc::now())?;
@@ -315,17 +372,24 @@ impl SyncEngine {
         let total = lock(store).outbox_len()?;
         let mut done = 0u64;
         let mut deferred_rounds = 0;
+        let mut flights = Flights::default();
         loop {
-            let Some(batch) = lock(store).next_batch(self.limits)? else {
+            // Keep the pipe full: the next batch is read and sent while the
+            // server commits the ones before it.
+            while flights.len() < self.in_flight.max(1) && deferred_rounds <= 1 {
+                let sending = flights.ids();
+                let Some(batch) = lock(store).next_batch(self.limits, &sending)? else {
+                    break;
+                };
+                faults::checkpoint("before-push");
+                flights.send(batch, client, self.retry);
+            }
+            let Some((batch, answer)) = flights.next().await else {
                 return Ok(());
             };
-            let request = beatbook_schema::protocol::PushRequest {
-                batch_id: batch.id,
-                changes: batch.changes.clone(),
-            };
-            faults::checkpoint("before-push");
-            let answer = self.retry.run(|| client.push(&request)).await?;
+            let answer = answer?;
             // The server has committed; the device has not recorded it yet.
+            // Answers are recorded in the order the batches were made.
             faults::checkpoint("after-push");
             lock(store).apply_push(&batch, &answer.results)?;
             let mut deferred = 0;
@@ -358,12 +422,12 @@ impl SyncEngine {
                 total: Some(total),
             });
             if deferred == answer.results.len() {
-                // Nothing moved (photos still missing): stop here, the next sync resumes.
+                // Nothing moved (photos still missing): after a second such
+                // answer no new batch is sent; the next sync resumes.
                 deferred_rounds += 1;
-                if deferred_rounds > 1 {
-                    return Ok(());
+                if deferred_rounds <= 1 {
+                    crate::timer::sleep(Duration::from_millis(200)).await;
                 }
-                crate::timer::sleep(Duration::from_millis(200)).await;
             }
         }
     }

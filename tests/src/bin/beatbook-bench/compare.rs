@@ -7,7 +7,9 @@
 //! is the release `beatbook-server` binary as a child process (its CPU and
 //! peak memory read from `/proc`); every byte between client and server is
 //! counted by a TCP proxy on loopback, as the peer counts at its server's
-//! socket.
+//! socket. The medians of both systems go to a results file
+//! (`docs/bench/compare.json`) that `beatbook-bench report` renders as the
+//! README's table.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,21 +17,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use beatbook_core::keys::PinKeys;
 use beatbook_core::platform::Desktop;
 use beatbook_core::store::RecordFilter;
-use beatbook_core::sync::Steps;
+use beatbook_core::sync::{Steps, SyncReport};
 use beatbook_core::Core;
 use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::GridId;
 use beatbook_tests::process::{free_addr, own_cpu_seconds, seed, Org, ServerProcess};
 use beatbook_tests::wire::CountingProxy;
 use beatbook_tests::PASSWORD;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use crate::{fmt_int, machine, median, results_dir, table};
+use crate::{commit, load_average, machine, median, results_dir, write_results};
 
 /// The form the peer's records are validated against.
 const FORM: &str = include_str!("../../../../assets/forms/bench/household_survey.v1.json");
@@ -52,22 +54,96 @@ pub struct Args {
     /// Skip running the peer (Beatbook's figures only; no ratios).
     #[arg(long)]
     skip_peer: bool,
+    /// Where the medians go (`beatbook-bench report` renders the README's
+    /// table from this file); every run is also kept under
+    /// `target/bench-results/`.
+    #[arg(long, default_value = "docs/bench/compare.json")]
+    out: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-struct Phase {
-    records: usize,
-    seconds: f64,
-    records_per_s: f64,
-    bytes_up: u64,
-    bytes_down: u64,
-    client_cpu_s: f64,
-    server_cpu_s: f64,
-    server_rss_peak: u64,
+/// What Beatbook did in one phase of a run (or the medians of the runs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Phase {
+    pub records: usize,
+    pub seconds: f64,
+    pub records_per_s: f64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub client_cpu_s: f64,
+    pub server_cpu_s: f64,
+    pub server_rss_peak: u64,
+    /// HTTP requests the device sent (0 for the local phases).
+    #[serde(default)]
+    pub requests: u64,
 }
 
-/// What one Beatbook run measured.
-type Run = BTreeMap<&'static str, Phase>;
+/// Beatbook's phases, in the order they run.
+pub const PHASES: [&str; 6] = [
+    "write",
+    "push",
+    "pull",
+    "local_edit",
+    "incr_push",
+    "incr_pull",
+];
+
+/// What one Beatbook run measured, by phase.
+pub type Run = BTreeMap<String, Phase>;
+
+/// The results file of a comparison (`docs/bench/compare.json`): every
+/// figure of both systems, from which `beatbook-bench report` renders the
+/// README's "Side by side with PouchDB" table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompareFile {
+    /// Cores, CPU model and memory.
+    pub machine: String,
+    /// When the run ended (UTC, RFC 3339).
+    pub date: String,
+    /// The commit measured (`-dirty` when the work tree had changes).
+    pub commit: String,
+    /// Records.
+    pub n: usize,
+    /// Runs of each system.
+    pub runs: usize,
+    /// Records changed in the incremental phase.
+    pub changes: usize,
+    /// Mean JSON size of a record as the peer generates it, bytes.
+    pub json_bytes_per_record: f64,
+    /// The machine's 1-minute load average as each Beatbook run started
+    /// (the machine is shared: read the figures with it).
+    pub load_average_at_start: Vec<f64>,
+    /// The same as the peer's runs started.
+    pub peer_load_average_at_start: Option<f64>,
+    /// Beatbook's medians by phase.
+    pub beatbook: BTreeMap<String, Phase>,
+    /// Every Beatbook run.
+    pub beatbook_runs: Vec<Run>,
+    /// The peer's medians by phase, as its bench.js aggregates them (empty
+    /// with `--skip-peer`).
+    pub peer: BTreeMap<String, PeerPhase>,
+    /// Node, PouchDB and pouchdb-server versions of the peer.
+    pub peer_versions: Json,
+}
+
+/// The median of each figure of a phase over the runs.
+fn median_phase(runs: &[Run], name: &str) -> Option<Phase> {
+    let phases: Vec<&Phase> = runs.iter().filter_map(|r| r.get(name)).collect();
+    if phases.is_empty() {
+        return None;
+    }
+    let m = |f: &dyn Fn(&Phase) -> f64| median(&phases.iter().map(|p| f(p)).collect::<Vec<_>>());
+    Some(Phase {
+        records: m(&|p| p.records as f64).round() as usize,
+        seconds: m(&|p| p.seconds),
+        records_per_s: m(&|p| p.records_per_s),
+        bytes_up: m(&|p| p.bytes_up as f64).round() as u64,
+        bytes_down: m(&|p| p.bytes_down as f64).round() as u64,
+        client_cpu_s: m(&|p| p.client_cpu_s),
+        server_cpu_s: m(&|p| p.server_cpu_s),
+        server_rss_peak: m(&|p| p.server_rss_peak as f64).round() as u64,
+        requests: m(&|p| p.requests as f64).round() as u64,
+    })
+}
 
 struct Meter {
     started: Instant,
@@ -98,6 +174,7 @@ impl Meter {
             client_cpu_s: own_cpu_seconds() - proxy.cpu_seconds() - self.client_cpu,
             server_cpu_s: server.cpu_seconds() - self.server_cpu,
             server_rss_peak: server.peak_rss(),
+            requests: 0,
         };
         eprintln!(
             "  {records} records in {seconds:.2} s = {:.0} rec/s, wire {:.2} MB up / {:.2} MB down, CPU {:.2} s client / {:.2} s server, server peak {:.0} MiB",
@@ -109,6 +186,22 @@ impl Meter {
             phase.server_rss_peak as f64 / 1_048_576.0
         );
         phase
+    }
+
+    /// As [`Meter::finish`], for a sync that reported its requests.
+    fn finish_sync(
+        self,
+        records: usize,
+        report: &SyncReport,
+        proxy: &CountingProxy,
+        server: &ServerProcess,
+    ) -> Phase {
+        let phase = self.finish(records, proxy, server);
+        eprintln!("  {} request(s)", report.requests);
+        Phase {
+            requests: report.requests,
+            ..phase
+        }
     }
 }
 
@@ -193,12 +286,15 @@ async fn beatbook_run(
             .with_context(|| format!("record {i} does not validate"))?;
         ids.push(session.id());
     }
-    run.insert("write", meter.finish(n, &proxy, &server));
+    run.insert("write".into(), meter.finish(n, &proxy, &server));
 
     eprintln!("Beatbook: push");
     let meter = Meter::start(&proxy, &server);
     let report = a.sync_steps(None, Steps::Send, &|_| {}).await?;
-    run.insert("push", meter.finish(n, &proxy, &server));
+    run.insert(
+        "push".into(),
+        meter.finish_sync(n, &report, &proxy, &server),
+    );
     ensure!(
         report.accepted as usize == n && report.rejected == 0,
         "push: {report:?}"
@@ -209,7 +305,10 @@ async fn beatbook_run(
     c.enroll(&proxy.url, "o1", PASSWORD, "bench C").await?;
     let meter = Meter::start(&proxy, &server);
     let report = c.sync(&|_| {}).await?;
-    run.insert("pull", meter.finish(n, &proxy, &server));
+    run.insert(
+        "pull".into(),
+        meter.finish_sync(n, &report, &proxy, &server),
+    );
     let pulled = c.records(&RecordFilter {
         form: Some("household_survey".into()),
         ..Default::default()
@@ -229,12 +328,18 @@ async fn beatbook_run(
         }
         session.finalize()?;
     }
-    run.insert("local_edit", meter.finish(edits.len(), &proxy, &server));
+    run.insert(
+        "local_edit".into(),
+        meter.finish(edits.len(), &proxy, &server),
+    );
 
     eprintln!("Beatbook: incremental push");
     let meter = Meter::start(&proxy, &server);
     let report = a.sync_steps(None, Steps::Send, &|_| {}).await?;
-    run.insert("incr_push", meter.finish(edits.len(), &proxy, &server));
+    run.insert(
+        "incr_push".into(),
+        meter.finish_sync(edits.len(), &report, &proxy, &server),
+    );
     ensure!(
         report.accepted as usize == edits.len(),
         "incremental push: {report:?}"
@@ -243,7 +348,10 @@ async fn beatbook_run(
     eprintln!("Beatbook: incremental pull");
     let meter = Meter::start(&proxy, &server);
     let report = c.sync(&|_| {}).await?;
-    run.insert("incr_pull", meter.finish(edits.len(), &proxy, &server));
+    run.insert(
+        "incr_pull".into(),
+        meter.finish_sync(edits.len(), &report, &proxy, &server),
+    );
     ensure!(
         report.pulled as usize == edits.len(),
         "incremental pull: {report:?}"
@@ -262,15 +370,29 @@ async fn beatbook_run(
     Ok(run)
 }
 
-/// The peer's aggregate for one phase, as bench.js writes it.
-#[derive(Debug, Clone, Default, Serialize)]
-struct PeerPhase {
-    records_per_s: f64,
-    seconds: f64,
-    bytes_total: f64,
-    server_rss_peak: f64,
-    client_cpu_s: f64,
-    server_cpu_s: f64,
+/// The peer's medians for one phase, as its bench.js aggregates them. A
+/// figure the peer has not for a phase (its local phases have no server) is
+/// NaN here and `null` in the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PeerPhase {
+    #[serde(deserialize_with = "figure")]
+    pub records_per_s: f64,
+    #[serde(deserialize_with = "figure")]
+    pub seconds: f64,
+    #[serde(deserialize_with = "figure")]
+    pub bytes_total: f64,
+    #[serde(deserialize_with = "figure")]
+    pub server_rss_peak: f64,
+    #[serde(deserialize_with = "figure")]
+    pub client_cpu_s: f64,
+    #[serde(deserialize_with = "figure")]
+    pub server_cpu_s: f64,
+}
+
+/// A figure that JSON holds as `null` when there is none (serde_json writes
+/// NaN so).
+fn figure<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 fn peer_run(peer: &Path, n: usize, runs: usize) -> Result<(BTreeMap<String, PeerPhase>, Json)> {
@@ -316,19 +438,8 @@ fn peer_run(peer: &Path, n: usize, runs: usize) -> Result<(BTreeMap<String, Peer
     Ok((phases, doc["versions"].clone()))
 }
 
-/// A row of the comparison: name, Beatbook's figure, the peer's, whether
-/// higher is better, and how to print a figure.
-type Row = (&'static str, f64, f64, bool, Box<dyn Fn(f64) -> String>);
-
-fn ratio(ours: f64, theirs: f64) -> String {
-    if ours.is_finite() && theirs.is_finite() && theirs > 0.0 {
-        format!("{:.2}×", ours / theirs)
-    } else {
-        "–".into()
-    }
-}
-
-pub async fn run(args: Args) -> Result<()> {
+/// Runs both systems and writes the results file; returns it.
+pub async fn run(args: Args) -> Result<CompareFile> {
     let peer = args.peer.canonicalize().with_context(|| {
         format!(
             "no peer at {} (scripts/bench.sh prepares one)",
@@ -366,188 +477,47 @@ pub async fn run(args: Args) -> Result<()> {
     let form: FormDef = serde_json::from_str(FORM)?;
 
     let mut runs = Vec::new();
+    let mut load_average_at_start = Vec::new();
     for r in 1..=args.runs.max(1) {
         eprintln!("== Beatbook run {r}/{}", args.runs.max(1));
+        load_average_at_start.extend(load_average());
         runs.push(beatbook_run(&records, &edits, &form).await?);
     }
-    let (peer_phases, versions) = if args.skip_peer {
+    let peer_load_average_at_start = load_average();
+    let (peer, peer_versions) = if args.skip_peer {
         (BTreeMap::new(), Json::Null)
     } else {
         peer_run(&peer, n, args.runs.max(1))?
     };
-
-    let ours = |phase: &str, f: &dyn Fn(&Phase) -> f64| -> f64 {
-        median(
-            &runs
-                .iter()
-                .filter_map(|r| r.get(phase))
-                .map(f)
-                .collect::<Vec<_>>(),
-        )
-    };
-    let theirs = |phase: &str, f: &dyn Fn(&PeerPhase) -> f64| -> f64 {
-        peer_phases.get(phase).map_or(f64::NAN, f)
-    };
-    let k = edits.len().max(1) as f64;
-    let nf = n as f64;
-    let mib = |b: f64| b / 1_048_576.0;
-    let rows_spec: Vec<Row> = vec![
-        (
-            "push, records/s",
-            ours("push", &|p| p.records_per_s),
-            theirs("push", &|p| p.records_per_s),
-            true,
-            Box::new(fmt_int),
-        ),
-        (
-            "pull to a fresh device, records/s",
-            ours("pull", &|p| p.records_per_s),
-            theirs("pull", &|p| p.records_per_s),
-            true,
-            Box::new(fmt_int),
-        ),
-        (
-            "incremental sync of 100 changed (push + pull), s",
-            ours("incr_push", &|p| p.seconds) + ours("incr_pull", &|p| p.seconds),
-            theirs("incr_push", &|p| p.seconds) + theirs("incr_pull", &|p| p.seconds),
-            false,
-            Box::new(|x| format!("{x:.3}")),
-        ),
-        (
-            "bytes on the wire per pushed record",
-            ours("push", &|p| (p.bytes_up + p.bytes_down) as f64) / nf,
-            theirs("push", &|p| p.bytes_total) / nf,
-            false,
-            Box::new(fmt_int),
-        ),
-        (
-            "bytes on the wire per pulled record",
-            ours("pull", &|p| (p.bytes_up + p.bytes_down) as f64) / nf,
-            theirs("pull", &|p| p.bytes_total) / nf,
-            false,
-            Box::new(fmt_int),
-        ),
-        (
-            "bytes on the wire per changed record (push + pull)",
-            (ours("incr_push", &|p| (p.bytes_up + p.bytes_down) as f64)
-                + ours("incr_pull", &|p| (p.bytes_up + p.bytes_down) as f64))
-                / k,
-            (theirs("incr_push", &|p| p.bytes_total) + theirs("incr_pull", &|p| p.bytes_total)) / k,
-            false,
-            Box::new(fmt_int),
-        ),
-        (
-            "peak server memory (push, pull), MiB",
-            mib(ours("push", &|p| p.server_rss_peak as f64).max(ours("pull", &|p| p.server_rss_peak as f64))),
-            mib(theirs("push", &|p| p.server_rss_peak).max(theirs("pull", &|p| p.server_rss_peak))),
-            false,
-            Box::new(|x| format!("{x:.0}")),
-        ),
-        (
-            "CPU s, push (client + server)",
-            ours("push", &|p| p.client_cpu_s + p.server_cpu_s),
-            theirs("push", &|p| p.client_cpu_s + p.server_cpu_s),
-            false,
-            Box::new(|x| format!("{x:.2}")),
-        ),
-        (
-            "CPU s, pull (client + server)",
-            ours("pull", &|p| p.client_cpu_s + p.server_cpu_s),
-            theirs("pull", &|p| p.client_cpu_s + p.server_cpu_s),
-            false,
-            Box::new(|x| format!("{x:.2}")),
-        ),
-        (
-            "CPU s of the server alone, push + pull",
-            ours("push", &|p| p.server_cpu_s) + ours("pull", &|p| p.server_cpu_s),
-            theirs("push", &|p| p.server_cpu_s) + theirs("pull", &|p| p.server_cpu_s),
-            false,
-            Box::new(|x| format!("{x:.2}")),
-        ),
-        (
-            "local write, records/s (Beatbook: a form session and one durable transaction per record; PouchDB: one put per record)",
-            ours("write", &|p| p.records_per_s),
-            theirs("write_put", &|p| p.records_per_s),
-            true,
-            Box::new(fmt_int),
-        ),
-    ];
-    let rows: Vec<Vec<String>> = rows_spec
-        .iter()
-        .map(|(name, o, t, _, fmt)| vec![(*name).to_owned(), fmt(*o), fmt(*t), ratio(*o, *t)])
+    let beatbook = PHASES
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), median_phase(&runs, name)?)))
         .collect();
-    let mut out = format!(
-        "\nBeatbook vs PouchDB, N = {n} records (peer's gen.js, seed 42; {:.0} B of JSON per record), \
-         {} run(s) each, medians; {}\n\n",
-        logical as f64 / nf,
-        args.runs.max(1),
-        machine()
-    );
-    out.push_str(&table(
-        &["", "Beatbook", "PouchDB", "Beatbook / PouchDB"],
-        &rows,
-    ));
-    out.push_str("\nBeatbook phases (median):\n\n");
-    let phase_rows: Vec<Vec<String>> = [
-        "write",
-        "push",
-        "pull",
-        "local_edit",
-        "incr_push",
-        "incr_pull",
-    ]
-    .iter()
-    .map(|ph| {
-        vec![
-            (*ph).to_owned(),
-            format!("{:.0}", ours(ph, &|p| p.records as f64)),
-            format!("{:.3}", ours(ph, &|p| p.seconds)),
-            fmt_int(ours(ph, &|p| p.records_per_s)),
-            format!(
-                "{:.2} / {:.2}",
-                ours(ph, &|p| p.bytes_up as f64) / 1e6,
-                ours(ph, &|p| p.bytes_down as f64) / 1e6
-            ),
-            format!(
-                "{:.2} / {:.2}",
-                ours(ph, &|p| p.client_cpu_s),
-                ours(ph, &|p| p.server_cpu_s)
-            ),
-            format!("{:.0}", mib(ours(ph, &|p| p.server_rss_peak as f64))),
-        ]
-    })
-    .collect();
-    out.push_str(&table(
-        &[
-            "phase",
-            "records",
-            "s",
-            "records/s",
-            "wire MB up / down",
-            "CPU s client / server",
-            "server peak MiB",
-        ],
-        &phase_rows,
-    ));
-    println!("{out}");
-    let file = results_dir().join(format!(
+    let file = CompareFile {
+        machine: machine(),
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        commit: commit(),
+        n,
+        runs: runs.len(),
+        changes: edits.len(),
+        json_bytes_per_record: logical as f64 / n.max(1) as f64,
+        load_average_at_start,
+        peer_load_average_at_start: peer_load_average_at_start.filter(|_| !args.skip_peer),
+        beatbook,
+        beatbook_runs: runs,
+        peer,
+        peer_versions,
+    };
+    let kept = results_dir().join(format!(
         "compare-N{n}-{}.json",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
     ));
-    std::fs::write(
-        &file,
-        serde_json::to_string_pretty(&json!({
-            "n": n,
-            "machine": machine(),
-            "beatbook_runs": runs,
-            "peer": peer_phases,
-            "peer_versions": versions,
-            "table": out,
-        }))?,
-    )?;
-    eprintln!("results written to {}", file.display());
-    if runs.is_empty() {
-        bail!("no run finished");
-    }
-    Ok(())
+    write_results(&kept, &file)?;
+    write_results(&args.out, &file)?;
+    eprintln!(
+        "results written to {} and {}",
+        args.out.display(),
+        kept.display()
+    );
+    Ok(file)
 }

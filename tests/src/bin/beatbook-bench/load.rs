@@ -27,7 +27,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::servers::{Backend, Servers};
-use crate::{fmt_int, machine, percentile, results_dir, table};
+use crate::{fmt_int, load_average, machine, percentile, results_dir, table};
 
 const PIN: &str = "246810";
 
@@ -281,9 +281,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         photo_bytes as f64 / devices.len().max(1) as f64 / 1000.0
     );
 
-    let load_average_at_start = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse().ok());
+    let load_average_at_start = load_average();
     let rss_before: u64 = servers.rss().iter().sum();
     servers.reset_peak();
     let cpu0 = servers.cpu_seconds();

@@ -4,11 +4,11 @@
 //!
 //! ```text
 //! scripts/bench.sh                      # both, N = 10,000, 500 devices
-//! beatbook-bench compare --n 50000 --peer DIR [--runs 3]
+//! beatbook-bench compare --n 50000 --peer DIR [--runs 3] [--out docs/bench/compare.json]
 //! beatbook-bench load --devices 500 [--records 20] [--photo-kb 200]
 //!                     [--backend sqlite|postgres] [--instances N]
 //! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
-//! beatbook-bench report docs/bench/scale.json
+//! beatbook-bench report docs/bench/scale.json    # or docs/bench/compare.json
 //! ```
 //!
 //! Build it with the server in release mode first
@@ -21,9 +21,12 @@ mod report;
 mod scale;
 mod servers;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use serde::Serialize;
 
 #[derive(Debug, Parser)]
 #[command(about = "Beatbook benchmarks: side by side with PouchDB, and many devices at once")]
@@ -43,9 +46,10 @@ enum Cmd {
     /// The load against SQLite, PostgreSQL with one instance and with two,
     /// in one run; results to a JSON file.
     Scale(scale::Args),
-    /// Prints the Markdown table of a scale results file.
+    /// Prints the Markdown of a results file: the README's scale table, or
+    /// its "Side by side with PouchDB" table.
     Report {
-        /// The file `scale` wrote.
+        /// The file `scale` or `compare` wrote.
         file: PathBuf,
     },
 }
@@ -57,7 +61,11 @@ fn main() -> anyhow::Result<()> {
             .worker_threads(2)
             .enable_all()
             .build()?
-            .block_on(compare::run(args)),
+            .block_on(async {
+                let file = compare::run(args).await?;
+                println!("{}", report::render_compare(&file));
+                Ok(())
+            }),
         Cmd::Load(args) => load_runtime(args.workload.workers)?.block_on(load::run(args)),
         Cmd::Scale(args) => {
             let file = load_runtime(args.workload.workers)?.block_on(scale::run(&args))?;
@@ -75,7 +83,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Report { file } => {
-            print!("{}", report::render(&scale::read(&file)?));
+            print!("{}", report::render_file(&file)?);
             Ok(())
         }
     }
@@ -149,6 +157,43 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&format!("| {} |\n", r.join(" | ")));
     }
     out
+}
+
+/// The machine's 1-minute load average now.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+}
+
+/// Writes a results file as pretty JSON, making its directory.
+pub fn write_results<T: Serialize>(path: &Path, file: &T) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut json = serde_json::to_string_pretty(file)?;
+    json.push('\n');
+    std::fs::write(path, json).with_context(|| format!("write {}", path.display()))
+}
+
+/// The checked-out commit, `-dirty` if tracked files have changed; "unknown"
+/// outside a git work tree.
+pub fn commit() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".into();
+    };
+    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(changes) if !changes.is_empty() => format!("{head}-dirty"),
+        _ => head,
+    }
 }
 
 /// Where results are written: `target/bench-results/`.

@@ -1,11 +1,271 @@
-//! The README's scale table, rendered from a results file of the scale run
-//! (`beatbook-bench report docs/bench/scale.json`): every figure comes from
-//! the file.
+//! The README's tables, rendered from results files
+//! (`beatbook-bench report docs/bench/scale.json`, `… docs/bench/compare.json`):
+//! every figure comes from the file.
 
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::compare::{CompareFile, PeerPhase, Phase, PHASES};
 use crate::load::Measured;
 use crate::scale::ScaleFile;
 use crate::servers::Backend;
 use crate::{fmt_int, table};
+
+/// Renders a results file of either kind, told apart by its fields.
+pub fn render_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    if json.get("configurations").is_some() {
+        Ok(render(
+            &serde_json::from_value::<ScaleFile>(json)
+                .with_context(|| format!("{} is not a scale results file", path.display()))?,
+        ))
+    } else if json.get("peer").is_some() {
+        Ok(render_compare(
+            &serde_json::from_value::<CompareFile>(json)
+                .with_context(|| format!("{} is not a compare results file", path.display()))?,
+        ))
+    } else {
+        bail!(
+            "{} is neither a scale nor a compare results file (written by `beatbook-bench scale` or `compare`)",
+            path.display()
+        )
+    }
+}
+
+/// A row of the comparison: Beatbook's figure and the peer's.
+struct Row {
+    name: String,
+    ours: f64,
+    theirs: f64,
+    show: fn(f64) -> String,
+    /// A duration: the ratio says whether Beatbook was slower or faster.
+    seconds: bool,
+}
+
+fn ratio(row: &Row) -> String {
+    let (o, t) = (row.ours, row.theirs);
+    if !(o.is_finite() && t.is_finite() && t > 0.0) {
+        return "–".into();
+    }
+    let r = o / t;
+    match row.seconds {
+        true if r > 1.0 => format!("{r:.2}× (slower)"),
+        true => format!("{r:.2}× ({:.1}× faster)", t / o),
+        false => format!("{r:.2}×"),
+    }
+}
+
+/// A figure, or "–" where a system has none.
+fn shown(show: fn(f64) -> String, x: f64) -> String {
+    if x.is_finite() {
+        show(x)
+    } else {
+        "–".into()
+    }
+}
+
+fn fixed3(x: f64) -> String {
+    format!("{x:.3}")
+}
+
+fn fixed2(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn fixed0(x: f64) -> String {
+    format!("{x:.0}")
+}
+
+fn version(file: &CompareFile, package: &str) -> String {
+    file.peer_versions[package]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// The README's "Side by side with PouchDB": what was run where, the table
+/// of both systems, and Beatbook's phases.
+pub fn render_compare(file: &CompareFile) -> String {
+    let nf = file.n.max(1) as f64;
+    let k = file.changes.max(1) as f64;
+    let ours =
+        |phase: &str, f: &dyn Fn(&Phase) -> f64| file.beatbook.get(phase).map_or(f64::NAN, f);
+    let theirs =
+        |phase: &str, f: &dyn Fn(&PeerPhase) -> f64| file.peer.get(phase).map_or(f64::NAN, f);
+    let wire = |p: &Phase| (p.bytes_up + p.bytes_down) as f64;
+    let mib = |b: f64| b / 1_048_576.0;
+    let row = |name: &str, ours: f64, theirs: f64, show: fn(f64) -> String| Row {
+        name: name.to_owned(),
+        ours,
+        theirs,
+        show,
+        seconds: false,
+    };
+    let rows = [
+        row(
+            "push, records/s",
+            ours("push", &|p| p.records_per_s),
+            theirs("push", &|p| p.records_per_s),
+            fmt_int,
+        ),
+        row(
+            "pull to a fresh device, records/s",
+            ours("pull", &|p| p.records_per_s),
+            theirs("pull", &|p| p.records_per_s),
+            fmt_int,
+        ),
+        Row {
+            seconds: true,
+            ..row(
+                &format!(
+                    "incremental sync of {} changed records (push + pull), s",
+                    file.changes
+                ),
+                ours("incr_push", &|p| p.seconds) + ours("incr_pull", &|p| p.seconds),
+                theirs("incr_push", &|p| p.seconds) + theirs("incr_pull", &|p| p.seconds),
+                fixed3,
+            )
+        },
+        row(
+            "requests, incremental sync (push + pull)",
+            ours("incr_push", &|p| p.requests as f64) + ours("incr_pull", &|p| p.requests as f64),
+            f64::NAN,
+            fixed0,
+        ),
+        row(
+            "bytes on the wire per pushed record",
+            ours("push", &wire) / nf,
+            theirs("push", &|p| p.bytes_total) / nf,
+            fmt_int,
+        ),
+        row(
+            "bytes on the wire per pulled record",
+            ours("pull", &wire) / nf,
+            theirs("pull", &|p| p.bytes_total) / nf,
+            fmt_int,
+        ),
+        row(
+            "bytes on the wire per changed record (push + pull)",
+            (ours("incr_push", &wire) + ours("incr_pull", &wire)) / k,
+            (theirs("incr_push", &|p| p.bytes_total) + theirs("incr_pull", &|p| p.bytes_total)) / k,
+            fmt_int,
+        ),
+        row(
+            "peak server memory (push, pull), MiB",
+            mib(ours("push", &|p| p.server_rss_peak as f64)
+                .max(ours("pull", &|p| p.server_rss_peak as f64))),
+            mib(theirs("push", &|p| p.server_rss_peak).max(theirs("pull", &|p| p.server_rss_peak))),
+            fixed0,
+        ),
+        row(
+            "CPU s, push (client + server)",
+            ours("push", &|p| p.client_cpu_s + p.server_cpu_s),
+            theirs("push", &|p| p.client_cpu_s + p.server_cpu_s),
+            fixed2,
+        ),
+        row(
+            "CPU s, pull (client + server)",
+            ours("pull", &|p| p.client_cpu_s + p.server_cpu_s),
+            theirs("pull", &|p| p.client_cpu_s + p.server_cpu_s),
+            fixed2,
+        ),
+        row(
+            "CPU s of the server alone, push + pull",
+            ours("push", &|p| p.server_cpu_s) + ours("pull", &|p| p.server_cpu_s),
+            theirs("push", &|p| p.server_cpu_s) + theirs("pull", &|p| p.server_cpu_s),
+            fixed2,
+        ),
+        row(
+            "local write, records/s (Beatbook: a form session, validation and one durable transaction per record; PouchDB: one `put` per record, LevelDB without fsync)",
+            ours("write", &|p| p.records_per_s),
+            theirs("write_put", &|p| p.records_per_s),
+            fmt_int,
+        ),
+    ];
+    let loads: Vec<String> = file
+        .load_average_at_start
+        .iter()
+        .map(|l| format!("{l:.1}"))
+        .collect();
+    let mut out = format!(
+        "N = {} records (the peer's gen.js, seed 42), {} run(s) of each system, medians; {}; {}, commit {}; \
+         the machine's load average as each Beatbook run started: {}; as the peer's started: {}.\n\n",
+        fmt_int(file.n as f64),
+        file.runs,
+        file.machine,
+        file.date,
+        file.commit,
+        if loads.is_empty() { "–".to_owned() } else { loads.join(", ") },
+        file.peer_load_average_at_start
+            .map_or("–".to_owned(), |l| format!("{l:.1}")),
+    );
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                shown(r.show, r.ours),
+                shown(r.show, r.theirs),
+                ratio(r),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            &format!(
+                "N = {} records, {} B of JSON each",
+                fmt_int(file.n as f64),
+                fmt_int(file.json_bytes_per_record)
+            ),
+            "Beatbook",
+            &format!(
+                "PouchDB {} + pouchdb-server {}",
+                version(file, "pouchdb_client"),
+                version(file, "pouchdb_server")
+            ),
+            "Beatbook / PouchDB",
+        ],
+        &table_rows,
+    ));
+    out.push_str("\nBeatbook's phases (medians):\n\n");
+    let phase_rows: Vec<Vec<String>> = PHASES
+        .iter()
+        .filter_map(|name| Some((*name, file.beatbook.get(*name)?)))
+        .map(|(name, p)| {
+            vec![
+                name.to_owned(),
+                fmt_int(p.records as f64),
+                fixed3(p.seconds),
+                fmt_int(p.records_per_s),
+                p.requests.to_string(),
+                format!(
+                    "{:.2} / {:.2}",
+                    p.bytes_up as f64 / 1e6,
+                    p.bytes_down as f64 / 1e6
+                ),
+                format!("{:.2} / {:.2}", p.client_cpu_s, p.server_cpu_s),
+                fixed0(mib(p.server_rss_peak as f64)),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "phase",
+            "records",
+            "s",
+            "records/s",
+            "requests",
+            "wire MB up / down",
+            "CPU s device / server",
+            "server peak MiB",
+        ],
+        &phase_rows,
+    ));
+    out
+}
 
 /// The Markdown the README shows: one line saying what was run where, and
 /// one row per configuration.
@@ -151,6 +411,126 @@ mod tests {
                 photos_missing: 0,
             },
         }
+    }
+
+    fn compare_file() -> CompareFile {
+        let phase =
+            |records: usize, seconds: f64, bytes: (u64, u64), cpu: (f64, f64), requests| Phase {
+                records,
+                seconds,
+                records_per_s: records as f64 / seconds,
+                bytes_up: bytes.0,
+                bytes_down: bytes.1,
+                client_cpu_s: cpu.0,
+                server_cpu_s: cpu.1,
+                server_rss_peak: 40 * 1_048_576,
+                requests,
+            };
+        let peer = |records_per_s: f64, seconds: f64, bytes_total: f64| PeerPhase {
+            records_per_s,
+            seconds,
+            bytes_total,
+            server_rss_peak: 180.0 * 1_048_576.0,
+            client_cpu_s: 2.0,
+            server_cpu_s: 3.0,
+        };
+        let beatbook: std::collections::BTreeMap<String, Phase> = [
+            ("write", phase(10_000, 40.0, (0, 0), (9.0, 0.0), 0)),
+            (
+                "push",
+                phase(10_000, 2.0, (4_000_000, 160_000), (1.4, 1.5), 20),
+            ),
+            (
+                "pull",
+                phase(10_000, 1.0, (1_000, 2_500_000), (0.8, 0.2), 11),
+            ),
+            (
+                "incr_push",
+                phase(100, 0.06, (10_000, 2_000), (0.04, 0.02), 1),
+            ),
+            ("incr_pull", phase(100, 0.02, (300, 30_000), (0.02, 0.0), 1)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        CompareFile {
+            machine: "2 cores (Test CPU), 4.0 GiB RAM".into(),
+            date: "2026-12-01T10:00:00Z".into(),
+            commit: "0123456789ab".into(),
+            n: 10_000,
+            runs: 3,
+            changes: 100,
+            json_bytes_per_record: 1432.4,
+            load_average_at_start: vec![1.26, 2.0, 3.0],
+            peer_load_average_at_start: Some(2.5),
+            beatbook,
+            beatbook_runs: Vec::new(),
+            peer: [
+                ("push", peer(2_000.0, 5.0, 17_550_000.0)),
+                ("pull", peer(2_500.0, 4.0, 4_530_000.0)),
+                ("incr_push", peer(0.0, 0.05, 100_000.0)),
+                ("incr_pull", peer(0.0, 0.07, 133_200.0)),
+                ("write_put", peer(3_000.0, 3.3, 0.0)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            peer_versions: serde_json::json!({"pouchdb_client": "9.0.0", "pouchdb_server": "4.2.0"}),
+        }
+    }
+
+    #[test]
+    fn the_comparison_shows_the_figures_of_the_file() {
+        let text = render_compare(&compare_file());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "N = 10,000 records (the peer's gen.js, seed 42), 3 run(s) of each system, medians; \
+             2 cores (Test CPU), 4.0 GiB RAM; 2026-12-01T10:00:00Z, commit 0123456789ab; the machine's \
+             load average as each Beatbook run started: 1.3, 2.0, 3.0; as the peer's started: 2.5."
+        );
+        assert_eq!(
+            lines[2],
+            "| N = 10,000 records, 1,432 B of JSON each | Beatbook | PouchDB 9.0.0 + pouchdb-server 4.2.0 | Beatbook / PouchDB |"
+        );
+        assert_eq!(lines[4], "| push, records/s | 5,000 | 2,000 | 2.50× |");
+        assert_eq!(
+            lines[6],
+            "| incremental sync of 100 changed records (push + pull), s | 0.080 | 0.120 | 0.67× (1.5× faster) |"
+        );
+        assert_eq!(
+            lines[7],
+            "| requests, incremental sync (push + pull) | 2 | – | – |"
+        );
+        assert_eq!(
+            lines[8],
+            "| bytes on the wire per pushed record | 416 | 1,755 | 0.24× |"
+        );
+        assert!(
+            text.contains(
+                "| push | 10,000 | 2.000 | 5,000 | 20 | 4.00 / 0.16 | 1.40 / 1.50 | 40 |"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_file_with_figures_the_peer_has_not_reads_back_and_renders_the_same() {
+        let mut file = compare_file();
+        file.peer.get_mut("write_put").unwrap().server_cpu_s = f64::NAN;
+        let json = serde_json::to_string(&file).unwrap();
+        assert!(json.contains(r#""server_cpu_s":null"#), "{json}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compare.json");
+        std::fs::write(&path, json).unwrap();
+        assert_eq!(render_file(&path).unwrap(), render_compare(&file));
+    }
+
+    #[test]
+    fn a_slower_duration_says_so() {
+        let mut file = compare_file();
+        file.peer.get_mut("incr_pull").unwrap().seconds = 0.01;
+        assert!(render_compare(&file).contains("| 0.080 | 0.060 | 1.33× (slower) |"));
     }
 
     #[test]

@@ -3,15 +3,14 @@
 //! written to a JSON file (by default `docs/bench/scale.json`) from which
 //! `beatbook-bench report` renders the README's table.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::load::{self, Measured, Workload};
-use crate::machine;
 use crate::servers::Backend;
+use crate::{commit, machine, write_results};
 
 /// The configurations measured, in order.
 const CONFIGURATIONS: &[(Backend, usize)] = &[
@@ -62,43 +61,7 @@ pub async fn run(args: &Args) -> Result<ScaleFile> {
         args: args.workload.clone(),
         configurations,
     };
-    write(&args.out, &file)?;
+    write_results(&args.out, &file)?;
     eprintln!("results written to {}", args.out.display());
     Ok(file)
-}
-
-/// Reads a results file.
-pub fn read(path: &Path) -> Result<ScaleFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a scale results file", path.display()))
-}
-
-fn write(path: &Path, file: &ScaleFile) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut json = serde_json::to_string_pretty(file)?;
-    json.push('\n');
-    std::fs::write(path, json).with_context(|| format!("write {}", path.display()))
-}
-
-/// The checked-out commit, `-dirty` if tracked files have changed; "unknown"
-/// outside a git work tree.
-fn commit() -> String {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]) else {
-        return "unknown".into();
-    };
-    match git(&["status", "--porcelain", "--untracked-files=no"]) {
-        Some(changes) if !changes.is_empty() => format!("{head}-dirty"),
-        _ => head,
-    }
 }
