@@ -369,6 +369,20 @@ fn row(m: &Measured) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_shows_the_committed_results() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        for file in ["docs/bench/compare.json", "docs/bench/scale.json"] {
+            let rendered = render_file(&root.join(file)).expect(file);
+            assert!(
+                readme.contains(rendered.trim()),
+                "README.md does not show {file} as `scripts/bench.sh report {file}` renders it: \
+                 paste that output into the README"
+            );
+        }
+    }
     use crate::load::{ExactlyOnce, Latency, Workload};
 
     fn measured(backend: Backend, cpu: Vec<f64>, rss: Vec<f64>, pg: Option<f64>) -> Measured {
