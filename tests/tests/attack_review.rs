@@ -16,7 +16,7 @@ use beatbook_tests::browser::{csv_rows, Browser};
 use beatbook_tests::data::obj;
 use beatbook_tests::device::with_attachments;
 use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
-use beatbook_tests::{TestDevice, TestServer, PASSWORD};
+use beatbook_tests::{metrics, TestDevice, TestServer, PASSWORD};
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use chrono::{FixedOffset, TimeZone, Utc};
 use flate2::write::ZlibEncoder;
@@ -266,11 +266,6 @@ fn grey_png(width: u32, height: u32, whole: bool) -> Vec<u8> {
 }
 
 /// A counter's value in a Prometheus text page (`name` with its labels, if any).
-fn counter(page: &str, name: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 #[tokio::test]
 async fn a_png_bomb_costs_a_header_read_not_a_decode() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -323,21 +318,16 @@ async fn a_png_bomb_costs_a_header_read_not_a_decode() {
     );
     assert!(grew < 50 << 20, "the server grew by {} MB", grew >> 20);
 
-    let metrics = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let page = metrics::page(&server.url).await;
     assert_eq!(
-        counter(&metrics, "beatbook_thumbnail_decodes_total"),
+        metrics::value(&page, "beatbook_thumbnail_decodes_total"),
         Some(1.0),
         "the bomb was never decoded, the broken photo once"
     );
     for reason in ["too_large", "unreadable"] {
         assert_eq!(
-            counter(
-                &metrics,
+            metrics::value(
+                &page,
                 &format!("beatbook_thumbnails_refused_total{{reason=\"{reason}\"}}")
             ),
             Some(10.0),

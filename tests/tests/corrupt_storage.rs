@@ -9,22 +9,12 @@ use beatbook_schema::ids::RecordId;
 use beatbook_schema::protocol::ChangeOutcome;
 use beatbook_tests::backend::Backend;
 use beatbook_tests::data::house;
-use beatbook_tests::TestServer;
+use beatbook_tests::{metrics, TestServer};
 use reqwest::StatusCode;
 
-fn counter(page: &str, name: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 async fn corrupt_count(server: &TestServer) -> f64 {
-    let page = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    counter(&page, "beatbook_storage_corrupt_total").unwrap_or(0.0)
+    let page = metrics::page(&server.url).await;
+    metrics::value(&page, "beatbook_storage_corrupt_total").unwrap_or(0.0)
 }
 
 #[tokio::test]
