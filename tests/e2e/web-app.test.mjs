@@ -5,7 +5,9 @@
 // photo; close the browser, start it again on the same profile still
 // offline: the app opens from the service worker and both records are
 // there; back online, the app syncs by itself and each reaches the server
-// exactly once.
+// exactly once. Offline again, a household visit (an address picked, the
+// house and three residents: the liveview test's flow, from app-harness.mjs)
+// waits on the phone; online, each of its four records reaches the server once.
 // Then the browser is killed right after a save: the saved record is there
 // when it starts again; and no file of the browser's profile (OPFS, caches,
 // history, autofill) holds a record's text or the officer's name.
@@ -16,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
-import { Server, tmpdir } from './app-harness.mjs';
+import { Server, Operator, tmpdir, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
 
 // Node 18 (Debian's) has no import.meta.dirname.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -105,13 +107,7 @@ async function saveHazard(description) {
 }
 
 /** Back to the home screen. */
-async function home() {
-  for (let i = 0; i < 10 && (await page.locator('#back').count()); i++) {
-    await page.locator('#back').click({ timeout: 2000 }).catch(() => {});
-    await page.waitForTimeout(150); // let the page apply the update
-  }
-  await page.waitForSelector('#sync');
-}
+const home = () => homeOf(page);
 
 /** How many hazards wait to be sent, from the list of them. */
 async function hazardsToSync() {
@@ -190,6 +186,26 @@ test('offline, a new browser opens the app from the service worker with both rec
   assert.equal(serverCount('hazard'), hazardsBefore + 2, 'still each record once');
 });
 
+test('offline, a household visit with three residents (the liveview test\'s flow); online, each record reaches the server once', async () => {
+  const label = await findFreeAddress(page);
+  const [housesBefore, peopleBefore] = [serverCount('house'), serverCount('person')];
+  await server.stop();
+  await ctx.setOffline(true);
+  await recordHousehold(new Operator(page), label);
+  assert.equal(await page.locator('#residents li').count(), 3);
+  await home();
+  assert.equal(Number(await page.locator('#outbox-count').innerText()), 4, 'the house and three residents wait on the phone');
+
+  await server.start();
+  await ctx.setOffline(false);
+  await page.waitForSelector('.notice:has-text("已自动同步")', { timeout: 120000 });
+  assert.equal(Number(await page.locator('#outbox-count').innerText()), 0);
+  assert.deepEqual([serverCount('house'), serverCount('person')], [housesBefore + 1, peopleBefore + 3], 'each record once');
+  await page.click('#sync');
+  await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
+  assert.deepEqual([serverCount('house'), serverCount('person')], [housesBefore + 1, peopleBefore + 3], 'still each record once');
+});
+
 /** The browser process of this test's profile (not its helpers), by its command line. */
 function browserPid() {
   const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
@@ -231,7 +247,7 @@ function filesUnder(dir) {
 test('the browser\'s storage on disk holds no readable record or name', async () => {
   await ctx.close();
   ctx = undefined;
-  const secrets = [online, offline, '施建军'].map((t) => Buffer.from(t, 'utf8'));
+  const secrets = [online, offline, '施建军', ...residents.flatMap((r) => [r.name, r.id])].map((t) => Buffer.from(t, 'utf8'));
   const found = [];
   let opfsBytes = 0;
   let shellSeen = false;
@@ -247,3 +263,4 @@ test('the browser\'s storage on disk holds no readable record or name', async ()
   assert.ok(shellSeen, 'the scan reaches the cached app shell');
   assert.deepEqual(found, [], 'plain text on disk');
 });
+
