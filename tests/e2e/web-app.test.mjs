@@ -10,7 +10,9 @@
 // waits on the phone; online, each of its four records reaches the server once.
 // Then the browser is killed right after a save: the saved record is there
 // when it starts again; and no file of the browser's profile (OPFS, caches,
-// history, autofill) holds a record's text or the officer's name.
+// history, autofill) holds a record's text or the officer's name. Last, the
+// device is revoked on the server (`beatbook-server device revoke`): the next
+// sync wipes it, says what was lost, and leaves no database of it in OPFS.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -66,11 +68,14 @@ function gps() {
 let server, ctx, page;
 /** The server's hazards before this phone sent any. */
 let hazardsBefore;
+/** The server's devices before this phone enrolled. */
+let devicesBefore;
 /** Milliseconds, loopback and unthrottled: what the phone waited for. */
 const timings = {};
 before(async () => {
   assert.ok(fs.existsSync(path.join(webDir, 'beatbook_web_bg.wasm')), `no web build in ${webDir}: run scripts/web-build.sh`);
   server = await Server.demo({ env: { BEATBOOK_WEB_DIR: webDir } });
+  devicesBefore = deviceIds();
 });
 after(async () => {
   // What the phone showed last, for a failure.
@@ -88,6 +93,11 @@ after(async () => {
 function serverCount(form) {
   const row = server.admin(['status']).split('\n').find((l) => new RegExp(`^\\s*${form}\\b`).test(l));
   return Number(row?.match(/(\d+)\s*$/)?.[1] ?? NaN);
+}
+
+/** The ids of the server's devices (`beatbook-server device list`). */
+function deviceIds() {
+  return server.admin(['device', 'list']).match(/^[0-9a-f]{8}-[0-9a-f-]{27}\b/gm) ?? [];
 }
 
 /** A hazard from the home screen, located by the browser, with a photo. */
@@ -264,3 +274,52 @@ test('the browser\'s storage on disk holds no readable record or name', async ()
   assert.deepEqual(found, [], 'plain text on disk');
 });
 
+/**
+ * The files of SQLite's OPFS pool in the profile, by the path each holds: a
+ * pool file starts with a header that names the database file it holds
+ * (sqlite-wasm-vfs's sahpool: the path, NUL-terminated, in its first 512
+ * bytes); a free one names none.
+ */
+function opfsPool() {
+  const held = new Map();
+  for (const file of filesUnder(profile).filter((f) => f.includes(`${path.sep}File System${path.sep}`))) {
+    const data = fs.readFileSync(file);
+    if (data.length < 4096) continue;
+    const name = data.subarray(0, 512).toString('utf8').split('\0')[0];
+    if (name.startsWith('/')) held.set(name, data);
+  }
+  return held;
+}
+
+test('a revoked phone wipes itself on next contact, says what it lost, and its OPFS holds no database of the device', async () => {
+  const [device, ...others] = deviceIds().filter((id) => !devicesBefore.includes(id));
+  assert.ok(device && others.length === 0, `the phone is one new device on the server: ${device} ${others}`);
+  const before = opfsPool();
+  assert.ok(before.has('/device/beatbook.db'), `the device's database is in the pool: ${[...before.keys()]}`);
+  assert.ok([...before.values()].some((d) => d.includes(Buffer.from(device))), 'the device id is in the pool before');
+
+  ctx = await phone();
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(`${server.url}/m/`);
+  await page.waitForSelector('#pin', { timeout: 60000 });
+  await page.fill('#pin', PIN);
+  await page.click('#next');
+  await page.waitForSelector('#sync', { timeout: 60000 });
+  // The hazard saved before the kill, with its photo, was never sent.
+  assert.equal(Number(await page.locator('#outbox-count').innerText()), 1);
+  server.admin(['device', 'revoke', device]);
+  await page.click('#sync');
+  const lost = page.locator('text=此设备已被注销');
+  await lost.waitFor({ timeout: 60000 });
+  assert.match(await lost.innerText(), /1 条尚未上传的记录和 \d+ 张尚未上传的照片已被销毁/);
+  // Closed, with nothing of the device left: the enrollment screen, as on a new phone.
+  await page.waitForSelector('#badge');
+  await page.screenshot({ path: path.join(profile, 'revoked.png'), fullPage: true });
+  await ctx.close();
+  ctx = undefined;
+
+  const after = opfsPool();
+  assert.deepEqual([...after.keys()].filter((p) => p.startsWith('/device/')), [], 'no database of the device in the pool');
+  const named = [...after.entries()].filter(([, d]) => d.includes(Buffer.from(device))).map(([p]) => p);
+  assert.deepEqual(named, [], 'no pool file names the device');
+});
