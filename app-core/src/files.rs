@@ -117,7 +117,10 @@ mod web {
     fn open() -> io::Result<Connection> {
         let conn = Connection::open(FILES_DB).map_err(db_error)?;
         conn.execute_batch(
+            // secure_delete: a removed or replaced file (the device file of
+            // a revoked device) leaves no bytes behind in free pages.
             "PRAGMA synchronous = FULL;
+             PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS files (
                  dir TEXT NOT NULL, name TEXT NOT NULL, bytes BLOB NOT NULL,
                  PRIMARY KEY (dir, name));",

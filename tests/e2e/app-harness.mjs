@@ -156,3 +156,91 @@ export class Operator {
   async choose(selector, value) { await this.page.selectOption(selector, value); this.taps += 2; }
   async files(selector, file) { await this.page.setInputFiles(selector, file); this.taps += 2; }
 }
+
+/** Back to the field app's home screen, from wherever it is. */
+export async function home(page) {
+  for (let i = 0; i < 10 && (await page.locator('#back').count()); i++) {
+    await page.locator('#back').click({ timeout: 2000 }).catch(() => {});
+    await page.waitForTimeout(150); // let the app apply the update
+  }
+  await page.waitForSelector('#sync');
+}
+
+/** A valid GB 11643 ID number from its first 17 digits. */
+export function citizenId(first17) {
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...first17].reduce((s, d, i) => s + Number(d) * w[i], 0);
+  return first17 + '10X98765432'[sum % 11];
+}
+
+/** The household a visit records: head, spouse and child. */
+export const residents = [
+  { name: '陆建华', id: citizenId('32061419780312031'), relation: 'head', phone: '13962870011' },
+  { name: '施美琴', id: citizenId('32061419800725042'), relation: 'spouse', phone: '13962870012' },
+  { name: '陆晨阳', id: citizenId('32061420080916053'), relation: 'child', phone: '' },
+];
+
+/**
+ * A standard address of the demo district with no house recorded yet, as its
+ * label in the address picker; the app is left on the home screen.
+ */
+export async function findFreeAddress(page) {
+  for (const q of ['1号', '2号', '3号', '5号', '6号', '8号', '9号']) {
+    await page.click('#visit');
+    await page.fill('#address-search', q);
+    const labels = await page.locator('#address-results li').allInnerTexts();
+    for (const label of labels) {
+      await page.fill('#address-search', label);
+      await page.locator('#address-results li').first().click();
+      await page.waitForSelector('#visit-address');
+      if (await page.locator('#new-house').count()) {
+        await home(page);
+        return label;
+      }
+      await page.click('#back');
+    }
+    await home(page);
+  }
+  throw new Error('no free address in the demo district');
+}
+
+/**
+ * A household visit from the home screen at the address `label` (from
+ * findFreeAddress), by `op` (an Operator, so the actions are counted): the
+ * road and door number typed into the address picker as an officer would,
+ * a new house (owner-occupied, the head as owner) and each of `people` as a
+ * resident. Ends on the visit screen with the residents listed; returns what
+ * was typed into the picker. `shot(name, fullPage)` is called at the screens
+ * worth a screenshot.
+ */
+export async function recordHousehold(op, label, { people = residents, shot = async () => {} } = {}) {
+  const page = op.page;
+  const query = label.replace(/^.*?社区/, '');
+  await op.tap('#visit');
+  await op.type('#address-search', query);
+  await shot('address-search');
+  await op.tap('#address-results li >> nth=0');
+  const picked = await page.locator('#visit-address').innerText();
+  if (picked !== label) throw new Error(`the picker's first address for "${query}" is ${picked}, not ${label}`);
+  await op.tap('#new-house');
+  await op.tap('#f-use [data-value="owner_occupied"]');
+  await op.type('#f-owner_name', people[0].name);
+  await op.type('#f-owner_phone', people[0].phone);
+  await shot('house', true);
+  await op.tap('#finalize');
+  await page.waitForSelector('#add-resident');
+  for (const r of people) {
+    await op.tap('#add-resident');
+    await op.tap(`#f-relation [data-value="${r.relation}"]`);
+    await op.tap('#f-category [data-value="registered"]');
+    await op.type('#f-name', r.name);
+    await op.type('#f-id_number', r.id);
+    if (r.phone) await op.type('#f-phone', r.phone);
+    // Derived at once, never typed.
+    await page.waitForSelector('#f-gender:not(:has-text("—"))');
+    if (r === people[0]) await shot('person', true);
+    await op.tap('#finalize');
+    await page.waitForSelector('#residents');
+  }
+  return query;
+}

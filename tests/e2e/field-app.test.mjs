@@ -8,7 +8,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Server, FieldApp, browser, Operator, tmpdir, bin } from './app-harness.mjs';
+import { Server, FieldApp, browser, Operator, tmpdir, bin, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -37,29 +37,10 @@ after(async () => {
 });
 
 /** Back to the home screen. */
-async function home() {
-  for (let i = 0; i < 10 && (await page.locator('#back').count()); i++) {
-    await page.locator('#back').click({ timeout: 2000 }).catch(() => {});
-    await page.waitForTimeout(150); // let liveview apply the update
-  }
-  await page.waitForSelector('#sync');
-}
+const home = () => homeOf(page);
 
 const shot = (name, fullPage = false) => page.screenshot({ path: path.join(shots, `app-${name}.png`), fullPage });
 const text = (sel) => page.locator(sel).innerText();
-
-// A valid GB 11643 ID number.
-function citizenId(first17) {
-  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...first17].reduce((s, d, i) => s + Number(d) * w[i], 0);
-  return first17 + '10X98765432'[sum % 11];
-}
-
-const residents = [
-  { name: '陆建华', id: citizenId('32061419780312031'), relation: 'head', phone: '13962870011' },
-  { name: '施美琴', id: citizenId('32061419800725042'), relation: 'spouse', phone: '13962870012' },
-  { name: '陆晨阳', id: citizenId('32061420080916053'), relation: 'child', phone: '' },
-];
 
 /** Actions for the same data typed into a blank form: one tap per field plus every character. */
 function blankFormActions(fields) {
@@ -87,56 +68,10 @@ test('enrollment, then a PIN, then home', async () => {
   assert.match(await text('.who'), /施建军/);
 });
 
-async function findFreeAddress() {
-  // Not counted: find a standard address that has no house recorded yet.
-  for (const q of ['1号', '2号', '3号', '5号', '6号', '8号', '9号']) {
-    await page.click('#visit');
-    await page.fill('#address-search', q);
-    const labels = await page.locator('#address-results li').allInnerTexts();
-    for (const label of labels) {
-      await page.fill('#address-search', label);
-      await page.locator('#address-results li').first().click();
-      await page.waitForSelector('#visit-address');
-      if (await page.locator('#new-house').count()) {
-        await home();
-        return label;
-      }
-      await page.click('#back');
-    }
-    await home();
-  }
-  throw new Error('no free address in the demo district');
-}
-
 test('a household visit with three residents, counted', async () => {
-  const label = await findFreeAddress();
-  const query = label.replace(/^.*?社区/, ''); // road + door number, as an officer would type it
+  const label = await findFreeAddress(page);
   const op = new Operator(page);
-  await op.tap('#visit');
-  await op.type('#address-search', query);
-  await shot('address-search');
-  await op.tap('#address-results li >> nth=0');
-  assert.equal(await text('#visit-address'), label);
-  await op.tap('#new-house');
-  await op.tap('#f-use [data-value="owner_occupied"]');
-  await op.type('#f-owner_name', residents[0].name);
-  await op.type('#f-owner_phone', residents[0].phone);
-  await shot('house', true);
-  await op.tap('#finalize');
-  await page.waitForSelector('#add-resident');
-  for (const r of residents) {
-    await op.tap('#add-resident');
-    await op.tap(`#f-relation [data-value="${r.relation}"]`);
-    await op.tap('#f-category [data-value="registered"]');
-    await op.type('#f-name', r.name);
-    await op.type('#f-id_number', r.id);
-    if (r.phone) await op.type('#f-phone', r.phone);
-    // Derived at once, never typed.
-    await page.waitForSelector('#f-gender:not(:has-text("—"))');
-    if (r === residents[0]) await shot('person', true);
-    await op.tap('#finalize');
-    await page.waitForSelector('#residents');
-  }
+  const query = await recordHousehold(op, label, { shot });
   assert.equal(await page.locator('#residents li').count(), 3);
   await shot('visit');
 

@@ -1,7 +1,8 @@
 //! Syncing without a tap: every few minutes while the app is unlocked, and at
 //! once when the face says the network came back (the web build: the page's
 //! `online` event). Only when something waits in the outbox; a failure is
-//! quiet (the outbox keeps everything for the next try), a success is said.
+//! quiet (the outbox keeps everything for the next try), a success is said;
+//! a revoked device is told what it lost and closed, as after a sync by hand.
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use beatbook_core::sync::SyncError;
+use beatbook_core::CoreError;
 use dioxus::prelude::*;
 use futures_util::future::select;
 use futures_util::task::AtomicWaker;
@@ -59,10 +62,10 @@ impl SyncNudge {
 /// Runs the syncs; renders nothing.
 #[component]
 pub fn AutoSync() -> Element {
-    let nudge = use_context::<UiOptions>().nudge;
+    let UiOptions { nudge, dir, .. } = use_context::<UiOptions>();
     let ui = use_context::<Ui>();
     use_future(move || {
-        let nudge = nudge.clone();
+        let (nudge, dir) = (nudge.clone(), dir.clone());
         async move {
             loop {
                 let seen = nudge.count();
@@ -75,16 +78,23 @@ pub fn AutoSync() -> Element {
                 if !matches!(core.status(), Ok(s) if s.outbox > 0) {
                     continue;
                 }
-                if let Ok(r) = core.sync(&|_| {}).await {
-                    let l = *ui.lang.peek();
-                    ui.changed(tr(
-                        l,
-                        &format!("已自动同步：上传 {}，下载 {}", r.accepted, r.pulled),
-                        &format!(
-                            "Synced by itself: {} sent, {} received",
-                            r.accepted, r.pulled
-                        ),
-                    ));
+                let result = core.sync(&|_| {}).await;
+                drop(core);
+                match result {
+                    Ok(r) => {
+                        let l = *ui.lang.peek();
+                        ui.changed(tr(
+                            l,
+                            &format!("已自动同步：上传 {}，下载 {}", r.accepted, r.pulled),
+                            &format!(
+                                "Synced by itself: {} sent, {} received",
+                                r.accepted, r.pulled
+                            ),
+                        ));
+                    }
+                    // Quiet on failure, but a revoked device must be told what it lost.
+                    Err(e @ CoreError::Sync(SyncError::Revoked { .. })) => ui.sync_failed(&dir, &e),
+                    Err(_) => {}
                 }
             }
         }

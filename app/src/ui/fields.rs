@@ -125,6 +125,9 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
         move |v: Json| edit(ui, session, |s| s.set(&path, v))
     };
 
+    // `autocomplete: "off"` on inputs of personal data: otherwise the browser
+    // keeps what was typed (names, ID numbers, phones) in its own plain-text
+    // autofill store, outside the encrypted database.
     let input = if field.def.derived.is_some() {
         rsx! { div { class: "derived", id: "{id}", {display(&form, &field, &value, l)} } }
     } else {
@@ -136,14 +139,14 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
                 textarea { id: "{id}", rows: 3, value: as_text(&value), oninput: move |e| set(json!(e.value())) }
             },
             FieldKind::Text { .. } | FieldKind::CreditCode => rsx! {
-                input { id: "{id}", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+                input { id: "{id}", autocomplete: "off", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
             },
             FieldKind::CitizenId { .. } => rsx! {
-                input { id: "{id}", class: "mono", inputmode: "text", autocapitalize: "characters", maxlength: 20,
+                input { id: "{id}", class: "mono", inputmode: "text", autocomplete: "off", autocapitalize: "characters", maxlength: 20,
                     value: as_text(&value), oninput: move |e| set(json!(e.value())) }
             },
             FieldKind::Phone { .. } => rsx! {
-                input { id: "{id}", r#type: "tel", inputmode: "tel", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
+                input { id: "{id}", r#type: "tel", inputmode: "tel", autocomplete: "off", value: as_text(&value), oninput: move |e| set(json!(e.value())) }
             },
             FieldKind::Integer { unit, .. } | FieldKind::Decimal { unit, .. } => {
                 let integer = matches!(field.def.kind, FieldKind::Integer { .. });

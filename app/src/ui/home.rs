@@ -7,10 +7,10 @@ use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::Role;
 use dioxus::prelude::*;
 
-use super::errors::{error_text, read_failed};
+use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::lists::ListKind;
-use super::{Route, Ui};
+use super::{Route, Ui, UiOptions};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Counts {
@@ -85,9 +85,11 @@ pub fn Home() -> Element {
     let mut progress = use_signal(|| None::<String>);
     let mut syncing = use_signal(|| false);
 
+    let dir = use_context::<UiOptions>().dir;
     let sync = move |_| {
         let Some(core) = ui.core() else { return };
         syncing.set(true);
+        let dir = dir.clone();
         spawn(async move {
             let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
             let report = {
@@ -128,7 +130,7 @@ pub fn Home() -> Element {
                     &format!("同步完成：上传 {}，下载 {}", r.accepted, r.pulled),
                     &format!("Synced: {} sent, {} received", r.accepted, r.pulled),
                 )),
-                Err(e) => ui.changed(error_text(l, &e)),
+                Err(e) => ui.sync_failed(&dir, &e),
             }
         });
     };

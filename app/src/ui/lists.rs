@@ -127,7 +127,7 @@ pub fn SearchView() -> Element {
         None => (Vec::new(), None),
     };
     rsx! {
-        input { id: "find", class: "search", r#type: "search", autofocus: true,
+        input { id: "find", class: "search", r#type: "search", autofocus: true, autocomplete: "off",
             placeholder: tr(l, "姓名、身份证后几位或地址", "Name, last ID digits or address"),
             value: "{query}", oninput: move |e| query.set(e.value()) }
         {failed}

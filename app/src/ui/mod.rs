@@ -18,10 +18,11 @@ mod unlock;
 mod uploads;
 mod visit;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use beatbook_core::platform::Platform;
+use beatbook_core::sync::SyncError;
 use beatbook_core::{Core, CoreError};
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::RecordId;
@@ -122,6 +123,23 @@ impl Ui {
     /// Tells the officer why something failed, in the UI's language.
     pub fn failed(self, error: &CoreError) {
         self.changed(error_text(*self.lang.peek(), error));
+    }
+
+    /// Tells the officer why a sync failed. A revoked device (the core has
+    /// already emptied its database and says what was lost) is closed and its
+    /// files in `dir` erased: the device id is dead on the server, so nothing
+    /// of it is kept, and the phone can be enrolled again as a new device.
+    pub fn sync_failed(mut self, dir: &Path, error: &CoreError) {
+        self.failed(error);
+        if matches!(error, CoreError::Sync(SyncError::Revoked { .. })) {
+            self.core.set(None);
+            self.back.write().clear();
+            self.route.set(Route::Home);
+            if let Err(e) = beatbook_core::store::erase_files(dir) {
+                tracing::error!(error = %e, "erasing a revoked device's files failed");
+                self.failed(&CoreError::Store(e));
+            }
+        }
     }
 
     /// Starts a new record of a form, with `prefill` in place, and opens it.

@@ -163,6 +163,10 @@ pub fn Unlock() -> Element {
         div { class: "unlock",
             h1 { class: "brand", "Beatbook" }
             p { class: "tagline", {tr(l, "社区警务基础信息采集", "Community policing field data")} }
+            // Why the app closed itself (a revoked device: what it lost).
+            if let Some(message) = ui.notice.read().clone() {
+                p { class: "notice", role: "status", "{message}" }
+            }
             form { class: "card", onsubmit: move |e| { e.prevent_default(); submit_pin(()) },
                 match step() {
                     Step::Credentials => rsx! {

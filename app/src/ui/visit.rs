@@ -23,7 +23,7 @@ pub fn AddressPicker(on_pick: EventHandler<RecordId>) -> Element {
         .map(|c| c.search_addresses(&query(), 12))
         .unwrap_or_default();
     rsx! {
-        input { id: "address-search", class: "search", r#type: "search", autofocus: true,
+        input { id: "address-search", class: "search", r#type: "search", autofocus: true, autocomplete: "off",
             placeholder: tr(l, "地址、拼音首字母或门牌号（如 rml12）", "Address, pinyin initials or door no. (e.g. rml12)"),
             value: "{query}", oninput: move |e| query.set(e.value()) }
         ul { class: "rows picks", id: "address-results",
