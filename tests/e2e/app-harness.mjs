@@ -129,6 +129,24 @@ export class FieldApp {
   async stop() { this.proc.kill('SIGKILL'); }
 }
 
+/**
+ * Chromium as a phone — small viewport, touch, a mobile user agent — on one
+ * profile directory (its OPFS, caches and service worker) across launches.
+ */
+export function phone(profile) {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 412, height: 915 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36',
+    locale: 'zh-CN',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
 export async function browser() {
   const profile = tmpdir('bb-chromium-');
   return chromium.launchPersistentContext(profile, {

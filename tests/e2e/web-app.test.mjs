@@ -20,9 +20,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
-import { Server, Operator, tmpdir, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
+import { Server, Operator, phone as phoneOn, tmpdir, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
 
 // Node 18 (Debian's) has no import.meta.dirname.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,19 +37,9 @@ const offline = `网页版离线登记 ${process.pid}`;
 const photo = path.join(tmpdir('bb-photo-'), 'hazard.jpg');
 fs.copyFileSync(path.join(root, 'demo', 'assets', 'hazard.jpg'), photo);
 
-/** Chromium as a phone, on one profile (its OPFS, caches and service worker) across launches. */
+/** The phone (app-harness.mjs) on this test's profile, with its GPS and the worker kept. */
 function phone() {
-  return chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 412, height: 915 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36',
-    locale: 'zh-CN',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  }).then(async (context) => {
+  return phoneOn(profile).then(async (context) => {
     await context.addInitScript(gps);
     await context.addInitScript(keepWorker);
     return context;
