@@ -262,7 +262,7 @@ function filesUnder(dir) {
 test('the browser\'s storage on disk holds no readable record or name', async () => {
   await ctx.close();
   ctx = undefined;
-  const secrets = [online, offline, '施建军', ...residents.flatMap((r) => [r.name, r.id])].map((t) => Buffer.from(t, 'utf8'));
+  const secrets = [online, offline, '施建军', ...residents.flatMap((r) => [r.name, r.id, r.phone].filter(Boolean))].map((t) => Buffer.from(t, 'utf8'));
   const found = [];
   let opfsBytes = 0;
   let shellSeen = false;
