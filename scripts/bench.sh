@@ -12,6 +12,7 @@
 #   scripts/bench.sh report [FILE]                # the README's table from a results file
 #                                                 # (docs/bench/scale.json, the default, or compare.json)
 #   scripts/bench.sh local                        # save latency, address search, photo size
+#   scripts/bench.sh web                          # the web build on Slow 4G → docs/web-throttled.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -67,10 +68,19 @@ case "$what" in
     cargo run --release -q -p beatbook-tests --example save_latency -- "${1:-1000}"
     cargo run --release -q -p beatbook-core --example search_bench
     cargo run --release -q -p beatbook-core --example photo_bench ;;
+  web)
+    # The web build on a paced Slow 4G link → docs/web-throttled.json. Debug
+    # server (the e2e harness's); the web build itself is web-release.
+    machine
+    scripts/install-deps.sh chromium fonts-noto-cjk fonts-dejavu-core
+    (cd tests/e2e && npm install --no-audit --no-fund --silent)
+    cargo build -q -p beatbook-server
+    scripts/web-build.sh
+    node --test tests/e2e/web-throttled.bench.mjs ;;
   all)
     prepare_peer; build; machine
     "$target/release/beatbook-bench" compare --peer "$peer" "$@"
     "$target/release/beatbook-bench" load ;;
   *)
-    echo "usage: scripts/bench.sh [compare|load|scale|report|local|all] [options]" >&2; exit 2 ;;
+    echo "usage: scripts/bench.sh [compare|load|scale|report|local|web|all] [options]" >&2; exit 2 ;;
 esac

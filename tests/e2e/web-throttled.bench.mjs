@@ -1,4 +1,5 @@
-// The field app's web build on a slow mobile network: the phone reaches the
+// A benchmark, not a test (`scripts/bench.sh web`; not run in CI): the
+// field app's web build on a slow mobile network. The phone reaches the
 // real sync server through a throttling proxy on loopback that behaves like
 // DevTools' "Slow 4G" profile (150 ms round trip, 1.6 Mbit/s down, 750 kbit/s
 // up, one link shared by all the browser's connections). DevTools' own
@@ -64,7 +65,7 @@ after(async () => {
   await server?.stop();
   if (Object.keys(ms).length === 2) {
     const build = JSON.parse(fs.readFileSync(path.join(webDir, '..', 'build.json'), 'utf8'));
-    const what = 'tests/e2e/web-throttled.test.mjs: milliseconds in headless Chromium (phone profile) through a loopback proxy paced like DevTools\' Slow 4G; the server compresses what it sends';
+    const what = 'scripts/bench.sh web (tests/e2e/web-throttled.bench.mjs): milliseconds in headless Chromium (phone profile) through a loopback proxy paced like DevTools\' Slow 4G; the server compresses what it sends';
     fs.writeFileSync(path.join(root, 'docs', 'web-throttled.json'), JSON.stringify({ what, network: SLOW_4G, build: { profile: build.profile, hash: build.hash, download_gzip_bytes: build.bytes?.total_gzip }, ms }, null, 2) + '\n');
   }
 });
@@ -92,6 +93,4 @@ test('on Slow 4G: the first visit downloads the app once; a later start comes fr
   await page.waitForSelector('#badge', { timeout: 180000 });
   ms.start_from_the_service_worker = Date.now() - started;
   assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the page came from the service worker');
-  assert.ok(ms.start_from_the_service_worker < ms.first_visit_to_enrollment_screen / 2,
-    `a start from the cache (${ms.start_from_the_service_worker} ms) does not download the app again (first visit ${ms.first_visit_to_enrollment_screen} ms)`);
 });
