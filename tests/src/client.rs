@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use beatbook_core::keys::PinKeys;
 use beatbook_core::platform::{Desktop, Fix};
+use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::sync::{RetryPolicy, SyncEngine};
 use beatbook_core::Core;
+use beatbook_schema::ids::RecordId;
 use tempfile::TempDir;
 
 use crate::process::workspace_binary;
@@ -123,4 +125,17 @@ pub fn kill_at(dir: &Path, args: &[&str], point: &str) {
         Some(format!("PAUSED {point}").as_str()),
         "never reached {point}"
     );
+}
+
+/// The ids of the `house` records on a device, in `state` if given.
+pub fn house_ids(core: &Core, state: Option<LocalState>) -> std::collections::HashSet<RecordId> {
+    core.records(&RecordFilter {
+        form: Some("house".into()),
+        states: state.into_iter().collect(),
+        ..Default::default()
+    })
+    .expect("records")
+    .into_iter()
+    .map(|r| r.id)
+    .collect()
 }

@@ -5,8 +5,8 @@ use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, FormId, GridId, RecordId, Sha256};
 use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, Change, ChangeOp, Cursor, EnrollRequest, EnrollResponse,
-    ErrorBody, PullItem, PullPage, PushRequest, PushResponse, UserInfo,
+    BlobQuery, BlobQueryResponse, BlobStatus, Change, ChangeOp, Cursor, EnrollRequest,
+    EnrollResponse, ErrorBody, PullItem, PullPage, PushRequest, PushResponse, UserInfo,
 };
 use beatbook_schema::record::AttachmentRef;
 use chrono::Utc;
@@ -182,6 +182,26 @@ impl TestDevice {
             content_type: content_type.into(),
             size: bytes.len() as u64,
         }
+    }
+
+    /// Uploads `bytes` in two parts: the first `split` bytes here, the rest
+    /// through `other` (another instance, as a device routed elsewhere by a
+    /// load balancer), which must know how far this one got. Returns the
+    /// device as seen through `other`, the blob complete there.
+    pub async fn upload_split_across(self, other: &str, bytes: &[u8], split: usize) -> Self {
+        let sha = Sha256::digest(bytes);
+        let res = self.put_part(bytes, 0, split).await;
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+        let elsewhere = self.via(other);
+        let res = elsewhere.upload_status(sha, bytes.len()).await;
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(res.headers()["range"], format!("bytes=0-{}", split - 1));
+        let status: BlobStatus = res.json().await.expect("status");
+        assert_eq!((status.received, status.complete), (split as u64, false));
+        let res = elsewhere.put_part(bytes, split, bytes.len()).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert!(elsewhere.missing(vec![sha]).await.is_empty());
+        elsewhere
     }
 
     /// The same device, talking to the server through another address (a proxy).

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beatbook_core::photos::synthetic_camera_jpeg;
-use beatbook_core::store::{BatchLimits, LocalState, RecordFilter};
+use beatbook_core::store::{BatchLimits, LocalState};
 use beatbook_core::sync::{RetryPolicy, SyncEngine};
 use beatbook_core::Core;
 use beatbook_schema::ids::RecordId;
 use beatbook_tests::backend::open_store;
-use beatbook_tests::client::open_core;
+use beatbook_tests::client::{house_ids, open_core};
 use beatbook_tests::data::house;
 use beatbook_tests::fault::{self, trials};
 use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
@@ -62,18 +62,6 @@ async fn sync_until_done(core: &Core) -> Result<(), String> {
     ))
 }
 
-fn houses(core: &Core, state: Option<LocalState>) -> HashSet<RecordId> {
-    core.records(&RecordFilter {
-        form: Some("house".into()),
-        states: state.into_iter().collect(),
-        ..Default::default()
-    })
-    .expect("records")
-    .into_iter()
-    .map(|r| r.id)
-    .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_once() {
     let root = tempfile::tempdir().expect("dir");
@@ -112,7 +100,7 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
                 s.finalize().expect("finalize");
                 entered.insert(s.id());
             }
-            if let Some(id) = houses(core, Some(LocalState::Synced)).into_iter().next() {
+            if let Some(id) = house_ids(core, Some(LocalState::Synced)).into_iter().next() {
                 let mut s = core.open_record(id).expect("open");
                 s.set("storeys", serde_json::json!(rng.gen_range(1..30)))
                     .expect("edit");
@@ -175,7 +163,7 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
     let store = open_store(&data).await.expect("open the server's data");
     let mut acknowledged = HashSet::new();
     for core in &devices {
-        acknowledged.extend(houses(core, Some(LocalState::Synced)));
+        acknowledged.extend(house_ids(core, Some(LocalState::Synced)));
     }
     assert!(
         entered.is_subset(&acknowledged),
@@ -213,7 +201,7 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
         .await
         .expect("the fresh device syncs");
     assert_eq!(
-        houses(&fresh, None),
+        house_ids(&fresh, None),
         acknowledged,
         "pull saw every record once"
     );

@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{DeviceId, RecordId, Sha256};
-use beatbook_schema::protocol::{
-    BlobStatus, Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode,
-};
+use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode};
 use beatbook_schema::record::AttachmentRef;
 use beatbook_server::sync::RELOAD_FLOOR;
 use beatbook_tests::backend::open_store;
@@ -229,20 +227,8 @@ async fn an_upload_started_on_one_instance_finishes_on_another_and_attaches() {
     let bytes = photo_bytes(300_000, 7);
     let sha = Sha256::digest(&bytes);
 
-    let res = on_a.put_part(&bytes, 0, 120_000).await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-
-    // The same device, now routed to the other instance.
-    let on_b = on_a.via(&b.url);
-    let res = on_b.upload_status(sha, bytes.len()).await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(res.headers()["range"], "bytes=0-119999");
-    let status: BlobStatus = res.json().await.expect("status");
-    assert_eq!((status.received, status.complete), (120_000, false));
-
-    let res = on_b.put_part(&bytes, 120_000, bytes.len()).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert!(on_b.missing(vec![sha]).await.is_empty());
+    // The same device, routed to the other instance halfway.
+    let on_b = on_a.upload_split_across(&b.url, &bytes, 120_000).await;
 
     // A record attaching it is accepted, through either instance, and the
     // bytes come back whole from both.

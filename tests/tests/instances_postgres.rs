@@ -20,18 +20,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use beatbook_core::store::{BatchLimits, LocalState, RecordFilter};
+use beatbook_core::store::{BatchLimits, LocalState};
 use beatbook_core::sync::{Phase, RetryPolicy, SyncEngine};
 use beatbook_core::Core;
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::{
-    BlobStatus, ChangeOutcome, Cursor, ErrorCode, PullItem, PushRequest, PushResponse,
+    ChangeOutcome, Cursor, ErrorCode, PullItem, PushRequest, PushResponse,
 };
 use beatbook_schema::record::AttachmentRef;
 use beatbook_store::Store;
 use beatbook_store_postgres::{testing, PgStore};
-use beatbook_tests::client::{device_at, open_core};
+use beatbook_tests::client::{device_at, house_ids, open_core};
 use beatbook_tests::data::{house, obj, photo_bytes, reading_form};
 use beatbook_tests::device::{read, with_attachments};
 use beatbook_tests::process::{
@@ -108,18 +108,6 @@ async fn history_revisions(store: &PgStore, id: RecordId) -> Vec<u64> {
         .collect()
 }
 
-fn houses(core: &Core, state: Option<LocalState>) -> HashSet<RecordId> {
-    core.records(&RecordFilter {
-        form: Some("house".into()),
-        states: state.into_iter().collect(),
-        ..Default::default()
-    })
-    .expect("records")
-    .into_iter()
-    .map(|r| r.id)
-    .collect()
-}
-
 fn new_house(core: &Core, grid: &str, owner: &str) -> RecordId {
     let mut session = core
         .new_record("house", Some(&GridId::new(grid)), house(owner))
@@ -145,15 +133,15 @@ async fn a_device_enrolled_on_one_instance_pushes_and_pulls_through_the_other() 
     let report = two.sync(&|_| {}).await.expect("sync on A");
     assert_eq!(report.accepted, 1, "{report:?}");
     assert!(
-        houses(&two, None).contains(&first),
+        house_ids(&two, None).contains(&first),
         "A serves what was pushed through B"
     );
 
     one.sync_via(Some(&d.b.url), &|_| {})
         .await
         .expect("sync on B");
-    assert_eq!(houses(&one, None), HashSet::from([first, second]));
-    assert_eq!(houses(&one, Some(LocalState::Synced)).len(), 2);
+    assert_eq!(house_ids(&one, None), HashSet::from([first, second]));
+    assert_eq!(house_ids(&one, Some(LocalState::Synced)).len(), 2);
     let store = d.store().await;
     for id in [first, second] {
         assert_eq!(history_revisions(&store, id).await, [1]);
@@ -168,19 +156,8 @@ async fn an_upload_started_on_one_instance_finishes_on_the_other_and_attaches() 
         .expect("enroll");
     let bytes = photo_bytes(300_000, 11);
     let sha = Sha256::digest(&bytes);
-    let res = on_a.put_part(&bytes, 0, 100_000).await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-
-    // The same device, now routed to B: B knows how far A got.
-    let on_b = on_a.via(&d.b.url);
-    let res = on_b.upload_status(sha, bytes.len()).await;
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(res.headers()["range"], "bytes=0-99999");
-    let status: BlobStatus = res.json().await.expect("status");
-    assert_eq!((status.received, status.complete), (100_000, false));
-    let res = on_b.put_part(&bytes, 100_000, bytes.len()).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert!(on_b.missing(vec![sha]).await.is_empty());
+    // The same device, routed to B halfway: B knows how far A got.
+    let on_b = on_a.upload_split_across(&d.b.url, &bytes, 100_000).await;
 
     // A record attaching it, pushed through B, is accepted; both instances
     // hand back the whole photo.
@@ -469,7 +446,7 @@ async fn sync_with_fallback(
             !text.contains("local database"),
             "only the network may fail: {text}"
         );
-        for id in houses(core, None) {
+        for id in house_ids(core, None) {
             let state = core.record(id).expect("record").state;
             assert!(
                 matches!(state, LocalState::Synced | LocalState::Queued),
@@ -574,7 +551,7 @@ async fn an_instance_killed_mid_push_loses_nothing_acknowledged_and_stores_nothi
         assert_eq!(core.status().expect("status").outbox, 0);
     }
     for ((core, _, _), entered) in devices.iter().zip(&entered_on) {
-        let synced = houses(core, Some(LocalState::Synced));
+        let synced = house_ids(core, Some(LocalState::Synced));
         assert!(
             entered.is_subset(&synced),
             "every record the device entered is acknowledged"
