@@ -9,6 +9,7 @@ pub mod keys;
 pub mod lockout;
 pub mod photos;
 pub mod platform;
+pub mod prefs;
 pub mod sealed;
 pub mod search;
 pub mod service;
