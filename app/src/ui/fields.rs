@@ -347,7 +347,7 @@ fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element 
         .ok()
         .and_then(|rid| {
             ui.core()
-                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r)))
+                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r, l)))
         })
         .unwrap_or_else(|| tr(l, "未选择", "Not chosen"));
     rsx! {
@@ -374,7 +374,7 @@ fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>
         .map(|records| {
             records
                 .iter()
-                .map(|r| (r.id.to_string(), c.label(r)))
+                .map(|r| (r.id.to_string(), c.label(r, l)))
                 .collect::<Vec<_>>()
         })
     });
