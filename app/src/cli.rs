@@ -214,6 +214,7 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         upload_path: String::new(),
         nudge: Default::default(),
         sync_every: std::time::Duration::from_secs(cli.sync_every),
+        card_reader: None,
     }
 }
 

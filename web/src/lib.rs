@@ -60,6 +60,8 @@ pub async fn start(server: String) -> Result<(), JsValue> {
         upload_path: String::new(),
         nudge,
         sync_every: beatbook_app::ui::SYNC_EVERY,
+        // The recognizer's models are not in the web build yet.
+        card_reader: None,
     };
     let vdom = VirtualDom::new(App).with_root_context(options);
     page.ready();

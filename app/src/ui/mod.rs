@@ -12,6 +12,7 @@ mod i18n;
 mod lists;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod scan;
 mod shell;
 mod sync;
 mod unlock;
@@ -58,6 +59,8 @@ pub struct UiOptions {
     pub upload_path: String,
     /// Asks the UI to sync now (the web build: when the network is back).
     pub nudge: SyncNudge,
+    /// Reads the ID card on the device, where this face ships a recognizer.
+    pub card_reader: Option<Arc<dyn beatbook_core::idcard::CardReader>>,
     /// How often the app syncs by itself ([`SYNC_EVERY`] unless a test
     /// wants it sooner).
     pub sync_every: std::time::Duration,
