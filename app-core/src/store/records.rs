@@ -127,8 +127,13 @@ pub struct RecordFilter {
     pub form: Option<String>,
     /// Only these states.
     pub states: Vec<LocalState>,
+    /// Only records first entered by this officer (theirs, not pulled ones
+    /// of others in the grid).
+    pub author: Option<UserId>,
     /// At most this many (newest first).
     pub limit: Option<u32>,
+    /// Skip this many first (the pages before).
+    pub offset: u32,
 }
 
 pub(super) const COLUMNS: &str = "id, form_id, form_version, grid, author, device, state, vals, attachments, base_revision, review, problem, conflicted, deleted, created_at, updated_at";
@@ -284,16 +289,42 @@ impl LocalStore {
             "SELECT {COLUMNS} FROM records
              WHERE deleted = 0 AND (?1 IS NULL OR form_id = ?1)
                AND (?2 = '[]' OR state IN (SELECT value FROM json_each(?2)))
-             ORDER BY updated_at DESC, id DESC LIMIT ?3"
+               AND (?3 IS NULL OR author = ?3)
+             ORDER BY updated_at DESC, id DESC LIMIT ?4 OFFSET ?5"
         ))?;
         let rows = stmt.query_map(
             params![
                 filter.form,
                 serde_json::to_string(&states)?,
-                filter.limit.map_or(-1, i64::from)
+                filter.author.map(|a| a.to_string()),
+                filter.limit.map_or(-1, i64::from),
+                filter.offset,
             ],
             from_row,
         )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Live records of `form` whose top-level text field `field` holds
+    /// `value` (the houses at an address, the residents of a house), newest
+    /// first. `address` and `house` are indexed; other fields are scanned.
+    pub fn records_where(
+        &self,
+        form: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Vec<LocalRecord>, LocalStoreError> {
+        if field.is_empty() || !field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(LocalStoreError::NoField(field.to_owned()));
+        }
+        // The field is spliced into the SQL (checked above) so that the
+        // expression matches the index's.
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM records
+             WHERE form_id = ?1 AND json_extract(vals, '$.{field}') = ?2 AND deleted = 0
+             ORDER BY updated_at DESC, id DESC"
+        ))?;
+        let rows = stmt.query_map(params![form, value], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
