@@ -679,6 +679,26 @@ mod tests {
     }
 
     #[test]
+    fn a_record_written_twice_before_the_pick_list_looks_is_noted_once() {
+        let (_dir, core) = enrolled();
+        let house = RecordId::new_v7();
+        let owner = |name: &str, revision| {
+            version(
+                house,
+                form_ids::HOUSE,
+                json!({"road": "解放路", "door_number": "8", "owner_name": name}),
+                revision,
+                false,
+            )
+        };
+        // Two versions of one record in one page, then another page: the
+        // pull's upsert updates a record already noted.
+        pull(&core, vec![owner("陈建国", 1), owner("陈建民", 2)]);
+        pull(&core, vec![owner("陈建华", 3)]);
+        assert_eq!(found(&core, form_ids::HOUSE, "cj"), ["解放路8号 陈建华"]);
+    }
+
+    #[test]
     fn an_empty_query_lists_the_most_recently_changed_first() {
         let (_dir, core) = enrolled();
         let mut names = Vec::new();
