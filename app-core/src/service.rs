@@ -410,6 +410,12 @@ impl Core {
         Ok(self.store().records_where(form, field, value)?)
     }
 
+    /// How many records of a form have `field` at one of `values` (e.g. the
+    /// open hazards for the home screen's badge).
+    pub fn count_where(&self, form: &str, field: &str, values: &[&str]) -> Result<u64, CoreError> {
+        Ok(self.store().count_where(form, field, values)?)
+    }
+
     /// A one-line label of a record, from its form's summary fields (an
     /// address shows as its pick-list label).
     pub fn label(&self, record: &LocalRecord) -> String {
@@ -818,6 +824,34 @@ mod tests {
                 .len(),
             9
         );
+    }
+
+    #[test]
+    fn count_where_counts_live_records_by_a_fields_value() {
+        let (_dir, core) = enrolled();
+        let hazard = |status: &str, revision, deleted| {
+            version(
+                RecordId::new_v7(),
+                form_ids::HAZARD,
+                json!({"category": "group_rented", "status": status}),
+                revision,
+                deleted,
+            )
+        };
+        pull(
+            &core,
+            vec![
+                hazard("open", 1, false),
+                hazard("rectifying", 2, false),
+                hazard("closed", 3, false),
+                hazard("open", 4, true),
+            ],
+        );
+        let open = core.count_where(form_ids::HAZARD, "status", &["open", "rectifying"]);
+        assert_eq!(open.expect("counted"), 2);
+        assert!(core
+            .count_where(form_ids::HAZARD, "status)", &["open"])
+            .is_err());
     }
 
     #[test]

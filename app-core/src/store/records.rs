@@ -184,6 +184,15 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<LocalRecord> {
     })
 }
 
+/// The JSON path of a top-level field, to splice into SQL: only names of
+/// lowercase letters and underscores, as every form's fields are.
+fn json_path(field: &str) -> Result<String, LocalStoreError> {
+    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(LocalStoreError::NoField(field.to_owned()));
+    }
+    Ok(format!("$.{field}"))
+}
+
 pub(super) fn get_record(
     conn: &rusqlite::Connection,
     id: RecordId,
@@ -314,18 +323,35 @@ impl LocalStore {
         field: &str,
         value: &str,
     ) -> Result<Vec<LocalRecord>, LocalStoreError> {
-        if field.is_empty() || !field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            return Err(LocalStoreError::NoField(field.to_owned()));
-        }
-        // The field is spliced into the SQL (checked above) so that the
-        // expression matches the index's.
+        let field = json_path(field)?;
+        // The path is spliced into the SQL so that the expression matches the index's.
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM records
-             WHERE form_id = ?1 AND json_extract(vals, '$.{field}') = ?2 AND deleted = 0
+             WHERE form_id = ?1 AND json_extract(vals, '{field}') = ?2 AND deleted = 0
              ORDER BY updated_at DESC, id DESC"
         ))?;
         let rows = stmt.query_map(params![form, value], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many live records of `form` have their top-level field `field`
+    /// at one of `values` (e.g. the open hazards), without decoding them.
+    pub fn count_where(
+        &self,
+        form: &str,
+        field: &str,
+        values: &[&str],
+    ) -> Result<u64, LocalStoreError> {
+        let field = json_path(field)?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM records
+                 WHERE form_id = ?1 AND deleted = 0
+                   AND json_extract(vals, '{field}') IN (SELECT value FROM json_each(?2))"
+            ))?
+            .query_row(params![form, serde_json::to_string(values)?], |r| r.get(0))?;
+        Ok(n as u64)
     }
 
     /// How many records are in each state.
