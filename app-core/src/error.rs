@@ -78,6 +78,19 @@ impl CoreError {
             CoreError::Unlock(e) => e.message(),
             CoreError::Sync(SyncError::Address(e)) => Some(e.message()),
             CoreError::Sync(SyncError::Revoked { unsent }) => Some(sync::revoked_message(unsent)),
+            CoreError::Store(LocalStoreError::NotDiscardable { state, .. }) => {
+                let state = state.label();
+                Some(Text::new(
+                    format!(
+                        "只能删除从未提交过的草稿：这条记录（{}）已提交或已在服务器上，不能删除；如需更改，请打开修改",
+                        state.zh
+                    ),
+                    format!(
+                        "Only a draft never submitted can be discarded: this record ({}) was submitted or is on the server, so it stays; open it to change it",
+                        state.en.to_lowercase()
+                    ),
+                ))
+            }
             _ => None,
         }
     }

@@ -6,6 +6,7 @@ mod error;
 pub mod faults;
 mod files;
 pub mod idcard;
+pub mod index;
 pub mod keys;
 pub mod lockout;
 pub mod photos;

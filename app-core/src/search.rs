@@ -21,9 +21,16 @@
 //!
 //! Limitation: a term that mixes Han characters and pinyin (`海mq`) matches
 //! only as a plain substring of the label; type it as two terms (`海 mq`).
+//!
+//! The index changes in place: [`SearchIndex::upsert`] appends an entry (a
+//! changed one is removed and appended again) and [`SearchIndex::remove`]
+//! marks it removed; the buffers are compacted once a quarter of them is
+//! removed entries. So a list that changes one record at a time (a saved
+//! draft, a pulled page) never rebuilds the whole index.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
+use std::hash::Hash;
 
 use pinyin::ToPinyinMulti;
 
@@ -36,9 +43,15 @@ pub struct Hit<'a, K> {
     pub label: &'a str,
 }
 
-/// An immutable in-memory search index over `(key, label)` entries.
+/// An in-memory search index over `(key, label)` entries, one per key.
 pub struct SearchIndex<K> {
     keys: Vec<K>,
+    /// Per entry: whether it is still there (not removed or replaced).
+    live: Vec<bool>,
+    /// Where each live key's entry is.
+    positions: HashMap<K, usize>,
+    /// Ties and an empty query favour entries inserted last.
+    latest_first: bool,
     /// Original labels back to back; see [`Ends`].
     labels: String,
     /// Normalized labels back to back.
@@ -53,6 +66,8 @@ pub struct SearchIndex<K> {
     masks: Vec<u64>,
     /// Per symbol id: its distinct toneless readings, ü written as v.
     readings: Vec<Vec<Box<str>>>,
+    /// The symbol id of each Han character seen so far.
+    han_symbols: HashMap<char, u16>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,7 +105,9 @@ struct Rank {
     tier: Tier,
     /// Label length in characters.
     len: usize,
-    /// Position in the build order.
+    /// Position in insertion order, reversed when the latest come first.
+    order: usize,
+    /// Position in the buffers.
     index: usize,
 }
 
@@ -103,41 +120,33 @@ struct Term {
     ends_with_digit: bool,
 }
 
-impl<K> SearchIndex<K> {
+impl<K: Hash + Eq + Clone> SearchIndex<K> {
     /// Builds the index. Entries keep their order, which breaks ties in
     /// [`search`](Self::search) and is the order of an empty query's results.
+    /// A key given twice keeps its last label.
     pub fn build<S: AsRef<str>>(entries: impl IntoIterator<Item = (K, S)>) -> Self {
         let mut index = Self {
             keys: Vec::new(),
+            live: Vec::new(),
+            positions: HashMap::new(),
+            latest_first: false,
             labels: String::new(),
             norm: String::new(),
             syms: Vec::new(),
             ends: Vec::new(),
             masks: vec![0],
             readings: vec![Vec::new()],
+            han_symbols: HashMap::new(),
         };
         for c in ALNUM.chars() {
             index.masks.push(alnum_bit(c as u8));
             index.readings.push(vec![c.to_string().into()]);
         }
-        let mut han_symbols = HashMap::new();
         for (key, label) in entries {
-            let label = label.as_ref();
-            let norm = normalize(label);
-            for c in norm.chars() {
-                let sym = index.symbol(c, &mut han_symbols);
-                index.syms.push(sym);
-            }
-            index.keys.push(key);
-            index.labels.push_str(label);
-            index.norm.push_str(&norm);
-            index.ends.push(Ends {
-                label: index.labels.len(),
-                norm: index.norm.len(),
-                sym: index.syms.len(),
-            });
+            index.upsert(key, label.as_ref());
         }
         index.keys.shrink_to_fit();
+        index.live.shrink_to_fit();
         index.labels.shrink_to_fit();
         index.norm.shrink_to_fit();
         index.syms.shrink_to_fit();
@@ -145,14 +154,92 @@ impl<K> SearchIndex<K> {
         index
     }
 
+    /// Makes ties and an empty query favour the entries inserted last (e.g.
+    /// records built oldest first and upserted as they change: the newest
+    /// first), instead of the first.
+    pub fn latest_first(mut self) -> Self {
+        self.latest_first = true;
+        self
+    }
+
+    /// Adds an entry, or replaces the label of `key`'s entry; either way it
+    /// becomes the last inserted.
+    pub fn upsert(&mut self, key: K, label: &str) {
+        self.remove(&key);
+        let norm = normalize(label);
+        for c in norm.chars() {
+            let sym = self.symbol(c);
+            self.syms.push(sym);
+        }
+        self.positions.insert(key.clone(), self.keys.len());
+        self.keys.push(key);
+        self.live.push(true);
+        self.labels.push_str(label);
+        self.norm.push_str(&norm);
+        self.ends.push(Ends {
+            label: self.labels.len(),
+            norm: self.norm.len(),
+            sym: self.syms.len(),
+        });
+    }
+
+    /// Removes `key`'s entry; whether there was one.
+    pub fn remove(&mut self, key: &K) -> bool {
+        let Some(i) = self.positions.remove(key) else {
+            return false;
+        };
+        self.live[i] = false;
+        let removed = self.keys.len() - self.positions.len();
+        if removed > 64 && removed * 4 > self.keys.len() {
+            self.compact();
+        }
+        true
+    }
+
+    /// The label of `key`'s entry.
+    pub fn label(&self, key: &K) -> Option<&str> {
+        self.positions.get(key).map(|&i| self.hit(i).label)
+    }
+
+    /// Drops removed entries from the buffers, keeping the order of the rest
+    /// and their symbols (no pinyin is looked up again).
+    fn compact(&mut self) {
+        let keys = std::mem::take(&mut self.keys);
+        let labels = std::mem::take(&mut self.labels);
+        let norm = std::mem::take(&mut self.norm);
+        let syms = std::mem::take(&mut self.syms);
+        let ends = std::mem::take(&mut self.ends);
+        let live = std::mem::take(&mut self.live);
+        self.positions.clear();
+        let mut start = Ends::default();
+        for ((key, end), alive) in keys.into_iter().zip(ends).zip(live) {
+            if alive {
+                self.positions.insert(key.clone(), self.keys.len());
+                self.keys.push(key);
+                self.live.push(true);
+                self.labels.push_str(&labels[start.label..end.label]);
+                self.norm.push_str(&norm[start.norm..end.norm]);
+                self.syms.extend_from_slice(&syms[start.sym..end.sym]);
+                self.ends.push(Ends {
+                    label: self.labels.len(),
+                    norm: self.norm.len(),
+                    sym: self.syms.len(),
+                });
+            }
+            start = end;
+        }
+    }
+}
+
+impl<K> SearchIndex<K> {
     /// The symbol id of a normalized character, registering a Han character
     /// on first sight.
-    fn symbol(&mut self, c: char, han_symbols: &mut HashMap<char, u16>) -> u16 {
+    fn symbol(&mut self, c: char) -> u16 {
         if let Some(i) = ALNUM.find(c) {
             // ALNUM is 36 bytes long.
             return i as u16 + 1;
         }
-        if let Some(&sym) = han_symbols.get(&c) {
+        if let Some(&sym) = self.han_symbols.get(&c) {
             return sym;
         }
         let Some(multi) = c.to_pinyin_multi() else {
@@ -175,18 +262,29 @@ impl<K> SearchIndex<K> {
             .fold(0, |mask, b| mask | alnum_bit(b));
         self.masks.push(mask);
         self.readings.push(readings);
-        han_symbols.insert(c, sym);
+        self.han_symbols.insert(c, sym);
         sym
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.positions.len()
     }
 
     /// Whether the index has no entries.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.positions.is_empty()
+    }
+
+    /// Positions of the live entries, in the order ties and an empty query
+    /// favour.
+    fn in_order(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        let live = move |&i: &usize| self.live[i];
+        if self.latest_first {
+            Box::new((0..self.keys.len()).rev().filter(live))
+        } else {
+            Box::new((0..self.keys.len()).filter(live))
+        }
     }
 
     /// Approximate heap bytes held by the index, counting each key as
@@ -201,6 +299,9 @@ impl<K> SearchIndex<K> {
             })
             .sum();
         self.keys.capacity() * size_of::<K>()
+            + self.live.capacity()
+            + self.positions.capacity() * (size_of::<K>() + size_of::<usize>())
+            + self.han_symbols.capacity() * (size_of::<char>() + size_of::<u16>())
             + self.labels.capacity()
             + self.norm.capacity()
             + self.syms.capacity() * size_of::<u16>()
@@ -216,20 +317,22 @@ impl<K> SearchIndex<K> {
     /// Ranking: the whole query equal to the label; then terms that start or
     /// end with a digit matched as a whole number (`12` in 人民路12号 before
     /// 人民路112号); then label prefix, pinyin prefix, match anywhere; then
-    /// shorter labels; then build order. An empty query returns the first
-    /// `limit` entries.
+    /// shorter labels; then insertion order (the last inserted first with
+    /// [`latest_first`](Self::latest_first)). An empty query returns the
+    /// first `limit` entries in that order.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Hit<'_, K>> {
         let mut terms: Vec<Term> = query.split_whitespace().map(Term::new).collect();
         if terms.is_empty() {
-            return (0..self.len().min(limit)).map(|i| self.hit(i)).collect();
+            return self.in_order().take(limit).map(|i| self.hit(i)).collect();
         }
         let whole: String = terms.iter().map(|t| t.text.as_str()).collect();
         // The longest term is likely the most selective: try it first.
         terms.sort_by_key(|t| std::cmp::Reverse(t.text.len()));
 
         // The best `limit` so far, worst on top.
-        let mut best = BinaryHeap::with_capacity(limit.min(self.len()));
-        for rank in (0..self.len()).filter_map(|i| self.rank(i, &terms, &whole)) {
+        let mut best = BinaryHeap::with_capacity(limit.min(self.keys.len()));
+        let live = (0..self.keys.len()).filter(|&i| self.live[i]);
+        for rank in live.filter_map(|i| self.rank(i, &terms, &whole)) {
             if best.len() < limit {
                 best.push(rank);
             } else if let Some(mut worst) = best.peek_mut() {
@@ -266,6 +369,7 @@ impl<K> SearchIndex<K> {
             partial_numbers: 0,
             tier: Tier::Inside,
             len: syms.len(),
+            order: if self.latest_first { usize::MAX - i } else { i },
             index: i,
         };
         for term in terms {
@@ -558,6 +662,62 @@ mod tests {
             }]
         );
         assert_eq!(index.search("abc", 10)[0].label, "ＡＢＣ商务楼");
+    }
+
+    #[test]
+    fn upserted_entries_are_found_and_replaced_labels_are_not() {
+        let mut index = SearchIndex::build([(1_u32, "张三"), (2, "李四")]);
+        index.upsert(3, "王五");
+        index.upsert(1, "张三丰");
+        let keys = |index: &SearchIndex<u32>, q: &str| -> Vec<u32> {
+            index.search(q, 10).into_iter().map(|h| *h.key).collect()
+        };
+        assert_eq!(keys(&index, "ww"), [3]);
+        assert_eq!(keys(&index, "zsf"), [1]);
+        assert_eq!(index.label(&1), Some("张三丰"));
+        assert_eq!(index.len(), 3);
+        assert!(index.remove(&2));
+        assert!(!index.remove(&2));
+        assert!(keys(&index, "ls").is_empty());
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.label(&2), None);
+    }
+
+    #[test]
+    fn latest_first_puts_the_last_inserted_first_among_ties() {
+        let mut index =
+            SearchIndex::build([(1_u32, "张三"), (2, "张山"), (3, "李四")]).latest_first();
+        let keys = |index: &SearchIndex<u32>, q: &str| -> Vec<u32> {
+            index.search(q, 10).into_iter().map(|h| *h.key).collect()
+        };
+        assert_eq!(keys(&index, ""), [3, 2, 1]);
+        assert_eq!(keys(&index, "zs"), [2, 1]);
+        index.upsert(1, "张三");
+        assert_eq!(keys(&index, "zs"), [1, 2]);
+        assert_eq!(keys(&index, ""), [1, 3, 2]);
+    }
+
+    #[test]
+    fn many_removals_compact_without_losing_or_reordering_entries() {
+        let names = ["张三", "李四", "王五", "赵六"];
+        let mut index = SearchIndex::build(
+            (0..400_u32).map(|i| (i, format!("{}{i}号", names[i as usize % 4]))),
+        );
+        for i in (0..400).filter(|i| i % 4 != 0) {
+            index.remove(&i);
+        }
+        assert!(index.keys.len() < 400, "compacted: {}", index.keys.len());
+        assert_eq!(index.len(), 100);
+        let hits: Vec<u32> = index
+            .search("zs", 500)
+            .into_iter()
+            .map(|h| *h.key)
+            .collect();
+        let mut expected: Vec<u32> = (0..400).filter(|i| i % 4 == 0).collect();
+        expected.sort_by_key(|i| (format!("张三{i}号").chars().count(), *i));
+        assert_eq!(hits, expected);
+        assert_eq!(index.search("zs 120", 5)[0].label, "张三120号");
+        assert!(index.search("ls", 5).is_empty());
     }
 
     #[rstest]

@@ -1,11 +1,11 @@
 //! [`Core`]: the service the UI, the command line and the tests hand around.
 //! It owns the device (store, platform; shared with its form sessions), the
-//! compiled forms, the address search index and the sync engine; cloning it
-//! is cheap.
+//! compiled forms, the pick lists ([`RecordIndex`]) and the sync engine;
+//! cloning it is cheap.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{Form, FormDef, Values};
@@ -17,11 +17,11 @@ use serde_json::{json, Value as Json};
 
 use crate::device::Device;
 use crate::error::CoreError;
+use crate::index::RecordIndex;
 use crate::keys::KeyProvider;
 use crate::lockout::{self, PinPolicy};
 use crate::photos;
 use crate::platform::Platform;
-use crate::search::SearchIndex;
 use crate::session::FormSession;
 use crate::store::{LocalRecord, LocalState, LocalStore, RecordFilter};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
@@ -29,7 +29,8 @@ use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
 struct Inner {
     device: Device,
     forms: RwLock<HashMap<(String, u32), Arc<Form>>>,
-    addresses: RwLock<Arc<SearchIndex<RecordId>>>,
+    /// Locked after the store, never before it.
+    index: Mutex<RecordIndex>,
     engine: SyncEngine,
 }
 
@@ -56,24 +57,20 @@ pub struct Status {
 
 /// The label an address shows in pick lists: community, road and door, building/unit/room.
 pub fn address_label(values: &Values) -> String {
-    let s = |k: &str| values.get(k).and_then(Json::as_str).unwrap_or("");
-    let door = s("door_number");
-    let door_suffix = if !door.is_empty() && door.chars().all(|c| c.is_ascii_digit()) {
-        "号"
-    } else {
-        ""
-    };
-    let mut label = format!("{}{}{door}{door_suffix}", s("community"), s("road"));
-    for (k, suffix) in [("building", "幢"), ("unit_no", "单元"), ("room", "室")] {
-        let v = s(k);
-        if !v.is_empty() {
-            label.push_str(v);
-            if !v.ends_with(suffix) {
-                label.push_str(suffix);
-            }
-        }
+    crate::index::address_label(|k| values.get(k).and_then(Json::as_str).unwrap_or(""))
+}
+
+/// The label of a choice of a single-choice field, in Chinese (the data's
+/// language), if `value` is one.
+fn choice_label(form: &Form, field: &str, value: &str) -> Option<String> {
+    match &form.field(field)?.def.kind {
+        beatbook_schema::form::FieldKind::SingleChoice { list } => form
+            .choices(list)
+            .iter()
+            .find(|c| c.value == value)
+            .map(|c| c.label.zh.clone()),
+        _ => None,
     }
-    label
 }
 
 impl Core {
@@ -103,9 +100,7 @@ impl Core {
         let core = Core(Arc::new(Inner {
             device: Device::new(store, platform),
             forms: RwLock::new(HashMap::new()),
-            addresses: RwLock::new(Arc::new(SearchIndex::build(
-                Vec::<(RecordId, String)>::new(),
-            ))),
+            index: Mutex::new(RecordIndex::default()),
             engine: SyncEngine::default(),
         }));
         core.reload()?;
@@ -132,22 +127,19 @@ impl Core {
         self.0.device.platform()
     }
 
-    /// Recompiles the forms and rebuilds the address index from the store.
-    /// Forms shipped with the app are there from the first start, offline.
+    /// Recompiles the forms and brings the pick lists up to date: built
+    /// anew when the forms changed (their choice labels are in the labels),
+    /// otherwise only the records written since. Forms shipped with the app
+    /// are there from the first start, offline.
     fn reload(&self) -> Result<(), CoreError> {
-        let (defs, addresses) = {
-            let store = self.store();
-            let mut defs: Vec<FormDef> = store.forms()?;
+        let defs = {
+            let mut defs: Vec<FormDef> = self.store().forms()?;
             if defs.is_empty() {
                 defs = beatbook_schema::catalogue::standard_forms()
                     .map(|forms| forms.iter().map(|f| f.def().clone()).collect())
                     .unwrap_or_default();
             }
-            let addresses = store.records(&RecordFilter {
-                form: Some(form_ids::ADDRESS.into()),
-                ..Default::default()
-            })?;
-            (defs, addresses)
+            defs
         };
         let compiled: HashMap<_, _> = defs
             .into_iter()
@@ -162,10 +154,36 @@ impl Core {
                 }
             })
             .collect();
-        *self.0.forms.write().unwrap_or_else(|p| p.into_inner()) = compiled;
-        let index = SearchIndex::build(addresses.iter().map(|r| (r.id, address_label(&r.values))));
-        *self.0.addresses.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
+        let forms_changed = {
+            let mut forms = self.0.forms.write().unwrap_or_else(|p| p.into_inner());
+            let changed =
+                forms.len() != compiled.len() || compiled.keys().any(|k| !forms.contains_key(k));
+            *forms = compiled;
+            changed
+        };
+        let mut store = self.store();
+        let mut index = self.0.index.lock().unwrap_or_else(|p| p.into_inner());
+        let choice = |form: &str, field: &str, value: &str| {
+            choice_label(&*self.form(form).ok()?, field, value)
+        };
+        if forms_changed {
+            *index = RecordIndex::build(&mut store, &choice)?;
+        } else {
+            index.catch_up(&mut store, &choice)?;
+        }
         Ok(())
+    }
+
+    /// Runs `f` on the pick lists once they hold every record as stored now.
+    fn with_index<T>(&self, f: impl FnOnce(&RecordIndex) -> T) -> Result<T, CoreError> {
+        let mut store = self.store();
+        let mut index = self.0.index.lock().unwrap_or_else(|p| p.into_inner());
+        let choice = |form: &str, field: &str, value: &str| {
+            choice_label(&*self.form(form).ok()?, field, value)
+        };
+        index.catch_up(&mut store, &choice)?;
+        drop(store);
+        Ok(f(&index))
     }
 
     /// The newest version of a form.
@@ -241,8 +259,8 @@ impl Core {
     }
 
     /// Runs some steps of a sync (e.g. [`Steps::Send`]: photos and outbox
-    /// only); forms and the address index are rebuilt when the pull brought
-    /// new ones (or may have, when the sync failed part-way).
+    /// only); forms are recompiled when the pull brought new ones (or may
+    /// have, when the sync failed part-way), and the pick lists catch up.
     pub async fn sync_steps(
         &self,
         server: Option<&str>,
@@ -256,6 +274,8 @@ impl Core {
             .await;
         if report.as_ref().map_or(true, |r| r.references_changed) {
             self.reload()?;
+        } else {
+            self.with_index(|_| ())?;
         }
         Ok(report?)
     }
@@ -326,18 +346,38 @@ impl Core {
     }
 
     /// Standard addresses matching a query (characters, pinyin initials, door numbers).
-    pub fn search_addresses(&self, query: &str, limit: usize) -> Vec<(RecordId, String)> {
-        let index = self
-            .0
-            .addresses
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        index
-            .search(query, limit)
-            .into_iter()
-            .map(|h| (*h.key, h.label.to_owned()))
-            .collect()
+    pub fn search_addresses(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<(RecordId, String)>, CoreError> {
+        self.search_form(form_ids::ADDRESS, query, limit)
+    }
+
+    /// Records of a form with a pick list ([`index::INDEXED`](crate::index::INDEXED):
+    /// addresses, houses, people, units, hazards, disputes) matching a
+    /// query, with their pick-list labels, best first; an empty query gives
+    /// the most recently changed. Characters, pinyin in full or by initials
+    /// (`zs` finds 张三), door numbers, the last digits of an ID number.
+    pub fn search_form(
+        &self,
+        form: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<(RecordId, String)>, CoreError> {
+        self.with_index(|index| index.search(form, query, limit))
+    }
+
+    /// A record's pick-list label (a chosen house, unit or address shown
+    /// in its field), if its form has a pick list.
+    pub fn pick_label(&self, form: &str, id: RecordId) -> Result<Option<String>, CoreError> {
+        self.with_index(|index| index.label(form, &id).map(str::to_owned))
+    }
+
+    /// Discards a draft that was never queued (see
+    /// [`LocalStore::discard_draft`]); anything else is refused and kept.
+    pub fn discard_draft(&self, id: RecordId) -> Result<(), CoreError> {
+        Ok(self.store().discard_draft(id)?)
     }
 
     /// Records matching a filter.
@@ -368,14 +408,13 @@ impl Core {
         field: &str,
         value: &str,
     ) -> Result<Vec<LocalRecord>, CoreError> {
-        let all = self.records(&RecordFilter {
-            form: Some(form.to_owned()),
-            ..Default::default()
-        })?;
-        Ok(all
-            .into_iter()
-            .filter(|r| r.values.get(field).and_then(Json::as_str) == Some(value))
-            .collect())
+        Ok(self.store().records_where(form, field, value)?)
+    }
+
+    /// How many records of a form have `field` at one of `values` (e.g. the
+    /// open hazards for the home screen's badge).
+    pub fn count_where(&self, form: &str, field: &str, values: &[&str]) -> Result<u64, CoreError> {
+        Ok(self.store().count_where(form, field, values)?)
     }
 
     /// A one-line label of a record in `lang`, from its form's summary
@@ -410,48 +449,421 @@ impl Core {
         }
     }
 
-    /// People by name or the last digits of their ID number, and houses by
-    /// owner or address — what an officer types to find someone on patrol.
+    /// People by name (characters or pinyin) or the last digits of their
+    /// ID number, then houses by owner or address — what an officer types
+    /// to find someone on patrol. An empty query finds nothing.
     pub fn search_records(&self, query: &str, limit: usize) -> Result<Vec<LocalRecord>, CoreError> {
-        let q = query.trim();
-        if q.is_empty() {
+        if query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let mut hits = Vec::new();
-        for r in self.records(&RecordFilter {
-            form: Some(form_ids::PERSON.into()),
-            ..Default::default()
-        })? {
-            let name = r.values.get("name").and_then(Json::as_str).unwrap_or("");
-            let id = r
-                .values
-                .get("id_number")
-                .and_then(Json::as_str)
-                .unwrap_or("");
-            if name.contains(q) || (q.len() >= 4 && id.ends_with(&q.to_uppercase())) {
-                hits.push(r);
-            }
+        let ids = self.with_index(|index| {
+            let mut ids = index.search(form_ids::PERSON, query, limit);
+            ids.extend(index.search(form_ids::HOUSE, query, limit - ids.len()));
+            ids
+        })?;
+        let store = self.store();
+        ids.into_iter()
+            .map(|(id, _)| Ok(store.record(id)?))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use beatbook_schema::ids::{DeviceId, FormId, StationId, UserId};
+    use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion, Role};
+    use beatbook_schema::record::{Record, RecordStatus};
+    use rstest::rstest;
+
+    use super::*;
+    use crate::keys::PinKeys;
+    use crate::platform::Desktop;
+    use crate::store::LocalStoreError;
+
+    const ME: &str = "0192f2c0-0000-7000-8000-000000000001";
+
+    fn enrolled() -> (tempfile::TempDir, Core) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let core = Core::open(
+            dir.path(),
+            "123456",
+            &PinKeys::fast_for_tests(),
+            Arc::new(Desktop::default()),
+        )
+        .expect("open");
+        let user = UserInfo {
+            id: ME.parse().expect("user id"),
+            badge: "012345".into(),
+            name: "王警官".into(),
+            role: Role::Officer,
+            station: StationId::new("s1"),
+            grids: vec![GridId::new("g1")],
+        };
+        core.store()
+            .set_meta(
+                "enrollment",
+                &Enrollment {
+                    server: "http://127.0.0.1:9".into(),
+                    token: "token".into(),
+                    user,
+                },
+            )
+            .expect("enrollment");
+        (dir, core)
+    }
+
+    fn version(id: RecordId, form: &str, values: Json, revision: u64, deleted: bool) -> PullItem {
+        let Json::Object(values) = values else {
+            panic!("values are an object")
+        };
+        PullItem::Record {
+            cursor: Cursor(revision),
+            version: Box::new(RecordVersion {
+                record: Record {
+                    id,
+                    form_id: FormId(form.into()),
+                    form_version: 1,
+                    grid: GridId::new("g1"),
+                    author: UserId::new_v7(),
+                    device: DeviceId::new_v7(),
+                    values,
+                    attachments: Vec::new(),
+                    created_at: chrono::Utc::now(),
+                    updated_at: chrono::Utc::now(),
+                    status: RecordStatus::Submitted,
+                },
+                revision,
+                deleted,
+                conflicted: false,
+                review: None,
+            }),
         }
-        let addresses: std::collections::HashSet<String> = self
-            .search_addresses(q, 200)
+    }
+
+    fn pull(core: &Core, items: Vec<PullItem>) {
+        let next = Cursor(items.len() as u64);
+        core.store()
+            .apply_pull(&PullPage {
+                items,
+                next,
+                has_more: false,
+            })
+            .expect("pulled page applies");
+    }
+
+    fn found(core: &Core, form: &str, query: &str) -> Vec<String> {
+        core.search_form(form, query, 20)
+            .expect("search")
             .into_iter()
-            .map(|(id, _)| id.to_string())
-            .collect();
-        for r in self.records(&RecordFilter {
-            form: Some(form_ids::HOUSE.into()),
-            ..Default::default()
-        })? {
-            let owner = r
-                .values
-                .get("owner_name")
-                .and_then(Json::as_str)
-                .unwrap_or("");
-            let at = r.values.get("address").and_then(Json::as_str).unwrap_or("");
-            if owner.contains(q) || addresses.contains(at) {
-                hits.push(r);
-            }
+            .map(|(_, label)| label)
+            .collect()
+    }
+
+    /// One record of every form with a pick list, as a pull brings them.
+    fn grid(core: &Core) -> RecordId {
+        let address = RecordId::new_v7();
+        pull(
+            core,
+            vec![
+                version(
+                    address,
+                    form_ids::ADDRESS,
+                    json!({"community": "东港社区", "road": "人民路", "door_number": "12"}),
+                    1,
+                    false,
+                ),
+                version(
+                    RecordId::new_v7(),
+                    form_ids::HOUSE,
+                    json!({"address": address, "community": "东港社区", "road": "人民路",
+                           "door_number": "12", "owner_name": "陈建国", "use": "rented"}),
+                    2,
+                    false,
+                ),
+                version(
+                    RecordId::new_v7(),
+                    form_ids::PERSON,
+                    json!({"name": "张三丰", "id_number": "32068419800101123X"}),
+                    3,
+                    false,
+                ),
+                version(
+                    RecordId::new_v7(),
+                    form_ids::UNIT,
+                    json!({"name": "好又多便利店", "road": "人民路", "door_number": "14"}),
+                    4,
+                    false,
+                ),
+                version(
+                    RecordId::new_v7(),
+                    form_ids::HAZARD,
+                    json!({"category": "group_rented", "address": address}),
+                    5,
+                    false,
+                ),
+                version(
+                    RecordId::new_v7(),
+                    form_ids::DISPUTE,
+                    json!({"kind": "neighbour", "parties": [{"name": "刘备"}, {"name": "关羽"}]}),
+                    6,
+                    false,
+                ),
+            ],
+        );
+        address
+    }
+
+    #[rstest]
+    #[case::address_by_initials_and_door(form_ids::ADDRESS, "rml12", "东港社区人民路12号")]
+    #[case::house_by_door_number(form_ids::HOUSE, "12号", "东港社区人民路12号 陈建国")]
+    #[case::house_by_owner_initials(form_ids::HOUSE, "cjg", "东港社区人民路12号 陈建国")]
+    #[case::person_by_characters(form_ids::PERSON, "三丰", "张三丰 …01123X")]
+    #[case::person_by_initials(form_ids::PERSON, "zsf", "张三丰 …01123X")]
+    #[case::person_by_full_pinyin(form_ids::PERSON, "zhangsan", "张三丰 …01123X")]
+    #[case::person_by_last_id_digits(form_ids::PERSON, "123x", "张三丰 …01123X")]
+    #[case::unit_by_name_initials(form_ids::UNIT, "hyd", "好又多便利店 人民路14号")]
+    #[case::unit_by_door(form_ids::UNIT, "14", "好又多便利店 人民路14号")]
+    #[case::hazard_by_category(form_ids::HAZARD, "群租", "群租房 东港社区人民路12号")]
+    #[case::hazard_by_address(form_ids::HAZARD, "rml 12", "群租房 东港社区人民路12号")]
+    #[case::dispute_by_party_initials(form_ids::DISPUTE, "gy", "邻里纠纷 刘备 关羽")]
+    fn each_pick_list_finds_its_records(
+        #[case] form: &str,
+        #[case] query: &str,
+        #[case] label: &str,
+    ) {
+        let (_dir, core) = enrolled();
+        grid(&core);
+        assert_eq!(found(&core, form, query), [label]);
+    }
+
+    #[test]
+    fn a_pick_list_holds_only_its_own_form() {
+        let (_dir, core) = enrolled();
+        grid(&core);
+        assert!(found(&core, form_ids::PERSON, "cjg").is_empty());
+        assert!(found(&core, form_ids::HOUSE, "zsf").is_empty());
+        assert!(found(&core, form_ids::VISIT, "").is_empty());
+    }
+
+    #[test]
+    fn the_pick_list_follows_each_autosave_of_a_draft() {
+        let (_dir, core) = enrolled();
+        let mut session = core
+            .new_record(form_ids::PERSON, None, Values::new())
+            .expect("new person");
+        session.set("name", json!("张三")).expect("name");
+        session
+            .set("id_number", json!("320684198001015678"))
+            .expect("id");
+        assert_eq!(found(&core, form_ids::PERSON, "zs"), ["张三 …015678"]);
+        session.set("name", json!("李四")).expect("renamed");
+        assert!(found(&core, form_ids::PERSON, "zs").is_empty());
+        assert_eq!(found(&core, form_ids::PERSON, "5678"), ["李四 …015678"]);
+    }
+
+    #[test]
+    fn a_pulled_change_and_a_pulled_tombstone_reach_the_pick_list() {
+        let (_dir, core) = enrolled();
+        grid(&core);
+        let house = core.search_form(form_ids::HOUSE, "cjg", 1).expect("search")[0].0;
+        pull(
+            &core,
+            vec![version(
+                house,
+                form_ids::HOUSE,
+                json!({"road": "解放路", "door_number": "8", "owner_name": "陈建国"}),
+                7,
+                false,
+            )],
+        );
+        assert_eq!(found(&core, form_ids::HOUSE, "cjg"), ["解放路8号 陈建国"]);
+        pull(
+            &core,
+            vec![version(house, form_ids::HOUSE, json!({}), 8, true)],
+        );
+        assert!(found(&core, form_ids::HOUSE, "cjg").is_empty());
+        assert!(found(&core, form_ids::HOUSE, "").is_empty());
+    }
+
+    #[test]
+    fn a_record_written_twice_before_the_pick_list_looks_is_noted_once() {
+        let (_dir, core) = enrolled();
+        let house = RecordId::new_v7();
+        let owner = |name: &str, revision| {
+            version(
+                house,
+                form_ids::HOUSE,
+                json!({"road": "解放路", "door_number": "8", "owner_name": name}),
+                revision,
+                false,
+            )
+        };
+        // Two versions of one record in one page, then another page: the
+        // pull's upsert updates a record already noted.
+        pull(&core, vec![owner("陈建国", 1), owner("陈建民", 2)]);
+        pull(&core, vec![owner("陈建华", 3)]);
+        assert_eq!(found(&core, form_ids::HOUSE, "cj"), ["解放路8号 陈建华"]);
+    }
+
+    #[test]
+    fn an_empty_query_lists_the_most_recently_changed_first() {
+        let (_dir, core) = enrolled();
+        let mut names = Vec::new();
+        for name in ["甲", "乙", "丙"] {
+            let mut s = core
+                .new_record(form_ids::PERSON, None, Values::new())
+                .expect("new person");
+            s.set("name", json!(name)).expect("name");
+            names.push(s);
         }
-        hits.truncate(limit);
-        Ok(hits)
+        assert_eq!(found(&core, form_ids::PERSON, ""), ["丙", "乙", "甲"]);
+        names[0].set("name", json!("甲一")).expect("renamed");
+        assert_eq!(found(&core, form_ids::PERSON, ""), ["甲一", "丙", "乙"]);
+    }
+
+    #[test]
+    fn a_discarded_draft_is_gone_from_the_device_and_the_pick_list() {
+        let (_dir, core) = enrolled();
+        let mut session = core
+            .new_record(form_ids::PERSON, None, Values::new())
+            .expect("new person");
+        session.set("name", json!("张三")).expect("name");
+        assert_eq!(found(&core, form_ids::PERSON, "zs"), ["张三"]);
+        core.discard_draft(session.id())
+            .expect("a new draft is discarded");
+        assert!(found(&core, form_ids::PERSON, "zs").is_empty());
+        assert!(matches!(
+            core.record(session.id()),
+            Err(CoreError::Store(LocalStoreError::NoRecord(_)))
+        ));
+    }
+
+    #[test]
+    fn a_queued_or_synced_record_is_not_discarded() {
+        let (_dir, core) = enrolled();
+        let synced = grid(&core);
+        let mut queued = core
+            .new_record(form_ids::PERSON, None, Values::new())
+            .expect("new person");
+        queued.set("name", json!("张三")).expect("name");
+        let values = queued.values().clone();
+        core.store()
+            .finalize(queued.id(), &values, &[])
+            .expect("queued");
+        for (id, state) in [
+            (queued.id(), LocalState::Queued),
+            (synced, LocalState::Synced),
+        ] {
+            let refused = core.discard_draft(id);
+            assert!(
+                matches!(
+                    &refused,
+                    Err(CoreError::Store(LocalStoreError::NotDiscardable { state: s, .. })) if *s == state
+                ),
+                "{refused:?}"
+            );
+            assert_eq!(core.record(id).expect("still there").state, state);
+        }
+        assert_eq!(core.status().expect("status").outbox, 1);
+        assert_eq!(
+            found(&core, form_ids::PERSON, "张三"),
+            ["张三", "张三丰 …01123X"]
+        );
+    }
+
+    #[test]
+    fn a_synced_record_edited_again_is_not_discarded() {
+        let (_dir, core) = enrolled();
+        grid(&core);
+        let person = core
+            .search_form(form_ids::PERSON, "zsf", 1)
+            .expect("search")[0]
+            .0;
+        let mut session = core.open_record(person).expect("open");
+        session.set("name", json!("张三")).expect("edited");
+        assert_eq!(core.record(person).expect("there").state, LocalState::Draft);
+        assert!(matches!(
+            core.discard_draft(person),
+            Err(CoreError::Store(LocalStoreError::NotDiscardable { .. }))
+        ));
+    }
+
+    #[test]
+    fn the_lists_tell_mine_from_the_grids_and_page() {
+        let (_dir, core) = enrolled();
+        grid(&core);
+        let me: UserId = ME.parse().expect("user id");
+        let mut mine = Vec::new();
+        for name in ["甲", "乙", "丙"] {
+            let mut s = core
+                .new_record(form_ids::PERSON, None, Values::new())
+                .expect("new person");
+            s.set("name", json!(name)).expect("name");
+            mine.push(s.id());
+        }
+        let page = |author: Option<UserId>, offset: u32| -> Vec<RecordId> {
+            core.records(&RecordFilter {
+                author,
+                limit: Some(2),
+                offset,
+                ..Default::default()
+            })
+            .expect("records")
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+        };
+        assert_eq!(page(Some(me), 0), [mine[2], mine[1]]);
+        assert_eq!(page(Some(me), 2), [mine[0]]);
+        assert!(page(Some(me), 4).is_empty());
+        let everyone: Vec<RecordId> = (0..5).flat_map(|p| page(None, p * 2)).collect();
+        assert_eq!(everyone.len(), 9, "six pulled and three of mine");
+        assert_eq!(
+            everyone
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            9
+        );
+    }
+
+    #[test]
+    fn count_where_counts_live_records_by_a_fields_value() {
+        let (_dir, core) = enrolled();
+        let hazard = |status: &str, revision, deleted| {
+            version(
+                RecordId::new_v7(),
+                form_ids::HAZARD,
+                json!({"category": "group_rented", "status": status}),
+                revision,
+                deleted,
+            )
+        };
+        pull(
+            &core,
+            vec![
+                hazard("open", 1, false),
+                hazard("rectifying", 2, false),
+                hazard("closed", 3, false),
+                hazard("open", 4, true),
+            ],
+        );
+        let open = core.count_where(form_ids::HAZARD, "status", &["open", "rectifying"]);
+        assert_eq!(open.expect("counted"), 2);
+        assert!(core
+            .count_where(form_ids::HAZARD, "status)", &["open"])
+            .is_err());
+    }
+
+    #[test]
+    fn search_records_finds_people_by_pinyin_and_houses_by_address() {
+        let (_dir, core) = enrolled();
+        grid(&core);
+        let hits = core.search_records("zsf", 10).expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].form_id.as_str(), form_ids::PERSON);
+        let hits = core.search_records("rml12", 10).expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].form_id.as_str(), form_ids::HOUSE);
     }
 }

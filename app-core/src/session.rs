@@ -39,6 +39,8 @@ pub struct FormSession {
     state: LocalState,
     review_reason: Option<String>,
     rejection: Option<Rejection>,
+    /// The server revision the record is based on (0: the server never had it).
+    base_revision: u64,
 }
 
 impl std::fmt::Debug for FormSession {
@@ -110,6 +112,7 @@ impl FormSession {
             state: LocalState::Draft,
             review_reason: None,
             rejection: None,
+            base_revision: 0,
         };
         session.refresh_derived();
         session.save()?;
@@ -131,6 +134,7 @@ impl FormSession {
             state: record.state,
             review_reason: review_reason.filter(|_| record.state == LocalState::Returned),
             rejection: record.rejection,
+            base_revision: record.base_revision,
         }
     }
 
@@ -157,6 +161,13 @@ impl FormSession {
     /// The record's state when the session opened or last finalized.
     pub fn state(&self) -> LocalState {
         self.state
+    }
+
+    /// Whether the record is a draft never sent to the server, which the
+    /// officer may discard ([`Core::discard_draft`](crate::Core::discard_draft)
+    /// has the last word: a change still in the outbox keeps it).
+    pub fn discardable(&self) -> bool {
+        self.state == LocalState::Draft && self.base_revision == 0
     }
 
     /// Why a supervisor returned the record, for a returned one.

@@ -347,7 +347,7 @@ pub async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             }
         }
         Command::Search { query } => {
-            for (id, label) in core.search_addresses(query, 20) {
+            for (id, label) in core.search_addresses(query, 20)? {
                 println!("{id}  {label}");
             }
         }

@@ -60,4 +60,26 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_form_created ON records (form_id, created_at, id);
     CREATE INDEX outbox_batch ON outbox (batch_id);
     "#,
+    // 3: the ids of records written since the in-memory pick-list index last
+    // looked (every write path, pulls included, is caught by the triggers),
+    // and the order the record lists page in. The triggers test for the id
+    // rather than INSERT OR IGNORE: a statement's own conflict policy (the
+    // pull's upsert) overrides the one of a statement in a trigger.
+    r#"
+    CREATE TABLE records_changed (id TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TRIGGER records_changed_insert AFTER INSERT ON records
+        WHEN NOT EXISTS (SELECT 1 FROM records_changed WHERE id = NEW.id)
+        BEGIN INSERT INTO records_changed (id) VALUES (NEW.id); END;
+    CREATE TRIGGER records_changed_update AFTER UPDATE ON records
+        WHEN NOT EXISTS (SELECT 1 FROM records_changed WHERE id = NEW.id)
+        BEGIN INSERT INTO records_changed (id) VALUES (NEW.id); END;
+    CREATE TRIGGER records_changed_delete AFTER DELETE ON records
+        WHEN NOT EXISTS (SELECT 1 FROM records_changed WHERE id = OLD.id)
+        BEGIN INSERT INTO records_changed (id) VALUES (OLD.id); END;
+    CREATE INDEX records_state_updated ON records (state, updated_at, id);
+    -- The houses at an address, the residents of a house, without reading
+    -- every record of the form.
+    CREATE INDEX records_address ON records (form_id, json_extract(vals, '$.address'));
+    CREATE INDEX records_house ON records (form_id, json_extract(vals, '$.house'));
+    "#,
 ];

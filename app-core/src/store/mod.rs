@@ -11,6 +11,7 @@
 //! outbox entry leaves only in the transaction that records the server's
 //! acknowledgement; the pull cursor is written with the page it describes.
 
+mod changes;
 mod migrations;
 #[cfg(target_arch = "wasm32")]
 pub mod opfs;
@@ -18,6 +19,7 @@ mod outbox;
 mod pull;
 mod records;
 
+pub use changes::{Change, StoredValues};
 pub use outbox::{Batch, BatchLimits};
 pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
 
@@ -55,9 +57,21 @@ pub enum LocalStoreError {
     /// No such record.
     #[error("no record {0} on this device")]
     NoRecord(String),
+    /// A field name that no form has (records are looked up by a field of
+    /// lowercase letters and underscores).
+    #[error("no field '{0}' to look records up by")]
+    NoField(String),
     /// The record cannot be edited in its state.
     #[error("{0}")]
     NotEditable(String),
+    /// Only a draft that was never queued can be discarded.
+    #[error("record {id} is {} and cannot be discarded: only a draft that was never queued can be; open it and change it instead", .state.label().en.to_lowercase())]
+    NotDiscardable {
+        /// The record.
+        id: String,
+        /// Where it stands.
+        state: LocalState,
+    },
 }
 
 /// What the device held that the server has not received: lost if the
@@ -261,7 +275,7 @@ impl LocalStore {
     pub fn wipe(&mut self) -> Result<(), LocalStoreError> {
         self.conn.pragma_update(None, "secure_delete", "ON")?;
         self.conn.execute_batch(
-            "DELETE FROM outbox; DELETE FROM records; DELETE FROM attachments; DELETE FROM forms; DELETE FROM meta;",
+            "DELETE FROM outbox; DELETE FROM records; DELETE FROM records_changed; DELETE FROM attachments; DELETE FROM forms; DELETE FROM meta;",
         )?;
         self.conn.execute_batch("VACUUM")?;
         self.conn
@@ -310,5 +324,35 @@ mod tests {
         assert!(has_device(dir.path()).expect("reads"));
         erase_files(dir.path()).expect("erase");
         assert!(!has_device(dir.path()).expect("reads after the erase"));
+    }
+
+    #[test]
+    fn the_houses_at_an_address_and_a_houses_residents_are_read_through_an_index() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store =
+            LocalStore::open(dir.path(), "123456", &PinKeys::fast_for_tests()).expect("open");
+        for (form, field, index) in [
+            ("house", "address", "records_address"),
+            ("person", "house", "records_house"),
+        ] {
+            let plan: Vec<String> = store
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT id FROM records WHERE form_id = ?1 AND json_extract(vals, '$.{field}') = ?2 AND deleted = 0"
+                ))
+                .expect("plan")
+                .query_map(rusqlite::params![form, "x"], |r| r.get::<_, String>(3))
+                .expect("plan rows")
+                .collect::<Result<_, _>>()
+                .expect("plan rows read");
+            assert!(
+                plan.iter().any(|p| p.contains(index)),
+                "{form}.{field}: {plan:?}"
+            );
+        }
+        assert!(matches!(
+            store.records_where("house", "address') OR 1=1 --", "x"),
+            Err(LocalStoreError::NoField(_))
+        ));
     }
 }

@@ -181,6 +181,28 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Discards a draft that was never queued: it goes from the device as if
+    /// it had never been started. Anything the server has or may have
+    /// (synced, queued, returned, refused, a synced record edited again) is
+    /// refused with [`LocalStoreError::NotDiscardable`], and nothing changes.
+    pub fn discard_draft(&mut self, id: RecordId) -> Result<(), LocalStoreError> {
+        let tx = self.conn.transaction()?;
+        let record =
+            get_record(&tx, id)?.ok_or_else(|| LocalStoreError::NoRecord(id.to_string()))?;
+        let pending: i64 = tx
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE record_id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))?;
+        if record.state != LocalState::Draft || record.base_revision > 0 || pending > 0 {
+            return Err(LocalStoreError::NotDiscardable {
+                id: id.to_string(),
+                state: record.state,
+            });
+        }
+        tx.execute("DELETE FROM records WHERE id = ?1", [id.to_string()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Number of changes waiting in the outbox.
     pub fn outbox_len(&self) -> Result<u64, LocalStoreError> {
         Ok(self

@@ -127,8 +127,13 @@ pub struct RecordFilter {
     pub form: Option<String>,
     /// Only these states.
     pub states: Vec<LocalState>,
+    /// Only records first entered by this officer (theirs, not pulled ones
+    /// of others in the grid).
+    pub author: Option<UserId>,
     /// At most this many (newest first).
     pub limit: Option<u32>,
+    /// Skip this many first (the pages before).
+    pub offset: u32,
 }
 
 pub(super) const COLUMNS: &str = "id, form_id, form_version, grid, author, device, state, vals, attachments, base_revision, review, problem, conflicted, deleted, created_at, updated_at";
@@ -177,6 +182,15 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<LocalRecord> {
         created_at: parse_time(&r.get::<_, String>(14)?, 14)?,
         updated_at: parse_time(&r.get::<_, String>(15)?, 15)?,
     })
+}
+
+/// The JSON path of a top-level field, to splice into SQL: only names of
+/// lowercase letters and underscores, as every form's fields are.
+fn json_path(field: &str) -> Result<String, LocalStoreError> {
+    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(LocalStoreError::NoField(field.to_owned()));
+    }
+    Ok(format!("$.{field}"))
 }
 
 pub(super) fn get_record(
@@ -284,17 +298,60 @@ impl LocalStore {
             "SELECT {COLUMNS} FROM records
              WHERE deleted = 0 AND (?1 IS NULL OR form_id = ?1)
                AND (?2 = '[]' OR state IN (SELECT value FROM json_each(?2)))
-             ORDER BY updated_at DESC, id DESC LIMIT ?3"
+               AND (?3 IS NULL OR author = ?3)
+             ORDER BY updated_at DESC, id DESC LIMIT ?4 OFFSET ?5"
         ))?;
         let rows = stmt.query_map(
             params![
                 filter.form,
                 serde_json::to_string(&states)?,
-                filter.limit.map_or(-1, i64::from)
+                filter.author.map(|a| a.to_string()),
+                filter.limit.map_or(-1, i64::from),
+                filter.offset,
             ],
             from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Live records of `form` whose top-level text field `field` holds
+    /// `value` (the houses at an address, the residents of a house), newest
+    /// first. `address` and `house` are indexed; other fields are scanned.
+    pub fn records_where(
+        &self,
+        form: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Vec<LocalRecord>, LocalStoreError> {
+        let field = json_path(field)?;
+        // The path is spliced into the SQL so that the expression matches the index's.
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM records
+             WHERE form_id = ?1 AND json_extract(vals, '{field}') = ?2 AND deleted = 0
+             ORDER BY updated_at DESC, id DESC"
+        ))?;
+        let rows = stmt.query_map(params![form, value], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many live records of `form` have their top-level field `field`
+    /// at one of `values` (e.g. the open hazards), without decoding them.
+    pub fn count_where(
+        &self,
+        form: &str,
+        field: &str,
+        values: &[&str],
+    ) -> Result<u64, LocalStoreError> {
+        let field = json_path(field)?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM records
+                 WHERE form_id = ?1 AND deleted = 0
+                   AND json_extract(vals, '{field}') IN (SELECT value FROM json_each(?2))"
+            ))?
+            .query_row(params![form, serde_json::to_string(values)?], |r| r.get(0))?;
+        Ok(n as u64)
     }
 
     /// How many records are in each state.

@@ -1,8 +1,8 @@
 //! One input per field kind. Every change autosaves through the session.
 
 use beatbook_core::platform::NoFix;
-use beatbook_core::store::RecordFilter;
 use beatbook_core::{CoreError, FormSession};
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::text::Lang;
@@ -11,8 +11,8 @@ use serde_json::{json, Value as Json};
 
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
+use super::pickers::{AddressPicker, RecordPicker};
 use super::uploads::chosen_files;
-use super::visit::AddressPicker;
 use super::{Ui, UiOptions};
 
 /// The form session a screen edits, shared by its field components.
@@ -377,40 +377,51 @@ fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element 
     }
 }
 
+/// A reference to another record (a resident's house, a hazard's unit):
+/// its label, and a pick list searched as you type.
 #[component]
 fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let options = ui.core().map(|c| {
-        c.records(&RecordFilter {
-            form: Some(form.clone()),
-            limit: Some(50),
-            ..Default::default()
-        })
-        .map(|records| {
-            records
-                .iter()
-                .map(|r| (r.id.to_string(), c.label(r, l)))
-                .collect::<Vec<_>>()
-        })
-    });
-    let options = match options {
-        Some(Ok(options)) => options,
-        Some(Err(e)) => return read_failed(l, "record choices", &e),
-        None => Vec::new(),
+    let mut picking = use_signal(|| false);
+    let chosen = match value.parse::<RecordId>() {
+        Ok(rid) => ui.core().map(|c| c.pick_label(&form, rid)).transpose(),
+        Err(_) => Ok(None),
+    };
+    let label = match chosen {
+        Ok(label) => label
+            .flatten()
+            .unwrap_or_else(|| tr(l, "未选择", "Not chosen")),
+        Err(e) => return read_failed(l, "chosen record", &e),
     };
     rsx! {
-        select { id: "{id}", onchange: move |e| on_set.call(json!(e.value())),
-            option { value: "", selected: value.is_empty(), {tr(l, "请选择", "Choose")} }
-            for (rid, label) in options {
-                option { key: "{rid}", value: "{rid}", selected: value == rid, "{label}" }
+        div { class: "ref", id: "{id}",
+            span { class: "ref-label", "{label}" }
+            button { r#type: "button", class: "secondary", id: "{id}-pick", onclick: move |_| picking.toggle(),
+                {tr(l, "选择", "Choose")}
             }
+        }
+        if picking() {
+            RecordPicker { form: form.clone(), on_pick: move |rid: RecordId| { on_set.call(json!(rid)); picking.set(false); } }
         }
     }
 }
 
+/// The fields of a repeat group's entry that a picked person fills in:
+/// those of the group's (not derived) children that a person record has.
+fn person_fields(group: &CompiledField) -> Vec<String> {
+    const FROM_PERSON: [&str; 5] = ["name", "id_number", "phone", "relation", "category"];
+    group
+        .children
+        .iter()
+        .filter(|c| c.def.derived.is_none() && FROM_PERSON.contains(&c.name()))
+        .map(|c| c.name().to_owned())
+        .collect()
+}
+
 #[component]
 fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+    let mut picking = use_signal(|| false);
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let guard = session.read();
@@ -435,9 +446,31 @@ fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Elem
         _ => tr(l, "条目", "Entry"),
     };
     let children: Vec<String> = group.children.iter().map(|c| c.name().to_owned()).collect();
+    // A group of people (a dispute's parties, a visit's residents) can take
+    // one from the people on the phone instead of typing them again.
+    let from_person = person_fields(&group);
+    let people =
+        from_person.iter().any(|f| f == "name") && from_person.iter().any(|f| f == "id_number");
     let add = {
         let path = path.clone();
         move |_| edit(ui, session, |s| s.add_entry(&path, Default::default()))
+    };
+    let add_person = {
+        let path = path.clone();
+        move |person: RecordId| {
+            picking.set(false);
+            let Some(core) = ui.core() else { return };
+            match core.record(person) {
+                Ok(record) => {
+                    let entry = from_person
+                        .iter()
+                        .filter_map(|f| Some((f.clone(), record.values.get(f)?.clone())))
+                        .collect();
+                    edit(ui, session, |s| s.add_entry(&path, entry));
+                }
+                Err(e) => ui.failed(&e),
+            }
+        }
     };
     rsx! {
         div { class: "repeat",
@@ -463,6 +496,14 @@ fn Repeat(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Elem
                 }
             }
             button { r#type: "button", class: "secondary", id: "add-{path}", onclick: add, "＋ " {tr(l, &format!("添加{item}"), &format!("Add {item}"))} }
+            if people {
+                button { r#type: "button", class: "secondary", id: "pick-{path}", onclick: move |_| picking.toggle(),
+                    "⌕ " {tr(l, "从本机人员中选择", "Choose from people on this phone")}
+                }
+                if picking() {
+                    RecordPicker { form: form_ids::PERSON.to_owned(), on_pick: add_person }
+                }
+            }
         }
     }
 }

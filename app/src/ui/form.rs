@@ -30,6 +30,7 @@ pub fn FormView(id: RecordId) -> Element {
     let mut tried = use_signal(|| false);
     let scanned = use_signal(|| None::<Filled>);
     let mut failure = use_signal(|| None::<String>);
+    let mut confirming = use_signal(|| false);
 
     let guard = session.read();
     let Some(s) = guard.as_ref() else {
@@ -44,6 +45,7 @@ pub fn FormView(id: RecordId) -> Element {
     let state = s.state();
     let reason = s.review_reason().map(str::to_owned);
     let refusal = s.rejection().map(|r| text(l, &r.message));
+    let discardable = s.discardable();
     let errors = if tried() { s.errors() } else { Vec::new() };
     let visible: Vec<String> = form
         .fields()
@@ -81,6 +83,18 @@ pub fn FormView(id: RecordId) -> Element {
         }
     };
 
+    let discard = move |_| {
+        let Some(core) = ui.core() else { return };
+        confirming.set(false);
+        match core.discard_draft(id) {
+            Ok(()) => {
+                ui.changed(tr(l, "草稿已删除", "Draft discarded"));
+                ui.go_back();
+            }
+            Err(e) => failure.set(Some(error_text(l, &e))),
+        }
+    };
+
     rsx! {
         div { class: "form-head",
             h2 { id: "form-title", "{title}" }
@@ -108,6 +122,19 @@ pub fn FormView(id: RecordId) -> Element {
             if let Some(f) = failure() { p { class: "error", role: "alert", "{f}" } }
             if state != LocalState::Approved {
                 button { id: "finalize", class: "primary big sticky", r#type: "submit", {tr(l, "保存并提交", "Save and submit")} }
+            }
+        }
+        if discardable {
+            if confirming() {
+                div { class: "banner warn", id: "discard-confirm", role: "alertdialog",
+                    p { {tr(l, "删除这份草稿？已填写的内容将从本机删除，无法恢复。", "Discard this draft? What was entered in it is removed from this phone for good.")} }
+                    button { r#type: "button", class: "danger", id: "discard-yes", onclick: discard, {tr(l, "删除草稿", "Discard")} }
+                    button { r#type: "button", class: "secondary", id: "discard-no", onclick: move |_| confirming.set(false), {tr(l, "保留", "Keep it")} }
+                }
+            } else {
+                button { r#type: "button", class: "link danger", id: "discard", onclick: move |_| confirming.set(true),
+                    {tr(l, "删除草稿", "Discard draft")}
+                }
             }
         }
     }

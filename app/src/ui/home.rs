@@ -18,7 +18,7 @@ struct Counts {
     outbox: u64,
     drafts: u64,
     returned: u64,
-    open_hazards: usize,
+    open_hazards: u64,
 }
 
 fn counts(ui: Ui) -> Result<Counts, CoreError> {
@@ -40,10 +40,7 @@ fn counts(ui: Ui) -> Result<Counts, CoreError> {
             .find(|(k, _)| *k == s)
             .map_or(0, |(_, n)| *n)
     };
-    let hazards = core.records(&RecordFilter {
-        form: Some(form_ids::HAZARD.into()),
-        ..Default::default()
-    })?;
+    let open_hazards = core.count_where(form_ids::HAZARD, "status", &["open", "rectifying"])?;
     Ok(Counts {
         today: recent
             .iter()
@@ -55,15 +52,7 @@ fn counts(ui: Ui) -> Result<Counts, CoreError> {
         outbox: status.outbox,
         drafts: state(LocalState::Draft) + state(LocalState::Rejected),
         returned: state(LocalState::Returned),
-        open_hazards: hazards
-            .iter()
-            .filter(|h| {
-                matches!(
-                    h.values.get("status").and_then(|v| v.as_str()),
-                    Some("open" | "rectifying")
-                )
-            })
-            .count(),
+        open_hazards,
     })
 }
 

@@ -81,28 +81,68 @@ pub fn RecordRow(record: LocalRecord) -> Element {
     }
 }
 
-/// A list of records by state.
+/// Records per page of a list.
+const PAGE: u32 = 50;
+
+/// Whose records the "sent" list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// Records this officer entered.
+    Mine,
+    /// Everyone's in the officer's grids (pulled ones too).
+    Grid,
+}
+
+/// A list of records by state, a page at a time; the sent list shows the
+/// officer's own records or everyone's in the grid.
 #[component]
 pub fn ListView(kind: ListKind) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let _ = ui.revision.read();
+    // The page belongs to the list it was turned in.
+    let mut at = use_signal(|| (kind, 0_u32));
+    let mut whose = use_signal(|| Whose::Mine);
+    let page = if at().0 == kind { at().1 } else { 0 };
+    let author = match (kind, whose()) {
+        (ListKind::Sent, Whose::Mine) => ui
+            .core()
+            .and_then(|c| c.user().ok().flatten())
+            .map(|u| u.id),
+        _ => None,
+    };
     let records = ui.core().map(|c| {
         c.records(&RecordFilter {
             states: kind.states(),
-            limit: Some(200),
+            author,
+            // One more than a page tells whether there is a next one.
+            limit: Some(PAGE + 1),
+            offset: page * PAGE,
             ..Default::default()
         })
     });
-    let records = match records {
+    let mut records = match records {
         Some(Ok(records)) => records,
         Some(Err(e)) => return read_failed(l, "records list", &e),
         None => Vec::new(),
     };
+    let next = records.len() > PAGE as usize;
+    records.truncate(PAGE as usize);
     rsx! {
         nav { class: "tabs",
             for k in [ListKind::Drafts, ListKind::Outbox, ListKind::Sent, ListKind::Returned] {
                 button { class: if k == kind { "tab on" } else { "tab" }, onclick: move |_| { ui.go(Route::List(k)) }, {k.title(l)} }
+            }
+        }
+        if kind == ListKind::Sent {
+            div { class: "chips", id: "whose", role: "radiogroup",
+                for (w, label) in [(Whose::Mine, tr(l, "我录入的", "Mine")), (Whose::Grid, tr(l, "网格内全部", "Everyone's in the grid"))] {
+                    button { r#type: "button", id: if w == Whose::Mine { "whose-mine" } else { "whose-grid" },
+                        class: if whose() == w { "chip on" } else { "chip" },
+                        onclick: move |_| { whose.set(w); at.set((kind, 0)); },
+                        "{label}"
+                    }
+                }
             }
         }
         if records.is_empty() {
@@ -110,6 +150,15 @@ pub fn ListView(kind: ListKind) -> Element {
         }
         ul { class: "rows", id: "records",
             for r in records { RecordRow { key: "{r.id}", record: r } }
+        }
+        if page > 0 || next {
+            nav { class: "pager",
+                button { r#type: "button", class: "secondary", id: "page-previous", disabled: page == 0,
+                    onclick: move |_| at.set((kind, page.saturating_sub(1))), {tr(l, "上一页", "Previous")} }
+                span { id: "page-number", {tr(l, &format!("第 {} 页", page + 1), &format!("Page {}", page + 1))} }
+                button { r#type: "button", class: "secondary", id: "page-next", disabled: !next,
+                    onclick: move |_| at.set((kind, page + 1)), {tr(l, "下一页", "Next")} }
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod i18n;
 mod lists;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod pickers;
 mod scan;
 mod shell;
 mod sync;

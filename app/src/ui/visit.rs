@@ -10,29 +10,8 @@ use serde_json::json;
 use super::errors::read_failed;
 use super::i18n::{tr, use_lang};
 use super::lists::RecordRow;
+use super::pickers::AddressPicker;
 use super::{Route, Ui};
-
-/// Address picker with live results.
-#[component]
-pub fn AddressPicker(on_pick: EventHandler<RecordId>) -> Element {
-    let ui = use_context::<Ui>();
-    let l = *use_lang().read();
-    let mut query = use_signal(String::new);
-    let results = ui
-        .core()
-        .map(|c| c.search_addresses(&query(), 12))
-        .unwrap_or_default();
-    rsx! {
-        input { id: "address-search", class: "search", r#type: "search", autofocus: true, autocomplete: "off",
-            placeholder: tr(l, "地址、拼音首字母或门牌号（如 rml12）", "Address, pinyin initials or door no. (e.g. rml12)"),
-            value: "{query}", oninput: move |e| query.set(e.value()) }
-        ul { class: "rows picks", id: "address-results",
-            for (id, label) in results {
-                li { key: "{id}", class: "row pick", onclick: move |_| on_pick.call(id), "{label}" }
-            }
-        }
-    }
-}
 
 /// The visit flow at an address.
 #[component]

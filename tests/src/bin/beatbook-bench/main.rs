@@ -8,7 +8,8 @@
 //! beatbook-bench load --devices 500 [--records 20] [--photo-kb 200]
 //!                     [--backend sqlite|postgres] [--instances N]
 //! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
-//! beatbook-bench report docs/bench/scale.json    # or docs/bench/compare.json
+//! beatbook-bench pickers [--people 100000 --houses 50000] [--out docs/bench/pickers.json]
+//! beatbook-bench report docs/bench/scale.json    # or compare.json, pickers.json
 //! ```
 //!
 //! Build it with the server in release mode first
@@ -16,6 +17,7 @@
 
 mod compare;
 mod load;
+mod pickers;
 mod postgres;
 mod report;
 mod scale;
@@ -46,6 +48,9 @@ enum Cmd {
     /// The load against SQLite, PostgreSQL with one instance and with two,
     /// in one run; results to a JSON file.
     Scale(scale::Args),
+    /// The field app's pick lists at grid scale: a device store filled
+    /// with people and houses, queries timed keystroke by keystroke.
+    Pickers(pickers::Args),
     /// Prints the Markdown of a results file: the README's scale table, or
     /// its "Side by side with PouchDB" table.
     Report {
@@ -79,6 +84,16 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!(
                 failed.is_empty(),
                 "the exactly-once check failed for {failed:?}"
+            );
+            Ok(())
+        }
+        Cmd::Pickers(args) => {
+            let file = pickers::run(&args)?;
+            println!("{}", pickers::render(&file));
+            anyhow::ensure!(
+                file.ok,
+                "a kind of query took {} ms or more per keystroke at p99",
+                file.p99_budget_ms
             );
             Ok(())
         }

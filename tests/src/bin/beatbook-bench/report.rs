@@ -27,9 +27,14 @@ pub fn render_file(path: &Path) -> Result<String> {
             &serde_json::from_value::<CompareFile>(json)
                 .with_context(|| format!("{} is not a compare results file", path.display()))?,
         ))
+    } else if json.get("keystrokes").is_some() {
+        Ok(crate::pickers::render(
+            &serde_json::from_value::<crate::pickers::PickersFile>(json)
+                .with_context(|| format!("{} is not a pickers results file", path.display()))?,
+        ))
     } else {
         bail!(
-            "{} is neither a scale nor a compare results file (written by `beatbook-bench scale` or `compare`)",
+            "{} is neither a scale, a compare nor a pickers results file (written by `beatbook-bench scale`, `compare` or `pickers`)",
             path.display()
         )
     }
