@@ -16,7 +16,11 @@ pub mod session;
 pub mod store;
 pub mod sync;
 pub mod timer;
+pub mod visit;
+#[cfg(test)]
+mod testing;
 
 pub use error::{CoreError, FieldMisuse};
 pub use service::{Core, Status};
 pub use session::FormSession;
+pub use visit::VisitOutcome;

@@ -12,7 +12,7 @@ use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use crate::device::Device;
 use crate::error::CoreError;
@@ -24,6 +24,7 @@ use crate::search::SearchIndex;
 use crate::session::FormSession;
 use crate::store::{LocalRecord, LocalState, LocalStore, RecordFilter};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
+use crate::visit::{self, VisitOutcome};
 
 struct Inner {
     device: Device,
@@ -122,7 +123,7 @@ impl Core {
         }
     }
 
-    fn store(&self) -> MutexGuard<'_, LocalStore> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, LocalStore> {
         self.0.device.store()
     }
 
@@ -288,24 +289,12 @@ impl Core {
         Ok(FormSession::resume(self.0.device.clone(), form, record))
     }
 
-    /// A revisit where nothing changed: one call records a `visit` of the
-    /// house (or address) as "nothing changed", finalized and queued.
-    pub fn confirm_unchanged(&self, house: RecordId) -> Result<RecordId, CoreError> {
-        let record = self.store().record(house)?;
-        let mut prefill = Values::new();
-        prefill.insert("purpose".into(), json!("household_visit"));
-        prefill.insert("outcome".into(), json!("unchanged"));
-        match record.form_id.as_str() {
-            form_ids::ADDRESS => {
-                prefill.insert("address".into(), json!(house));
-            }
-            _ => {
-                prefill.insert("house".into(), json!(house));
-                if let Some(a) = record.values.get("address") {
-                    prefill.insert("address".into(), a.clone());
-                }
-            }
-        }
+    /// A visit finished in one tap: records a `visit` of `place` (an
+    /// address, a house or a unit) that ended as `outcome` (nothing
+    /// changed, nobody home, refused), finalized and queued.
+    pub fn record_visit(&self, place: RecordId, outcome: VisitOutcome) -> Result<RecordId, CoreError> {
+        let record = self.store().record(place)?;
+        let prefill = visit::prefill(&*self.form(form_ids::VISIT)?, &record, outcome)?;
         let mut session = self.new_record(form_ids::VISIT, Some(&record.grid), prefill)?;
         session.finalize()?;
         Ok(session.id())
