@@ -15,10 +15,10 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod sync;
-pub mod timer;
-pub mod visit;
 #[cfg(test)]
 mod testing;
+pub mod timer;
+pub mod visit;
 
 pub use error::{CoreError, FieldMisuse};
 pub use service::{Core, Status};

@@ -292,7 +292,11 @@ impl Core {
     /// A visit finished in one tap: records a `visit` of `place` (an
     /// address, a house or a unit) that ended as `outcome` (nothing
     /// changed, nobody home, refused), finalized and queued.
-    pub fn record_visit(&self, place: RecordId, outcome: VisitOutcome) -> Result<RecordId, CoreError> {
+    pub fn record_visit(
+        &self,
+        place: RecordId,
+        outcome: VisitOutcome,
+    ) -> Result<RecordId, CoreError> {
         let record = self.store().record(place)?;
         let prefill = visit::prefill(&*self.form(form_ids::VISIT)?, &record, outcome)?;
         let mut session = self.new_record(form_ids::VISIT, Some(&record.grid), prefill)?;
@@ -310,6 +314,20 @@ impl Core {
     pub fn photo(&self, sha: &Sha256) -> Result<Vec<u8>, CoreError> {
         let store = self.store();
         photos::load(&store.photo_dir(), store.key(), sha)
+            .map_err(|e| CoreError::Photo(e.to_string()))
+    }
+
+    /// A small copy of photo `sha` (longest edge `edge` pixels, JPEG), made
+    /// from the encrypted photo store for a thumbnail: the photo never
+    /// leaves the core as a plain file.
+    pub fn photo_thumbnail(&self, sha: &Sha256, edge: u32) -> Result<Vec<u8>, CoreError> {
+        let photo = self.photo(sha)?;
+        let settings = photos::PhotoSettings {
+            longest_edge: edge,
+            jpeg_quality: 70,
+        };
+        photos::process(&photo, &settings)
+            .map(|small| small.bytes)
             .map_err(|e| CoreError::Photo(e.to_string()))
     }
 

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use tempfile::TempDir;
 
 use crate::keys::PinKeys;
-use crate::platform::Desktop;
+use crate::platform::{Desktop, Fix};
 use crate::sync::Enrollment;
 use crate::Core;
 
@@ -25,7 +25,13 @@ pub fn enrolled_core() -> (TempDir, Core) {
         dir.path(),
         "246810",
         &PinKeys::fast_for_tests(),
-        Arc::new(Desktop { fix: None }),
+        Arc::new(Desktop {
+            fix: Some(Fix {
+                lat: 31.87,
+                lon: 121.17,
+                accuracy_m: 8.0,
+            }),
+        }),
     )
     .expect("core opens");
     let user = UserInfo {
@@ -75,4 +81,12 @@ pub fn finalized(core: &Core, form: &str, values: Values) -> RecordId {
         panic!("{form} finalizes: {e}");
     }
     s.id()
+}
+
+/// A valid citizen ID number of someone born 1985-06-15 with sequence `seq`
+/// (odd: male).
+pub fn citizen_id(seq: u16) -> String {
+    let first17 = format!("32061419850615{seq:03}");
+    let check = beatbook_schema::validate::citizen_id::check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
 }

@@ -50,7 +50,11 @@ pub(crate) fn prefill(
     // A visit form older than the unit field (v1, still published by an
     // older server) cannot name a unit.
     if form.field(by).is_none() {
-        return Err(CoreError::UnknownField(format!("{} v{}: {by}", form.id(), form.version())));
+        return Err(CoreError::UnknownField(format!(
+            "{} v{}: {by}",
+            form.id(),
+            form.version()
+        )));
     }
     values.insert(by.into(), json!(place.id));
     if by != "address" {
@@ -68,7 +72,7 @@ mod tests {
 
     use super::VisitOutcome;
     use crate::store::LocalState;
-    use crate::testing::{address, enrolled_core, finalized, obj};
+    use crate::testing::{address, citizen_id, enrolled_core, finalized, obj};
     use crate::CoreError;
 
     #[test]
@@ -86,8 +90,10 @@ mod tests {
         let shop = finalized(
             &core,
             form_ids::UNIT,
-            obj(json!({"address": at, "name": "红星小卖部", "category": "small_shop",
-                "legal_rep_name": "陈刚", "has_dormitory": "no"})),
+            obj(
+                json!({"address": at, "name": "红星小卖部", "category": "small_shop",
+                "legal_rep_name": "陈刚", "has_dormitory": "no"}),
+            ),
         );
 
         for (place, outcome, by) in [
@@ -96,11 +102,17 @@ mod tests {
             (shop, VisitOutcome::Refused, "unit"),
             (at, VisitOutcome::NobodyHome, "address"),
         ] {
-            let id = core.record_visit(place, outcome).expect("the visit is recorded");
+            let id = core
+                .record_visit(place, outcome)
+                .expect("the visit is recorded");
             let visit = core.record(id).expect("the visit is stored");
             assert_eq!(visit.form_id.as_str(), form_ids::VISIT);
             assert_eq!(visit.form_version, 2, "the newest visit form");
-            assert_eq!(visit.state, LocalState::Queued, "finalized and queued for sync");
+            assert_eq!(
+                visit.state,
+                LocalState::Queued,
+                "finalized and queued for sync"
+            );
             assert_eq!(visit.values.get(by), Some(&json!(place)), "{by}");
             assert_eq!(visit.values.get("address"), Some(&json!(at)));
             assert_eq!(visit.values.get("outcome"), Some(&json!(outcome.as_str())));
@@ -117,16 +129,14 @@ mod tests {
             form_ids::HOUSE,
             obj(json!({"address": at, "use": "owner_occupied", "owner_name": "王芳"})),
         );
-        let first17 = "32061419850615024";
-        let id_number = format!(
-            "{first17}{}",
-            beatbook_schema::validate::citizen_id::check_char(first17).expect("17 digits")
-        );
+        let id_number = citizen_id(24);
         let person = finalized(
             &core,
             form_ids::PERSON,
-            obj(json!({"house": house, "name": "王芳", "relation": "head", "category": "registered",
-                "id_number": id_number, "ethnicity": "han"})),
+            obj(
+                json!({"house": house, "name": "王芳", "relation": "head", "category": "registered",
+                "id_number": id_number, "ethnicity": "han"}),
+            ),
         );
         match core.record_visit(person, VisitOutcome::Unchanged) {
             Err(CoreError::NotAPlace(form)) => assert_eq!(form, form_ids::PERSON),

@@ -10,15 +10,16 @@ use serde_json::{json, Value as Json};
 
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
+use super::photos::Photos;
 use super::visit::AddressPicker;
-use super::{Ui, UiOptions};
+use super::Ui;
 
 /// The form session a screen edits, shared by its field components.
 pub type SessionSignal = Signal<Option<FormSession>>;
 
 /// Runs `change` on the open session (an autosaving edit) and shows the
 /// officer why it failed, if it did.
-fn edit<T>(
+pub(super) fn edit<T>(
     ui: Ui,
     mut session: SessionSignal,
     change: impl FnOnce(&mut FormSession) -> Result<T, CoreError>,
@@ -231,7 +232,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
                 rsx! { Geopoint { id: id.clone(), value: value.clone(), on_set: set.clone() } }
             }
             FieldKind::Photo { max, .. } => {
-                rsx! { Photos { session, path: path.clone(), id: id.clone(), count: value.as_array().map_or(0, Vec::len), max, attachments } }
+                rsx! { Photos { session, path: path.clone(), id: id.clone(), max, attachments } }
             }
             FieldKind::AddressRef => {
                 rsx! { AddressRef { id: id.clone(), value: as_text(&value), on_set: set.clone() } }
@@ -277,62 +278,6 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
                 },
                 {tr(l, "定位", "Locate")}
             }
-        }
-    }
-}
-
-#[component]
-fn Photos(
-    session: SessionSignal,
-    path: String,
-    id: String,
-    count: usize,
-    max: u32,
-    attachments: usize,
-) -> Element {
-    let options = use_context::<UiOptions>();
-    let ui = use_context::<Ui>();
-    let l = *use_lang().read();
-    let input_id = format!("{id}-input");
-    let upload = serde_json::to_string(&options.upload_path).unwrap_or_default();
-    let script = format!(
-        r#"const input = document.getElementById("{input_id}"); const ids = [];
-const hand = window.beatbookUpload ?? (async f => {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); return r.ok ? r.text() : null; }});
-for (const f of input.files) {{ const id = await hand(f); if (id) ids.push(id); }}
-input.value = ""; dioxus.send(ids);"#
-    );
-    rsx! {
-        div { class: "photos", id: "{id}",
-            span { class: "count", {tr(l, &format!("已拍 {count}/{max} 张", ), &format!("{count} of {max} photos"))} }
-            label { class: "secondary photo-button",
-                {tr(l, "拍照/选择照片", "Take or choose a photo")}
-                input { id: "{input_id}", r#type: "file", accept: "image/*", capture: "environment", multiple: true,
-                    onchange: move |e| {
-                        let files = e.files();
-                        let (uploads, script, path) = (options.uploads.clone(), script.clone(), path.clone());
-                        spawn(async move {
-                            let mut payloads = Vec::new();
-                            if files.is_empty() {
-                                // Liveview and the web build: the page hands the files over, we pick them up by id.
-                                let mut eval = document::eval(&script);
-                                if let Ok(ids) = eval.recv::<Vec<String>>().await {
-                                    payloads.extend(ids.iter().filter_map(|i| uploads.take(i)));
-                                }
-                            } else {
-                                for f in files {
-                                    if let Ok(bytes) = f.read_bytes().await {
-                                        payloads.push(bytes.to_vec());
-                                    }
-                                }
-                            }
-                            for bytes in payloads {
-                                edit(ui, session, |s| s.add_photo(&path, &bytes));
-                            }
-                        });
-                    }
-                }
-            }
-            if attachments > 0 { span { class: "hint", {tr(l, "照片已加密保存在本机", "Photos are stored encrypted on this phone")} } }
         }
     }
 }

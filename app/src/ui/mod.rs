@@ -13,6 +13,7 @@ mod i18n;
 mod lists;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod photos;
 mod shell;
 mod unlock;
 mod uploads;

@@ -146,7 +146,11 @@ fn start(ui: Ui, form: &'static str, field: &'static str, value: RecordId) {
 /// What the officer reads once a one-tap visit is recorded.
 fn recorded(l: Lang, outcome: VisitOutcome) -> String {
     match outcome {
-        VisitOutcome::Unchanged => tr(l, "已记录走访：信息无变化", "Visit recorded: nothing changed"),
+        VisitOutcome::Unchanged => tr(
+            l,
+            "已记录走访：信息无变化",
+            "Visit recorded: nothing changed",
+        ),
         VisitOutcome::NobodyHome => tr(l, "已记录走访：无人在家", "Visit recorded: nobody home"),
         VisitOutcome::Refused => tr(l, "已记录走访：拒绝配合", "Visit recorded: refused"),
     }
@@ -167,9 +171,24 @@ fn OneTapVisit(place: RecordId, ids: bool) -> Element {
         }
     };
     let buttons = [
-        (VisitOutcome::Unchanged, "unchanged", "primary", tr(l, "✓ 信息无变化", "✓ Nothing changed")),
-        (VisitOutcome::NobodyHome, "nobody-home", "secondary", tr(l, "无人在家", "Nobody home")),
-        (VisitOutcome::Refused, "refused", "secondary", tr(l, "拒绝配合", "Refused")),
+        (
+            VisitOutcome::Unchanged,
+            "unchanged",
+            "primary",
+            tr(l, "✓ 信息无变化", "✓ Nothing changed"),
+        ),
+        (
+            VisitOutcome::NobodyHome,
+            "nobody-home",
+            "secondary",
+            tr(l, "无人在家", "Nobody home"),
+        ),
+        (
+            VisitOutcome::Refused,
+            "refused",
+            "secondary",
+            tr(l, "拒绝配合", "Refused"),
+        ),
     ];
     rsx! {
         div { class: "one-tap",
