@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 use crate::device::Device;
 use crate::error::{CoreError, FieldMisuse};
 use crate::platform::device_fact;
-use crate::store::{LocalRecord, LocalState, Rejection};
+use crate::store::{LocalRecord, LocalState, LostValue, Rejection};
 
 /// Standard addresses by id, for address-derived fields.
 struct Addresses(HashMap<RecordId, Values>);
@@ -356,6 +356,34 @@ impl FormSession {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The officer's values in this record that another device's value
+    /// beat in a same-field conflict, still standing lost.
+    pub fn lost_values(&self) -> Result<Vec<LostValue>, CoreError> {
+        Ok(self.device.store().lost_values(Some(self.id))?)
+    }
+
+    /// Re-applies the officer's value of `field` that lost a conflict, as a
+    /// new change: set, finalized (queued for sync; it is based on the
+    /// version that holds the winner, so it is not concurrent and stands),
+    /// and the loss forgotten. If the record does not validate, the value
+    /// stays entered in the draft, nothing is queued, and the loss is shown
+    /// until a pulled version holds the value.
+    pub fn reapply_lost(&mut self, field: &str) -> Result<(), CoreError> {
+        let lost = self
+            .lost_values()?
+            .into_iter()
+            .find(|l| l.field == field)
+            .ok_or_else(|| CoreError::UnknownField(field.to_owned()))?;
+        self.set(field, lost.mine)?;
+        self.finalize()?;
+        Ok(self.device.store().forget_lost(self.id, field)?)
+    }
+
+    /// Keeps the value that won `field`'s conflict: the loss is forgotten.
+    pub fn keep_winner(&self, field: &str) -> Result<(), CoreError> {
+        Ok(self.device.store().forget_lost(self.id, field)?)
     }
 
     /// Whether a top-level field is shown given the answers so far.

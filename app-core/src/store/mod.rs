@@ -11,6 +11,7 @@
 //! outbox entry leaves only in the transaction that records the server's
 //! acknowledgement; the pull cursor is written with the page it describes.
 
+mod lost;
 mod migrations;
 #[cfg(target_arch = "wasm32")]
 pub mod opfs;
@@ -18,6 +19,7 @@ mod outbox;
 mod pull;
 mod records;
 
+pub use lost::LostValue;
 pub use outbox::{Batch, BatchLimits};
 pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
 

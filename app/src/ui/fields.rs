@@ -77,7 +77,7 @@ fn dom_id(path: &str) -> String {
 }
 
 /// Shows a derived value read-only, e.g. "男" for a gender.
-fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
+pub(super) fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
     if let FieldKind::SingleChoice { list } = &field.def.kind {
         if let Some(c) = form
             .choices(list)

@@ -132,9 +132,8 @@ pub fn decide(
                     revision: r.revision,
                 });
             }
-            let mut record = r.clone();
+            let mut record = r.clone().next_revision();
             record.deleted = true;
-            record.revision = revision;
             record.updated_at = change.at;
             let outcome = if change.base_revision >= r.revision {
                 ChangeOutcome::Accepted { revision }
@@ -162,7 +161,12 @@ pub fn decide(
             let empty = BTreeMap::new();
             let current = existing.record.as_ref().map_or(&empty, |r| &r.fields);
             let current_revision = existing.record.as_ref().map_or(0, |r| r.revision);
-            let m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
+            let mut m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
+            // The pusher's name goes with the values it won: the device
+            // whose value lost reads it on its next pull.
+            for c in m.conflicts.iter_mut().filter(|c| c.winner.device == hlc.device) {
+                c.winner_name = Some(user.name.clone());
+            }
             let mut next = current.clone();
             merge::apply(&mut next, &m, hlc, revision);
 
@@ -228,6 +232,7 @@ pub fn decide(
                     status: RecordStatus::Submitted,
                     revision,
                     conflicted: r.conflicted || m.kind == MergeKind::Hard,
+                    resolved: m.conflicts.clone(),
                     ..r.clone()
                 },
                 None => StoredRecord {
@@ -246,6 +251,7 @@ pub fn decide(
                     deleted: false,
                     conflicted: m.kind == MergeKind::Hard,
                     review: None,
+                    resolved: m.conflicts.clone(),
                 },
             };
             Decision::Write {
