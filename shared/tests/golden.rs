@@ -233,7 +233,7 @@ fn pull() {
 fn a_version_that_resolved_a_conflict() {
     let other = DeviceId(Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0002));
     check(
-        "record_version_with_conflicts",
+        "record_version",
         &RecordVersion {
             record: record(),
             revision: 8,

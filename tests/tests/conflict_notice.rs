@@ -37,8 +37,10 @@ async fn a_visit_on_two_phones() -> Two {
         .new_record(
             form_ids::ADDRESS,
             None,
-            obj(json!({"division_code": "320614", "town": "海门街道", "community": "人民社区",
-                "road": "人民路", "door_number": "12"})),
+            obj(
+                json!({"division_code": "320614", "town": "海门街道", "community": "人民社区",
+                "road": "人民路", "door_number": "12"}),
+            ),
         )
         .expect("address");
     address.finalize().expect("address valid");
@@ -46,14 +48,19 @@ async fn a_visit_on_two_phones() -> Two {
         .new_record(
             form_ids::VISIT,
             None,
-            obj(json!({"address": address.id(), "purpose": "safety_check", "outcome": "updated",
-                "observations": "楼道整洁"})),
+            obj(
+                json!({"address": address.id(), "purpose": "safety_check", "outcome": "updated",
+                "observations": "楼道整洁"}),
+            ),
         )
         .expect("visit");
     visit.finalize().expect("visit valid");
     sync(&officer).await;
     sync(&auxiliary).await;
-    assert!(auxiliary.record(visit.id()).is_ok(), "the visit reached the auxiliary's phone");
+    assert!(
+        auxiliary.record(visit.id()).is_ok(),
+        "the visit reached the auxiliary's phone"
+    );
     Two {
         _server: server,
         _dirs: (officer_dir, auxiliary_dir),
@@ -79,19 +86,33 @@ async fn a_value_overwritten_by_a_later_push_is_told_on_the_pull_and_reapplied_i
     tokio::time::sleep(Duration::from_millis(5)).await;
     observe(&t.auxiliary, t.visit, "楼道堆放纸箱");
     sync(&t.officer).await;
-    assert_eq!(sync(&t.auxiliary).await.conflicted, 1, "a same-field conflict");
+    assert_eq!(
+        sync(&t.auxiliary).await.conflicted,
+        1,
+        "a same-field conflict"
+    );
     let winner = t.auxiliary.open_record(t.visit).unwrap();
-    assert!(winner.lost_values().unwrap().is_empty(), "its value won: nothing lost here");
+    assert!(
+        winner.lost_values().unwrap().is_empty(),
+        "its value won: nothing lost here"
+    );
     sync(&t.officer).await;
 
     let mut s = t.officer.open_record(t.visit).expect("open");
-    assert_eq!(s.values()["observations"], json!("楼道堆放纸箱"), "the winner stands");
+    assert_eq!(
+        s.values()["observations"],
+        json!("楼道堆放纸箱"),
+        "the winner stands"
+    );
     let lost = s.lost_values().expect("lost values");
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert_eq!(lost[0].field, "observations");
     assert_eq!(lost[0].winning, json!("楼道堆放纸箱"));
     assert_eq!(lost[0].mine, json!("灭火器过期"));
-    assert_eq!(lost[0].winner_name.as_deref(), Some(name(&t.auxiliary).as_str()));
+    assert_eq!(
+        lost[0].winner_name.as_deref(),
+        Some(name(&t.auxiliary).as_str())
+    );
     assert_eq!(lost[0].winner_device, t.auxiliary.device_id());
 
     // One tap: the officer's value again, as a new change.
@@ -99,16 +120,31 @@ async fn a_value_overwritten_by_a_later_push_is_told_on_the_pull_and_reapplied_i
     assert_eq!(s.state(), LocalState::Queued);
     assert!(s.lost_values().unwrap().is_empty(), "told once");
     let report = sync(&t.officer).await;
-    assert_eq!((report.accepted, report.conflicted), (1, 0), "based on the winner: no new conflict");
+    assert_eq!(
+        (report.accepted, report.conflicted),
+        (1, 0),
+        "based on the winner: no new conflict"
+    );
     sync(&t.auxiliary).await;
     for core in [&t.officer, &t.auxiliary] {
         let r = core.record(t.visit).expect("record");
         assert_eq!(r.values["observations"], json!("灭火器过期"));
-        assert!(core.open_record(t.visit).unwrap().lost_values().unwrap().is_empty());
+        assert!(core
+            .open_record(t.visit)
+            .unwrap()
+            .lost_values()
+            .unwrap()
+            .is_empty());
     }
     // A later sync does not tell it again.
     sync(&t.officer).await;
-    assert!(t.officer.open_record(t.visit).unwrap().lost_values().unwrap().is_empty());
+    assert!(t
+        .officer
+        .open_record(t.visit)
+        .unwrap()
+        .lost_values()
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -125,14 +161,27 @@ async fn a_value_that_loses_at_push_time_is_told_from_the_answer_with_the_winner
     let s = t.auxiliary.open_record(t.visit).expect("open");
     assert_eq!(s.values()["observations"], json!("电动车楼道充电"));
     let lost = s.lost_values().expect("lost values");
-    assert_eq!(lost.len(), 1, "told once, though both the answer and the pull carry it");
+    assert_eq!(
+        lost.len(),
+        1,
+        "told once, though both the answer and the pull carry it"
+    );
     assert_eq!(lost[0].mine, json!("无异常"));
     assert_eq!(lost[0].winning, json!("电动车楼道充电"));
-    assert_eq!(lost[0].winner_name.as_deref(), Some(name(&t.officer).as_str()));
+    assert_eq!(
+        lost[0].winner_name.as_deref(),
+        Some(name(&t.officer).as_str())
+    );
 
     // Keeping the winner forgets it; the officer's phone never lost anything.
     s.keep_winner("observations").expect("kept");
     assert!(s.lost_values().unwrap().is_empty());
     sync(&t.officer).await;
-    assert!(t.officer.open_record(t.visit).unwrap().lost_values().unwrap().is_empty());
+    assert!(t
+        .officer
+        .open_record(t.visit)
+        .unwrap()
+        .lost_values()
+        .unwrap()
+        .is_empty());
 }

@@ -89,7 +89,14 @@ fn read(c: &Connection, record: Option<RecordId>) -> Result<Vec<LostValue>, Loca
              WHERE ?1 IS NULL OR record_id = ?1 ORDER BY rowid",
         )?
         .query_map([record.map(|r| r.to_string())], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<Result<_, _>>()?;
     let mut lost: Vec<LostValue> = Vec::with_capacity(rows.len());

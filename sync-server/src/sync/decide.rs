@@ -164,7 +164,11 @@ pub fn decide(
             let mut m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
             // The pusher's name goes with the values it won: the device
             // whose value lost reads it on its next pull.
-            for c in m.conflicts.iter_mut().filter(|c| c.winner.device == hlc.device) {
+            for c in m
+                .conflicts
+                .iter_mut()
+                .filter(|c| c.winner.device == hlc.device)
+            {
                 c.winner_name = Some(user.name.clone());
             }
             let mut next = current.clone();
