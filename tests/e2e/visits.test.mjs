@@ -8,10 +8,47 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Server, FieldApp, browser, home as homeOf, findFreeAddress } from './app-harness.mjs';
-import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir } from './app-harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+/**
+ * A camera-sized photo (a PNG the app turns into its JPEG), `shade` telling
+ * two apart: the demo's photos are thumbnails already.
+ */
+function photoFile(name, shade, width = 640, height = 480) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const sum = Buffer.alloc(4); sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0); header.writeUInt32BE(height, 4);
+  header[8] = 8; header[9] = 2; // 8-bit RGB
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = y * (width * 3 + 1) + 1 + x * 3;
+      rows[at] = (x * 255) / width; rows[at + 1] = (y * 255) / height; rows[at + 2] = shade;
+    }
+  }
+  const file = path.join(tmpdir('bb-photo-'), name);
+  fs.writeFileSync(file, Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(rows)), chunk('IEND', Buffer.alloc(0)),
+  ]));
+  return file;
+}
 
 let server, app, ctx, page;
 before(async () => {
@@ -128,8 +165,8 @@ test('an address with two houses and a shop: each visited, nobody home and refus
 
 test('a wrong photo seen full size, removed and retaken', async () => {
   const before = serverCounts();
-  const wrong = path.resolve(here, '../../demo/assets/hazard.jpg');
-  const right = path.resolve(here, '../../demo/assets/rectified.jpg');
+  const wrong = photoFile('wrong.png', 40);
+  const right = photoFile('right.png', 200);
   await home();
   await page.click('#hazard');
   await page.selectOption('#f-category', 'ebike_charging');
@@ -139,7 +176,7 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   await page.waitForSelector('#f-photos .thumb img');
   const first = await page.locator('#f-photos .thumb').getAttribute('data-sha');
   const thumbWidth = await page.$eval('#f-photos .thumb img', (img) => img.naturalWidth);
-  assert.ok(thumbWidth > 0 && thumbWidth <= 192, `a small thumbnail, ${thumbWidth}px`);
+  assert.equal(thumbWidth, 192, 'a small copy for the thumbnail');
   for (const f of files(app.dir)) {
     const head = fs.readFileSync(f).subarray(0, 3);
     assert.ok(!head.equals(Buffer.from([0xff, 0xd8, 0xff])), `no plain JPEG on the device: ${f}`);
@@ -149,7 +186,7 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   await page.click('#f-photos .thumb .open');
   await page.waitForSelector('#photo-view #photo-full');
   const fullWidth = await page.$eval('#photo-full', (img) => img.naturalWidth);
-  assert.ok(fullWidth > thumbWidth, `full size ${fullWidth}px`);
+  assert.equal(fullWidth, 640, 'the whole photo, not the thumbnail');
   await page.click('#photo-remove');
   await page.waitForSelector('#photo-view', { state: 'detached' });
   assert.equal(await page.locator('#f-photos .thumb').count(), 0);

@@ -4,6 +4,7 @@
 //! changed", "nobody home" and "refused" are one tap each, at a house or a
 //! unit.
 
+use beatbook_core::store::LocalRecord;
 use beatbook_core::VisitOutcome;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::RecordId;
@@ -92,7 +93,10 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
             ul { class: "rows picks", id: "houses",
                 for h in houses.iter() {
                     li { key: "{h.id}", class: "row pick", onclick: { let id = h.id; move |_| chosen.set(Some(id)) },
-                        {core.label(h)}
+                        div { class: "row-main",
+                            span { class: "label", {core.label(h)} }
+                            span { class: "owner", {tr(l, "房主：", "Owner: ")} {owner(h)} }
+                        }
                     }
                 }
             }
@@ -105,6 +109,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
                     }
                 }
                 ul { class: "rows", RecordRow { record: h.clone() } }
+                p { class: "owner", {tr(l, "房主：", "Owner: ")} {owner(&h)} }
                 OneTapVisit { place: h.id, ids: true }
                 h3 { {tr(l, "居民", "Residents")} " (" {residents.len().to_string()} ")" }
                 ul { class: "rows", id: "residents",
@@ -133,6 +138,16 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
             "＋ " {tr(l, "登记此地址的单位（商店、小场所）", "Record a unit here (shop, small venue)")}
         }
     }
+}
+
+/// Whom officers know a house by: its owner.
+fn owner(house: &LocalRecord) -> String {
+    house
+        .values
+        .get("owner_name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("—")
+        .to_owned()
 }
 
 /// Starts a new record of `form` with `field` naming `value` (the address of
