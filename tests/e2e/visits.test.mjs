@@ -3,12 +3,16 @@
 // real browser against the real server: an address with two houses and a
 // shop, each visited ("nobody home" and "refused" in one tap each), the
 // shop's form opened; a hazard whose wrong photo is seen full size, removed
-// and retaken. Everything ends on the server exactly once.
+// and retaken; the same hazard edited on two phones (the officer and the
+// auxiliary officer of the grid), where the officer's phone says its value
+// lost, to whom, and re-applies it in one tap. Everything ends on the server
+// exactly once. Screenshots of the new screens go to docs/screenshots.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir } from './app-harness.mjs';
 
 /**
@@ -50,7 +54,10 @@ function photoFile(name, shade, width = 640, height = 480) {
   return file;
 }
 
-let server, app, ctx, page;
+const shots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
+fs.mkdirSync(shots, { recursive: true });
+
+let server, app, ctx, page, other;
 before(async () => {
   server = await Server.demo();
   app = await FieldApp.start(server.url);
@@ -61,12 +68,14 @@ before(async () => {
 after(async () => {
   await ctx?.close();
   await app?.stop();
+  await other?.stop();
   await server?.stop();
 });
 
 const home = () => homeOf(page);
 const text = (sel) => page.locator(sel).innerText();
-const outbox = async () => Number(await text('#outbox-count'));
+const outbox = async (p = page) => Number(await p.locator('#outbox-count').innerText());
+const shot = (name, p = page) => p.screenshot({ path: path.join(shots, `app-${name}.png`), fullPage: true });
 
 /** Records per form on the server, from `beatbook-server status`. */
 function serverCounts() {
@@ -75,11 +84,26 @@ function serverCounts() {
   return counts;
 }
 
-async function sync() {
-  await home();
-  await page.click('#sync');
-  await page.waitForSelector('.notice:has-text("Synced")', { timeout: 60000 });
-  assert.equal(await outbox(), 0, 'everything sent');
+async function sync(p = page) {
+  await homeOf(p);
+  await p.click('#sync');
+  await p.waitForSelector('.notice:has-text("Synced")', { timeout: 60000 });
+  assert.equal(await outbox(p), 0, 'everything sent');
+}
+
+/** Enrolls the app on `p` as `badge`, in English, and syncs. */
+async function enroll(p, badge) {
+  await p.waitForSelector('#badge');
+  await p.click('#lang');
+  await p.fill('#server', server.url);
+  await p.fill('#badge', badge);
+  await p.fill('#password', 'beatbook-demo');
+  await p.click('#next');
+  await p.fill('#pin', '246810');
+  await p.fill('#pin2', '246810');
+  await p.click('#next');
+  await p.waitForSelector('#sync:has-text("Sync")');
+  await sync(p);
 }
 
 /** Files under `dir`, recursively. */
@@ -91,17 +115,7 @@ function files(dir) {
 }
 
 test('enrolled in English', async () => {
-  await page.waitForSelector('#badge');
-  await page.click('#lang');
-  await page.fill('#server', server.url);
-  await page.fill('#badge', '061201');
-  await page.fill('#password', 'beatbook-demo');
-  await page.click('#next');
-  await page.fill('#pin', '246810');
-  await page.fill('#pin2', '246810');
-  await page.click('#next');
-  await page.waitForSelector('#sync:has-text("Sync")');
-  await sync();
+  await enroll(page, '061201');
 });
 
 test('an address with two houses and a shop: each visited, nobody home and refused in one tap', async () => {
@@ -150,6 +164,7 @@ test('an address with two houses and a shop: each visited, nobody home and refus
   const shop = page.locator('#units li.venue', { hasText: '顾记小卖部' });
   await shop.locator('button.refused').click();
   await page.waitForSelector('.notice:has-text("Visit recorded: refused")');
+  await shot('visit-places');
   await shop.locator('li.row').click();
   await page.waitForSelector('#form-title:has-text("Actual unit")');
   assert.equal(await page.inputValue('#f-name'), '顾记小卖部');
@@ -177,6 +192,7 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   const first = await page.locator('#f-photos .thumb').getAttribute('data-sha');
   const thumbWidth = await page.$eval('#f-photos .thumb img', (img) => img.naturalWidth);
   assert.equal(thumbWidth, 192, 'a small copy for the thumbnail');
+  await shot('photos');
   for (const f of files(app.dir)) {
     const head = fs.readFileSync(f).subarray(0, 3);
     assert.ok(!head.equals(Buffer.from([0xff, 0xd8, 0xff])), `no plain JPEG on the device: ${f}`);
@@ -187,6 +203,7 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   await page.waitForSelector('#photo-view #photo-full');
   const fullWidth = await page.$eval('#photo-full', (img) => img.naturalWidth);
   assert.equal(fullWidth, 640, 'the whole photo, not the thumbnail');
+  await page.screenshot({ path: path.join(shots, 'app-photo-view.png') });
   await page.click('#photo-remove');
   await page.waitForSelector('#photo-view', { state: 'detached' });
   assert.equal(await page.locator('#f-photos .thumb').count(), 0);
@@ -207,4 +224,60 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   await page.waitForSelector('#sync');
   await sync();
   assert.equal(serverCounts().hazard - (before.hazard ?? 0), 1, 'the hazard on the server, once');
+});
+
+/** Opens the newest hazard in the "Sent" list on `p`. */
+async function openHazard(p) {
+  await homeOf(p);
+  await p.click('#lists');
+  await p.click('.tab:has-text("Sent")');
+  await p.locator('#records li', { hasText: 'Safety hazard' }).first().click();
+  await p.waitForSelector('#f-description');
+}
+
+async function describe(p, words) {
+  await openHazard(p);
+  await p.fill('#f-description', words);
+  await p.click('#finalize');
+  await p.waitForSelector('.notice:has-text("Saved")');
+}
+
+test('a value lost to the auxiliary officer is told on the record and re-applied in one tap', async () => {
+  other = await FieldApp.start(server.url);
+  const second = await ctx.newPage();
+  await second.goto(other.url);
+  await enroll(second, '061301');
+  await openHazard(second);
+  assert.equal(await second.inputValue('#f-description'), 'E-bike charging in the stairwell', 'the hazard reached the auxiliary');
+
+  // Both phones edit the description offline; the auxiliary's edit is later and syncs last: it wins.
+  const mine = 'Charger cable run through the window';
+  const theirs = 'Three e-bikes charging under the stairs';
+  await describe(page, mine);
+  await new Promise((r) => setTimeout(r, 20));
+  await describe(second, theirs);
+  await sync(page);
+  await sync(second);
+  await sync(page);
+
+  await openHazard(page);
+  assert.equal(await page.inputValue('#f-description'), theirs, 'the later edit stands');
+  const lost = page.locator('.lost[data-field="description"]');
+  await lost.waitFor();
+  const told = await lost.innerText();
+  assert.match(told, /陆晓东/, 'who wrote the winning value');
+  assert.ok(told.includes(theirs) && told.includes(mine), told);
+  await shot('conflict');
+
+  await page.click('#reapply-description');
+  await page.waitForSelector('.notice:has-text("Your value is applied again")');
+  assert.equal(await page.locator('.lost').count(), 0, 'told once');
+  assert.equal(await page.inputValue('#f-description'), mine);
+  await sync(page);
+  await sync(second);
+  await openHazard(second);
+  assert.equal(await second.inputValue('#f-description'), mine, 'the re-applied value reached the other phone');
+  assert.equal(await second.locator('.lost').count(), 0, 'nothing lost there: the re-applied value is a new change, not a conflict');
+  await openHazard(page);
+  assert.equal(await page.locator('.lost').count(), 0, 'not told again after the next sync');
 });
