@@ -136,3 +136,120 @@ impl LocalStore {
         forget(&self.conn, record, field)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use beatbook_schema::hlc::Hlc;
+    use beatbook_schema::ids::{FormId, GridId, UserId};
+    use serde_json::json;
+
+    use super::*;
+    use crate::keys::PinKeys;
+
+    fn conflict(loser: DeviceId, winner: DeviceId, name: Option<&str>) -> FieldConflict {
+        FieldConflict {
+            field: "observations".into(),
+            winning_value: json!("楼道堆放纸箱"),
+            winner: Hlc {
+                wall_ms: 2,
+                counter: 0,
+                device: winner,
+            },
+            losing_value: json!("灭火器过期"),
+            loser: Hlc {
+                wall_ms: 1,
+                counter: 0,
+                device: loser,
+            },
+            winner_name: name.map(str::to_owned),
+        }
+    }
+
+    fn noted(store: &mut LocalStore, record: RecordId, conflicts: &[FieldConflict]) {
+        let device = store.device();
+        let tx = store.conn.transaction().unwrap();
+        for c in conflicts {
+            note(&tx, device, record, c).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_loss_is_kept_once_named_when_known_and_only_when_this_device_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LocalStore::open(dir.path(), "246810", &PinKeys::fast_for_tests()).unwrap();
+        let record = store
+            .create_draft(
+                (&FormId::new("visit"), 2),
+                &GridId::new("G1"),
+                UserId::new_v7(),
+                &Values::new(),
+            )
+            .unwrap();
+        let (me, other, third) = (store.device(), DeviceId::new_v7(), DeviceId::new_v7());
+
+        noted(
+            &mut store,
+            record,
+            &[
+                conflict(other, me, Some("张警官")),
+                conflict(other, third, None),
+            ],
+        );
+        assert!(
+            store.lost_values(None).unwrap().is_empty(),
+            "this device's value did not lose"
+        );
+
+        // From the push answer without a name, then from the pull with one.
+        noted(&mut store, record, &[conflict(me, other, None)]);
+        noted(&mut store, record, &[conflict(me, other, Some("李警官"))]);
+        let lost = store.lost_values(Some(record)).unwrap();
+        assert_eq!(
+            lost,
+            [LostValue {
+                record,
+                field: "observations".into(),
+                mine: json!("灭火器过期"),
+                winning: json!("楼道堆放纸箱"),
+                winner_name: Some("李警官".into()),
+                winner_device: other,
+            }]
+        );
+        assert!(store
+            .lost_values(Some(RecordId::new_v7()))
+            .unwrap()
+            .is_empty());
+
+        // A version that holds another value settles nothing; one that holds mine settles it.
+        let tx = store.conn.transaction().unwrap();
+        settle(
+            &tx,
+            record,
+            &json!({"observations": "别的"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(read(&tx, Some(record)).unwrap().len(), 1);
+        settle(
+            &tx,
+            record,
+            &json!({"observations": "灭火器过期"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(read(&tx, Some(record)).unwrap().is_empty());
+        tx.commit().unwrap();
+
+        noted(&mut store, record, &[conflict(me, other, None)]);
+        store.forget_lost(record, "observations").unwrap();
+        assert!(
+            store.lost_values(None).unwrap().is_empty(),
+            "kept the winner"
+        );
+    }
+}
