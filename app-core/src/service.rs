@@ -22,7 +22,7 @@ use crate::photos;
 use crate::platform::Platform;
 use crate::search::SearchIndex;
 use crate::session::FormSession;
-use crate::store::{LocalRecord, LocalState, LocalStore, RecordFilter};
+use crate::store::{LocalRecord, LocalState, LocalStore, LostValue, RecordFilter};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
 use crate::visit::{self, VisitOutcome};
 
@@ -354,6 +354,12 @@ impl Core {
     /// One record.
     pub fn record(&self, id: RecordId) -> Result<LocalRecord, CoreError> {
         Ok(self.store().record(id)?)
+    }
+
+    /// The officer's values, in every record, that another device's value
+    /// beat in a same-field conflict and that still stand lost.
+    pub fn lost_values(&self) -> Result<Vec<LostValue>, CoreError> {
+        Ok(self.store().lost_values(None)?)
     }
 
     /// Home-screen counts.

@@ -260,7 +260,10 @@ test('a value lost to the auxiliary officer is told on the record and re-applied
   await sync(second);
   await sync(page);
 
-  await openHazard(page);
+  // Said on the home screen, and on the record.
+  await page.waitForSelector('#lost-values li.row');
+  await page.click('#lost-values li.row');
+  await page.waitForSelector('#f-description');
   assert.equal(await page.inputValue('#f-description'), theirs, 'the later edit stands');
   const lost = page.locator('.lost[data-field="description"]');
   await lost.waitFor();
@@ -280,4 +283,6 @@ test('a value lost to the auxiliary officer is told on the record and re-applied
   assert.equal(await second.locator('.lost').count(), 0, 'nothing lost there: the re-applied value is a new change, not a conflict');
   await openHazard(page);
   assert.equal(await page.locator('.lost').count(), 0, 'not told again after the next sync');
+  await homeOf(page);
+  assert.equal(await page.locator('#lost-values').count(), 0);
 });

@@ -8,6 +8,7 @@ use dioxus::prelude::*;
 use super::errors::read_failed;
 use super::fields::{display, SessionSignal};
 use super::i18n::{text, tr, use_lang};
+use super::lists::RecordRow;
 use super::Ui;
 
 /// The lost values of the record the session edits, one banner each.
@@ -72,6 +73,41 @@ pub fn LostValues(session: SessionSignal) -> Element {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// On the home screen: the records where a value of the officer's was
+/// overwritten, to open and settle.
+#[component]
+pub fn LostOnHome() -> Element {
+    let ui = use_context::<Ui>();
+    let l = *use_lang().read();
+    let _ = ui.revision.read();
+    let Some(core) = ui.core() else {
+        return rsx! {};
+    };
+    let lost = match core.lost_values() {
+        Ok(lost) => lost,
+        Err(e) => return read_failed(l, "lost values", &e),
+    };
+    if lost.is_empty() {
+        return rsx! {};
+    }
+    let mut ids: Vec<_> = lost.iter().map(|v| v.record).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let records: Vec<_> = ids
+        .into_iter()
+        .filter_map(|id| core.record(id).ok())
+        .collect();
+    let n = lost.len();
+    rsx! {
+        section { class: "banner warn", id: "lost-values",
+            strong { "⚠ " {tr(l, &format!("您填写的 {n} 项被他人同时修改覆盖，请查看"), &format!("{n} of your values were overwritten by someone else's edit: check them"))} }
+            ul { class: "rows",
+                for r in records { RecordRow { key: "{r.id}", record: r } }
             }
         }
     }
