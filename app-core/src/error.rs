@@ -40,6 +40,10 @@ pub enum CoreError {
         /// How it was misused.
         misuse: FieldMisuse,
     },
+    /// A visit was asked of a record that is not a place (an address, a
+    /// house or a unit); holds the record's form.
+    #[error("a '{0}' record is not a place to visit: pick an address, a house or a unit")]
+    NotAPlace(String),
     /// The record does not validate; every field error at once.
     #[error("{} field(s) need attention: {}", .0.len(), .0.iter().map(|e| format!("{} ({})", e.path, e.message.en)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),

@@ -18,8 +18,12 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod timer;
+pub mod visit;
 
 pub use error::{CoreError, FieldMisuse};
 pub use service::{Core, Status};
 pub use session::FormSession;
+pub use visit::VisitOutcome;

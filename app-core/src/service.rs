@@ -13,7 +13,7 @@ use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
 use beatbook_schema::text::Lang;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use crate::device::Device;
 use crate::error::CoreError;
@@ -23,8 +23,9 @@ use crate::lockout::{self, PinPolicy};
 use crate::photos;
 use crate::platform::Platform;
 use crate::session::FormSession;
-use crate::store::{LocalRecord, LocalState, LocalStore, RecordFilter};
+use crate::store::{LocalRecord, LocalState, LocalStore, LostValue, RecordFilter};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
+use crate::visit::{self, VisitOutcome};
 
 struct Inner {
     device: Device,
@@ -118,7 +119,7 @@ impl Core {
         }
     }
 
-    fn store(&self) -> MutexGuard<'_, LocalStore> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, LocalStore> {
         self.0.device.store()
     }
 
@@ -309,24 +310,16 @@ impl Core {
         Ok(FormSession::resume(self.0.device.clone(), form, record))
     }
 
-    /// A revisit where nothing changed: one call records a `visit` of the
-    /// house (or address) as "nothing changed", finalized and queued.
-    pub fn confirm_unchanged(&self, house: RecordId) -> Result<RecordId, CoreError> {
-        let record = self.store().record(house)?;
-        let mut prefill = Values::new();
-        prefill.insert("purpose".into(), json!("household_visit"));
-        prefill.insert("outcome".into(), json!("unchanged"));
-        match record.form_id.as_str() {
-            form_ids::ADDRESS => {
-                prefill.insert("address".into(), json!(house));
-            }
-            _ => {
-                prefill.insert("house".into(), json!(house));
-                if let Some(a) = record.values.get("address") {
-                    prefill.insert("address".into(), a.clone());
-                }
-            }
-        }
+    /// A visit finished in one tap: records a `visit` of `place` (an
+    /// address, a house or a unit) that ended as `outcome` (nothing
+    /// changed, nobody home, refused), finalized and queued.
+    pub fn record_visit(
+        &self,
+        place: RecordId,
+        outcome: VisitOutcome,
+    ) -> Result<RecordId, CoreError> {
+        let record = self.store().record(place)?;
+        let prefill = visit::prefill(&*self.form(form_ids::VISIT)?, &record, outcome)?;
         let mut session = self.new_record(form_ids::VISIT, Some(&record.grid), prefill)?;
         session.finalize()?;
         Ok(session.id())
@@ -342,6 +335,20 @@ impl Core {
     pub fn photo(&self, sha: &Sha256) -> Result<Vec<u8>, CoreError> {
         let store = self.store();
         photos::load(&store.photo_dir(), store.key(), sha)
+            .map_err(|e| CoreError::Photo(e.to_string()))
+    }
+
+    /// A small copy of photo `sha` (longest edge `edge` pixels, JPEG), made
+    /// from the encrypted photo store for a thumbnail: the photo never
+    /// leaves the core as a plain file.
+    pub fn photo_thumbnail(&self, sha: &Sha256, edge: u32) -> Result<Vec<u8>, CoreError> {
+        let photo = self.photo(sha)?;
+        let settings = photos::PhotoSettings {
+            longest_edge: edge,
+            jpeg_quality: 70,
+        };
+        photos::process(&photo, &settings)
+            .map(|small| small.bytes)
             .map_err(|e| CoreError::Photo(e.to_string()))
     }
 
@@ -388,6 +395,12 @@ impl Core {
     /// One record.
     pub fn record(&self, id: RecordId) -> Result<LocalRecord, CoreError> {
         Ok(self.store().record(id)?)
+    }
+
+    /// The officer's values, in every record, that another device's value
+    /// beat in a same-field conflict and that still stand lost.
+    pub fn lost_values(&self) -> Result<Vec<LostValue>, CoreError> {
+        Ok(self.store().lost_values(None)?)
     }
 
     /// Home-screen counts.
@@ -474,6 +487,7 @@ mod tests {
     use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion, Role};
     use beatbook_schema::record::{Record, RecordStatus};
     use rstest::rstest;
+    use serde_json::json;
 
     use super::*;
     use crate::keys::PinKeys;
@@ -535,6 +549,7 @@ mod tests {
                 revision,
                 deleted,
                 conflicted: false,
+                conflicts: Vec::new(),
                 review: None,
             }),
         }

@@ -9,7 +9,7 @@ use beatbook_schema::form::{
     AddressBook, CompiledField, DefaultValue, FieldError, FieldKind, Form, ValidationContext,
     Values,
 };
-use beatbook_schema::ids::{GridId, RecordId};
+use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
 use serde_json::{json, Value as Json};
@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 use crate::device::Device;
 use crate::error::{CoreError, FieldMisuse};
 use crate::platform::device_fact;
-use crate::store::{LocalRecord, LocalState, Rejection};
+use crate::store::{LocalRecord, LocalState, LostValue, Rejection};
 
 /// Standard addresses by id, for address-derived fields.
 struct Addresses(HashMap<RecordId, Values>);
@@ -217,7 +217,9 @@ impl FormSession {
     }
 
     fn refresh_derived(&mut self) {
-        let mut values = std::mem::take(&mut self.values);
+        // The context is read from the answers (the address they name), so
+        // it is built before they are taken out to be derived into.
+        let mut values = self.values.clone();
         self.with_ctx(|ctx| self.form.derive(&mut values, ctx));
         self.values = values;
     }
@@ -333,6 +335,68 @@ impl FormSession {
         Ok(attachment)
     }
 
+    /// Removes photo `sha` from a photo field (a wrong or blurred shot,
+    /// before saving); the field is cleared when it was the last. The record
+    /// stops carrying the photo when it is finalized without it.
+    pub fn remove_photo(&mut self, field: &str, sha: &Sha256) -> Result<(), CoreError> {
+        if !matches!(self.field(field)?.def.kind, FieldKind::Photo { .. }) {
+            return Err(CoreError::MisusedField {
+                path: field.to_owned(),
+                misuse: FieldMisuse::NotPhoto,
+            });
+        }
+        let hex = sha.to_hex();
+        if let Some(items) = self.values.get_mut(field).and_then(Json::as_array_mut) {
+            items.retain(|v| v.as_str() != Some(hex.as_str()));
+            if items.is_empty() {
+                self.values.remove(field);
+            }
+        }
+        self.save()
+    }
+
+    /// The photos of a photo field, in the order they were taken.
+    pub fn photos(&self, field: &str) -> Vec<Sha256> {
+        self.values
+            .get(field)
+            .and_then(Json::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The officer's values in this record that another device's value
+    /// beat in a same-field conflict, still standing lost.
+    pub fn lost_values(&self) -> Result<Vec<LostValue>, CoreError> {
+        Ok(self.device.store().lost_values(Some(self.id))?)
+    }
+
+    /// Re-applies the officer's value of `field` that lost a conflict, as a
+    /// new change: set, finalized (queued for sync; it is based on the
+    /// version that holds the winner, so it is not concurrent and stands),
+    /// and the loss forgotten. If the record does not validate, the value
+    /// stays entered in the draft, nothing is queued, and the loss is shown
+    /// until a pulled version holds the value.
+    pub fn reapply_lost(&mut self, field: &str) -> Result<(), CoreError> {
+        let lost = self
+            .lost_values()?
+            .into_iter()
+            .find(|l| l.field == field)
+            .ok_or_else(|| CoreError::UnknownField(field.to_owned()))?;
+        self.set(field, lost.mine)?;
+        self.finalize()?;
+        Ok(self.device.store().forget_lost(self.id, field)?)
+    }
+
+    /// Keeps the value that won `field`'s conflict: the loss is forgotten.
+    pub fn keep_winner(&self, field: &str) -> Result<(), CoreError> {
+        Ok(self.device.store().forget_lost(self.id, field)?)
+    }
+
     /// Whether a top-level field is shown given the answers so far.
     pub fn is_relevant(&self, name: &str) -> bool {
         self.form.field(name).is_some_and(|f| {
@@ -372,5 +436,266 @@ impl FormSession {
         self.review_reason = None;
         self.rejection = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use beatbook_schema::catalogue::form_ids;
+    use beatbook_schema::form::Values;
+    use serde_json::json;
+
+    use crate::error::{CoreError, FieldMisuse};
+    use crate::photos::synthetic_camera_jpeg;
+    use crate::testing::{address, citizen_id, enrolled_core, finalized, obj};
+
+    fn hazard_values() -> Values {
+        obj(
+            json!({"category": "group_rented", "description": "楼道堆放杂物",
+            "severity": "medium"}),
+        )
+    }
+
+    #[test]
+    fn a_photo_removed_before_saving_is_neither_kept_nor_sent() {
+        let (_dir, core) = enrolled_core();
+        let mut s = core
+            .new_record(form_ids::HAZARD, None, hazard_values())
+            .unwrap();
+        let wrong = s
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 1).unwrap())
+            .unwrap();
+        let right = s
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 2).unwrap())
+            .unwrap();
+        assert_eq!(s.photos("photos"), [wrong.sha256, right.sha256]);
+
+        s.remove_photo("photos", &wrong.sha256).unwrap();
+        assert_eq!(s.photos("photos"), [right.sha256]);
+        // Autosaved: a session opened again sees the same.
+        let again = core.open_record(s.id()).unwrap();
+        assert_eq!(again.photos("photos"), [right.sha256]);
+
+        s.finalize().unwrap();
+        let stored = core.record(s.id()).unwrap();
+        let carried: Vec<_> = stored.attachments.iter().map(|a| a.sha256).collect();
+        assert_eq!(carried, [right.sha256], "the removed photo is not sent");
+        assert_eq!(stored.values["photos"], json!([right.sha256.to_hex()]));
+    }
+
+    #[test]
+    fn removing_the_last_photo_empties_the_field_and_a_retake_fills_it() {
+        let (_dir, core) = enrolled_core();
+        let mut s = core
+            .new_record(form_ids::HAZARD, None, hazard_values())
+            .unwrap();
+        let only = s
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 3).unwrap())
+            .unwrap();
+        s.remove_photo("photos", &only.sha256).unwrap();
+        assert!(s.values().get("photos").is_none());
+        match s.finalize() {
+            Err(CoreError::Invalid(errors)) => {
+                assert!(errors.iter().any(|e| e.path == "photos"), "{errors:?}")
+            }
+            other => panic!("a hazard needs a photo: {other:?}"),
+        }
+        let retaken = s
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 4).unwrap())
+            .unwrap();
+        s.finalize().unwrap();
+        assert_eq!(
+            core.record(s.id()).unwrap().values["photos"],
+            json!([retaken.sha256.to_hex()])
+        );
+    }
+
+    #[test]
+    fn after_photos_are_removed_the_same_way_and_only_from_their_field() {
+        let (_dir, core) = enrolled_core();
+        let mut values = hazard_values();
+        values.insert("status".into(), json!("rectified"));
+        let mut s = core.new_record(form_ids::HAZARD, None, values).unwrap();
+        let before = s
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 5).unwrap())
+            .unwrap();
+        let after = s
+            .add_photo("after_photos", &synthetic_camera_jpeg(64, 48, 6).unwrap())
+            .unwrap();
+        let blurred = s
+            .add_photo("after_photos", &synthetic_camera_jpeg(64, 48, 7).unwrap())
+            .unwrap();
+        // The same photo named in the other field stays there.
+        s.remove_photo("after_photos", &before.sha256).unwrap();
+        assert_eq!(s.photos("photos"), [before.sha256]);
+        s.remove_photo("after_photos", &blurred.sha256).unwrap();
+        assert_eq!(s.photos("after_photos"), [after.sha256]);
+        match s.remove_photo("description", &after.sha256) {
+            Err(CoreError::MisusedField {
+                misuse: FieldMisuse::NotPhoto,
+                ..
+            }) => {}
+            other => panic!("not a photo field: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_thumbnail_is_made_from_the_encrypted_photo_store() {
+        let (dir, core) = enrolled_core();
+        let mut s = core
+            .new_record(form_ids::HAZARD, None, hazard_values())
+            .unwrap();
+        let photo = s
+            .add_photo("photos", &synthetic_camera_jpeg(800, 600, 8).unwrap())
+            .unwrap();
+        let thumb = core.photo_thumbnail(&photo.sha256, 120).unwrap();
+        let small = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((small.width(), small.height()), (120, 90));
+        // Nothing on disk is a plain JPEG: the thumbnail came from sealed bytes.
+        for entry in walk(dir.path()) {
+            let bytes = std::fs::read(&entry).unwrap();
+            assert!(
+                !bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+                "plain JPEG at {}",
+                entry.display()
+            );
+        }
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files.extend(walk(&p));
+            } else {
+                files.push(p);
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn the_repeat_group_editor_adds_fills_derives_and_removes_entries() {
+        let (_dir, core) = enrolled_core();
+        let at = address(&core, "7");
+        let mut s = core
+            .new_record(
+                form_ids::VISIT,
+                None,
+                obj(json!({"address": at, "purpose": "household_visit", "outcome": "updated"})),
+            )
+            .unwrap();
+        assert_eq!(s.add_entry("residents", Values::new()).unwrap(), 0);
+        assert_eq!(s.add_entry("residents", Values::new()).unwrap(), 1);
+        s.set("residents[0].name", json!("王芳")).unwrap();
+        s.set("residents[1].name", json!("李强")).unwrap();
+        s.set("residents[1].id_number", json!(citizen_id(13)))
+            .unwrap();
+        let entry =
+            |s: &crate::FormSession, i: usize, k: &str| s.values()["residents"][i].get(k).cloned();
+        assert_eq!(
+            entry(&s, 1, "gender"),
+            Some(json!("male")),
+            "derived in its own entry"
+        );
+        assert_eq!(entry(&s, 1, "birth_date"), Some(json!("1985-06-15")));
+        assert_eq!(entry(&s, 0, "gender"), None, "and only there");
+        match s.set("residents[1].gender", json!("female")) {
+            Err(CoreError::MisusedField {
+                misuse: FieldMisuse::Derived,
+                ..
+            }) => {}
+            other => panic!("a derived entry field is read-only: {other:?}"),
+        }
+        match s.add_entry("observations", Values::new()) {
+            Err(CoreError::MisusedField {
+                misuse: FieldMisuse::NotRepeat,
+                ..
+            }) => {}
+            other => panic!("not a repeat group: {other:?}"),
+        }
+        assert!(matches!(
+            s.set("residents[5].name", json!("x")),
+            Err(CoreError::UnknownField(_))
+        ));
+
+        s.remove_entry("residents", 0).unwrap();
+        s.remove_entry("residents", 9).unwrap(); // past the end: nothing happens
+        assert_eq!(s.values()["residents"].as_array().map(Vec::len), Some(1));
+        assert_eq!(entry(&s, 0, "name"), Some(json!("李强")));
+        assert_eq!(entry(&s, 0, "gender"), Some(json!("male")));
+        s.finalize().unwrap();
+        let stored = core.record(s.id()).unwrap();
+        assert_eq!(stored.values["residents"][0]["name"], json!("李强"));
+    }
+
+    #[test]
+    fn address_parts_are_derived_from_the_picked_address_and_follow_a_new_pick() {
+        let (_dir, core) = enrolled_core();
+        let (first, second) = (address(&core, "12"), address(&core, "14"));
+        let mut s = core
+            .new_record(form_ids::HOUSE, None, obj(json!({"address": first})))
+            .unwrap();
+        assert_eq!(s.values().get("community"), Some(&json!("人民社区")));
+        assert_eq!(s.values().get("road"), Some(&json!("人民路")));
+        assert_eq!(s.values().get("door_number"), Some(&json!("12")));
+        s.set("address", json!(second)).unwrap();
+        assert_eq!(s.values().get("door_number"), Some(&json!("14")));
+        match s.set("road", json!("别的路")) {
+            Err(CoreError::MisusedField {
+                misuse: FieldMisuse::Derived,
+                ..
+            }) => {}
+            other => panic!("an address part is never typed: {other:?}"),
+        }
+        s.set("use", json!("owner_occupied")).unwrap();
+        s.set("owner_name", json!("王芳")).unwrap();
+        s.finalize().unwrap();
+        assert_eq!(
+            core.record(s.id()).unwrap().values["door_number"],
+            json!("14")
+        );
+    }
+
+    #[test]
+    fn carry_forward_fields_start_from_the_previous_record_of_the_form_and_others_do_not() {
+        let (_dir, core) = enrolled_core();
+        let at = address(&core, "9");
+        for purpose in ["verification", "safety_check"] {
+            finalized(
+                &core,
+                form_ids::VISIT,
+                obj(
+                    json!({"address": at, "purpose": purpose, "outcome": "unchanged",
+                    "observations": "灭火器过期"}),
+                ),
+            );
+        }
+        // From the newest one.
+        let next = core
+            .new_record(form_ids::VISIT, None, Values::new())
+            .unwrap();
+        assert_eq!(
+            next.values().get("purpose"),
+            Some(&json!("safety_check")),
+            "carried forward"
+        );
+        assert_eq!(
+            next.values().get("observations"),
+            None,
+            "not a carry-forward field"
+        );
+        assert_eq!(next.values().get("address"), None);
+        // What the officer starts with (prefill) wins over what is carried.
+        let prefilled = core
+            .new_record(form_ids::VISIT, None, obj(json!({"purpose": "other"})))
+            .unwrap();
+        assert_eq!(prefilled.values().get("purpose"), Some(&json!("other")));
+        // Another form carries nothing from a visit.
+        let house = core
+            .new_record(form_ids::HOUSE, None, Values::new())
+            .unwrap();
+        assert_eq!(house.values().get("purpose"), None);
     }
 }

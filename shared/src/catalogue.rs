@@ -56,6 +56,11 @@ pub const SOURCES: &[(&str, &str)] = &[
         "visit.v1.json",
         include_str!("../../assets/forms/visit.v1.json"),
     ),
+    // v2 names the unit visited; v1 records stay valid and are still accepted.
+    (
+        "visit.v2.json",
+        include_str!("../../assets/forms/visit.v2.json"),
+    ),
     (
         "patrol.v1.json",
         include_str!("../../assets/forms/patrol.v1.json"),
@@ -131,7 +136,8 @@ mod tests {
     #[test]
     fn every_standard_form_loads() {
         let forms = standard_forms().unwrap_or_else(|e| panic!("{e}"));
-        let ids: Vec<_> = forms.iter().map(|f| f.id().as_str()).collect();
+        let mut ids: Vec<_> = forms.iter().map(|f| f.id().as_str()).collect();
+        ids.dedup();
         assert_eq!(
             ids,
             ["address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol"]
@@ -173,5 +179,47 @@ mod tests {
         assert!(house.is_relevant(rental, &with_use("rented"), today));
         assert!(house.is_relevant(rental, &with_use("group_rented"), today));
         assert!(!house.is_relevant(rental, &with_use("owner_occupied"), today));
+    }
+
+    fn visit(version: u32) -> Form {
+        standard_forms()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.id().as_str() == form_ids::VISIT && f.version() == version)
+            .unwrap_or_else(|| panic!("visit v{version} is in the catalogue"))
+    }
+
+    #[test]
+    fn visit_v2_adds_the_unit_and_keeps_every_v1_field() {
+        let (v1, v2) = (visit(1), visit(2));
+        for f in v1.fields() {
+            let same = v2.field(f.name()).expect("v2 keeps every v1 field");
+            assert_eq!(same.def.kind, f.def.kind, "{} keeps its kind", f.name());
+        }
+        assert!(v1.field("unit").is_none());
+        assert_eq!(
+            v2.field("unit").map(|f| f.def.kind.clone()),
+            Some(FieldKind::RecordRef {
+                form: crate::ids::FormId::new(form_ids::UNIT)
+            })
+        );
+    }
+
+    #[test]
+    fn no_residents_are_asked_for_when_nobody_was_home_or_the_visit_was_refused() {
+        use chrono::NaiveDate;
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let v2 = visit(2);
+        let residents = v2.field("residents").expect("residents");
+        for (outcome, asked) in [
+            ("unchanged", true),
+            ("updated", true),
+            ("nobody_home", false),
+            ("refused", false),
+        ] {
+            let mut v = crate::form::Values::new();
+            v.insert("outcome".into(), outcome.into());
+            assert_eq!(v2.is_relevant(residents, &v, today), asked, "{outcome}");
+        }
     }
 }

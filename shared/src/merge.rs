@@ -55,6 +55,10 @@ pub struct FieldConflict {
     pub losing_value: Json,
     /// Timestamp of the losing write.
     pub loser: Hlc,
+    /// Who wrote the winning value (the officer's name), when the server
+    /// knows it; the merge itself never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner_name: Option<String>,
 }
 
 /// What to write for a change.
@@ -94,6 +98,7 @@ pub fn merge(
                         winner: hlc,
                         losing_value: st.value.clone(),
                         loser: st.hlc,
+                        winner_name: None,
                     });
                     apply.insert(name.clone(), value.clone());
                 } else {
@@ -103,6 +108,7 @@ pub fn merge(
                         winner: st.hlc,
                         losing_value: value.clone(),
                         loser: hlc,
+                        winner_name: None,
                     });
                 }
             }

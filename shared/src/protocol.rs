@@ -274,6 +274,11 @@ pub struct RecordVersion {
     /// The latest review decision, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// The hard conflicts the change that wrote this version resolved, each
+    /// field with both values (empty for most versions): how a device whose
+    /// value lost learns of it, whichever device pushed last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<FieldConflict>,
 }
 
 /// One item of a pull page.

@@ -158,6 +158,7 @@ fn push() {
                                 wall_ms: 1_764_299_000_000,
                                 ..hlc()
                             },
+                            winner_name: None,
                         }],
                     },
                 },
@@ -215,11 +216,44 @@ fn pull() {
                             by: "王所长".into(),
                             at: Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
                         }),
+                        conflicts: vec![],
                     }),
                 },
             ],
             next: Cursor(42),
             has_more: true,
+        },
+    );
+}
+
+/// Added to /v1 (November 2026): a pulled version names the hard conflicts
+/// its change resolved, and a conflict may name who wrote the winning
+/// value. Both are left out when empty, so the fixtures above are unchanged.
+#[test]
+fn a_version_that_resolved_a_conflict() {
+    let other = DeviceId(Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0002));
+    check(
+        "record_version",
+        &RecordVersion {
+            record: record(),
+            revision: 8,
+            deleted: false,
+            conflicted: true,
+            review: None,
+            conflicts: vec![FieldConflict {
+                field: "use".into(),
+                winning_value: json!("vacant"),
+                winner: Hlc {
+                    device: other,
+                    ..hlc()
+                },
+                losing_value: json!("rented"),
+                loser: Hlc {
+                    wall_ms: 1_764_299_000_000,
+                    ..hlc()
+                },
+                winner_name: Some("李警官".into()),
+            }],
         },
     );
 }

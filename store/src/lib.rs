@@ -197,9 +197,22 @@ pub struct StoredRecord {
     pub conflicted: bool,
     /// Latest review.
     pub review: Option<Review>,
+    /// The hard conflicts the write of this revision resolved (empty unless
+    /// a pushed change met a concurrent edit of the same field); devices
+    /// pull them with the version. Any other write clears them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<FieldConflict>,
 }
 
 impl StoredRecord {
+    /// The record as the base of a server-side edit: the next revision,
+    /// with no conflicts resolved (they belonged to the previous write).
+    pub fn next_revision(mut self) -> Self {
+        self.revision += 1;
+        self.resolved.clear();
+        self
+    }
+
     /// The record after a supervisor's decision: status approved or
     /// returned, the review kept, a conflict flag cleared (the supervisor has
     /// seen it), the next revision.
@@ -210,8 +223,7 @@ impl StoredRecord {
         };
         self.review = Some(review);
         self.conflicted = false;
-        self.revision += 1;
-        self
+        self.next_revision()
     }
 
     /// The version devices pull: the record's values (merged from the field
@@ -235,6 +247,7 @@ impl StoredRecord {
             deleted: self.deleted,
             conflicted: self.conflicted,
             review: self.review.clone(),
+            conflicts: self.resolved.clone(),
         }
     }
 }

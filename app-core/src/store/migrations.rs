@@ -82,4 +82,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_address ON records (form_id, json_extract(vals, '$.address'));
     CREATE INDEX records_house ON records (form_id, json_extract(vals, '$.house'));
     "#,
+    // 4: the officer's values that lost a same-field conflict, until
+    // re-applied or dismissed (store::lost). `lost_write` is the losing
+    // write's clock (JSON): one row per loss, however often it is reported.
+    r#"
+    CREATE TABLE lost_values (
+        record_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        lost_write TEXT NOT NULL,
+        mine TEXT NOT NULL,
+        winning TEXT NOT NULL,
+        winner_name TEXT,
+        winner_device TEXT NOT NULL,
+        PRIMARY KEY (record_id, field, lost_write)
+    );
+    "#,
 ];

@@ -12,6 +12,7 @@
 //! acknowledgement; the pull cursor is written with the page it describes.
 
 mod changes;
+mod lost;
 mod migrations;
 #[cfg(target_arch = "wasm32")]
 pub mod opfs;
@@ -20,6 +21,7 @@ mod pull;
 mod records;
 
 pub use changes::{Change, StoredValues};
+pub use lost::LostValue;
 pub use outbox::{Batch, BatchLimits};
 pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
 

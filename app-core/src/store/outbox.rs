@@ -290,6 +290,7 @@ impl LocalStore {
         batch: &Batch,
         results: &[ChangeResult],
     ) -> Result<(), LocalStoreError> {
+        let device = self.device;
         let tx = self.conn.transaction()?;
         for change in &batch.changes {
             let Some(result) = results.iter().find(|r| r.change_id == change.change_id) else {
@@ -318,6 +319,11 @@ impl LocalStore {
                         apply_patch(&mut base, fields);
                     }
                     let conflicted = matches!(outcome, ChangeOutcome::Conflicted { .. });
+                    if let ChangeOutcome::Conflicted { conflicts, .. } = outcome {
+                        for c in conflicts {
+                            super::lost::note(&tx, device, id, c)?;
+                        }
+                    }
                     tx.prepare_cached(
                         "UPDATE records SET base_revision = MAX(base_revision, ?1), base_vals = ?2,
                              conflicted = conflicted OR ?3 WHERE id = ?4",

@@ -3,7 +3,7 @@
 //! them; then the server's merged version wins.
 
 use beatbook_schema::form::Values;
-use beatbook_schema::ids::RecordId;
+use beatbook_schema::ids::{DeviceId, RecordId};
 use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion};
 use beatbook_schema::record::RecordStatus;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -72,7 +72,7 @@ fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError>
         r.created_at.to_rfc3339(),
         r.updated_at.to_rfc3339(),
     ])?;
-    Ok(())
+    super::lost::settle(tx, r.id, &r.values)
 }
 
 fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, LocalStoreError> {
@@ -83,8 +83,15 @@ fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, Loca
         .map(|r| r as u64))
 }
 
-fn apply_version(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError> {
+fn apply_version(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    v: &RecordVersion,
+) -> Result<(), LocalStoreError> {
     let id = v.record.id;
+    for c in &v.conflicts {
+        super::lost::note(tx, device, id, c)?;
+    }
     if has_local_edits(tx, id)? {
         let held: Option<String> = tx
             .prepare_cached("SELECT held FROM records WHERE id = ?1")?
@@ -130,6 +137,7 @@ pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), Loc
 impl LocalStore {
     /// Applies a pulled page and advances the cursor, in one transaction.
     pub fn apply_pull(&mut self, page: &PullPage) -> Result<(), LocalStoreError> {
+        let device = self.device();
         let tx = self.conn.transaction()?;
         for item in &page.items {
             match item {
@@ -137,7 +145,7 @@ impl LocalStore {
                     tx.prepare_cached("INSERT OR REPLACE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)")?
                         .execute(params![definition.form_id.as_str(), definition.version, serde_json::to_string(definition)?])?;
                 }
-                PullItem::Record { version, .. } => apply_version(&tx, version)?,
+                PullItem::Record { version, .. } => apply_version(&tx, device, version)?,
             }
         }
         meta_set(&tx, "cursor", &page.next)?;

@@ -43,6 +43,9 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
         CoreError::UnknownForm(form) => format!("本机没有表单“{form}”：请先同步"),
         CoreError::UnknownField(path) => format!("无法填写“{path}”"),
         CoreError::MisusedField { path, misuse } => format!("“{path}”{}", misuse.text().zh),
+        CoreError::NotAPlace(form) => {
+            format!("“{form}”记录不是走访地点：请选择地址、房屋或单位")
+        }
         CoreError::Invalid(errors) => {
             let each: Vec<String> = errors
                 .iter()

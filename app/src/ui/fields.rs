@@ -11,8 +11,8 @@ use serde_json::{json, Value as Json};
 
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
+use super::photos::Photos;
 use super::pickers::{AddressPicker, RecordPicker};
-use super::uploads::chosen_files;
 use super::{Ui, UiOptions};
 
 /// The form session a screen edits, shared by its field components.
@@ -20,7 +20,7 @@ pub type SessionSignal = Signal<Option<FormSession>>;
 
 /// Runs `change` on the open session (an autosaving edit) and shows the
 /// officer why it failed, if it did.
-fn edit<T>(
+pub(super) fn edit<T>(
     ui: Ui,
     mut session: SessionSignal,
     change: impl FnOnce(&mut FormSession) -> Result<T, CoreError>,
@@ -78,7 +78,7 @@ fn dom_id(path: &str) -> String {
 }
 
 /// Shows a derived value read-only, e.g. "男" for a gender.
-fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
+pub(super) fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
     if let FieldKind::SingleChoice { list } = &field.def.kind {
         if let Some(c) = form
             .choices(list)
@@ -241,7 +241,7 @@ pub fn FieldView(
                 rsx! { Geopoint { id: id.clone(), value: value.clone(), on_set: set.clone() } }
             }
             FieldKind::Photo { max, .. } => {
-                rsx! { Photos { session, path: path.clone(), id: id.clone(), count: value.as_array().map_or(0, Vec::len), max, attachments } }
+                rsx! { Photos { session, path: path.clone(), id: id.clone(), max, attachments } }
             }
             FieldKind::AddressRef => {
                 rsx! { AddressRef { id: id.clone(), value: as_text(&value), on_set: set.clone() } }
@@ -315,41 +315,6 @@ fn no_fix_text(l: Lang, why: NoFix) -> String {
             "Location was refused: allow this app to use the location in the browser or phone settings",
         ),
         NoFix::Unavailable => tr(l, "本机没有可用的定位来源", "This device has no source of position"),
-    }
-}
-
-#[component]
-fn Photos(
-    session: SessionSignal,
-    path: String,
-    id: String,
-    count: usize,
-    max: u32,
-    attachments: usize,
-) -> Element {
-    let options = use_context::<UiOptions>();
-    let ui = use_context::<Ui>();
-    let l = *use_lang().read();
-    let input_id = format!("{id}-input");
-    rsx! {
-        div { class: "photos", id: "{id}",
-            span { class: "count", {tr(l, &format!("已拍 {count}/{max} 张", ), &format!("{count} of {max} photos"))} }
-            label { class: "secondary photo-button",
-                {tr(l, "拍照/选择照片", "Take or choose a photo")}
-                input { id: "{input_id}", r#type: "file", accept: "image/*", capture: "environment", multiple: true,
-                    onchange: move |e| {
-                        let (options, input_id, path) = (options.clone(), input_id.clone(), path.clone());
-                        spawn(async move {
-                            let payloads = chosen_files(&options, &input_id, e.files()).await;
-                            for bytes in payloads {
-                                edit(ui, session, |s| s.add_photo(&path, &bytes));
-                            }
-                        });
-                    }
-                }
-            }
-            if attachments > 0 { span { class: "hint", {tr(l, "照片已加密保存在本机", "Photos are stored encrypted on this phone")} } }
-        }
     }
 }
 

@@ -9,6 +9,7 @@ use beatbook_schema::form::FieldKind;
 use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 
+use super::conflicts::LostValues;
 use super::errors::error_text;
 use super::fields::{FieldView, SessionSignal};
 use super::i18n::{text, tr, use_lang};
@@ -103,6 +104,7 @@ pub fn FormView(id: RecordId) -> Element {
         if let Some(r) = reason {
             div { class: "banner warn", id: "return-reason", strong { {tr(l, "退回原因：", "Returned: ")} } "{r}" }
         }
+        LostValues { session }
         if let Some(r) = refusal {
             div { class: "banner error", strong { {tr(l, "服务器拒收：", "Refused by the server: ")} } "{r}" }
         }

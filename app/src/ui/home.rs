@@ -94,6 +94,7 @@ pub fn Home() -> Element {
                 if syncing { {tr(l, "同步中…", "Syncing…")} } else { {tr(l, "同步", "Sync")} }
             }
         }
+        super::conflicts::LostOnHome {}
         nav { class: "actions",
             button { id: "visit", class: "tile", onclick: move |_| ui.go(Route::Visit(None)),
                 span { class: "glyph", "⌂" } {tr(l, "入户走访", "Household visit")}

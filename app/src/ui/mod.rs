@@ -4,6 +4,7 @@
 //! which needs none of this crate's features. Components get the
 //! [`Core`](beatbook_core::Core) through context and hold no SQL.
 
+mod conflicts;
 mod errors;
 mod fields;
 mod form;
@@ -12,6 +13,7 @@ mod i18n;
 mod lists;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod photos;
 mod pickers;
 mod scan;
 mod shell;

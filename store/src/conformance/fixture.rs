@@ -285,9 +285,8 @@ fn decide(author: UserId, change: &Change, existing: &Existing) -> Decision {
             };
             let record = StoredRecord {
                 deleted: true,
-                revision,
                 updated_at: change.at,
-                ..r.clone()
+                ..r.clone().next_revision()
             };
             return Decision::Write {
                 record: Box::new(record),
@@ -337,6 +336,7 @@ fn decide(author: UserId, change: &Change, existing: &Existing) -> Decision {
             status: RecordStatus::Submitted,
             revision,
             conflicted: r.conflicted || hard,
+            resolved: m.conflicts.clone(),
             ..r.clone()
         },
         None => StoredRecord {
@@ -355,6 +355,7 @@ fn decide(author: UserId, change: &Change, existing: &Existing) -> Decision {
             deleted: false,
             conflicted: hard,
             review: None,
+            resolved: m.conflicts.clone(),
         },
     };
     Decision::Write {

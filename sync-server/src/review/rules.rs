@@ -123,8 +123,7 @@ pub fn verify(
                 clock.observe(st.hlc, now_ms)
             })
             .tick(now_ms);
-        let mut next = r.clone();
-        next.revision += 1;
+        let mut next = r.clone().next_revision();
         next.updated_at = now;
         next.fields.insert(
             "status".to_owned(),
@@ -230,6 +229,7 @@ mod tests {
             deleted: false,
             conflicted: true,
             review: None,
+            resolved: vec![],
         }
     }
 

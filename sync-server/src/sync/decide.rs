@@ -132,9 +132,8 @@ pub fn decide(
                     revision: r.revision,
                 });
             }
-            let mut record = r.clone();
+            let mut record = r.clone().next_revision();
             record.deleted = true;
-            record.revision = revision;
             record.updated_at = change.at;
             let outcome = if change.base_revision >= r.revision {
                 ChangeOutcome::Accepted { revision }
@@ -162,7 +161,16 @@ pub fn decide(
             let empty = BTreeMap::new();
             let current = existing.record.as_ref().map_or(&empty, |r| &r.fields);
             let current_revision = existing.record.as_ref().map_or(0, |r| r.revision);
-            let m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
+            let mut m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
+            // The pusher's name goes with the values it won: the device
+            // whose value lost reads it on its next pull.
+            for c in m
+                .conflicts
+                .iter_mut()
+                .filter(|c| c.winner.device == hlc.device)
+            {
+                c.winner_name = Some(user.name.clone());
+            }
             let mut next = current.clone();
             merge::apply(&mut next, &m, hlc, revision);
 
@@ -228,6 +236,7 @@ pub fn decide(
                     status: RecordStatus::Submitted,
                     revision,
                     conflicted: r.conflicted || m.kind == MergeKind::Hard,
+                    resolved: m.conflicts.clone(),
                     ..r.clone()
                 },
                 None => StoredRecord {
@@ -246,6 +255,7 @@ pub fn decide(
                     deleted: false,
                     conflicted: m.kind == MergeKind::Hard,
                     review: None,
+                    resolved: m.conflicts.clone(),
                 },
             };
             Decision::Write {
@@ -670,5 +680,74 @@ mod tests {
             let d = judge(&c, existing);
             assert!(matches!(d, Decision::Write { .. }), "{d:?}");
         }
+    }
+
+    /// What a device learns of a same-field conflict: the version the
+    /// change writes names the conflict, with the pusher's name when the
+    /// pusher's value won; a later write names none.
+    #[test]
+    fn a_resolved_conflict_travels_with_the_version_it_wrote_and_names_a_winning_pusher() {
+        let forms = forms();
+        let (stored, attachments) = rectified(&forms);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        let officer = pusher(Role::Officer);
+        let edit = |base: u64, wall_ms: Option<u64>, text: &str| {
+            let mut c = change(
+                stored.id,
+                base,
+                json!({"description": text})
+                    .as_object()
+                    .cloned()
+                    .expect("object"),
+                attachments.clone(),
+            );
+            if let Some(ms) = wall_ms {
+                c.hlc.wall_ms = ms;
+            }
+            c
+        };
+        let write = |c: &Change, on: &StoredRecord| match decide(
+            c,
+            &carried(on),
+            &officer,
+            &scope,
+            &forms,
+            &Policy::default(),
+        ) {
+            Decision::Write { record, .. } => *record,
+            other => panic!("written: {other:?}"),
+        };
+
+        // Not having seen revision 1, with a later clock: the pusher wins.
+        let won = write(&edit(0, None, "广告牌已加固"), &stored);
+        let told = won.version().conflicts;
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].field, "description");
+        assert_eq!(told[0].losing_value, json!("广告牌松动"));
+        assert_eq!(told[0].winner_name.as_deref(), Some("测试"));
+        assert_eq!(told[0].winner.device, officer.device);
+
+        // With an earlier clock: the stored value wins; its writer is not the pusher.
+        let lost = write(&edit(0, Some(1), "无异常"), &stored);
+        let told = lost.version().conflicts;
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].losing_value, json!("无异常"));
+        assert_eq!(
+            told[0].winner_name, None,
+            "named later, from the kept history"
+        );
+
+        // The next write, based on the current revision, resolved nothing.
+        let next = write(&edit(won.revision, None, "已复查"), &won);
+        assert!(next.version().conflicts.is_empty());
+        let reviewed = won.clone().reviewed(beatbook_schema::protocol::Review {
+            decision: beatbook_schema::protocol::ReviewDecision::Approve,
+            by: "所长".into(),
+            at: Utc::now(),
+        });
+        assert!(
+            reviewed.version().conflicts.is_empty(),
+            "a review is not the conflict's write"
+        );
     }
 }

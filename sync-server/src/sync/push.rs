@@ -1,7 +1,10 @@
 //! Pushing a batch: the one path every change takes into storage, whether a
 //! device sent it to `/v1/push` or the demo seeder made it.
 
-use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
+use std::collections::HashMap;
+
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, RecordId};
+use beatbook_schema::merge::FieldConflict;
 use beatbook_schema::protocol::{Change, ChangeOutcome, UserInfo};
 use beatbook_store::{Pusher, Store, StoreError};
 use chrono::Utc;
@@ -38,9 +41,41 @@ pub async fn push(
         )
         .await?;
     let judge = decider(pusher.clone(), scope, forms, policy.clone());
-    let results = store.push(pusher, batch, changes, judge).await?;
+    let records: HashMap<ChangeId, RecordId> =
+        changes.iter().map(|c| (c.change_id, c.record_id)).collect();
+    let mut results = store.push(pusher, batch, changes, judge).await?;
     count(&results);
+    for (change, outcome) in &mut results {
+        if let (ChangeOutcome::Conflicted { conflicts, .. }, Some(record)) =
+            (outcome, records.get(change))
+        {
+            name_winners(store, *record, *change, conflicts).await?;
+        }
+    }
     Ok(results)
+}
+
+/// Names who wrote each value that beat the pusher's (the decider knows
+/// only the pusher), from the conflicts kept in the record's history, so the
+/// answer tells the officer whose value stands.
+async fn name_winners(
+    store: &dyn Store,
+    record: RecordId,
+    change: ChangeId,
+    conflicts: &mut [FieldConflict],
+) -> Result<(), StoreError> {
+    if conflicts.iter().all(|c| c.winner_name.is_some()) {
+        return Ok(());
+    }
+    let kept = store.record_conflicts(record).await?;
+    for c in conflicts.iter_mut().filter(|c| c.winner_name.is_none()) {
+        c.winner_name = kept
+            .iter()
+            .find(|k| k.change_id == change && k.conflict.field == c.field)
+            .and_then(|k| k.winner.as_ref())
+            .map(|w| w.name.clone());
+    }
+    Ok(())
 }
 
 /// Counts a push and its outcomes in the metrics.

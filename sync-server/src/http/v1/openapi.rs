@@ -181,7 +181,7 @@ mod tests {
     use axum::body::to_bytes;
     use beatbook_schema::protocol::{
         BlobQuery, BlobQueryResponse, BlobStatus, EnrollRequest, EnrollResponse, PullPage,
-        PushRequest, PushResponse,
+        PushRequest, PushResponse, RecordVersion,
     };
     use serde::de::DeserializeOwned;
     use serde_json::{json, Value};
@@ -326,6 +326,7 @@ mod tests {
             "PullPage" => parses::<PullPage>(value),
             "PushRequest" => parses::<PushRequest>(value),
             "PushResponse" => parses::<PushResponse>(value),
+            "RecordVersion" => parses::<RecordVersion>(value),
             other => panic!("no wire type for the schema {other}"),
         }
     }

@@ -223,6 +223,7 @@ fn record(id: RecordId, form: &str, values: serde_json::Value, n: u64) -> Result
             revision: 1,
             deleted: false,
             conflicted: false,
+            conflicts: Vec::new(),
             review: None,
         }),
     })
