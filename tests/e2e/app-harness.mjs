@@ -97,8 +97,13 @@ export class Server {
   }
   /** The count of records of a form on the server (`beatbook-server status`). */
   count(form) {
-    const row = this.admin(['status']).split('\n').find((l) => new RegExp(`^\\s*${form}\\b`).test(l));
-    return Number(row?.match(/(\d+)\s*$/)?.[1] ?? NaN);
+    return this.counts()[form] ?? 0;
+  }
+  /** Records per form on the server (`beatbook-server status`). */
+  counts() {
+    const counts = {};
+    for (const m of this.admin(['status']).matchAll(/^\s*(\w+)\s+\S+\s+(\d+)\s*$/gm)) counts[m[1]] = Number(m[2]);
+    return counts;
   }
 }
 
@@ -180,11 +185,14 @@ export class Operator {
   async files(selector, file) { await this.page.setInputFiles(selector, file); this.taps += 2; }
 }
 
-/** Enrolls a fresh field app as the demo's community officer 061201, with `pin`; ends on the home screen. */
-export async function enroll(page, serverUrl, pin = '246810') {
+/**
+ * Enrolls a fresh field app as `badge` (the demo's community officer 061201
+ * unless told), with `pin`; ends on the home screen.
+ */
+export async function enroll(page, serverUrl, { badge = '061201', pin = '246810' } = {}) {
   await page.waitForSelector('#badge', { timeout: 60000 });
   await page.fill('#server', serverUrl);
-  await page.fill('#badge', '061201');
+  await page.fill('#badge', badge);
   await page.fill('#password', 'beatbook-demo');
   await page.click('#next');
   await page.fill('#pin', pin);
