@@ -25,13 +25,21 @@ pub struct Fix {
 }
 
 impl Fix {
-    /// As a geopoint field value: position, accuracy and time.
-    pub fn to_value(self) -> serde_json::Value {
+    /// As a geopoint field value: position, accuracy and time (in the
+    /// officers' `offset`, as the forms' other times are).
+    pub fn to_value(self, offset: FixedOffset) -> serde_json::Value {
         let mut v = json!({"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m});
         if let Some(at) = self.at {
-            v["at"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            v["at"] = json!(at
+                .with_timezone(&offset)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
         }
         v
+    }
+
+    /// Metres to `other`.
+    pub fn distance_m(&self, other: &Fix) -> f64 {
+        beatbook_schema::geo::distance_m((self.lat, self.lon), (other.lat, other.lon))
     }
 }
 
@@ -118,7 +126,7 @@ pub(crate) fn device_fact(
             .now()
             .with_timezone(&platform.offset())
             .to_rfc3339())),
-        DeviceFact::Location => platform.location().map(Fix::to_value),
+        DeviceFact::Location => platform.location().map(|f| f.to_value(platform.offset())),
         DeviceFact::Officer => Some(json!(officer)),
         DeviceFact::Grid => Some(json!(grid)),
     }

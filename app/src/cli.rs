@@ -40,6 +40,10 @@ pub struct Cli {
     /// GPS receiver on this machine; instead of --fix).
     #[arg(long, env = "BEATBOOK_GPSD", conflicts_with = "fix")]
     pub gpsd: Option<std::net::SocketAddr>,
+    /// Seconds between looks at the position while a patrol runs.
+    #[arg(long, env = "BEATBOOK_TRACK_EVERY", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub track_every: u64,
     /// Positions less accurate than this many metres are flagged on the form.
     #[arg(long, env = "BEATBOOK_ACCURACY_LIMIT_M", default_value_t = 50.0)]
     pub accuracy_limit_m: f64,
@@ -233,6 +237,7 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         sync_every: std::time::Duration::from_secs(cli.sync_every),
         card_reader: None,
         accuracy_limit_m: cli.accuracy_limit_m,
+        track_every: std::time::Duration::from_secs(cli.track_every),
     }
 }
 

@@ -65,6 +65,12 @@ pub const SOURCES: &[(&str, &str)] = &[
         "patrol.v1.json",
         include_str!("../../assets/forms/patrol.v1.json"),
     ),
+    // v2 records the walk itself (a track); start, end, distance and
+    // duration come from it. v1 records stay valid and are still accepted.
+    (
+        "patrol.v2.json",
+        include_str!("../../assets/forms/patrol.v2.json"),
+    ),
 ];
 
 /// Loads and cross-checks the standard forms.
@@ -203,6 +209,41 @@ mod tests {
                 form: crate::ids::FormId::new(form_ids::UNIT)
             })
         );
+    }
+
+    #[test]
+    fn patrol_v2_derives_times_distance_and_duration_from_its_track() {
+        let v2 = standard_forms()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.id().as_str() == form_ids::PATROL && f.version() == 2)
+            .expect("patrol v2 is in the catalogue");
+        let track = serde_json::json!([
+            {"lat": 31.8700, "lon": 121.1700, "accuracy_m": 5.0, "at": "2026-11-30T09:00:00+08:00"},
+            {"lat": 31.8709, "lon": 121.1700, "accuracy_m": 6.0, "at": "2026-11-30T09:20:00+08:00"},
+            {"lat": 31.8709, "lon": 121.1710, "accuracy_m": 5.0, "at": "2026-11-30T09:47:30+08:00"}
+        ]);
+        let mut values = crate::form::Values::new();
+        values.insert("track".into(), track);
+        values.insert("mode".into(), "foot".into());
+        values.insert("officer".into(), "施建军".into());
+        values.insert("grid".into(), "320614-01-01".into());
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let out = v2
+            .validate(
+                &values,
+                &crate::form::ValidationContext {
+                    today,
+                    attachments: &[],
+                    addresses: None,
+                },
+            )
+            .expect("a valid patrol");
+        // 0.0009° of latitude ≈ 100.1 m, 0.001° of longitude at 31.87° ≈ 94.5 m.
+        assert_eq!(out["distance_m"], 195);
+        assert_eq!(out["duration_min"], 47);
+        assert_eq!(out["start"], "2026-11-30T09:00:00+08:00");
+        assert_eq!(out["end"], "2026-11-30T09:47:30+08:00");
     }
 
     #[test]

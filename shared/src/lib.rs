@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod division;
 pub mod expr;
 pub mod form;
+pub mod geo;
 pub mod hlc;
 pub mod ids;
 pub mod merge;

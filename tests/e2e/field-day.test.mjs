@@ -112,13 +112,19 @@ async function dispute(page, summary) {
   await save(page);
 }
 
-/** A patrol of an hour on foot. */
-async function patrol(page, route) {
-  await newRecord(page, 'patrol');
-  const start = await page.inputValue('#f-start');
-  const end = new Date(Date.parse(`${start}:00+08:00`) + 3600e3);
-  const local = new Date(end.getTime() + 8 * 3600e3).toISOString().slice(0, 16);
-  await page.fill('#f-end', local);
+/**
+ * A patrol on foot: started from the home screen, its track recorded while
+ * the officer does other work (`during`), ended, its form finished and saved.
+ */
+async function patrol(page, route, during = async () => {}) {
+  await home(page);
+  await page.click('#patrol');
+  await page.waitForSelector('#patrol-points');
+  await during();
+  await home(page);
+  await page.click('#patrol');
+  await page.waitForSelector('#f-track');
+  assert.match(await page.locator('#f-track').innerText(), /[2-9]\d* (个轨迹点|track points)/);
   await page.click('#f-mode [data-value="foot"]');
   await page.fill('#f-route', route);
   await save(page);
@@ -246,9 +252,10 @@ test("a community officer's day, in Chinese", async () => {
   await dispute(page, '邻居装修噪音扰民');
   await caughtUp(page);
   await server.stop();
-  await hazard(page, '楼道内电动自行车充电', { retake: true });
-  await hazard(page, '车库飞线充电');
-  await patrol(page, '人民路—长江路');
+  await patrol(page, '人民路—长江路', async () => {
+    await hazard(page, '楼道内电动自行车充电', { retake: true });
+    await hazard(page, '车库飞线充电');
+  });
   assert.equal(await outbox(page), 3, 'kept on the phone while offline');
   await page.waitForSelector('#sync-state:has-text("将自动重试")', { timeout: 30000 });
 

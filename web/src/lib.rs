@@ -64,6 +64,7 @@ pub async fn start(server: String) -> Result<(), JsValue> {
         // The recognizer's models are not in the web build yet.
         card_reader: None,
         accuracy_limit_m: 50.0,
+        track_every: beatbook_app::ui::TRACK_EVERY,
     };
     let vdom = VirtualDom::new(App).with_root_context(options);
     page.ready();

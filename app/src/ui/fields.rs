@@ -240,6 +240,11 @@ pub fn FieldView(
             FieldKind::Geopoint => {
                 rsx! { Geopoint { id: id.clone(), value: value.clone(), on_set: set.clone() } }
             }
+            // Recorded by the patrol (super::patrol), never typed.
+            FieldKind::Geotrace => {
+                let n = value.as_array().map_or(0, Vec::len);
+                rsx! { div { class: "derived", id: "{id}", {tr(l, &format!("已记录 {n} 个轨迹点"), &format!("{n} track points recorded"))} } }
+            }
             FieldKind::Photo { max, .. } => {
                 rsx! { Photos { session, path: path.clone(), id: id.clone(), max, attachments } }
             }
@@ -289,7 +294,7 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
                     let Some(core) = ui.core() else { return };
                     let platform = core.platform();
                     match platform.location() {
-                        Some(fix) => on_set.call(fix.to_value()),
+                        Some(fix) => on_set.call(fix.to_value(platform.offset())),
                         None => ui.changed(no_fix_text(l, platform.why_no_fix())),
                     }
                 },

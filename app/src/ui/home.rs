@@ -9,6 +9,7 @@ use dioxus::prelude::*;
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::lists::ListKind;
+use super::patrol::PatrolTile;
 use super::sync::{self, SyncState, Trigger};
 use super::{Route, Ui, UiOptions};
 
@@ -104,6 +105,7 @@ pub fn Home() -> Element {
                     span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
                     if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
                 }
+                PatrolTile {}
             }
             button { id: "returned", class: "tile", onclick: move |_| ui.go(Route::List(ListKind::Returned)),
                 span { class: "glyph", "↩" } {tr(l, "被退回", "Returned")}

@@ -191,7 +191,8 @@ pub fn SearchView() -> Element {
 pub fn NewRecord() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
-    let forms = form_ids::ALL;
+    // A patrol is started from the home screen's tile: its track is recorded, not typed.
+    let forms = form_ids::ALL.into_iter().filter(|f| *f != form_ids::PATROL);
     rsx! {
         h2 { {tr(l, "新建记录", "New record")} }
         div { class: "choices grid",

@@ -13,6 +13,7 @@ mod i18n;
 mod lists;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod patrol;
 mod photos;
 mod pickers;
 mod scan;
@@ -36,6 +37,7 @@ use dioxus::prelude::*;
 pub use errors::error_text;
 #[cfg(feature = "liveview")]
 pub use liveview::{liveview_router, LiveviewAccess};
+pub use patrol::TRACK_EVERY;
 pub use sync::{SyncNudge, SyncState, INTERVAL as SYNC_EVERY};
 pub use uploads::Uploads;
 
@@ -62,6 +64,9 @@ pub struct UiOptions {
     pub upload_path: String,
     /// Asks the UI to sync now (the web build: when the network is back).
     pub nudge: SyncNudge,
+    /// How often a running patrol looks at the position ([`patrol::TRACK_EVERY`]
+    /// unless a test wants it sooner).
+    pub track_every: std::time::Duration,
     /// Positions worse than this many metres are flagged on the form.
     pub accuracy_limit_m: f64,
     /// Reads the ID card on the device, where this face ships a recognizer.

@@ -6,6 +6,7 @@ use super::form::FormView;
 use super::home::Home;
 use super::i18n::{tr, use_lang};
 use super::lists::{ListView, NewRecord, SearchView};
+use super::patrol::{PatrolRunning, PatrolTracker};
 use super::sync::{AutoSync, SyncLine};
 use super::unlock::LangToggle;
 use super::visit::VisitView;
@@ -18,9 +19,11 @@ pub fn Shell() -> Element {
     let mut notice = ui.notice;
     let l = *use_lang().read();
     let route = ui.route.read().clone();
+    let _ = ui.revision.read(); // a patrol that ends opens its form
     let at_home = route == Route::Home;
     rsx! {
         AutoSync {}
+        PatrolTracker {}
         header { class: "top",
             if !at_home {
                 button { id: "back", class: "icon", onclick: move |_| ui.go_back(), "‹ " {tr(l, "返回", "Back")} }
@@ -36,7 +39,12 @@ pub fn Shell() -> Element {
         main {
             match route {
                 Route::Home => rsx! { Home {} },
-                Route::Edit(id) => rsx! { FormView { key: "{id}", id } },
+                // A running patrol's form waits until the patrol ends (its
+                // track is still being written).
+                Route::Edit(id) => match ui.core().and_then(|c| c.running_patrol().ok().flatten()).filter(|p| p.id == id) {
+                    Some(p) => rsx! { PatrolRunning { points: p.points } },
+                    None => rsx! { FormView { key: "{id}", id } },
+                },
                 Route::Visit(address) => rsx! { VisitView { address } },
                 Route::List(kind) => rsx! { ListView { kind } },
                 Route::Search => rsx! { SearchView {} },

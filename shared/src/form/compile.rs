@@ -236,6 +236,7 @@ fn compile_field(
         let (source, want) = match d {
             Derivation::CitizenId { field, .. } => (field, "citizen_id"),
             Derivation::Address { field, .. } => (field, "address_ref"),
+            Derivation::Geotrace { field, .. } => (field, "geotrace"),
         };
         let found = siblings
             .and_then(|s| s.get(source.as_str()))

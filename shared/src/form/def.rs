@@ -164,6 +164,10 @@ pub enum FieldKind {
     /// A location, stored as `{"lat", "lon", "accuracy_m"?, "at"?}` (WGS 84;
     /// `at` is when the fix was taken, RFC 3339).
     Geopoint,
+    /// A track: the points of a walk or ride in the order they were taken,
+    /// each a geopoint value. Its length and times are derived
+    /// ([`Derivation::Geotrace`]), never typed.
+    Geotrace,
     /// Photos, stored as an array of SHA-256 digests listed in the record's attachments.
     Photo {
         /// Fewest photos (applies when the field is relevant).
@@ -225,6 +229,7 @@ impl FieldKind {
             FieldKind::SingleChoice { .. } => "single_choice",
             FieldKind::MultiChoice { .. } => "multi_choice",
             FieldKind::Geopoint => "geopoint",
+            FieldKind::Geotrace => "geotrace",
             FieldKind::Photo { .. } => "photo",
             FieldKind::CitizenId { .. } => "citizen_id",
             FieldKind::CreditCode => "credit_code",
@@ -301,6 +306,29 @@ pub enum Derivation {
         /// The name of a field of the `address` form.
         part: String,
     },
+    /// From a track.
+    Geotrace {
+        /// The `geotrace` field (same scope or top level).
+        field: String,
+        /// Which part.
+        part: TracePart,
+    },
+}
+
+/// What a track tells.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TracePart {
+    /// Metres along the track, point to point on the WGS 84 sphere
+    /// (haversine), rounded to the metre.
+    DistanceM,
+    /// Whole minutes from the first point's time to the last's.
+    DurationMin,
+    /// The first point's time (RFC 3339, as recorded).
+    Start,
+    /// The last point's time.
+    End,
 }
 
 /// What a citizen ID number tells.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use super::compile::{CompiledField, Form};
-use super::def::{Derivation, FieldKind, IdPart};
+use super::def::{Derivation, FieldKind, IdPart, TracePart};
 use crate::division::divisions;
 use crate::expr::{Scope, Value};
 use crate::ids::{RecordId, Sha256};
@@ -338,6 +338,44 @@ fn normalize_repeat(
     Json::Array(out)
 }
 
+/// A geopoint value normalized: position, accuracy and time (RFC 3339, kept
+/// as given), nothing else.
+fn point(label: &Text, v: &Json) -> Result<Json, Problem> {
+    let (lat, lon) = (
+        v.get("lat").and_then(Json::as_f64),
+        v.get("lon").and_then(Json::as_f64),
+    );
+    let acc = v.get("accuracy_m").and_then(Json::as_f64);
+    let at = v.get("at").map(|t| {
+        t.as_str()
+            .filter(|t| DateTime::parse_from_rfc3339(t).is_ok())
+    });
+    match (lat, lon) {
+        (Some(lat), Some(lon))
+            if (-90.0..=90.0).contains(&lat)
+                && (-180.0..=180.0).contains(&lon)
+                && acc.is_none_or(|a| a >= 0.0)
+                && at.is_none_or(|t| t.is_some()) =>
+        {
+            let mut p = Map::new();
+            p.insert("lat".into(), Json::from(lat));
+            p.insert("lon".into(), Json::from(lon));
+            if let Some(a) = acc {
+                p.insert("accuracy_m".into(), Json::from(a));
+            }
+            if let Some(Some(t)) = at {
+                p.insert("at".into(), Json::from(t));
+            }
+            Ok(Json::Object(p))
+        }
+        _ => Err(Problem::new(
+            ProblemCode::BadGeopoint,
+            format!("「{}」的位置无效，请重新定位", label.zh),
+            format!("“{}” is not a valid location: locate again", label.en),
+        )),
+    }
+}
+
 fn wrong_type(label: &Text, want: &str) -> Problem {
     Problem::new(
         ProblemCode::WrongType,
@@ -478,41 +516,16 @@ fn normalize(f: &CompiledField, v: &Json, ctx: &ValidationContext<'_>) -> Result
             }
             Ok(Json::from(picked))
         }
-        FieldKind::Geopoint => {
-            let (lat, lon) = (
-                v.get("lat").and_then(Json::as_f64),
-                v.get("lon").and_then(Json::as_f64),
-            );
-            let acc = v.get("accuracy_m").and_then(Json::as_f64);
-            // When the fix was taken, as RFC 3339 (kept as given).
-            let at = v.get("at").map(|t| {
-                t.as_str()
-                    .filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
-            });
-            match (lat, lon) {
-                (Some(lat), Some(lon))
-                    if (-90.0..=90.0).contains(&lat)
-                        && (-180.0..=180.0).contains(&lon)
-                        && acc.is_none_or(|a| a >= 0.0)
-                        && at.is_none_or(|t| t.is_some()) =>
-                {
-                    let mut p = Map::new();
-                    p.insert("lat".into(), Json::from(lat));
-                    p.insert("lon".into(), Json::from(lon));
-                    if let Some(a) = acc {
-                        p.insert("accuracy_m".into(), Json::from(a));
-                    }
-                    if let Some(Some(t)) = at {
-                        p.insert("at".into(), Json::from(t));
-                    }
-                    Ok(Json::Object(p))
-                }
-                _ => Err(Problem::new(
-                    ProblemCode::BadGeopoint,
-                    format!("「{}」的位置无效，请重新定位", label.zh),
-                    format!("“{}” is not a valid location: locate again", label.en),
-                )),
-            }
+        FieldKind::Geopoint => point(label, v),
+        FieldKind::Geotrace => {
+            let Json::Array(points) = v else {
+                return Err(wrong_type(label, "a list of points"));
+            };
+            points
+                .iter()
+                .map(|p| point(label, p))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Json::Array)
         }
         FieldKind::Photo { max, .. } => {
             let Json::Array(items) = v else {
@@ -632,6 +645,7 @@ fn derive(
             let id: RecordId = source(field)?.as_str()?.parse().ok()?;
             ctx.addresses?.address(&id)?.get(part).cloned()
         }
+        Derivation::Geotrace { field, part } => trace_part(source(field)?.as_array()?, *part),
     }
 }
 
@@ -649,4 +663,29 @@ pub fn id_part(id: &CitizenId, part: IdPart, today: NaiveDate) -> Json {
                 .map_or(Json::Null, Json::String)
         }
     }
+}
+
+/// A part of a track (an array of normalized points).
+pub fn trace_part(points: &[Json], part: TracePart) -> Option<Json> {
+    let at = |p: &Json| p.get("at").filter(|t| t.is_string()).cloned();
+    match part {
+        TracePart::DistanceM => {
+            let metres: f64 = points
+                .windows(2)
+                .filter_map(|w| Some(crate::geo::distance_m(lat_lon(&w[0])?, lat_lon(&w[1])?)))
+                .sum();
+            Some(Json::from(metres.round() as u64))
+        }
+        TracePart::DurationMin => {
+            let time = |p: &Json| DateTime::parse_from_rfc3339(p.get("at")?.as_str()?).ok();
+            let (first, last) = (time(points.first()?)?, time(points.last()?)?);
+            Some(Json::from((last - first).num_minutes().max(0)))
+        }
+        TracePart::Start => at(points.first()?),
+        TracePart::End => at(points.last()?),
+    }
+}
+
+fn lat_lon(p: &Json) -> Option<(f64, f64)> {
+    Some((p.get("lat")?.as_f64()?, p.get("lon")?.as_f64()?))
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use beatbook_schema::form::{Field, FieldKind, FormDef, Values};
 use beatbook_schema::ids::Sha256;
-use beatbook_schema::text::Lang;
+use beatbook_schema::text::{Lang, Text};
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value as Json;
 
@@ -133,6 +133,14 @@ pub fn show(def: &FormDef, field: &Field, value: &Json, fmt: Fmt) -> Option<Show
             lon: value.get("lon")?.as_f64()?,
             accuracy_m: value.get("accuracy_m").and_then(Json::as_f64),
         }),
+        FieldKind::Geotrace => match value.as_array()?.len() {
+            0 => None,
+            n => text(
+                Text::new(format!("轨迹 {n} 个点"), format!("a track of {n} points"))
+                    .get(lang)
+                    .to_owned(),
+            ),
+        },
         FieldKind::Photo { .. } => {
             let photos: Vec<Sha256> = value
                 .as_array()?
