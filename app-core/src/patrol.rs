@@ -93,9 +93,12 @@ impl Core {
             let due = match points.last().and_then(fix_of) {
                 None => true,
                 Some(last) => {
-                    let since = last
-                        .at
-                        .map_or(MAX_GAP, |t| (now - t).to_std().unwrap_or(Duration::ZERO));
+                    // Time between fixes by their own clock (a receiver's
+                    // time may differ from the device's).
+                    let since = match (fix.at, last.at) {
+                        (Some(t), Some(l)) => (t - l).to_std().unwrap_or(Duration::ZERO),
+                        _ => MAX_GAP,
+                    };
                     always || fix.distance_m(&last) >= MIN_STEP_M || since >= MAX_GAP
                 }
             };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beatbook_core::keys::PinKeys;
-use beatbook_core::platform::{Desktop, Fix};
+use beatbook_core::platform::{Desktop, Fix, Platform};
 use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::sync::{RetryPolicy, SyncEngine};
 use beatbook_core::Core;
@@ -31,17 +31,17 @@ pub const FIX: Fix = Fix {
 
 /// Opens (creating) a core in `dir`, with cheap key derivation and quick retries.
 pub fn open_core(dir: &Path) -> Core {
-    Core::open(
-        dir,
-        PIN,
-        &PinKeys::fast_for_tests(),
-        Arc::new(Desktop { fix: Some(FIX) }),
-    )
-    .expect("core opens")
-    .with_engine(SyncEngine {
-        retry: RetryPolicy::immediate(2),
-        ..SyncEngine::default()
-    })
+    open_core_with(dir, Arc::new(Desktop { fix: Some(FIX) }))
+}
+
+/// [`open_core`] with another source of position and time.
+pub fn open_core_with(dir: &Path, platform: Arc<dyn Platform>) -> Core {
+    Core::open(dir, PIN, &PinKeys::fast_for_tests(), platform)
+        .expect("core opens")
+        .with_engine(SyncEngine {
+            retry: RetryPolicy::immediate(2),
+            ..SyncEngine::default()
+        })
 }
 
 /// A device enrolled as `badge` at `url`.

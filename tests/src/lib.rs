@@ -9,6 +9,7 @@ pub mod client;
 pub mod data;
 pub mod device;
 pub mod fault;
+pub mod gps;
 pub mod metrics;
 pub mod org;
 pub mod process;
