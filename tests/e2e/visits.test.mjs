@@ -168,6 +168,13 @@ test('an address with two houses and a shop: each visited, nobody home and refus
   await shop.locator('li.row').click();
   await page.waitForSelector('#form-title:has-text("Actual unit")');
   assert.equal(await page.inputValue('#f-name'), '顾记小卖部');
+  // The small-venue sweep starts from the shop: a hazard there is filled in.
+  await page.click('#back');
+  await page.locator('#units li.venue', { hasText: '顾记小卖部' }).locator('button.hazard-here').click();
+  await page.waitForSelector('#form-title:has-text("Safety hazard")');
+  assert.equal(await page.inputValue('#f-category'), 'nine_small_venues');
+  assert.equal(await page.inputValue('#f-venue_kind'), 'small_shop');
+  assert.equal(await page.inputValue('#f-responsible_party'), '顾记小卖部');
 
   await home();
   assert.equal(await outbox(), queued + 6, 'two houses, a shop and three visits (one per tap) queued');
@@ -231,6 +238,8 @@ async function openHazard(p) {
   await homeOf(p);
   await p.click('#lists');
   await p.click('.tab:has-text("Sent")');
+  // The drafts shown first hold a hazard too (the shop's): wait for the Sent list.
+  await p.waitForSelector('.tab.on:has-text("Sent")');
   await p.locator('#records li', { hasText: 'Safety hazard' }).first().click();
   await p.waitForSelector('#f-description');
 }
