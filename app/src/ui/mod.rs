@@ -6,6 +6,7 @@
 
 mod autosync;
 mod conflicts;
+mod editing;
 mod errors;
 mod fields;
 mod form;
