@@ -1,5 +1,6 @@
 //! One input per field kind. Every change autosaves through the session.
 
+use beatbook_core::platform::NoFix;
 use beatbook_core::store::RecordFilter;
 use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
 use beatbook_schema::ids::RecordId;
@@ -12,7 +13,7 @@ use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::photos::Photos;
 use super::visit::AddressPicker;
-use super::Ui;
+use super::{Ui, UiOptions};
 
 /// Finds a field by path (`name` or `group[i].name`).
 fn field_at(form: &Form, path: &str) -> Option<CompiledField> {
@@ -79,7 +80,15 @@ pub(super) fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> 
 
 /// One field: label, input, derived display, inline errors.
 #[component]
-pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+pub fn FieldView(
+    session: SessionSignal,
+    path: String,
+    errors: Vec<FieldError>,
+    /// Filled by a machine (the ID card scan) with some doubt: the officer
+    /// should look at it twice.
+    #[props(default)]
+    check: bool,
+) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let guard = session.read();
@@ -231,7 +240,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
     };
 
     rsx! {
-        div { class: if invalid { "field invalid" } else { "field" }, "data-path": "{path}",
+        div { class: if invalid { "field invalid" } else if check { "field check" } else { "field" }, "data-path": "{path}",
             label { r#for: "{id}", "{label}" if required { span { class: "req", " *" } } }
             {input}
             if let Some(h) = hint { small { class: "hint", "{h}" } }
@@ -243,6 +252,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
 #[component]
 fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
     let ui = use_context::<Ui>();
+    let limit = use_context::<UiOptions>().accuracy_limit_m;
     let l = *use_lang().read();
     let shown = match (
         value.get("lat").and_then(Json::as_f64),
@@ -251,18 +261,44 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
         (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
         _ => tr(l, "未定位", "No position"),
     };
+    let accuracy = value.get("accuracy_m").and_then(Json::as_f64);
+    let poor = accuracy.filter(|a| *a > limit);
     rsx! {
         div { class: "geo", id: "{id}",
             span { "{shown}" }
+            if let Some(a) = accuracy {
+                span { class: if poor.is_some() { "accuracy poor" } else { "accuracy" }, "±{a:.0} m" }
+            }
             button { r#type: "button", class: "secondary", onclick: move |_| {
-                    match ui.core().and_then(|c| c.platform().location()) {
+                    let Some(core) = ui.core() else { return };
+                    let platform = core.platform();
+                    match platform.location() {
                         Some(fix) => on_set.call(fix.to_value()),
-                        None => ui.changed(tr(l, "无法定位：请到室外或稍后再试", "No position fix: step outside or try again")),
+                        None => ui.changed(no_fix_text(l, platform.why_no_fix())),
                     }
                 },
                 {tr(l, "定位", "Locate")}
             }
         }
+        if let Some(a) = poor {
+            p { class: "warn", role: "alert",
+                {tr(l, &format!("定位精度 ±{a:.0} 米，未达到 ±{limit:.0} 米的要求：请到开阔处重新定位"),
+                    &format!("This position is only good to ±{a:.0} m, worse than the ±{limit:.0} m asked for: locate again in the open"))}
+            }
+        }
+    }
+}
+
+/// Why the Locate button found no position, and what to do.
+fn no_fix_text(l: Lang, why: NoFix) -> String {
+    match why {
+        NoFix::NotYet => tr(l, "暂未定位：请到室外或稍后再试", "No position fix yet: step outside or try again"),
+        NoFix::Denied => tr(
+            l,
+            "定位权限被拒绝：请在浏览器或手机设置中允许本应用使用位置",
+            "Location was refused: allow this app to use the location in the browser or phone settings",
+        ),
+        NoFix::Unavailable => tr(l, "本机没有可用的定位来源", "This device has no source of position"),
     }
 }
 
@@ -276,7 +312,7 @@ fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element 
         .ok()
         .and_then(|rid| {
             ui.core()
-                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r)))
+                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r, l)))
         })
         .unwrap_or_else(|| tr(l, "未选择", "Not chosen"));
     rsx! {
@@ -303,7 +339,7 @@ fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>
         .map(|records| {
             records
                 .iter()
-                .map(|r| (r.id.to_string(), c.label(r)))
+                .map(|r| (r.id.to_string(), c.label(r, l)))
                 .collect::<Vec<_>>()
         })
     });

@@ -13,6 +13,7 @@ use beatbook_core::{Core, CoreError};
 use super::editing::{edit, SessionSignal};
 use super::errors::error_text;
 use super::i18n::{tr, use_lang};
+use super::uploads::chosen_files;
 use super::{Ui, UiOptions};
 
 /// The longest edge of a thumbnail, in pixels (about 2× its on-screen size).
@@ -57,13 +58,6 @@ pub fn Photos(
         .unwrap_or_default();
     let count = shas.len();
     let input_id = format!("{id}-input");
-    let upload = serde_json::to_string(&options.upload_path).unwrap_or_default();
-    let script = format!(
-        r#"const input = document.getElementById("{input_id}"); const ids = [];
-const hand = window.beatbookUpload ?? (async f => {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); return r.ok ? r.text() : null; }});
-for (const f of input.files) {{ const id = await hand(f); if (id) ids.push(id); }}
-input.value = ""; dioxus.send(ids);"#
-    );
     let remove = use_callback({
         let path = path.clone();
         move |sha: Sha256| {
@@ -78,23 +72,9 @@ input.value = ""; dioxus.send(ids);"#
                 {tr(l, "拍照/选择照片", "Take or choose a photo")}
                 input { id: "{input_id}", r#type: "file", accept: "image/*", capture: "environment", multiple: true,
                     onchange: move |e| {
-                        let files = e.files();
-                        let (uploads, script, path) = (options.uploads.clone(), script.clone(), path.clone());
+                        let (options, input_id, path) = (options.clone(), input_id.clone(), path.clone());
                         spawn(async move {
-                            let mut payloads = Vec::new();
-                            if files.is_empty() {
-                                // Liveview and the web build: the page hands the files over, we pick them up by id.
-                                let mut eval = document::eval(&script);
-                                if let Ok(ids) = eval.recv::<Vec<String>>().await {
-                                    payloads.extend(ids.iter().filter_map(|i| uploads.take(i)));
-                                }
-                            } else {
-                                for f in files {
-                                    if let Ok(bytes) = f.read_bytes().await {
-                                        payloads.push(bytes.to_vec());
-                                    }
-                                }
-                            }
+                            let payloads = chosen_files(&options, &input_id, e.files()).await;
                             for bytes in payloads {
                                 edit(ui, session, |s| s.add_photo(&path, &bytes));
                             }

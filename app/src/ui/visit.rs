@@ -60,7 +60,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
     let found = core.record(address).and_then(|a| {
         let houses = core.records_where(form_ids::HOUSE, "address", &at)?;
         let units = core.records_where(form_ids::UNIT, "address", &at)?;
-        Ok((core.label(&a), houses, units))
+        Ok((core.label(&a, l), houses, units))
     });
     let (label, houses, units) = match found {
         Ok(found) => found,
@@ -94,7 +94,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
                 for h in houses.iter() {
                     li { key: "{h.id}", class: "row pick", onclick: { let id = h.id; move |_| chosen.set(Some(id)) },
                         div { class: "row-main",
-                            span { class: "label", {core.label(h)} }
+                            span { class: "label", {core.label(h, l)} }
                             span { class: "owner", {tr(l, "房主：", "Owner: ")} {owner(h)} }
                         }
                     }
