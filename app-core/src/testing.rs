@@ -30,6 +30,7 @@ pub fn enrolled_core() -> (TempDir, Core) {
                 lat: 31.87,
                 lon: 121.17,
                 accuracy_m: 8.0,
+                at: None,
             }),
         }),
     )
