@@ -3,7 +3,9 @@
 // real browser against the real server: an address with two houses and a
 // shop, each visited ("nobody home" and "refused" in one tap each), the
 // shop's form opened; a hazard whose wrong photo is seen full size, removed
-// and retaken; the same hazard edited on two phones (the officer and the
+// and retaken; the repeat-group editor (residents added, an ID number
+// deriving gender and birth date, an entry removed); the same hazard edited
+// on two phones (the officer and the
 // auxiliary officer of the grid), where the officer's phone says its value
 // lost, to whom, and re-applies it in one tap. Everything ends on the server
 // exactly once. Screenshots of the new screens go to docs/screenshots.
@@ -13,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir } from './app-harness.mjs';
+import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir, citizenId as citizenIdOf } from './app-harness.mjs';
 
 /**
  * A camera-sized photo (a PNG the app turns into its JPEG), `shade` telling
@@ -232,6 +234,31 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   await page.waitForSelector('#sync');
   await sync();
   assert.equal(serverCounts().hazard - (before.hazard ?? 0), 1, 'the hazard on the server, once');
+});
+
+test('the repeat-group editor: residents added, derived, removed', async () => {
+  await home();
+  await page.click('#new');
+  await page.click('#new-visit');
+  await page.waitForSelector('#form-title:has-text("Visit")');
+  await page.click('#f-outcome [data-value="updated"]');
+  await page.click('#add-residents');
+  await page.waitForSelector('#f-residents-0--name');
+  await page.click('#add-residents');
+  await page.waitForSelector('#f-residents-1--name');
+  assert.equal(await page.locator('.repeat .entry').count(), 2);
+  await page.fill('#f-residents-0--name', '顾小芳');
+  await page.fill('#f-residents-1--name', '顾国强');
+  // A complete ID number derives gender and birth date.
+  const id = citizenIdOf('32061419850615013');
+  await page.fill('#f-residents-1--id_number', id);
+  await page.waitForSelector('#f-residents-1--gender:has-text("Male")');
+  assert.match(await text('#f-residents-1--birth_date'), /1985-06-15/);
+  assert.doesNotMatch(await text('#f-residents-0--gender'), /Male|Female/, 'derived in its own entry only');
+  await page.locator('.repeat .entry').first().locator('button:has-text("Remove")').click();
+  await page.waitForFunction(() => document.querySelectorAll('.repeat .entry').length === 1);
+  assert.equal(await page.inputValue('#f-residents-0--name'), '顾国强', 'the second resident moved up');
+  await page.waitForSelector('#f-residents-0--gender:has-text("Male")');
 });
 
 /** Opens the newest hazard in the "Sent" list on `p`. */
