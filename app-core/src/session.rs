@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 use crate::device::Device;
 use crate::error::{CoreError, FieldMisuse};
 use crate::platform::device_fact;
-use crate::store::{LocalRecord, LocalState, LostValue, Rejection};
+use crate::store::{LocalRecord, LocalState, LocalStoreError, LostValue, Rejection};
 
 /// Standard addresses by id, for address-derived fields.
 struct Addresses(HashMap<RecordId, Values>);
@@ -336,8 +336,9 @@ impl FormSession {
     }
 
     /// Removes photo `sha` from a photo field (a wrong or blurred shot,
-    /// before saving); the field is cleared when it was the last. The record
-    /// stops carrying the photo when it is finalized without it.
+    /// before saving); the field is cleared when it was the last. A photo
+    /// nothing else names is deleted from the device, unless the server
+    /// already has it (an earlier version carried it).
     pub fn remove_photo(&mut self, field: &str, sha: &Sha256) -> Result<(), CoreError> {
         if !matches!(self.field(field)?.def.kind, FieldKind::Photo { .. }) {
             return Err(CoreError::MisusedField {
@@ -352,7 +353,17 @@ impl FormSession {
                 self.values.remove(field);
             }
         }
-        self.save()
+        let named = serde_json::to_string(&self.values)
+            .map_err(LocalStoreError::from)?
+            .contains(&hex);
+        if !named {
+            self.attachments.retain(|a| a.sha256 != *sha);
+        }
+        self.save()?;
+        if !named {
+            self.device.store().discard_photo_if_unused(sha)?;
+        }
+        Ok(())
     }
 
     /// The photos of a photo field, in the order they were taken.
@@ -476,11 +487,43 @@ mod tests {
         let again = core.open_record(s.id()).unwrap();
         assert_eq!(again.photos("photos"), [right.sha256]);
 
+        let sealed = |sha| crate::photos::photo_path(&core.store().photo_dir(), sha);
+        assert!(
+            !sealed(&wrong.sha256).exists(),
+            "nothing names it: deleted from the device"
+        );
+        assert!(sealed(&right.sha256).exists());
+        assert_eq!(
+            core.store().unsent().unwrap().photos,
+            1,
+            "the removed photo is not waiting to go"
+        );
+
         s.finalize().unwrap();
         let stored = core.record(s.id()).unwrap();
         let carried: Vec<_> = stored.attachments.iter().map(|a| a.sha256).collect();
         assert_eq!(carried, [right.sha256], "the removed photo is not sent");
         assert_eq!(stored.values["photos"], json!([right.sha256.to_hex()]));
+    }
+
+    #[test]
+    fn a_photo_a_saved_version_carries_stays_on_the_device_when_removed_from_the_draft() {
+        let (_dir, core) = enrolled_core();
+        let mut s = core
+            .new_record(form_ids::HAZARD, None, hazard_values())
+            .unwrap();
+        let first = s
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 9).unwrap())
+            .unwrap();
+        s.finalize().unwrap(); // queued: the change names the photo
+        let mut again = core.open_record(s.id()).unwrap();
+        again
+            .add_photo("photos", &synthetic_camera_jpeg(64, 48, 10).unwrap())
+            .unwrap();
+        again.remove_photo("photos", &first.sha256).unwrap();
+        let sealed = crate::photos::photo_path(&core.store().photo_dir(), &first.sha256);
+        assert!(sealed.exists(), "the queued change still sends it");
+        assert!(core.photo(&first.sha256).is_ok());
     }
 
     #[test]
@@ -528,6 +571,8 @@ mod tests {
         // The same photo named in the other field stays there.
         s.remove_photo("after_photos", &before.sha256).unwrap();
         assert_eq!(s.photos("photos"), [before.sha256]);
+        let sealed = |sha| crate::photos::photo_path(&core.store().photo_dir(), sha);
+        assert!(sealed(&before.sha256).exists(), "still named: kept");
         s.remove_photo("after_photos", &blurred.sha256).unwrap();
         assert_eq!(s.photos("after_photos"), [after.sha256]);
         match s.remove_photo("description", &after.sha256) {

@@ -65,6 +65,45 @@ pub(crate) fn prefill(
     Ok(values)
 }
 
+/// The nine kinds of small venue (九小场所), as both the unit form's
+/// categories and the hazard form's venue kinds name them.
+const SMALL_VENUES: [&str; 9] = [
+    "small_shop",
+    "small_restaurant",
+    "small_hotel",
+    "small_entertainment",
+    "small_leisure",
+    "small_clinic",
+    "small_school",
+    "small_workshop",
+    "small_flammable_store",
+];
+
+/// What a hazard found at `unit` starts with: the unit and its address, the
+/// unit as the responsible party (its name, its legal representative's
+/// phone), and for one of the nine small venues the category and venue kind
+/// of the small-venue sweep.
+pub fn hazard_at(unit: &LocalRecord) -> Values {
+    let mut values = Values::new();
+    values.insert("unit".into(), json!(unit.id));
+    let copy = [
+        ("address", "address"),
+        ("name", "responsible_party"),
+        ("legal_rep_phone", "responsible_phone"),
+    ];
+    for (from, to) in copy {
+        if let Some(v) = unit.values.get(from) {
+            values.insert(to.into(), v.clone());
+        }
+    }
+    let kind = unit.values.get("category").and_then(|c| c.as_str());
+    if let Some(kind) = kind.filter(|k| SMALL_VENUES.contains(k)) {
+        values.insert("category".into(), json!("nine_small_venues"));
+        values.insert("venue_kind".into(), json!(kind));
+    }
+    values
+}
+
 #[cfg(test)]
 mod tests {
     use beatbook_schema::catalogue::form_ids;
@@ -142,5 +181,50 @@ mod tests {
             Err(CoreError::NotAPlace(form)) => assert_eq!(form, form_ids::PERSON),
             other => panic!("expected NotAPlace, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_hazard_at_a_small_venue_starts_as_part_of_the_small_venue_sweep() {
+        let (_dir, core) = enrolled_core();
+        let at = address(&core, "5");
+        let unit = |category: &str| {
+            let id = finalized(
+                &core,
+                form_ids::UNIT,
+                obj(
+                    json!({"address": at, "name": "红星小吃", "category": category,
+                    "legal_rep_name": "陈刚", "legal_rep_phone": "13962870011", "has_dormitory": "no"}),
+                ),
+            );
+            core.record(id).expect("stored")
+        };
+        let restaurant = unit("small_restaurant");
+        let values = super::hazard_at(&restaurant);
+        assert_eq!(values.get("unit"), Some(&json!(restaurant.id)));
+        assert_eq!(values.get("address"), Some(&json!(at)));
+        assert_eq!(values.get("category"), Some(&json!("nine_small_venues")));
+        assert_eq!(values.get("venue_kind"), Some(&json!("small_restaurant")));
+        assert_eq!(values.get("responsible_party"), Some(&json!("红星小吃")));
+        assert_eq!(values.get("responsible_phone"), Some(&json!("13962870011")));
+        // The hazard form takes every one of them.
+        let hazard = core
+            .new_record(form_ids::HAZARD, None, values)
+            .expect("a hazard starts");
+        assert!(
+            hazard
+                .errors()
+                .iter()
+                .all(|e| !["unit", "address", "category", "venue_kind"].contains(&e.path.as_str())),
+            "{:?}",
+            hazard.errors()
+        );
+
+        let company = super::hazard_at(&unit("company"));
+        assert_eq!(
+            company.get("category"),
+            None,
+            "not a small venue: the officer chooses"
+        );
+        assert_eq!(company.get("venue_kind"), None);
     }
 }

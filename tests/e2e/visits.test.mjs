@@ -3,7 +3,9 @@
 // real browser against the real server: an address with two houses and a
 // shop, each visited ("nobody home" and "refused" in one tap each), the
 // shop's form opened; a hazard whose wrong photo is seen full size, removed
-// and retaken; the same hazard edited on two phones (the officer and the
+// and retaken; the repeat-group editor (residents added, an ID number
+// deriving gender and birth date, an entry removed); the same hazard edited
+// on two phones (the officer and the
 // auxiliary officer of the grid), where the officer's phone says its value
 // lost, to whom, and re-applies it in one tap. Everything ends on the server
 // exactly once. Screenshots of the new screens go to docs/screenshots.
@@ -13,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir } from './app-harness.mjs';
+import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir, citizenId as citizenIdOf } from './app-harness.mjs';
 
 /**
  * A camera-sized photo (a PNG the app turns into its JPEG), `shade` telling
@@ -87,7 +89,8 @@ function serverCounts() {
 async function sync(p = page) {
   await homeOf(p);
   await p.click('#sync');
-  await p.waitForSelector('.notice:has-text("Synced")', { timeout: 60000 });
+  // This sync's own answer, not one the app made by itself.
+  await p.locator('.notice', { hasText: /^Synced: / }).waitFor({ timeout: 60000 });
   assert.equal(await outbox(p), 0, 'everything sent');
 }
 
@@ -168,6 +171,13 @@ test('an address with two houses and a shop: each visited, nobody home and refus
   await shop.locator('li.row').click();
   await page.waitForSelector('#form-title:has-text("Actual unit")');
   assert.equal(await page.inputValue('#f-name'), '顾记小卖部');
+  // The small-venue sweep starts from the shop: a hazard there is filled in.
+  await page.click('#back');
+  await page.locator('#units li.venue', { hasText: '顾记小卖部' }).locator('button.hazard-here').click();
+  await page.waitForSelector('#form-title:has-text("Safety hazard")');
+  assert.equal(await page.inputValue('#f-category'), 'nine_small_venues');
+  assert.equal(await page.inputValue('#f-venue_kind'), 'small_shop');
+  assert.equal(await page.inputValue('#f-responsible_party'), '顾记小卖部');
 
   await home();
   assert.equal(await outbox(), queued + 6, 'two houses, a shop and three visits (one per tap) queued');
@@ -226,11 +236,38 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   assert.equal(serverCounts().hazard - (before.hazard ?? 0), 1, 'the hazard on the server, once');
 });
 
+test('the repeat-group editor: residents added, derived, removed', async () => {
+  await home();
+  await page.click('#new');
+  await page.click('#new-visit');
+  await page.waitForSelector('#form-title:has-text("Visit")');
+  await page.click('#f-outcome [data-value="updated"]');
+  await page.click('#add-residents');
+  await page.waitForSelector('#f-residents-0--name');
+  await page.click('#add-residents');
+  await page.waitForSelector('#f-residents-1--name');
+  assert.equal(await page.locator('.repeat .entry').count(), 2);
+  await page.fill('#f-residents-0--name', '顾小芳');
+  await page.fill('#f-residents-1--name', '顾国强');
+  // A complete ID number derives gender and birth date.
+  const id = citizenIdOf('32061419850615013');
+  await page.fill('#f-residents-1--id_number', id);
+  await page.waitForSelector('#f-residents-1--gender:has-text("Male")');
+  assert.match(await text('#f-residents-1--birth_date'), /1985-06-15/);
+  assert.doesNotMatch(await text('#f-residents-0--gender'), /Male|Female/, 'derived in its own entry only');
+  await page.locator('.repeat .entry').first().locator('button:has-text("Remove")').click();
+  await page.waitForFunction(() => document.querySelectorAll('.repeat .entry').length === 1);
+  assert.equal(await page.inputValue('#f-residents-0--name'), '顾国强', 'the second resident moved up');
+  await page.waitForSelector('#f-residents-0--gender:has-text("Male")');
+});
+
 /** Opens the newest hazard in the "Sent" list on `p`. */
 async function openHazard(p) {
   await homeOf(p);
   await p.click('#lists');
   await p.click('.tab:has-text("Sent")');
+  // The drafts shown first hold a hazard too (the shop's): wait for the Sent list.
+  await p.waitForSelector('.tab.on:has-text("Sent")');
   await p.locator('#records li', { hasText: 'Safety hazard' }).first().click();
   await p.waitForSelector('#f-description');
 }

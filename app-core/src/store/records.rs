@@ -389,6 +389,30 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Forgets a photo no record, version or change of this device names
+    /// any more and the server never received (taken and removed before
+    /// saving): its row and its sealed file go, so it is neither uploaded
+    /// nor counted as unsent. Returns whether it went.
+    pub fn discard_photo_if_unused(&self, sha: &Sha256) -> Result<bool, LocalStoreError> {
+        let hex = sha.to_hex();
+        let used: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1 AND uploaded = 1)
+                 OR EXISTS (SELECT 1 FROM records WHERE instr(vals, ?1) OR instr(base_vals, ?1)
+                     OR instr(attachments, ?1) OR instr(coalesce(held, ''), ?1))
+                 OR EXISTS (SELECT 1 FROM outbox WHERE instr(change, ?1))",
+            [&hex],
+            |r| r.get(0),
+        )?;
+        if used {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached("DELETE FROM attachments WHERE sha256 = ?1")?
+            .execute([&hex])?;
+        crate::files::remove(&crate::photos::photo_path(&self.photo_dir(), sha))?;
+        Ok(true)
+    }
+
     /// Attachments referenced by queued changes that the server has not confirmed.
     pub fn unuploaded_attachments(&self) -> Result<Vec<AttachmentRef>, LocalStoreError> {
         let mut stmt = self.conn.prepare(

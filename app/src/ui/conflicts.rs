@@ -5,8 +5,9 @@
 use beatbook_core::store::LostValue;
 use dioxus::prelude::*;
 
+use super::editing::SessionSignal;
 use super::errors::read_failed;
-use super::fields::{display, SessionSignal};
+use super::fields::display;
 use super::i18n::{text, tr, use_lang};
 use super::lists::RecordRow;
 use super::Ui;

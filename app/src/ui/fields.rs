@@ -1,7 +1,6 @@
 //! One input per field kind. Every change autosaves through the session.
 
 use beatbook_core::platform::NoFix;
-use beatbook_core::{CoreError, FormSession};
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
 use beatbook_schema::ids::RecordId;
@@ -9,27 +8,12 @@ use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 use serde_json::{json, Value as Json};
 
+use super::editing::{edit, SessionSignal};
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::photos::Photos;
 use super::pickers::{AddressPicker, RecordPicker};
 use super::{Ui, UiOptions};
-
-/// The form session a screen edits, shared by its field components.
-pub type SessionSignal = Signal<Option<FormSession>>;
-
-/// Runs `change` on the open session (an autosaving edit) and shows the
-/// officer why it failed, if it did.
-pub(super) fn edit<T>(
-    ui: Ui,
-    mut session: SessionSignal,
-    change: impl FnOnce(&mut FormSession) -> Result<T, CoreError>,
-) {
-    let result = session.write().as_mut().map(change);
-    if let Some(Err(e)) = result {
-        ui.failed(&e);
-    }
-}
 
 /// Finds a field by path (`name` or `group[i].name`).
 fn field_at(form: &Form, path: &str) -> Option<CompiledField> {

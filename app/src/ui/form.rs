@@ -10,8 +10,9 @@ use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 
 use super::conflicts::LostValues;
+use super::editing::SessionSignal;
 use super::errors::error_text;
-use super::fields::{FieldView, SessionSignal};
+use super::fields::FieldView;
 use super::i18n::{text, tr, use_lang};
 use super::scan::ScanCard;
 use super::Ui;

@@ -5,6 +5,7 @@
 //! [`Core`](beatbook_core::Core) through context and hold no SQL.
 
 mod conflicts;
+mod editing;
 mod errors;
 mod fields;
 mod form;

@@ -10,8 +10,8 @@ use dioxus::prelude::*;
 
 use beatbook_core::{Core, CoreError};
 
+use super::editing::{edit, SessionSignal};
 use super::errors::error_text;
-use super::fields::{edit, SessionSignal};
 use super::i18n::{tr, use_lang};
 use super::uploads::chosen_files;
 use super::{Ui, UiOptions};

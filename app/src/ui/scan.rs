@@ -10,7 +10,7 @@ use beatbook_core::idcard::{self, CardError, CardReader, CardReading, Filled};
 use beatbook_schema::text::Text;
 use dioxus::prelude::*;
 
-use super::fields::SessionSignal;
+use super::editing::SessionSignal;
 use super::i18n::{tr, use_lang};
 use super::uploads::chosen_files;
 use super::{Ui, UiOptions};

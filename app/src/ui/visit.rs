@@ -110,6 +110,9 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
                 li { key: "{u.id}", class: "place venue", "data-id": "{u.id}",
                     ul { class: "rows", RecordRow { record: u.clone() } }
                     OneTapVisit { place: u.id, ids: false }
+                    button { class: "secondary hazard-here", onclick: { let u = u.clone(); move |_| ui.new_record(form_ids::HAZARD, beatbook_core::visit::hazard_at(&u)) },
+                        "⚠ " {tr(l, "在此单位上报隐患", "Report a hazard here")}
+                    }
                 }
             }
         }
