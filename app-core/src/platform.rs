@@ -23,10 +23,25 @@ impl Fix {
     }
 }
 
+/// What the device says about work in the background. A platform that
+/// cannot tell reports the defaults: visible, battery fine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Conditions {
+    /// The app is not on screen (the screen is locked or another app is in
+    /// front).
+    pub hidden: bool,
+    /// The battery is low and not charging.
+    pub battery_low: bool,
+}
+
 /// Platform services.
 pub trait Platform: Send + Sync {
     /// The current position, if the device knows it.
     fn location(&self) -> Option<Fix>;
+    /// Whether background work should wait.
+    fn conditions(&self) -> Conditions {
+        Conditions::default()
+    }
     /// The current time.
     fn now(&self) -> DateTime<Utc> {
         Utc::now()

@@ -38,6 +38,11 @@ pub struct Cli {
     /// The language of what this prints: `zh` (the default) or `en`.
     #[arg(long, env = "BEATBOOK_LANG", default_value = "zh", value_parser = parse_lang)]
     pub lang: Lang,
+    /// Seconds between the syncs the app window makes by itself (it also
+    /// syncs when the network comes back, and retries failures sooner).
+    #[arg(long, env = "BEATBOOK_SYNC_EVERY", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sync_every: u64,
     /// Cheap key derivation (tests and benchmarks only: weak against PIN guessing).
     #[arg(long, hide = true)]
     pub insecure_fast_keys: bool,
@@ -208,6 +213,8 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         // Set by liveview_router; a desktop window gets files directly.
         upload_path: String::new(),
         nudge: Default::default(),
+        sync_every: std::time::Duration::from_secs(cli.sync_every),
+        card_reader: None,
     }
 }
 

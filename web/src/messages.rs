@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use beatbook_app::ui::{SyncNudge, Uploads};
-use beatbook_core::platform::Fix;
+use beatbook_core::platform::{Conditions, Fix};
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
@@ -28,7 +28,7 @@ impl Page {
 
     /// Handles the page's messages from now on: liveview frames into
     /// `frames`, photos into `uploads`, positions into `platform`, "the
-    /// network is back" into `nudge`.
+    /// network is back" into `nudge`, visibility and battery into `platform`.
     pub fn listen(
         &self,
         frames: UnboundedSender<Vec<u8>>,
@@ -49,6 +49,8 @@ impl Page {
                 platform.set_fix(fix);
             } else if field(&data, "online").is_truthy() {
                 nudge.nudge();
+            } else if let Some(conditions) = conditions_of(&field(&data, "conditions")) {
+                platform.set_conditions(conditions);
             }
         });
         self.0
@@ -91,6 +93,16 @@ impl Page {
 
 fn field(data: &JsValue, name: &str) -> JsValue {
     Reflect::get(data, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn conditions_of(value: &JsValue) -> Option<Conditions> {
+    if !value.is_object() {
+        return None;
+    }
+    Some(Conditions {
+        hidden: field(value, "hidden").is_truthy(),
+        battery_low: field(value, "battery_low").is_truthy(),
+    })
 }
 
 fn fix_of(value: &JsValue) -> Option<Fix> {

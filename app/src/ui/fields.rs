@@ -11,6 +11,7 @@ use serde_json::{json, Value as Json};
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::pickers::{AddressPicker, RecordPicker};
+use super::uploads::chosen_files;
 use super::{Ui, UiOptions};
 
 /// The form session a screen edits, shared by its field components.
@@ -94,7 +95,15 @@ fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
 
 /// One field: label, input, derived display, inline errors.
 #[component]
-pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+pub fn FieldView(
+    session: SessionSignal,
+    path: String,
+    errors: Vec<FieldError>,
+    /// Filled by a machine (the ID card scan) with some doubt: the officer
+    /// should look at it twice.
+    #[props(default)]
+    check: bool,
+) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let guard = session.read();
@@ -246,7 +255,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
     };
 
     rsx! {
-        div { class: if invalid { "field invalid" } else { "field" }, "data-path": "{path}",
+        div { class: if invalid { "field invalid" } else if check { "field check" } else { "field" }, "data-path": "{path}",
             label { r#for: "{id}", "{label}" if required { span { class: "req", " *" } } }
             {input}
             if let Some(h) = hint { small { class: "hint", "{h}" } }
@@ -294,13 +303,6 @@ fn Photos(
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let input_id = format!("{id}-input");
-    let upload = serde_json::to_string(&options.upload_path).unwrap_or_default();
-    let script = format!(
-        r#"const input = document.getElementById("{input_id}"); const ids = [];
-const hand = window.beatbookUpload ?? (async f => {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); return r.ok ? r.text() : null; }});
-for (const f of input.files) {{ const id = await hand(f); if (id) ids.push(id); }}
-input.value = ""; dioxus.send(ids);"#
-    );
     rsx! {
         div { class: "photos", id: "{id}",
             span { class: "count", {tr(l, &format!("已拍 {count}/{max} 张", ), &format!("{count} of {max} photos"))} }
@@ -308,23 +310,9 @@ input.value = ""; dioxus.send(ids);"#
                 {tr(l, "拍照/选择照片", "Take or choose a photo")}
                 input { id: "{input_id}", r#type: "file", accept: "image/*", capture: "environment", multiple: true,
                     onchange: move |e| {
-                        let files = e.files();
-                        let (uploads, script, path) = (options.uploads.clone(), script.clone(), path.clone());
+                        let (options, input_id, path) = (options.clone(), input_id.clone(), path.clone());
                         spawn(async move {
-                            let mut payloads = Vec::new();
-                            if files.is_empty() {
-                                // Liveview and the web build: the page hands the files over, we pick them up by id.
-                                let mut eval = document::eval(&script);
-                                if let Ok(ids) = eval.recv::<Vec<String>>().await {
-                                    payloads.extend(ids.iter().filter_map(|i| uploads.take(i)));
-                                }
-                            } else {
-                                for f in files {
-                                    if let Ok(bytes) = f.read_bytes().await {
-                                        payloads.push(bytes.to_vec());
-                                    }
-                                }
-                            }
+                            let payloads = chosen_files(&options, &input_id, e.files()).await;
                             for bytes in payloads {
                                 edit(ui, session, |s| s.add_photo(&path, &bytes));
                             }
@@ -347,7 +335,7 @@ fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element 
         .ok()
         .and_then(|rid| {
             ui.core()
-                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r)))
+                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r, l)))
         })
         .unwrap_or_else(|| tr(l, "未选择", "Not chosen"));
     rsx! {
