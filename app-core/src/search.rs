@@ -331,7 +331,16 @@ impl<K> SearchIndex<K> {
 
         // The best `limit` so far, worst on top.
         let mut best = BinaryHeap::with_capacity(limit.min(self.keys.len()));
-        let live = (0..self.keys.len()).filter(|&i| self.live[i]);
+        // A term that can only match literally (characters, a number) finds
+        // its candidates in one pass over all labels; the others try each.
+        let literal = terms
+            .iter()
+            .find(|t| !t.alnum || t.text.bytes().all(|b| b.is_ascii_digit()));
+        let candidates: Box<dyn Iterator<Item = usize>> = match literal {
+            Some(term) => Box::new(self.containing(&term.text).into_iter()),
+            None => Box::new(0..self.keys.len()),
+        };
+        let live = candidates.filter(|&i| self.live[i]);
         for rank in live.filter_map(|i| self.rank(i, &terms, &whole)) {
             if best.len() < limit {
                 best.push(rank);
@@ -345,6 +354,21 @@ impl<K> SearchIndex<K> {
             .into_iter()
             .map(|r| self.hit(r.index))
             .collect()
+    }
+
+    /// The entries whose normalized label contains `text`, in order: one
+    /// search through the labels back to back, skipping matches that run
+    /// from one label into the next.
+    fn containing(&self, text: &str) -> Vec<usize> {
+        let mut entries: Vec<usize> = Vec::new();
+        for (at, _) in self.norm.match_indices(text) {
+            let i = self.ends.partition_point(|e| e.norm <= at);
+            let within = self.ends.get(i).is_some_and(|e| at + text.len() <= e.norm);
+            if within && entries.last() != Some(&i) {
+                entries.push(i);
+            }
+        }
+        entries
     }
 
     fn hit(&self, i: usize) -> Hit<'_, K> {
@@ -681,6 +705,20 @@ mod tests {
         assert!(keys(&index, "ls").is_empty());
         assert_eq!(index.len(), 2);
         assert_eq!(index.label(&2), None);
+    }
+
+    #[rstest]
+    #[case::characters("民路")]
+    #[case::digits("23")]
+    fn a_match_across_two_labels_finds_neither(#[case] query: &str) {
+        let index = index(&["人民", "路12", "3号"]);
+        assert!(
+            labels(&index, query).is_empty(),
+            "{:?}",
+            labels(&index, query)
+        );
+        assert_eq!(labels(&index, "人民"), ["人民"]);
+        assert_eq!(labels(&index, "12"), ["路12"]);
     }
 
     #[test]
