@@ -316,7 +316,8 @@ impl<K> SearchIndex<K> {
     ///
     /// Ranking: the whole query equal to the label; then terms that start or
     /// end with a digit matched as a whole number (`12` in 人民路12号 before
-    /// 人民路112号); then label prefix, pinyin prefix, match anywhere; then
+    /// 人民路112号) or as the digits the label ends with (`3305` in
+    /// 张三 …123305 before 张三 …330512); then label prefix, pinyin prefix, match anywhere; then
     /// shorter labels; then insertion order (the last inserted first with
     /// [`latest_first`](Self::latest_first)). An empty query returns the
     /// first `limit` entries in that order.
@@ -431,7 +432,10 @@ impl<K> SearchIndex<K> {
                 continue;
             };
             let before = start.checked_sub(1).and_then(|p| syms.get(p));
-            let digit_before = term.starts_with_digit && is_digit(before);
+            // Digits that end the label are its number's last digits (the
+            // tail of an ID number): as good as a whole number.
+            let at_end = start + used == syms.len();
+            let digit_before = term.starts_with_digit && is_digit(before) && !at_end;
             let digit_after = term.ends_with_digit && is_digit(syms.get(start + used));
             let whole_number = !digit_before && !digit_after;
             let tier = *tier.get_or_insert(match start {
@@ -705,6 +709,15 @@ mod tests {
         assert!(keys(&index, "ls").is_empty());
         assert_eq!(index.len(), 2);
         assert_eq!(index.label(&2), None);
+    }
+
+    #[test]
+    fn digits_ending_the_label_rank_as_a_whole_number() {
+        let index = index(&["李四 …330512", "张三 …123305", "王五 …133051"]);
+        assert_eq!(
+            labels(&index, "3305"),
+            ["张三 …123305", "李四 …330512", "王五 …133051"]
+        );
     }
 
     #[rstest]
