@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use beatbook_app::ui::{SyncNudge, Uploads};
-use beatbook_core::platform::{Conditions, Fix};
+use beatbook_core::platform::{Conditions, Fix, NoFix};
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
@@ -47,6 +47,13 @@ impl Page {
                 page.post(&[("uploaded", id.into()), ("n", field(&data, "n"))]);
             } else if let Some(fix) = fix_of(&field(&data, "fix")) {
                 platform.set_fix(fix);
+            } else if let Some(code) = field(&data, "fix_error").as_f64() {
+                // GeolocationPositionError: 1 denied, 2 unavailable, 3 timeout.
+                platform.set_no_fix(match code as u8 {
+                    1 => NoFix::Denied,
+                    2 => NoFix::Unavailable,
+                    _ => NoFix::NotYet,
+                });
             } else if field(&data, "online").is_truthy() {
                 nudge.nudge();
             } else if let Some(conditions) = conditions_of(&field(&data, "conditions")) {
@@ -113,5 +120,9 @@ fn fix_of(value: &JsValue) -> Option<Fix> {
         lat: field(value, "lat").as_f64()?,
         lon: field(value, "lon").as_f64()?,
         accuracy_m: field(value, "accuracy_m").as_f64()?,
+        // The page's milliseconds since the epoch.
+        at: field(value, "at")
+            .as_f64()
+            .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64)),
     })
 }

@@ -5,12 +5,13 @@
 
 use std::sync::Mutex;
 
-use beatbook_core::platform::{Conditions, Fix, Platform};
+use beatbook_core::platform::{Conditions, Fix, NoFix, Platform};
 
 /// The browser as a [`Platform`].
 #[derive(Debug, Default)]
 pub struct Web {
     fix: Mutex<Option<Fix>>,
+    no_fix: Mutex<Option<NoFix>>,
     conditions: Mutex<Conditions>,
 }
 
@@ -18,6 +19,11 @@ impl Web {
     /// Keeps the page's latest position.
     pub fn set_fix(&self, fix: Fix) {
         *self.fix.lock().unwrap_or_else(|p| p.into_inner()) = Some(fix);
+    }
+
+    /// Keeps why the page has no position (its geolocation error).
+    pub fn set_no_fix(&self, why: NoFix) {
+        *self.no_fix.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
     /// Keeps the page's latest conditions.
@@ -29,6 +35,13 @@ impl Web {
 impl Platform for Web {
     fn location(&self) -> Option<Fix> {
         *self.fix.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn why_no_fix(&self) -> NoFix {
+        self.no_fix
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(NoFix::NotYet)
     }
 
     fn conditions(&self) -> Conditions {

@@ -78,8 +78,8 @@
   };
 
   navigator.geolocation?.watchPosition(
-    (p) => toWorker({ fix: { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy } }),
-    () => { /* no fix: the Locate button says so */ },
+    (p) => toWorker({ fix: { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy, at: p.timestamp } }),
+    (e) => toWorker({ fix_error: e.code }), // the Locate button says why
     { enableHighAccuracy: true, maximumAge: 30000 },
   );
 

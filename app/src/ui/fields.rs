@@ -1,5 +1,6 @@
 //! One input per field kind. Every change autosaves through the session.
 
+use beatbook_core::platform::NoFix;
 use beatbook_core::store::LocalStoreError;
 use beatbook_core::{CoreError, FormSession};
 use beatbook_schema::catalogue::form_ids;
@@ -268,6 +269,7 @@ pub fn FieldView(
 #[component]
 fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
     let ui = use_context::<Ui>();
+    let limit = use_context::<UiOptions>().accuracy_limit_m;
     let l = *use_lang().read();
     let shown = match (
         value.get("lat").and_then(Json::as_f64),
@@ -276,18 +278,44 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
         (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
         _ => tr(l, "未定位", "No position"),
     };
+    let accuracy = value.get("accuracy_m").and_then(Json::as_f64);
+    let poor = accuracy.filter(|a| *a > limit);
     rsx! {
         div { class: "geo", id: "{id}",
             span { "{shown}" }
+            if let Some(a) = accuracy {
+                span { class: if poor.is_some() { "accuracy poor" } else { "accuracy" }, "±{a:.0} m" }
+            }
             button { r#type: "button", class: "secondary", onclick: move |_| {
-                    match ui.core().and_then(|c| c.platform().location()) {
+                    let Some(core) = ui.core() else { return };
+                    let platform = core.platform();
+                    match platform.location() {
                         Some(fix) => on_set.call(fix.to_value()),
-                        None => ui.changed(tr(l, "无法定位：请到室外或稍后再试", "No position fix: step outside or try again")),
+                        None => ui.changed(no_fix_text(l, platform.why_no_fix())),
                     }
                 },
                 {tr(l, "定位", "Locate")}
             }
         }
+        if let Some(a) = poor {
+            p { class: "warn", role: "alert",
+                {tr(l, &format!("定位精度 ±{a:.0} 米，未达到 ±{limit:.0} 米的要求：请到开阔处重新定位"),
+                    &format!("This position is only good to ±{a:.0} m, worse than the ±{limit:.0} m asked for: locate again in the open"))}
+            }
+        }
+    }
+}
+
+/// Why the Locate button found no position, and what to do.
+fn no_fix_text(l: Lang, why: NoFix) -> String {
+    match why {
+        NoFix::NotYet => tr(l, "暂未定位：请到室外或稍后再试", "No position fix yet: step outside or try again"),
+        NoFix::Denied => tr(
+            l,
+            "定位权限被拒绝：请在浏览器或手机设置中允许本应用使用位置",
+            "Location was refused: allow this app to use the location in the browser or phone settings",
+        ),
+        NoFix::Unavailable => tr(l, "本机没有可用的定位来源", "This device has no source of position"),
     }
 }
 

@@ -60,6 +60,8 @@ pub struct UiOptions {
     pub upload_path: String,
     /// Asks the UI to sync now (the web build: when the network is back).
     pub nudge: SyncNudge,
+    /// Positions worse than this many metres are flagged on the form.
+    pub accuracy_limit_m: f64,
     /// Reads the ID card on the device, where this face ships a recognizer.
     pub card_reader: Option<Arc<dyn beatbook_core::idcard::CardReader>>,
     /// How often the app syncs by itself ([`SYNC_EVERY`] unless a test
