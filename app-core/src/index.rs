@@ -55,13 +55,7 @@ struct LabelFields {
     category: Option<Json>,
     kind: Option<Json>,
     address: Option<Json>,
-    parties: Option<Vec<Party>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Party {
-    name: Option<Json>,
+    parties: Option<Json>,
 }
 
 fn text(v: &Option<Json>) -> &str {
@@ -176,7 +170,7 @@ impl RecordIndex {
         // Addresses first: other records' labels name them.
         rows.sort_by_key(|r| r.form_id.as_str() != form_ids::ADDRESS);
         for row in rows {
-            index.put(&row, choice)?;
+            index.put(&row, choice);
         }
         Ok(index)
     }
@@ -190,7 +184,7 @@ impl RecordIndex {
         for change in store.take_changes(&INDEXED)? {
             match change {
                 // A record keeps its form: upserting replaces its entry.
-                Change::Put(row) => self.put(&row, choice)?,
+                Change::Put(row) => self.put(&row, choice),
                 Change::Gone(id) => {
                     for index in self.forms.values_mut() {
                         index.remove(&id);
@@ -201,8 +195,18 @@ impl RecordIndex {
         Ok(())
     }
 
-    fn put(&mut self, row: &StoredValues, choice: ChoiceLabel<'_>) -> Result<(), LocalStoreError> {
-        let fields: LabelFields = serde_json::from_str(&row.values)?;
+    /// Indexes one record. Values that are not a JSON object are corrupt:
+    /// said loudly in the log and left out of the pick lists, so that one bad
+    /// record neither hides the others nor keeps the device from opening
+    /// (its own screen shows the error when it is opened).
+    fn put(&mut self, row: &StoredValues, choice: ChoiceLabel<'_>) {
+        let fields: LabelFields = match serde_json::from_str(&row.values) {
+            Ok(fields) => fields,
+            Err(e) => {
+                tracing::error!(record = %row.id, error = %e, "LOCAL DATA IS CORRUPT: a record's values do not read back; it is left out of the pick lists");
+                return;
+            }
+        };
         let form = row.form_id.as_str();
         let chosen = |field: &str, v: &Option<Json>| {
             let v = text(v);
@@ -241,9 +245,11 @@ impl RecordIndex {
             form_ids::DISPUTE => {
                 let parties: Vec<&str> = fields
                     .parties
-                    .iter()
+                    .as_ref()
+                    .and_then(Json::as_array)
+                    .into_iter()
                     .flatten()
-                    .map(|p| text(&p.name))
+                    .filter_map(|p| p.get("name")?.as_str())
                     .collect();
                 let kind = chosen("kind", &fields.kind);
                 let mut parts = vec![kind.as_str()];
@@ -252,12 +258,11 @@ impl RecordIndex {
                 parts.push(&address);
                 (form_ids::DISPUTE, join(&parts))
             }
-            _ => return Ok(()),
+            _ => return,
         };
         if let Some(index) = self.forms.get_mut(key) {
             index.upsert(row.id, &label);
         }
-        Ok(())
     }
 
     /// Up to `limit` records of `form` matching `query`, best first (an

@@ -316,7 +316,8 @@ impl<K> SearchIndex<K> {
     ///
     /// Ranking: the whole query equal to the label; then terms that start or
     /// end with a digit matched as a whole number (`12` in 人民路12号 before
-    /// 人民路112号); then label prefix, pinyin prefix, match anywhere; then
+    /// 人民路112号) or as the digits the label ends with (`3305` in
+    /// 张三 …123305 before 张三 …330512); then label prefix, pinyin prefix, match anywhere; then
     /// shorter labels; then insertion order (the last inserted first with
     /// [`latest_first`](Self::latest_first)). An empty query returns the
     /// first `limit` entries in that order.
@@ -331,7 +332,16 @@ impl<K> SearchIndex<K> {
 
         // The best `limit` so far, worst on top.
         let mut best = BinaryHeap::with_capacity(limit.min(self.keys.len()));
-        let live = (0..self.keys.len()).filter(|&i| self.live[i]);
+        // A term that can only match literally (characters, a number) finds
+        // its candidates in one pass over all labels; the others try each.
+        let literal = terms
+            .iter()
+            .find(|t| !t.alnum || t.text.bytes().all(|b| b.is_ascii_digit()));
+        let candidates: Box<dyn Iterator<Item = usize>> = match literal {
+            Some(term) => Box::new(self.containing(&term.text).into_iter()),
+            None => Box::new(0..self.keys.len()),
+        };
+        let live = candidates.filter(|&i| self.live[i]);
         for rank in live.filter_map(|i| self.rank(i, &terms, &whole)) {
             if best.len() < limit {
                 best.push(rank);
@@ -345,6 +355,21 @@ impl<K> SearchIndex<K> {
             .into_iter()
             .map(|r| self.hit(r.index))
             .collect()
+    }
+
+    /// The entries whose normalized label contains `text`, in order: one
+    /// search through the labels back to back, skipping matches that run
+    /// from one label into the next.
+    fn containing(&self, text: &str) -> Vec<usize> {
+        let mut entries: Vec<usize> = Vec::new();
+        for (at, _) in self.norm.match_indices(text) {
+            let i = self.ends.partition_point(|e| e.norm <= at);
+            let within = self.ends.get(i).is_some_and(|e| at + text.len() <= e.norm);
+            if within && entries.last() != Some(&i) {
+                entries.push(i);
+            }
+        }
+        entries
     }
 
     fn hit(&self, i: usize) -> Hit<'_, K> {
@@ -407,7 +432,10 @@ impl<K> SearchIndex<K> {
                 continue;
             };
             let before = start.checked_sub(1).and_then(|p| syms.get(p));
-            let digit_before = term.starts_with_digit && is_digit(before);
+            // Digits that end the label are its number's last digits (the
+            // tail of an ID number): as good as a whole number.
+            let at_end = start + used == syms.len();
+            let digit_before = term.starts_with_digit && is_digit(before) && !at_end;
             let digit_after = term.ends_with_digit && is_digit(syms.get(start + used));
             let whole_number = !digit_before && !digit_after;
             let tier = *tier.get_or_insert(match start {
@@ -681,6 +709,29 @@ mod tests {
         assert!(keys(&index, "ls").is_empty());
         assert_eq!(index.len(), 2);
         assert_eq!(index.label(&2), None);
+    }
+
+    #[test]
+    fn digits_ending_the_label_rank_as_a_whole_number() {
+        let index = index(&["李四 …330512", "张三 …123305", "王五 …133051"]);
+        assert_eq!(
+            labels(&index, "3305"),
+            ["张三 …123305", "李四 …330512", "王五 …133051"]
+        );
+    }
+
+    #[rstest]
+    #[case::characters("民路")]
+    #[case::digits("23")]
+    fn a_match_across_two_labels_finds_neither(#[case] query: &str) {
+        let index = index(&["人民", "路12", "3号"]);
+        assert!(
+            labels(&index, query).is_empty(),
+            "{:?}",
+            labels(&index, query)
+        );
+        assert_eq!(labels(&index, "人民"), ["人民"]);
+        assert_eq!(labels(&index, "12"), ["路12"]);
     }
 
     #[test]

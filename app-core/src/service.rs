@@ -652,6 +652,31 @@ mod tests {
     }
 
     #[test]
+    fn values_of_unexpected_shapes_are_indexed_by_what_reads() {
+        let (dir, core) = enrolled();
+        pull(
+            &core,
+            vec![version(
+                RecordId::new_v7(),
+                form_ids::DISPUTE,
+                json!({"kind": "neighbour", "parties": "刘备", "address": 12}),
+                1,
+                false,
+            )],
+        );
+        assert_eq!(found(&core, form_ids::DISPUTE, "ll"), ["邻里纠纷"]);
+        drop(core);
+        let reopened = Core::open(
+            dir.path(),
+            "123456",
+            &PinKeys::fast_for_tests(),
+            Arc::new(Desktop::default()),
+        )
+        .expect("the device opens");
+        assert_eq!(found(&reopened, form_ids::DISPUTE, "ll"), ["邻里纠纷"]);
+    }
+
+    #[test]
     fn a_pick_list_holds_only_its_own_form() {
         let (_dir, core) = enrolled();
         grid(&core);

@@ -5,7 +5,15 @@
 // that offers no discard), and the sent list as mine or the grid's, paged.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Server, FieldApp, browser, Operator, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
+
+// Node 18 (Debian's) has no import.meta.dirname.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const shots = path.resolve(here, '../../docs/screenshots');
+fs.mkdirSync(shots, { recursive: true });
 
 let server, app, ctx, page;
 before(async () => {
@@ -22,6 +30,7 @@ after(async () => {
 });
 
 const home = () => homeOf(page);
+const shot = (name) => page.screenshot({ path: path.join(shots, `app-${name}.png`) });
 const text = (sel) => page.locator(sel).innerText();
 
 /** A new record of `form` from "Other forms". */
@@ -61,6 +70,7 @@ test("a resident's house is picked by its owner's pinyin initials", async () => 
   await page.fill('#house-search', 'ljh');
   await page.waitForSelector('#house-results li');
   const hits = await page.locator('#house-results li').allInnerTexts();
+  await shot('house-picker');
   const ours = hits.findIndex((h) => h.includes(residents[0].name) && h.startsWith(address));
   assert.ok(ours >= 0, `"ljh" lists ${address} ${residents[0].name}: ${JSON.stringify(hits)}`);
   // Door numbers narrow it: initials and the door together.
@@ -111,6 +121,8 @@ test('a draft is discarded only after a confirmation; a queued record offers non
   await page.click('#discard');
   await page.waitForSelector('#discard-confirm');
   assert.match(await text('#discard-confirm'), /Discard this draft\?/);
+  await page.locator('#discard-confirm').scrollIntoViewIfNeeded();
+  await shot('discard');
   await page.click('#discard-no');
   await page.waitForSelector('#discard-confirm', { state: 'detached' });
   assert.equal(await page.inputValue('#f-name'), '丢弃测试', 'kept');

@@ -53,7 +53,7 @@ impl LocalStore {
         let forms = serde_json::to_string(forms)?;
         let rows: Vec<(String, String, String)> = tx
             .prepare(
-                "SELECT id, form_id, vals FROM records
+                "SELECT id, form_id, vals FROM records INDEXED BY records_recent
                  WHERE deleted = 0 AND form_id IN (SELECT value FROM json_each(?1))
                  ORDER BY updated_at, id",
             )?

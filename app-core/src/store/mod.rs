@@ -340,7 +340,8 @@ mod tests {
             let plan: Vec<String> = store
                 .conn
                 .prepare(&format!(
-                    "EXPLAIN QUERY PLAN SELECT id FROM records WHERE form_id = ?1 AND json_extract(vals, '$.{field}') = ?2 AND deleted = 0"
+                    "EXPLAIN QUERY PLAN {}",
+                    records::records_where_sql(&format!("$.{field}"))
                 ))
                 .expect("plan")
                 .query_map(rusqlite::params![form, "x"], |r| r.get::<_, String>(3))

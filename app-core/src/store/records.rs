@@ -193,6 +193,17 @@ fn json_path(field: &str) -> Result<String, LocalStoreError> {
     Ok(format!("$.{field}"))
 }
 
+/// The records of a form whose field at `path` holds a value. The path is
+/// spliced into the SQL so that the expression matches the indexes'
+/// (`records_address`, `records_house`); no ORDER BY, which would tempt the
+/// planner to walk all of the form's records in order instead.
+pub(super) fn records_where_sql(path: &str) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM records
+         WHERE form_id = ?1 AND json_extract(vals, '{path}') = ?2 AND deleted = 0"
+    )
+}
+
 pub(super) fn get_record(
     conn: &rusqlite::Connection,
     id: RecordId,
@@ -294,12 +305,15 @@ impl LocalStore {
     /// Records matching a filter, newest first.
     pub fn records(&self, filter: &RecordFilter) -> Result<Vec<LocalRecord>, LocalStoreError> {
         let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+        // The page's ids first, from the index alone; then their rows.
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM records
-             WHERE deleted = 0 AND (?1 IS NULL OR form_id = ?1)
-               AND (?2 = '[]' OR state IN (SELECT value FROM json_each(?2)))
-               AND (?3 IS NULL OR author = ?3)
-             ORDER BY updated_at DESC, id DESC LIMIT ?4 OFFSET ?5"
+            "SELECT {COLUMNS} FROM records WHERE id IN (
+                 SELECT id FROM records INDEXED BY records_recent
+                 WHERE deleted = 0 AND (?1 IS NULL OR form_id = ?1)
+                   AND (?2 = '[]' OR state IN (SELECT value FROM json_each(?2)))
+                   AND (?3 IS NULL OR author = ?3)
+                 ORDER BY updated_at DESC, id DESC LIMIT ?4 OFFSET ?5)
+             ORDER BY updated_at DESC, id DESC"
         ))?;
         let rows = stmt.query_map(
             params![
@@ -324,14 +338,11 @@ impl LocalStore {
         value: &str,
     ) -> Result<Vec<LocalRecord>, LocalStoreError> {
         let field = json_path(field)?;
-        // The path is spliced into the SQL so that the expression matches the index's.
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM records
-             WHERE form_id = ?1 AND json_extract(vals, '{field}') = ?2 AND deleted = 0
-             ORDER BY updated_at DESC, id DESC"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(&records_where_sql(&field))?;
         let rows = stmt.query_map(params![form, value], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut records: Vec<LocalRecord> = rows.collect::<Result<_, _>>()?;
+        records.sort_by_key(|r| std::cmp::Reverse((r.updated_at, r.id)));
+        Ok(records)
     }
 
     /// How many live records of `form` have their top-level field `field`

@@ -1,6 +1,8 @@
 //! One input per field kind. Every change autosaves through the session.
 
 use beatbook_core::platform::NoFix;
+use beatbook_core::store::LocalStoreError;
+use beatbook_core::CoreError;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
 use beatbook_schema::ids::RecordId;
@@ -338,14 +340,23 @@ fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let mut picking = use_signal(|| false);
-    let chosen = match value.parse::<RecordId>() {
-        Ok(rid) => ui.core().map(|c| c.pick_label(&form, rid)).transpose(),
-        Err(_) => Ok(None),
+    // The pick list's label; a record it does not hold (deleted, another
+    // form) by its own label, so that a value set is never shown as unset.
+    let chosen = match (value.parse::<RecordId>(), ui.core()) {
+        (Ok(rid), Some(c)) => c.pick_label(&form, rid).and_then(|label| match label {
+            Some(label) => Ok(Some(label)),
+            None => match c.record(rid) {
+                Ok(r) => Ok(Some(c.label(&r, l))),
+                Err(CoreError::Store(LocalStoreError::NoRecord(_))) => {
+                    Ok(Some(tr(l, "（本机没有这条记录）", "(not on this phone)")))
+                }
+                Err(e) => Err(e),
+            },
+        }),
+        _ => Ok(None),
     };
     let label = match chosen {
-        Ok(label) => label
-            .flatten()
-            .unwrap_or_else(|| tr(l, "未选择", "Not chosen")),
+        Ok(label) => label.unwrap_or_else(|| tr(l, "未选择", "Not chosen")),
         Err(e) => return read_failed(l, "chosen record", &e),
     };
     rsx! {

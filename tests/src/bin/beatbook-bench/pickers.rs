@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{commit, fmt_int, machine, percentile, table, write_results};
+use crate::{commit, fmt_int, load_average, machine, percentile, table, write_results};
 
 /// Under this, typing feels instant.
 const P99_BUDGET_MS: f64 = 20.0;
@@ -103,6 +103,10 @@ pub struct PickersFile {
     pub database_mib: f64,
     pub keystrokes: Vec<Keystrokes>,
     pub other: Vec<Timing>,
+    /// The machine's 1-minute load average before the fill and after the
+    /// queries (other work on a shared machine shows in the tails).
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
     /// Every kind's p99 under the budget.
     pub p99_budget_ms: f64,
     pub ok: bool,
@@ -423,6 +427,7 @@ fn enroll_offline(store: &LocalStore) -> Result<()> {
 }
 
 pub fn run(args: &Args) -> Result<PickersFile> {
+    let load_before = load_average();
     let dir = tempfile::tempdir()?;
     let keys = PinKeys::default();
     let mut rng = StdRng::seed_from_u64(16);
@@ -563,6 +568,8 @@ pub fn run(args: &Args) -> Result<PickersFile> {
         database_mib,
         keystrokes: kinds,
         other,
+        load_before,
+        load_after: load_average(),
         p99_budget_ms: P99_BUDGET_MS,
         ok,
     };
@@ -625,8 +632,14 @@ pub fn render(file: &PickersFile) -> String {
     out.push('\n');
     out.push_str(&table(&["operation", "runs", "p50 ms", "p99 ms"], &other));
     out.push_str(&format!(
-        "\nPick lists built in {:.0} ms ({:.0} MiB on the heap, resident memory +{:.0} MiB); the device opens in {:.0} ms with the PIN's key derivation; database {:.0} MiB.\n",
-        file.index_build_ms, file.index_heap_mib, file.index_rss_mib, file.core_open_ms, file.database_mib
+        "\nPick lists built in {:.0} ms ({:.0} MiB on the heap, resident memory +{:.0} MiB); the device opens in {:.0} ms with the PIN's key derivation; database {:.0} MiB. Load average {} before, {} after.\n",
+        file.index_build_ms,
+        file.index_heap_mib,
+        file.index_rss_mib,
+        file.core_open_ms,
+        file.database_mib,
+        file.load_before.map_or("–".into(), |l| format!("{l:.1}")),
+        file.load_after.map_or("–".into(), |l| format!("{l:.1}")),
     ));
     out
 }
