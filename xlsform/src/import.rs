@@ -286,18 +286,14 @@ impl Importer<'_> {
             match raw_version.parse::<u32>() {
                 Ok(v) if v >= 1 => v,
                 _ => {
-                    let p = |c| {
-                        Problem::cell(
-                            "settings",
-                            row.number,
-                            c,
-                            format!("版本号“{raw_version}”无效：请填写 1 到 4294967295 之间的整数（如 2026113001）"),
-                            format!("version '{raw_version}' is not a whole number from 1 to 4294967295: write e.g. 2026113001"),
-                        )
-                    };
-                    if let Some(c) = version_col {
-                        self.problems.push(p(c));
-                    }
+                    let (zh, en) = (
+                        format!("版本号“{raw_version}”不是整数，已按版本 1 导入：如需指定版本，请填写 1 到 4294967295 之间的整数（如 2026113001）"),
+                        format!("version '{raw_version}' is not a whole number, so the form was imported as version 1: to choose the version write a whole number from 1 to 4294967295 (e.g. 2026113001)"),
+                    );
+                    self.notes.push(match version_col {
+                        Some(c) => Problem::cell("settings", row.number, c, zh, en),
+                        None => Problem::row("settings", row.number, zh, en),
+                    });
                     1
                 }
             }
@@ -785,12 +781,24 @@ impl Importer<'_> {
         inherited: Option<String>,
     ) -> Field {
         let survey = self.survey;
-        let label = survey.text(row, "label");
-        let label = match label {
+        let mut hint = survey.text(row, "hint");
+        let label = match survey.text(row, "label") {
             Some(l) => l,
+            // A question with only a hint shows the hint as its text (as ODK does).
+            None if hint.is_some() => hint.take().unwrap_or_else(|| Text::new(name, name)),
             None => {
                 let calculated = !survey.value(row, "calculation").is_empty();
-                if !calculated {
+                let media = ["image", "audio", "video", "media"]
+                    .iter()
+                    .any(|m| survey.text(row, m).is_some());
+                if media {
+                    self.notes.push(Problem::row(
+                        "survey",
+                        row.number,
+                        "此题只有图片或音视频标签，Beatbook 以名称代替显示",
+                        "this question is labelled by a picture or sound only; Beatbook shows its name instead",
+                    ));
+                } else if !calculated {
                     self.cell_problem(
                         row,
                         "label",
@@ -834,7 +842,7 @@ impl Importer<'_> {
         Field {
             name: name.to_owned(),
             label,
-            hint: survey.text(row, "hint"),
+            hint,
             kind: FieldKind::Note,
             required,
             relevant,
@@ -999,7 +1007,21 @@ impl Importer<'_> {
             }
         };
         field.derived = self.calculation(row, scope, matches!(q, QType::Calculate));
-        field.default = self.default(row, &field.kind);
+        let raw_default = survey.value(row, "default").trim();
+        let last_saved = raw_default
+            .strip_prefix("${last-saved#")
+            .and_then(|r| r.strip_suffix('}'));
+        match last_saved {
+            // ODK's "the value last saved" is Beatbook's carry-forward.
+            Some(own) if own == survey.value(row, "name") => field.carry_forward = true,
+            Some(other) => self.cell_problem(
+                row,
+                "default",
+                format!("Beatbook 只能沿用本题上次保存的值：请写 ${{last-saved#{}}}，而不是“{other}”", survey.value(row, "name")),
+                format!("Beatbook can only carry forward this question's own last value: write ${{last-saved#{}}} rather than '{other}'", survey.value(row, "name")),
+            ),
+            None => field.default = self.default(row, &field.kind),
+        }
         let mut out = vec![field];
         out.extend(extra);
         out

@@ -106,7 +106,7 @@ impl Workbook {
                 if raw.is_empty() {
                     return None;
                 }
-                let (base, lang) = match raw.split_once("::") {
+                let (base, lang) = match raw.split_once("::").or_else(|| old_language(&raw)) {
                     Some((b, l)) => (b, Some(l.trim().to_owned())),
                     None => (raw.as_str(), None),
                 };
@@ -138,6 +138,26 @@ impl Workbook {
             .collect();
         Some(Table { headers, rows })
     }
+}
+
+/// Older forms write one colon before the language (`label:English`).
+fn old_language(raw: &str) -> Option<(&str, &str)> {
+    let (base, lang) = raw.split_once(':')?;
+    let translatable = [
+        "label",
+        "hint",
+        "constraint_message",
+        "constraint message",
+        "required_message",
+        "guidance_hint",
+        "media",
+        "image",
+        "audio",
+        "video",
+    ];
+    translatable
+        .contains(&base.trim().to_lowercase().as_str())
+        .then_some((base, lang))
 }
 
 /// Spellings of column names that older forms and other tools use.

@@ -114,80 +114,84 @@ pub(crate) fn parse(raw: &str) -> RowType {
     if METADATA.contains(&first) {
         return RowType::Metadata(first.to_owned());
     }
-    let q = match keyword.as_str() {
-        "text" | "string" => QType::Text,
-        "integer" | "int" => QType::Integer,
-        "decimal" => QType::Decimal,
-        "range" => QType::Range,
-        "date" => QType::Date,
-        "datetime" => QType::Datetime,
-        "select_one" | "select1" | "select_multiple" => {
-            let mut rest = rest.iter().map(String::as_str).peekable();
-            if rest.peek() == Some(&"from") {
-                rest.next();
-            }
-            let Some(list) = rest.next() else {
-                return unsupported(
-                    "选择题缺少选项列表名，例如 select_one yes_no",
-                    "a select needs the name of its choice list, e.g. select_one yes_no",
-                );
-            };
-            let or_other = match rest.next() {
-                None => false,
-                Some(w) if w.eq_ignore_ascii_case("or_other") => true,
-                Some(w) => return unsupported(
-                    format!("类型末尾的“{w}”无法识别（只支持 or_other）"),
-                    format!(
+    let q =
+        match keyword.as_str() {
+            "text" | "string" => QType::Text,
+            "integer" | "int" => QType::Integer,
+            "decimal" => QType::Decimal,
+            "range" => QType::Range,
+            "date" => QType::Date,
+            "datetime" => QType::Datetime,
+            "select_one" | "select1" | "select_multiple" => {
+                let mut rest = rest.iter().map(String::as_str).peekable();
+                if rest.peek() == Some(&"from") {
+                    rest.next();
+                }
+                let Some(list) = rest.next() else {
+                    return unsupported(
+                        "选择题缺少选项列表名，例如 select_one yes_no",
+                        "a select needs the name of its choice list, e.g. select_one yes_no",
+                    );
+                };
+                let tail: Vec<String> = rest.map(str::to_lowercase).collect();
+                let or_other = match tail.first().map(String::as_str) {
+                    None => false,
+                    Some("or_other") if tail.len() == 1 => true,
+                    // The old spelling.
+                    Some("or") if tail[1..] == ["specify", "other"] => true,
+                    Some(w) => {
+                        return unsupported(
+                            format!("类型末尾的“{w}”无法识别（只支持 or_other）"),
+                            format!(
                         "'{w}' after the list name is not understood: only or_other may follow it"
                     ),
-                ),
-            };
-            QType::Select {
-                multiple: keyword != "select_one" && keyword != "select1",
-                list: list.to_owned(),
-                or_other,
+                        )
+                    }
+                };
+                QType::Select {
+                    multiple: keyword != "select_one" && keyword != "select1",
+                    list: list.to_owned(),
+                    or_other,
+                }
             }
-        }
-        "select_one_from_file" | "select_multiple_from_file" => {
-            return unsupported(
+            "select_one_from_file" | "select_multiple_from_file" => return unsupported(
                 "不支持外部选项文件，请把选项复制到 choices 表",
                 "choices from an external file are not supported: copy them into the choices sheet",
-            )
-        }
-        "geopoint" => QType::Geopoint,
-        "image" | "photo" => QType::Image,
-        "note" => QType::Note,
-        "calculate" => QType::Calculate,
-        "citizen_id" => QType::CitizenId,
-        "credit_code" => QType::CreditCode,
-        "phone" => QType::Phone,
-        "address_ref" | "address" => QType::AddressRef,
-        "record_ref" => QType::RecordRef(rest.first().cloned()),
-        "geotrace" | "geoshape" => {
-            return unsupported(
-                format!("不支持 {first}（线、面），请改用 geopoint"),
-                format!("{first} (lines and areas) is not supported: use geopoint"),
-            )
-        }
-        "audio" | "video" | "file" | "background_audio" => {
-            return unsupported(
-                format!("不支持 {first} 附件，只支持 image（照片）"),
-                format!("{first} attachments are not supported: only image (photos)"),
-            )
-        }
-        "time" => {
-            return unsupported(
-                "不支持单独的 time，请改用 datetime",
-                "time on its own is not supported: use datetime",
-            )
-        }
-        _ => {
-            return unsupported(
-                format!("不支持类型“{raw}”；支持：{SUPPORTED}"),
-                format!("type '{raw}' is not supported; supported types: {SUPPORTED}"),
-            )
-        }
-    };
+            ),
+            "geopoint" => QType::Geopoint,
+            "image" | "photo" => QType::Image,
+            "note" => QType::Note,
+            "calculate" => QType::Calculate,
+            "citizen_id" => QType::CitizenId,
+            "credit_code" => QType::CreditCode,
+            "phone" => QType::Phone,
+            "address_ref" | "address" => QType::AddressRef,
+            "record_ref" => QType::RecordRef(rest.first().cloned()),
+            "geotrace" | "geoshape" => {
+                return unsupported(
+                    format!("不支持 {first}（线、面），请改用 geopoint"),
+                    format!("{first} (lines and areas) is not supported: use geopoint"),
+                )
+            }
+            "audio" | "video" | "file" | "background_audio" => {
+                return unsupported(
+                    format!("不支持 {first} 附件，只支持 image（照片）"),
+                    format!("{first} attachments are not supported: only image (photos)"),
+                )
+            }
+            "time" => {
+                return unsupported(
+                    "不支持单独的 time，请改用 datetime",
+                    "time on its own is not supported: use datetime",
+                )
+            }
+            _ => {
+                return unsupported(
+                    format!("不支持类型“{raw}”；支持：{SUPPORTED}"),
+                    format!("type '{raw}' is not supported; supported types: {SUPPORTED}"),
+                )
+            }
+        };
     RowType::Question(q)
 }
 
@@ -216,6 +220,7 @@ mod tests {
     #[case("select one from Yes_No", select(false, "Yes_No", false))]
     #[case("select_multiple fruit or_other", select(true, "fruit", true))]
     #[case("select all that apply fruit", select(true, "fruit", false))]
+    #[case("select one from sexes or specify other", select(false, "sexes", true))]
     #[case("record_ref house", RowType::Question(QType::RecordRef(Some("house".into()))))]
     #[case("deviceid", RowType::Metadata("deviceid".into()))]
     fn reads_types(#[case] raw: &str, #[case] want: RowType) {

@@ -490,6 +490,8 @@ pub(crate) fn to_beatbook(
     src: &str,
     resolve: &dyn Fn(&str) -> Result<String, Text>,
 ) -> Result<String, ExprError> {
+    // Spreadsheets turn typed quotes into typographic ones; read them as typed.
+    let src = &src.replace(['‘', '’'], "'").replace(['“', '”'], "\"");
     let toks = lex(src)?;
     if toks.is_empty() {
         return fail(0, "表达式为空", "the expression is empty");
@@ -713,6 +715,7 @@ mod tests {
         "use in ['rented', 'group_rented']"
     )]
     #[case("\"it's\" = ${a}", "\"it's\" == a")]
+    #[case("${a} = ‘yes’ or ${a} = “no”", "a == 'yes' or a == \"no\"")]
     fn translates(#[case] src: &str, #[case] want: &str) {
         assert_eq!(translate(src).as_deref(), Ok(want), "{src}");
         beatbook_schema::expr::Compiled::parse(want).expect("Beatbook parses the translation");
