@@ -34,7 +34,7 @@ pub struct Imported {
 /// Reads an XLSForm workbook (.xlsx; .xls and .ods too). The form id comes
 /// from the settings sheet's `form_id`, or else from `file_name` (its stem).
 pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<Imported, Vec<Problem>> {
-    let book = Workbook::open(bytes).map_err(|p| vec![p])?;
+    let book = Workbook::open(bytes)?;
     let Some(survey) = book.table("survey") else {
         return Err(vec![Problem::sheet(
             "survey",

@@ -70,13 +70,14 @@ pub(crate) struct Workbook {
 }
 
 impl Workbook {
-    pub fn open(bytes: &[u8]) -> Result<Self, Problem> {
+    /// Opens the workbook, or says (as the one problem) why it cannot be read.
+    pub fn open(bytes: &[u8]) -> Result<Self, Vec<Problem>> {
         let unreadable = |e: &dyn std::fmt::Display| {
-            Problem::sheet(
+            vec![Problem::sheet(
                 "",
                 format!("无法读取该文件（{e}）：请在 Excel 中另存为 .xlsx 后重新导入"),
                 format!("the file is not a workbook that can be read ({e}): save it from Excel as .xlsx and import it again"),
-            )
+            )]
         };
         let mut book =
             open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| unreadable(&e))?;

@@ -13,9 +13,7 @@ pub fn workbook(sheets: &[(&str, &[&[&str]])]) -> Vec<u8> {
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 if !cell.is_empty() {
-                    sheet
-                        .write_string(r as u32, c as u16, *cell)
-                        .expect("cell");
+                    sheet.write_string(r as u32, c as u16, *cell).expect("cell");
                 }
             }
         }
@@ -25,13 +23,22 @@ pub fn workbook(sheets: &[(&str, &[&[&str]])]) -> Vec<u8> {
 
 /// The usual settings sheet.
 pub const SETTINGS: &[&[&str]] = &[
-    &["form_id", "version", "form_title::Chinese (zh)", "form_title::English (en)"],
+    &[
+        "form_id",
+        "version",
+        "form_title::Chinese (zh)",
+        "form_title::English (en)",
+    ],
     &["test_form", "3", "测试", "Test"],
 ];
 
 /// A workbook of a survey, choices and the usual settings.
 pub fn form(survey: &[&[&str]], choices: &[&[&str]]) -> Vec<u8> {
-    workbook(&[("survey", survey), ("choices", choices), ("settings", SETTINGS)])
+    workbook(&[
+        ("survey", survey),
+        ("choices", choices),
+        ("settings", SETTINGS),
+    ])
 }
 
 /// Each problem as `sheet row column: message`, for assertions that read well.
