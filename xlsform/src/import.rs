@@ -1007,6 +1007,22 @@ impl Importer<'_> {
             }
         };
         field.derived = self.calculation(row, scope, matches!(q, QType::Calculate));
+        if field.derived.is_none() && yes_no(survey.value(row, "read_only")) == Some(true) {
+            self.notes.push(Problem::row(
+                "survey",
+                row.number,
+                "没有 calculation 的 read_only 已忽略：Beatbook 中该题仍可填写",
+                "read_only without a calculation was ignored: the answer stays editable in Beatbook",
+            ));
+        }
+        if !survey.value(row, "choice_filter").is_empty() {
+            self.cell_problem(
+                row,
+                "choice_filter",
+                "不支持 choice_filter（级联选择）：请为每种情况建一个列表，用 relevant 显示对应的题目",
+                "choice_filter (cascading selects) is not supported: make one list per case and show the matching question with relevant",
+            );
+        }
         let raw_default = survey.value(row, "default").trim();
         let last_saved = raw_default
             .strip_prefix("${last-saved#")

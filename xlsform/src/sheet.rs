@@ -107,9 +107,14 @@ impl Workbook {
                 if raw.is_empty() {
                     return None;
                 }
-                let (base, lang) = match raw.split_once("::").or_else(|| old_language(&raw)) {
+                // `bind::jr:constraintMsg` is the column `jr:constraintMsg`.
+                let unprefixed = raw.strip_prefix("bind::").unwrap_or(&raw);
+                let (base, lang) = match unprefixed
+                    .split_once("::")
+                    .or_else(|| old_language(unprefixed))
+                {
                     Some((b, l)) => (b, Some(l.trim().to_owned())),
-                    None => (raw.as_str(), None),
+                    None => (unprefixed, None),
                 };
                 Some(Header {
                     index: col0 + i as u32,
@@ -163,7 +168,7 @@ fn old_language(raw: &str) -> Option<(&str, &str)> {
 
 /// Spellings of column names that older forms and other tools use.
 fn alias(sheet: &str, name: &str) -> String {
-    let name = name.trim_start_matches("bind::").replace(' ', "_");
+    let name = name.replace(' ', "_");
     match name.as_str() {
         "constraint_message" | "jr:constraintmsg" => "constraint_message",
         "required_message" | "jr:requiredmsg" => "required_message",

@@ -524,3 +524,35 @@ fn one_language_fills_both_and_unlabelled_languages_are_the_default() {
     assert_eq!(a.label, Text::new("Name", "Name"));
     assert_eq!(a.hint, Some(Text::new("Full name", "Full name")));
 }
+
+#[test]
+fn older_column_spellings_are_understood() {
+    let bytes = common::form(
+        &[
+            &[
+                "Type",
+                "Name",
+                "label:English",
+                "bind::jr:constraintMsg",
+                "Constraint",
+                "readonly",
+            ],
+            &["integer", "n", "Number", "at most 9", ". <= 9", "yes"],
+        ],
+        &[&["list name", "name", "label"]],
+    );
+    let imported = beatbook_xlsform::import_named(&bytes, None).expect("imports");
+    let n = &imported.form.sections[0].fields[0];
+    assert_eq!(n.label, Text::new("Number", "Number"));
+    assert_eq!(
+        n.constraint,
+        Some(Constraint {
+            expr: ". <= 9".into(),
+            message: Text::new("at most 9", "at most 9")
+        })
+    );
+    assert_eq!(
+        located(&imported.notes),
+        ["survey 2 -: read_only without a calculation was ignored: the answer stays editable in Beatbook"]
+    );
+}

@@ -248,3 +248,16 @@ fn every_problem_is_reported_at_once() {
         assert_has(&p, want);
     }
 }
+
+#[test]
+fn a_choice_filter_is_refused_at_its_cell() {
+    let p = refused(&form(
+        &[
+            &["type", "name", "label", "choice_filter"],
+            &["select_one yes_no", "a", "A", ""],
+            &["select_one yes_no", "b", "B", "filter=${a}"],
+        ],
+        CHOICES,
+    ));
+    assert_eq!(p, ["survey 3 D: choice_filter (cascading selects) is not supported: make one list per case and show the matching question with relevant"]);
+}
