@@ -28,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "beatbook-store-sqlite",
             "beatbook-store-postgres",
             "beatbook-demo",
+            "beatbook-xlsform",
         ],
     ),
     ("beatbook-demo", &["beatbook-schema"]),
@@ -44,6 +45,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "beatbook-store-postgres",
             "beatbook-server",
             "beatbook-core",
+            "beatbook-xlsform",
         ],
     ),
 ];

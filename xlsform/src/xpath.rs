@@ -477,10 +477,17 @@ impl Parser<'_> {
 fn describe(t: &Tok) -> String {
     match t {
         Tok::Op(o) => format!("'{o}'"),
+        Tok::Ref(name) => format!("${{{name}}}"),
+        Tok::Num => "a number".into(),
+        Tok::Str(s) => format!("'{s}'"),
+        Tok::Name(n) => format!("'{n}'"),
+        Tok::Dot => "'.'".into(),
+        Tok::DotDot => "'..'".into(),
+        Tok::LParen => "'('".into(),
         Tok::RParen => "')'".into(),
+        Tok::LBracket => "'['".into(),
         Tok::RBracket => "']'".into(),
         Tok::Comma => "','".into(),
-        _ => "this".into(),
     }
 }
 
