@@ -30,7 +30,13 @@ fn reason(message: &str) -> String {
     let keep_quoted = message.starts_with("type '") || message.starts_with("function ");
     let mut out = String::new();
     let mut quoted = false;
+    let mut aside = false;
     for c in message.chars() {
+        // "(as age)": the Beatbook name differs from form to form.
+        if aside || (c == '(' && !quoted && message.contains("(as ")) {
+            aside = c != ')';
+            continue;
+        }
         match c {
             '\'' if !keep_quoted => {
                 if !quoted {

@@ -50,6 +50,8 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<Imported, V
         notes: Vec::new(),
         lists: BTreeMap::new(),
         names: HashMap::new(),
+        ambiguous: HashMap::new(),
+        rows: HashMap::new(),
         groups: HashMap::new(),
         skipped: HashMap::new(),
         field_rows: HashMap::new(),
@@ -74,7 +76,7 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<Imported, V
         cx.choices(c);
     }
     let tree = cx.structure();
-    cx.collect_names(&tree, None);
+    cx.collect_names(&tree, None, None);
     let sections = cx.sections(&tree, &head.title, choices.is_some());
     let summary = cx.summary(&head);
     if !cx.problems.is_empty() {
@@ -152,6 +154,10 @@ struct Importer<'a> {
     notes: Vec<Problem>,
     lists: BTreeMap<String, List>,
     names: HashMap<String, Name>,
+    /// Names used by several questions (in different groups), with their rows.
+    ambiguous: HashMap<String, Vec<u32>>,
+    /// Each question's name, by its survey row.
+    rows: HashMap<u32, Name>,
     /// Group names (sections), by name as written.
     groups: HashMap<String, String>,
     /// Metadata rows skipped, by name, with their type.
@@ -503,8 +509,10 @@ impl Importer<'_> {
         root
     }
 
-    /// Pass 2: every field's Beatbook name, unique across the form.
-    fn collect_names(&mut self, items: &[Item], repeat: Option<&str>) {
+    /// Pass 2: every field's Beatbook name, unique across the form. A name
+    /// used again in another group (ODK allows it) is prefixed with its
+    /// group's name; a reference to such a name is then ambiguous.
+    fn collect_names(&mut self, items: &[Item], repeat: Option<&str>, group: Option<&str>) {
         let survey = self.survey;
         for item in items {
             let index = match item {
@@ -519,10 +527,17 @@ impl Importer<'_> {
                 } => {
                     let row = &survey.rows[*begin];
                     let raw = survey.value(row, "name");
+                    let id = beatbook_name(raw);
                     if !raw.is_empty() {
-                        self.groups.insert(raw.to_owned(), beatbook_name(raw));
+                        self.groups.insert(raw.to_owned(), id.clone());
+                        self.field_rows.entry(id.clone()).or_insert(row.number);
                     }
-                    self.collect_names(children, repeat);
+                    let inner = if id.is_empty() {
+                        group
+                    } else {
+                        Some(id.as_str())
+                    };
+                    self.collect_names(children, repeat, inner);
                     continue;
                 }
             };
@@ -537,34 +552,53 @@ impl Importer<'_> {
                 );
                 continue;
             }
-            let beatbook = beatbook_name(raw);
-            let mut taken = vec![beatbook.clone()];
-            if let Item::Question(_, QType::Select { or_other: true, .. }) = item {
-                taken.push(format!("{beatbook}_other"));
-            }
-            for name in &taken {
-                let clash = self
-                    .names
+            let or_other = matches!(
+                item,
+                Item::Question(_, QType::Select { or_other: true, .. })
+            );
+            let taken_by = |me: &Self, name: &str| {
+                me.rows
                     .values()
-                    .find(|n| n.beatbook == *name)
-                    .map(|n| n.row);
-                if let Some(first) = clash {
-                    self.cell_problem(
+                    .find(|n| {
+                        n.beatbook == name || (or_other && n.beatbook == format!("{name}_other"))
+                    })
+                    .map(|n| n.row)
+            };
+            let mut beatbook = beatbook_name(raw);
+            if let Some(first) = taken_by(self, &beatbook) {
+                let qualified = group.map(|g| format!("{g}_{beatbook}"));
+                match qualified.filter(|q| taken_by(self, q).is_none()) {
+                    Some(q) => {
+                        self.notes.push(Problem::row(
+                            "survey",
+                            row.number,
+                            format!("名称“{raw}”已在第 {first} 行使用，此题按“{q}”导入"),
+                            format!("the name '{raw}' is already used on row {first}, so this question was imported as '{q}'"),
+                        ));
+                        beatbook = q;
+                    }
+                    None => self.cell_problem(
                         row,
                         "name",
-                        format!("名称“{raw}”（即 {name}）已在第 {first} 行使用：表单内名称不能重复"),
-                        format!("the name '{raw}' (as {name}) is already used on row {first}: names must be unique in the form"),
-                    );
+                        format!("名称“{raw}”（即 {beatbook}）已在第 {first} 行使用：表单内名称不能重复"),
+                        format!("the name '{raw}' (as {beatbook}) is already used on row {first}: names must be unique in the form"),
+                    ),
                 }
             }
-            self.names.insert(
-                raw.to_owned(),
-                Name {
-                    beatbook: beatbook.clone(),
-                    row: row.number,
-                    repeat: repeat.map(str::to_owned),
-                },
-            );
+            let name = Name {
+                beatbook: beatbook.clone(),
+                row: row.number,
+                repeat: repeat.map(str::to_owned),
+            };
+            if let Some(earlier) = self.names.get(raw) {
+                self.ambiguous
+                    .entry(raw.to_owned())
+                    .or_insert_with(|| vec![earlier.row])
+                    .push(row.number);
+            } else {
+                self.names.insert(raw.to_owned(), name.clone());
+            }
+            self.rows.insert(row.number, name);
             self.field_rows.insert(beatbook.clone(), row.number);
             if let Item::Group { children, .. } = item {
                 if repeat.is_some() {
@@ -575,7 +609,7 @@ impl Importer<'_> {
                         "a repeat inside another repeat is not supported: move the inner repeat out",
                     );
                 }
-                self.collect_names(children, Some(&beatbook));
+                self.collect_names(children, Some(&beatbook), Some(&beatbook));
             }
         }
     }
@@ -588,9 +622,21 @@ impl Importer<'_> {
             return None;
         }
         let names = &self.names;
+        let ambiguous = &self.ambiguous;
         let groups = &self.groups;
         let skipped = &self.skipped;
         let resolve = |name: &str| -> Result<String, Text> {
+            if let Some(rows) = ambiguous.get(name) {
+                let rows = rows
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Text::new(
+                    format!("有多个题目名为“{name}”（第 {rows} 行）：请改名，使引用指向唯一的题目"),
+                    format!("several questions are named '{name}' (rows {rows}): rename them so the reference names one"),
+                ));
+            }
             if let Some(n) = names.get(name) {
                 return match (&n.repeat, scope) {
                     (Some(r), s) if s != Some(r.as_str()) => Err(Text::new(
@@ -733,7 +779,7 @@ impl Importer<'_> {
                 children,
             } => {
                 let row = &survey.rows[*begin];
-                let Some(name) = self.names.get(survey.value(row, "name")).cloned() else {
+                let Some(name) = self.rows.get(&row.number).cloned() else {
                     return Vec::new();
                 };
                 let inner: Vec<Field> = children
@@ -862,7 +908,7 @@ impl Importer<'_> {
         have_choices: bool,
     ) -> Vec<Field> {
         let survey = self.survey;
-        let Some(name) = self.names.get(survey.value(row, "name")).cloned() else {
+        let Some(name) = self.rows.get(&row.number).cloned() else {
             return Vec::new();
         };
         let mut field = self.common(row, &name.beatbook, scope, inherited);

@@ -158,7 +158,7 @@ pub(crate) fn parse(raw: &str) -> RowType {
                 "不支持外部选项文件，请把选项复制到 choices 表",
                 "choices from an external file are not supported: copy them into the choices sheet",
             ),
-            "geopoint" => QType::Geopoint,
+            "geopoint" | "gps" => QType::Geopoint,
             "image" | "photo" => QType::Image,
             "note" => QType::Note,
             "calculate" => QType::Calculate,

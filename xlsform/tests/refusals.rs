@@ -108,13 +108,43 @@ fn duplicate_names_are_refused_at_the_second_use() {
         &[
             &["type", "name", "label"],
             &["text", "age", "Age"],
-            &["begin group", "g", "G"],
             &["integer", "Age", "Age again"],
-            &["end group", "", ""],
         ],
         CHOICES,
     ));
-    assert_eq!(p, ["survey 4 B: the name 'Age' (as age) is already used on row 2: names must be unique in the form"]);
+    assert_eq!(p, ["survey 3 B: the name 'Age' (as age) is already used on row 2: names must be unique in the form"]);
+}
+
+#[test]
+fn a_name_used_again_in_another_group_is_prefixed_and_cannot_be_referred_to() {
+    let survey: &[&[&str]] = &[
+        &["type", "name", "label", "relevant"],
+        &["begin group", "head", "Head", ""],
+        &["text", "name", "Name", ""],
+        &["end group", "", "", ""],
+        &["begin group", "spouse", "Spouse", ""],
+        &["text", "name", "Name", ""],
+        &["end group", "", "", ""],
+    ];
+    let imported = beatbook_xlsform::import_named(&form(survey, CHOICES), None).expect("imports");
+    let names: Vec<_> = imported
+        .form
+        .sections
+        .iter()
+        .flat_map(|s| s.fields.iter().map(|f| f.name.as_str()))
+        .collect();
+    assert_eq!(names, ["name", "spouse_name"]);
+    assert_eq!(
+        located(&imported.notes),
+        ["survey 6 -: the name 'name' is already used on row 3, so this question was imported as 'spouse_name'"]
+    );
+
+    let mut with_reference = survey.to_vec();
+    with_reference.push(&["note", "hello", "Hello", "${name} != ''"]);
+    assert_eq!(
+        refused(&form(&with_reference, CHOICES)),
+        ["survey 8 D: at character 1 of the expression: several questions are named 'name' (rows 3, 6): rename them so the reference names one"]
+    );
 }
 
 #[test]
