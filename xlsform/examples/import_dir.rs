@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     let mut files = Vec::new();
     workbooks(Path::new(dir), &mut files)?;
     files.sort();
-    let (mut imported, mut refused) = (Vec::new(), 0);
+    let (mut imported, mut refused, mut round_trips) = (Vec::new(), 0, 0);
     let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for path in &files {
         let name = path
@@ -80,6 +80,15 @@ fn main() -> anyhow::Result<()> {
                     i.form.sections.len(),
                     i.notes.len()
                 );
+                // Exported and read again, the form must be the same.
+                let again = beatbook_xlsform::export(&i.form)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| beatbook_xlsform::import(&b).map_err(|p| format!("{p:?}")));
+                match again {
+                    Ok(back) if back == i.form => round_trips += 1,
+                    Ok(_) => println!("    exported and imported again, {name} differs"),
+                    Err(e) => println!("    exported, {name} does not import again: {e}"),
+                }
                 imported.push(name);
             }
             Err(problems) => {
@@ -100,7 +109,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "\n{} workbooks: {} imported, {refused} refused",
+        "\n{} workbooks: {} imported ({round_trips} of them exported and imported back unchanged), {refused} refused",
         files.len(),
         imported.len()
     );
