@@ -833,7 +833,12 @@ impl Importer<'_> {
             // A question with only a hint shows the hint as its text (as ODK does).
             None if hint.is_some() => hint.take().unwrap_or_else(|| Text::new(name, name)),
             None => {
-                let calculated = !survey.value(row, "calculation").is_empty();
+                // A repeat, like a group, may go without one (ODK shows its name).
+                let may_go_unlabelled = !survey.value(row, "calculation").is_empty()
+                    || matches!(
+                        types::parse(survey.value(row, "type")),
+                        RowType::BeginRepeat
+                    );
                 let media = ["image", "audio", "video", "media"]
                     .iter()
                     .any(|m| survey.text(row, m).is_some());
@@ -844,7 +849,7 @@ impl Importer<'_> {
                         "此题只有图片或音视频标签，Beatbook 以名称代替显示",
                         "this question is labelled by a picture or sound only; Beatbook shows its name instead",
                     ));
-                } else if !calculated {
+                } else if !may_go_unlabelled {
                     self.cell_problem(
                         row,
                         "label",

@@ -556,3 +556,22 @@ fn older_column_spellings_are_understood() {
         ["survey 2 -: read_only without a calculation was ignored: the answer stays editable in Beatbook"]
     );
 }
+
+#[test]
+fn a_repeat_without_a_label_is_called_by_its_name() {
+    let bytes = common::form(
+        &[
+            &["type", "name", "label"],
+            &["begin repeat", "points", ""],
+            &["geopoint", "point", "Point"],
+            &["end repeat", "", ""],
+        ],
+        &[&["list_name", "name", "label"]],
+    );
+    let def = beatbook_xlsform::import(&bytes).expect("imports");
+    let points = &def.sections[0].fields[0];
+    assert_eq!(points.label, Text::new("points", "points"));
+    assert!(
+        matches!(&points.kind, FieldKind::Repeat { fields, .. } if fields[0].kind == FieldKind::Geopoint)
+    );
+}
