@@ -3,7 +3,8 @@
 # fresh Debian machine with only Rust on it passes too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+# gpsd and gpsfake (gpsd-clients): tests/tests/gpsd_location.rs replays a GPS log.
+scripts/install-deps.sh gpsd gpsd-clients
 
 # One throwaway PostgreSQL cluster (loopback only) for the whole run: the
 # PostgreSQL backend's own tests, the end-to-end suites' PostgreSQL pass and
