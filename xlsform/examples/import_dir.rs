@@ -2,8 +2,10 @@
 //! imported and, for the others, the reasons grouped across files:
 //!
 //! ```text
-//! cargo run -p beatbook-xlsform --example import_dir -- DIR [--verbose]
+//! cargo run -p beatbook-xlsform --example import_dir -- DIR... [--verbose] [--json FILE]
 //! ```
+//!
+//! `--json` writes each directory's figures to FILE.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,17 +58,32 @@ fn reason(message: &str) -> String {
     out
 }
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(dir) = args.first() else {
-        anyhow::bail!("usage: import_dir DIR [--verbose]");
-    };
-    let verbose = args.iter().any(|a| a == "--verbose");
+/// What one directory gave.
+#[derive(serde::Serialize)]
+struct Summary {
+    /// The directory's name.
+    dir: String,
+    workbooks: usize,
+    imported: usize,
+    /// Imported forms that, exported and imported again, are the same.
+    round_trips: usize,
+    refused: usize,
+    /// Why forms were refused, most frequent first: each reason once per form.
+    reasons: Vec<Reason>,
+}
+
+#[derive(serde::Serialize)]
+struct Reason {
+    reason: String,
+    forms: usize,
+}
+
+fn summarize(dir: &Path, verbose: bool) -> anyhow::Result<Summary> {
     let mut files = Vec::new();
-    workbooks(Path::new(dir), &mut files)?;
+    workbooks(dir, &mut files)?;
     files.sort();
-    let (mut imported, mut refused, mut round_trips) = (Vec::new(), 0, 0);
-    let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let (mut imported, mut refused, mut round_trips) = (0, 0, 0);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for path in &files {
         let name = path
             .file_name()
@@ -74,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         let bytes = std::fs::read(path)?;
         match beatbook_xlsform::import_named(&bytes, Some(&name)) {
             Ok(i) => {
+                imported += 1;
                 let fields: usize = i.form.sections.iter().map(|s| s.fields.len()).sum();
                 println!(
                     "imported  {name}: {} sections, {fields} fields, {} notes",
@@ -89,7 +107,6 @@ fn main() -> anyhow::Result<()> {
                     Ok(_) => println!("    exported and imported again, {name} differs"),
                     Err(e) => println!("    exported, {name} does not import again: {e}"),
                 }
-                imported.push(name);
             }
             Err(problems) => {
                 refused += 1;
@@ -101,22 +118,59 @@ fn main() -> anyhow::Result<()> {
                     }
                     let r = reason(&p.message.en);
                     if !seen.contains(&r) {
-                        seen.push(r.clone());
-                        reasons.entry(r).or_default().push(name.clone());
+                        *reasons.entry(r.clone()).or_default() += 1;
+                        seen.push(r);
                     }
                 }
             }
         }
     }
-    println!(
-        "\n{} workbooks: {} imported ({round_trips} of them exported and imported back unchanged), {refused} refused",
-        files.len(),
-        imported.len()
-    );
-    let mut grouped: Vec<_> = reasons.into_iter().collect();
-    grouped.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-    for (reason, forms) in grouped {
-        println!("{:>3} form(s): {reason}", forms.len());
+    let mut reasons: Vec<Reason> = reasons
+        .into_iter()
+        .map(|(reason, forms)| Reason { reason, forms })
+        .collect();
+    reasons.sort_by(|a, b| b.forms.cmp(&a.forms).then(a.reason.cmp(&b.reason)));
+    Ok(Summary {
+        dir: dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        workbooks: files.len(),
+        imported,
+        round_trips,
+        refused,
+        reasons,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let (mut dirs, mut json, mut verbose) = (Vec::new(), None, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--verbose" => verbose = true,
+            "--json" => json = args.next(),
+            _ => dirs.push(arg),
+        }
+    }
+    if dirs.is_empty() {
+        anyhow::bail!("usage: import_dir DIR... [--verbose] [--json FILE]");
+    }
+    let mut summaries = Vec::new();
+    for dir in &dirs {
+        let s = summarize(Path::new(dir), verbose)?;
+        println!(
+            "\n{}: {} workbooks: {} imported ({} of them exported and imported back unchanged), {} refused",
+            s.dir, s.workbooks, s.imported, s.round_trips, s.refused
+        );
+        for r in &s.reasons {
+            println!("{:>3} form(s): {}", r.forms, r.reason);
+        }
+        summaries.push(s);
+    }
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&summaries)? + "\n")?;
+        println!("\nwritten to {path}");
     }
     Ok(())
 }
