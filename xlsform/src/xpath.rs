@@ -758,6 +758,59 @@ mod tests {
         assert_eq!(translate(&xls).as_deref(), Ok(src), "via {xls}");
     }
 
+    /// Beatbook expressions as people write them, from a small grammar.
+    fn beatbook_expr() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            "[a-c]|[a-c]_x|\\.".prop_map(String::from),
+            (0u32..1000).prop_map(|n| n.to_string()),
+            // Text with backslashes, escaped as Beatbook writes them (`\\`);
+            // other escapes (`\a` for `a`) read back in their plain spelling.
+            "[a-z \\\\]{0,4}".prop_map(|t| format!("'{}'", t.replace('\\', "\\\\"))),
+            Just("true".to_owned()),
+            Just("today()".to_owned()),
+        ];
+        leaf.prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    proptest::sample::select(vec!["==", "!=", "<", ">=", "+", "-", "*", "/"]),
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("{a} {op} {b}")),
+                (
+                    inner.clone(),
+                    proptest::sample::select(vec!["&&", "||", "and", "or"]),
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("({a}) {op} ({b})")),
+                inner.clone().prop_map(|a| format!("not ({a})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("selected({a}, {b})")),
+                inner.clone().prop_map(|a| format!("len({a}) + count({a})")),
+                (inner.clone(), inner.clone(), inner.clone())
+                    .prop_map(|(a, b, c)| format!("if({a}, {b}, {c})")),
+                (inner.clone(), inner).prop_map(|(a, b)| format!("{a} in [{b}, 'x']")),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_beatbook_expression_survives_export_and_import(src in beatbook_expr()) {
+            proptest::prop_assume!(beatbook_schema::expr::Compiled::parse(&src).is_ok());
+            let xls = to_xlsform(&src);
+            proptest::prop_assert_eq!(translate(&xls), Ok(src.clone()), "via {}", xls);
+        }
+
+        #[test]
+        fn translation_never_panics(src in "[a-z0-9 .'\"$(){}\\[\\],=!<>&|+*/‘’-]{0,40}") {
+            if let Ok(out) = translate(&src) {
+                // What it gives Beatbook, Beatbook's own parser takes.
+                let _ = beatbook_schema::expr::Compiled::parse(&out);
+            }
+        }
+    }
+
     #[test]
     fn export_writes_fields_as_references() {
         assert_eq!(
