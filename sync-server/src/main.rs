@@ -142,6 +142,16 @@ enum FormCommand {
         #[arg(long)]
         check: bool,
     },
+    /// Write a published form as an XLSForm workbook, to edit in Excel and import again
+    Export {
+        /// The form, e.g. house
+        form_id: String,
+        /// The workbook to write, e.g. house.xlsx
+        file: PathBuf,
+        /// The version (default: the latest published)
+        #[arg(long)]
+        version: Option<u32>,
+    },
     /// List the published form versions
     List,
 }
@@ -466,6 +476,32 @@ async fn form(command: FormCommand, config: Config) -> Result<()> {
             publish(&state, &def).await?;
         }
         FormCommand::Import { .. } => {}
+        FormCommand::Export {
+            form_id,
+            file,
+            version,
+        } => {
+            let forms = state.forms();
+            let form = match version {
+                Some(v) => forms.get(&form_id, v),
+                None => forms.latest(&form_id),
+            }
+            .ok_or_else(|| {
+                anyhow!(
+                    "no published form {form_id}{}: see `form list`",
+                    version.map_or(String::new(), |v| format!(" v{v}"))
+                )
+            })?;
+            let bytes = beatbook_xlsform::export(form.def())?;
+            std::fs::write(&file, bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!(
+                "wrote {} v{} to {}",
+                form.id(),
+                form.version(),
+                file.display()
+            );
+        }
         FormCommand::List => {
             let forms = state.forms();
             let mut all: Vec<_> = forms.all().collect();

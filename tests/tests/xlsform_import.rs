@@ -1,7 +1,8 @@
 //! A form designed in Excel (an XLSForm workbook) imported by the admin CLI
 //! (`beatbook-server form import`) is published through the same path as
 //! `form publish`, and a device's record of it is accepted; a workbook with
-//! mistakes publishes nothing and names every mistake's cell.
+//! mistakes publishes nothing and names every mistake's cell; `form export`
+//! writes a published form as a workbook that reads back unchanged.
 
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::RecordId;
@@ -37,7 +38,8 @@ fn run(dir: &std::path::Path, args: &[&str], file: &std::path::Path) -> std::pro
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workbook_imported_by_the_admin_cli_is_published_and_used() {
+async fn a_workbook_imported_by_the_admin_cli_is_published_and_used_and_forms_export_to_workbooks()
+{
     let dir = tempfile::tempdir().expect("temp dir");
     seed(dir.path(), &Org::standard(), &[]).await;
 
@@ -84,6 +86,27 @@ async fn a_workbook_imported_by_the_admin_cli_is_published_and_used() {
     );
     let out = run(dir.path(), &["form", "import"], &good);
     assert!(String::from_utf8_lossy(&out.stdout).contains("already published (unchanged)"));
+
+    // A standard form, exported to edit in Excel, reads back as it was.
+    let house = dir.path().join("house.xlsx");
+    let out = run(dir.path(), &["form", "export", "house"], &house);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = beatbook_xlsform::import(&std::fs::read(&house).expect("written")).expect("imports");
+    let standard = beatbook_schema::catalogue::standard_forms().expect("catalogue");
+    let standard_house = standard
+        .iter()
+        .find(|f| f.id().as_str() == "house")
+        .expect("house");
+    assert_eq!(&back, standard_house.def());
+    let out = run(dir.path(), &["form", "export", "nothing"], &house);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no published form nothing: see `form list`")
+    );
 
     // The server serves the imported form, checks records by it, and accepts a good one.
     let state = beatbook_server::open(beatbook_tests::backend::config(dir.path()))
