@@ -575,3 +575,41 @@ fn a_repeat_without_a_label_is_called_by_its_name() {
         matches!(&points.kind, FieldKind::Repeat { fields, .. } if fields[0].kind == FieldKind::Geopoint)
     );
 }
+
+#[test]
+fn a_nested_group_adds_its_relevance_to_each_of_its_questions() {
+    let bytes = common::form(
+        &[
+            &["type", "name", "label", "relevant"],
+            &["begin group", "outer", "Outer", "${a} > 0"],
+            &["integer", "a", "A", ""],
+            &["begin group", "inner", "Inner", "${a} > 5"],
+            &["text", "b", "B", "${a} < 9"],
+            &["text", "c", "C", ""],
+            &["end group", "", "", ""],
+            &["end group", "", "", ""],
+        ],
+        &[&["list_name", "name", "label"]],
+    );
+    let def = beatbook_xlsform::import(&bytes).expect("imports");
+    assert_eq!(
+        def.sections.len(),
+        1,
+        "the inner group joins the outer section"
+    );
+    let s = &def.sections[0];
+    assert_eq!(s.relevant.as_deref(), Some("a > 0"));
+    let rel: Vec<_> = s
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.relevant.as_deref()))
+        .collect();
+    assert_eq!(
+        rel,
+        [
+            ("a", None),
+            ("b", Some("(a > 5) && (a < 9)")),
+            ("c", Some("a > 5"))
+        ]
+    );
+}
