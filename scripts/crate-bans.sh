@@ -14,6 +14,7 @@ io='tokio|rusqlite|reqwest|axum|tokio-postgres'
 rules=(
   # package            edges        forbidden
   "beatbook-schema     normal       ${io}|beatbook-[a-z-]+"
+  "beatbook-xlsform    normal       ${io}|${ui}|beatbook-store[a-z-]*|beatbook-server|beatbook-core"
   "beatbook-store      normal       ${ui}|beatbook-core|beatbook-server|beatbook-store-[a-z]+"
   "beatbook-server     normal       ${ui}|beatbook-core"
   "beatbook-core       normal,dev   ${ui}|beatbook-server|beatbook-store[a-z-]*"

@@ -132,6 +132,26 @@ enum FormCommand {
         /// The definition, e.g. assets/forms/bench/household_survey.v1.json
         file: PathBuf,
     },
+    /// Import a form from an XLSForm workbook (survey, choices and settings sheets, as ODK and
+    /// KoboToolbox design them; see docs/xlsform.md) and publish it like `form publish`
+    Import {
+        /// The workbook, e.g. household_check.xlsx (without a form_id in its settings sheet the
+        /// file name is the form id)
+        file: PathBuf,
+        /// Only read and check the workbook and print what is wrong; publish nothing
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write a published form as an XLSForm workbook, to edit in Excel and import again
+    Export {
+        /// The form, e.g. house
+        form_id: String,
+        /// The workbook to write, e.g. house.xlsx
+        file: PathBuf,
+        /// The version (default: the latest published)
+        #[arg(long)]
+        version: Option<u32>,
+    },
     /// List the published form versions
     List,
 }
@@ -432,6 +452,20 @@ async fn user(command: UserCommand, config: Config, secrets: Secrets) -> Result<
 }
 
 async fn form(command: FormCommand, config: Config) -> Result<()> {
+    if let FormCommand::Import { file, check } = &command {
+        let def = read_workbook(file)?;
+        if *check {
+            println!(
+                "{}: {} v{} reads without problems",
+                file.display(),
+                def.form_id,
+                def.version
+            );
+            return Ok(());
+        }
+        let state = admin::open_existing(config).await?;
+        return publish(&state, &def).await;
+    }
     let state = admin::open_existing(config).await?;
     match command {
         FormCommand::Publish { file } => {
@@ -439,12 +473,34 @@ async fn form(command: FormCommand, config: Config) -> Result<()> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let def: beatbook_schema::form::FormDef = serde_json::from_str(&json)
                 .with_context(|| format!("{} is not a form definition", file.display()))?;
-            let (id, version) = (def.form_id.clone(), def.version);
-            if state.publish_form(&def).await? {
-                println!("published {id} v{version}");
-            } else {
-                println!("{id} v{version} was already published (unchanged)");
+            publish(&state, &def).await?;
+        }
+        FormCommand::Import { .. } => {}
+        FormCommand::Export {
+            form_id,
+            file,
+            version,
+        } => {
+            let forms = state.forms();
+            let form = match version {
+                Some(v) => forms.get(&form_id, v),
+                None => forms.latest(&form_id),
             }
+            .ok_or_else(|| {
+                anyhow!(
+                    "no published form {form_id}{}: see `form list`",
+                    version.map_or(String::new(), |v| format!(" v{v}"))
+                )
+            })?;
+            let bytes = beatbook_xlsform::export(form.def())?;
+            std::fs::write(&file, bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!(
+                "wrote {} v{} to {}",
+                form.id(),
+                form.version(),
+                file.display()
+            );
         }
         FormCommand::List => {
             let forms = state.forms();
@@ -456,6 +512,44 @@ async fn form(command: FormCommand, config: Config) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn publish(
+    state: &beatbook_server::AppState,
+    def: &beatbook_schema::form::FormDef,
+) -> Result<()> {
+    let (id, version) = (&def.form_id, def.version);
+    if state.publish_form(def).await? {
+        println!("published {id} v{version}");
+    } else {
+        println!("{id} v{version} was already published (unchanged)");
+    }
+    Ok(())
+}
+
+/// An XLSForm workbook as a form definition; every problem printed, each
+/// with its sheet, row and column, when it does not read.
+fn read_workbook(file: &std::path::Path) -> Result<beatbook_schema::form::FormDef> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.file_name().and_then(|n| n.to_str());
+    match beatbook_xlsform::import_named(&bytes, name) {
+        Ok(imported) => {
+            for note in &imported.notes {
+                println!("note: {note}");
+            }
+            Ok(imported.form)
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            Err(anyhow!(
+                "{} problem(s) in {}: nothing was published — fix them in the workbook and import it again",
+                problems.len(),
+                file.display()
+            ))
+        }
+    }
 }
 
 async fn device(command: DeviceCommand, config: Config) -> Result<()> {

@@ -85,6 +85,11 @@ pub(crate) fn eval(e: &Expr, s: &dyn Scope) -> Value {
         Expr::Bin(BinOp::Or, a, b) => Value::Bool(eval(a, s).truthy() || eval(b, s).truthy()),
         Expr::Bin(op, a, b) => binary(*op, eval(a, s), eval(b, s)),
         Expr::Call(f, args) => call(*f, args, s),
+        Expr::Regex(text, pattern) => match eval(text, s) {
+            Value::Str(t) => Value::Bool(pattern.is_match(&t)),
+            Value::Num(n) => Value::Bool(pattern.is_match(&n.to_string())),
+            _ => Value::Bool(false),
+        },
     }
 }
 
@@ -183,6 +188,14 @@ fn call(f: Func, args: &[Expr], s: &dyn Scope) -> Value {
             (Some(a), Some(b)) => Value::Num((b - a).num_days() as f64),
             _ => Value::Null,
         },
+        // Only the branch taken is evaluated.
+        Func::If => {
+            if arg(0).truthy() {
+                arg(1)
+            } else {
+                arg(2)
+            }
+        }
     }
 }
 
@@ -252,6 +265,14 @@ mod tests {
     #[case("-storeys + 10 == 4", true)]
     #[case("storeys == '6'", true)]
     #[case("'ab' + 'cd' == \"abcd\"", true)]
+    #[case("regex(name, '^张')", true)]
+    #[case("regex(use, '^[a-z]+$') && regex(storeys, '^[0-9]$')", true)]
+    #[case("regex(use, 'rent')", true)]
+    #[case("regex(use, '^rent$')", false)]
+    #[case("regex(missing, '.*')", false)]
+    #[case("regex(deadline, '^\\\\d{4}-\\\\d{2}-\\\\d{2}$')", true)]
+    #[case("if(storeys > 5, 'high', 'low') == 'high'", true)]
+    #[case("if(missing, 1, 2) == 2", true)]
     fn evaluates(#[case] src: &str, #[case] expected: bool) {
         let c = Compiled::parse(src).expect(src);
         assert_eq!(c.test(&scope()), expected, "{src}");
@@ -269,6 +290,10 @@ mod tests {
     #[case("", 0, "empty")]
     #[case("a b", 2, "after a complete expression")]
     #[case("a & b", 2, "'&&'")]
+    #[case("regex(name, '[a-')", 0, "does not compile")]
+    #[case("regex(name, pattern)", 0, "string literal")]
+    #[case("regex(name)", 0, "takes 2 argument")]
+    #[case("if(a, b)", 0, "takes 3 argument")]
     fn reports_errors_with_positions(#[case] src: &str, #[case] pos: usize, #[case] needle: &str) {
         let e = Compiled::parse(src).expect_err(src);
         assert_eq!(e.pos, pos, "{src}: {e}");

@@ -5,6 +5,8 @@
 //! . >= 1 && . <= 200                          constraint: `.` is the field's own value
 //! selected(checks, 'no_extinguisher')         multi-choice membership
 //! count(residents) >= 1 and filled(phone)     repeat-group size, presence
+//! regex(., '^[0-9]{6}$')                      the text contains a match (anchor it)
+//! if(storeys > 6, 'high_rise', 'low_rise')    a value chosen by a condition
 //! ```
 //!
 //! Expressions are parsed once, when a form loads; a bad expression is a load

@@ -29,6 +29,8 @@ pub enum Func {
     Today,
     /// `days_between(a, b)`: whole days from date `a` to date `b`.
     DaysBetween,
+    /// `if(condition, then, else)`: `then` when the condition holds, else `else`.
+    If,
 }
 
 impl Func {
@@ -41,6 +43,7 @@ impl Func {
             "empty" => (Self::Empty, 1),
             "today" => (Self::Today, 0),
             "days_between" => (Self::DaysBetween, 2),
+            "if" => (Self::If, 3),
             _ => return None,
         })
     }
@@ -102,7 +105,35 @@ pub enum Expr {
     Bin(BinOp, Box<Expr>, Box<Expr>),
     /// `f(args)`
     Call(Func, Vec<Expr>),
+    /// `regex(text, 'pattern')`: the text contains a match of the pattern
+    /// (anchor it with `^…$` to match the whole text); false for null.
+    Regex(Box<Expr>, Pattern),
 }
+
+/// A regular expression compiled when the expression is parsed. Equal when
+/// written the same.
+#[derive(Debug, Clone)]
+pub struct Pattern(regex_lite::Regex);
+
+impl Pattern {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// Patterns larger than this once compiled are refused (a form is not the place for them).
+const MAX_PATTERN_BYTES: usize = 1 << 20;
 
 impl Expr {
     pub(crate) fn visit_fields(&self, f: &mut dyn FnMut(&str, usize)) {
@@ -111,7 +142,7 @@ impl Expr {
             Expr::List(items) | Expr::Call(_, items) => {
                 items.iter().for_each(|e| e.visit_fields(f))
             }
-            Expr::Not(e) | Expr::Neg(e) => e.visit_fields(f),
+            Expr::Not(e) | Expr::Neg(e) | Expr::Regex(e, _) => e.visit_fields(f),
             Expr::Bin(_, a, b) => {
                 a.visit_fields(f);
                 b.visit_fields(f);
@@ -452,6 +483,13 @@ impl Parser {
                 "and" | "or" | "not" | "in" => {
                     Err(err(pos, format!("'{name}' needs an operand before it")))
                 }
+                "regex" if self.peek() == Some(&Tok::LParen) => {
+                    self.at += 1;
+                    self.nest()?;
+                    let args = self.list(Tok::RParen, "')'")?;
+                    self.depth -= 1;
+                    regex_call(pos, args)
+                }
                 _ if self.peek() == Some(&Tok::LParen) => {
                     self.at += 1;
                     let (func, arity) = Func::lookup(&name)
@@ -497,4 +535,32 @@ impl Parser {
             }
         }
     }
+}
+
+/// `regex(text, 'pattern')`: the pattern must be a string literal, compiled now
+/// so a bad pattern is a load error rather than a silent `false` later.
+fn regex_call(pos: usize, mut args: Vec<Expr>) -> Result<Expr, ParseError> {
+    if args.len() != 2 {
+        return Err(err(
+            pos,
+            format!("'regex' takes 2 argument(s), got {}", args.len()),
+        ));
+    }
+    let Some(Expr::Str(pattern)) = args.pop() else {
+        return Err(err(
+            pos,
+            "the pattern of 'regex' must be a string literal, e.g. regex(., '^[0-9]{6}$')",
+        ));
+    };
+    let compiled = regex_lite::RegexBuilder::new(&pattern)
+        .size_limit(MAX_PATTERN_BYTES)
+        .build()
+        .map_err(|e| {
+            err(
+                pos,
+                format!("regex pattern '{pattern}' does not compile: {e}"),
+            )
+        })?;
+    let text = args.pop().unwrap_or(Expr::Null);
+    Ok(Expr::Regex(Box::new(text), Pattern(compiled)))
 }

@@ -26,6 +26,8 @@ pub struct CompiledField {
     /// Section relevance (inherited) and the field's own, both must hold.
     pub(crate) relevant: Vec<Compiled>,
     pub(crate) constraint: Option<Compiled>,
+    /// The expression of a [`Derivation::Calculate`].
+    pub(crate) calculation: Option<Compiled>,
     /// Allowed values, for choice fields.
     pub(crate) choices: Vec<String>,
     /// Entry fields, for a repeat group.
@@ -232,12 +234,36 @@ fn compile_field(
         _ => {}
     }
 
-    if let Some(d) = &field.derived {
-        let (source, want) = match d {
-            Derivation::CitizenId { field, .. } => (field, "citizen_id"),
-            Derivation::Address { field, .. } => (field, "address_ref"),
-            Derivation::Geotrace { field, .. } => (field, "geotrace"),
-        };
+    let calculation = match &field.derived {
+        Some(Derivation::Calculate { expr }) => {
+            let c = compile_expr(expr, "calculation").map_err(fail)?;
+            check_refs(&c, "calculation", top, siblings).map_err(fail)?;
+            if !matches!(
+                field.kind,
+                FieldKind::Text { .. }
+                    | FieldKind::Integer { .. }
+                    | FieldKind::Decimal { .. }
+                    | FieldKind::Date { .. }
+                    | FieldKind::Datetime
+                    | FieldKind::SingleChoice { .. }
+            ) {
+                return Err(fail(format!(
+                    "a calculation fills text, integer, decimal, date, datetime or single_choice fields, not {}",
+                    field.kind.name()
+                )));
+            }
+            Some(c)
+        }
+        _ => None,
+    };
+
+    let source = match &field.derived {
+        Some(Derivation::CitizenId { field, .. }) => Some((field, "citizen_id")),
+        Some(Derivation::Address { field, .. }) => Some((field, "address_ref")),
+        Some(Derivation::Geotrace { field, .. }) => Some((field, "geotrace")),
+        Some(Derivation::Calculate { .. }) | None => None,
+    };
+    if let Some((source, want)) = source {
         let found = siblings
             .and_then(|s| s.get(source.as_str()))
             .or_else(|| top.get(source.as_str()));
@@ -304,6 +330,7 @@ fn compile_field(
         section,
         relevant,
         constraint,
+        calculation,
         choices,
         children,
     })

@@ -306,6 +306,13 @@ pub enum Derivation {
         /// The name of a field of the `address` form.
         part: String,
     },
+    /// Computed by an expression over other fields (an XLSForm `calculation`),
+    /// converted to the field's kind (a number for integer and decimal fields,
+    /// text otherwise); absent when the expression yields nothing.
+    Calculate {
+        /// The expression; it reads fields in scope like `relevant` does.
+        expr: String,
+    },
     /// From a track.
     Geotrace {
         /// The `geotrace` field (same scope or top level).

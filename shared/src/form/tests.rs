@@ -217,6 +217,14 @@ fn a_choice_outside_the_list_is_refused() {
     r#""derived": {"source": "citizen_id", "field": "nope", "part": "age"}"#,
     "derived from unknown field 'nope'"
 )]
+#[case(
+    r#""derived": {"source": "calculate", "expr": "count(nope) + 1"}"#,
+    "calculation expression 'count(nope) + 1' at position 6: unknown field 'nope'"
+)]
+#[case(
+    r#""derived": {"source": "calculate", "expr": "if(use == 'x', 1)"}"#,
+    "'if' takes 3 argument(s), got 2"
+)]
 fn load_errors_name_form_field_and_position(#[case] extra: &str, #[case] want: &str) {
     let json = format!(
         r#"{{"form_id": "t", "version": 1, "title": {{"zh": "t", "en": "t"}},
@@ -326,4 +334,70 @@ fn a_geopoint_keeps_its_accuracy_and_time_and_refuses_a_bad_time() {
         .validate(&values(json!({ "where": bad })), &ctx(&[]))
         .expect_err("a time that is not RFC 3339");
     assert_eq!(errors[0].code, ProblemCode::BadGeopoint);
+}
+
+fn calculating_form() -> Form {
+    Form::from_json(
+        &json!({
+            "form_id": "calc", "version": 1, "title": {"zh": "计算", "en": "Calc"},
+            "sections": [{"id": "s", "title": {"zh": "s", "en": "s"}, "fields": [
+                {"name": "adults", "label": {"zh": "成人", "en": "Adults"}, "kind": {"type": "integer"}},
+                {"name": "children", "label": {"zh": "儿童", "en": "Children"}, "kind": {"type": "integer"}},
+                {"name": "total", "label": {"zh": "合计", "en": "Total"}, "kind": {"type": "integer"},
+                 "derived": {"source": "calculate", "expr": "adults + children"}},
+                {"name": "size", "label": {"zh": "规模", "en": "Size"}, "kind": {"type": "text"},
+                 "derived": {"source": "calculate", "expr": "if(total > 5, 'large', 'small')"}},
+                {"name": "people", "label": {"zh": "人员", "en": "People"}, "kind": {"type": "repeat", "fields": [
+                    {"name": "name", "label": {"zh": "姓名", "en": "Name"}, "kind": {"type": "text"}},
+                    {"name": "greeting", "label": {"zh": "称呼", "en": "Greeting"}, "kind": {"type": "text"},
+                     "derived": {"source": "calculate", "expr": "name + ' of ' + size"}}
+                ]}}
+            ]}]
+        })
+        .to_string(),
+    )
+    .expect("test form loads")
+}
+
+#[test]
+fn calculated_fields_are_computed_in_order_and_never_taken_as_typed() {
+    let form = calculating_form();
+    let out = form
+        .validate(
+            &values(
+                json!({"adults": 4, "children": "3", "total": 99, "size": "tiny",
+                "people": [{"name": "张三", "greeting": "typed"}]}),
+            ),
+            &ctx(&[]),
+        )
+        .expect("valid");
+    assert_eq!(out["total"], json!(7), "a number for an integer field");
+    assert_eq!(
+        out["size"],
+        json!("large"),
+        "reads the total computed before it"
+    );
+    assert_eq!(out["people"][0]["greeting"], json!("张三 of large"));
+}
+
+#[test]
+fn a_calculation_that_yields_nothing_leaves_the_field_absent() {
+    let form = calculating_form();
+    let mut v = values(json!({"adults": 2, "total": 5}));
+    form.derive(&mut v, &ctx(&[]));
+    assert!(v.get("total").is_none(), "children missing: no total");
+    assert_eq!(v["size"], json!("small"));
+}
+
+#[test]
+fn a_calculation_cannot_fill_a_photo() {
+    let e = Form::from_json(
+        r#"{"form_id": "t", "version": 1, "title": {"zh": "t", "en": "t"},
+            "sections": [{"id": "s", "title": {"zh": "s", "en": "s"}, "fields": [
+                {"name": "p", "label": {"zh": "p", "en": "p"}, "kind": {"type": "photo", "max": 1},
+                 "derived": {"source": "calculate", "expr": "1"}}
+            ]}]}"#,
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not photo"), "{e}");
 }

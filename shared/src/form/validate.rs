@@ -152,6 +152,7 @@ fn validate_scope(
     //    Errors wait until relevance is known: a hidden field's value is dropped, not judged.
     let mut out = Values::new();
     let mut pending: Vec<(&str, Vec<FieldError>)> = Vec::new();
+    let mut repeats = Vec::new();
     for f in fields {
         let path = format!("{prefix}{}", f.name());
         let Some(v) = given.get(f.name()).filter(|v| !is_blank(v)) else {
@@ -160,33 +161,23 @@ fn validate_scope(
         if f.def.derived.is_some() {
             continue; // recomputed below, never taken as typed
         }
-        let mut field_errors = Vec::new();
-        let normalized = match &f.def.kind {
-            FieldKind::Repeat { .. } => Some(normalize_repeat(
-                f,
-                v,
-                given,
-                top,
-                &path,
-                ctx,
-                &mut field_errors,
-            )),
-            _ => normalize(f, v, ctx)
-                .map_err(|p| field_errors.push(error(&path, p)))
-                .ok(),
-        };
-        if let Some(n) = normalized.filter(|n| !n.is_null()) {
-            out.insert(f.name().to_owned(), n);
+        if matches!(f.def.kind, FieldKind::Repeat { .. }) {
+            repeats.push((f, v, path));
+            continue; // after the derived values, which the entries may read
         }
-        if !field_errors.is_empty() {
-            pending.push((f.name(), field_errors));
+        match normalize(f, v, ctx) {
+            Ok(n) if !n.is_null() => {
+                out.insert(f.name().to_owned(), n);
+            }
+            Ok(_) => {}
+            Err(p) => pending.push((f.name(), vec![error(&path, p)])),
         }
     }
 
     // 2. Derived values, from the normalized sources.
     for f in fields {
         if let Some(d) = &f.def.derived {
-            if let Some(v) = derive(d, &out, top, ctx) {
+            if let Some(v) = derive(f, d, &out, top, ctx) {
                 out.insert(f.name().to_owned(), v);
             } else if let Some(given) = given
                 .get(f.name())
@@ -196,6 +187,22 @@ fn validate_scope(
                 if ctx.addresses.is_none() && !is_blank(given) {
                     out.insert(f.name().to_owned(), given.clone());
                 }
+            }
+        }
+    }
+
+    // Repeat entries (top level only: repeats do not nest) see the top level
+    // as normalized and derived so far.
+    if !repeats.is_empty() {
+        let top_values = out.clone();
+        for (f, v, path) in repeats {
+            let mut field_errors = Vec::new();
+            let n = normalize_repeat(f, v, &top_values, &path, ctx, &mut field_errors);
+            if !n.is_null() {
+                out.insert(f.name().to_owned(), n);
+            }
+            if !field_errors.is_empty() {
+                pending.push((f.name(), field_errors));
             }
         }
     }
@@ -287,8 +294,7 @@ fn too_many(label: &Text, max: u32) -> Problem {
 fn normalize_repeat(
     f: &CompiledField,
     v: &Json,
-    given: &Values,
-    top: Option<&Values>,
+    top_values: &Values,
     path: &str,
     ctx: &ValidationContext<'_>,
     errors: &mut Vec<FieldError>,
@@ -308,9 +314,6 @@ fn normalize_repeat(
             errors.push(error(path, too_many(&f.def.label, *max)));
         }
     }
-    // Entries see the top level as given (normalized top-level values are not
-    // final yet); repeat entries only read plain top-level answers.
-    let top_values = top.unwrap_or(given);
     let out = items
         .iter()
         .enumerate()
@@ -587,10 +590,10 @@ fn derive_scope(
     for f in fields {
         match (&f.def.derived, &f.def.kind) {
             (Some(d), _) => {
-                let derived = derive_normalizing(d, values, top, ctx);
+                let derived = derive_normalizing(f, d, values, top, ctx);
                 match derived {
                     Some(v) => values.insert(f.name().to_owned(), v),
-                    None if matches!(d, Derivation::CitizenId { .. }) => values.remove(f.name()),
+                    None if !matches!(d, Derivation::Address { .. }) => values.remove(f.name()),
                     None => None,
                 };
             }
@@ -612,6 +615,7 @@ fn derive_scope(
 /// Like [`derive`], but reads an ID number as typed (full-width digits,
 /// lowercase x) by normalizing it first.
 fn derive_normalizing(
+    f: &CompiledField,
     d: &Derivation,
     scope: &Values,
     top: Option<&Values>,
@@ -625,11 +629,12 @@ fn derive_normalizing(
         let id = citizen_id::parse(raw, ctx.today, true).ok()?;
         return Some(id_part(&id, *part, ctx.today));
     }
-    derive(d, scope, top, ctx)
+    derive(f, d, scope, top, ctx)
 }
 
 /// Computes a derived value; `None` when its source is absent or unknown here.
 fn derive(
+    f: &CompiledField,
     d: &Derivation,
     scope: &Values,
     top: Option<&Values>,
@@ -646,6 +651,47 @@ fn derive(
             ctx.addresses?.address(&id)?.get(part).cloned()
         }
         Derivation::Geotrace { field, part } => trace_part(source(field)?.as_array()?, *part),
+        Derivation::Calculate { .. } => {
+            let record = RecordScope {
+                top: top.unwrap_or(scope),
+                item: top.map(|_| scope),
+                current: Value::Null,
+                today: ctx.today,
+            };
+            calculated(&f.def.kind, f.calculation.as_ref()?.eval(&record))
+        }
+    }
+}
+
+/// A calculation's result as the field's kind stores it; `None` when it yields
+/// nothing the kind can hold.
+fn calculated(kind: &FieldKind, v: Value) -> Option<Json> {
+    let text = match v {
+        Value::Str(s) => s,
+        Value::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => (n as i64).to_string(),
+        Value::Num(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null | Value::List(_) | Value::Opaque => return None,
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match kind {
+        FieldKind::Integer { .. } => text
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+            .map(|n| Json::from(n as i64)),
+        FieldKind::Decimal { .. } => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Json::Number),
+        FieldKind::Date { .. } => NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d")
+            .ok()
+            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+        _ => Some(Json::String(text.to_owned())),
     }
 }
 
