@@ -268,6 +268,9 @@ async function openHazard(p) {
   await p.click('.tab:has-text("Sent")');
   // The drafts shown first hold a hazard too (the shop's): wait for the Sent list.
   await p.waitForSelector('.tab.on:has-text("Sent")');
+  // The hazard may be the other officer's: the grid's list, newest first.
+  await p.click('#whose-grid');
+  await p.waitForSelector('#whose-grid.on');
   await p.locator('#records li', { hasText: 'Safety hazard' }).first().click();
   await p.waitForSelector('#f-description');
 }

@@ -333,15 +333,17 @@ test('measured in the browser: local save and address search, each from the page
   const saves = await page.evaluate(async ({ n, query, label }) => {
     const times = [];
     for (let i = 0; i < n; i++) {
-      // Back on the address picker after each save: the house again.
-      if (!(await window.bbUntil(() => document.getElementById('address-search'), 5000))) throw new Error('no address picker');
-      const search = document.getElementById('address-search');
-      search.value = query;
-      search.dispatchEvent(new Event('input', { bubbles: true }));
-      const first = () => document.querySelector('#address-results li');
-      if (!(await window.bbUntil(() => first()?.textContent === label, 5000))) throw new Error(`${label} is not the first address for ${query}`);
-      document.querySelector('#address-results li').click();
-      if (!(await window.bbUntil(() => document.getElementById('unchanged'), 5000))) throw new Error('the house did not open');
+      // The house once; after a visit is recorded the app stays on it.
+      if (!document.getElementById('unchanged')) {
+        if (!(await window.bbUntil(() => document.getElementById('address-search'), 5000))) throw new Error('no address picker');
+        const search = document.getElementById('address-search');
+        search.value = query;
+        search.dispatchEvent(new Event('input', { bubbles: true }));
+        const first = () => document.querySelector('#address-results li');
+        if (!(await window.bbUntil(() => first()?.textContent === label, 5000))) throw new Error(`${label} is not the first address for ${query}`);
+        document.querySelector('#address-results li').click();
+        if (!(await window.bbUntil(() => document.getElementById('unchanged'), 5000))) throw new Error('the house did not open');
+      }
       const notice = document.querySelector('.notice');
       if (notice) {
         notice.click();

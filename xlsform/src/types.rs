@@ -72,7 +72,7 @@ const METADATA: &[&str] = &[
 
 /// The types Beatbook takes, for messages.
 pub(crate) const SUPPORTED: &str = "text, integer, decimal, range, date, datetime, \
-select_one, select_multiple (or_other too), geopoint, image, note, calculate, begin/end group, \
+select_one, select_multiple (or_other too), geopoint, geotrace, image, note, calculate, begin/end group, \
 begin/end repeat, citizen_id, credit_code, phone, address_ref, record_ref";
 
 fn unsupported(zh: impl Into<String>, en: impl Into<String>) -> RowType {

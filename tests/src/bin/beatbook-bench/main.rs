@@ -16,6 +16,7 @@
 //! (`cargo build --release -p beatbook-server -p beatbook-tests --bin beatbook-bench`).
 
 mod compare;
+mod effort;
 mod load;
 mod pickers;
 mod postgres;

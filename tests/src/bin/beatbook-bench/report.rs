@@ -32,9 +32,14 @@ pub fn render_file(path: &Path) -> Result<String> {
             &serde_json::from_value::<crate::pickers::PickersFile>(json)
                 .with_context(|| format!("{} is not a pickers results file", path.display()))?,
         ))
+    } else if json.get("revisit_unchanged").is_some() {
+        Ok(crate::effort::render(
+            &serde_json::from_value::<crate::effort::EffortFile>(json)
+                .with_context(|| format!("{} is not an entry-effort file", path.display()))?,
+        ))
     } else {
         bail!(
-            "{} is neither a scale, a compare nor a pickers results file (written by `beatbook-bench scale`, `compare` or `pickers`)",
+            "{} is neither a scale, a compare, a pickers nor an entry-effort results file (written by `beatbook-bench scale`, `compare`, `pickers` or tests/e2e/field-app.test.mjs)",
             path.display()
         )
     }
@@ -379,7 +384,12 @@ mod tests {
     fn the_readme_shows_the_committed_results() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-        for file in ["docs/bench/compare.json", "docs/bench/scale.json"] {
+        for file in [
+            "docs/bench/compare.json",
+            "docs/bench/scale.json",
+            "docs/bench/pickers.json",
+            "docs/entry-effort.json",
+        ] {
             let rendered = render_file(&root.join(file)).expect(file);
             assert!(
                 readme.contains(rendered.trim()),
