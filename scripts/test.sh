@@ -3,7 +3,10 @@
 # fresh Debian machine with only Rust on it passes too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh fonts-noto-cjk
+# The ID card reader's models (idcard/MODELS.md), fetched from PyPI and checked.
+BEATBOOK_OCR_MODELS=$(scripts/ocr-models.sh)
+export BEATBOOK_OCR_MODELS
 
 # One throwaway PostgreSQL cluster (loopback only) for the whole run: the
 # PostgreSQL backend's own tests, the end-to-end suites' PostgreSQL pass and

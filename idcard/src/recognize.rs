@@ -1,0 +1,171 @@
+//! Text-line recognition: each detected box is cut out upright at the
+//! model's height and read by PP-OCRv4's CTC recognizer, keeping each
+//! character's probability and the model's next guesses for it.
+
+use image::{Rgb, RgbImage};
+use imageproc::geometric_transformations::{warp_into_with, Interpolation, Projection};
+use tract_onnx::prelude::*;
+
+use crate::check::ReadChar;
+use crate::detect::TextBox;
+use crate::error::IdCardError;
+use crate::models::{Models, REC_HEIGHT, REC_WIDTHS};
+
+/// The recognizer's output steps are 8 pixels of input each.
+const STEP: usize = 8;
+/// Longest line fed to the recognizer, in pixels at its height (a longer one is squeezed).
+const MAX_WIDTH: usize = REC_WIDTHS[REC_WIDTHS.len() - 1];
+/// How many next guesses to keep per character.
+const ALTERNATIVES: usize = 3;
+
+/// Cuts the box out of `image`, upright, `REC_HEIGHT` pixels high.
+pub(crate) fn crop(image: &RgbImage, text_box: &TextBox) -> Option<RgbImage> {
+    if text_box.height < 1.0 || text_box.width < 1.0 {
+        return None;
+    }
+    let scale = REC_HEIGHT as f32 / text_box.height;
+    let width = ((text_box.width * scale).round() as usize).clamp(STEP, MAX_WIDTH);
+    let (w, h) = (width as f32, REC_HEIGHT as f32);
+    let projection =
+        Projection::from_control_points([(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)], text_box.corners())?;
+    let mut out = RgbImage::new(width as u32, REC_HEIGHT as u32);
+    warp_into_with(
+        image,
+        |x, y| projection * (x, y),
+        Interpolation::Bilinear,
+        Rgb([255, 255, 255]),
+        &mut out,
+    );
+    Some(out)
+}
+
+/// Reads one upright line cut by [`crop`].
+pub(crate) fn recognize(models: &Models, line: &RgbImage) -> Result<Vec<ReadChar>, IdCardError> {
+    let (plan, width) = models.rec.plan(line.width() as usize)?;
+    // BGR scaled to −1…1; the padding on the right is 0 (mid grey), as
+    // PaddleOCR pads.
+    let input = tract_ndarray::Array4::from_shape_fn((1, 3, REC_HEIGHT, width), |(_, c, y, x)| {
+        if x < line.width() as usize {
+            f32::from(line.get_pixel(x as u32, y as u32).0[2 - c]) / 127.5 - 1.0
+        } else {
+            0.0
+        }
+    });
+    let out = plan
+        .run(tvec!(Tensor::from(input).into()))
+        .map_err(IdCardError::inference)?;
+    let probs = out[0]
+        .to_array_view::<f32>()
+        .map_err(IdCardError::inference)?;
+    let shape = probs.shape().to_vec();
+    let [_, steps, classes] = shape[..] else {
+        return Err(IdCardError::Inference(format!(
+            "the recognizer gave an output of shape {shape:?}"
+        )));
+    };
+    let probs = probs
+        .to_shape((steps, classes))
+        .map_err(IdCardError::inference)?;
+    Ok(decode(
+        (0..steps).map(|t| probs.row(t).to_vec()),
+        &models.charset,
+    ))
+}
+
+/// CTC greedy decoding: the best class at each step, repeats merged, blanks
+/// (class 0) dropped. A character's confidence is its best step's
+/// probability; its alternatives are that step's next classes.
+pub(crate) fn decode(steps: impl Iterator<Item = Vec<f32>>, charset: &[String]) -> Vec<ReadChar> {
+    let mut out: Vec<ReadChar> = Vec::new();
+    let mut previous = 0usize;
+    for step in steps {
+        let (best, p) = step
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0));
+        let ch = charset.get(best).and_then(|s| s.chars().next());
+        match ch {
+            Some(ch) if best != 0 => {
+                if best == previous {
+                    if let Some(last) = out.last_mut() {
+                        if p > last.confidence {
+                            last.confidence = p;
+                            last.alternatives = alternatives(&step, best, charset);
+                        }
+                    }
+                } else {
+                    out.push(ReadChar {
+                        ch,
+                        confidence: p,
+                        alternatives: alternatives(&step, best, charset),
+                    });
+                }
+            }
+            _ => {}
+        }
+        previous = best;
+    }
+    out
+}
+
+fn alternatives(step: &[f32], best: usize, charset: &[String]) -> Vec<char> {
+    let mut ranked: Vec<(usize, f32)> = step
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(i, _)| i != best && i != 0)
+        .collect();
+    let n = ALTERNATIVES.min(ranked.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    ranked.select_nth_unstable_by(n - 1, |a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(n);
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked
+        .into_iter()
+        .filter_map(|(i, _)| charset.get(i).and_then(|s| s.chars().next()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charset() -> Vec<String> {
+        ["", "1", "7", "张"].iter().map(|s| s.to_string()).collect()
+    }
+
+    fn step(best: usize, p: f32) -> Vec<f32> {
+        let mut v = vec![0.01; 4];
+        v[best] = p;
+        v
+    }
+
+    #[test]
+    fn repeats_merge_and_blanks_separate() {
+        let steps = vec![
+            step(1, 0.6),
+            step(1, 0.9),
+            step(0, 0.9),
+            step(1, 0.8),
+            step(3, 0.7),
+            step(0, 0.9),
+        ];
+        let got = decode(steps.into_iter(), &charset());
+        let text: String = got.iter().map(|c| c.ch).collect();
+        assert_eq!(text, "11张");
+        assert_eq!(got[0].confidence, 0.9);
+        assert_eq!(got[2].confidence, 0.7);
+    }
+
+    #[test]
+    fn the_next_guess_is_kept() {
+        let mut s = step(1, 0.5);
+        s[2] = 0.4;
+        let got = decode(vec![s].into_iter(), &charset());
+        assert_eq!(got[0].alternatives.first(), Some(&'7'));
+    }
+}
