@@ -16,8 +16,8 @@ use serde::Serialize;
 /// the single-character search (letters where digits belong always are).
 pub const SUSPECT_BELOW: f32 = 0.97;
 
-/// One character of the ID number as the recognizer read it.
-#[derive(Debug, Clone, PartialEq)]
+/// One character as the recognizer read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadChar {
     /// The character read.
     pub ch: char,
@@ -133,16 +133,20 @@ pub fn check_id(chars: &[ReadChar], card: CardEvidence, today: NaiveDate) -> Che
         }
     }
 
-    let accept = |candidate: &[char]| -> Option<CitizenId> {
+    // A number that passes as read stands on its own check character; the
+    // card's other lines only choose between candidate corrections (they can
+    // be misread too, and a disagreement is flagged on them instead).
+    let accept = |candidate: &[char], with_card: bool| -> Option<CitizenId> {
         let text: String = candidate.iter().collect();
         let id = citizen_id::parse(&text, today, false).ok()?;
         let known = divisions().lookup(id.division_code(), None).is_some();
-        let agrees = card.birth_date.is_none_or(|d| d == id.birth_date())
-            && card.gender.is_none_or(|g| g == id.gender());
+        let agrees = !with_card
+            || card.birth_date.is_none_or(|d| d == id.birth_date())
+                && card.gender.is_none_or(|g| g == id.gender());
         (known && agrees).then_some(id)
     };
 
-    if let Some(id) = accept(&number) {
+    if let Some(id) = accept(&number, false) {
         let check = if forced.is_empty() {
             IdCheck::Valid
         } else {
@@ -163,7 +167,7 @@ pub fn check_id(chars: &[ReadChar], card: CardEvidence, today: NaiveDate) -> Che
         for to in candidates_for(read_char, current, position == 17) {
             let mut candidate = number.clone();
             candidate[position] = to;
-            if let Some(id) = accept(&candidate) {
+            if let Some(id) = accept(&candidate, true) {
                 let change = Change {
                     position,
                     from: read_char.ch,
@@ -439,14 +443,29 @@ mod tests {
     }
 
     #[test]
-    fn a_number_whose_birth_date_disagrees_with_the_card_is_not_accepted() {
+    fn a_number_that_passes_as_read_is_not_overruled_by_a_misread_birth_line() {
+        let card = CardEvidence {
+            birth_date: NaiveDate::from_ymd_opt(1985, 6, 15),
+            gender: Some(Gender::Female),
+        };
+        let got = check_id(&read(&valid(), &[]), card, today());
+        assert_eq!(got.check, IdCheck::Valid);
+        assert_eq!(got.id.map(|id| id.to_string()), Some(valid()));
+    }
+
+    #[test]
+    fn a_correction_that_disagrees_with_the_card_is_not_made() {
+        // The sequence digit misread; the only single change that passes
+        // the check would give a number the card's birth line contradicts.
+        let number = valid();
+        let misread = with(&number, 16, '8');
         let card = CardEvidence {
             birth_date: NaiveDate::from_ymd_opt(1985, 6, 15),
             gender: None,
         };
-        let got = check_id(&read(&valid(), &[]), card, today());
+        let got = check_id(&read(&misread, &[16]), card, today());
         assert_eq!(got.id, None);
-        assert!(matches!(got.check, IdCheck::Rejected(_)));
+        assert_eq!(got.check, IdCheck::Rejected(Rejection::NoCorrection));
     }
 
     #[test]

@@ -45,6 +45,11 @@ const LABELS: [(Label, &str); 5] = [
     (Label::Number, "公民身份号码"),
 ];
 
+/// One detected box's characters.
+type Segment = Vec<ReadChar>;
+/// The boxes on one line of the card, left to right.
+type Row = Vec<Segment>;
+
 /// Splits recognized lines into the card's fields.
 pub fn read_layout(lines: &[TextLine]) -> CardText {
     let rows = rows(lines);
@@ -57,16 +62,16 @@ pub fn read_layout(lines: &[TextLine]) -> CardText {
     let number_row = rows
         .iter()
         .enumerate()
-        .map(|(i, row)| (i, number_run(row).len()))
+        .map(|(i, row)| (i, number_run(&flat(row)).len()))
         .filter(|&(_, len)| len >= 12)
         .max_by_key(|&(i, len)| (len, i))
         .map(|(i, _)| i);
     if let Some(i) = number_row {
-        card.id_number = number_run(&rows[i]);
+        card.id_number = number_run(&flat(&rows[i]));
     }
-    let above: &[Vec<ReadChar>] = &rows[..number_row.unwrap_or(rows.len())];
+    let above: &[Row] = &rows[..number_row.unwrap_or(rows.len())];
 
-    let labelled: Vec<Option<(Label, usize)>> = above.iter().map(|row| label_of(row)).collect();
+    let labelled: Vec<Option<(Label, Row)>> = above.iter().map(|row| label_of(row)).collect();
     let find = |label: Label| {
         labelled
             .iter()
@@ -76,45 +81,61 @@ pub fn read_layout(lines: &[TextLine]) -> CardText {
     let row_for = |label: Label, place: usize| {
         find(label).or_else(|| (place < above.len() && labelled[place].is_none()).then_some(place))
     };
-    let value = |row: usize| -> Vec<ReadChar> {
-        let start = labelled[row].map_or(0, |(_, end)| end);
-        above[row][start..].to_vec()
+    let value = |row: usize| -> Row {
+        match &labelled[row] {
+            Some((_, value)) => value.clone(),
+            None => above[row].clone(),
+        }
     };
 
     if let Some(row) = row_for(Label::Name, 0) {
-        card.name = value(row);
+        card.name = flat(&value(row));
     }
     if let Some(row) = row_for(Label::Gender, 1) {
         let rest = value(row);
-        if let Some(g) = rest.iter().position(|c| c.ch == '男' || c.ch == '女') {
-            card.gender = vec![rest[g].clone()];
+        let text = flat(&rest);
+        if let Some(g) = text.iter().find(|c| c.ch == '男' || c.ch == '女') {
+            card.gender = vec![g.clone()];
         }
-        if let Some(end) = after_label(&rest, "民族") {
-            card.ethnicity = rest[end..].to_vec();
-        }
+        let ethnicity_at = rest.iter().position(|segment| is_label(segment, "民族"));
+        card.ethnicity = match ethnicity_at {
+            Some(i) => flat(&rest[i + 1..]),
+            None => after_label(&text, "民族")
+                .map(|end| text[end..].to_vec())
+                .unwrap_or_default(),
+        };
     }
     if let Some(row) = row_for(Label::Birth, 2) {
-        card.birth = value(row);
+        card.birth = flat(&value(row));
     }
     if let Some(first) = row_for(Label::Address, 3) {
-        card.address = value(first);
+        card.address = flat(&value(first));
         for row in above.iter().skip(first + 1) {
-            card.address.extend(row.iter().cloned());
+            card.address.extend(flat(row));
         }
     }
     card
 }
 
 /// Joins boxes into rows (top to bottom), each row's boxes left to right.
-fn rows(lines: &[TextLine]) -> Vec<Vec<ReadChar>> {
-    let mut sorted: Vec<&TextLine> = lines.iter().filter(|l| !l.chars.is_empty()).collect();
+/// Boxes with no letter, digit or Chinese character (marks in the photo)
+/// are left out.
+fn rows(lines: &[TextLine]) -> Vec<Row> {
+    let mut sorted: Vec<&TextLine> = lines
+        .iter()
+        .filter(|l| l.chars.iter().any(|c| c.ch.is_alphanumeric()))
+        .collect();
     sorted.sort_by(|a, b| a.middle().total_cmp(&b.middle()));
     let mut rows: Vec<Vec<&TextLine>> = Vec::new();
     for line in sorted {
+        // Overlapping the row's mean box by half the shorter height: labels
+        // are smaller than values and share their baseline, not their centre.
         let joins = rows.last().is_some_and(|row| {
-            let first = row[0];
-            let overlap = first.bottom.min(line.bottom) - first.top.max(line.top);
-            overlap > 0.5 * first.height().min(line.height())
+            let n = row.len() as f32;
+            let top = row.iter().map(|l| l.top).sum::<f32>() / n;
+            let bottom = row.iter().map(|l| l.bottom).sum::<f32>() / n;
+            let overlap = bottom.min(line.bottom) - top.max(line.top);
+            overlap > 0.5 * (bottom - top).min(line.height())
         });
         match rows.last_mut() {
             Some(row) if joins => row.push(line),
@@ -125,18 +146,48 @@ fn rows(lines: &[TextLine]) -> Vec<Vec<ReadChar>> {
         .map(|mut row| {
             row.sort_by(|a, b| a.left.total_cmp(&b.left));
             row.into_iter()
-                .flat_map(|l| l.chars.iter().filter(|c| !c.ch.is_whitespace()).cloned())
+                .map(|l| {
+                    l.chars
+                        .iter()
+                        .filter(|c| !c.ch.is_whitespace())
+                        .cloned()
+                        .collect()
+                })
                 .collect()
         })
         .collect()
 }
 
-/// The label a row starts with and where its value begins.
-fn label_of(row: &[ReadChar]) -> Option<(Label, usize)> {
-    // Only near the start of the row: a label is at most a character or two in.
+fn flat(segments: &[Segment]) -> Vec<ReadChar> {
+    segments.iter().flatten().cloned().collect()
+}
+
+/// Whether a box holds only (part of) the label `word`: "出" for 出生 when
+/// the detector split or lost a character.
+fn is_label(segment: &[ReadChar], word: &str) -> bool {
+    !segment.is_empty()
+        && segment.len() <= word.chars().count()
+        && segment.iter().all(|c| word.contains(c.ch))
+}
+
+/// The label a row starts with, and the row's value.
+fn label_of(row: &Row) -> Option<(Label, Row)> {
     LABELS.iter().find_map(|&(label, word)| {
-        let end = after_label(row, word)?;
-        (end <= word.chars().count() + 2).then_some((label, end))
+        // The label in boxes of its own (whole, split, or partly read).
+        let own = row.iter().take_while(|s| is_label(s, word)).count();
+        if own > 0 {
+            return Some((label, row[own..].to_vec()));
+        }
+        // The label at the start of the first box, the value after it; only
+        // near the start: a label is at most a character or two in.
+        let first = row.first()?;
+        let end = after_label(first, word)?;
+        if end > word.chars().count() + 2 {
+            return None;
+        }
+        let mut value = vec![first[end..].to_vec()];
+        value.extend(row[1..].iter().cloned());
+        Some((label, value))
     })
 }
 
@@ -152,7 +203,11 @@ fn after_label(row: &[ReadChar], label: &str) -> Option<usize> {
     if let Some(i) = text.iter().position(|&c| c == last) {
         return Some(i + 1);
     }
-    text.iter().position(|&c| c == first).map(|i| i + word.len())
+    // Only the first character read: the next one is the misread rest of
+    // the label, unless it is a digit (the birth date's year).
+    let i = text.iter().position(|&c| c == first)?;
+    let next_is_label = text.get(i + 1).is_some_and(|c| !c.is_ascii_digit());
+    Some(i + 1 + usize::from(next_is_label && word.len() > 1))
 }
 
 /// The longest run of characters that can be part of an ID number.
@@ -243,6 +298,27 @@ mod tests {
         assert_eq!(text(&card.birth), "1990年1月2日");
         assert_eq!(text(&card.address), "新疆乌鲁木齐市");
         assert_eq!(text(&card.id_number), "65010219900102002X");
+    }
+
+    #[test]
+    fn a_label_split_or_half_lost_in_its_own_boxes_is_not_taken_for_the_value() {
+        let card = read_layout(&[
+            line("姓", 10.0, 12.0),
+            line("名", 35.0, 12.0),
+            line("马霞", 90.0, 6.0),
+            line("女", 90.0, 52.0),
+            line("民族", 200.0, 50.0),
+            line("今", 280.0, 49.0),
+            line("出", 10.0, 95.0),
+            line("1946年6月23日", 90.0, 88.0),
+            line("）", 400.0, 70.0),
+            line("450103194606239443", 150.0, 230.0),
+        ]);
+        assert_eq!(text(&card.name), "马霞");
+        assert_eq!(text(&card.gender), "女");
+        assert_eq!(text(&card.ethnicity), "今");
+        assert_eq!(text(&card.birth), "1946年6月23日");
+        assert_eq!(text(&card.id_number), "450103194606239443");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! A line of text the recognizer read, with where it sits on the card.
 
+use serde::Serialize;
+
 use crate::check::ReadChar;
 
 /// One detected text box, recognized.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TextLine {
     /// The characters, left to right, each with its confidence.
     pub chars: Vec<ReadChar>,

@@ -35,7 +35,7 @@ pub(crate) type Plan = TypedRunnableModel<TypedModel>;
 /// is padded to the next one. tract cannot leave the width open in this
 /// model (a reshape's shape would depend on it), so each is a plan of its
 /// own, prepared on first use.
-pub(crate) const REC_WIDTHS: [usize; 7] = [128, 256, 384, 512, 768, 1024, 1280];
+pub(crate) const REC_WIDTHS: [usize; 10] = [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280];
 
 /// The recognizer: the parsed model, and a plan per width used so far.
 pub(crate) struct Recognition {

@@ -2,7 +2,7 @@
 //! and what the check character did with the number.
 
 use beatbook_schema::validate::citizen_id::Gender;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use crate::check::{check_id, CardEvidence, IdCheck, ReadChar};
@@ -96,7 +96,14 @@ pub struct CardReading {
 
 /// Turns the card's text into checked fields.
 pub(crate) fn assemble(text: &CardText, today: NaiveDate) -> CardReading {
-    let name = field_of(clean(&text.name, |c| !c.is_ascii_punctuation() && !c.is_whitespace()));
+    let mut name = field_of(clean(&text.name, |c| {
+        !c.is_ascii_punctuation() && !c.is_whitespace()
+    }));
+    // Every name has a surname and a given name: one character is a name
+    // partly lost (to glare, say), however sure the model was of it.
+    if name.value.chars().count() == 1 {
+        name.flag = Flag::LowConfidence;
+    }
     let address = field_of(clean(&text.address, |c| !c.is_whitespace()));
 
     let mut gender = match text.gender.first() {
@@ -113,8 +120,9 @@ pub(crate) fn assemble(text: &CardText, today: NaiveDate) -> CardReading {
 
     let (birth, mut birth_date) = birth_date(&text.birth);
 
+    let plausible = |d: &NaiveDate| d.year() >= 1900 && *d <= today;
     let evidence = CardEvidence {
-        birth_date: birth.filter(|_| birth_date.confidence >= CONFIDENT),
+        birth_date: birth.filter(|d| birth_date.confidence >= CONFIDENT && plausible(d)),
         gender: card_gender.filter(|_| gender.confidence >= CONFIDENT),
     };
     let checked = check_id(&text.id_number, evidence, today);

@@ -11,8 +11,8 @@ use crate::detect::TextBox;
 use crate::error::IdCardError;
 use crate::models::{Models, REC_HEIGHT, REC_WIDTHS};
 
-/// The recognizer's output steps are 8 pixels of input each.
-const STEP: usize = 8;
+/// Narrowest line cut, in pixels.
+const MIN_WIDTH: usize = 8;
 /// Longest line fed to the recognizer, in pixels at its height (a longer one is squeezed).
 const MAX_WIDTH: usize = REC_WIDTHS[REC_WIDTHS.len() - 1];
 /// How many next guesses to keep per character.
@@ -24,7 +24,7 @@ pub(crate) fn crop(image: &RgbImage, text_box: &TextBox) -> Option<RgbImage> {
         return None;
     }
     let scale = REC_HEIGHT as f32 / text_box.height;
-    let width = ((text_box.width * scale).round() as usize).clamp(STEP, MAX_WIDTH);
+    let width = ((text_box.width * scale).round() as usize).clamp(MIN_WIDTH, MAX_WIDTH);
     let (w, h) = (width as f32, REC_HEIGHT as f32);
     let projection =
         Projection::from_control_points([(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)], text_box.corners())?;
@@ -39,8 +39,78 @@ pub(crate) fn crop(image: &RgbImage, text_box: &TextBox) -> Option<RgbImage> {
     Some(out)
 }
 
-/// Reads one upright line cut by [`crop`].
-pub(crate) fn recognize(models: &Models, line: &RgbImage) -> Result<Vec<ReadChar>, IdCardError> {
+/// Reads the upright lines cut by [`crop`]: packed side by side, a blank
+/// gap between them, into as few recognizer inputs as fit (one run over a
+/// wide input costs less than many over short padded ones), then each
+/// character handed back to the line it was read from.
+pub(crate) fn recognize_all(
+    models: &Models,
+    lines: &[&RgbImage],
+) -> Result<Vec<Vec<ReadChar>>, IdCardError> {
+    let mut read: Vec<Vec<ReadChar>> = vec![Vec::new(); lines.len()];
+    for row in pack(lines) {
+        let (strip, offsets) = row_image(lines, &row);
+        let chars = run(models, &strip)?;
+        for (x, ch) in chars {
+            // The line nearest where the character was seen: the recognizer
+            // may place a line's first character a step or two early.
+            let owner = row.iter().zip(&offsets).min_by_key(|(&i, &offset)| {
+                let end = offset + lines[i].width() as usize;
+                offset.saturating_sub(x) + (x + 1).saturating_sub(end)
+            });
+            if let Some((&i, _)) = owner {
+                read[i].push(ch);
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// Blank pixels between packed lines: enough for the recognizer to see a
+/// break (and so not merge the same character ending one line and
+/// starting the next).
+const GAP: usize = 16;
+
+/// Groups line indices into rows no wider than [`MAX_WIDTH`], longest
+/// lines first, each into the first row with room.
+fn pack(lines: &[&RgbImage]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lines[i].width()));
+    let mut rows: Vec<(Vec<usize>, usize)> = Vec::new();
+    for i in order {
+        let width = lines[i].width() as usize;
+        match rows
+            .iter_mut()
+            .find(|(_, used)| used + GAP + width <= MAX_WIDTH)
+        {
+            Some((row, used)) => {
+                row.push(i);
+                *used += GAP + width;
+            }
+            None => rows.push((vec![i], width)),
+        }
+    }
+    rows.into_iter().map(|(row, _)| row).collect()
+}
+
+/// The row's lines side by side on white, and where each starts.
+fn row_image(lines: &[&RgbImage], row: &[usize]) -> (RgbImage, Vec<usize>) {
+    let width: usize = row.iter().map(|&i| lines[i].width() as usize).sum::<usize>()
+        + GAP * row.len().saturating_sub(1);
+    let mut strip = RgbImage::from_pixel(width as u32, REC_HEIGHT as u32, Rgb([255, 255, 255]));
+    let mut offsets = Vec::with_capacity(row.len());
+    let mut x = 0;
+    for &i in row {
+        image::imageops::replace(&mut strip, lines[i], x as i64, 0);
+        offsets.push(x);
+        x += lines[i].width() as usize + GAP;
+    }
+    (strip, offsets)
+}
+
+/// Recognizes one strip; each character with the x (in the strip) where
+/// the recognizer saw it.
+fn run(models: &Models, line: &RgbImage) -> Result<Vec<(usize, ReadChar)>, IdCardError> {
     let (plan, width) = models.rec.plan(line.width() as usize)?;
     // BGR scaled to −1…1; the padding on the right is 0 (mid grey), as
     // PaddleOCR pads.
@@ -66,19 +136,24 @@ pub(crate) fn recognize(models: &Models, line: &RgbImage) -> Result<Vec<ReadChar
     let probs = probs
         .to_shape((steps, classes))
         .map_err(IdCardError::inference)?;
-    Ok(decode(
-        (0..steps).map(|t| probs.row(t).to_vec()),
-        &models.charset,
-    ))
+    let step_width = width / steps.max(1);
+    Ok(decode((0..steps).map(|t| probs.row(t).to_vec()), &models.charset)
+        .into_iter()
+        .map(|(step, ch)| (step * step_width + step_width / 2, ch))
+        .collect())
 }
 
 /// CTC greedy decoding: the best class at each step, repeats merged, blanks
 /// (class 0) dropped. A character's confidence is its best step's
-/// probability; its alternatives are that step's next classes.
-pub(crate) fn decode(steps: impl Iterator<Item = Vec<f32>>, charset: &[String]) -> Vec<ReadChar> {
-    let mut out: Vec<ReadChar> = Vec::new();
+/// probability; its alternatives are that step's next classes. Each comes
+/// with the step it started at.
+pub(crate) fn decode(
+    steps: impl Iterator<Item = Vec<f32>>,
+    charset: &[String],
+) -> Vec<(usize, ReadChar)> {
+    let mut out: Vec<(usize, ReadChar)> = Vec::new();
     let mut previous = 0usize;
-    for step in steps {
+    for (t, step) in steps.enumerate() {
         let (best, p) = step
             .iter()
             .copied()
@@ -89,18 +164,21 @@ pub(crate) fn decode(steps: impl Iterator<Item = Vec<f32>>, charset: &[String]) 
         match ch {
             Some(ch) if best != 0 => {
                 if best == previous {
-                    if let Some(last) = out.last_mut() {
+                    if let Some((_, last)) = out.last_mut() {
                         if p > last.confidence {
                             last.confidence = p;
                             last.alternatives = alternatives(&step, best, charset);
                         }
                     }
                 } else {
-                    out.push(ReadChar {
-                        ch,
-                        confidence: p,
-                        alternatives: alternatives(&step, best, charset),
-                    });
+                    out.push((
+                        t,
+                        ReadChar {
+                            ch,
+                            confidence: p,
+                            alternatives: alternatives(&step, best, charset),
+                        },
+                    ));
                 }
             }
             _ => {}
@@ -155,10 +233,12 @@ mod tests {
             step(0, 0.9),
         ];
         let got = decode(steps.into_iter(), &charset());
-        let text: String = got.iter().map(|c| c.ch).collect();
+        let text: String = got.iter().map(|(_, c)| c.ch).collect();
         assert_eq!(text, "11张");
-        assert_eq!(got[0].confidence, 0.9);
-        assert_eq!(got[2].confidence, 0.7);
+        assert_eq!(got[0].1.confidence, 0.9);
+        assert_eq!(got[2].1.confidence, 0.7);
+        let starts: Vec<usize> = got.iter().map(|(t, _)| *t).collect();
+        assert_eq!(starts, [0, 3, 4]);
     }
 
     #[test]
@@ -166,6 +246,23 @@ mod tests {
         let mut s = step(1, 0.5);
         s[2] = 0.4;
         let got = decode(vec![s].into_iter(), &charset());
-        assert_eq!(got[0].alternatives.first(), Some(&'7'));
+        assert_eq!(got[0].1.alternatives.first(), Some(&'7'));
+    }
+
+    #[test]
+    fn packing_fills_rows_up_to_the_widest_input() {
+        let widths = [1000u32, 300, 200, 100, 900, 50];
+        let lines: Vec<RgbImage> = widths.iter().map(|&w| RgbImage::new(w, 48)).collect();
+        let refs: Vec<&RgbImage> = lines.iter().collect();
+        let rows = pack(&refs);
+        for row in &rows {
+            let used: usize = row.iter().map(|&i| widths[i] as usize).sum::<usize>()
+                + GAP * (row.len() - 1);
+            assert!(used <= MAX_WIDTH, "{row:?}");
+        }
+        let mut all: Vec<usize> = rows.concat();
+        all.sort_unstable();
+        assert_eq!(all, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(rows.len(), 3);
     }
 }

@@ -61,6 +61,9 @@ fn main() -> anyhow::Result<()> {
     let reader = Recognizer::from_dir_with(&models, Options { det_size })
         .with_context(|| format!("loading the models from {}", models.display()))?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    reader.warm_up()?;
+    let warm_up_ms = started.elapsed().as_secs_f64() * 1e3;
     let fonts = Fonts::find()?;
     if let Some(dir) = &args.dump {
         std::fs::create_dir_all(dir)?;
@@ -78,7 +81,16 @@ fn main() -> anyhow::Result<()> {
             if let Some(dir) = &args.dump {
                 let stem = format!("{}-{i:03}", level.name());
                 std::fs::write(dir.join(format!("{stem}.jpg")), &sample.jpeg)?;
-                let both = json!({ "truth": sample.person, "read": card });
+                let photo = image::load_from_memory(&sample.jpeg)?.to_rgb8();
+                let lines: Vec<String> = reader
+                    .read_lines(&photo)?
+                    .iter()
+                    .map(|line| {
+                        let (l, t, r, b) = (line.left, line.top, line.right, line.bottom);
+                        format!("{l:.0},{t:.0} {r:.0},{b:.0}: {}", line.text())
+                    })
+                    .collect();
+                let both = json!({ "truth": sample.person, "read": card, "lines": lines });
                 std::fs::write(
                     dir.join(format!("{stem}.json")),
                     serde_json::to_string_pretty(&both)?,
@@ -106,6 +118,7 @@ fn main() -> anyhow::Result<()> {
                  "cards": args.per_level * Level::ALL.len() as u64 },
         "det_size": [det_size.0, det_size.1],
         "model_load_ms": round(load_ms),
+        "warm_up_ms": round(warm_up_ms),
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
         "machine": machine(),
         "commit": command("git", &["rev-parse", "--short", "HEAD"]),
@@ -117,7 +130,7 @@ fn main() -> anyhow::Result<()> {
             "id_wrong_corrected": "a number changed by the check-character correction into one that is not the card's (flagged corrected)",
             "id_rejected": "no number filled: flagged invalid or missing, left for the officer",
             "address_char_accuracy": "mean of 1 - edit distance / length over the cards",
-            "ms_per_card": "read_card on the JPEG bytes (decode, detect, recognize, check), one thread",
+            "ms_per_card": "read_card on the JPEG bytes (decode, detect, direction, recognize, check), one thread, after Recognizer::warm_up",
         },
     });
     if let Some(dir) = args.out.parent() {
