@@ -152,7 +152,11 @@ pub fn check_id(chars: &[ReadChar], card: CardEvidence, today: NaiveDate) -> Che
         } else {
             IdCheck::Corrected { changes: forced }
         };
-        return Checked { id: Some(id), read, check };
+        return Checked {
+            id: Some(id),
+            read,
+            check,
+        };
     }
 
     // One change at an uncertain character, to something it is easily
@@ -315,7 +319,10 @@ mod tests {
     #[case('0', 'O')]
     #[case('1', 'I')]
     #[case('5', 'S')]
-    fn a_letter_where_a_digit_belongs_is_mapped_and_reported(#[case] digit: char, #[case] letter: char) {
+    fn a_letter_where_a_digit_belongs_is_mapped_and_reported(
+        #[case] digit: char,
+        #[case] letter: char,
+    ) {
         let number = valid();
         let position = number.find(digit).expect("the digit occurs");
         let got = check_id(
@@ -486,7 +493,10 @@ mod tests {
     fn a_wrong_length_is_rejected(#[case] len: usize) {
         let text: String = valid().chars().cycle().take(len).collect();
         let got = check_id(&read(&text, &[]), CardEvidence::default(), today());
-        assert_eq!(got.check, IdCheck::Rejected(Rejection::Length { read: len }));
+        assert_eq!(
+            got.check,
+            IdCheck::Rejected(Rejection::Length { read: len })
+        );
     }
 
     #[test]

@@ -132,7 +132,11 @@ fn rotated_rect(corners: &[Point<i32>; 4]) -> Option<TextBox> {
         (e2, e1)
     };
     // Point the width to the right.
-    let along = if along.0 < 0.0 { (-along.0, -along.1) } else { along };
+    let along = if along.0 < 0.0 {
+        (-along.0, -along.1)
+    } else {
+        along
+    };
     let mut angle = along.1.atan2(along.0);
     if !angle.is_finite() {
         angle = 0.0;
@@ -171,7 +175,9 @@ mod tests {
             height: 10.0,
             angle: 0.1,
         };
-        let corners = b.corners().map(|(x, y)| Point::new(x.round() as i32, y.round() as i32));
+        let corners = b
+            .corners()
+            .map(|(x, y)| Point::new(x.round() as i32, y.round() as i32));
         let back = rotated_rect(&corners).expect("a rectangle");
         assert!((back.width - 80.0).abs() < 1.5, "{back:?}");
         assert!((back.height - 10.0).abs() < 1.5, "{back:?}");

@@ -98,11 +98,15 @@ pub fn read_layout(lines: &[TextLine]) -> CardText {
             card.gender = vec![g.clone()];
         }
         let ethnicity_at = rest.iter().position(|segment| is_label(segment, "民族"));
-        card.ethnicity = match ethnicity_at {
-            Some(i) => flat(&rest[i + 1..]),
-            None => after_label(&text, "民族")
-                .map(|end| text[end..].to_vec())
-                .unwrap_or_default(),
+        let gender_at = rest
+            .iter()
+            .position(|segment| segment.iter().any(|c| c.ch == '男' || c.ch == '女'));
+        card.ethnicity = match (ethnicity_at, after_label(&text, "民族"), gender_at) {
+            (Some(i), _, _) => flat(&rest[i + 1..]),
+            (None, Some(end), _) => text[end..].to_vec(),
+            // The label not read: what follows the gender's box.
+            (None, None, Some(i)) => flat(&rest[i + 1..]),
+            (None, None, None) => Vec::new(),
         };
     }
     if let Some(row) = row_for(Label::Birth, 2) {
@@ -319,6 +323,18 @@ mod tests {
         assert_eq!(text(&card.ethnicity), "今");
         assert_eq!(text(&card.birth), "1946年6月23日");
         assert_eq!(text(&card.id_number), "450103194606239443");
+    }
+
+    #[test]
+    fn an_ethnicity_whose_label_was_lost_is_what_follows_the_gender() {
+        let card = read_layout(&[
+            line("司马璐", 90.0, 10.0),
+            line("女", 90.0, 50.0),
+            line("汉", 250.0, 48.0),
+            line("32050619800617972X", 150.0, 230.0),
+        ]);
+        assert_eq!(text(&card.gender), "女");
+        assert_eq!(text(&card.ethnicity), "汉");
     }
 
     #[test]

@@ -18,8 +18,8 @@
 pub mod check;
 mod detect;
 mod direction;
-pub mod ethnic_groups;
 mod error;
+pub mod ethnic_groups;
 pub mod layout;
 pub mod line;
 mod models;
@@ -104,7 +104,8 @@ impl Recognizer {
 
     /// Reads a photo of a card's front (JPEG or PNG bytes).
     pub fn read_card(&self, image: &[u8]) -> Result<CardReading, IdCardError> {
-        let image = image::load_from_memory(image).map_err(|e| IdCardError::Image(e.to_string()))?;
+        let image =
+            image::load_from_memory(image).map_err(|e| IdCardError::Image(e.to_string()))?;
         let today = chrono::Local::now().date_naive();
         self.read_image(&image.to_rgb8(), today)
     }

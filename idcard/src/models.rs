@@ -115,7 +115,10 @@ impl Models {
         )
     }
 
-    pub fn from_bytes(bytes: ModelBytes<'_>, det_size: (usize, usize)) -> Result<Self, IdCardError> {
+    pub fn from_bytes(
+        bytes: ModelBytes<'_>,
+        det_size: (usize, usize),
+    ) -> Result<Self, IdCardError> {
         verify(DET_FILE, bytes.det)?;
         verify(REC_FILE, bytes.rec)?;
         verify(CLS_FILE, bytes.cls)?;

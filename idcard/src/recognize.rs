@@ -26,8 +26,10 @@ pub(crate) fn crop(image: &RgbImage, text_box: &TextBox) -> Option<RgbImage> {
     let scale = REC_HEIGHT as f32 / text_box.height;
     let width = ((text_box.width * scale).round() as usize).clamp(MIN_WIDTH, MAX_WIDTH);
     let (w, h) = (width as f32, REC_HEIGHT as f32);
-    let projection =
-        Projection::from_control_points([(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)], text_box.corners())?;
+    let projection = Projection::from_control_points(
+        [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)],
+        text_box.corners(),
+    )?;
     let mut out = RgbImage::new(width as u32, REC_HEIGHT as u32);
     warp_into_with(
         image,
@@ -47,14 +49,16 @@ pub(crate) fn recognize_all(
     models: &Models,
     lines: &[&RgbImage],
 ) -> Result<Vec<Vec<ReadChar>>, IdCardError> {
+    let rows = pack(lines);
+    let strips: Vec<(RgbImage, Vec<usize>)> =
+        rows.iter().map(|row| row_image(lines, row)).collect();
+    let results = run_strips(models, &strips)?;
     let mut read: Vec<Vec<ReadChar>> = vec![Vec::new(); lines.len()];
-    for row in pack(lines) {
-        let (strip, offsets) = row_image(lines, &row);
-        let chars = run(models, &strip)?;
+    for ((row, (_, offsets)), chars) in rows.iter().zip(&strips).zip(results) {
         for (x, ch) in chars {
             // The line nearest where the character was seen: the recognizer
             // may place a line's first character a step or two early.
-            let owner = row.iter().zip(&offsets).min_by_key(|(&i, &offset)| {
+            let owner = row.iter().zip(offsets).min_by_key(|(&i, &offset)| {
                 let end = offset + lines[i].width() as usize;
                 offset.saturating_sub(x) + (x + 1).saturating_sub(end)
             });
@@ -64,6 +68,40 @@ pub(crate) fn recognize_all(
         }
     }
     Ok(read)
+}
+
+/// Recognizes the strips, each on a thread of its own where there are
+/// threads (a card makes two or three strips; tract runs one on one core).
+#[cfg(not(target_family = "wasm"))]
+fn run_strips(
+    models: &Models,
+    strips: &[(RgbImage, Vec<usize>)],
+) -> Result<Vec<Vec<(usize, ReadChar)>>, IdCardError> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = strips
+            .iter()
+            .map(|(strip, _)| scope.spawn(move || run(models, strip)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(IdCardError::Inference(
+                        "the recognizer's thread panicked".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    })
+}
+
+/// Recognizes the strips one after the other (no threads in a browser worker).
+#[cfg(target_family = "wasm")]
+fn run_strips(
+    models: &Models,
+    strips: &[(RgbImage, Vec<usize>)],
+) -> Result<Vec<Vec<(usize, ReadChar)>>, IdCardError> {
+    strips.iter().map(|(strip, _)| run(models, strip)).collect()
 }
 
 /// Blank pixels between packed lines: enough for the recognizer to see a
@@ -95,7 +133,10 @@ fn pack(lines: &[&RgbImage]) -> Vec<Vec<usize>> {
 
 /// The row's lines side by side on white, and where each starts.
 fn row_image(lines: &[&RgbImage], row: &[usize]) -> (RgbImage, Vec<usize>) {
-    let width: usize = row.iter().map(|&i| lines[i].width() as usize).sum::<usize>()
+    let width: usize = row
+        .iter()
+        .map(|&i| lines[i].width() as usize)
+        .sum::<usize>()
         + GAP * row.len().saturating_sub(1);
     let mut strip = RgbImage::from_pixel(width as u32, REC_HEIGHT as u32, Rgb([255, 255, 255]));
     let mut offsets = Vec::with_capacity(row.len());
@@ -137,10 +178,12 @@ fn run(models: &Models, line: &RgbImage) -> Result<Vec<(usize, ReadChar)>, IdCar
         .to_shape((steps, classes))
         .map_err(IdCardError::inference)?;
     let step_width = width / steps.max(1);
-    Ok(decode((0..steps).map(|t| probs.row(t).to_vec()), &models.charset)
-        .into_iter()
-        .map(|(step, ch)| (step * step_width + step_width / 2, ch))
-        .collect())
+    Ok(
+        decode((0..steps).map(|t| probs.row(t).to_vec()), &models.charset)
+            .into_iter()
+            .map(|(step, ch)| (step * step_width + step_width / 2, ch))
+            .collect(),
+    )
 }
 
 /// CTC greedy decoding: the best class at each step, repeats merged, blanks
@@ -256,8 +299,8 @@ mod tests {
         let refs: Vec<&RgbImage> = lines.iter().collect();
         let rows = pack(&refs);
         for row in &rows {
-            let used: usize = row.iter().map(|&i| widths[i] as usize).sum::<usize>()
-                + GAP * (row.len() - 1);
+            let used: usize =
+                row.iter().map(|&i| widths[i] as usize).sum::<usize>() + GAP * (row.len() - 1);
             assert!(used <= MAX_WIDTH, "{row:?}");
         }
         let mut all: Vec<usize> = rows.concat();

@@ -34,8 +34,27 @@ fn generated_cards_give_back_their_number_and_name() {
             "card {index}: {:?}",
             card.id_number
         );
-        assert_eq!(card.name.value, sample.person.name, "card {index}: {card:#?}");
+        assert_eq!(
+            card.name.value, sample.person.name,
+            "card {index}: {card:#?}"
+        );
     }
+}
+
+#[test]
+fn a_card_photographed_upside_down_is_read_the_right_way_up() {
+    let reader = reader();
+    let fonts = Fonts::find().expect("Noto CJK fonts (scripts/install-deps.sh fonts-noto-cjk)");
+    let sample = synth::sample(&fonts, 2026, 3, Level::Clean).expect("a photo");
+    let mut photo = image::load_from_memory(&sample.jpeg)
+        .expect("a JPEG")
+        .to_rgb8();
+    image::imageops::rotate180_in_place(&mut photo);
+    let card = reader
+        .read_image(&photo, chrono::Local::now().date_naive())
+        .expect("read");
+    assert_eq!(card.id_number.value, sample.person.id_number, "{card:#?}");
+    assert_eq!(card.name.value, sample.person.name, "{card:#?}");
 }
 
 #[test]

@@ -164,7 +164,8 @@ fn score(t: &mut Tally, card: &CardReading, truth: &synth::Person) {
     }
     t.gender_exact += u64::from(card.gender.value == truth.gender);
     t.ethnicity_exact += u64::from(card.ethnicity.value == truth.ethnicity);
-    t.birth_exact += u64::from(card.birth_date.value == truth.birth_date.format("%Y-%m-%d").to_string());
+    t.birth_exact +=
+        u64::from(card.birth_date.value == truth.birth_date.format("%Y-%m-%d").to_string());
     t.address_accuracy += char_accuracy(&card.address.value, &truth.address);
     t.address_exact += u64::from(card.address.value == truth.address);
 }
@@ -238,7 +239,10 @@ fn machine() -> serde_json::Value {
 }
 
 fn command(program: &str, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new(program).args(args).output().ok()?;
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())

@@ -4,7 +4,9 @@
 
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_ellipse_mut, draw_filled_rect_mut, draw_line_segment_mut, draw_text_mut};
+use imageproc::drawing::{
+    draw_filled_ellipse_mut, draw_filled_rect_mut, draw_line_segment_mut, draw_text_mut,
+};
 use imageproc::rect::Rect;
 use rand::Rng;
 
@@ -22,7 +24,11 @@ const VALUE: Rgb<u8> = Rgb([20, 20, 24]);
 /// Draws `person`'s card.
 pub fn draw(fonts: &Fonts, person: &Person, rng: &mut impl Rng) -> RgbImage {
     let mut card = background(rng);
-    let value_font = if rng.gen_bool(0.7) { &fonts.sans } else { &fonts.serif };
+    let value_font = if rng.gen_bool(0.7) {
+        &fonts.sans
+    } else {
+        &fonts.serif
+    };
     let label = 26.0;
     let value = rng.gen_range(31.0..35.0);
     let (lx, vx) = (50, 150);
@@ -31,12 +37,39 @@ pub fn draw(fonts: &Fonts, person: &Person, rng: &mut impl Rng) -> RgbImage {
         spaced(img, font, color, x, y, px, s, tracking)
     };
     text(&mut card, &fonts.sans, LABEL, lx, 62, label, "姓名", 10.0);
-    text(&mut card, &fonts.sans_bold, VALUE, vx, 56, value, &person.name, 2.0);
+    text(
+        &mut card,
+        &fonts.sans_bold,
+        VALUE,
+        vx,
+        56,
+        value,
+        &person.name,
+        2.0,
+    );
 
     text(&mut card, &fonts.sans, LABEL, lx, 128, label, "性别", 10.0);
-    text(&mut card, value_font, VALUE, vx, 122, value, &person.gender, 0.0);
+    text(
+        &mut card,
+        value_font,
+        VALUE,
+        vx,
+        122,
+        value,
+        &person.gender,
+        0.0,
+    );
     text(&mut card, &fonts.sans, LABEL, 290, 128, label, "民族", 10.0);
-    text(&mut card, value_font, VALUE, 390, 122, value, &person.ethnicity, 0.0);
+    text(
+        &mut card,
+        value_font,
+        VALUE,
+        390,
+        122,
+        value,
+        &person.ethnicity,
+        0.0,
+    );
 
     text(&mut card, &fonts.sans, LABEL, lx, 194, label, "出生", 10.0);
     let birth = person.birth_date;
@@ -55,12 +88,39 @@ pub fn draw(fonts: &Fonts, person: &Person, rng: &mut impl Rng) -> RgbImage {
     let chars: Vec<char> = person.address.chars().collect();
     for (i, line) in chars.chunks(ADDRESS_LINE).take(3).enumerate() {
         let line: String = line.iter().collect();
-        text(&mut card, value_font, VALUE, vx, 254 + 46 * i as i32, value, &line, 1.5);
+        text(
+            &mut card,
+            value_font,
+            VALUE,
+            vx,
+            254 + 46 * i as i32,
+            value,
+            &line,
+            1.5,
+        );
     }
 
-    text(&mut card, &fonts.sans, LABEL, lx, 448, label, "公民身份号码", 6.0);
+    text(
+        &mut card,
+        &fonts.sans,
+        LABEL,
+        lx,
+        448,
+        label,
+        "公民身份号码",
+        6.0,
+    );
     let number_px = rng.gen_range(34.0..38.0);
-    text(&mut card, &fonts.sans_bold, VALUE, 290, 440, number_px, &person.id_number, 3.0);
+    text(
+        &mut card,
+        &fonts.sans_bold,
+        VALUE,
+        290,
+        440,
+        number_px,
+        &person.id_number,
+        3.0,
+    );
 
     photo(&mut card, rng);
     card
@@ -83,7 +143,15 @@ fn spaced(
     let scaled = font.as_scaled(scale);
     let mut at = x as f32;
     for c in s.chars() {
-        draw_text_mut(img, color, at.round() as i32, y, scale, font, &c.to_string());
+        draw_text_mut(
+            img,
+            color,
+            at.round() as i32,
+            y,
+            scale,
+            font,
+            &c.to_string(),
+        );
         at += scaled.h_advance(font.glyph_id(c)) + tracking;
     }
     at.round() as i32
@@ -123,11 +191,19 @@ fn background(rng: &mut impl Rng) -> RgbImage {
 /// shoulders, in the card's top right.
 fn photo(img: &mut RgbImage, rng: &mut impl Rng) {
     let shade = rng.gen_range(200u8..235);
-    draw_filled_rect_mut(img, Rect::at(560, 50).of_size(240, 300), Rgb([shade, shade, shade.saturating_add(8)]));
+    draw_filled_rect_mut(
+        img,
+        Rect::at(560, 50).of_size(240, 300),
+        Rgb([shade, shade, shade.saturating_add(8)]),
+    );
     let hair = rng.gen_range(20u8..70);
     draw_filled_ellipse_mut(img, (680, 160), 62, 78, Rgb([hair, hair, hair]));
     draw_filled_ellipse_mut(img, (680, 175), 52, 66, Rgb([222, 190, 165]));
     draw_filled_ellipse_mut(img, (680, 350), 115, 90, Rgb([60, 70, 90]));
     // The shoulders must not spill below the panel.
-    draw_filled_rect_mut(img, Rect::at(560, 351).of_size(240, 40), Rgb([236, 238, 238]));
+    draw_filled_rect_mut(
+        img,
+        Rect::at(560, 351).of_size(240, 40),
+        Rgb([236, 238, 238]),
+    );
 }

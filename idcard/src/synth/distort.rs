@@ -123,14 +123,18 @@ pub fn photograph(
     let (cos, sin) = (angle.cos(), angle.sin());
     let jitter = p.perspective * cw * scale;
     let mut corners = [(0.0f32, 0.0f32); 4];
-    for (i, &(x, y)) in [(0.0, 0.0), (cw, 0.0), (cw, ch), (0.0, ch)].iter().enumerate() {
+    for (i, &(x, y)) in [(0.0, 0.0), (cw, 0.0), (cw, ch), (0.0, ch)]
+        .iter()
+        .enumerate()
+    {
         let (dx, dy) = ((x - cw / 2.0) * scale, (y - ch / 2.0) * scale);
         corners[i] = (
             centre.0 + dx * cos - dy * sin + rng.gen_range(-1.0..=1.0) * jitter,
             centre.1 + dx * sin + dy * cos + rng.gen_range(-1.0..=1.0) * jitter,
         );
     }
-    let to_card = Projection::from_control_points(corners, [(0.0, 0.0), (cw, 0.0), (cw, ch), (0.0, ch)]);
+    let to_card =
+        Projection::from_control_points(corners, [(0.0, 0.0), (cw, 0.0), (cw, ch), (0.0, ch)]);
 
     let desk = [
         rng.gen_range(60.0..160.0f32),
@@ -149,9 +153,9 @@ pub fn photograph(
 
     let mut photo = RgbImage::from_fn(PHOTO.0, PHOTO.1, |x, y| {
         let (fx, fy) = (x as f32, y as f32);
-        let inside = to_card.map(|proj| proj * (fx, fy)).filter(|&(u, v)| {
-            u >= 0.0 && v >= 0.0 && u <= cw - 1.0 && v <= ch - 1.0
-        });
+        let inside = to_card
+            .map(|proj| proj * (fx, fy))
+            .filter(|&(u, v)| u >= 0.0 && v >= 0.0 && u <= cw - 1.0 && v <= ch - 1.0);
         let mut rgb = match inside {
             Some((u, v)) => bilinear(card, u, v),
             None => {
@@ -190,7 +194,10 @@ pub fn photograph(
 
 fn bilinear(img: &RgbImage, u: f32, v: f32) -> [f32; 3] {
     let (x0, y0) = (u.floor() as u32, v.floor() as u32);
-    let (x1, y1) = ((x0 + 1).min(img.width() - 1), (y0 + 1).min(img.height() - 1));
+    let (x1, y1) = (
+        (x0 + 1).min(img.width() - 1),
+        (y0 + 1).min(img.height() - 1),
+    );
     let (fx, fy) = (u - x0 as f32, v - y0 as f32);
     let at = |x, y| img.get_pixel(x, y).0.map(f32::from);
     let (a, b, c, d) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));

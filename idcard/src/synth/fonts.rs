@@ -53,14 +53,17 @@ fn locate(family: &str, style: &str) -> Option<(PathBuf, u32)> {
         .args(["-f", "%{file}|%{index}|%{family}|%{style}\n"])
         .output()
         .ok()?;
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|line| {
-        let mut parts = line.split('|');
-        let (file, index, families, styles) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let family_matches = families.split(',').any(|f| f == family);
-        let style_matches = styles.split(',').any(|s| s == style);
-        (family_matches && style_matches).then(|| (PathBuf::from(file), index.parse().unwrap_or(0)))
-    })
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let mut parts = line.split('|');
+            let (file, index, families, styles) =
+                (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let family_matches = families.split(',').any(|f| f == family);
+            let style_matches = styles.split(',').any(|s| s == style);
+            (family_matches && style_matches)
+                .then(|| (PathBuf::from(file), index.parse().unwrap_or(0)))
+        })
 }
 
 fn load(family: &str, style: &str) -> Result<FontVec, FontError> {

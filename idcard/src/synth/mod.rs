@@ -24,14 +24,16 @@ pub struct Sample {
 }
 
 /// Makes the `index`th sample of a set at `level`: the same seed, index and
-/// level always give the same photo.
+/// level always give the same photo (and each level its own residents).
 pub fn sample(
     fonts: &Fonts,
     seed: u64,
     index: u64,
     level: Level,
 ) -> Result<Sample, image::ImageError> {
-    let mut rng = StdRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let stream = index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (level as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut rng = StdRng::seed_from_u64(seed ^ stream);
     let person = Person::random(&mut rng);
     let front = card::draw(fonts, &person, &mut rng);
     let jpeg = distort::photograph(&front, level, &mut rng)?;

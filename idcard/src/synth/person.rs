@@ -62,9 +62,17 @@ pub struct Person {
 impl Person {
     /// A random resident.
     pub fn random(rng: &mut impl Rng) -> Self {
-        let gender = if rng.gen_bool(0.5) { Gender::Male } else { Gender::Female };
+        let gender = if rng.gen_bool(0.5) {
+            Gender::Male
+        } else {
+            Gender::Female
+        };
         let surname = pick(rng, SURNAMES);
-        let given_len = if surname.chars().count() > 1 || rng.gen_bool(0.3) { 1 } else { 2 };
+        let given_len = if surname.chars().count() > 1 || rng.gen_bool(0.3) {
+            1
+        } else {
+            2
+        };
         let given: String = (0..given_len).map(|_| pick(rng, GIVEN)).collect();
         let ethnicity = if rng.gen_bool(0.6) {
             "汉"
@@ -80,8 +88,7 @@ impl Person {
             .full_name(code, year)
             .unwrap_or_else(|| code.to_owned());
         let address = format!("{region}{}", street(rng));
-        let sequence = rng.gen_range(0..500u32) * 2
-            + u32::from(gender == Gender::Male);
+        let sequence = rng.gen_range(0..500u32) * 2 + u32::from(gender == Gender::Male);
         let first17 = format!("{code}{}{sequence:03}", birth_date.format("%Y%m%d"));
         let check = check_char(&first17).unwrap_or('0');
         Self {
