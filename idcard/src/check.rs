@@ -433,12 +433,15 @@ mod tests {
 
     #[test]
     fn the_card_birth_date_picks_between_candidates() {
-        // The same corrupted number as above but only the date and the check
-        // character are uncertain, and the card's birth line is known: only
-        // restoring the check character agrees with the card.
+        // The check character misread as a look-alike; the date and the
+        // check character are uncertain, and the card's birth line is known:
+        // only restoring the check character agrees with the card.
         let number = valid();
         let last = number.chars().last().expect("18 chars");
-        let wrong = if last == '0' { '8' } else { '0' };
+        let wrong = CONFUSIONS
+            .iter()
+            .find_map(|&(a, b)| (a == last).then_some(b).or((b == last).then_some(a)))
+            .expect("every digit has a look-alike");
         let misread = with(&number, 17, wrong);
         let uncertain: Vec<usize> = (6..14).chain([17]).collect();
         let card = CardEvidence {

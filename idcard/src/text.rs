@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn accuracy_is_a_share_of_the_truth() {
         assert_eq!(char_accuracy("江苏省南通市", "江苏省南通市"), 1.0);
-        assert_eq!(char_accuracy("江苏省南", "江苏省南通市"), 4.0 / 6.0);
+        assert!((char_accuracy("江苏省南", "江苏省南通市") - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(char_accuracy("completely different text", "海门"), 0.0);
     }
 }
