@@ -71,7 +71,7 @@ pub fn read_layout(lines: &[TextLine]) -> CardText {
     }
     let above: &[Row] = &rows[..number_row.unwrap_or(rows.len())];
 
-    let labelled: Vec<Option<(Label, Row)>> = above.iter().map(|row| label_of(row)).collect();
+    let labelled: Vec<Option<(Label, Row)>> = above.iter().map(label_of).collect();
     let find = |label: Label| {
         labelled
             .iter()

@@ -173,7 +173,7 @@ fn background(rng: &mut impl Rng) -> RgbImage {
             (tint[2] - 8.0 * t) as u8,
         ])
     });
-    let phase: f32 = rng.gen_range(0.0..6.28);
+    let phase: f32 = rng.gen_range(0.0..std::f32::consts::TAU);
     for k in 0..14 {
         let base = 20.0 + k as f32 * 38.0;
         let mut prev = (0.0, base);
