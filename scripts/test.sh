@@ -3,7 +3,9 @@
 # fresh Debian machine with only Rust on it passes too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh fonts-noto-cjk
+# gpsd and gpsfake (gpsd-clients): tests/tests/gpsd_location.rs replays a GPS log.
+# fonts-noto-cjk: the ID card reader's synthetic cards (idcard/tests/read_cards.rs).
+scripts/install-deps.sh gpsd gpsd-clients fonts-noto-cjk
 # The ID card reader's models (idcard/MODELS.md), fetched from PyPI and checked.
 BEATBOOK_OCR_MODELS=$(scripts/ocr-models.sh)
 export BEATBOOK_OCR_MODELS

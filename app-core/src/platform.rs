@@ -1,6 +1,10 @@
 //! What differs between a phone and a desktop: location and the clock. Phone
-//! builds implement [`Platform`] over the OS services; the desktop (and the
-//! tests) use [`Desktop`].
+//! builds implement [`Platform`] over the OS services; the desktop uses
+//! [`gpsd::Gpsd`] (a real receiver through the gpsd daemon) or [`Desktop`] (a
+//! fixed position for demos and tests).
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod gpsd;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde_json::json;
@@ -12,21 +16,59 @@ pub struct Fix {
     pub lat: f64,
     /// Longitude, WGS 84.
     pub lon: f64,
-    /// Accuracy in metres.
+    /// Accuracy in metres (the radius of 95 % confidence, or as near as the
+    /// source says).
     pub accuracy_m: f64,
+    /// When the position was taken; `None` for a configured position, which
+    /// [`Desktop`] stamps when it is read.
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl Fix {
-    /// As a geopoint field value.
+    /// As a geopoint field value: position, accuracy and time.
     pub fn to_value(self) -> serde_json::Value {
-        json!({"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m})
+        let mut v = json!({"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m});
+        if let Some(at) = self.at {
+            v["at"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        v
     }
+}
+
+/// What the device says about work in the background. A platform that
+/// cannot tell reports the defaults: visible, battery fine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Conditions {
+    /// The app is not on screen (the screen is locked or another app is in
+    /// front).
+    pub hidden: bool,
+    /// The battery is low and not charging.
+    pub battery_low: bool,
+}
+
+/// Why there is no position fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFix {
+    /// None yet (no satellites in view, indoors, just started).
+    NotYet,
+    /// The officer (or the browser) refused the app the location.
+    Denied,
+    /// The device has no source of position, or it cannot be reached.
+    Unavailable,
 }
 
 /// Platform services.
 pub trait Platform: Send + Sync {
     /// The current position, if the device knows it.
     fn location(&self) -> Option<Fix>;
+    /// Why [`Platform::location`] gave none.
+    fn why_no_fix(&self) -> NoFix {
+        NoFix::NotYet
+    }
+    /// Whether background work should wait.
+    fn conditions(&self) -> Conditions {
+        Conditions::default()
+    }
     /// The current time.
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
@@ -50,8 +92,15 @@ pub struct Desktop {
 }
 
 impl Platform for Desktop {
+    fn why_no_fix(&self) -> NoFix {
+        NoFix::Unavailable
+    }
+
     fn location(&self) -> Option<Fix> {
-        self.fix
+        self.fix.map(|f| Fix {
+            at: f.at.or_else(|| Some(self.now())),
+            ..f
+        })
     }
 }
 

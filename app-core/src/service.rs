@@ -12,6 +12,7 @@ use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
 use beatbook_schema::record::AttachmentRef;
+use beatbook_schema::text::Lang;
 use serde_json::{json, Value as Json};
 
 use crate::device::Device;
@@ -377,9 +378,9 @@ impl Core {
             .collect())
     }
 
-    /// A one-line label of a record, from its form's summary fields (an
-    /// address shows as its pick-list label).
-    pub fn label(&self, record: &LocalRecord) -> String {
+    /// A one-line label of a record in `lang`, from its form's summary
+    /// fields (an address shows as its pick-list label).
+    pub fn label(&self, record: &LocalRecord, lang: Lang) -> String {
         if record.form_id.as_str() == form_ids::ADDRESS {
             return address_label(&record.values);
         }
@@ -397,7 +398,7 @@ impl Core {
                     .choices(list)
                     .iter()
                     .find(|c| c.value == *s)
-                    .map_or_else(|| s.clone(), |c| c.label.zh.clone()),
+                    .map_or_else(|| s.clone(), |c| c.label.get(lang).to_owned()),
                 (_, Json::String(s)) => s.clone(),
                 (_, other) => other.to_string(),
             })

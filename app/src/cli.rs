@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use beatbook_core::keys::PinKeys;
-use beatbook_core::platform::{Desktop, Fix};
+use beatbook_core::platform::gpsd::Gpsd;
+use beatbook_core::platform::{Desktop, Fix, Platform};
 use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::sync::Phase;
 use beatbook_core::{Core, CoreError};
@@ -35,9 +36,21 @@ pub struct Cli {
     /// desktop has no GPS; for demos and tests).
     #[arg(long, env = "BEATBOOK_FIX", value_parser = parse_fix)]
     pub fix: Option<Fix>,
+    /// Take the position from gpsd at this address, e.g. 127.0.0.1:2947 (a
+    /// GPS receiver on this machine; instead of --fix).
+    #[arg(long, env = "BEATBOOK_GPSD", conflicts_with = "fix")]
+    pub gpsd: Option<std::net::SocketAddr>,
+    /// Positions less accurate than this many metres are flagged on the form.
+    #[arg(long, env = "BEATBOOK_ACCURACY_LIMIT_M", default_value_t = 50.0)]
+    pub accuracy_limit_m: f64,
     /// The language of what this prints: `zh` (the default) or `en`.
     #[arg(long, env = "BEATBOOK_LANG", default_value = "zh", value_parser = parse_lang)]
     pub lang: Lang,
+    /// Seconds between the syncs the app window makes by itself (it also
+    /// syncs when the network comes back, and retries failures sooner).
+    #[arg(long, env = "BEATBOOK_SYNC_EVERY", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sync_every: u64,
     /// Cheap key derivation (tests and benchmarks only: weak against PIN guessing).
     #[arg(long, hide = true)]
     pub insecure_fast_keys: bool,
@@ -130,6 +143,7 @@ fn parse_fix(raw: &str) -> Result<Fix, String> {
         lat,
         lon,
         accuracy_m: 10.0,
+        at: None,
     })
 }
 
@@ -192,9 +206,17 @@ pub fn open(cli: &Cli) -> anyhow::Result<Core> {
         PinKeys::default()
     };
     let pin = read_secret("BEATBOOK_PIN", "PIN")?;
-    Core::open(&cli.dir, &pin, &keys, Arc::new(Desktop { fix: cli.fix }))
+    Core::open(&cli.dir, &pin, &keys, platform(cli))
         .map_err(explained)
         .with_context(|| format!("could not open the device data in {}", cli.dir.display()))
+}
+
+/// Where the position comes from: gpsd when asked, else the fixed position.
+fn platform(cli: &Cli) -> Arc<dyn Platform> {
+    match cli.gpsd {
+        Some(addr) => Arc::new(Gpsd::watch(addr)),
+        None => Arc::new(Desktop { fix: cli.fix }),
+    }
 }
 
 /// The UI's start-up options for this command line.
@@ -203,11 +225,14 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         dir: cli.dir.clone(),
         fast_keys: cli.insecure_fast_keys,
         server: server.to_owned(),
-        platform: Arc::new(Desktop { fix: cli.fix }),
+        platform: platform(cli),
         uploads: Default::default(),
         // Set by liveview_router; a desktop window gets files directly.
         upload_path: String::new(),
         nudge: Default::default(),
+        sync_every: std::time::Duration::from_secs(cli.sync_every),
+        card_reader: None,
+        accuracy_limit_m: cli.accuracy_limit_m,
     }
 }
 

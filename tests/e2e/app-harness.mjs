@@ -95,6 +95,11 @@ export class Server {
   admin(args) {
     return execFileSync(bin('beatbook-server'), [...this.args(), ...args], { encoding: 'utf8' });
   }
+  /** The count of records of a form on the server (`beatbook-server status`). */
+  count(form) {
+    const row = this.admin(['status']).split('\n').find((l) => new RegExp(`^\\s*${form}\\b`).test(l));
+    return Number(row?.match(/(\d+)\s*$/)?.[1] ?? NaN);
+  }
 }
 
 /** The first line a child process prints, within `timeoutMs`. */
@@ -118,8 +123,8 @@ function firstLine(proc, timeoutMs = 60000) {
  * app prints it.
  */
 export class FieldApp {
-  static async start(serverUrl, dir = tmpdir('bb-device-')) {
-    const proc = spawn(bin('beatbook-app'), ['--dir', dir, '--insecure-fast-keys', '--fix', '31.8700,121.1700', 'liveview', '--listen', '127.0.0.1:0', '--server', serverUrl], { stdio: ['ignore', 'pipe', 'ignore'] });
+  static async start(serverUrl, dir = tmpdir('bb-device-'), { env = {} } = {}) {
+    const proc = spawn(bin('beatbook-app'), ['--dir', dir, '--insecure-fast-keys', '--fix', '31.8700,121.1700', 'liveview', '--listen', '127.0.0.1:0', '--server', serverUrl], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } });
     const line = await firstLine(proc);
     const url = line.match(/(http:\/\/127\.0\.0\.1:\d+\/app\/[0-9a-f]+\/)/)?.[1];
     if (!url) throw new Error(`beatbook-app liveview printed no address: ${line}`);
@@ -173,6 +178,19 @@ export class Operator {
   }
   async choose(selector, value) { await this.page.selectOption(selector, value); this.taps += 2; }
   async files(selector, file) { await this.page.setInputFiles(selector, file); this.taps += 2; }
+}
+
+/** Enrolls a fresh field app as the demo's community officer 061201, with `pin`; ends on the home screen. */
+export async function enroll(page, serverUrl, pin = '246810') {
+  await page.waitForSelector('#badge', { timeout: 60000 });
+  await page.fill('#server', serverUrl);
+  await page.fill('#badge', '061201');
+  await page.fill('#password', 'beatbook-demo');
+  await page.click('#next');
+  await page.fill('#pin', pin);
+  await page.fill('#pin2', pin);
+  await page.click('#next');
+  await page.waitForSelector('#sync', { timeout: 120000 });
 }
 
 /** Back to the field app's home screen, from wherever it is. */

@@ -94,11 +94,6 @@ after(async () => {
   }
 });
 
-/** The server's count of records of a form (`beatbook-server status`). */
-function serverCount(form) {
-  const row = server.admin(['status']).split('\n').find((l) => new RegExp(`^\\s*${form}\\b`).test(l));
-  return Number(row?.match(/(\d+)\s*$/)?.[1] ?? NaN);
-}
 
 /** The ids of the server's devices (`beatbook-server device list`). */
 function deviceIds() {
@@ -161,7 +156,7 @@ test('enroll online on a phone, then a record online and one offline', async () 
   await page.screenshot({ path: path.join(shots, 'web-home.png') });
   assert.match(await page.locator('.who').innerText(), /施建军/);
 
-  hazardsBefore = serverCount('hazard');
+  hazardsBefore = server.count('hazard');
   await saveHazard(online);
 
   await server.stop();
@@ -194,16 +189,16 @@ test('offline, a new browser opens the app from the service worker with both rec
   // The page's online event: the app syncs by itself, no tap.
   await page.waitForSelector('.notice:has-text("已自动同步")', { timeout: 120000 });
   assert.equal(Number(await page.locator('#outbox-count').innerText()), 0);
-  assert.equal(serverCount('hazard'), hazardsBefore + 2, 'each record once');
+  assert.equal(server.count('hazard'), hazardsBefore + 2, 'each record once');
   // A sync by hand sends nothing again.
   await page.click('#sync');
   await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
-  assert.equal(serverCount('hazard'), hazardsBefore + 2, 'still each record once');
+  assert.equal(server.count('hazard'), hazardsBefore + 2, 'still each record once');
 });
 
 test('offline, a household visit with three residents (the liveview test\'s flow); online, each record reaches the server once', async () => {
   const label = await findFreeAddress(page);
-  const [housesBefore, peopleBefore] = [serverCount('house'), serverCount('person')];
+  const [housesBefore, peopleBefore] = [server.count('house'), server.count('person')];
   await server.stop();
   await ctx.setOffline(true);
   [visitLabel, visitQuery] = [label, await recordHousehold(new Operator(page), label)];
@@ -215,10 +210,10 @@ test('offline, a household visit with three residents (the liveview test\'s flow
   await ctx.setOffline(false);
   await page.waitForSelector('.notice:has-text("已自动同步")', { timeout: 120000 });
   assert.equal(Number(await page.locator('#outbox-count').innerText()), 0);
-  assert.deepEqual([serverCount('house'), serverCount('person')], [housesBefore + 1, peopleBefore + 3], 'each record once');
+  assert.deepEqual([server.count('house'), server.count('person')], [housesBefore + 1, peopleBefore + 3], 'each record once');
   await page.click('#sync');
   await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 120000 });
-  assert.deepEqual([serverCount('house'), serverCount('person')], [housesBefore + 1, peopleBefore + 3], 'still each record once');
+  assert.deepEqual([server.count('house'), server.count('person')], [housesBefore + 1, peopleBefore + 3], 'still each record once');
 });
 
 /** The browser process of this test's profile (not its helpers), by its command line. */

@@ -26,6 +26,7 @@ pub const FIX: Fix = Fix {
     lat: 31.87,
     lon: 121.17,
     accuracy_m: 8.0,
+    at: None,
 };
 
 /// Opens (creating) a core in `dir`, with cheap key derivation and quick retries.

@@ -5,6 +5,7 @@ use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_core::Core;
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::protocol::{Review, ReviewDecision};
+use beatbook_schema::text::Lang;
 use beatbook_tests::client::{device, open_core, sync};
 use beatbook_tests::data::{citizen_id, house};
 use beatbook_tests::TestServer;
@@ -445,4 +446,22 @@ async fn a_photo_the_server_no_longer_holds_is_uploaded_again() {
 fn assert_stored_whole(server: &TestServer, sha: beatbook_schema::ids::Sha256) {
     let stored = std::fs::read(server.state.blobs.path(&sha)).expect("blob stored");
     assert_eq!(beatbook_schema::ids::Sha256::digest(&stored), sha);
+}
+
+#[tokio::test]
+async fn a_record_label_shows_choices_in_the_chosen_language() {
+    let server = TestServer::start().await;
+    let (_dir, core) = device(&server, "o1").await;
+    let id = enter_house(&core, "陆建华");
+    let record = core.record(id).expect("house");
+    assert!(
+        core.label(&record, Lang::Zh).ends_with("自住"),
+        "{}",
+        core.label(&record, Lang::Zh)
+    );
+    assert!(
+        core.label(&record, Lang::En).ends_with("Owner-occupied"),
+        "{}",
+        core.label(&record, Lang::En)
+    );
 }

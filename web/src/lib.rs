@@ -6,8 +6,10 @@
 //!
 //! Messages, page → worker: `{lv: string}` (a liveview frame),
 //! `{upload: ArrayBuffer, n}` (a chosen photo; answered `{uploaded: id, n}`),
-//! `{fix: {lat, lon, accuracy_m}}` (the browser's position), `{online: true}`
-//! (the network is back: sync now). Worker → page:
+//! `{fix: {lat, lon, accuracy_m, at}}` (the browser's position),
+//! `{fix_error: code}` (why it has none), `{online: true}`
+//! (the network is back: sync now), `{conditions: {hidden, battery_low}}`
+//! (background syncs wait while either holds). Worker → page:
 //! `{ready: true}`, `{lv: ArrayBuffer}`, `{failed: text}` (the app cannot start).
 #![cfg(target_arch = "wasm32")]
 
@@ -58,6 +60,10 @@ pub async fn start(server: String) -> Result<(), JsValue> {
         uploads,
         upload_path: String::new(),
         nudge,
+        sync_every: beatbook_app::ui::SYNC_EVERY,
+        // The recognizer's models are not in the web build yet.
+        card_reader: None,
+        accuracy_limit_m: 50.0,
     };
     let vdom = VirtualDom::new(App).with_root_context(options);
     page.ready();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use beatbook_app::ui::{SyncNudge, Uploads};
-use beatbook_core::platform::Fix;
+use beatbook_core::platform::{Conditions, Fix, NoFix};
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use js_sys::{ArrayBuffer, Object, Reflect, Uint8Array};
@@ -28,7 +28,7 @@ impl Page {
 
     /// Handles the page's messages from now on: liveview frames into
     /// `frames`, photos into `uploads`, positions into `platform`, "the
-    /// network is back" into `nudge`.
+    /// network is back" into `nudge`, visibility and battery into `platform`.
     pub fn listen(
         &self,
         frames: UnboundedSender<Vec<u8>>,
@@ -47,8 +47,17 @@ impl Page {
                 page.post(&[("uploaded", id.into()), ("n", field(&data, "n"))]);
             } else if let Some(fix) = fix_of(&field(&data, "fix")) {
                 platform.set_fix(fix);
+            } else if let Some(code) = field(&data, "fix_error").as_f64() {
+                // GeolocationPositionError: 1 denied, 2 unavailable, 3 timeout.
+                platform.set_no_fix(match code as u8 {
+                    1 => NoFix::Denied,
+                    2 => NoFix::Unavailable,
+                    _ => NoFix::NotYet,
+                });
             } else if field(&data, "online").is_truthy() {
                 nudge.nudge();
+            } else if let Some(conditions) = conditions_of(&field(&data, "conditions")) {
+                platform.set_conditions(conditions);
             }
         });
         self.0
@@ -93,6 +102,16 @@ fn field(data: &JsValue, name: &str) -> JsValue {
     Reflect::get(data, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
+fn conditions_of(value: &JsValue) -> Option<Conditions> {
+    if !value.is_object() {
+        return None;
+    }
+    Some(Conditions {
+        hidden: field(value, "hidden").is_truthy(),
+        battery_low: field(value, "battery_low").is_truthy(),
+    })
+}
+
 fn fix_of(value: &JsValue) -> Option<Fix> {
     if !value.is_object() {
         return None;
@@ -101,5 +120,9 @@ fn fix_of(value: &JsValue) -> Option<Fix> {
         lat: field(value, "lat").as_f64()?,
         lon: field(value, "lon").as_f64()?,
         accuracy_m: field(value, "accuracy_m").as_f64()?,
+        // The page's milliseconds since the epoch.
+        at: field(value, "at")
+            .as_f64()
+            .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64)),
     })
 }

@@ -78,13 +78,28 @@
   };
 
   navigator.geolocation?.watchPosition(
-    (p) => toWorker({ fix: { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy } }),
-    () => { /* no fix: the Locate button says so */ },
+    (p) => toWorker({ fix: { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy, at: p.timestamp } }),
+    (e) => toWorker({ fix_error: e.code }), // the Locate button says why
     { enableHighAccuracy: true, maximumAge: 30000 },
   );
 
-  // The app syncs by itself when the network is back (app/src/ui/autosync.rs).
+  // The app syncs by itself when the network is back (app/src/ui/sync.rs).
   window.addEventListener('online', () => toWorker({ online: true }));
+
+  // Background syncs wait while the page is hidden (screen locked, another
+  // app in front) or the battery is low and not charging.
+  let battery = null;
+  const conditions = () => toWorker({ conditions: {
+    hidden: document.visibilityState === 'hidden',
+    battery_low: !!battery && !battery.charging && battery.level < 0.15,
+  } });
+  document.addEventListener('visibilitychange', conditions);
+  navigator.getBattery?.().then((b) => {
+    battery = b;
+    b.addEventListener('levelchange', conditions);
+    b.addEventListener('chargingchange', conditions);
+    conditions();
+  }).catch(() => { /* no battery facts: syncing is not held back */ });
 
   window.addEventListener('DOMContentLoaded', async () => {
     if (!(await navigator.storage?.persist?.())) {

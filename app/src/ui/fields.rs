@@ -1,5 +1,6 @@
 //! One input per field kind. Every change autosaves through the session.
 
+use beatbook_core::platform::NoFix;
 use beatbook_core::store::RecordFilter;
 use beatbook_core::{CoreError, FormSession};
 use beatbook_schema::form::{CompiledField, FieldError, FieldKind, Form};
@@ -10,6 +11,7 @@ use serde_json::{json, Value as Json};
 
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
+use super::uploads::chosen_files;
 use super::visit::AddressPicker;
 use super::{Ui, UiOptions};
 
@@ -94,7 +96,15 @@ fn display(form: &Form, field: &CompiledField, v: &Json, l: Lang) -> String {
 
 /// One field: label, input, derived display, inline errors.
 #[component]
-pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) -> Element {
+pub fn FieldView(
+    session: SessionSignal,
+    path: String,
+    errors: Vec<FieldError>,
+    /// Filled by a machine (the ID card scan) with some doubt: the officer
+    /// should look at it twice.
+    #[props(default)]
+    check: bool,
+) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let guard = session.read();
@@ -246,7 +256,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
     };
 
     rsx! {
-        div { class: if invalid { "field invalid" } else { "field" }, "data-path": "{path}",
+        div { class: if invalid { "field invalid" } else if check { "field check" } else { "field" }, "data-path": "{path}",
             label { r#for: "{id}", "{label}" if required { span { class: "req", " *" } } }
             {input}
             if let Some(h) = hint { small { class: "hint", "{h}" } }
@@ -258,6 +268,7 @@ pub fn FieldView(session: SessionSignal, path: String, errors: Vec<FieldError>) 
 #[component]
 fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
     let ui = use_context::<Ui>();
+    let limit = use_context::<UiOptions>().accuracy_limit_m;
     let l = *use_lang().read();
     let shown = match (
         value.get("lat").and_then(Json::as_f64),
@@ -266,18 +277,44 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
         (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
         _ => tr(l, "未定位", "No position"),
     };
+    let accuracy = value.get("accuracy_m").and_then(Json::as_f64);
+    let poor = accuracy.filter(|a| *a > limit);
     rsx! {
         div { class: "geo", id: "{id}",
             span { "{shown}" }
+            if let Some(a) = accuracy {
+                span { class: if poor.is_some() { "accuracy poor" } else { "accuracy" }, "±{a:.0} m" }
+            }
             button { r#type: "button", class: "secondary", onclick: move |_| {
-                    match ui.core().and_then(|c| c.platform().location()) {
+                    let Some(core) = ui.core() else { return };
+                    let platform = core.platform();
+                    match platform.location() {
                         Some(fix) => on_set.call(fix.to_value()),
-                        None => ui.changed(tr(l, "无法定位：请到室外或稍后再试", "No position fix: step outside or try again")),
+                        None => ui.changed(no_fix_text(l, platform.why_no_fix())),
                     }
                 },
                 {tr(l, "定位", "Locate")}
             }
         }
+        if let Some(a) = poor {
+            p { class: "warn", role: "alert",
+                {tr(l, &format!("定位精度 ±{a:.0} 米，未达到 ±{limit:.0} 米的要求：请到开阔处重新定位"),
+                    &format!("This position is only good to ±{a:.0} m, worse than the ±{limit:.0} m asked for: locate again in the open"))}
+            }
+        }
+    }
+}
+
+/// Why the Locate button found no position, and what to do.
+fn no_fix_text(l: Lang, why: NoFix) -> String {
+    match why {
+        NoFix::NotYet => tr(l, "暂未定位：请到室外或稍后再试", "No position fix yet: step outside or try again"),
+        NoFix::Denied => tr(
+            l,
+            "定位权限被拒绝：请在浏览器或手机设置中允许本应用使用位置",
+            "Location was refused: allow this app to use the location in the browser or phone settings",
+        ),
+        NoFix::Unavailable => tr(l, "本机没有可用的定位来源", "This device has no source of position"),
     }
 }
 
@@ -294,13 +331,6 @@ fn Photos(
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let input_id = format!("{id}-input");
-    let upload = serde_json::to_string(&options.upload_path).unwrap_or_default();
-    let script = format!(
-        r#"const input = document.getElementById("{input_id}"); const ids = [];
-const hand = window.beatbookUpload ?? (async f => {{ const r = await fetch({upload}, {{ method: "POST", body: f }}); return r.ok ? r.text() : null; }});
-for (const f of input.files) {{ const id = await hand(f); if (id) ids.push(id); }}
-input.value = ""; dioxus.send(ids);"#
-    );
     rsx! {
         div { class: "photos", id: "{id}",
             span { class: "count", {tr(l, &format!("已拍 {count}/{max} 张", ), &format!("{count} of {max} photos"))} }
@@ -308,23 +338,9 @@ input.value = ""; dioxus.send(ids);"#
                 {tr(l, "拍照/选择照片", "Take or choose a photo")}
                 input { id: "{input_id}", r#type: "file", accept: "image/*", capture: "environment", multiple: true,
                     onchange: move |e| {
-                        let files = e.files();
-                        let (uploads, script, path) = (options.uploads.clone(), script.clone(), path.clone());
+                        let (options, input_id, path) = (options.clone(), input_id.clone(), path.clone());
                         spawn(async move {
-                            let mut payloads = Vec::new();
-                            if files.is_empty() {
-                                // Liveview and the web build: the page hands the files over, we pick them up by id.
-                                let mut eval = document::eval(&script);
-                                if let Ok(ids) = eval.recv::<Vec<String>>().await {
-                                    payloads.extend(ids.iter().filter_map(|i| uploads.take(i)));
-                                }
-                            } else {
-                                for f in files {
-                                    if let Ok(bytes) = f.read_bytes().await {
-                                        payloads.push(bytes.to_vec());
-                                    }
-                                }
-                            }
+                            let payloads = chosen_files(&options, &input_id, e.files()).await;
                             for bytes in payloads {
                                 edit(ui, session, |s| s.add_photo(&path, &bytes));
                             }
@@ -347,7 +363,7 @@ fn AddressRef(id: String, value: String, on_set: EventHandler<Json>) -> Element 
         .ok()
         .and_then(|rid| {
             ui.core()
-                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r)))
+                .and_then(|c| c.record(rid).ok().map(|r| c.label(&r, l)))
         })
         .unwrap_or_else(|| tr(l, "未选择", "Not chosen"));
     rsx! {
@@ -374,7 +390,7 @@ fn RecordRef(id: String, form: String, value: String, on_set: EventHandler<Json>
         .map(|records| {
             records
                 .iter()
-                .map(|r| (r.id.to_string(), c.label(r)))
+                .map(|r| (r.id.to_string(), c.label(r, l)))
                 .collect::<Vec<_>>()
         })
     });

@@ -2,14 +2,17 @@
 
 use std::rc::Rc;
 
+use beatbook_core::idcard::Filled;
 use beatbook_core::store::LocalState;
 use beatbook_core::CoreError;
+use beatbook_schema::form::FieldKind;
 use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
 
 use super::errors::error_text;
 use super::fields::{FieldView, SessionSignal};
 use super::i18n::{text, tr, use_lang};
+use super::scan::ScanCard;
 use super::Ui;
 
 /// One record being entered or revised.
@@ -25,6 +28,7 @@ pub fn FormView(id: RecordId) -> Element {
             None => (Signal::new(None), None),
         });
     let mut tried = use_signal(|| false);
+    let scanned = use_signal(|| None::<Filled>);
     let mut failure = use_signal(|| None::<String>);
 
     let guard = session.read();
@@ -47,7 +51,12 @@ pub fn FormView(id: RecordId) -> Element {
         .filter(|f| s.is_relevant(f.name()))
         .map(|f| f.name().to_owned())
         .collect();
+    let takes_card = form
+        .field("id_number")
+        .is_some_and(|f| matches!(f.def.kind, FieldKind::CitizenId { .. }))
+        && state != LocalState::Approved;
     drop(guard);
+    let doubtful = scanned().map(|f| f.doubtful).unwrap_or_default();
 
     let mut submit = move |_: ()| {
         let mut session = session;
@@ -83,6 +92,9 @@ pub fn FormView(id: RecordId) -> Element {
         if let Some(r) = refusal {
             div { class: "banner error", strong { {tr(l, "服务器拒收：", "Refused by the server: ")} } "{r}" }
         }
+        if takes_card {
+            ScanCard { session, filled: scanned }
+        }
         form { class: "fields", onsubmit: move |e| { e.prevent_default(); submit(()) },
             for name in visible {
                 FieldView {
@@ -90,6 +102,7 @@ pub fn FormView(id: RecordId) -> Element {
                     session,
                     path: name.clone(),
                     errors: errors.iter().filter(|e| e.path == name || e.path.starts_with(&format!("{name}["))).cloned().collect::<Vec<_>>(),
+                    check: doubtful.contains(&name),
                 }
             }
             if let Some(f) = failure() { p { class: "error", role: "alert", "{f}" } }

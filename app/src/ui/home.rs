@@ -1,7 +1,6 @@
 //! Home: the officer, today's counts, the outbox, sync, and the ways in.
 
 use beatbook_core::store::{LocalState, RecordFilter};
-use beatbook_core::sync::Phase;
 use beatbook_core::CoreError;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::Role;
@@ -10,6 +9,7 @@ use dioxus::prelude::*;
 use super::errors::read_failed;
 use super::i18n::{text, tr, use_lang};
 use super::lists::ListKind;
+use super::sync::{self, SyncState, Trigger};
 use super::{Route, Ui, UiOptions};
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -19,7 +19,6 @@ struct Counts {
     drafts: u64,
     returned: u64,
     open_hazards: usize,
-    last_sync: Option<String>,
 }
 
 fn counts(ui: Ui) -> Result<Counts, CoreError> {
@@ -65,9 +64,6 @@ fn counts(ui: Ui) -> Result<Counts, CoreError> {
                 )
             })
             .count(),
-        last_sync: status
-            .last_sync
-            .map(|t| t.with_timezone(&offset).format("%m-%d %H:%M").to_string()),
     })
 }
 
@@ -82,56 +78,12 @@ pub fn Home() -> Element {
         Err(e) => (Counts::default(), Some(read_failed(l, "home counts", &e))),
     };
     let user = ui.core().and_then(|c| c.user().ok().flatten());
-    let mut progress = use_signal(|| None::<String>);
-    let mut syncing = use_signal(|| false);
-
     let dir = use_context::<UiOptions>().dir;
+    let syncing = matches!(*ui.sync.read(), SyncState::Running(_));
     let sync = move |_| {
-        let Some(core) = ui.core() else { return };
-        syncing.set(true);
         let dir = dir.clone();
         spawn(async move {
-            let (tx, mut rx) = futures_channel::mpsc::unbounded::<String>();
-            let report = {
-                let forward = async {
-                    while let Some(p) = futures_util::StreamExt::next(&mut rx).await {
-                        progress.set(Some(p));
-                    }
-                };
-                let run = async move {
-                    let sender = tx.clone();
-                    drop(tx);
-                    let r = core
-                        .sync(&move |p| {
-                            let line = match (p.phase, p.total) {
-                                (Phase::Uploading, Some(t)) => format!("↑ 照片 {}/{t}", p.done),
-                                (Phase::Pushing, Some(t)) => format!("↑ {}/{t}", p.done),
-                                (Phase::Pulling, _) => format!("↓ {}", p.done),
-                                _ => String::new(),
-                            };
-                            let _ = sender.unbounded_send(line);
-                        })
-                        .await;
-                    r
-                };
-                let (r, ()) = futures_util::join!(run, forward);
-                r
-            };
-            syncing.set(false);
-            progress.set(None);
-            match report {
-                Ok(r) if r.rejected > 0 => ui.changed(tr(
-                    l,
-                    &format!("同步完成，{} 条被拒收，请查看草稿", r.rejected),
-                    &format!("Synced; {} refused: see drafts", r.rejected),
-                )),
-                Ok(r) => ui.changed(tr(
-                    l,
-                    &format!("同步完成：上传 {}，下载 {}", r.accepted, r.pulled),
-                    &format!("Synced: {} sent, {} received", r.accepted, r.pulled),
-                )),
-                Err(e) => ui.sync_failed(&dir, &e),
-            }
+            sync::run(ui, &dir, Trigger::ByHand).await;
         });
     };
 
@@ -149,14 +101,8 @@ pub fn Home() -> Element {
             div { class: "stat", span { class: "n", "{counts.drafts}" } span { {tr(l, "草稿", "Drafts")} } }
         }
         section { class: "sync",
-            button { id: "sync", class: "primary big", disabled: syncing(), onclick: sync,
-                if syncing() { {tr(l, "同步中…", "Syncing…")} } else { {tr(l, "同步", "Sync")} }
-            }
-            div { class: "sync-state",
-                if let Some(p) = progress() { span { id: "sync-progress", "{p}" } }
-                else {
-                    span { {tr(l, "上次同步：", "Last sync: ")} {counts.last_sync.clone().unwrap_or_else(|| tr(l, "从未", "never"))} }
-                }
+            button { id: "sync", class: "primary big", disabled: syncing, onclick: sync,
+                if syncing { {tr(l, "同步中…", "Syncing…")} } else { {tr(l, "同步", "Sync")} }
             }
         }
         nav { class: "actions",

@@ -53,7 +53,7 @@ pub fn RecordRow(record: LocalRecord) -> Element {
             c.form(record.form_id.as_str())
                 .map(|f| text(l, f.title()))
                 .unwrap_or_else(|_| record.form_id.to_string()),
-            c.label(&record),
+            c.label(&record, l),
         ),
         None => (record.form_id.to_string(), String::new()),
     };

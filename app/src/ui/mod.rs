@@ -4,7 +4,6 @@
 //! which needs none of this crate's features. Components get the
 //! [`Core`](beatbook_core::Core) through context and hold no SQL.
 
-mod autosync;
 mod errors;
 mod fields;
 mod form;
@@ -13,7 +12,9 @@ mod i18n;
 mod lists;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod scan;
 mod shell;
+mod sync;
 mod unlock;
 mod uploads;
 mod visit;
@@ -29,10 +30,10 @@ use beatbook_schema::ids::RecordId;
 use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
-pub use autosync::SyncNudge;
 pub use errors::error_text;
 #[cfg(feature = "liveview")]
 pub use liveview::{liveview_router, LiveviewAccess};
+pub use sync::{SyncNudge, SyncState, INTERVAL as SYNC_EVERY};
 pub use uploads::Uploads;
 
 /// The stylesheet, mobile first.
@@ -58,6 +59,13 @@ pub struct UiOptions {
     pub upload_path: String,
     /// Asks the UI to sync now (the web build: when the network is back).
     pub nudge: SyncNudge,
+    /// Positions worse than this many metres are flagged on the form.
+    pub accuracy_limit_m: f64,
+    /// Reads the ID card on the device, where this face ships a recognizer.
+    pub card_reader: Option<Arc<dyn beatbook_core::idcard::CardReader>>,
+    /// How often the app syncs by itself ([`SYNC_EVERY`] unless a test
+    /// wants it sooner).
+    pub sync_every: std::time::Duration,
 }
 
 /// Where the app is.
@@ -92,6 +100,8 @@ pub struct Ui {
     pub notice: Signal<Option<String>>,
     /// Bumped when records change, so lists reload.
     pub revision: Signal<u64>,
+    /// Where syncing stands.
+    pub sync: Signal<SyncState>,
 }
 
 impl Ui {
@@ -155,13 +165,15 @@ impl Ui {
 /// The root component.
 #[component]
 pub fn App() -> Element {
+    let dir = use_context::<UiOptions>().dir;
     let ui = use_context_provider(|| Ui {
         core: Signal::new(None),
         route: Signal::new(Route::Home),
         back: Signal::new(Vec::new()),
-        lang: Signal::new(Lang::Zh),
+        lang: Signal::new(beatbook_core::prefs::Prefs::load(&dir).lang),
         notice: Signal::new(None),
         revision: Signal::new(0),
+        sync: Signal::new(SyncState::Idle),
     });
     let unlocked = ui.core.read().is_some();
     rsx! {

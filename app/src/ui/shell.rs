@@ -2,11 +2,11 @@
 
 use dioxus::prelude::*;
 
-use super::autosync::AutoSync;
 use super::form::FormView;
 use super::home::Home;
 use super::i18n::{tr, use_lang};
 use super::lists::{ListView, NewRecord, SearchView};
+use super::sync::{AutoSync, SyncLine};
 use super::unlock::LangToggle;
 use super::visit::VisitView;
 use super::{Route, Ui};
@@ -29,6 +29,7 @@ pub fn Shell() -> Element {
             }
             LangToggle {}
         }
+        SyncLine {}
         if let Some(message) = notice() {
             div { class: "notice", role: "status", onclick: move |_| notice.set(None), "{message}" }
         }

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use beatbook_core::keys::PinKeys;
 use beatbook_core::lockout::{self, PinPolicy, UnlockError};
+use beatbook_core::prefs::Prefs;
 use beatbook_core::sync::SyncError;
 use beatbook_core::{Core, CoreError};
+use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
 use super::errors::error_text;
@@ -213,17 +215,29 @@ pub fn Unlock() -> Element {
     }
 }
 
-/// The 中/EN switch.
+/// The 中/EN switch; the choice is kept for the next start.
 #[component]
 pub fn LangToggle() -> Element {
-    let mut lang = use_lang();
-    let next = match lang() {
-        beatbook_schema::text::Lang::Zh => beatbook_schema::text::Lang::En,
-        beatbook_schema::text::Lang::En => beatbook_schema::text::Lang::Zh,
+    let mut ui = use_context::<Ui>();
+    let dir = use_context::<UiOptions>().dir;
+    let next = match *ui.lang.read() {
+        Lang::Zh => Lang::En,
+        Lang::En => Lang::Zh,
+    };
+    let choose = move |_| {
+        ui.lang.set(next);
+        if let Err(e) = (Prefs { lang: next }).save(&dir) {
+            tracing::warn!(error = %e, "the language choice was not kept");
+            ui.notice.set(Some(tr(
+                next,
+                &format!("语言设置未能保存，下次启动需重新选择：{e}"),
+                &format!("The language choice could not be kept for the next start: {e}"),
+            )));
+        }
     };
     rsx! {
-        button { id: "lang", class: "lang", r#type: "button", onclick: move |_| lang.set(next),
-            if next == beatbook_schema::text::Lang::En { "EN" } else { "中文" }
+        button { id: "lang", class: "lang", r#type: "button", onclick: choose,
+            if next == Lang::En { "EN" } else { "中文" }
         }
     }
 }

@@ -56,7 +56,7 @@ pub fn VisitView(address: Option<RecordId>) -> Element {
             Some(h) => core.records_where(form_ids::PERSON, "house", &h.id.to_string())?,
             None => Vec::new(),
         };
-        Ok((core.label(&a), house, residents))
+        Ok((core.label(&a, l), house, residents))
     });
     let (label, house, residents) = match found {
         Ok(found) => found,

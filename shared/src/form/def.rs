@@ -161,7 +161,8 @@ pub enum FieldKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },
-    /// A location, stored as `{"lat", "lon", "accuracy_m"?}` (WGS 84).
+    /// A location, stored as `{"lat", "lon", "accuracy_m"?, "at"?}` (WGS 84;
+    /// `at` is when the fix was taken, RFC 3339).
     Geopoint,
     /// Photos, stored as an array of SHA-256 digests listed in the record's attachments.
     Photo {

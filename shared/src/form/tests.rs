@@ -298,3 +298,32 @@ fn derived_values_appear_as_soon_as_the_id_number_is_complete() {
     assert_eq!(v["owner_birth"], "1985-06-15");
     assert_eq!(v["residents"][0]["gender"], "male");
 }
+
+#[test]
+fn a_geopoint_keeps_its_accuracy_and_time_and_refuses_a_bad_time() {
+    let form = Form::from_json(
+        &json!({
+            "form_id": "spot", "version": 1,
+            "title": {"zh": "位置", "en": "Spot"},
+            "sections": [{"id": "s", "title": {"zh": "位置", "en": "Spot"}, "fields": [
+                {"name": "where", "label": {"zh": "位置", "en": "Where"}, "kind": {"type": "geopoint"}}
+            ]}]
+        })
+        .to_string(),
+    )
+    .expect("form");
+    let point = json!({"lat": 31.87, "lon": 121.17, "accuracy_m": 12.5, "at": "2026-11-30T02:15:04Z", "extra": 1});
+    let out = form
+        .validate(&values(json!({ "where": point })), &ctx(&[]))
+        .expect("valid");
+    assert_eq!(
+        out["where"],
+        json!({"lat": 31.87, "lon": 121.17, "accuracy_m": 12.5, "at": "2026-11-30T02:15:04Z"}),
+        "position, accuracy and time kept; nothing else"
+    );
+    let bad = json!({"lat": 31.87, "lon": 121.17, "at": "yesterday"});
+    let errors = form
+        .validate(&values(json!({ "where": bad })), &ctx(&[]))
+        .expect_err("a time that is not RFC 3339");
+    assert_eq!(errors[0].code, ProblemCode::BadGeopoint);
+}

@@ -484,17 +484,26 @@ fn normalize(f: &CompiledField, v: &Json, ctx: &ValidationContext<'_>) -> Result
                 v.get("lon").and_then(Json::as_f64),
             );
             let acc = v.get("accuracy_m").and_then(Json::as_f64);
+            // When the fix was taken, as RFC 3339 (kept as given).
+            let at = v.get("at").map(|t| {
+                t.as_str()
+                    .filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+            });
             match (lat, lon) {
                 (Some(lat), Some(lon))
                     if (-90.0..=90.0).contains(&lat)
                         && (-180.0..=180.0).contains(&lon)
-                        && acc.is_none_or(|a| a >= 0.0) =>
+                        && acc.is_none_or(|a| a >= 0.0)
+                        && at.is_none_or(|t| t.is_some()) =>
                 {
                     let mut p = Map::new();
                     p.insert("lat".into(), Json::from(lat));
                     p.insert("lon".into(), Json::from(lon));
                     if let Some(a) = acc {
                         p.insert("accuracy_m".into(), Json::from(a));
+                    }
+                    if let Some(Some(t)) = at {
+                        p.insert("at".into(), Json::from(t));
                     }
                     Ok(Json::Object(p))
                 }
