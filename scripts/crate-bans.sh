@@ -21,6 +21,8 @@ rules=(
   # The web build of the core: no UI either, and no tokio (no runtime there).
   "beatbook-core       normal       ${ui}|beatbook-server|beatbook-store[a-z-]*|tokio   wasm32-unknown-unknown"
   "beatbook-app        normal       beatbook-server|beatbook-store[a-z-]*"
+  # The ID card reader runs inside the core and the app: headless, no runtime, no I/O crates.
+  "beatbook-idcard     normal       ${ui}|${io}|beatbook-core|beatbook-server|beatbook-store[a-z-]*"
   # The UI without features (as the web build takes it): no window, no server, no runtime.
   "beatbook-web        normal       beatbook-server|beatbook-store[a-z-]*|axum|dioxus-desktop|wry|tao|clap   wasm32-unknown-unknown"
   "beatbook-tests      normal,dev   ${ui}"

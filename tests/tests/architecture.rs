@@ -33,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("beatbook-demo", &["beatbook-schema"]),
     ("beatbook-xlsform", &["beatbook-schema"]),
+    ("beatbook-idcard", &["beatbook-schema"]),
     ("beatbook-core", &["beatbook-schema"]),
     ("beatbook-web", &["beatbook-app", "beatbook-core"]),
     ("beatbook-app", &["beatbook-schema", "beatbook-core"]),
