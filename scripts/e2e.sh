@@ -4,11 +4,14 @@
 # Debian's package (never a downloaded browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh chromium fonts-noto-cjk fonts-dejavu-core
+scripts/install-deps.sh chromium fonts-noto-cjk fonts-dejavu-core python3-pip
 # Node 18 (Debian's) or newer; playwright-core is pinned to a version that supports it.
 command -v node >/dev/null || scripts/install-deps.sh nodejs npm
 (cd tests/e2e && npm install --no-audit --no-fund --silent)
-cargo build -q -p beatbook-server -p beatbook-app
+cargo build -q -p beatbook-server -p beatbook-app -p beatbook-idcard --bins
+# The ID card reader's models, for the field app's scan (and idcard-card's cards).
+BEATBOOK_OCR_MODELS=$(scripts/ocr-models.sh)
+export BEATBOOK_OCR_MODELS
 # The field app's web build, served under /m/ by web-app.test.mjs's server.
 scripts/web-build.sh
 # The PostgreSQL cluster of scripts/test.sh, else the throwaway one (started

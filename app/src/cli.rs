@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use beatbook_core::idcard::CardReader;
 use beatbook_core::keys::PinKeys;
 use beatbook_core::platform::gpsd::Gpsd;
 use beatbook_core::platform::{Desktop, Fix, Platform};
@@ -18,6 +19,7 @@ use beatbook_schema::text::Lang;
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
+use crate::card::IdCardReader;
 use crate::ui::LiveviewAccess;
 
 /// Beatbook field app (基础信息采集). Without a command, opens the app window.
@@ -40,6 +42,10 @@ pub struct Cli {
     /// GPS receiver on this machine; instead of --fix).
     #[arg(long, env = "BEATBOOK_GPSD", conflicts_with = "fix")]
     pub gpsd: Option<std::net::SocketAddr>,
+    /// The ID card reader's models (`scripts/ocr-models.sh` fetches them);
+    /// without them the app has no "scan the ID card".
+    #[arg(long, env = "BEATBOOK_OCR_MODELS")]
+    pub ocr_models: Option<PathBuf>,
     /// Seconds between looks at the position while a patrol runs.
     #[arg(long, env = "BEATBOOK_TRACK_EVERY", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -223,6 +229,22 @@ fn platform(cli: &Cli) -> Arc<dyn Platform> {
     }
 }
 
+/// The ID card reader, if its models are where the command line says (or in
+/// the build's cache); else none, and the log says why.
+fn card_reader(cli: &Cli) -> Option<Arc<dyn CardReader>> {
+    let dir = cli
+        .ocr_models
+        .clone()
+        .unwrap_or_else(beatbook_idcard::default_models_dir);
+    match IdCardReader::load(&dir) {
+        Ok(reader) => Some(Arc::new(reader)),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "no ID card scanning");
+            None
+        }
+    }
+}
+
 /// The UI's start-up options for this command line.
 pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
     crate::ui::UiOptions {
@@ -235,7 +257,7 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         upload_path: String::new(),
         nudge: Default::default(),
         sync_every: std::time::Duration::from_secs(cli.sync_every),
-        card_reader: None,
+        card_reader: card_reader(cli),
         accuracy_limit_m: cli.accuracy_limit_m,
         track_every: std::time::Duration::from_secs(cli.track_every),
     }

@@ -2,5 +2,7 @@
 //! and the command line, both over the headless core in `beatbook_core`.
 
 #[cfg(feature = "cli")]
+mod card;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod ui;

@@ -253,11 +253,12 @@ export async function findFreeAddress(page) {
  * findFreeAddress), by `op` (an Operator, so the actions are counted): the
  * road and door number typed into the address picker as an officer would,
  * a new house (owner-occupied, the head as owner) and each of `people` as a
- * resident. Ends on the visit screen with the residents listed; returns what
+ * resident — names and ID numbers typed, or with `cards` (ID number → photo
+ * of the card) read off the card. Ends on the visit screen with the residents listed; returns what
  * was typed into the picker. `shot(name, fullPage)` is called at the screens
  * worth a screenshot.
  */
-export async function recordHousehold(op, label, { people = residents, shot = async () => {} } = {}) {
+export async function recordHousehold(op, label, { people = residents, cards, shot = async () => {} } = {}) {
   const page = op.page;
   const query = label.replace(/^.*?社区/, '');
   await op.tap('#visit');
@@ -277,8 +278,16 @@ export async function recordHousehold(op, label, { people = residents, shot = as
     await op.tap('#add-resident');
     await op.tap(`#f-relation [data-value="${r.relation}"]`);
     await op.tap('#f-category [data-value="registered"]');
-    await op.type('#f-name', r.name);
-    await op.type('#f-id_number', r.id);
+    if (cards) {
+      // The card photographed instead of typing its name and number.
+      await op.files('#scan-card-input', cards.get(r.id));
+      await page.waitForSelector('#scan-result', { timeout: 60000 });
+      const [name, id] = [await page.inputValue('#f-name'), await page.inputValue('#f-id_number')];
+      if (name !== r.name || id !== r.id) throw new Error(`the card read ${name} ${id}, not ${r.name} ${r.id}`);
+    } else {
+      await op.type('#f-name', r.name);
+      await op.type('#f-id_number', r.id);
+    }
     if (r.phone) await op.type('#f-phone', r.phone);
     // Derived at once, never typed.
     await page.waitForSelector('#f-gender:not(:has-text("—"))');

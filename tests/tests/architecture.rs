@@ -36,7 +36,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("beatbook-idcard", &["beatbook-schema"]),
     ("beatbook-core", &["beatbook-schema"]),
     ("beatbook-web", &["beatbook-app", "beatbook-core"]),
-    ("beatbook-app", &["beatbook-schema", "beatbook-core"]),
+    (
+        "beatbook-app",
+        &["beatbook-schema", "beatbook-core", "beatbook-idcard"],
+    ),
     (
         "beatbook-tests",
         &[

@@ -35,7 +35,10 @@ pub struct Actions {
 /// What each task of the file is, in the order the README lists them.
 const TASKS: [(&str, &str); 3] = [
     ("visit", "household visit: house + 3 residents, typed"),
-    ("visit_scanned", "household visit: house + 3 residents, ID cards scanned"),
+    (
+        "visit_scanned",
+        "household visit: house + 3 residents, ID cards scanned",
+    ),
     ("revisit_unchanged", "revisit, nothing changed"),
 ];
 
@@ -47,7 +50,10 @@ pub fn render(file: &EffortFile) -> String {
             let t = file.get(*key)?;
             Some(vec![
                 (*what).to_owned(),
-                format!("{} ({} + {})", t.beatbook.actions, t.beatbook.taps, t.beatbook.chars),
+                format!(
+                    "{} ({} + {})",
+                    t.beatbook.actions, t.beatbook.taps, t.beatbook.chars
+                ),
                 t.blank_form.to_string(),
                 format!("{:.2}", t.ratio),
             ])

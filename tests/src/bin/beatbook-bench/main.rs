@@ -18,6 +18,7 @@
 mod compare;
 mod effort;
 mod load;
+mod ocr;
 mod pickers;
 mod postgres;
 mod report;

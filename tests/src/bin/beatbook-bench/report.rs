@@ -32,6 +32,8 @@ pub fn render_file(path: &Path) -> Result<String> {
             &serde_json::from_value::<crate::pickers::PickersFile>(json)
                 .with_context(|| format!("{} is not a pickers results file", path.display()))?,
         ))
+    } else if json.get("levels").is_some() && json.get("det_size").is_some() {
+        crate::ocr::render(&json)
     } else if json.get("revisit_unchanged").is_some() {
         Ok(crate::effort::render(
             &serde_json::from_value::<crate::effort::EffortFile>(json)
@@ -39,7 +41,7 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else {
         bail!(
-            "{} is neither a scale, a compare, a pickers nor an entry-effort results file (written by `beatbook-bench scale`, `compare`, `pickers` or tests/e2e/field-app.test.mjs)",
+            "{} is neither a scale, a compare, a pickers, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, tests/e2e/field-app.test.mjs or idcard-eval)",
             path.display()
         )
     }
@@ -389,6 +391,7 @@ mod tests {
             "docs/bench/scale.json",
             "docs/bench/pickers.json",
             "docs/entry-effort.json",
+            "docs/ocr-accuracy.json",
         ] {
             let rendered = render_file(&root.join(file)).expect(file);
             assert!(
