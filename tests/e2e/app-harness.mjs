@@ -140,6 +140,25 @@ export class FieldApp {
 }
 
 /**
+ * The usual setup of a browser test: a demo server (`demo`: its sizes), the
+ * field app over liveview (`env`: more environment for it) and a browser on
+ * its page. `close()` ends all three.
+ */
+export async function fieldApp({ demo = {}, env = {} } = {}) {
+  const server = await Server.demo(demo);
+  const app = await FieldApp.start(server.url, undefined, { env });
+  const ctx = await browser();
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(app.url);
+  const close = async () => {
+    await ctx.close();
+    await app.stop();
+    await server.stop();
+  };
+  return { server, app, ctx, page, close };
+}
+
+/**
  * Chromium as a phone — small viewport, touch, a mobile user agent — on one
  * profile directory (its OPFS, caches and service worker) across launches.
  */

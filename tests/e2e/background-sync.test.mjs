@@ -10,25 +10,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, enroll, home, tmpdir } from './app-harness.mjs';
+import { FieldApp, fieldApp, enroll, home, tmpdir } from './app-harness.mjs';
 
 // Node 18 (Debian's) has no import.meta.dirname.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const photo = path.join(tmpdir('bb-photo-'), 'hazard.jpg');
 fs.copyFileSync(path.resolve(here, '../../demo/assets/hazard.jpg'), photo);
 
-let server, app, ctx, page;
+let server, app, ctx, page, close;
 before(async () => {
-  server = await Server.demo({ addresses: 100, households: 10 });
-  app = await FieldApp.start(server.url, undefined, { env: { BEATBOOK_SYNC_EVERY: '2' } });
-  ctx = await browser();
-  page = ctx.pages()[0] ?? (await ctx.newPage());
-  await page.goto(app.url);
+  ({ server, app, ctx, page, close } = await fieldApp({ demo: { addresses: 100, households: 10 }, env: { BEATBOOK_SYNC_EVERY: '2' } }));
 });
 after(async () => {
-  await ctx?.close();
-  await app?.stop();
-  await server?.stop();
+  await app?.stop(); // the one started again by the last test
+  await close?.();
 });
 
 const text = (sel) => page.locator(sel).innerText();

@@ -8,7 +8,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Server, FieldApp, browser, Operator, tmpdir, bin, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
+import { fieldApp, Operator, tmpdir, bin, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -19,18 +19,12 @@ const shots = path.resolve(here, '../../docs/screenshots');
 fs.mkdirSync(shots, { recursive: true });
 const report = {};
 
-let server, app, ctx, page;
+let server, app, ctx, page, close;
 before(async () => {
-  server = await Server.demo();
-  app = await FieldApp.start(server.url);
-  ctx = await browser();
-  page = ctx.pages()[0] ?? (await ctx.newPage());
-  await page.goto(app.url);
+  ({ server, app, ctx, page, close } = await fieldApp());
 });
 after(async () => {
-  await ctx?.close();
-  await app?.stop();
-  await server?.stop();
+  await close?.();
   if (Object.keys(report).length) {
     fs.writeFileSync(path.join(shots, '..', 'entry-effort.json'), JSON.stringify(report, null, 2) + '\n');
   }

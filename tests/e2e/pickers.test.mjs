@@ -8,25 +8,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, Operator, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
+import { fieldApp, enroll, Operator, home as homeOf, residents, findFreeAddress, recordHousehold } from './app-harness.mjs';
 
 // Node 18 (Debian's) has no import.meta.dirname.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(here, '../../docs/screenshots');
 fs.mkdirSync(shots, { recursive: true });
 
-let server, app, ctx, page;
+let server, app, ctx, page, close;
 before(async () => {
-  server = await Server.demo();
-  app = await FieldApp.start(server.url);
-  ctx = await browser();
-  page = ctx.pages()[0] ?? (await ctx.newPage());
-  await page.goto(app.url);
+  ({ server, app, ctx, page, close } = await fieldApp());
 });
 after(async () => {
-  await ctx?.close();
-  await app?.stop();
-  await server?.stop();
+  await close?.();
 });
 
 const home = () => homeOf(page);
@@ -42,15 +36,7 @@ async function newRecord(form) {
 }
 
 test('enrolled, synced, in English', async () => {
-  await page.waitForSelector('#badge');
-  await page.fill('#server', server.url);
-  await page.fill('#badge', '061201');
-  await page.fill('#password', 'beatbook-demo');
-  await page.click('#next');
-  await page.fill('#pin', '246810');
-  await page.fill('#pin2', '246810');
-  await page.click('#next');
-  await page.waitForSelector('#sync');
+  await enroll(page, server.url);
   await page.click('#sync');
   await page.waitForSelector('.notice:not(:has-text("正在同步"))', { timeout: 60000 });
   assert.match(await text('.notice'), /同步完成/);

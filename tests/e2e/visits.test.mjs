@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, home as homeOf, findFreeAddress, tmpdir, citizenId as citizenIdOf } from './app-harness.mjs';
+import { FieldApp, fieldApp, enroll as enrollAs, home as homeOf, findFreeAddress, tmpdir, citizenId as citizenIdOf } from './app-harness.mjs';
 
 /**
  * A camera-sized photo (a PNG the app turns into its JPEG), `shade` telling
@@ -59,19 +59,13 @@ function photoFile(name, shade, width = 640, height = 480) {
 const shots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
 fs.mkdirSync(shots, { recursive: true });
 
-let server, app, ctx, page, other;
+let server, app, ctx, page, close, other;
 before(async () => {
-  server = await Server.demo();
-  app = await FieldApp.start(server.url);
-  ctx = await browser();
-  page = ctx.pages()[0] ?? (await ctx.newPage());
-  await page.goto(app.url);
+  ({ server, app, ctx, page, close } = await fieldApp());
 });
 after(async () => {
-  await ctx?.close();
-  await app?.stop();
   await other?.stop();
-  await server?.stop();
+  await close?.();
 });
 
 const home = () => homeOf(page);
@@ -98,13 +92,7 @@ async function sync(p = page) {
 async function enroll(p, badge) {
   await p.waitForSelector('#badge');
   await p.click('#lang');
-  await p.fill('#server', server.url);
-  await p.fill('#badge', badge);
-  await p.fill('#password', 'beatbook-demo');
-  await p.click('#next');
-  await p.fill('#pin', '246810');
-  await p.fill('#pin2', '246810');
-  await p.click('#next');
+  await enrollAs(p, server.url, { badge });
   await p.waitForSelector('#sync:has-text("Sync")');
   await sync(p);
 }
