@@ -14,6 +14,7 @@ pub mod expr;
 pub mod form;
 pub mod geo;
 pub mod hlc;
+pub mod map;
 pub mod ids;
 pub mod merge;
 pub mod normalize;
