@@ -9,6 +9,7 @@ pub mod idcard;
 pub mod index;
 pub mod keys;
 pub mod lockout;
+pub mod map;
 pub mod patrol;
 pub mod photos;
 pub mod platform;

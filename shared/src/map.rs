@@ -59,6 +59,11 @@ impl<'a> Places<'a> {
         }
     }
 
+    /// The records, in the order given.
+    pub fn records(&self) -> &[MapRecord<'a>] {
+        &self.records
+    }
+
     fn of_form(&self, form: &'a str) -> impl Iterator<Item = &MapRecord<'a>> + '_ {
         self.records.iter().filter(move |r| r.form == form)
     }
@@ -102,7 +107,7 @@ pub const GRID_LAYERS: &[(&str, LayerFn)] = &[
     ("houses", houses),
     ("tracks", tracks),
     ("tasks", tasks),
-    ("hazards", hazards),
+    ("hazards", open_hazards),
 ];
 
 /// The review pages' map of the station, bottom to top.
@@ -210,6 +215,14 @@ pub fn hazards(places: &Places<'_>) -> Vec<Json> {
             );
             Some(feature(r, "hazards", point_geometry(at), extra))
         })
+        .collect()
+}
+
+/// Hazards not yet rectified (open or being rectified).
+pub fn open_hazards(places: &Places<'_>) -> Vec<Json> {
+    hazards(places)
+        .into_iter()
+        .filter(|f| matches!(f["properties"]["status"].as_str(), Some("open" | "rectifying")))
         .collect()
 }
 
