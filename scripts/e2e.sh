@@ -9,6 +9,9 @@ scripts/install-deps.sh chromium fonts-noto-cjk fonts-dejavu-core python3-pip
 command -v node >/dev/null || scripts/install-deps.sh nodejs npm
 (cd tests/e2e && npm install --no-audit --no-fund --silent)
 cargo build -q -p beatbook-server -p beatbook-app -p beatbook-idcard --bins
+# The map renderer (MapLibre GL, pmtiles; npm, pinned) where the app and the
+# server look for it by default.
+scripts/map-assets.sh >/dev/null
 # The ID card reader's models, for the field app's scan (and idcard-card's cards).
 BEATBOOK_OCR_MODELS=$(scripts/ocr-models.sh)
 export BEATBOOK_OCR_MODELS

@@ -14,6 +14,9 @@ scripts/install-deps.sh curl
 data="${BEATBOOK_DATA_DIR:-beatbook-data}"
 listen="${BEATBOOK_LISTEN:-127.0.0.1:8700}"
 cargo build --release -p beatbook-server -p beatbook-app
+# The map renderer (MapLibre GL, pmtiles; npm, pinned), where the app and the
+# server look for it by default.
+scripts/map-assets.sh >/dev/null
 bin="${CARGO_TARGET_DIR:-target}/release"
 # The field app for phones, served by the sync server under /m/.
 scripts/web-build.sh

@@ -57,6 +57,11 @@ for size in 192 512; do
     -font DejaVu-Sans-Bold -pointsize $((size * 11 / 20)) -annotate +0+0 'B' \
     -depth 8 -strip "$out/icon-$size.png"
 done
+# The map's renderer (scripts/map-assets.sh, from npm) and its drawing under
+# map/, cached with the rest so the map works offline.
+map_assets=$(scripts/map-assets.sh)
+mkdir -p "$out/map"
+cp "$map_assets"/{maplibre-gl.mjs,maplibre-gl-worker.mjs,maplibre-gl.css,pmtiles.js} assets/map/beatbook-map.mjs "$out/map/"
 # The service worker caches every file of the build (wasm-bindgen's snippets
 # have hashed names) under a name that changes with any of them.
 files=$(cd "$out" && find . -type f | sed 's|^\./||' | sort)
@@ -66,10 +71,12 @@ sed -e "s/__BUILD_HASH__/$hash/" -e "s|'__SHELL__'|$shell|" web/static/sw.js >"$
 
 gz() { gzip -9 -c "$@" | wc -c; }
 wasm=$(gz "$out/beatbook_web_bg.wasm")
-js=$(find "$out" -name '*.js' ! -name sw.js -exec cat {} + | gzip -9 -c | wc -c)
+js=$(find "$out" -name '*.js' ! -name sw.js ! -path "$out/map/*" -exec cat {} + | gzip -9 -c | wc -c)
+map=$(cat "$out"/map/* | gzip -9 -c | wc -c)
 # The CSS is inside the wasm (the UI's stylesheet) and the page; the page:
 html=$(gz "$out/index.html")
 echo "web build $hash in $out ($((SECONDS - started)) s, profile $profile)"
+echo "the map's renderer, gzip -9: $((map / 1024)) KiB (cached with the app; not in the figures below)"
 echo "download, gzip -9: wasm $((wasm / 1024)) KiB + JS $((js / 1024)) KiB + page with CSS $((html / 1024)) KiB = $(((wasm + js + html) / 1024)) KiB"
 # The figures as data (BEATBOOK_WEB_REPORT=docs/web-build.json keeps them for the README).
 report="${BEATBOOK_WEB_REPORT:-$target/web/build.json}"

@@ -61,6 +61,14 @@ pub struct Cli {
     #[arg(long, env = "BEATBOOK_SYNC_EVERY", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_every: u64,
+    /// The map renderer's files (`scripts/map-assets.sh` installs them);
+    /// without them the map screen says how to install them.
+    #[arg(long, env = "BEATBOOK_MAP_ASSETS", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../map-assets"))]
+    pub map_assets: PathBuf,
+    /// An offline basemap drawn under the map's data: a raster PMTiles file
+    /// an admin supplies (none: the data is drawn on a plain ground).
+    #[arg(long, env = "BEATBOOK_BASEMAP")]
+    pub basemap: Option<PathBuf>,
     /// Cheap key derivation (tests and benchmarks only: weak against PIN guessing).
     #[arg(long, hide = true)]
     pub insecure_fast_keys: bool,
@@ -260,6 +268,13 @@ pub fn ui_options(cli: &Cli, server: &str) -> crate::ui::UiOptions {
         card_reader: card_reader(cli),
         accuracy_limit_m: cli.accuracy_limit_m,
         track_every: std::time::Duration::from_secs(cli.track_every),
+        // The URLs are set by liveview_router, which serves the files; a
+        // desktop window has no server, so its map says how to get one.
+        map: crate::ui::MapSource {
+            assets_dir: Some(cli.map_assets.clone()),
+            basemap: cli.basemap.clone(),
+            ..Default::default()
+        },
     }
 }
 

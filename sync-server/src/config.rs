@@ -28,6 +28,10 @@ pub struct Config {
     /// served under `/m/` for phones to open and install. Unset: `/m/`
     /// answers how to build it.
     pub web_dir: Option<PathBuf>,
+    /// The map renderer's files (what `scripts/map-assets.sh` installs),
+    /// for the review pages' map. Unset: `map-assets/` of the source tree
+    /// the server was built from; without them the map page says what to run.
+    pub map_assets_dir: Option<PathBuf>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Largest request body after decompression, in bytes.
@@ -117,6 +121,7 @@ impl Default for Config {
             database_pool_size: 16,
             blob_dir: None,
             web_dir: None,
+            map_assets_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_changes: 2_000,
@@ -237,6 +242,7 @@ const KEYS: &[&str] = &[
     "database_pool_size",
     "blob_dir",
     "web_dir",
+    "map_assets_dir",
     "listen",
     "max_body_bytes",
     "max_batch_changes",

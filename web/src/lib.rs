@@ -65,6 +65,12 @@ pub async fn start(server: String) -> Result<(), JsValue> {
         card_reader: None,
         accuracy_limit_m: 50.0,
         track_every: beatbook_app::ui::TRACK_EVERY,
+        // scripts/web-build.sh puts the renderer and the drawing in map/
+        // beside the page, when scripts/map-assets.sh has installed it.
+        map: beatbook_app::ui::MapSource {
+            assets_url: Some("./map/".into()),
+            ..Default::default()
+        },
     };
     let vdom = VirtualDom::new(App).with_root_context(options);
     page.ready();

@@ -98,7 +98,7 @@ pub fn FormView(id: RecordId) -> Element {
     };
 
     rsx! {
-        div { class: "form-head",
+        div { class: "form-head", "data-record": "{id}",
             h2 { id: "form-title", "{title}" }
             span { class: format!("state {:?}", state).to_lowercase(), {text(l, &state.label())} }
         }

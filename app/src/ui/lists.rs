@@ -42,9 +42,9 @@ impl ListKind {
     }
 }
 
-/// One record as a row.
+/// One record as a row, with an optional note (e.g. how far it is).
 #[component]
-pub fn RecordRow(record: LocalRecord) -> Element {
+pub fn RecordRow(record: LocalRecord, note: Option<String>) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let core = ui.core();
@@ -74,6 +74,7 @@ pub fn RecordRow(record: LocalRecord) -> Element {
                 span { class: "form", "{title}" }
                 span { class: "label", "{label}" }
             }
+            if let Some(n) = note { span { class: "note", "{n}" } }
             span { class: "{state_class}", {text(l, &record.state.label())} }
             if let Some(r) = reason { div { class: "reason", "↩ {r}" } }
             if let Some(r) = refusal { div { class: "reason", "✕ {r}" } }
@@ -133,6 +134,7 @@ pub fn ListView(kind: ListKind) -> Element {
             for k in [ListKind::Drafts, ListKind::Outbox, ListKind::Sent, ListKind::Returned] {
                 button { class: if k == kind { "tab on" } else { "tab" }, onclick: move |_| { ui.go(Route::List(k)) }, {k.title(l)} }
             }
+            button { class: "tab", id: "list-map", onclick: move |_| ui.go(Route::Map), {tr(l, "地图", "Map")} }
         }
         if kind == ListKind::Sent {
             div { class: "chips", id: "whose", role: "radiogroup",

@@ -8,6 +8,10 @@
 //! - DNS rebinding (a web name that points at 127.0.0.1): the `Host` must be
 //!   the address listened on.
 //!
+//! The map's renderer and an offline basemap are static files (third-party
+//! library code, an admin's basemap): they are served under the key, but a
+//! page's module and worker loads need not carry an `Origin`.
+//!
 //! liveview 0.7's own router mounts only at the root with a fixed `/ws`, so
 //! the page and the socket are served here from its public parts.
 
@@ -27,6 +31,7 @@ use beatbook_schema::text::Text;
 use dioxus::prelude::VirtualDom;
 use rand::RngCore;
 
+use super::map::{MapSource, ASSET_FILES, DRAWING, DRAWING_FILE};
 use super::{App, UiOptions, Uploads};
 
 /// Who may use a liveview launch: the address it listens on and its key.
@@ -100,6 +105,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// upload at `/app/<key>/upload`; anything else is refused with a JSON error.
 pub fn liveview_router(mut options: UiOptions, access: &LiveviewAccess) -> axum::Router {
     options.upload_path = access.path("upload");
+    let map = map_router(&mut options.map, access);
     let uploads = options.uploads.clone();
     let pool = dioxus_liveview::LiveViewPool::new();
     let glue = dioxus_liveview::interpreter_glue(&access.path("ws"));
@@ -144,6 +150,7 @@ pub fn liveview_router(mut options: UiOptions, access: &LiveviewAccess) -> axum:
         )
         .route("/app/{key}/ws", get(socket))
         .merge(upload_router(uploads, "/app/{key}/upload"))
+        .merge(map)
         .fallback(|| async {
             refuse(
                 StatusCode::NOT_FOUND,
@@ -158,6 +165,46 @@ pub fn liveview_router(mut options: UiOptions, access: &LiveviewAccess) -> axum:
             Arc::new(access.clone()),
             guard,
         ))
+}
+
+/// The map's renderer and drawing under `/app/<key>/map/`, when its
+/// directory holds them, and the basemap at `/app/<key>/basemap.pmtiles`
+/// (ranges served: the PMTiles reader asks for parts of the file); sets
+/// where the page finds them.
+fn map_router(source: &mut MapSource, access: &LiveviewAccess) -> axum::Router {
+    let mut router = axum::Router::new();
+    match source.assets_dir.as_deref() {
+        Some(dir) if MapSource::has_assets(dir) => {
+            for file in ASSET_FILES {
+                router = router.route_service(
+                    &format!("/app/{{key}}/map/{file}"),
+                    tower_http::services::ServeFile::new(dir.join(file)),
+                );
+            }
+            router = router.route(
+                &format!("/app/{{key}}/map/{DRAWING_FILE}"),
+                get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], DRAWING) }),
+            );
+            source.assets_url = Some(access.path("map/"));
+        }
+        dir => tracing::warn!(
+            dir = ?dir,
+            "no map renderer there: the map screen will say so (scripts/map-assets.sh installs it)"
+        ),
+    }
+    if let Some(file) = &source.basemap {
+        router = router.route_service(
+            "/app/{key}/basemap.pmtiles",
+            tower_http::services::ServeFile::new(file),
+        );
+        source.basemap_url = Some(access.path("basemap.pmtiles"));
+    }
+    router
+}
+
+/// Static files a page loads as modules, workers or by range (no `Origin` asked).
+fn is_static(rest: &str) -> bool {
+    rest.starts_with("map/") || rest == "basemap.pmtiles"
 }
 
 /// `POST <path>` keeps the body and answers its id (the caller guards who may post).
@@ -207,7 +254,7 @@ async fn guard(State(access): State<Arc<LiveviewAccess>>, req: Request, next: Ne
     };
     // The page itself is opened by typing its address (no Origin); the
     // socket and the upload come from that page, never from another one.
-    if !rest.is_empty() && !access.origin_is_ours(req.headers()) {
+    if !rest.is_empty() && !is_static(rest) && !access.origin_is_ours(req.headers()) {
         return refuse(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,

@@ -12,6 +12,7 @@ mod form;
 mod home;
 mod i18n;
 mod lists;
+mod map;
 #[cfg(feature = "liveview")]
 mod liveview;
 mod patrol;
@@ -36,6 +37,7 @@ use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
 pub use errors::error_text;
+pub use map::MapSource;
 #[cfg(feature = "liveview")]
 pub use liveview::{liveview_router, LiveviewAccess};
 pub use patrol::TRACK_EVERY;
@@ -72,6 +74,8 @@ pub struct UiOptions {
     pub accuracy_limit_m: f64,
     /// Reads the ID card on the device, where this face ships a recognizer.
     pub card_reader: Option<Arc<dyn beatbook_core::idcard::CardReader>>,
+    /// The map's renderer and basemap.
+    pub map: MapSource,
     /// How often the app syncs by itself ([`SYNC_EVERY`] unless a test
     /// wants it sooner).
     pub sync_every: std::time::Duration,
@@ -92,6 +96,8 @@ pub enum Route {
     Search,
     /// Choosing a form for a new record.
     NewRecord,
+    /// The map of the officer's grid, and what is near.
+    Map,
 }
 
 /// UI-wide state, shared through context (signals are `Copy`).

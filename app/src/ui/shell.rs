@@ -6,6 +6,7 @@ use super::form::FormView;
 use super::home::Home;
 use super::i18n::{tr, use_lang};
 use super::lists::{ListView, NewRecord, SearchView};
+use super::map::MapView;
 use super::patrol::{PatrolRunning, PatrolTracker};
 use super::sync::{AutoSync, SyncLine};
 use super::unlock::LangToggle;
@@ -49,6 +50,7 @@ pub fn Shell() -> Element {
                 Route::List(kind) => rsx! { ListView { kind } },
                 Route::Search => rsx! { SearchView {} },
                 Route::NewRecord => rsx! { NewRecord {} },
+                Route::Map => rsx! { MapView {} },
             }
         }
     }

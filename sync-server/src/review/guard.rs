@@ -6,7 +6,7 @@
 //!   word (`Sec-Fetch-Site`, `Origin`), a form body, and the right CSRF token
 //!   (the session's; on the sign-in form, the sign-in cookie's);
 //! - every answer carries a strict Content-Security-Policy (no scripts at
-//!   all), `nosniff`, no framing, and is not cached unless its handler says so;
+//!   all; the map page alone sets one allowing its own), `nosniff`, no framing, and is not cached unless its handler says so;
 //! - `?lang=` is remembered in a cookie.
 
 use axum::body::{to_bytes, Body};
@@ -55,7 +55,10 @@ pub async fn guard(req: Request, next: Next) -> Response {
         Err(e) => e.into_response(),
     };
     let h = res.headers_mut();
-    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A page that needs more (the map's scripts) says so itself.
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Not `no-referrer`: browsers then send `Origin: null` with form posts.

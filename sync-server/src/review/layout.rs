@@ -43,6 +43,8 @@ pub enum Nav {
     Batches,
     /// 隐患.
     Hazards,
+    /// 地图.
+    Map,
     /// 导出.
     Exports,
     /// 审计日志.
@@ -88,6 +90,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                     nav.main {
                         (item(Nav::Batches, "/review/batches", "同步批次", "Batches"))
                         (item(Nav::Hazards, "/review/hazards", "隐患整改", "Hazards"))
+                        (item(Nav::Map, "/review/map", "辖区地图", "Map"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
                     }

@@ -1,11 +1,12 @@
 //! The supervisors' review pages (审核), served under `/review`: signing in,
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
-//! the hazard board with verification, exports (CSV, XLSX, GeoJSON) and the
+//! the hazard board with verification, the station map, exports (CSV, XLSX, GeoJSON) and the
 //! audit log.
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
-//! escaped by default) with one stylesheet and no JavaScript. Chinese first;
+//! escaped by default) with one stylesheet and no JavaScript but the map's
+//! (its page alone allows its own scripts). Chinese first;
 //! `?lang=en` switches to English. Handlers are thin: they read the session
 //! ([`reviewer::Reviewer`]), ask the store, judge with [`rules`], render.
 //! Every POST passes [`guard`] (CSRF token, same origin); scope is checked on
@@ -21,6 +22,7 @@ mod hazards;
 mod i18n;
 mod layout;
 mod links;
+mod map;
 mod photos;
 mod records;
 pub mod reviewer;
@@ -58,6 +60,9 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/decide", post(records::review_record))
         .route("/hazards", get(hazards::board))
         .route("/hazards/{id}/verify", post(hazards::verify))
+        .route("/map", get(map::page))
+        .route("/map-assets/{file}", get(map::asset))
+        .route("/static/beatbook-map.mjs", get(map::drawing))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))
