@@ -110,9 +110,9 @@ pub const GRID_LAYERS: &[(&str, LayerFn)] = &[
     ("hazards", open_hazards),
 ];
 
-/// The review pages' map of the station, bottom to top.
+/// The review pages' map of the station, bottom to top (no outline: the
+/// page reads hazards and today's work, not every address of each grid).
 pub const STATION_LAYERS: &[(&str, LayerFn)] = &[
-    ("outline", outline),
     ("tracks", tracks),
     ("visits", visits),
     ("tasks", tasks),
@@ -485,9 +485,9 @@ mod tests {
         assert_eq!(ids(&visits(&places)), [id(2).to_string()]);
         let layers = build(&places, STATION_LAYERS);
         let names: Vec<&str> = layers.iter().map(|l| l.id).collect();
-        assert_eq!(names, ["outline", "tracks", "visits", "tasks", "hazards"]);
-        assert_eq!(layers[2].len(), 1);
-        assert!(layers[4].is_empty());
+        assert_eq!(names, ["tracks", "visits", "tasks", "hazards"]);
+        assert_eq!(layers[1].len(), 1);
+        assert!(layers[3].is_empty());
         let visit = MapRecord { id: id(2), form: form_ids::VISIT, values: &f.0[1].2, label: String::new() };
         assert_eq!(place_of(&places, &visit), Some((31.87, 121.17)));
     }

@@ -131,7 +131,7 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Response
     // Inside a JSON block `</` could end the element early.
     let config = config.to_string().replace("</", "<\\/");
     let legend: [(&str, &str, &str, &str); 7] = [
-        ("red", "hazards", "待整改隐患", "Open hazards"),
+        ("red", "", "待整改", "Open"),
         ("amber", "", "整改中", "Rectifying"),
         ("lime", "", "已整改", "Rectified"),
         ("grey", "", "已复查", "Verified"),
@@ -155,6 +155,7 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Response
             script type="module" src="/review/static/beatbook-map.mjs" {}
         }
         ul.legend {
+            li { strong { (r.t("隐患", "Hazards")) } " " span.count id="count-hazards" { (count("hazards")) } }
             @for (class, layer, zh, en) in legend {
                 li { span class=(format!("dot {class}")) {} (r.t(zh, en))
                     @if !layer.is_empty() { " " span.count id=(format!("count-{layer}")) { (count(layer)) } } }
