@@ -138,22 +138,34 @@ mod tests {
         )
     }
 
-    fn house_at(core: &Core, address: beatbook_schema::ids::RecordId) -> beatbook_schema::ids::RecordId {
+    fn house_at(
+        core: &Core,
+        address: beatbook_schema::ids::RecordId,
+    ) -> beatbook_schema::ids::RecordId {
         finalized(
             core,
             form_ids::HOUSE,
-            obj(json!({"address": address.to_string(), "use": "owner_occupied", "owner_name": "陆建华"})),
+            obj(
+                json!({"address": address.to_string(), "use": "owner_occupied", "owner_name": "陆建华"}),
+            ),
         )
     }
 
     fn layer<'m>(map: &'m GridMap, id: &str) -> &'m Layer {
-        map.layers.iter().find(|l| l.id == id).expect("the layer is drawn")
+        map.layers
+            .iter()
+            .find(|l| l.id == id)
+            .expect("the layer is drawn")
     }
 
     fn ids(layer: &Layer) -> Vec<String> {
         layer.data["features"]
             .as_array()
-            .map(|f| f.iter().map(|f| f["properties"]["id"].as_str().unwrap_or("").to_owned()).collect())
+            .map(|f| {
+                f.iter()
+                    .map(|f| f["properties"]["id"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -163,7 +175,11 @@ mod tests {
         let a = address_north(&core, "1", 1.0);
         let h = house_at(&core, a);
         let open = core
-            .new_record(form_ids::HAZARD, None, obj(json!({"category": "fire", "status": "open", "deadline": "2000-01-01"})))
+            .new_record(
+                form_ids::HAZARD,
+                None,
+                obj(json!({"category": "fire", "status": "open", "deadline": "2000-01-01"})),
+            )
             .expect("a hazard draft")
             .id();
         let done = core
@@ -174,18 +190,34 @@ mod tests {
 
         let m = core.grid_map(Lang::En).expect("the map");
         let names: Vec<&str> = m.layers.iter().map(|l| l.id).collect();
-        assert_eq!(names, ["outline", "addresses", "houses", "tracks", "tasks", "hazards"]);
+        assert_eq!(
+            names,
+            [
+                "outline",
+                "addresses",
+                "houses",
+                "tracks",
+                "tasks",
+                "hazards"
+            ]
+        );
         assert_eq!(ids(layer(&m, "addresses")), [a.to_string()]);
         assert_eq!(ids(layer(&m, "houses")), [h.to_string()]);
         // The hazard's location defaulted to the device's fix; a verified one is no longer open.
         let hazards = ids(layer(&m, "hazards"));
         assert_eq!(hazards, [open.to_string()], "not {done}");
-        assert_eq!(layer(&m, "hazards").data["features"][0]["properties"]["overdue"], true);
+        assert_eq!(
+            layer(&m, "hazards").data["features"][0]["properties"]["overdue"],
+            true
+        );
         let running = core.running_patrol().expect("read").expect("running").id;
         assert_eq!(ids(layer(&m, "tracks")), [running.to_string()]);
         assert_eq!(m.position.map(|p| (p.lat, p.lon)), Some((31.87, 121.17)));
         let label = layer(&m, "houses").data["features"][0]["properties"]["label"].clone();
-        assert!(label.as_str().is_some_and(|l| l.contains("人民路")), "{label}");
+        assert!(
+            label.as_str().is_some_and(|l| l.contains("人民路")),
+            "{label}"
+        );
     }
 
     #[test]
@@ -194,13 +226,31 @@ mod tests {
         let far = house_at(&core, address_north(&core, "9", 5.0));
         let near = house_at(&core, address_north(&core, "2", 0.5));
         let middle = house_at(&core, address_north(&core, "5", -2.0));
-        let hits = core.near_me(form_ids::HOUSE, 10).expect("read").expect("a fix");
+        let hits = core
+            .near_me(form_ids::HOUSE, 10)
+            .expect("read")
+            .expect("a fix");
         let order: Vec<_> = hits.iter().map(|n| n.record.id).collect();
         assert_eq!(order, [near, middle, far]);
-        assert!((hits[0].distance_m - 55.6).abs() < 1.0, "{}", hits[0].distance_m);
-        assert!((hits[2].distance_m - 556.0).abs() < 5.0, "{}", hits[2].distance_m);
-        assert_eq!(core.near_me(form_ids::HOUSE, 1).expect("read").map(|h| h.len()), Some(1));
+        assert!(
+            (hits[0].distance_m - 55.6).abs() < 1.0,
+            "{}",
+            hits[0].distance_m
+        );
+        assert!(
+            (hits[2].distance_m - 556.0).abs() < 5.0,
+            "{}",
+            hits[2].distance_m
+        );
+        assert_eq!(
+            core.near_me(form_ids::HOUSE, 1)
+                .expect("read")
+                .map(|h| h.len()),
+            Some(1)
+        );
         // Addresses are not houses.
-        assert!(hits.iter().all(|n| n.record.form_id.as_str() == form_ids::HOUSE));
+        assert!(hits
+            .iter()
+            .all(|n| n.record.form_id.as_str() == form_ids::HOUSE));
     }
 }

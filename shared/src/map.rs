@@ -222,7 +222,12 @@ pub fn hazards(places: &Places<'_>) -> Vec<Json> {
 pub fn open_hazards(places: &Places<'_>) -> Vec<Json> {
     hazards(places)
         .into_iter()
-        .filter(|f| matches!(f["properties"]["status"].as_str(), Some("open" | "rectifying")))
+        .filter(|f| {
+            matches!(
+                f["properties"]["status"].as_str(),
+                Some("open" | "rectifying")
+            )
+        })
         .collect()
 }
 
@@ -330,7 +335,9 @@ fn convex_hull(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     for pass in [points.clone(), points.into_iter().rev().collect()] {
         let start = hull.len();
         for p in pass {
-            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+            {
                 hull.pop();
             }
             hull.push(p);
@@ -390,11 +397,29 @@ mod tests {
     #[test]
     fn addresses_are_drawn_where_located_and_houses_at_their_address() {
         let f = Fixture(vec![
-            (id(1), form_ids::ADDRESS, values(json!({"grid": "g1", "geopoint": {"lat": 31.87, "lon": 121.17, "accuracy_m": 5.0}}))),
+            (
+                id(1),
+                form_ids::ADDRESS,
+                values(
+                    json!({"grid": "g1", "geopoint": {"lat": 31.87, "lon": 121.17, "accuracy_m": 5.0}}),
+                ),
+            ),
             (id(2), form_ids::ADDRESS, values(json!({"grid": "g1"}))),
-            (id(3), form_ids::HOUSE, values(json!({"address": id(1).to_string(), "use": "owner_occupied"}))),
-            (id(4), form_ids::HOUSE, values(json!({"address": id(2).to_string()}))),
-            (id(5), form_ids::HOUSE, values(json!({"address": "not an id"}))),
+            (
+                id(3),
+                form_ids::HOUSE,
+                values(json!({"address": id(1).to_string(), "use": "owner_occupied"})),
+            ),
+            (
+                id(4),
+                form_ids::HOUSE,
+                values(json!({"address": id(2).to_string()})),
+            ),
+            (
+                id(5),
+                form_ids::HOUSE,
+                values(json!({"address": "not an id"})),
+            ),
         ]);
         let places = f.places();
         let a = addresses(&places);
@@ -411,16 +436,46 @@ mod tests {
     fn hazards_carry_status_deadline_and_overdue() {
         let at = json!({"lat": 31.87, "lon": 121.17});
         let f = Fixture(vec![
-            (id(1), form_ids::HAZARD, values(json!({"location": at, "status": "open", "deadline": "2026-11-29"}))),
-            (id(2), form_ids::HAZARD, values(json!({"location": at, "status": "rectifying", "deadline": "2026-11-30"}))),
-            (id(3), form_ids::HAZARD, values(json!({"location": at, "status": "verified", "deadline": "2026-01-01"}))),
-            (id(4), form_ids::HAZARD, values(json!({"location": {"lat": "x"}, "status": "open"}))),
-            (id(5), form_ids::HAZARD, values(json!({"location": {"lat": 91.0, "lon": 0.0}}))),
+            (
+                id(1),
+                form_ids::HAZARD,
+                values(json!({"location": at, "status": "open", "deadline": "2026-11-29"})),
+            ),
+            (
+                id(2),
+                form_ids::HAZARD,
+                values(json!({"location": at, "status": "rectifying", "deadline": "2026-11-30"})),
+            ),
+            (
+                id(3),
+                form_ids::HAZARD,
+                values(json!({"location": at, "status": "verified", "deadline": "2026-01-01"})),
+            ),
+            (
+                id(4),
+                form_ids::HAZARD,
+                values(json!({"location": {"lat": "x"}, "status": "open"})),
+            ),
+            (
+                id(5),
+                form_ids::HAZARD,
+                values(json!({"location": {"lat": 91.0, "lon": 0.0}})),
+            ),
         ]);
         let h = hazards(&f.places());
-        assert_eq!(ids(&h), [id(1).to_string(), id(2).to_string(), id(3).to_string()]);
-        let overdue: Vec<bool> = h.iter().map(|f| f["properties"]["overdue"] == true).collect();
-        assert_eq!(overdue, [true, false, false], "only an unfinished hazard past its deadline is overdue");
+        assert_eq!(
+            ids(&h),
+            [id(1).to_string(), id(2).to_string(), id(3).to_string()]
+        );
+        let overdue: Vec<bool> = h
+            .iter()
+            .map(|f| f["properties"]["overdue"] == true)
+            .collect();
+        assert_eq!(
+            overdue,
+            [true, false, false],
+            "only an unfinished hazard past its deadline is overdue"
+        );
         assert_eq!(h[1]["properties"]["status"], "rectifying");
         assert_eq!(h[1]["properties"]["deadline"], "2026-11-30");
     }
@@ -429,13 +484,24 @@ mod tests {
     fn tasks_need_a_location_and_read_their_fields_defensively() {
         let at = json!({"lat": 31.87, "lon": 121.17});
         let f = Fixture(vec![
-            (id(1), TASK_FORM, values(json!({"location": at, "status": "open", "due": "2026-11-01"}))),
-            (id(2), TASK_FORM, values(json!({"location": at, "status": "done", "due": "2026-11-01"}))),
+            (
+                id(1),
+                TASK_FORM,
+                values(json!({"location": at, "status": "open", "due": "2026-11-01"})),
+            ),
+            (
+                id(2),
+                TASK_FORM,
+                values(json!({"location": at, "status": "done", "due": "2026-11-01"})),
+            ),
             (id(3), TASK_FORM, values(json!({"location": at, "due": 17}))),
             (id(4), TASK_FORM, values(json!({"status": "open"}))),
         ]);
         let t = tasks(&f.places());
-        assert_eq!(ids(&t), [id(1).to_string(), id(2).to_string(), id(3).to_string()]);
+        assert_eq!(
+            ids(&t),
+            [id(1).to_string(), id(2).to_string(), id(3).to_string()]
+        );
         assert_eq!(t[0]["properties"]["overdue"], true);
         assert_eq!(t[1]["properties"]["overdue"], false);
         assert_eq!(t[2]["properties"]["due"], Json::Null);
@@ -445,41 +511,74 @@ mod tests {
     #[test]
     fn a_track_is_a_line_of_its_readable_points() {
         let f = Fixture(vec![
-            (id(1), form_ids::PATROL, values(json!({"track": [{"lat": 31.87, "lon": 121.17}, {"bad": 1}, {"lat": 31.871, "lon": 121.171}]}))),
-            (id(2), form_ids::PATROL, values(json!({"track": [{"lat": 31.87, "lon": 121.17}]}))),
+            (
+                id(1),
+                form_ids::PATROL,
+                values(
+                    json!({"track": [{"lat": 31.87, "lon": 121.17}, {"bad": 1}, {"lat": 31.871, "lon": 121.171}]}),
+                ),
+            ),
+            (
+                id(2),
+                form_ids::PATROL,
+                values(json!({"track": [{"lat": 31.87, "lon": 121.17}]})),
+            ),
             (id(3), form_ids::PATROL, values(json!({"track": []}))),
             (id(4), form_ids::PATROL, values(json!({"route": "人民路"}))),
         ]);
         let t = tracks(&f.places());
         assert_eq!(ids(&t), [id(1).to_string(), id(2).to_string()]);
-        assert_eq!(t[0]["geometry"], json!({"type": "LineString", "coordinates": [[121.17, 31.87], [121.171, 31.871]]}));
+        assert_eq!(
+            t[0]["geometry"],
+            json!({"type": "LineString", "coordinates": [[121.17, 31.87], [121.171, 31.871]]})
+        );
         assert_eq!(t[1]["geometry"]["type"], "Point");
     }
 
     #[test]
     fn a_grid_outline_is_the_hull_of_its_addresses() {
-        let corner = |lat: f64, lon: f64| values(json!({"grid": "g1", "geopoint": {"lat": lat, "lon": lon}}));
+        let corner = |lat: f64, lon: f64| {
+            values(json!({"grid": "g1", "geopoint": {"lat": lat, "lon": lon}}))
+        };
         let f = Fixture(vec![
             (id(1), form_ids::ADDRESS, corner(0.0, 0.0)),
             (id(2), form_ids::ADDRESS, corner(0.0, 1.0)),
             (id(3), form_ids::ADDRESS, corner(1.0, 1.0)),
             (id(4), form_ids::ADDRESS, corner(1.0, 0.0)),
             (id(5), form_ids::ADDRESS, corner(0.5, 0.5)),
-            (id(6), form_ids::ADDRESS, values(json!({"grid": "g2", "geopoint": {"lat": 0.0, "lon": 0.0}}))),
+            (
+                id(6),
+                form_ids::ADDRESS,
+                values(json!({"grid": "g2", "geopoint": {"lat": 0.0, "lon": 0.0}})),
+            ),
         ]);
         let o = outline(&f.places());
         assert_eq!(o.len(), 1, "g2 has one address: no outline");
-        let ring = o[0]["geometry"]["coordinates"][0].as_array().cloned().unwrap_or_default();
+        let ring = o[0]["geometry"]["coordinates"][0]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(ring.len(), 5, "four corners, closed: {ring:?}");
         assert_eq!(ring.first(), ring.last());
-        assert!(!ring.contains(&json!([0.5, 0.5])), "an inner address is not on the outline");
+        assert!(
+            !ring.contains(&json!([0.5, 0.5])),
+            "an inner address is not on the outline"
+        );
     }
 
     #[test]
     fn visits_stand_at_the_address_visited_and_layers_build_in_order() {
         let f = Fixture(vec![
-            (id(1), form_ids::ADDRESS, values(json!({"grid": "g1", "geopoint": {"lat": 31.87, "lon": 121.17}}))),
-            (id(2), form_ids::VISIT, values(json!({"address": id(1).to_string()}))),
+            (
+                id(1),
+                form_ids::ADDRESS,
+                values(json!({"grid": "g1", "geopoint": {"lat": 31.87, "lon": 121.17}})),
+            ),
+            (
+                id(2),
+                form_ids::VISIT,
+                values(json!({"address": id(1).to_string()})),
+            ),
         ]);
         let places = f.places();
         assert_eq!(ids(&visits(&places)), [id(2).to_string()]);
@@ -488,7 +587,12 @@ mod tests {
         assert_eq!(names, ["tracks", "visits", "tasks", "hazards"]);
         assert_eq!(layers[1].len(), 1);
         assert!(layers[3].is_empty());
-        let visit = MapRecord { id: id(2), form: form_ids::VISIT, values: &f.0[1].2, label: String::new() };
+        let visit = MapRecord {
+            id: id(2),
+            form: form_ids::VISIT,
+            values: &f.0[1].2,
+            label: String::new(),
+        };
         assert_eq!(place_of(&places, &visit), Some((31.87, 121.17)));
     }
 }

@@ -70,7 +70,11 @@ pub fn MapView() -> Element {
         Some(Err(e)) => return read_failed(l, "map", &e),
         None => return rsx! {},
     };
-    let counts: Vec<(&str, usize)> = grid.layers.iter().map(|layer| (layer.id, layer.len())).collect();
+    let counts: Vec<(&str, usize)> = grid
+        .layers
+        .iter()
+        .map(|layer| (layer.id, layer.len()))
+        .collect();
     let count = |id: &str| counts.iter().find(|(l, _)| *l == id).map_or(0, |(_, n)| *n);
     let payload = json!({
         "assets": source.assets_url,
@@ -97,7 +101,10 @@ await new Promise(() => {{}});"#
             );
             let mut eval = document::eval(&script);
             while let Ok(message) = eval.recv::<serde_json::Value>().await {
-                if let Some(id) = message["open"].as_str().and_then(|s| s.parse::<RecordId>().ok()) {
+                if let Some(id) = message["open"]
+                    .as_str()
+                    .and_then(|s| s.parse::<RecordId>().ok())
+                {
                     ui.go(Route::Edit(id));
                 } else if let Some(why) = message["failed"].as_str() {
                     tracing::warn!(error = why, "the map did not draw");

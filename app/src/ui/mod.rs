@@ -12,9 +12,9 @@ mod form;
 mod home;
 mod i18n;
 mod lists;
-mod map;
 #[cfg(feature = "liveview")]
 mod liveview;
+mod map;
 mod patrol;
 mod photos;
 mod pickers;
@@ -37,9 +37,9 @@ use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
 pub use errors::error_text;
-pub use map::MapSource;
 #[cfg(feature = "liveview")]
 pub use liveview::{liveview_router, LiveviewAccess};
+pub use map::MapSource;
 pub use patrol::TRACK_EVERY;
 pub use sync::{SyncNudge, SyncState, INTERVAL as SYNC_EVERY};
 pub use uploads::Uploads;

@@ -87,7 +87,10 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Response
     let cards = Cards::load(&state, &r, &forms, &refs).await?;
     // The standard addresses visits stand at (in scope), for their place.
     let mut addresses = Vec::new();
-    for record in records.iter().filter(|v| v.form_id.as_str() == form_ids::VISIT) {
+    for record in records
+        .iter()
+        .filter(|v| v.form_id.as_str() == form_ids::VISIT)
+    {
         let address = record.fields.get("address").and_then(|f| f.value.as_str());
         let Some(id) = address.and_then(|a| a.parse::<RecordId>().ok()) else {
             continue;
@@ -122,7 +125,9 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Response
         .collect();
     let layers = map::build(&Places::new(labelled, today), STATION_LAYERS);
     let count = |id: &str| layers.iter().find(|l| l.id == id).map_or(0, |l| l.len());
-    let has_renderer = ASSET_FILES.iter().all(|f| assets_dir(&state).join(f).is_file());
+    let has_renderer = ASSET_FILES
+        .iter()
+        .all(|f| assets_dir(&state).join(f).is_file());
     let config = json!({
         "assets": "/review/map-assets/",
         "open": "/review/records/{id}",
