@@ -101,6 +101,14 @@ function features(p, layers) {
   }, layers);
 }
 
+/** The distances ("420 m", "1.2 km") listed at `selector`, in metres. */
+async function metres(p, selector) {
+  return (await p.locator(selector).allInnerTexts()).map((t) => {
+    const [, n, unit] = t.match(/([\d.]+) (m|km)/);
+    return Number(n) * (unit === 'km' ? 1000 : 1);
+  });
+}
+
 /**
  * Centres the map on the first of `candidates` ({id, coordinates}) that no
  * other feature covers where it is drawn, and clicks it; returns it.
@@ -152,10 +160,7 @@ test('the phone map draws the grid from the device and a tap opens the hazard', 
   await page.screenshot({ path: path.join(shots, 'map-phone.png') });
 
   // Near me: hazards, nearest first.
-  const distances = (await page.locator('#near li .note').allInnerTexts()).map((t) => {
-    const [, n, unit] = t.match(/([\d.]+) (m|km)/);
-    return Number(n) * (unit === 'km' ? 1000 : 1);
-  });
+  const distances = await metres(page, '#near li .note');
   assert.ok(distances.length > 0, 'near me lists hazards');
   assert.deepEqual(distances, [...distances].sort((a, b) => a - b), 'nearest first');
   await page.click('#near-houses');
@@ -166,6 +171,14 @@ test('the phone map draws the grid from the device and a tap opens the hazard', 
   const hazard = await clickFeature(page, drawn.hazards);
   await page.waitForSelector(`.form-head[data-record="${hazard.id}"]`, { timeout: 15000 });
   assert.equal(await page.locator('#form-title').innerText(), 'Safety hazard');
+
+  // Finding a house starts from the houses nearest the officer.
+  await home(page);
+  await page.click('#search');
+  await page.waitForSelector('#near-houses-title');
+  const houses = await metres(page, '#search-results li .note');
+  assert.ok(houses.length > 0, 'houses near the officer');
+  assert.deepEqual(houses, [...houses].sort((a, b) => a - b), 'nearest first');
 
   // The map is reachable from the lists too.
   await home(page);

@@ -165,25 +165,50 @@ pub fn ListView(kind: ListKind) -> Element {
     }
 }
 
-/// Find a person (name, last digits of the ID number) or a house (owner, address).
+/// A distance as an officer reads it: metres, or kilometres past one.
+pub fn distance(m: f64) -> String {
+    if m < 1000.0 {
+        format!("{} m", m.round() as i64)
+    } else {
+        format!("{:.1} km", m / 1000.0)
+    }
+}
+
+/// Find a person (name, last digits of the ID number) or a house (owner,
+/// address); before anything is typed, the houses nearest the officer.
 #[component]
 pub fn SearchView() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let mut query = use_signal(String::new);
-    let hits = ui.core().map(|c| c.search_records(&query(), 50));
-    let (hits, failed) = match hits {
+    let hits = ui
+        .core()
+        .map(|c| -> Result<Vec<_>, beatbook_core::CoreError> {
+            if query().trim().is_empty() {
+                let near = c.near_me(form_ids::HOUSE, 20)?.unwrap_or_default();
+                Ok(near
+                    .into_iter()
+                    .map(|n| (n.record, Some(distance(n.distance_m))))
+                    .collect())
+            } else {
+                let hits = c.search_records(&query(), 50)?;
+                Ok(hits.into_iter().map(|r| (r, None)).collect())
+            }
+        });
+    let (hits, failed): (Vec<(LocalRecord, Option<String>)>, _) = match hits {
         Some(Ok(hits)) => (hits, None),
         Some(Err(e)) => (Vec::new(), Some(read_failed(l, "record search", &e))),
         None => (Vec::new(), None),
     };
+    let nearby = query().trim().is_empty() && !hits.is_empty();
     rsx! {
         input { id: "find", class: "search", r#type: "search", autofocus: true, autocomplete: "off",
             placeholder: tr(l, "姓名、身份证后几位或地址", "Name, last ID digits or address"),
             value: "{query}", oninput: move |e| query.set(e.value()) }
         {failed}
-        ul { class: "rows",
-            for r in hits { RecordRow { key: "{r.id}", record: r } }
+        if nearby { h3 { id: "near-houses-title", {tr(l, "附近的房屋", "Houses near you")} } }
+        ul { class: "rows", id: "search-results",
+            for (r, note) in hits { RecordRow { key: "{r.id}", record: r, note } }
         }
     }
 }
@@ -204,5 +229,17 @@ pub fn NewRecord() -> Element {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_read_in_metres_then_kilometres() {
+        assert_eq!(distance(55.4), "55 m");
+        assert_eq!(distance(999.4), "999 m");
+        assert_eq!(distance(1549.0), "1.5 km");
     }
 }

@@ -284,6 +284,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_maps_static_files_need_no_origin_and_nothing_else_goes_without() {
+        assert!(is_static("map/maplibre-gl.mjs"));
+        assert!(is_static("basemap.pmtiles"));
+        assert!(!is_static("ws"));
+        assert!(!is_static("upload"));
+        assert!(!is_static("basemap.pmtiles/x"));
+    }
+
+    #[test]
     fn the_key_is_random_and_only_the_exact_key_opens() {
         let addr: SocketAddr = "127.0.0.1:8780".parse().expect("addr");
         let a = LiveviewAccess::new(addr);

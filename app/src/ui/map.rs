@@ -14,10 +14,12 @@ use serde_json::json;
 
 use super::errors::read_failed;
 use super::i18n::{tr, use_lang};
-use super::lists::RecordRow;
+use super::lists::{distance, RecordRow};
 use super::{Route, Ui, UiOptions};
 
-/// The drawing, served beside the renderer's files under this name.
+/// The drawing, served beside the renderer's files under this name (the
+/// web build copies the file itself).
+#[cfg(feature = "liveview")]
 pub const DRAWING: &str = include_str!("../../../assets/map/beatbook-map.mjs");
 /// The drawing's file name.
 pub const DRAWING_FILE: &str = "beatbook-map.mjs";
@@ -174,26 +176,12 @@ fn NearMe() -> Element {
     }
 }
 
-/// A distance as an officer reads it: metres, or kilometres past one.
-fn distance(m: f64) -> String {
-    if m < 1000.0 {
-        format!("{} m", m.round() as i64)
-    } else {
-        format!("{:.1} km", m / 1000.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
     use super::*;
 
-    #[test]
-    fn distances_read_in_metres_then_kilometres() {
-        assert_eq!(distance(55.4), "55 m");
-        assert_eq!(distance(999.4), "999 m");
-        assert_eq!(distance(1549.0), "1.5 km");
-    }
-
+    #[cfg(feature = "liveview")]
     #[test]
     fn the_drawing_is_the_module_the_pages_import() {
         assert!(DRAWING.contains("export async function draw("));
