@@ -116,12 +116,26 @@ await new Promise(() => {{}});"#
         }
     });
     let missing = !has_renderer || failed().is_some();
+    // The desktop window serves no files to its page: the renderer may be
+    // installed and still out of its reach.
+    let installed = source
+        .assets_dir
+        .as_deref()
+        .is_some_and(MapSource::has_assets);
     rsx! {
         h2 { {tr(l, "网格地图", "Grid map")} }
         if missing {
             div { class: "banner warn", id: "map-missing",
-                {tr(l, "地图组件未安装，无法显示地图（其余功能照常）。管理员请运行 scripts/map-assets.sh 后重启应用。",
-                    "The map renderer is not installed, so the map cannot be drawn (everything else works). An admin runs scripts/map-assets.sh, then restarts the app.")}
+                if let Some(why) = failed() {
+                    {tr(l, &format!("地图未能显示（其余功能照常）：{why}。如浏览器不支持 WebGL，请换用较新的浏览器；管理员可重新运行 scripts/map-assets.sh。"),
+                        &format!("The map could not be drawn (everything else works): {why}. If the browser lacks WebGL, use a newer one; an admin may rerun scripts/map-assets.sh."))}
+                } else if installed {
+                    {tr(l, "此窗口暂不能显示地图（其余功能照常）：请在浏览器中打开（beatbook-app liveview）或使用手机网页版。下方仍按距离列出附近记录。",
+                        "This window cannot draw the map yet (everything else works): open the app in a browser (beatbook-app liveview) or use the phone web build. Nearby records are still listed below.")}
+                } else {
+                    {tr(l, "地图组件未安装，无法显示地图（其余功能照常）。管理员请运行 scripts/map-assets.sh 后重启应用。",
+                        "The map renderer is not installed, so the map cannot be drawn (everything else works). An admin runs scripts/map-assets.sh, then restarts the app.")}
+                }
             }
         } else {
             div { id: "map", class: "map" }
