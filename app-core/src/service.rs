@@ -307,7 +307,13 @@ impl Core {
     pub fn open_record(&self, id: RecordId) -> Result<FormSession, CoreError> {
         let record = self.store().record(id)?;
         let form = self.form_version(record.form_id.as_str(), record.form_version)?;
-        Ok(FormSession::resume(self.0.device.clone(), form, record))
+        let officer = self.user()?.map(|u| u.badge);
+        Ok(FormSession::resume(
+            self.0.device.clone(),
+            form,
+            record,
+            officer,
+        ))
     }
 
     /// A visit finished in one tap: records a `visit` of `place` (an
@@ -788,7 +794,7 @@ mod tests {
         queued.set("name", json!("张三")).expect("name");
         let values = queued.values().clone();
         core.store()
-            .finalize(queued.id(), &values, &[])
+            .finalize(queued.id(), &values, &[], None)
             .expect("queued");
         for (id, state) in [
             (queued.id(), LocalState::Queued),

@@ -22,6 +22,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("approve", "审核通过", "Approved"),
     ("return", "退回", "Returned"),
     ("verify", "隐患复查", "Hazard verified"),
+    ("assign", "下派任务", "Tasks assigned"),
     ("export", "导出", "Export"),
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),

@@ -43,6 +43,8 @@ pub enum Nav {
     Batches,
     /// 隐患.
     Hazards,
+    /// 任务.
+    Tasks,
     /// 导出.
     Exports,
     /// 审计日志.
@@ -88,6 +90,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                     nav.main {
                         (item(Nav::Batches, "/review/batches", "同步批次", "Batches"))
                         (item(Nav::Hazards, "/review/hazards", "隐患整改", "Hazards"))
+                        (item(Nav::Tasks, "/review/tasks/board", "下派任务", "Tasks"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
                     }
@@ -230,6 +233,10 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         }
         ("verified", Lang::Zh) => "已复查该隐患，整改状态改为“已复查”".to_owned(),
         ("verified", Lang::En) => "Hazard verified: its status is now “Verified”".to_owned(),
+        ("assigned", Lang::Zh) => format!("已下派 {n} 项任务，将在承办人下次同步时送达"),
+        ("assigned", Lang::En) => {
+            format!("Assigned {n} task(s); they reach the assignee's phone on its next sync")
+        }
         _ => return None,
     };
     let skipped = (skipped > 0).then(|| match r.lang {

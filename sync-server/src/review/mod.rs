@@ -1,7 +1,8 @@
 //! The supervisors' review pages (审核), served under `/review`: signing in,
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
-//! the hazard board with verification, exports (CSV, XLSX, GeoJSON) and the
+//! the hazard board with verification, tasks assigned to officers and
+//! their progress board, exports (CSV, XLSX, GeoJSON) and the
 //! audit log.
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
@@ -26,6 +27,8 @@ mod records;
 pub mod reviewer;
 pub mod rules;
 pub mod signin;
+pub mod task_list;
+mod tasks;
 mod values;
 
 pub use error::ReviewError;
@@ -58,6 +61,8 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/decide", post(records::review_record))
         .route("/hazards", get(hazards::board))
         .route("/hazards/{id}/verify", post(hazards::verify))
+        .route("/tasks", get(tasks::assign_page).post(tasks::assign))
+        .route("/tasks/board", get(tasks::board))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

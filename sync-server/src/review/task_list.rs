@@ -1,0 +1,283 @@
+//! A station's tasks (下派任务) as rows with their place and location, and
+//! the records a supervisor may assign work on. Reads only: tasks are
+//! written through [`crate::sync::push`] like every record.
+
+use std::collections::HashSet;
+
+use beatbook_schema::catalogue::form_ids;
+use beatbook_schema::ids::{GridId, RecordId};
+use beatbook_store::{ExportQuery, ReadScope, Store, StoreError, StoredRecord};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value as Json;
+
+use crate::sync::{TASK_DONE, TASK_OPEN};
+
+/// Records read per page while listing.
+const PAGE: u32 = 500;
+/// Bytes of stored records per page while listing.
+const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// What a task asks for, and the field of the task form naming its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Visit a house (走访房屋): done by a visit naming the house.
+    Visit,
+    /// Follow up a hazard (隐患跟进): done by saving the hazard.
+    HazardFollowUp,
+    /// Follow up a dispute (纠纷回访): done by saving the dispute.
+    DisputeFollowUp,
+    /// Check a person (人员核查): done by saving the person.
+    PersonCheck,
+}
+
+impl TaskKind {
+    /// Every kind, in the order the pages offer them.
+    pub const ALL: [TaskKind; 4] = [
+        TaskKind::Visit,
+        TaskKind::HazardFollowUp,
+        TaskKind::DisputeFollowUp,
+        TaskKind::PersonCheck,
+    ];
+
+    /// The stored choice value (the task form's `task_kind` list).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Visit => "visit",
+            TaskKind::HazardFollowUp => "hazard_follow_up",
+            TaskKind::DisputeFollowUp => "dispute_follow_up",
+            TaskKind::PersonCheck => "person_check",
+        }
+    }
+
+    /// The kind a stored value names.
+    pub fn parse(value: &str) -> Option<TaskKind> {
+        TaskKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    /// The form of the records this kind of task is about, which is also
+    /// the task form's field naming the target.
+    pub fn target_form(self) -> &'static str {
+        match self {
+            TaskKind::Visit => form_ids::HOUSE,
+            TaskKind::HazardFollowUp => form_ids::HAZARD,
+            TaskKind::DisputeFollowUp => form_ids::DISPUTE,
+            TaskKind::PersonCheck => form_ids::PERSON,
+        }
+    }
+}
+
+/// Where a task stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Open, due today or later.
+    Open,
+    /// Open past its due date.
+    Overdue,
+    /// Done.
+    Done,
+    /// Cancelled by a supervisor.
+    Cancelled,
+}
+
+/// One task as the board and the map show it.
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    /// The task record.
+    pub id: RecordId,
+    /// Its grid.
+    pub grid: GridId,
+    /// What to do.
+    pub kind: Option<TaskKind>,
+    /// The record it is about.
+    pub target: Option<RecordId>,
+    /// The place as assigned (a label), for lists.
+    pub place: String,
+    /// The place's location (`{"lat", "lon", ...}`), for the map, if known.
+    pub location: Option<Json>,
+    /// The assignee's badge.
+    pub assignee: String,
+    /// The assignee's name as assigned.
+    pub assignee_name: String,
+    /// Due date.
+    pub due: Option<NaiveDate>,
+    /// The instruction.
+    pub instruction: String,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    /// The record that completed it.
+    pub completed_by: Option<String>,
+    /// When it was completed (device time).
+    pub completed_at: Option<String>,
+}
+
+impl TaskRow {
+    /// The row of a stored task record.
+    pub fn of(task: &StoredRecord) -> TaskRow {
+        let text = |name: &str| {
+            task.fields
+                .get(name)
+                .and_then(|s| s.value.as_str())
+                .map(str::to_owned)
+        };
+        let kind = text("kind").as_deref().and_then(TaskKind::parse);
+        TaskRow {
+            id: task.id,
+            grid: task.grid.clone(),
+            kind,
+            target: kind
+                .and_then(|k| text(k.target_form()))
+                .and_then(|t| t.parse().ok()),
+            place: text("place").unwrap_or_default(),
+            location: task
+                .fields
+                .get("location")
+                .map(|s| s.value.clone())
+                .filter(|v| !v.is_null()),
+            assignee: text("assignee").unwrap_or_default(),
+            assignee_name: text("assignee_name").unwrap_or_default(),
+            due: text("due").and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+            instruction: text("instruction").unwrap_or_default(),
+            status: text("status").unwrap_or_else(|| TASK_OPEN.to_owned()),
+            completed_by: text("completed_by"),
+            completed_at: text("completed_at"),
+        }
+    }
+
+    /// Where the task stands on `today`.
+    pub fn state(&self, today: NaiveDate) -> TaskState {
+        match self.status.as_str() {
+            TASK_DONE => TaskState::Done,
+            TASK_OPEN if self.due.is_some_and(|d| d < today) => TaskState::Overdue,
+            TASK_OPEN => TaskState::Open,
+            _ => TaskState::Cancelled,
+        }
+    }
+}
+
+/// The live records of `form` in `scope` (one grid if given), created at
+/// or after `since` if given, read a page at a time.
+pub async fn live_records(
+    store: &dyn Store,
+    scope: &ReadScope,
+    form: &str,
+    grid: Option<GridId>,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let query = ExportQuery {
+        scope: scope.clone(),
+        form: beatbook_schema::ids::FormId::new(form),
+        grid,
+        created_from: since,
+        created_before: None,
+    };
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .export_page(query.clone(), after, PAGE, PAGE_BYTES)
+            .await?;
+        out.extend(page.records);
+        after = page.next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The tasks in `scope` (a supervisor's: the station's), with their place
+/// and location: open ones first by due date, then the rest, newest first.
+pub async fn station_tasks(
+    store: &dyn Store,
+    scope: &ReadScope,
+) -> Result<Vec<TaskRow>, StoreError> {
+    let mut rows: Vec<TaskRow> = live_records(store, scope, form_ids::TASK, None, None)
+        .await?
+        .iter()
+        .map(TaskRow::of)
+        .collect();
+    rows.sort_by(|a, b| {
+        let open = |r: &TaskRow| r.status != TASK_OPEN;
+        (open(a), a.due, std::cmp::Reverse(a.id)).cmp(&(open(b), b.due, std::cmp::Reverse(b.id)))
+    });
+    Ok(rows)
+}
+
+/// Which records a supervisor is choosing targets from.
+#[derive(Debug, Clone, Default)]
+pub struct TargetFilter {
+    /// Only this grid.
+    pub grid: Option<GridId>,
+    /// Houses: only of this use (`group_rented`, `rented`, ...).
+    pub house_use: Option<String>,
+    /// Houses: only those no visit named in this many days.
+    pub not_visited_days: Option<u32>,
+}
+
+/// The records a task of `kind` may be assigned on, as `filter` narrows
+/// them: houses (of a use, not visited in N days), open or rectifying
+/// hazards, disputes still pending or referred (回访), people.
+pub async fn targets(
+    store: &dyn Store,
+    scope: &ReadScope,
+    kind: TaskKind,
+    filter: &TargetFilter,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let records = live_records(
+        store,
+        scope,
+        kind.target_form(),
+        filter.grid.clone(),
+        None,
+    )
+    .await?;
+    let text = |r: &StoredRecord, name: &str| {
+        r.fields
+            .get(name)
+            .and_then(|s| s.value.as_str())
+            .map(str::to_owned)
+    };
+    let visited: HashSet<String> = match (kind, filter.not_visited_days) {
+        (TaskKind::Visit, Some(days)) => {
+            let since = now - chrono::Duration::days(i64::from(days));
+            live_records(store, scope, form_ids::VISIT, filter.grid.clone(), Some(since))
+                .await?
+                .iter()
+                .filter_map(|v| text(v, "house"))
+                .collect()
+        }
+        _ => HashSet::new(),
+    };
+    Ok(records
+        .into_iter()
+        .filter(|r| match kind {
+            TaskKind::Visit => {
+                filter
+                    .house_use
+                    .as_deref()
+                    .is_none_or(|u| text(r, "use").as_deref() == Some(u))
+                    && !visited.contains(&r.id.to_string())
+            }
+            TaskKind::HazardFollowUp => {
+                matches!(text(r, "status").as_deref(), Some("open" | "rectifying"))
+            }
+            TaskKind::DisputeFollowUp => {
+                matches!(text(r, "outcome").as_deref(), Some("pending" | "referred"))
+            }
+            TaskKind::PersonCheck => true,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_reads_back_from_its_stored_value() {
+        for k in TaskKind::ALL {
+            assert_eq!(TaskKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(TaskKind::parse("dance"), None);
+    }
+}
