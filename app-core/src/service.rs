@@ -25,6 +25,7 @@ use crate::platform::Platform;
 use crate::session::FormSession;
 use crate::store::{LocalRecord, LocalState, LocalStore, LostValue, RecordFilter};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
+use crate::tasks::{self, Task, TaskKind, TaskOpens};
 use crate::visit::{self, VisitOutcome};
 
 struct Inner {
@@ -407,6 +408,44 @@ impl Core {
     /// beat in a same-field conflict and that still stand lost.
     pub fn lost_values(&self) -> Result<Vec<LostValue>, CoreError> {
         Ok(self.store().lost_values(None)?)
+    }
+
+    /// The open tasks assigned to the enrolled officer, overdue first, then
+    /// by due date.
+    pub fn my_tasks(&self) -> Result<Vec<Task>, CoreError> {
+        let Some(user) = self.user()? else {
+            return Ok(Vec::new());
+        };
+        let mut mine: Vec<Task> = self
+            .store()
+            .records_where(form_ids::TASK, "assignee", &user.badge)?
+            .iter()
+            .filter_map(|r| Task::of(r.id, &r.grid, &r.values))
+            .filter(Task::is_open)
+            .collect();
+        tasks::sort_for_today(&mut mine, self.platform().today());
+        Ok(mine)
+    }
+
+    /// Where `task` takes the officer: a visit opens the visit screen on the
+    /// house (at its address), a follow-up or a check opens the record.
+    pub fn task_opens(&self, task: &Task) -> Result<TaskOpens, CoreError> {
+        if task.kind != TaskKind::Visit {
+            return Ok(TaskOpens::Edit(task.target));
+        }
+        let house = self.store().record(task.target)?;
+        let address = house
+            .values
+            .get("address")
+            .and_then(Json::as_str)
+            .and_then(|a| a.parse().ok());
+        Ok(match address {
+            Some(address) => TaskOpens::Visit {
+                address,
+                house: house.id,
+            },
+            None => TaskOpens::Edit(house.id),
+        })
     }
 
     /// Home-screen counts.
@@ -912,4 +951,57 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].form_id.as_str(), form_ids::HOUSE);
     }
+
+    #[test]
+    fn a_visit_of_the_house_completes_my_task_in_the_same_save() {
+        let (_dir, core) = enrolled();
+        let address = grid(&core);
+        let house = RecordId::new_v7();
+        let (mine, theirs) = (RecordId::new_v7(), RecordId::new_v7());
+        let task = |assignee: &str, due: &str| {
+            json!({"kind": "visit", "house": house, "due": due, "assignee": assignee,
+                   "status": "open", "place": "人民路 12号"})
+        };
+        pull(
+            &core,
+            vec![
+                version(house, form_ids::HOUSE, json!({"address": address, "use": "group_rented", "owner_name": "王芳"}), 1, false),
+                version(mine, form_ids::TASK, task("012345", "2020-01-01"), 2, false),
+                version(theirs, form_ids::TASK, task("099999", "2020-01-01"), 3, false),
+            ],
+        );
+        let open = core.my_tasks().expect("my tasks");
+        assert_eq!(open.iter().map(|t| t.id).collect::<Vec<_>>(), vec![mine], "only mine");
+        assert!(open[0].is_overdue(core.platform().today()));
+        assert_eq!(
+            core.task_opens(&open[0]).expect("where it opens"),
+            TaskOpens::Visit { address, house }
+        );
+        let outbox_before = core.status().expect("status").outbox;
+
+        let visit = core
+            .record_visit(house, VisitOutcome::Unchanged)
+            .expect("the visit is recorded");
+
+        assert!(core.my_tasks().expect("my tasks").is_empty(), "the task is done");
+        let done = core.record(mine).expect("the task");
+        assert_eq!(done.state, LocalState::Queued);
+        assert_eq!(done.values["status"], "done");
+        assert_eq!(done.values["completed_by"], visit.to_string());
+        assert_eq!(core.record(theirs).expect("theirs").values["status"], "open", "another's task is left alone");
+        assert_eq!(
+            core.status().expect("status").outbox,
+            outbox_before + 2,
+            "the visit and the task's completion are queued together"
+        );
+        let batch = core.store().next_batch(Default::default(), &[]).expect("a batch").expect("changes");
+        let task_change = batch.changes.iter().find(|c| c.record_id == mine).expect("the task's change");
+        let beatbook_schema::protocol::ChangeOp::Upsert { fields, .. } = &task_change.op else {
+            panic!("an upsert")
+        };
+        let mut sent: Vec<&str> = fields.keys().map(String::as_str).collect();
+        sent.sort_unstable();
+        assert_eq!(sent, ["completed_at", "completed_by", "status"], "only the completion is sent");
+    }
+
 }

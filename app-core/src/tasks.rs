@@ -122,6 +122,20 @@ impl Task {
     }
 }
 
+/// Where tapping a task takes the officer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOpens {
+    /// The visit screen at `address`, on `house`.
+    Visit {
+        /// The house's standard address.
+        address: RecordId,
+        /// The house to visit.
+        house: RecordId,
+    },
+    /// The record itself, to edit and save (a follow-up, a check).
+    Edit(RecordId),
+}
+
 /// A task's values once record `by` completed it at `at`.
 pub fn completed(values: &Values, by: RecordId, at: DateTime<Utc>) -> Values {
     let mut out = values.clone();
