@@ -64,6 +64,15 @@ impl TaskKind {
             TaskKind::PersonCheck => form_ids::PERSON,
         }
     }
+
+    /// The form of the record whose saving completes the task: a visit for
+    /// a house, else the target itself.
+    pub fn completing_form(self) -> &'static str {
+        match self {
+            TaskKind::Visit => form_ids::VISIT,
+            other => other.target_form(),
+        }
+    }
 }
 
 /// Where a task stands on a given day.
@@ -272,6 +281,37 @@ pub async fn targets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(status: &str, due: &str) -> TaskRow {
+        TaskRow {
+            id: RecordId::new_v7(),
+            grid: GridId::new("G1"),
+            kind: Some(TaskKind::Visit),
+            target: None,
+            place: String::new(),
+            location: None,
+            assignee: "o1".into(),
+            assignee_name: String::new(),
+            due: NaiveDate::parse_from_str(due, "%Y-%m-%d").ok(),
+            instruction: String::new(),
+            status: status.into(),
+            completed_by: None,
+            completed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_task_is_overdue_only_while_open_past_its_due_date() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date");
+        for (status, due, state) in [
+            ("open", "2026-11-29", TaskState::Overdue),
+            ("open", "2026-11-30", TaskState::Open),
+            ("done", "2026-11-01", TaskState::Done),
+            ("cancelled", "2026-11-01", TaskState::Cancelled),
+        ] {
+            assert_eq!(row(status, due).state(today), state, "{status} due {due}");
+        }
+    }
 
     #[test]
     fn each_kind_reads_back_from_its_stored_value() {

@@ -338,7 +338,7 @@ pub async fn assign(
                 format!("{} does not work grid {}: choose someone of that grid", account.info.name, r.grid_name(t.grid.as_str())),
             ));
         }
-        if !may_write_form(account.info.role, a.kind.target_form()) {
+        if !may_write_form(account.info.role, a.kind.completing_form()) {
             return Err(unprocessable(
                 format!("{} 的角色不能保存此类记录，无法完成该任务", account.info.name),
                 format!("{}'s role may not save that kind of record, so could never complete this task", account.info.name),
