@@ -965,13 +965,29 @@ mod tests {
         pull(
             &core,
             vec![
-                version(house, form_ids::HOUSE, json!({"address": address, "use": "group_rented", "owner_name": "王芳"}), 1, false),
+                version(
+                    house,
+                    form_ids::HOUSE,
+                    json!({"address": address, "use": "group_rented", "owner_name": "王芳"}),
+                    1,
+                    false,
+                ),
                 version(mine, form_ids::TASK, task("012345", "2020-01-01"), 2, false),
-                version(theirs, form_ids::TASK, task("099999", "2020-01-01"), 3, false),
+                version(
+                    theirs,
+                    form_ids::TASK,
+                    task("099999", "2020-01-01"),
+                    3,
+                    false,
+                ),
             ],
         );
         let open = core.my_tasks().expect("my tasks");
-        assert_eq!(open.iter().map(|t| t.id).collect::<Vec<_>>(), vec![mine], "only mine");
+        assert_eq!(
+            open.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![mine],
+            "only mine"
+        );
         assert!(open[0].is_overdue(core.platform().today()));
         assert_eq!(
             core.task_opens(&open[0]).expect("where it opens"),
@@ -983,25 +999,43 @@ mod tests {
             .record_visit(house, VisitOutcome::Unchanged)
             .expect("the visit is recorded");
 
-        assert!(core.my_tasks().expect("my tasks").is_empty(), "the task is done");
+        assert!(
+            core.my_tasks().expect("my tasks").is_empty(),
+            "the task is done"
+        );
         let done = core.record(mine).expect("the task");
         assert_eq!(done.state, LocalState::Queued);
         assert_eq!(done.values["status"], "done");
         assert_eq!(done.values["completed_by"], visit.to_string());
-        assert_eq!(core.record(theirs).expect("theirs").values["status"], "open", "another's task is left alone");
+        assert_eq!(
+            core.record(theirs).expect("theirs").values["status"],
+            "open",
+            "another's task is left alone"
+        );
         assert_eq!(
             core.status().expect("status").outbox,
             outbox_before + 2,
             "the visit and the task's completion are queued together"
         );
-        let batch = core.store().next_batch(Default::default(), &[]).expect("a batch").expect("changes");
-        let task_change = batch.changes.iter().find(|c| c.record_id == mine).expect("the task's change");
+        let batch = core
+            .store()
+            .next_batch(Default::default(), &[])
+            .expect("a batch")
+            .expect("changes");
+        let task_change = batch
+            .changes
+            .iter()
+            .find(|c| c.record_id == mine)
+            .expect("the task's change");
         let beatbook_schema::protocol::ChangeOp::Upsert { fields, .. } = &task_change.op else {
             panic!("an upsert")
         };
         let mut sent: Vec<&str> = fields.keys().map(String::as_str).collect();
         sent.sort_unstable();
-        assert_eq!(sent, ["completed_at", "completed_by", "status"], "only the completion is sent");
+        assert_eq!(
+            sent,
+            ["completed_at", "completed_by", "status"],
+            "only the completion is sent"
+        );
     }
-
 }

@@ -447,9 +447,12 @@ impl FormSession {
             .filter(|a| text.contains(&a.sha256.to_hex()))
             .cloned()
             .collect();
-        self.device
-            .store()
-            .finalize(self.id, &normalized, &attachments, self.officer.as_deref())?;
+        self.device.store().finalize(
+            self.id,
+            &normalized,
+            &attachments,
+            self.officer.as_deref(),
+        )?;
         self.values = normalized;
         self.attachments = attachments;
         self.state = LocalState::Queued;

@@ -173,11 +173,21 @@ mod tests {
         let house = RecordId::new_v7();
         let t = task("visit", house, "2026-12-01");
         let visit = |h: RecordId| -> Values {
-            json!({"house": h, "outcome": "unchanged"}).as_object().cloned().expect("object")
+            json!({"house": h, "outcome": "unchanged"})
+                .as_object()
+                .cloned()
+                .expect("object")
         };
         assert!(t.is_completed_by(form_ids::VISIT, RecordId::new_v7(), &visit(house)));
-        assert!(!t.is_completed_by(form_ids::VISIT, RecordId::new_v7(), &visit(RecordId::new_v7())));
-        assert!(!t.is_completed_by(form_ids::HOUSE, house, &Values::new()), "editing the house is not a visit");
+        assert!(!t.is_completed_by(
+            form_ids::VISIT,
+            RecordId::new_v7(),
+            &visit(RecordId::new_v7())
+        ));
+        assert!(
+            !t.is_completed_by(form_ids::HOUSE, house, &Values::new()),
+            "editing the house is not a visit"
+        );
     }
 
     #[test]
@@ -190,7 +200,10 @@ mod tests {
         ] {
             let t = task(kind, target, "2026-12-01");
             assert!(t.is_completed_by(form, target, &Values::new()), "{kind}");
-            assert!(!t.is_completed_by(form, RecordId::new_v7(), &Values::new()), "{kind}");
+            assert!(
+                !t.is_completed_by(form, RecordId::new_v7(), &Values::new()),
+                "{kind}"
+            );
         }
     }
 
@@ -208,7 +221,13 @@ mod tests {
 
     #[test]
     fn a_task_of_an_unknown_kind_is_not_offered() {
-        let values: Values = json!({"kind": "dance", "due": "2026-12-01"}).as_object().cloned().expect("object");
-        assert_eq!(Task::of(RecordId::new_v7(), &GridId::new("G1"), &values), None);
+        let values: Values = json!({"kind": "dance", "due": "2026-12-01"})
+            .as_object()
+            .cloned()
+            .expect("object");
+        assert_eq!(
+            Task::of(RecordId::new_v7(), &GridId::new("G1"), &values),
+            None
+        );
     }
 }

@@ -75,7 +75,10 @@ pub const SOURCES: &[(&str, &str)] = &[
         "patrol.v2.json",
         include_str!("../../assets/forms/patrol.v2.json"),
     ),
-    ("task.v1.json", include_str!("../../assets/forms/task.v1.json")),
+    (
+        "task.v1.json",
+        include_str!("../../assets/forms/task.v1.json"),
+    ),
 ];
 
 /// Loads and cross-checks the standard forms.
@@ -151,7 +154,10 @@ mod tests {
         ids.dedup();
         assert_eq!(
             ids,
-            ["address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol", "task"]
+            [
+                "address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol",
+                "task"
+            ]
         );
         assert_eq!(
             ids[..form_ids::ALL.len()],

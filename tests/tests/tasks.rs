@@ -53,9 +53,7 @@ async fn task_of(server: &TestServer, house: RecordId) -> StoredRecord {
         .expect("tasks read");
     all.records
         .into_iter()
-        .find(|t| {
-            t.fields.get("house").and_then(|s| s.value.as_str()) == Some(&house.to_string())
-        })
+        .find(|t| t.fields.get("house").and_then(|s| s.value.as_str()) == Some(&house.to_string()))
         .unwrap_or_else(|| panic!("a task on house {house}"))
 }
 
@@ -113,16 +111,31 @@ async fn tasks_assigned_on_the_review_pages_reach_the_device_complete_by_a_visit
 
     let s1 = Browser::signed_in(&server, "s1").await;
     // The filter of the kind the issue names: group-rented houses not visited in 90 days.
-    let page = s1.open("/review/tasks?kind=visit&use=group_rented&days=90").await;
+    let page = s1
+        .open("/review/tasks?kind=visit&use=group_rented&days=90")
+        .await;
     assert!(page.body.contains(&rented.to_string()), "{}", page.body);
     assert!(page.body.contains(&far.to_string()));
-    assert!(!page.body.contains(&own.to_string()), "an owner-occupied house is filtered out");
+    assert!(
+        !page.body.contains(&own.to_string()),
+        "an owner-occupied house is filtered out"
+    );
 
     let done = assign(&s1, &[rented], "a1").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    assert!(done.location().starts_with("/review/tasks/board?"), "{}", done.location());
-    assert_eq!(assign(&s1, &[own], "o1").await.status, StatusCode::SEE_OTHER);
-    assert_eq!(assign(&s1, &[far], "o2").await.status, StatusCode::SEE_OTHER);
+    assert!(
+        done.location().starts_with("/review/tasks/board?"),
+        "{}",
+        done.location()
+    );
+    assert_eq!(
+        assign(&s1, &[own], "o1").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        assign(&s1, &[far], "o2").await.status,
+        StatusCode::SEE_OTHER
+    );
     let audit = server
         .state
         .store
@@ -174,10 +187,15 @@ async fn tasks_assigned_on_the_review_pages_reach_the_device_complete_by_a_visit
     assert_eq!(board_counts(&board.body, "a1"), (1, 0, 0));
     assert_eq!(board_counts(&board.body, "o1"), (0, 1, 0));
     assert_eq!(board_counts(&board.body, "o2"), (0, 1, 0));
-    assert!(board.body.contains(&format!("/review/records/{visit}")), "the board links the visit");
+    assert!(
+        board.body.contains(&format!("/review/records/{visit}")),
+        "the board links the visit"
+    );
 
     // Visited now: the house leaves the not-visited filter.
-    let page = s1.open("/review/tasks?kind=visit&use=group_rented&days=90").await;
+    let page = s1
+        .open("/review/tasks?kind=visit&use=group_rented&days=90")
+        .await;
     assert!(!page.body.contains(&rented.to_string()));
     assert!(page.body.contains(&far.to_string()));
 }
@@ -196,12 +214,43 @@ async fn an_officer_cannot_create_or_reassign_a_task_but_can_complete_his() {
         .await
         .expect("enroll");
     let due = (Utc::now() + Duration::days(3)).date_naive().to_string();
-    let mine = obj(json!({"kind": "visit", "house": h, "due": due, "assignee": "o1", "status": "open"}));
+    let mine =
+        obj(json!({"kind": "visit", "house": h, "due": due, "assignee": "o1", "status": "open"}));
     let attempts = [
-        ("create", raw.upsert(RecordId::new_v7(), form_ids::TASK, "G1", 0, mine)),
-        ("reassign", raw.upsert(task.id, form_ids::TASK, "G1", task.revision, obj(json!({"assignee": "o2"})))),
-        ("move the due date", raw.upsert(task.id, form_ids::TASK, "G1", task.revision, obj(json!({"due": "2099-01-01"})))),
-        ("cancel", raw.upsert(task.id, form_ids::TASK, "G1", task.revision, obj(json!({"status": "cancelled"})))),
+        (
+            "create",
+            raw.upsert(RecordId::new_v7(), form_ids::TASK, "G1", 0, mine),
+        ),
+        (
+            "reassign",
+            raw.upsert(
+                task.id,
+                form_ids::TASK,
+                "G1",
+                task.revision,
+                obj(json!({"assignee": "o2"})),
+            ),
+        ),
+        (
+            "move the due date",
+            raw.upsert(
+                task.id,
+                form_ids::TASK,
+                "G1",
+                task.revision,
+                obj(json!({"due": "2099-01-01"})),
+            ),
+        ),
+        (
+            "cancel",
+            raw.upsert(
+                task.id,
+                form_ids::TASK,
+                "G1",
+                task.revision,
+                obj(json!({"status": "cancelled"})),
+            ),
+        ),
     ];
     for (what, change) in attempts {
         let answer = raw.push(vec![change]).await.expect("push answered");
@@ -223,8 +272,10 @@ async fn an_officer_cannot_create_or_reassign_a_task_but_can_complete_his() {
         form_ids::TASK,
         "G1",
         task.revision,
-        obj(json!({"status": "done", "completed_by": RecordId::new_v7().to_string(),
-                   "completed_at": Utc::now().to_rfc3339()})),
+        obj(
+            json!({"status": "done", "completed_by": RecordId::new_v7().to_string(),
+                   "completed_at": Utc::now().to_rfc3339()}),
+        ),
     );
     let answer = raw.push(vec![done]).await.expect("push answered");
     assert!(

@@ -11,8 +11,8 @@ use rusqlite::{params, Transaction};
 use serde_json::Value as Json;
 
 use super::records::{get_record, LocalRecord, LocalState, Rejection};
-use crate::tasks::{self, Task};
 use super::{LocalStore, LocalStoreError};
+use crate::tasks::{self, Task};
 
 /// How big one push may be.
 #[derive(Debug, Clone, Copy)]
@@ -123,13 +123,11 @@ fn complete_tasks(
         .query_map([form_ids::TASK], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for id in ids {
-        let id: RecordId = id
-            .parse()
-            .map_err(|_| {
-                LocalStoreError::Corrupt(serde::de::Error::custom(format!(
-                    "task id {id} is not a record id"
-                )))
-            })?;
+        let id: RecordId = id.parse().map_err(|_| {
+            LocalStoreError::Corrupt(serde::de::Error::custom(format!(
+                "task id {id} is not a record id"
+            )))
+        })?;
         let Some(task_record) = get_record(tx, id)? else {
             continue;
         };

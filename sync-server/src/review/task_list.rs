@@ -232,14 +232,7 @@ pub async fn targets(
     filter: &TargetFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<StoredRecord>, StoreError> {
-    let records = live_records(
-        store,
-        scope,
-        kind.target_form(),
-        filter.grid.clone(),
-        None,
-    )
-    .await?;
+    let records = live_records(store, scope, kind.target_form(), filter.grid.clone(), None).await?;
     let text = |r: &StoredRecord, name: &str| {
         r.fields
             .get(name)
@@ -249,11 +242,17 @@ pub async fn targets(
     let visited: HashSet<String> = match (kind, filter.not_visited_days) {
         (TaskKind::Visit, Some(days)) => {
             let since = now - chrono::Duration::days(i64::from(days));
-            live_records(store, scope, form_ids::VISIT, filter.grid.clone(), Some(since))
-                .await?
-                .iter()
-                .filter_map(|v| text(v, "house"))
-                .collect()
+            live_records(
+                store,
+                scope,
+                form_ids::VISIT,
+                filter.grid.clone(),
+                Some(since),
+            )
+            .await?
+            .iter()
+            .filter_map(|v| text(v, "house"))
+            .collect()
         }
         _ => HashSet::new(),
     };

@@ -69,9 +69,10 @@ fn assignees<'a>(r: &Reviewer, accounts: &'a [Account], grid: Option<&GridId>) -
         .iter()
         .filter(|a| !a.disabled && matches!(a.info.role, Role::Officer | Role::Auxiliary))
         .filter(|a| {
-            a.info.grids.iter().any(|g| {
-                r.scope.contains(g) && grid.is_none_or(|want| want == g)
-            })
+            a.info
+                .grids
+                .iter()
+                .any(|g| r.scope.contains(g) && grid.is_none_or(|want| want == g))
         })
         .collect();
     out.sort_by(|a, b| a.info.badge.cmp(&b.info.badge));
@@ -161,9 +162,8 @@ pub async fn assign_page(
                     }
                 }
                 label {
-                    (r.t("未走访天数 ≥ ", "Not visited in "))
+                    (r.t("未走访天数 ≥", "Not visited in (days)"))
                     input #days type="number" name="days" min="0" max="3650" value=(days.map(|d| d.to_string()).unwrap_or_default());
-                    (r.t(" 天", " days"))
                 }
             }
             button.small type="submit" { (r.t("筛选", "Filter")) }
@@ -185,7 +185,7 @@ pub async fn assign_page(
             @if found.is_empty() {
                 p.empty { (r.t("没有符合条件的对象。", "Nothing matches.")) }
             } @else {
-                table.rows #targets {
+                table.batches #targets {
                     thead { tr { th {} th { (r.t("对象", "Target")) } th { (r.t("网格", "Grid")) } } }
                     tbody {
                         @for t in &found {
@@ -220,7 +220,13 @@ pub async fn assign_page(
             }
         }
     };
-    Ok(layout::page(&r, Nav::Tasks, r.t("下派任务", "Assign tasks"), None, body))
+    Ok(layout::page(
+        &r,
+        Nav::Tasks,
+        r.t("下派任务", "Assign tasks"),
+        None,
+        body,
+    ))
 }
 
 /// What the assignment form sent, checked.
@@ -247,22 +253,31 @@ fn read_assignment(r: &Reviewer, form: Vec<(String, String)>) -> Result<Assignme
         .filter(|(k, _)| k == "target")
         .map(|(_, v)| v.parse::<RecordId>().map_err(|_| ReviewError::not_found()))
         .collect::<Result<Vec<_>, _>>()?;
-    let unprocessable = |zh: &str, en: &str| ReviewError::page(StatusCode::UNPROCESSABLE_ENTITY, zh, en);
+    let unprocessable =
+        |zh: &str, en: &str| ReviewError::page(StatusCode::UNPROCESSABLE_ENTITY, zh, en);
     if targets.is_empty() {
         return Err(unprocessable(
             "请至少勾选一个对象",
             "tick at least one target to assign",
         ));
     }
-    let assignee = one("assignee").filter(|a| !a.is_empty()).ok_or_else(|| {
-        unprocessable("请选择承办人", "choose who is to do it")
-    })?;
+    let assignee = one("assignee")
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| unprocessable("请选择承办人", "choose who is to do it"))?;
     let due = one("due")
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
-        .ok_or_else(|| unprocessable("请填写完成期限（年-月-日）", "give the due date (year-month-day)"))?;
+        .ok_or_else(|| {
+            unprocessable(
+                "请填写完成期限（年-月-日）",
+                "give the due date (year-month-day)",
+            )
+        })?;
     let today = Utc::now().with_timezone(&r.offset).date_naive();
     if due < today {
-        return Err(unprocessable("完成期限不能早于今天", "the due date cannot be in the past"));
+        return Err(unprocessable(
+            "完成期限不能早于今天",
+            "the due date cannot be in the past",
+        ));
     }
     let instruction = one("instruction").unwrap_or_default();
     if instruction.chars().count() > MAX_INSTRUCTION_CHARS {
@@ -283,9 +298,12 @@ fn read_assignment(r: &Reviewer, form: Vec<(String, String)>) -> Result<Assignme
 /// Where a target is on the map: its own location, else its address's.
 async fn location_of(state: &AppState, target: &StoredRecord) -> Result<Option<Json>, ReviewError> {
     let point = |r: &StoredRecord| {
-        ["location", "geopoint"]
-            .iter()
-            .find_map(|f| r.fields.get(*f).map(|s| s.value.clone()).filter(Json::is_object))
+        ["location", "geopoint"].iter().find_map(|f| {
+            r.fields
+                .get(*f)
+                .map(|s| s.value.clone())
+                .filter(Json::is_object)
+        })
     };
     if let Some(p) = point(target) {
         return Ok(Some(p));
@@ -309,7 +327,8 @@ pub async fn assign(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, ReviewError> {
     let a = read_assignment(&r, form)?;
-    let unprocessable = |zh: String, en: String| ReviewError::page(StatusCode::UNPROCESSABLE_ENTITY, zh, en);
+    let unprocessable =
+        |zh: String, en: String| ReviewError::page(StatusCode::UNPROCESSABLE_ENTITY, zh, en);
     let account = state
         .store
         .user_by_badge(&a.assignee)
@@ -318,7 +337,10 @@ pub async fn assign(
         .ok_or_else(|| {
             unprocessable(
                 format!("警号 {} 不是可承办任务的在岗民警或辅警", a.assignee),
-                format!("badge {} is not an active officer or auxiliary who can be given tasks", a.assignee),
+                format!(
+                    "badge {} is not an active officer or auxiliary who can be given tasks",
+                    a.assignee
+                ),
             )
         })?;
     let mut records = Vec::new();
@@ -330,18 +352,35 @@ pub async fn assign(
             .filter(|t| !t.deleted && r.scope.contains(&t.grid))
             .ok_or_else(ReviewError::not_found)?;
         if t.form_id.as_str() != a.kind.target_form() {
-            return Err(ReviewError::bad_request("所选对象与任务类型不符", "a target does not fit the kind of task"));
+            return Err(ReviewError::bad_request(
+                "所选对象与任务类型不符",
+                "a target does not fit the kind of task",
+            ));
         }
         if !account.info.grids.contains(&t.grid) {
             return Err(unprocessable(
-                format!("{} 不负责网格 {}，不能承办该处的任务", account.info.name, r.grid_name(t.grid.as_str())),
-                format!("{} does not work grid {}: choose someone of that grid", account.info.name, r.grid_name(t.grid.as_str())),
+                format!(
+                    "{} 不负责网格 {}，不能承办该处的任务",
+                    account.info.name,
+                    r.grid_name(t.grid.as_str())
+                ),
+                format!(
+                    "{} does not work grid {}: choose someone of that grid",
+                    account.info.name,
+                    r.grid_name(t.grid.as_str())
+                ),
             ));
         }
         if !may_write_form(account.info.role, a.kind.completing_form()) {
             return Err(unprocessable(
-                format!("{} 的角色不能保存此类记录，无法完成该任务", account.info.name),
-                format!("{}'s role may not save that kind of record, so could never complete this task", account.info.name),
+                format!(
+                    "{} 的角色不能保存此类记录，无法完成该任务",
+                    account.info.name
+                ),
+                format!(
+                    "{}'s role may not save that kind of record, so could never complete this task",
+                    account.info.name
+                ),
             ));
         }
         records.push(t);
@@ -500,7 +539,7 @@ pub async fn board(
             }
             button.small type="submit" { (r.t("筛选", "Filter")) }
         }
-        table.rows #by-person {
+        table.batches #by-person {
             thead { tr {
                 th { (r.t("承办人", "Assignee")) }
                 th { (r.t("已完成", "Done")) }
@@ -521,7 +560,7 @@ pub async fn board(
         @if rows.is_empty() {
             p.empty { (r.t("还没有下派任务。", "No tasks yet.")) }
         } @else {
-            table.rows #tasks {
+            table.batches #tasks {
                 thead { tr {
                     th { (r.t("任务", "Task")) }
                     th { (r.t("地点", "Place")) }

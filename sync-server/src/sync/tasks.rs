@@ -19,7 +19,11 @@ pub const TASK_COMPLETION_FIELDS: [&str; 3] = ["status", "completed_by", "comple
 
 /// A task rule broken by `change`, as the code and message to refuse it
 /// with; `None` when the rules allow it (or it is not a task).
-pub fn task_refusal(change: &Change, existing: &Existing, user: &UserInfo) -> Option<(ErrorCode, Text)> {
+pub fn task_refusal(
+    change: &Change,
+    existing: &Existing,
+    user: &UserInfo,
+) -> Option<(ErrorCode, Text)> {
     if change.form_id.as_str() != form_ids::TASK
         || matches!(user.role, Role::Supervisor | Role::Admin)
     {
@@ -163,21 +167,84 @@ mod tests {
         }
     }
 
+    /// What is tried, by whom, on which stored task, with which fields, and the refusal expected.
+    type Case<'a> = (
+        &'static str,
+        Pusher,
+        Option<&'a StoredRecord>,
+        serde_json::Value,
+        Option<ErrorCode>,
+    );
+
     #[test]
     fn who_may_do_what_to_a_task() {
         let task = assigned();
         let done = json!({"status": "done", "completed_by": RecordId::new_v7().to_string(),
                           "completed_at": Utc::now().to_rfc3339()});
-        let cases: [(&str, Pusher, Option<&StoredRecord>, serde_json::Value, Option<ErrorCode>); 9] = [
-            ("officer creates", user(Role::Officer, "A001"), None, new_task(), Some(ErrorCode::Forbidden)),
-            ("auxiliary creates", user(Role::Auxiliary, "A001"), None, new_task(), Some(ErrorCode::Forbidden)),
-            ("assignee reassigns", user(Role::Officer, "A001"), Some(&task), json!({"assignee": "A002"}), Some(ErrorCode::Forbidden)),
-            ("assignee moves the due date", user(Role::Officer, "A001"), Some(&task), json!({"due": "2027-01-31"}), Some(ErrorCode::Forbidden)),
-            ("assignee cancels", user(Role::Officer, "A001"), Some(&task), json!({"status": "cancelled"}), Some(ErrorCode::Forbidden)),
-            ("another officer completes", user(Role::Officer, "A002"), Some(&task), done.clone(), Some(ErrorCode::Forbidden)),
-            ("assignee completes", user(Role::Officer, "A001"), Some(&task), done.clone(), None),
-            ("auxiliary assignee completes", user(Role::Auxiliary, "A001"), Some(&task), done, None),
-            ("supervisor reassigns", user(Role::Supervisor, "S001"), Some(&task), json!({"assignee": "A002"}), None),
+        let cases: [Case<'_>; 9] = [
+            (
+                "officer creates",
+                user(Role::Officer, "A001"),
+                None,
+                new_task(),
+                Some(ErrorCode::Forbidden),
+            ),
+            (
+                "auxiliary creates",
+                user(Role::Auxiliary, "A001"),
+                None,
+                new_task(),
+                Some(ErrorCode::Forbidden),
+            ),
+            (
+                "assignee reassigns",
+                user(Role::Officer, "A001"),
+                Some(&task),
+                json!({"assignee": "A002"}),
+                Some(ErrorCode::Forbidden),
+            ),
+            (
+                "assignee moves the due date",
+                user(Role::Officer, "A001"),
+                Some(&task),
+                json!({"due": "2027-01-31"}),
+                Some(ErrorCode::Forbidden),
+            ),
+            (
+                "assignee cancels",
+                user(Role::Officer, "A001"),
+                Some(&task),
+                json!({"status": "cancelled"}),
+                Some(ErrorCode::Forbidden),
+            ),
+            (
+                "another officer completes",
+                user(Role::Officer, "A002"),
+                Some(&task),
+                done.clone(),
+                Some(ErrorCode::Forbidden),
+            ),
+            (
+                "assignee completes",
+                user(Role::Officer, "A001"),
+                Some(&task),
+                done.clone(),
+                None,
+            ),
+            (
+                "auxiliary assignee completes",
+                user(Role::Auxiliary, "A001"),
+                Some(&task),
+                done,
+                None,
+            ),
+            (
+                "supervisor reassigns",
+                user(Role::Supervisor, "S001"),
+                Some(&task),
+                json!({"assignee": "A002"}),
+                None,
+            ),
         ];
         for (case, who, existing, fields, expected) in cases {
             let base = existing.map_or(0, |t| t.revision);
@@ -191,7 +258,11 @@ mod tests {
     fn a_refusal_tells_the_officer_to_ask_the_supervisor() {
         let task = assigned();
         let who = user(Role::Officer, "A001");
-        let d = judge(&change(task.id, task.revision, json!({"assignee": "A002"})), Some(&task), &who);
+        let d = judge(
+            &change(task.id, task.revision, json!({"assignee": "A002"})),
+            Some(&task),
+            &who,
+        );
         let Decision::Answer(ChangeOutcome::Rejected { message, .. }) = d else {
             panic!("refused: {d:?}");
         };
@@ -203,11 +274,19 @@ mod tests {
     fn a_done_task_cannot_be_marked_done_again_by_its_assignee() {
         let task = assigned();
         let who = user(Role::Officer, "A001");
-        let done = match judge(&change(task.id, task.revision, json!({"status": "done"})), Some(&task), &who) {
+        let done = match judge(
+            &change(task.id, task.revision, json!({"status": "done"})),
+            Some(&task),
+            &who,
+        ) {
             Decision::Write { record, .. } => *record,
             other => panic!("the assignee completes: {other:?}"),
         };
-        let again = judge(&change(done.id, done.revision, json!({"completed_by": "x"})), Some(&done), &who);
+        let again = judge(
+            &change(done.id, done.revision, json!({"completed_by": "x"})),
+            Some(&done),
+            &who,
+        );
         assert_eq!(refused(&again), Some(ErrorCode::Forbidden));
     }
 }
