@@ -1038,4 +1038,55 @@ mod tests {
             "only the completion is sent"
         );
     }
+
+    #[test]
+    fn saving_the_dispute_completes_its_follow_up_task() {
+        let (_dir, core) = enrolled();
+        let dispute = RecordId::new_v7();
+        let task = RecordId::new_v7();
+        pull(
+            &core,
+            vec![
+                version(
+                    dispute,
+                    form_ids::DISPUTE,
+                    json!({"kind": "neighbour", "summary": "邻居装修噪音扰民", "risk_level": "low",
+                           "reported_date": "2026-11-01", "mediation_path": "peoples",
+                           "outcome": "pending", "follow_up_date": "2026-11-20",
+                           "parties": [{"name": "甲", "role": "complainant"}, {"name": "乙", "role": "respondent"}]}),
+                    1,
+                    false,
+                ),
+                version(
+                    task,
+                    form_ids::TASK,
+                    json!({"kind": "dispute_follow_up", "dispute": dispute, "due": "2099-01-01",
+                           "assignee": "012345", "status": "open"}),
+                    2,
+                    false,
+                ),
+            ],
+        );
+        let open = core.my_tasks().expect("my tasks");
+        assert_eq!(
+            core.task_opens(&open[0]).expect("opens"),
+            TaskOpens::Edit(dispute)
+        );
+
+        let mut session = core.open_record(dispute).expect("the dispute opens");
+        session
+            .set("mediation_notes", json!("回访：双方已和解"))
+            .expect("notes");
+        match session.finalize() {
+            Ok(()) => {}
+            Err(CoreError::Invalid(errors)) => panic!("the pulled dispute is valid: {errors:?}"),
+            Err(e) => panic!("saved: {e}"),
+        }
+
+        assert!(core.my_tasks().expect("my tasks").is_empty());
+        assert_eq!(
+            core.record(task).expect("task").values["completed_by"],
+            dispute.to_string()
+        );
+    }
 }

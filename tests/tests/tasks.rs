@@ -300,3 +300,47 @@ async fn a_task_goes_only_to_someone_of_the_targets_grid() {
     let s2 = Browser::signed_in(&server, "s2").await;
     assert_eq!(assign(&s2, &[h], "h1").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_board_counts_overdue_tasks_by_person_in_chinese_and_english() {
+    let server = TestServer::start().await;
+    // A task due yesterday, pushed from a supervisor's own device (the
+    // pages refuse a due date in the past).
+    let s1_phone = TestDevice::enroll(&server.url, "s1", PASSWORD)
+        .await
+        .expect("enroll");
+    let yesterday = (Utc::now() - Duration::days(1)).date_naive().to_string();
+    let late = obj(
+        json!({"kind": "visit", "house": RecordId::new_v7(), "due": yesterday,
+                          "assignee": "o1", "assignee_name": "测试o1", "status": "open"}),
+    );
+    let answer = s1_phone
+        .push(vec![s1_phone.upsert(
+            RecordId::new_v7(),
+            form_ids::TASK,
+            "G2",
+            0,
+            late,
+        )])
+        .await
+        .expect("push answered");
+    assert!(
+        matches!(answer.results[0].outcome, ChangeOutcome::Accepted { .. }),
+        "{:?}",
+        answer.results[0].outcome
+    );
+
+    let s1 = Browser::signed_in(&server, "s1").await;
+    let board = s1.open("/review/tasks/board").await;
+    assert_eq!(board_counts(&board.body, "o1"), (0, 0, 1));
+    assert!(board.body.contains("data-state=\"overdue\""));
+    assert!(board.body.contains("任务进度"));
+    let english = s1.open("/review/tasks/board?lang=en").await;
+    assert!(english.body.contains("Task progress"), "{}", english.body);
+    assert!(english.body.contains("Overdue"));
+    assert_eq!(board_counts(&english.body, "o1"), (0, 0, 1));
+    // Another station's supervisor sees none of it.
+    let s2 = Browser::signed_in(&server, "s2").await;
+    let theirs = s2.open("/review/tasks/board").await;
+    assert!(!theirs.body.contains("data-badge=\"o1\""));
+}
