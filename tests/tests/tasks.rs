@@ -344,3 +344,81 @@ async fn the_board_counts_overdue_tasks_by_person_in_chinese_and_english() {
     let theirs = s2.open("/review/tasks/board").await;
     assert!(!theirs.body.contains("data-badge=\"o1\""));
 }
+
+#[tokio::test]
+async fn a_supervisor_reassigns_and_cancels_open_tasks_and_the_devices_follow() {
+    let server = TestServer::start().await;
+    let (_d1, o1) = device(&server, "o1").await;
+    let (_d3, a1) = device(&server, "a1").await;
+    let first = enter_house(&o1, "G1", "王芳", "group_rented");
+    let second = enter_house(&o1, "G1", "李强", "rented");
+    sync(&o1).await;
+    let s1 = Browser::signed_in(&server, "s1").await;
+    assert_eq!(
+        assign(&s1, &[first, second], "o1").await.status,
+        StatusCode::SEE_OTHER
+    );
+    sync(&o1).await;
+    assert_eq!(o1.my_tasks().expect("tasks").len(), 2);
+
+    let (moved, dropped) = (
+        task_of(&server, first).await,
+        task_of(&server, second).await,
+    );
+    s1.open("/review/tasks/board").await;
+    let revision = moved.revision.to_string();
+    let reassign = [
+        ("action", "reassign"),
+        ("assignee", "a1"),
+        ("revision", revision.as_str()),
+    ];
+    let page = s1
+        .post(&format!("/review/tasks/{}/change", moved.id), &reassign)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(page.location().contains("notice=task_reassigned"));
+    let stale = s1
+        .post(&format!("/review/tasks/{}/change", moved.id), &reassign)
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::CONFLICT,
+        "a change of what the page no longer shows is refused"
+    );
+    let revision = dropped.revision.to_string();
+    let cancel = [("action", "cancel"), ("revision", revision.as_str())];
+    let page = s1
+        .post(&format!("/review/tasks/{}/change", dropped.id), &cancel)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        field(&task_of(&server, second).await, "status"),
+        "cancelled"
+    );
+
+    sync(&o1).await;
+    assert!(
+        o1.my_tasks().expect("tasks").is_empty(),
+        "reassigned away and cancelled"
+    );
+    sync(&a1).await;
+    let theirs = a1.my_tasks().expect("tasks");
+    assert_eq!(
+        theirs.iter().map(|t| t.target).collect::<Vec<_>>(),
+        vec![first]
+    );
+
+    let board = s1.open("/review/tasks/board").await;
+    assert_eq!(board_counts(&board.body, "a1"), (0, 1, 0));
+    assert_eq!(board_counts(&board.body, "o1"), (0, 0, 0));
+    let audit = |action: &'static str| {
+        server.state.store.audit_log(AuditQuery {
+            station: None,
+            action: Some(action.into()),
+            limit: 10,
+            offset: 0,
+        })
+    };
+    assert_eq!(audit("reassign").await.expect("audit").1, 1);
+    assert_eq!(audit("cancel").await.expect("audit").1, 1);
+}

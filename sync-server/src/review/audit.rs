@@ -23,6 +23,8 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("return", "退回", "Returned"),
     ("verify", "隐患复查", "Hazard verified"),
     ("assign", "下派任务", "Tasks assigned"),
+    ("reassign", "改派任务", "Task reassigned"),
+    ("cancel", "撤销任务", "Task cancelled"),
     ("export", "导出", "Export"),
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),

@@ -237,6 +237,12 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         ("assigned", Lang::En) => {
             format!("Assigned {n} task(s); they reach the assignee's phone on its next sync")
         }
+        ("task_reassigned", Lang::Zh) => "已改派该任务，新承办人下次同步时收到".to_owned(),
+        ("task_reassigned", Lang::En) => {
+            "Task reassigned; the new assignee receives it on the next sync".to_owned()
+        }
+        ("task_cancelled", Lang::Zh) => "已撤销该任务".to_owned(),
+        ("task_cancelled", Lang::En) => "Task cancelled".to_owned(),
         _ => return None,
     };
     let skipped = (skipped > 0).then(|| match r.lang {

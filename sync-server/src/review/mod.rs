@@ -63,6 +63,7 @@ fn routes() -> Router<AppState> {
         .route("/hazards/{id}/verify", post(hazards::verify))
         .route("/tasks", get(tasks::assign_page).post(tasks::assign))
         .route("/tasks/board", get(tasks::board))
+        .route("/tasks/{id}/change", post(tasks::change))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

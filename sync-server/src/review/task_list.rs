@@ -93,6 +93,8 @@ pub enum TaskState {
 pub struct TaskRow {
     /// The task record.
     pub id: RecordId,
+    /// Its revision (a change names the one it saw).
+    pub revision: u64,
     /// Its grid.
     pub grid: GridId,
     /// What to do.
@@ -131,6 +133,7 @@ impl TaskRow {
         let kind = text("kind").as_deref().and_then(TaskKind::parse);
         TaskRow {
             id: task.id,
+            revision: task.revision,
             grid: task.grid.clone(),
             kind,
             target: kind
@@ -284,6 +287,7 @@ mod tests {
     fn row(status: &str, due: &str) -> TaskRow {
         TaskRow {
             id: RecordId::new_v7(),
+            revision: 1,
             grid: GridId::new("G1"),
             kind: Some(TaskKind::Visit),
             target: None,

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,7 +32,7 @@ use super::reviewer::{csrf_field, Reviewer};
 use super::rules::REVIEW_DEVICE;
 use super::task_list::{station_tasks, targets, TargetFilter, TaskKind, TaskRow, TaskState};
 use crate::state::AppState;
-use crate::sync::{may_write_form, TASK_OPEN};
+use crate::sync::{may_write_form, TASK_CANCELLED, TASK_OPEN};
 
 /// Most targets listed to choose from at once.
 const MAX_TARGETS: usize = 200;
@@ -319,121 +319,60 @@ async fn location_of(state: &AppState, target: &StoredRecord) -> Result<Option<J
     })
 }
 
-/// `POST /review/tasks`: one task per ticked target, pushed as one batch
-/// and written to the audit log.
-pub async fn assign(
-    State(state): State<AppState>,
-    r: Reviewer,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Result<Response, ReviewError> {
-    let a = read_assignment(&r, form)?;
-    let unprocessable =
-        |zh: String, en: String| ReviewError::page(StatusCode::UNPROCESSABLE_ENTITY, zh, en);
-    let account = state
+/// The active officer or auxiliary with `badge`, who may be given tasks.
+async fn assignee_account(state: &AppState, badge: &str) -> Result<Account, ReviewError> {
+    state
         .store
-        .user_by_badge(&a.assignee)
+        .user_by_badge(badge)
         .await?
         .filter(|acc| !acc.disabled && matches!(acc.info.role, Role::Officer | Role::Auxiliary))
         .ok_or_else(|| {
-            unprocessable(
-                format!("警号 {} 不是可承办任务的在岗民警或辅警", a.assignee),
-                format!(
-                    "badge {} is not an active officer or auxiliary who can be given tasks",
-                    a.assignee
-                ),
-            )
-        })?;
-    let mut records = Vec::new();
-    for id in &a.targets {
-        let t = state
-            .store
-            .record(*id)
-            .await?
-            .filter(|t| !t.deleted && r.scope.contains(&t.grid))
-            .ok_or_else(ReviewError::not_found)?;
-        if t.form_id.as_str() != a.kind.target_form() {
-            return Err(ReviewError::bad_request(
-                "所选对象与任务类型不符",
-                "a target does not fit the kind of task",
-            ));
-        }
-        if !account.info.grids.contains(&t.grid) {
-            return Err(unprocessable(
-                format!(
-                    "{} 不负责网格 {}，不能承办该处的任务",
-                    account.info.name,
-                    r.grid_name(t.grid.as_str())
-                ),
-                format!(
-                    "{} does not work grid {}: choose someone of that grid",
-                    account.info.name,
-                    r.grid_name(t.grid.as_str())
-                ),
-            ));
-        }
-        if !may_write_form(account.info.role, a.kind.completing_form()) {
-            return Err(unprocessable(
-                format!(
-                    "{} 的角色不能保存此类记录，无法完成该任务",
-                    account.info.name
-                ),
-                format!(
-                    "{}'s role may not save that kind of record, so could never complete this task",
-                    account.info.name
-                ),
-            ));
-        }
-        records.push(t);
-    }
-    let forms = state.recent_forms().await?;
-    let version = forms
-        .latest(form_ids::TASK)
-        .map(|f| f.version())
-        .ok_or_else(|| {
             ReviewError::page(
-                StatusCode::CONFLICT,
-                "服务器未发布任务表单，请管理员发布后再下派",
-                "the server publishes no task form: ask an admin to publish it",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("警号 {badge} 不是可承办任务的在岗民警或辅警"),
+                format!(
+                    "badge {badge} is not an active officer or auxiliary who can be given tasks"
+                ),
             )
-        })?;
-    let refs: Vec<&StoredRecord> = records.iter().collect();
-    let cards = Cards::load(&state, &r, &forms, &refs).await?;
-    let now = Utc::now();
-    let mut clock = Hlc::zero(REVIEW_DEVICE);
-    let mut changes = Vec::new();
-    for t in &records {
-        let mut fields = Values::new();
-        fields.insert("kind".into(), json!(a.kind.as_str()));
-        fields.insert(a.kind.target_form().into(), json!(t.id));
-        fields.insert("due".into(), json!(a.due.to_string()));
-        fields.insert("assignee".into(), json!(account.info.badge));
-        fields.insert("assignee_name".into(), json!(account.info.name));
-        fields.insert("assigned_by".into(), json!(r.user.name));
-        fields.insert("place".into(), json!(cards.title(t).1));
-        fields.insert("status".into(), json!(TASK_OPEN));
-        if !a.instruction.is_empty() {
-            fields.insert("instruction".into(), json!(a.instruction));
-        }
-        if let Some(l) = location_of(&state, t).await? {
-            fields.insert("location".into(), l);
-        }
-        clock = clock.tick(now.timestamp_millis().max(0) as u64);
-        changes.push(Change {
-            change_id: ChangeId::new_v7(),
-            record_id: RecordId::new_v7(),
-            form_id: FormId::new(form_ids::TASK),
-            form_version: version,
-            grid: t.grid.clone(),
-            base_revision: 0,
-            hlc: clock,
-            at: now,
-            op: ChangeOp::Upsert {
-                fields,
-                attachments: vec![],
-            },
-        });
+        })
+}
+
+/// Whether `account` can do a task of `kind` in `grid`: it works the grid,
+/// and its role may save the record that completes the task.
+fn check_assignee(
+    r: &Reviewer,
+    account: &Account,
+    grid: &GridId,
+    kind: TaskKind,
+) -> Result<(), ReviewError> {
+    let name = &account.info.name;
+    if !account.info.grids.contains(grid) {
+        let grid = r.grid_name(grid.as_str());
+        return Err(ReviewError::page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name} 不负责网格 {grid}，不能承办该处的任务"),
+            format!("{name} does not work grid {grid}: choose someone of that grid"),
+        ));
     }
-    let tasks: Vec<String> = changes.iter().map(|c| c.record_id.to_string()).collect();
+    if !may_write_form(account.info.role, kind.completing_form()) {
+        return Err(ReviewError::page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name} 的角色不能保存此类记录，无法完成该任务"),
+            format!(
+                "{name}'s role may not save that kind of record, so could never complete this task"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Pushes task changes as the reviewer, through [`crate::sync::push`] like
+/// a device's; refused ones become the page's answer.
+async fn push_tasks(
+    state: &AppState,
+    r: &Reviewer,
+    changes: Vec<Change>,
+) -> Result<BatchId, ReviewError> {
     let batch = BatchId::new_v7();
     let results = crate::sync::push(
         state.store.as_ref(),
@@ -454,6 +393,104 @@ pub async fn assign(
             message: refused,
         });
     }
+    Ok(batch)
+}
+
+/// A change of task `record` written on the review pages.
+fn task_change(
+    record: RecordId,
+    version: u32,
+    grid: &GridId,
+    base_revision: u64,
+    hlc: Hlc,
+    fields: Values,
+) -> Change {
+    Change {
+        change_id: ChangeId::new_v7(),
+        record_id: record,
+        form_id: FormId::new(form_ids::TASK),
+        form_version: version,
+        grid: grid.clone(),
+        base_revision,
+        hlc,
+        at: Utc::now(),
+        op: ChangeOp::Upsert {
+            fields,
+            attachments: vec![],
+        },
+    }
+}
+
+/// `POST /review/tasks`: one task per ticked target, pushed as one batch
+/// and written to the audit log.
+pub async fn assign(
+    State(state): State<AppState>,
+    r: Reviewer,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, ReviewError> {
+    let a = read_assignment(&r, form)?;
+    let account = assignee_account(&state, &a.assignee).await?;
+    let mut records = Vec::new();
+    for id in &a.targets {
+        let t = state
+            .store
+            .record(*id)
+            .await?
+            .filter(|t| !t.deleted && r.scope.contains(&t.grid))
+            .ok_or_else(ReviewError::not_found)?;
+        if t.form_id.as_str() != a.kind.target_form() {
+            return Err(ReviewError::bad_request(
+                "所选对象与任务类型不符",
+                "a target does not fit the kind of task",
+            ));
+        }
+        check_assignee(&r, &account, &t.grid, a.kind)?;
+        records.push(t);
+    }
+    let forms = state.recent_forms().await?;
+    let version = forms
+        .latest(form_ids::TASK)
+        .map(|f| f.version())
+        .ok_or_else(|| {
+            ReviewError::page(
+                StatusCode::CONFLICT,
+                "服务器未发布任务表单，请管理员发布后再下派",
+                "the server publishes no task form: ask an admin to publish it",
+            )
+        })?;
+    let refs: Vec<&StoredRecord> = records.iter().collect();
+    let cards = Cards::load(&state, &r, &forms, &refs).await?;
+    let now_ms = Utc::now().timestamp_millis().max(0) as u64;
+    let mut clock = Hlc::zero(REVIEW_DEVICE);
+    let mut changes = Vec::new();
+    for t in &records {
+        let mut fields = Values::new();
+        fields.insert("kind".into(), json!(a.kind.as_str()));
+        fields.insert(a.kind.target_form().into(), json!(t.id));
+        fields.insert("due".into(), json!(a.due.to_string()));
+        fields.insert("assignee".into(), json!(account.info.badge));
+        fields.insert("assignee_name".into(), json!(account.info.name));
+        fields.insert("assigned_by".into(), json!(r.user.name));
+        fields.insert("place".into(), json!(cards.title(t).1));
+        fields.insert("status".into(), json!(TASK_OPEN));
+        if !a.instruction.is_empty() {
+            fields.insert("instruction".into(), json!(a.instruction));
+        }
+        if let Some(l) = location_of(&state, t).await? {
+            fields.insert("location".into(), l);
+        }
+        clock = clock.tick(now_ms);
+        changes.push(task_change(
+            RecordId::new_v7(),
+            version,
+            &t.grid,
+            0,
+            clock,
+            fields,
+        ));
+    }
+    let tasks: Vec<String> = changes.iter().map(|c| c.record_id.to_string()).collect();
+    let batch = push_tasks(&state, &r, changes).await?;
     state
         .store
         .append_audit(r.audit(
@@ -469,6 +506,80 @@ pub async fn assign(
         ))
         .await?;
     let to = back_with(None, "/review/tasks/board", "assigned", tasks.len(), 0);
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
+}
+
+/// A supervisor's change of one open task: reassign it or cancel it.
+#[derive(Debug, Deserialize)]
+pub struct ChangeForm {
+    action: String,
+    revision: Option<u64>,
+    assignee: Option<String>,
+}
+
+/// `POST /review/tasks/{id}/change`: reassigns an open task to another
+/// officer or auxiliary of its grid, or cancels it; refused when the task
+/// changed since the page showed it (done meanwhile, say).
+pub async fn change(
+    State(state): State<AppState>,
+    r: Reviewer,
+    Path(id): Path<String>,
+    Form(form): Form<ChangeForm>,
+) -> Result<Response, ReviewError> {
+    let id: RecordId = id.parse().map_err(|_| ReviewError::not_found())?;
+    let task = state
+        .store
+        .record(id)
+        .await?
+        .filter(|t| !t.deleted && t.form_id.as_str() == form_ids::TASK && r.scope.contains(&t.grid))
+        .ok_or_else(ReviewError::not_found)?;
+    let row = TaskRow::of(&task);
+    if form.revision != Some(task.revision) || row.status != TASK_OPEN {
+        return Err(ReviewError::page(
+            StatusCode::CONFLICT,
+            "该任务在您查看后已有变化（可能已完成），请刷新页面",
+            "the task changed after you opened the page (it may be done): reload it",
+        ));
+    }
+    let mut fields = Values::new();
+    let detail = match form.action.as_str() {
+        "reassign" => {
+            let badge = form.assignee.as_deref().unwrap_or("").trim();
+            let account = assignee_account(&state, badge).await?;
+            let kind = row.kind.ok_or_else(|| {
+                ReviewError::bad_request("未知的任务类型", "unknown kind of task")
+            })?;
+            check_assignee(&r, &account, &task.grid, kind)?;
+            fields.insert("assignee".into(), json!(account.info.badge));
+            fields.insert("assignee_name".into(), json!(account.info.name));
+            json!({"task": id, "from": row.assignee, "to": account.info.badge})
+        }
+        "cancel" => {
+            fields.insert("status".into(), json!(TASK_CANCELLED));
+            json!({"task": id, "assignee": row.assignee})
+        }
+        _ => return Err(ReviewError::bad_request("未知的操作", "unknown action")),
+    };
+    let hlc = Hlc::zero(REVIEW_DEVICE).tick(Utc::now().timestamp_millis().max(0) as u64);
+    let change = task_change(
+        id,
+        task.form_version,
+        &task.grid,
+        task.revision,
+        hlc,
+        fields,
+    );
+    let batch = push_tasks(&state, &r, vec![change]).await?;
+    state
+        .store
+        .append_audit(r.audit(&form.action, format!("batch:{batch}"), detail))
+        .await?;
+    let notice = if form.action == "cancel" {
+        "task_cancelled"
+    } else {
+        "task_reassigned"
+    };
+    let to = back_with(None, "/review/tasks/board", notice, 1, 0);
     Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
 }
 
@@ -495,6 +606,31 @@ fn state_badge(r: &Reviewer, s: TaskState) -> Markup {
     }
 }
 
+/// Reassigning an open task to someone else of its grid, or cancelling it.
+fn change_controls(r: &Reviewer, t: &TaskRow, people: &[&Account]) -> Markup {
+    let action = format!("/review/tasks/{}/change", t.id);
+    html! {
+        details.change {
+            summary { (r.t("改派或撤销", "Reassign or cancel")) }
+            form.inline.reassign method="post" action=(action) {
+                (csrf_field(r))
+                input type="hidden" name="revision" value=(t.revision);
+                select name="assignee" {
+                    @for a in people.iter().filter(|a| a.info.badge != t.assignee) {
+                        option value=(a.info.badge) { (a.info.name) " (" (a.info.badge) ")" }
+                    }
+                }
+                button.small type="submit" name="action" value="reassign" { (r.t("改派", "Reassign")) }
+            }
+            form.inline.cancel method="post" action=(action) {
+                (csrf_field(r))
+                input type="hidden" name="revision" value=(t.revision);
+                button.small.return type="submit" name="action" value="cancel" { (r.t("撤销任务", "Cancel the task")) }
+            }
+        }
+    }
+}
+
 /// `GET /review/tasks/board`: progress by person, and every task with its state.
 pub async fn board(
     State(state): State<AppState>,
@@ -509,6 +645,7 @@ pub async fn board(
         .into_iter()
         .filter(|t| grid.as_ref().is_none_or(|g| &t.grid == g))
         .collect();
+    let accounts = state.store.users().await?;
     let mut by_person: BTreeMap<(String, String), Tally> = BTreeMap::new();
     for t in &rows {
         let tally = by_person
@@ -567,6 +704,7 @@ pub async fn board(
                     th { (r.t("承办人", "Assignee")) }
                     th { (r.t("期限", "Due")) }
                     th { (r.t("状态", "State")) }
+                    th {}
                 } }
                 tbody {
                     @for t in &rows {
@@ -592,6 +730,11 @@ pub async fn board(
                                 (state_badge(&r, st))
                                 @if let Some(by) = &t.completed_by {
                                     " " a.small href=(format!("/review/records/{by}")) { (r.t("完成记录", "the record")) }
+                                }
+                            }
+                            td.actions {
+                                @if matches!(st, TaskState::Open | TaskState::Overdue) {
+                                    (change_controls(&r, t, &assignees(&r, &accounts, Some(&t.grid))))
                                 }
                             }
                         }

@@ -14,6 +14,9 @@ pub const TASK_DONE: &str = "done";
 /// The task status a task is created with (待办).
 pub const TASK_OPEN: &str = "open";
 
+/// The task status a supervisor sets to call a task off (已取消).
+pub const TASK_CANCELLED: &str = "cancelled";
+
 /// The fields the assignee may write: the status (to done) and what completed it.
 pub const TASK_COMPLETION_FIELDS: [&str; 3] = ["status", "completed_by", "completed_at"];
 
