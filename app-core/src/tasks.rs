@@ -4,51 +4,12 @@
 //! local transaction (`LocalStore::finalize`), and the next sync carries
 //! both up.
 
-use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{GridId, RecordId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value as Json};
 
-/// The status of an open task (待办).
-pub const OPEN: &str = "open";
-/// The status of a completed task (已完成).
-pub const DONE: &str = "done";
-
-/// What a task asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKind {
-    /// Visit a house: done by a visit naming the house.
-    Visit,
-    /// Follow up a hazard: done by saving the hazard.
-    HazardFollowUp,
-    /// Follow up a dispute (回访): done by saving the dispute.
-    DisputeFollowUp,
-    /// Check a person: done by saving the person.
-    PersonCheck,
-}
-
-impl TaskKind {
-    fn parse(value: &str) -> Option<TaskKind> {
-        Some(match value {
-            "visit" => TaskKind::Visit,
-            "hazard_follow_up" => TaskKind::HazardFollowUp,
-            "dispute_follow_up" => TaskKind::DisputeFollowUp,
-            "person_check" => TaskKind::PersonCheck,
-            _ => return None,
-        })
-    }
-
-    /// The form of the record the task is about (also the task's field naming it).
-    pub fn target_form(self) -> &'static str {
-        match self {
-            TaskKind::Visit => form_ids::HOUSE,
-            TaskKind::HazardFollowUp => form_ids::HAZARD,
-            TaskKind::DisputeFollowUp => form_ids::DISPUTE,
-            TaskKind::PersonCheck => form_ids::PERSON,
-        }
-    }
-}
+pub use beatbook_schema::task::{TaskKind, DONE, OPEN};
 
 /// One task on this device.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,15 +71,15 @@ impl Task {
 
     /// Whether saving record `id` of `form` with `values` does what the task asks.
     pub fn is_completed_by(&self, form: &str, id: RecordId, values: &Values) -> bool {
-        match self.kind {
-            TaskKind::Visit => {
-                form == form_ids::VISIT
-                    && values.get("house").and_then(Json::as_str) == Some(&self.target.to_string())
+        form == self.kind.completing_form()
+            && match self.kind {
+                TaskKind::Visit => {
+                    values.get("house").and_then(Json::as_str) == Some(&self.target.to_string())
+                }
+                TaskKind::HazardFollowUp | TaskKind::DisputeFollowUp | TaskKind::PersonCheck => {
+                    id == self.target
+                }
             }
-            TaskKind::HazardFollowUp | TaskKind::DisputeFollowUp | TaskKind::PersonCheck => {
-                form == self.kind.target_form() && id == self.target
-            }
-        }
     }
 }
 
@@ -153,6 +114,8 @@ pub fn sort_for_today(tasks: &mut [Task], today: NaiveDate) {
 
 #[cfg(test)]
 mod tests {
+    use beatbook_schema::catalogue::form_ids;
+
     use super::*;
 
     fn task(kind: &str, target: RecordId, due: &str) -> Task {

@@ -17,63 +17,7 @@ const PAGE: u32 = 500;
 /// Bytes of stored records per page while listing.
 const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// What a task asks for, and the field of the task form naming its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKind {
-    /// Visit a house (走访房屋): done by a visit naming the house.
-    Visit,
-    /// Follow up a hazard (隐患跟进): done by saving the hazard.
-    HazardFollowUp,
-    /// Follow up a dispute (纠纷回访): done by saving the dispute.
-    DisputeFollowUp,
-    /// Check a person (人员核查): done by saving the person.
-    PersonCheck,
-}
-
-impl TaskKind {
-    /// Every kind, in the order the pages offer them.
-    pub const ALL: [TaskKind; 4] = [
-        TaskKind::Visit,
-        TaskKind::HazardFollowUp,
-        TaskKind::DisputeFollowUp,
-        TaskKind::PersonCheck,
-    ];
-
-    /// The stored choice value (the task form's `task_kind` list).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::Visit => "visit",
-            TaskKind::HazardFollowUp => "hazard_follow_up",
-            TaskKind::DisputeFollowUp => "dispute_follow_up",
-            TaskKind::PersonCheck => "person_check",
-        }
-    }
-
-    /// The kind a stored value names.
-    pub fn parse(value: &str) -> Option<TaskKind> {
-        TaskKind::ALL.into_iter().find(|k| k.as_str() == value)
-    }
-
-    /// The form of the records this kind of task is about, which is also
-    /// the task form's field naming the target.
-    pub fn target_form(self) -> &'static str {
-        match self {
-            TaskKind::Visit => form_ids::HOUSE,
-            TaskKind::HazardFollowUp => form_ids::HAZARD,
-            TaskKind::DisputeFollowUp => form_ids::DISPUTE,
-            TaskKind::PersonCheck => form_ids::PERSON,
-        }
-    }
-
-    /// The form of the record whose saving completes the task: a visit for
-    /// a house, else the target itself.
-    pub fn completing_form(self) -> &'static str {
-        match self {
-            TaskKind::Visit => form_ids::VISIT,
-            other => other.target_form(),
-        }
-    }
-}
+pub use beatbook_schema::task::TaskKind;
 
 /// Where a task stands on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,13 +258,5 @@ mod tests {
         ] {
             assert_eq!(row(status, due).state(today), state, "{status} due {due}");
         }
-    }
-
-    #[test]
-    fn each_kind_reads_back_from_its_stored_value() {
-        for k in TaskKind::ALL {
-            assert_eq!(TaskKind::parse(k.as_str()), Some(k));
-        }
-        assert_eq!(TaskKind::parse("dance"), None);
     }
 }

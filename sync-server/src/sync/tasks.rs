@@ -8,17 +8,10 @@ use beatbook_schema::text::Text;
 use beatbook_store::Existing;
 use serde_json::Value as Json;
 
-/// The task status the assignee sets (已完成).
-pub const TASK_DONE: &str = "done";
-
-/// The task status a task is created with (待办).
-pub const TASK_OPEN: &str = "open";
-
-/// The task status a supervisor sets to call a task off (已取消).
-pub const TASK_CANCELLED: &str = "cancelled";
-
-/// The fields the assignee may write: the status (to done) and what completed it.
-pub const TASK_COMPLETION_FIELDS: [&str; 3] = ["status", "completed_by", "completed_at"];
+pub use beatbook_schema::task::{
+    CANCELLED as TASK_CANCELLED, COMPLETION_FIELDS as TASK_COMPLETION_FIELDS, DONE as TASK_DONE,
+    OPEN as TASK_OPEN,
+};
 
 /// A task rule broken by `change`, as the code and message to refuse it
 /// with; `None` when the rules allow it (or it is not a task).
