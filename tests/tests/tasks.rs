@@ -12,7 +12,7 @@ use beatbook_schema::protocol::{ChangeOutcome, ErrorCode};
 use beatbook_store::{AuditQuery, StoredRecord};
 use beatbook_tests::browser::Browser;
 use beatbook_tests::client::{device, sync};
-use beatbook_tests::data::{house, obj};
+use beatbook_tests::data::{house, obj, person};
 use beatbook_tests::{TestDevice, TestServer, PASSWORD};
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
@@ -421,4 +421,59 @@ async fn a_supervisor_reassigns_and_cancels_open_tasks_and_the_devices_follow() 
     };
     assert_eq!(audit("reassign").await.expect("audit").1, 1);
     assert_eq!(audit("cancel").await.expect("audit").1, 1);
+}
+
+#[tokio::test]
+async fn an_approved_record_is_not_offered_for_a_check_it_could_never_complete() {
+    let server = TestServer::start().await;
+    let (_d1, o1) = device(&server, "o1").await;
+    let h = enter_house(&o1, "G1", "王芳", "rented");
+    let mut session = o1
+        .new_record(form_ids::PERSON, None, person(h, "陈刚", 21))
+        .expect("a new person");
+    session.finalize().expect("a valid person");
+    let someone = session.id();
+    sync(&o1).await;
+    let s1 = Browser::signed_in(&server, "s1").await;
+    let page = s1.open("/review/tasks?kind=person_check").await;
+    assert!(page.body.contains(&someone.to_string()), "{}", page.body);
+
+    s1.open(&format!("/review/records/{someone}")).await;
+    let revision = server
+        .state
+        .store
+        .record(someone)
+        .await
+        .expect("read")
+        .expect("stored")
+        .revision
+        .to_string();
+    let approved = s1
+        .post(
+            &format!("/review/records/{someone}/decide"),
+            &[("revision", revision.as_str()), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+
+    let page = s1.open("/review/tasks?kind=person_check").await;
+    assert!(
+        !page.body.contains(&someone.to_string()),
+        "approved: read-only on the phones"
+    );
+    let due = (Utc::now() + Duration::days(3)).date_naive().to_string();
+    let target = someone.to_string();
+    let refused = s1
+        .post(
+            "/review/tasks",
+            &[
+                ("kind", "person_check"),
+                ("assignee", "o1"),
+                ("due", due.as_str()),
+                ("target", target.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("approved"), "{}", refused.body);
 }

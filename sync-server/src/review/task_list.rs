@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::ids::{GridId, RecordId};
+use beatbook_schema::record::RecordStatus;
 use beatbook_store::{ExportQuery, ReadScope, Store, StoreError, StoredRecord};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value as Json;
@@ -158,6 +159,13 @@ pub async fn station_tasks(
     Ok(rows)
 }
 
+/// Whether saving `record` on a device can complete a task: an approved
+/// record is read-only on the devices, so a follow-up or check of it could
+/// never be done there.
+pub fn can_be_followed_up(record: &StoredRecord) -> bool {
+    record.status != RecordStatus::Approved
+}
+
 /// Which records a supervisor is choosing targets from.
 #[derive(Debug, Clone, Default)]
 pub struct TargetFilter {
@@ -171,7 +179,8 @@ pub struct TargetFilter {
 
 /// The records a task of `kind` may be assigned on, as `filter` narrows
 /// them: houses (of a use, not visited in N days), open or rectifying
-/// hazards, disputes still pending or referred (回访), people.
+/// hazards, disputes still pending or referred (回访), people; of the
+/// last three only those not approved ([`can_be_followed_up`]).
 pub async fn targets(
     store: &dyn Store,
     scope: &ReadScope,
@@ -205,6 +214,7 @@ pub async fn targets(
     };
     Ok(records
         .into_iter()
+        .filter(|r| kind == TaskKind::Visit || can_be_followed_up(r))
         .filter(|r| match kind {
             TaskKind::Visit => {
                 filter

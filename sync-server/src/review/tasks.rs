@@ -30,7 +30,9 @@ use super::layout::{self, back_with, badge, Nav, NoticeQuery};
 use super::records::Cards;
 use super::reviewer::{csrf_field, Reviewer};
 use super::rules::REVIEW_DEVICE;
-use super::task_list::{station_tasks, targets, TargetFilter, TaskKind, TaskRow, TaskState};
+use super::task_list::{
+    can_be_followed_up, station_tasks, targets, TargetFilter, TaskKind, TaskRow, TaskState,
+};
 use crate::state::AppState;
 use crate::sync::{may_write_form, TASK_CANCELLED, TASK_OPEN};
 
@@ -442,6 +444,13 @@ pub async fn assign(
             return Err(ReviewError::bad_request(
                 "所选对象与任务类型不符",
                 "a target does not fit the kind of task",
+            ));
+        }
+        if a.kind != TaskKind::Visit && !can_be_followed_up(&t) {
+            return Err(ReviewError::page(
+                StatusCode::CONFLICT,
+                "该记录已审核通过，手机上不能再修改，无法据此完成任务；请选择其他对象",
+                "that record is approved, so it is read-only on the phones and saving it could never complete a task: choose another",
             ));
         }
         check_assignee(&r, &account, &t.grid, a.kind)?;
