@@ -20,6 +20,7 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod sync;
+pub mod tasks;
 #[cfg(test)]
 mod testing;
 pub mod timer;

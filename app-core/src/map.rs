@@ -6,7 +6,7 @@
 
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::geo::distance_m;
-use beatbook_schema::map::{self, Layer, MapRecord, Places, GRID_LAYERS, TASK_FORM};
+use beatbook_schema::map::{self, Layer, MapRecord, Places, GRID_LAYERS};
 use beatbook_schema::text::Lang;
 
 use crate::error::CoreError;
@@ -37,7 +37,7 @@ const MAP_FORMS: [&str; 5] = [
     form_ids::ADDRESS,
     form_ids::HOUSE,
     form_ids::HAZARD,
-    TASK_FORM,
+    form_ids::TASK,
     form_ids::PATROL,
 ];
 

@@ -25,6 +25,7 @@ use crate::platform::Platform;
 use crate::session::FormSession;
 use crate::store::{LocalRecord, LocalState, LocalStore, LostValue, RecordFilter};
 use crate::sync::{self, Enrollment, Progress, Steps, SyncEngine, SyncReport};
+use crate::tasks::{self, Task, TaskKind, TaskOpens};
 use crate::visit::{self, VisitOutcome};
 
 struct Inner {
@@ -307,7 +308,13 @@ impl Core {
     pub fn open_record(&self, id: RecordId) -> Result<FormSession, CoreError> {
         let record = self.store().record(id)?;
         let form = self.form_version(record.form_id.as_str(), record.form_version)?;
-        Ok(FormSession::resume(self.0.device.clone(), form, record))
+        let officer = self.user()?.map(|u| u.badge);
+        Ok(FormSession::resume(
+            self.0.device.clone(),
+            form,
+            record,
+            officer,
+        ))
     }
 
     /// A visit finished in one tap: records a `visit` of `place` (an
@@ -401,6 +408,44 @@ impl Core {
     /// beat in a same-field conflict and that still stand lost.
     pub fn lost_values(&self) -> Result<Vec<LostValue>, CoreError> {
         Ok(self.store().lost_values(None)?)
+    }
+
+    /// The open tasks assigned to the enrolled officer, overdue first, then
+    /// by due date.
+    pub fn my_tasks(&self) -> Result<Vec<Task>, CoreError> {
+        let Some(user) = self.user()? else {
+            return Ok(Vec::new());
+        };
+        let mut mine: Vec<Task> = self
+            .store()
+            .records_where(form_ids::TASK, "assignee", &user.badge)?
+            .iter()
+            .filter_map(|r| Task::of(r.id, &r.grid, &r.values))
+            .filter(Task::is_open)
+            .collect();
+        tasks::sort_for_today(&mut mine, self.platform().today());
+        Ok(mine)
+    }
+
+    /// Where `task` takes the officer: a visit opens the visit screen on the
+    /// house (at its address), a follow-up or a check opens the record.
+    pub fn task_opens(&self, task: &Task) -> Result<TaskOpens, CoreError> {
+        if task.kind != TaskKind::Visit {
+            return Ok(TaskOpens::Edit(task.target));
+        }
+        let house = self.store().record(task.target)?;
+        let address = house
+            .values
+            .get("address")
+            .and_then(Json::as_str)
+            .and_then(|a| a.parse().ok());
+        Ok(match address {
+            Some(address) => TaskOpens::Visit {
+                address,
+                house: house.id,
+            },
+            None => TaskOpens::Edit(house.id),
+        })
     }
 
     /// Home-screen counts.
@@ -788,7 +833,7 @@ mod tests {
         queued.set("name", json!("张三")).expect("name");
         let values = queued.values().clone();
         core.store()
-            .finalize(queued.id(), &values, &[])
+            .finalize(queued.id(), &values, &[], None)
             .expect("queued");
         for (id, state) in [
             (queued.id(), LocalState::Queued),
@@ -905,5 +950,143 @@ mod tests {
         let hits = core.search_records("rml12", 10).expect("search");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].form_id.as_str(), form_ids::HOUSE);
+    }
+
+    #[test]
+    fn a_visit_of_the_house_completes_my_task_in_the_same_save() {
+        let (_dir, core) = enrolled();
+        let address = grid(&core);
+        let house = RecordId::new_v7();
+        let (mine, theirs) = (RecordId::new_v7(), RecordId::new_v7());
+        let task = |assignee: &str, due: &str| {
+            json!({"kind": "visit", "house": house, "due": due, "assignee": assignee,
+                   "status": "open", "place": "人民路 12号"})
+        };
+        pull(
+            &core,
+            vec![
+                version(
+                    house,
+                    form_ids::HOUSE,
+                    json!({"address": address, "use": "group_rented", "owner_name": "王芳"}),
+                    1,
+                    false,
+                ),
+                version(mine, form_ids::TASK, task("012345", "2020-01-01"), 2, false),
+                version(
+                    theirs,
+                    form_ids::TASK,
+                    task("099999", "2020-01-01"),
+                    3,
+                    false,
+                ),
+            ],
+        );
+        let open = core.my_tasks().expect("my tasks");
+        assert_eq!(
+            open.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![mine],
+            "only mine"
+        );
+        assert!(open[0].is_overdue(core.platform().today()));
+        assert_eq!(
+            core.task_opens(&open[0]).expect("where it opens"),
+            TaskOpens::Visit { address, house }
+        );
+        let outbox_before = core.status().expect("status").outbox;
+
+        let visit = core
+            .record_visit(house, VisitOutcome::Unchanged)
+            .expect("the visit is recorded");
+
+        assert!(
+            core.my_tasks().expect("my tasks").is_empty(),
+            "the task is done"
+        );
+        let done = core.record(mine).expect("the task");
+        assert_eq!(done.state, LocalState::Queued);
+        assert_eq!(done.values["status"], "done");
+        assert_eq!(done.values["completed_by"], visit.to_string());
+        assert_eq!(
+            core.record(theirs).expect("theirs").values["status"],
+            "open",
+            "another's task is left alone"
+        );
+        assert_eq!(
+            core.status().expect("status").outbox,
+            outbox_before + 2,
+            "the visit and the task's completion are queued together"
+        );
+        let batch = core
+            .store()
+            .next_batch(Default::default(), &[])
+            .expect("a batch")
+            .expect("changes");
+        let task_change = batch
+            .changes
+            .iter()
+            .find(|c| c.record_id == mine)
+            .expect("the task's change");
+        let beatbook_schema::protocol::ChangeOp::Upsert { fields, .. } = &task_change.op else {
+            panic!("an upsert")
+        };
+        let mut sent: Vec<&str> = fields.keys().map(String::as_str).collect();
+        sent.sort_unstable();
+        assert_eq!(
+            sent,
+            ["completed_at", "completed_by", "status"],
+            "only the completion is sent"
+        );
+    }
+
+    #[test]
+    fn saving_the_dispute_completes_its_follow_up_task() {
+        let (_dir, core) = enrolled();
+        let dispute = RecordId::new_v7();
+        let task = RecordId::new_v7();
+        pull(
+            &core,
+            vec![
+                version(
+                    dispute,
+                    form_ids::DISPUTE,
+                    json!({"kind": "neighbour", "summary": "邻居装修噪音扰民", "risk_level": "low",
+                           "reported_date": "2026-11-01", "mediation_path": "peoples",
+                           "outcome": "pending", "follow_up_date": "2026-11-20",
+                           "parties": [{"name": "甲", "role": "complainant"}, {"name": "乙", "role": "respondent"}]}),
+                    1,
+                    false,
+                ),
+                version(
+                    task,
+                    form_ids::TASK,
+                    json!({"kind": "dispute_follow_up", "dispute": dispute, "due": "2099-01-01",
+                           "assignee": "012345", "status": "open"}),
+                    2,
+                    false,
+                ),
+            ],
+        );
+        let open = core.my_tasks().expect("my tasks");
+        assert_eq!(
+            core.task_opens(&open[0]).expect("opens"),
+            TaskOpens::Edit(dispute)
+        );
+
+        let mut session = core.open_record(dispute).expect("the dispute opens");
+        session
+            .set("mediation_notes", json!("回访：双方已和解"))
+            .expect("notes");
+        match session.finalize() {
+            Ok(()) => {}
+            Err(CoreError::Invalid(errors)) => panic!("the pulled dispute is valid: {errors:?}"),
+            Err(e) => panic!("saved: {e}"),
+        }
+
+        assert!(core.my_tasks().expect("my tasks").is_empty());
+        assert_eq!(
+            core.record(task).expect("task").values["completed_by"],
+            dispute.to_string()
+        );
     }
 }

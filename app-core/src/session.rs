@@ -41,6 +41,8 @@ pub struct FormSession {
     rejection: Option<Rejection>,
     /// The server revision the record is based on (0: the server never had it).
     base_revision: u64,
+    /// The enrolled officer's badge: saving may complete their tasks.
+    officer: Option<String>,
 }
 
 impl std::fmt::Debug for FormSession {
@@ -113,13 +115,19 @@ impl FormSession {
             review_reason: None,
             rejection: None,
             base_revision: 0,
+            officer: Some(user.badge.clone()),
         };
         session.refresh_derived();
         session.save()?;
         Ok(session)
     }
 
-    pub(crate) fn resume(device: Device, form: Arc<Form>, record: LocalRecord) -> Self {
+    pub(crate) fn resume(
+        device: Device,
+        form: Arc<Form>,
+        record: LocalRecord,
+        officer: Option<String>,
+    ) -> Self {
         let review_reason = record.review.as_ref().and_then(|r| match &r.decision {
             beatbook_schema::protocol::ReviewDecision::Return { reason } => Some(reason.clone()),
             beatbook_schema::protocol::ReviewDecision::Approve => None,
@@ -135,6 +143,7 @@ impl FormSession {
             review_reason: review_reason.filter(|_| record.state == LocalState::Returned),
             rejection: record.rejection,
             base_revision: record.base_revision,
+            officer,
         }
     }
 
@@ -438,9 +447,12 @@ impl FormSession {
             .filter(|a| text.contains(&a.sha256.to_hex()))
             .cloned()
             .collect();
-        self.device
-            .store()
-            .finalize(self.id, &normalized, &attachments)?;
+        self.device.store().finalize(
+            self.id,
+            &normalized,
+            &attachments,
+            self.officer.as_deref(),
+        )?;
         self.values = normalized;
         self.attachments = attachments;
         self.state = LocalState::Queued;

@@ -21,6 +21,10 @@ pub mod form_ids {
     pub const VISIT: &str = "visit";
     /// 巡逻日志: a patrol log.
     pub const PATROL: &str = "patrol";
+    /// 下派任务: work a supervisor assigns (visit a house, follow up a
+    /// hazard or a dispute, check a person). Not in [`ALL`]: officers do not
+    /// create tasks, they receive them.
+    pub const TASK: &str = "task";
 
     /// Every standard form, in catalogue order.
     pub const ALL: [&str; 8] = [ADDRESS, HOUSE, PERSON, UNIT, HAZARD, DISPUTE, VISIT, PATROL];
@@ -70,6 +74,10 @@ pub const SOURCES: &[(&str, &str)] = &[
     (
         "patrol.v2.json",
         include_str!("../../assets/forms/patrol.v2.json"),
+    ),
+    (
+        "task.v1.json",
+        include_str!("../../assets/forms/task.v1.json"),
     ),
 ];
 
@@ -146,13 +154,17 @@ mod tests {
         ids.dedup();
         assert_eq!(
             ids,
-            ["address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol"]
+            [
+                "address", "house", "person", "unit", "hazard", "dispute", "visit", "patrol",
+                "task"
+            ]
         );
         assert_eq!(
-            ids,
+            ids[..form_ids::ALL.len()],
             form_ids::ALL,
             "the form id constants name the catalogue"
         );
+        assert_eq!(ids.last(), Some(&form_ids::TASK));
         for form in &forms {
             assert!(!form.title().zh.is_empty() && !form.title().en.is_empty());
             for f in form.fields() {

@@ -21,5 +21,6 @@ pub mod normalize;
 pub mod problem;
 pub mod protocol;
 pub mod record;
+pub mod task;
 pub mod text;
 pub mod validate;

@@ -17,10 +17,6 @@ use crate::catalogue::form_ids;
 use crate::form::Values;
 use crate::ids::RecordId;
 
-/// The form id of tasks (`beatbook_schema::catalogue::form_ids::TASK` once
-/// that form is in the catalogue); its records are read defensively.
-pub const TASK_FORM: &str = "task";
-
 /// One record the map may draw.
 #[derive(Debug, Clone)]
 pub struct MapRecord<'a> {
@@ -235,11 +231,11 @@ pub fn open_hazards(places: &Places<'_>) -> Vec<Json> {
 /// overdue.
 pub fn tasks(places: &Places<'_>) -> Vec<Json> {
     places
-        .of_form(TASK_FORM)
+        .of_form(form_ids::TASK)
         .filter_map(|r| {
             let at = point(r.values.get("location")?)?;
             let status = text(r.values, "status").unwrap_or("open");
-            let due = date(r.values, "due").or_else(|| date(r.values, "due_date"));
+            let due = date(r.values, "due");
             let mut extra = Map::new();
             extra.insert("status".into(), json!(status));
             extra.insert("due".into(), json!(due.map(|d| d.to_string())));
@@ -486,16 +482,16 @@ mod tests {
         let f = Fixture(vec![
             (
                 id(1),
-                TASK_FORM,
+                form_ids::TASK,
                 values(json!({"location": at, "status": "open", "due": "2026-11-01"})),
             ),
             (
                 id(2),
-                TASK_FORM,
+                form_ids::TASK,
                 values(json!({"location": at, "status": "done", "due": "2026-11-01"})),
             ),
-            (id(3), TASK_FORM, values(json!({"location": at, "due": 17}))),
-            (id(4), TASK_FORM, values(json!({"status": "open"}))),
+            (id(3), form_ids::TASK, values(json!({"location": at, "due": 17}))),
+            (id(4), form_ids::TASK, values(json!({"status": "open"}))),
         ]);
         let t = tasks(&f.places());
         assert_eq!(

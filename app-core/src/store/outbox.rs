@@ -1,6 +1,7 @@
 //! Finalizing records into the outbox, batching them for a push, and
 //! recording the server's answers.
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, RecordId};
 use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ChangeResult};
@@ -11,6 +12,7 @@ use serde_json::Value as Json;
 
 use super::records::{get_record, LocalRecord, LocalState, Rejection};
 use super::{LocalStore, LocalStoreError};
+use crate::tasks::{self, Task};
 
 /// How big one push may be.
 #[derive(Debug, Clone, Copy)]
@@ -103,15 +105,72 @@ fn enqueue(
     Ok(change.change_id)
 }
 
+/// Marks done, in `tx`, every open task assigned to `badge` that saving
+/// `record` with `values` completes, each change queued for the server.
+fn complete_tasks(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    badge: &str,
+    record: &LocalRecord,
+    values: &Values,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), LocalStoreError> {
+    if record.form_id.as_str() == form_ids::TASK {
+        return Ok(());
+    }
+    let ids: Vec<String> = tx
+        .prepare_cached("SELECT id FROM records WHERE form_id = ?1 AND deleted = 0")?
+        .query_map([form_ids::TASK], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        let id: RecordId = id.parse().map_err(|_| {
+            LocalStoreError::Corrupt(serde::de::Error::custom(format!(
+                "task id {id} is not a record id"
+            )))
+        })?;
+        let Some(task_record) = get_record(tx, id)? else {
+            continue;
+        };
+        let Some(task) = Task::of(task_record.id, &task_record.grid, &task_record.values) else {
+            continue;
+        };
+        if !task.is_open()
+            || task.assignee != badge
+            || !task.is_completed_by(record.form_id.as_str(), record.id, values)
+        {
+            continue;
+        }
+        let done = tasks::completed(&task_record.values, record.id, now);
+        let op = ChangeOp::Upsert {
+            fields: patch(&base_vals(tx, id)?, &done),
+            attachments: task_record.attachments.clone(),
+        };
+        enqueue(tx, &task_record, op, device)?;
+        tx.prepare_cached(
+            "UPDATE records SET vals = ?1, state = ?2, problem = NULL, updated_at = ?3 WHERE id = ?4",
+        )?
+        .execute(params![
+            serde_json::to_string(&done)?,
+            LocalState::Queued.as_str(),
+            now.to_rfc3339(),
+            id.to_string()
+        ])?;
+    }
+    Ok(())
+}
+
 impl LocalStore {
     /// Finalizes a record with its validated values: in one transaction the
-    /// record becomes `queued` and its change enters the outbox. Returns the
+    /// record becomes `queued` and its change enters the outbox, and the open
+    /// tasks assigned to `officer` (a badge) that the record completes are
+    /// marked done, their changes queued after it. Returns the record's
     /// change id, or `None` when nothing differs from what the server has.
     pub fn finalize(
         &mut self,
         id: RecordId,
         values: &Values,
         attachments: &[AttachmentRef],
+        officer: Option<&str>,
     ) -> Result<Option<ChangeId>, LocalStoreError> {
         let device = self.device;
         let tx = self.conn.transaction()?;
@@ -154,6 +213,9 @@ impl LocalStore {
             now.to_rfc3339(),
             id.to_string()
         ])?;
+        if let Some(badge) = officer {
+            complete_tasks(&tx, device, badge, &record, values, now)?;
+        }
         tx.commit()?;
         Ok(change_id)
     }
@@ -385,7 +447,7 @@ mod tests {
                 ids.push(id);
             }
             store
-                .finalize(ids[r], &values(json!({"n": n})), &[])
+                .finalize(ids[r], &values(json!({"n": n})), &[], None)
                 .unwrap()
                 .unwrap();
         }

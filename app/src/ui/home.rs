@@ -96,6 +96,7 @@ pub fn Home() -> Element {
             }
         }
         super::conflicts::LostOnHome {}
+        super::tasks::MyTasks {}
         nav { class: "actions",
             button { id: "visit", class: "tile", onclick: move |_| ui.go(Route::Visit(None)),
                 span { class: "glyph", "⌂" } {tr(l, "入户走访", "Household visit")}

@@ -21,6 +21,7 @@ mod pickers;
 mod scan;
 mod shell;
 mod sync;
+mod tasks;
 mod unlock;
 mod uploads;
 mod visit;
@@ -90,6 +91,8 @@ pub enum Route {
     Edit(RecordId),
     /// The household visit flow at an address (none picked yet: `None`).
     Visit(Option<RecordId>),
+    /// The visit flow at an address, on one of its houses (a task's).
+    VisitHouse(RecordId, RecordId),
     /// A list of records.
     List(lists::ListKind),
     /// Finding a person or a house.

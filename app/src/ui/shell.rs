@@ -47,6 +47,7 @@ pub fn Shell() -> Element {
                     None => rsx! { FormView { key: "{id}", id } },
                 },
                 Route::Visit(address) => rsx! { VisitView { address } },
+                Route::VisitHouse(address, house) => rsx! { VisitView { key: "{address}-{house}", address, house } },
                 Route::List(kind) => rsx! { ListView { kind } },
                 Route::Search => rsx! { SearchView {} },
                 Route::NewRecord => rsx! { NewRecord {} },

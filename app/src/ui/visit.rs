@@ -18,14 +18,14 @@ use super::lists::RecordRow;
 use super::pickers::AddressPicker;
 use super::{Route, Ui};
 
-/// The visit flow at an address.
+/// The visit flow at an address (on `house`, when a task names it).
 #[component]
-pub fn VisitView(address: Option<RecordId>) -> Element {
+pub fn VisitView(address: Option<RecordId>, house: Option<RecordId>) -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
     let _ = ui.revision.read();
     // The house the officer chose, where the address has several.
-    let mut chosen = use_signal(|| None::<RecordId>);
+    let mut chosen = use_signal(|| house);
     let Some(address) = address else {
         return rsx! {
             h2 { {tr(l, "选择标准地址", "Pick the standard address")} }

@@ -45,6 +45,8 @@ pub enum Nav {
     Hazards,
     /// 地图.
     Map,
+    /// 任务.
+    Tasks,
     /// 导出.
     Exports,
     /// 审计日志.
@@ -91,6 +93,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                         (item(Nav::Batches, "/review/batches", "同步批次", "Batches"))
                         (item(Nav::Hazards, "/review/hazards", "隐患整改", "Hazards"))
                         (item(Nav::Map, "/review/map", "辖区地图", "Map"))
+                        (item(Nav::Tasks, "/review/tasks/board", "下派任务", "Tasks"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
                     }
@@ -233,6 +236,16 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         }
         ("verified", Lang::Zh) => "已复查该隐患，整改状态改为“已复查”".to_owned(),
         ("verified", Lang::En) => "Hazard verified: its status is now “Verified”".to_owned(),
+        ("assigned", Lang::Zh) => format!("已下派 {n} 项任务，将在承办人下次同步时送达"),
+        ("assigned", Lang::En) => {
+            format!("Assigned {n} task(s); they reach the assignee's phone on its next sync")
+        }
+        ("task_reassigned", Lang::Zh) => "已改派该任务，新承办人下次同步时收到".to_owned(),
+        ("task_reassigned", Lang::En) => {
+            "Task reassigned; the new assignee receives it on the next sync".to_owned()
+        }
+        ("task_cancelled", Lang::Zh) => "已撤销该任务".to_owned(),
+        ("task_cancelled", Lang::En) => "Task cancelled".to_owned(),
         _ => return None,
     };
     let skipped = (skipped > 0).then(|| match r.lang {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{FormId, RecordId};
-use beatbook_schema::map::{self, MapRecord, Places, STATION_LAYERS, TASK_FORM};
+use beatbook_schema::map::{self, MapRecord, Places, STATION_LAYERS};
 use beatbook_store::{ExportQuery, HazardQuery, StoredRecord};
 use chrono::{Duration, Utc};
 use maud::{html, PreEscaped};
@@ -76,7 +76,7 @@ pub async fn page(State(state): State<AppState>, r: Reviewer) -> Result<Response
         .and_then(|t| t.and_local_timezone(r.offset).single())
         .map(|t| t.with_timezone(&Utc));
     let day = day_start.map(|s| (s, s + Duration::days(1)));
-    records.extend(of_form(&state, &r, TASK_FORM, None).await?);
+    records.extend(of_form(&state, &r, form_ids::TASK, None).await?);
     for form in [form_ids::VISIT, form_ids::PATROL] {
         if let Some(day) = day {
             records.extend(of_form(&state, &r, form, Some(day)).await?);

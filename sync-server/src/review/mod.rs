@@ -1,7 +1,8 @@
 //! The supervisors' review pages (审核), served under `/review`: signing in,
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
-//! the hazard board with verification, the station map, exports (CSV, XLSX, GeoJSON) and the
+//! the hazard board with verification, tasks assigned to officers and
+//! their progress board, the station map, exports (CSV, XLSX, GeoJSON) and the
 //! audit log.
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
@@ -28,6 +29,8 @@ mod records;
 pub mod reviewer;
 pub mod rules;
 pub mod signin;
+pub mod task_list;
+mod tasks;
 mod values;
 
 pub use error::ReviewError;
@@ -63,6 +66,9 @@ fn routes() -> Router<AppState> {
         .route("/map", get(map::page))
         .route("/map-assets/{file}", get(map::asset))
         .route("/static/beatbook-map.mjs", get(map::drawing))
+        .route("/tasks", get(tasks::assign_page).post(tasks::assign))
+        .route("/tasks/board", get(tasks::board))
+        .route("/tasks/{id}/change", post(tasks::change))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 
 use super::forms::Forms;
 use super::scope::may_write_form;
+use super::tasks::task_refusal;
 use beatbook_store::{Decision, Existing, Pusher, ReadScope, StoredRecord};
 
 /// The rules a push is judged by.
@@ -85,6 +86,13 @@ pub fn decide(
             "only a supervisor may mark a hazard verified, after checking the rectification",
             vec![],
         ));
+    }
+    if let Some((code, message)) = task_refusal(change, existing, user) {
+        return Decision::Answer(ChangeOutcome::Rejected {
+            code,
+            message,
+            errors: vec![],
+        });
     }
     let Some(form) = forms.get(change.form_id.as_str(), change.form_version) else {
         return Decision::Answer(reject(

@@ -28,12 +28,14 @@ pub fn read_scope(user: &UserInfo, grids: &[Grid]) -> ReadScope {
 }
 
 /// Forms an auxiliary officer (辅警/网格员) may submit: patrol work, not the
-/// population and housing registers.
+/// population and housing registers (and of a task only its completion:
+/// `tasks::task_refusal`).
 const AUXILIARY_FORMS: &[&str] = &[
     form_ids::HAZARD,
     form_ids::VISIT,
     form_ids::PATROL,
     form_ids::DISPUTE,
+    form_ids::TASK,
 ];
 
 /// Whether a role may create or edit records of a form.
