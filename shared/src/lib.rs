@@ -8,6 +8,7 @@
 //! compiles for every target and is tested by unit and property tests alone.
 #![warn(missing_docs)]
 
+pub mod audience;
 pub mod catalogue;
 pub mod division;
 pub mod expr;
@@ -20,5 +21,6 @@ pub mod normalize;
 pub mod problem;
 pub mod protocol;
 pub mod record;
+pub mod role;
 pub mod text;
 pub mod validate;

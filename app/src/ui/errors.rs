@@ -41,6 +41,11 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
         }
         CoreError::Photo(detail) => format!("照片无法使用：{detail}"),
         CoreError::UnknownForm(form) => format!("本机没有表单“{form}”：请先同步"),
+        CoreError::NotOffered(form) => {
+            format!(
+                "不能新建“{form}”记录：该表单已停用或不属于您的角色（请同步后从“其他表单”中选择）"
+            )
+        }
         CoreError::UnknownField(path) => format!("无法填写“{path}”"),
         CoreError::MisusedField { path, misuse } => format!("“{path}”{}", misuse.text().zh),
         CoreError::NotAPlace(form) => {

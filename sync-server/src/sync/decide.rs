@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use beatbook_schema::audience;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FieldError, ValidationContext};
 use beatbook_schema::hlc::Hlc;
@@ -14,7 +15,6 @@ use chrono::FixedOffset;
 use serde_json::Value as Json;
 
 use super::forms::Forms;
-use super::scope::may_write_form;
 use beatbook_store::{Decision, Existing, Pusher, ReadScope, StoredRecord};
 
 /// The rules a push is judged by.
@@ -34,6 +34,15 @@ impl Default for Policy {
             local_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
         }
     }
+}
+
+fn unknown_form() -> ChangeOutcome {
+    reject(
+        ErrorCode::UnknownForm,
+        "服务器上没有该表单版本，请更新应用",
+        "the server does not publish this form version: update the app",
+        vec![],
+    )
 }
 
 fn reject(code: ErrorCode, zh: &str, en: &str, errors: Vec<FieldError>) -> ChangeOutcome {
@@ -68,11 +77,25 @@ pub fn decide(
             vec![],
         ));
     }
-    if !may_write_form(user.role, change.form_id.as_str()) {
+    // Who may write, and whether new records may be started, follow the
+    // form as published now (its newest version), whatever version the
+    // record was started with.
+    let Some(latest) = forms.latest(change.form_id.as_str()) else {
+        return Decision::Answer(unknown_form());
+    };
+    if !audience::may_enter(latest.def(), user.role) {
         return Decision::Answer(reject(
             ErrorCode::Forbidden,
             "您的角色不能提交此类表单",
             "your role may not submit this form",
+            vec![],
+        ));
+    }
+    if latest.def().retired && existing.record.is_none() {
+        return Decision::Answer(reject(
+            ErrorCode::FormRetired,
+            "该表单已停用，不再接受新记录；已有记录仍可修改。请改用其他表单录入",
+            "this form was retired and takes no new records (existing ones may still be edited): enter it with another form",
             vec![],
         ));
     }
@@ -87,12 +110,7 @@ pub fn decide(
         ));
     }
     let Some(form) = forms.get(change.form_id.as_str(), change.form_version) else {
-        return Decision::Answer(reject(
-            ErrorCode::UnknownForm,
-            "服务器上没有该表单版本，请更新应用",
-            "the server does not publish this form version: update the app",
-            vec![],
-        ));
+        return Decision::Answer(unknown_form());
     };
     if let Some(r) = &existing.record {
         if r.form_id != change.form_id {

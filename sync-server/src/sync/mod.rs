@@ -15,7 +15,7 @@ pub use decide::{decide, Policy, HAZARD_VERIFIED};
 pub use forms::Forms;
 pub use published::{PublishedForms, RELOAD_FLOOR};
 pub use push::push;
-pub use scope::{may_write_form, read_scope};
+pub use scope::read_scope;
 pub use upload::{complete_upload, Completed, UploadError};
 
 use std::sync::Arc;

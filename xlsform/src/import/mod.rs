@@ -91,6 +91,8 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<Imported, V
         summary,
         choice_lists: cx.lists.into_iter().map(|(k, v)| (k, v.choices)).collect(),
         sections,
+        roles: None,
+        retired: false,
     };
     match Form::compile(def.clone()) {
         Ok(_) => Ok(Imported {
