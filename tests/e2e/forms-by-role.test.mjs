@@ -118,7 +118,7 @@ test('a form published while the apps run reaches the auxiliary on its next sync
   await aux.click('#new-water_meter');
   await aux.fill('#f-reading', '423');
   await aux.click('#finalize');
-  await aux.waitForSelector('#sync');
+  await aux.waitForSelector('#finalize', { state: 'detached' });
   await sync(aux);
   assert.equal(server.count('water_meter'), before + 1, 'accepted by the running server');
 
