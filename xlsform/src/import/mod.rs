@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use beatbook_schema::form::{Choice, Form, FormDef};
 use beatbook_schema::ids::FormId;
+use beatbook_schema::role::Role;
 use beatbook_schema::text::Text;
 
 use crate::problem::{Column, Problem};
