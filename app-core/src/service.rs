@@ -214,7 +214,7 @@ impl Core {
         for ((id, version), form) in forms.iter() {
             if latest
                 .get(id.as_str())
-                .map_or(true, |f| f.version() < *version)
+                .is_none_or(|f| f.version() < *version)
             {
                 latest.insert(id, form);
             }
