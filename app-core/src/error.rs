@@ -29,6 +29,10 @@ pub enum CoreError {
     /// No such form on the device.
     #[error("no form '{0}' on this device: sync to receive it")]
     UnknownForm(String),
+    /// A new record of a form this user may not start: the form is retired,
+    /// or the user's role may not enter it (the server would refuse it).
+    #[error("no new '{0}' record can be started: the form is retired or not for your role (sync, then choose from Other forms)")]
+    NotOffered(String),
     /// A field path does not exist.
     #[error("no field '{0}' in this form")]
     UnknownField(String),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use beatbook_schema::audience;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
@@ -201,6 +202,49 @@ impl Core {
             .ok_or_else(|| CoreError::UnknownForm(form_id.to_owned()))
     }
 
+    /// The forms this user may start a new record of, newest version each,
+    /// in catalogue order and then by id: those not retired whose audience
+    /// holds the user's role ([`audience::may_start`], the rule the server
+    /// decides by). Empty before enrollment.
+    pub fn offered_forms(&self) -> Result<Vec<Arc<Form>>, CoreError> {
+        let Some(user) = self.user()? else {
+            return Ok(Vec::new());
+        };
+        let forms = self.0.forms.read().unwrap_or_else(|p| p.into_inner());
+        let mut latest: HashMap<&str, &Arc<Form>> = HashMap::new();
+        for ((id, version), form) in forms.iter() {
+            if latest
+                .get(id.as_str())
+                .is_none_or(|f| f.version() < *version)
+            {
+                latest.insert(id, form);
+            }
+        }
+        let mut offered: Vec<Arc<Form>> = latest
+            .into_values()
+            .filter(|f| audience::may_start(f.def(), user.role))
+            .cloned()
+            .collect();
+        let order = |f: &Arc<Form>| {
+            let id = f.id().as_str().to_owned();
+            let standard = form_ids::ALL.iter().position(|s| *s == id);
+            (standard.unwrap_or(form_ids::ALL.len()), id)
+        };
+        offered.sort_by_key(order);
+        Ok(offered)
+    }
+
+    /// Whether this user may start a new record of `form_id` (see
+    /// [`Core::offered_forms`]).
+    pub fn may_start(&self, form_id: &str) -> Result<bool, CoreError> {
+        let Some(user) = self.user()? else {
+            return Ok(false);
+        };
+        Ok(self
+            .form(form_id)
+            .is_ok_and(|f| audience::may_start(f.def(), user.role)))
+    }
+
     /// A form at a version.
     pub fn form_version(&self, form_id: &str, version: u32) -> Result<Arc<Form>, CoreError> {
         self.0
@@ -291,17 +335,15 @@ impl Core {
         prefill: Values,
     ) -> Result<FormSession, CoreError> {
         let user = self.user()?.ok_or(CoreError::NotEnrolled)?;
+        let form = self.form(form_id)?;
+        if !audience::may_start(form.def(), user.role) {
+            return Err(CoreError::NotOffered(form_id.to_owned()));
+        }
         let grid = grid
             .cloned()
             .or_else(|| user.grids.first().cloned())
             .unwrap_or_else(|| GridId::new(""));
-        FormSession::create(
-            self.0.device.clone(),
-            self.form(form_id)?,
-            &user,
-            grid,
-            prefill,
-        )
+        FormSession::create(self.0.device.clone(), form, &user, grid, prefill)
     }
 
     /// Opens an existing record (a draft, a synced record to revisit, a returned one).

@@ -8,6 +8,7 @@
 //! compiles for every target and is tested by unit and property tests alone.
 #![warn(missing_docs)]
 
+pub mod audience;
 pub mod catalogue;
 pub mod division;
 pub mod expr;
@@ -21,6 +22,7 @@ pub mod normalize;
 pub mod problem;
 pub mod protocol;
 pub mod record;
+pub mod role;
 pub mod task;
 pub mod text;
 pub mod validate;

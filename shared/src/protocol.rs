@@ -23,6 +23,7 @@ use crate::ids::{
 };
 use crate::merge::FieldConflict;
 use crate::record::{AttachmentRef, Record};
+pub use crate::role::Role;
 use crate::text::Text;
 
 /// A position in the server's change log. Pulling `since` a cursor returns
@@ -33,33 +34,6 @@ use crate::text::Text;
 )]
 #[serde(transparent)]
 pub struct Cursor(pub u64);
-
-/// What a user may do.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 社区民警: owns grids, records people, houses and units.
-    Officer,
-    /// 辅警/网格员: patrols one grid, reports hazards and visits.
-    Auxiliary,
-    /// 所领导: reviews the station's batches.
-    Supervisor,
-    /// 管理员: manages accounts, grids, devices and forms.
-    Admin,
-}
-
-impl Role {
-    /// The role's name in both languages.
-    pub fn label(self) -> Text {
-        match self {
-            Role::Officer => Text::new("社区民警", "Community officer"),
-            Role::Auxiliary => Text::new("辅警/网格员", "Auxiliary officer"),
-            Role::Supervisor => Text::new("所领导", "Supervisor"),
-            Role::Admin => Text::new("管理员", "Administrator"),
-        }
-    }
-}
 
 /// `POST /v1/enroll`: bind a device to a user.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -372,6 +346,9 @@ pub enum ErrorCode {
     NotFound,
     /// The form or form version is not published (422).
     UnknownForm,
+    /// The form is retired: no new records of it are accepted, records that
+    /// exist may still be edited (422).
+    FormRetired,
     /// The record does not validate against its form (422).
     ValidationFailed,
     /// Uploaded bytes do not match their SHA-256 (422).

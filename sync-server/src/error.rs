@@ -90,9 +90,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized | ErrorCode::DeviceRevoked => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden | ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::UnknownForm | ErrorCode::ValidationFailed | ErrorCode::HashMismatch => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        ErrorCode::UnknownForm
+        | ErrorCode::FormRetired
+        | ErrorCode::ValidationFailed
+        | ErrorCode::HashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::RangeMismatch | ErrorCode::Conflict | ErrorCode::MissingBlob => {
             StatusCode::CONFLICT
         }

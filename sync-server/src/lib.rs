@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 pub use config::{Config, Database};
 pub use http::router;
-pub use state::{AppState, StartError};
+pub use state::{AppState, Retirement, StartError};
 
 use beatbook_store::Store;
 use beatbook_store_postgres::PgStore;

@@ -10,7 +10,7 @@ use beatbook_schema::ids::{DeviceId, GridId, StationId};
 use beatbook_schema::protocol::Role;
 use beatbook_server::admin::{self, AccountSpec};
 use beatbook_server::demo::{self, DemoSize};
-use beatbook_server::{Config, Database};
+use beatbook_server::{Config, Database, Retirement};
 use beatbook_store::{Grid, Station};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -154,6 +154,13 @@ enum FormCommand {
     },
     /// List the published form versions
     List,
+    /// Retire a form: devices stop offering it after their next sync and the server takes no
+    /// new records of it; records that exist may still be edited (publishing a later version
+    /// brings it back)
+    Retire {
+        /// The form, e.g. dispute
+        form_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -507,9 +514,22 @@ async fn form(command: FormCommand, config: Config) -> Result<()> {
             let mut all: Vec<_> = forms.all().collect();
             all.sort_by(|a, b| (a.id(), a.version()).cmp(&(b.id(), b.version())));
             for f in all {
-                println!("{} v{}  {}", f.id(), f.version(), f.title().zh);
+                let retired = if f.def().retired { "  (retired)" } else { "" };
+                println!("{} v{}  {}{retired}", f.id(), f.version(), f.title().zh);
             }
         }
+        FormCommand::Retire { form_id } => match state.retire_form(&form_id).await? {
+            Retirement::Retired(v) => println!(
+                "retired {form_id} (v{v}): devices stop offering it after their next sync; \
+                 its records may still be edited"
+            ),
+            Retirement::AlreadyRetired(v) => {
+                println!("{form_id} was already retired (v{v}): nothing changed")
+            }
+            Retirement::NotPublished => {
+                return Err(anyhow!("no published form {form_id}: see `form list`"))
+            }
+        },
     }
     Ok(())
 }

@@ -58,6 +58,17 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+/// What [`AppState::retire_form`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retirement {
+    /// Retired by publishing this version.
+    Retired(u32),
+    /// Retired already, by this version: nothing published.
+    AlreadyRetired(u32),
+    /// No such form is published.
+    NotPublished,
+}
+
 impl AppState {
     /// Builds the state over a store: publishes the standard forms if new and compiles them.
     pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, StartError> {
@@ -132,5 +143,22 @@ impl AppState {
         let new = self.store.publish_form(def).await?;
         self.forms.reload(self.store.as_ref()).await?;
         Ok(new)
+    }
+
+    /// Retires a form: publishes its newest version again as a new version
+    /// marked retired ([`beatbook_schema::audience::retired`]), so devices
+    /// drop it from their choosers on their next pull and the server refuses
+    /// new records of it, while records that exist may still be edited.
+    pub async fn retire_form(&self, form_id: &str) -> Result<Retirement, StartError> {
+        let forms = self.forms.reload(self.store.as_ref()).await?;
+        let Some(latest) = forms.latest(form_id) else {
+            return Ok(Retirement::NotPublished);
+        };
+        if latest.def().retired {
+            return Ok(Retirement::AlreadyRetired(latest.version()));
+        }
+        let def = beatbook_schema::audience::retired(latest.def());
+        self.publish_form(&def).await?;
+        Ok(Retirement::Retired(def.version))
     }
 }

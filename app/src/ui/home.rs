@@ -68,6 +68,12 @@ pub fn Home() -> Element {
         Err(e) => (Counts::default(), Some(read_failed(l, "home counts", &e))),
     };
     let user = ui.core().and_then(|c| c.user().ok().flatten());
+    // What the server would refuse from this role (or takes no more) is not offered.
+    let may_start = |form: &str| {
+        ui.core()
+            .is_some_and(|c| c.may_start(form).unwrap_or(false))
+    };
+    let (hazard, patrol) = (may_start(form_ids::HAZARD), may_start(form_ids::PATROL));
     let dir = use_context::<UiOptions>().dir;
     let syncing = matches!(*ui.sync.read(), SyncState::Running(_));
     let sync = move |_| {
@@ -102,11 +108,13 @@ pub fn Home() -> Element {
                 span { class: "glyph", "⌂" } {tr(l, "入户走访", "Household visit")}
             }
             if user.as_ref().is_some_and(|u| u.role != Role::Supervisor) {
-                button { id: "hazard", class: "tile", onclick: move |_| ui.new_record(form_ids::HAZARD, Default::default()),
-                    span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
-                    if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
+                if hazard {
+                    button { id: "hazard", class: "tile", onclick: move |_| ui.new_record(form_ids::HAZARD, Default::default()),
+                        span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
+                        if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
+                    }
                 }
-                PatrolTile {}
+                if patrol { PatrolTile {} }
             }
             button { id: "returned", class: "tile", onclick: move |_| ui.go(Route::List(ListKind::Returned)),
                 span { class: "glyph", "↩" } {tr(l, "被退回", "Returned")}

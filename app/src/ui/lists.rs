@@ -218,14 +218,22 @@ pub fn SearchView() -> Element {
 pub fn NewRecord() -> Element {
     let ui = use_context::<Ui>();
     let l = *use_lang().read();
+    let _ = ui.revision.read(); // a sync may bring forms or retire some
+    let offered = match ui.core().map(|c| c.offered_forms()).transpose() {
+        Ok(forms) => forms.unwrap_or_default(),
+        Err(e) => return read_failed(l, "forms", &e),
+    };
     // A patrol is started from the home screen's tile: its track is recorded, not typed.
-    let forms = form_ids::ALL.into_iter().filter(|f| *f != form_ids::PATROL);
+    let forms = offered
+        .into_iter()
+        .filter(|f| f.id().as_str() != form_ids::PATROL);
     rsx! {
         h2 { {tr(l, "新建记录", "New record")} }
-        div { class: "choices grid",
-            for id in forms {
-                if let Some(form) = ui.core().and_then(|c| c.form(id).ok()) {
-                    button { class: "tile", id: "new-{id}", onclick: move |_| ui.new_record(id, Default::default()), {text(l, form.title())} }
+        div { class: "choices grid", id: "forms",
+            for form in forms {
+                button { class: "tile", id: "new-{form.id()}",
+                    onclick: { let id = form.id().to_string(); move |_| ui.new_record(&id, Default::default()) },
+                    {text(l, form.title())}
                 }
             }
         }

@@ -58,14 +58,24 @@ pub fn VisitView(address: Option<RecordId>, house: Option<RecordId>) -> Element 
         None => Vec::new(),
     };
     let several = houses.len() > 1;
+    // Registers this role may not enter (an auxiliary's) are not offered.
+    let may_start = |form: &str| core.may_start(form).unwrap_or(false);
+    let (new_house, new_person, new_unit, new_hazard) = (
+        may_start(form_ids::HOUSE),
+        may_start(form_ids::PERSON),
+        may_start(form_ids::UNIT),
+        may_start(form_ids::HAZARD),
+    );
     let unit_count = units.len().to_string();
 
     rsx! {
         h2 { class: "address", id: "visit-address", "{label}" }
         if houses.is_empty() {
             p { class: "hint", {tr(l, "此地址尚无房屋信息", "No house recorded at this address yet")} }
-            button { id: "new-house", class: "primary big", onclick: move |_| start(ui, form_ids::HOUSE, "address", address),
-                {tr(l, "登记房屋", "Record the house")}
+            if new_house {
+                button { id: "new-house", class: "primary big", onclick: move |_| start(ui, form_ids::HOUSE, "address", address),
+                    {tr(l, "登记房屋", "Record the house")}
+                }
             }
         } else if house.is_none() {
             h3 { {tr(l, &format!("此地址有 {} 处房屋，请选择", houses.len()), &format!("{} houses at this address: choose one", houses.len()))} }
@@ -94,12 +104,14 @@ pub fn VisitView(address: Option<RecordId>, house: Option<RecordId>) -> Element 
                 ul { class: "rows", id: "residents",
                     for r in residents { RecordRow { key: "{r.id}", record: r } }
                 }
-                button { id: "add-resident", class: "secondary big", onclick: { let id = h.id; move |_| start(ui, form_ids::PERSON, "house", id) },
-                    "＋ " {tr(l, "添加居民", "Add a resident")}
+                if new_person {
+                    button { id: "add-resident", class: "secondary big", onclick: { let id = h.id; move |_| start(ui, form_ids::PERSON, "house", id) },
+                        "＋ " {tr(l, "添加居民", "Add a resident")}
+                    }
                 }
             }
         }
-        if !houses.is_empty() {
+        if !houses.is_empty() && new_house {
             button { id: "add-house", class: "secondary", onclick: move |_| start(ui, form_ids::HOUSE, "address", address),
                 "＋ " {tr(l, "登记此地址的另一处房屋", "Record another house at this address")}
             }
@@ -110,14 +122,18 @@ pub fn VisitView(address: Option<RecordId>, house: Option<RecordId>) -> Element 
                 li { key: "{u.id}", class: "place venue", "data-id": "{u.id}",
                     ul { class: "rows", RecordRow { record: u.clone() } }
                     OneTapVisit { place: u.id, ids: false }
-                    button { class: "secondary hazard-here", onclick: { let u = u.clone(); move |_| ui.new_record(form_ids::HAZARD, beatbook_core::visit::hazard_at(&u)) },
-                        "⚠ " {tr(l, "在此单位上报隐患", "Report a hazard here")}
+                    if new_hazard {
+                        button { class: "secondary hazard-here", onclick: { let u = u.clone(); move |_| ui.new_record(form_ids::HAZARD, beatbook_core::visit::hazard_at(&u)) },
+                            "⚠ " {tr(l, "在此单位上报隐患", "Report a hazard here")}
+                        }
                     }
                 }
             }
         }
-        button { id: "new-unit", class: "secondary", onclick: move |_| start(ui, form_ids::UNIT, "address", address),
-            "＋ " {tr(l, "登记此地址的单位（商店、小场所）", "Record a unit here (shop, small venue)")}
+        if new_unit {
+            button { id: "new-unit", class: "secondary", onclick: move |_| start(ui, form_ids::UNIT, "address", address),
+                "＋ " {tr(l, "登记此地址的单位（商店、小场所）", "Record a unit here (shop, small venue)")}
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::FormId;
+use crate::role::Role;
 use crate::text::Text;
 
 /// A versioned form definition.
@@ -31,6 +32,15 @@ pub struct FormDef {
     pub choice_lists: BTreeMap<String, Vec<Choice>>,
     /// Sections, shown in order.
     pub sections: Vec<Section>,
+    /// The roles that may enter records of the form (create or edit them).
+    /// Absent: the standard rule of [`crate::audience::may_enter`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+    /// The form is retired from this version on: no one starts a new record
+    /// of it; records that exist (of any version) may still be edited. A
+    /// later version without this flag brings the form back.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retired: bool,
 }
 
 /// One option of a choice list.

@@ -13,6 +13,7 @@ use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use beatbook_schema::audience;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::Values;
 use beatbook_schema::hlc::Hlc;
@@ -34,7 +35,7 @@ use super::task_list::{
     can_be_followed_up, station_tasks, targets, TargetFilter, TaskKind, TaskRow, TaskState,
 };
 use crate::state::AppState;
-use crate::sync::{may_write_form, TASK_CANCELLED, TASK_OPEN};
+use crate::sync::{Forms, TASK_CANCELLED, TASK_OPEN};
 
 /// Most targets listed to choose from at once.
 const MAX_TARGETS: usize = 200;
@@ -343,6 +344,7 @@ async fn assignee_account(state: &AppState, badge: &str) -> Result<Account, Revi
 /// and its role may save the record that completes the task.
 fn check_assignee(
     r: &Reviewer,
+    forms: &Forms,
     account: &Account,
     grid: &GridId,
     kind: TaskKind,
@@ -356,7 +358,10 @@ fn check_assignee(
             format!("{name} does not work grid {grid}: choose someone of that grid"),
         ));
     }
-    if !may_write_form(account.info.role, kind.completing_form()) {
+    let may_save = forms
+        .latest(kind.completing_form())
+        .is_some_and(|f| audience::may_enter(f.def(), account.info.role));
+    if !may_save {
         return Err(ReviewError::page(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("{name} 的角色不能保存此类记录，无法完成该任务"),
@@ -432,6 +437,7 @@ pub async fn assign(
 ) -> Result<Response, ReviewError> {
     let a = read_assignment(&r, form)?;
     let account = assignee_account(&state, &a.assignee).await?;
+    let forms = state.recent_forms().await?;
     let mut records = Vec::new();
     for id in &a.targets {
         let t = state
@@ -453,10 +459,9 @@ pub async fn assign(
                 "that record is approved, so it is read-only on the phones and saving it could never complete a task: choose another",
             ));
         }
-        check_assignee(&r, &account, &t.grid, a.kind)?;
+        check_assignee(&r, &forms, &account, &t.grid, a.kind)?;
         records.push(t);
     }
-    let forms = state.recent_forms().await?;
     let version = forms
         .latest(form_ids::TASK)
         .map(|f| f.version())
@@ -558,7 +563,8 @@ pub async fn change(
             let kind = row.kind.ok_or_else(|| {
                 ReviewError::bad_request("未知的任务类型", "unknown kind of task")
             })?;
-            check_assignee(&r, &account, &task.grid, kind)?;
+            let forms = state.recent_forms().await?;
+            check_assignee(&r, &forms, &account, &task.grid, kind)?;
             fields.insert("assignee".into(), json!(account.info.badge));
             fields.insert("assignee_name".into(), json!(account.info.name));
             json!({"task": id, "from": row.assignee, "to": account.info.badge})

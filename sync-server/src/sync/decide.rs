@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use beatbook_schema::audience;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FieldError, ValidationContext};
 use beatbook_schema::hlc::Hlc;
@@ -14,7 +15,6 @@ use chrono::FixedOffset;
 use serde_json::Value as Json;
 
 use super::forms::Forms;
-use super::scope::may_write_form;
 use super::tasks::task_refusal;
 use beatbook_store::{Decision, Existing, Pusher, ReadScope, StoredRecord};
 
@@ -35,6 +35,15 @@ impl Default for Policy {
             local_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
         }
     }
+}
+
+fn unknown_form() -> ChangeOutcome {
+    reject(
+        ErrorCode::UnknownForm,
+        "服务器上没有该表单版本，请更新应用",
+        "the server does not publish this form version: update the app",
+        vec![],
+    )
 }
 
 fn reject(code: ErrorCode, zh: &str, en: &str, errors: Vec<FieldError>) -> ChangeOutcome {
@@ -69,11 +78,25 @@ pub fn decide(
             vec![],
         ));
     }
-    if !may_write_form(user.role, change.form_id.as_str()) {
+    // Who may write, and whether new records may be started, follow the
+    // form as published now (its newest version), whatever version the
+    // record was started with.
+    let Some(latest) = forms.latest(change.form_id.as_str()) else {
+        return Decision::Answer(unknown_form());
+    };
+    if !audience::may_enter(latest.def(), user.role) {
         return Decision::Answer(reject(
             ErrorCode::Forbidden,
             "您的角色不能提交此类表单",
             "your role may not submit this form",
+            vec![],
+        ));
+    }
+    if latest.def().retired && existing.record.is_none() {
+        return Decision::Answer(reject(
+            ErrorCode::FormRetired,
+            "该表单已停用，不再接受新记录；已有记录仍可修改。请改用其他表单录入",
+            "this form was retired and takes no new records (existing ones may still be edited): enter it with another form",
             vec![],
         ));
     }
@@ -95,12 +118,7 @@ pub fn decide(
         });
     }
     let Some(form) = forms.get(change.form_id.as_str(), change.form_version) else {
-        return Decision::Answer(reject(
-            ErrorCode::UnknownForm,
-            "服务器上没有该表单版本，请更新应用",
-            "the server does not publish this form version: update the app",
-            vec![],
-        ));
+        return Decision::Answer(unknown_form());
     };
     if let Some(r) = &existing.record {
         if r.form_id != change.form_id {
@@ -468,6 +486,57 @@ mod tests {
                 .map(|a| (a.sha256, stored.grid.clone()))
                 .collect(),
             ..Existing::default()
+        }
+    }
+
+    #[test]
+    fn a_retired_form_refuses_new_records_and_takes_edits_of_existing_ones() {
+        let mut defs: Vec<_> = standard_forms()
+            .expect("standard forms")
+            .into_iter()
+            .map(|f| f.def().clone())
+            .collect();
+        let (stored, attachments) = rectified(&forms());
+        let hazard = defs
+            .iter()
+            .find(|d| d.form_id.as_str() == "hazard")
+            .cloned()
+            .expect("hazard");
+        defs.push(audience::retired(&hazard));
+        let retired = Forms::compile(defs).expect("compile");
+        let officer = pusher(Role::Officer);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+
+        let mut fields = Values::new();
+        fields.insert("description".into(), json!("广告牌松动，已加固"));
+        let edit = change(stored.id, stored.revision, fields.clone(), attachments);
+        let decision = decide(
+            &edit,
+            &carried(&stored),
+            &officer,
+            &scope,
+            &retired,
+            &Policy::default(),
+        );
+        assert!(
+            matches!(decision, Decision::Write { .. }),
+            "an edit of an existing v1 record finishes: {decision:?}"
+        );
+
+        let new = change(RecordId::new_v7(), 0, fields, vec![]);
+        match decide(
+            &new,
+            &Existing::default(),
+            &officer,
+            &scope,
+            &retired,
+            &Policy::default(),
+        ) {
+            Decision::Answer(ChangeOutcome::Rejected { code, message, .. }) => {
+                assert_eq!(code, ErrorCode::FormRetired);
+                assert!(message.en.contains("retired"), "{message:?}");
+            }
+            other => panic!("a new record of a retired form is refused: {other:?}"),
         }
     }
 

@@ -16,7 +16,7 @@ pub use decide::{decide, Policy, HAZARD_VERIFIED};
 pub use forms::Forms;
 pub use published::{PublishedForms, RELOAD_FLOOR};
 pub use push::push;
-pub use scope::{may_write_form, read_scope};
+pub use scope::read_scope;
 pub use tasks::{task_refusal, TASK_CANCELLED, TASK_COMPLETION_FIELDS, TASK_DONE, TASK_OPEN};
 pub use upload::{complete_upload, Completed, UploadError};
 

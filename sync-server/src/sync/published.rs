@@ -51,17 +51,20 @@ impl PublishedForms {
     }
 
     /// Forms holding every `(form_id, version)` of `wanted` if the store
-    /// publishes them. When one is missing, the forms are read again, no
-    /// sooner than [`RELOAD_FLOOR`] after the last reload (the caller waits
-    /// for it) and after this call began, so every version whose publish
-    /// committed before the call is in the answer.
+    /// publishes them, read at most [`RELOAD_FLOOR`] ago: a newest version
+    /// published elsewhere (one that retires a form or changes who may
+    /// enter it) holds here within the floor. When a wanted version is
+    /// missing, the forms are read again, no sooner than [`RELOAD_FLOOR`]
+    /// after the last reload (the caller waits for it) and after this call
+    /// began, so every version whose publish committed before the call is
+    /// in the answer.
     pub async fn covering<'a>(
         &self,
         store: &dyn Store,
         wanted: impl IntoIterator<Item = (&'a str, u32)>,
     ) -> Result<Arc<Forms>, StoreError> {
         let asked = Instant::now();
-        let forms = self.current();
+        let forms = self.recent(store).await?;
         if wanted.into_iter().all(|(id, v)| forms.get(id, v).is_some()) {
             return Ok(forms);
         }
