@@ -1,8 +1,8 @@
 //! The supervisors' review pages (审核), served under `/review`: signing in,
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
-//! the hazard board with verification, exports (CSV, XLSX, GeoJSON) and the
-//! audit log.
+//! the hazard board with verification, exports (CSV, XLSX, GeoJSON), the
+//! audit log, and the administrators' pages (accounts, grids, devices, forms).
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript. Chinese first;
@@ -12,6 +12,7 @@
 //! every read and inside every write's transaction.
 
 mod actions;
+mod admin;
 mod audit;
 mod batches;
 mod error;
@@ -61,6 +62,7 @@ fn routes() -> Router<AppState> {
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))
+        .nest("/admin", admin::routes())
         .route("/photos/{sha}", get(photos::full))
         .route("/photos/{sha}/thumb", get(photos::thumb))
         .route("/static/review.css", get(layout::css))
