@@ -62,7 +62,9 @@ fn target(r: &Reviewer, e: &AuditEntry) -> Markup {
         }
         Some(("form", id)) => html! { (r.t("表单", "Form")) " " code { (id) } },
         Some(("user", badge)) => html! { (r.t("账号", "Account")) " " span.mono { (badge) } },
-        Some(("device", id)) => html! { (r.t("设备", "Device")) " " span.mono { (super::values::short_id(id)) } },
+        Some(("device", id)) => {
+            html! { (r.t("设备", "Device")) " " span.mono { (super::values::short_id(id)) } }
+        }
         Some(("station", id)) => html! { (r.t("派出所", "Station")) " " span.mono { (id) } },
         Some(("grid", id)) => html! { (r.t("网格", "Grid")) " " span.mono { (id) } },
         _ if t.is_empty() => layout::dash(),

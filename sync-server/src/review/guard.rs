@@ -11,12 +11,12 @@
 //! - `?lang=` is remembered in a cookie.
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Multipart, OriginalUri, Request};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN,
     REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -102,7 +102,8 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
         .unwrap_or("");
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     let is_upload =
-        content_type.starts_with("multipart/form-data") && req.uri().path() == UPLOAD_PATH;
+        content_type.starts_with("multipart/form-data") && full_path(&req) == UPLOAD_PATH;
+    let is_publish = full_path(&req) == PUBLISH_PATH;
     if !is_form && !is_upload {
         return Err(ReviewError::page(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -115,7 +116,7 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
         MAX_SIGNIN_BODY_BYTES
     } else if is_upload {
         MAX_UPLOAD_BYTES
-    } else if parts.uri.path() == PUBLISH_PATH {
+    } else if is_publish {
         MAX_PUBLISH_BYTES
     } else {
         MAX_FORM_BYTES
@@ -151,6 +152,14 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
             "the form expired or did not come from this page: reload and try again",
         )),
     }
+}
+
+/// The request's path as the browser sent it (inside `/review`'s router the
+/// URI has lost its prefix).
+fn full_path(req: &Request) -> &str {
+    req.extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path(), |u| u.0.path())
 }
 
 /// The `csrf` field of a multipart upload (the pages put it before the file).

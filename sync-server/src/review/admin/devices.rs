@@ -19,7 +19,9 @@ use crate::state::AppState;
 
 fn status(r: &Reviewer, d: &Device) -> Markup {
     match (d.revoked_at, d.signed_in) {
-        (Some(t), _) => html! { (badge("red", r.t("已注销", "Revoked"))) " " span.muted.small { (local_time(t, r.offset)) } },
+        (Some(t), _) => {
+            html! { (badge("red", r.t("已注销", "Revoked"))) " " span.muted.small { (local_time(t, r.offset)) } }
+        }
         (None, true) => badge("green", r.t("正常", "Active")),
         (None, false) => badge("amber", r.t("需重新登录", "Signed out")),
     }
@@ -78,7 +80,13 @@ pub async fn list(
             }
         }
     };
-    Ok(page(&r, Tab::Devices, r.t("设备管理", "Devices"), q.notice(&r), body))
+    Ok(page(
+        &r,
+        Tab::Devices,
+        r.t("设备管理", "Devices"),
+        q.notice(&r),
+        body,
+    ))
 }
 
 async fn device(state: &AppState, id: &str) -> Result<Device, ReviewError> {
@@ -121,7 +129,13 @@ pub async fn confirm(
             a.button.plain href="/review/admin/devices" { (r.t("返回", "Back")) }
         }
     };
-    Ok(page(&r, Tab::Devices, r.t("注销设备", "Revoke device"), None, body))
+    Ok(page(
+        &r,
+        Tab::Devices,
+        r.t("注销设备", "Revoke device"),
+        None,
+        body,
+    ))
 }
 
 /// `POST /review/admin/devices/{id}/revoke`.

@@ -30,7 +30,9 @@ use crate::state::{AppState, Retirement};
 /// Who may enter a form, as the list shows it.
 fn audience(r: &Reviewer, def: &FormDef) -> Markup {
     match &def.roles {
-        None => html! { span.muted { (r.t("默认（辅警仅限巡查类表单）", "Standard (auxiliaries: patrol forms only)")) } },
+        None => {
+            html! { span.muted { (r.t("默认（辅警仅限巡查类表单）", "Standard (auxiliaries: patrol forms only)")) } }
+        }
         Some(roles) => html! {
             @for (i, role) in roles.iter().enumerate() {
                 @if i > 0 { "、" }
@@ -127,7 +129,7 @@ pub async fn list(
 /// Problems (or notes) of a workbook, each with its place.
 fn located(r: &Reviewer, problems: &[Problem], class: &str) -> Markup {
     html! {
-        table.audit.problems class=(class) {
+        table class=(format!("audit problems {class}")) {
             thead { tr {
                 th { (r.t("工作表", "Sheet")) }
                 th.num { (r.t("行", "Row")) }
@@ -171,7 +173,9 @@ fn preview_page(
 ) -> Markup {
     let def = &imported.form;
     let published = state_forms.get(def.form_id.as_str(), def.version).is_some();
-    let latest = state_forms.latest(def.form_id.as_str()).map(|f| f.version());
+    let latest = state_forms
+        .latest(def.form_id.as_str())
+        .map(|f| f.version());
     let body = html! {
         div.page-head {
             h1 { (r.t("预览：", "Preview: ")) (def.title.get(r.lang)) " " span.muted.mono { (def.form_id) " v" (def.version) } }

@@ -94,7 +94,8 @@ enum Tab {
 /// A page of the admin section: the shared chrome with the section's tabs.
 fn page(r: &Reviewer, tab: Tab, title: &str, notice: Option<Markup>, body: Markup) -> Markup {
     let item = |target: Tab, href: &str, zh: &str, en: &str| {
-        html! { a.tab href=(href) class=@if target == tab { "active" } { (r.t(zh, en)) } }
+        let class = if target == tab { "tab active" } else { "tab" };
+        html! { a href=(href) class=(class) { (r.t(zh, en)) } }
     };
     let body = html! {
         nav.tabs {

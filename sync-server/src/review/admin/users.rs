@@ -11,7 +11,9 @@ use maud::{html, Markup};
 use serde_json::json;
 
 use super::{audit, done, failed, page, refusal, unprocessable, Admin, DoneQuery, Fields, Tab};
-use crate::accounts::{self, parse_role, AccountError, role_key, AccountSpec, MIN_PASSWORD_CHARS, ROLES};
+use crate::accounts::{
+    self, parse_role, role_key, AccountError, AccountSpec, MIN_PASSWORD_CHARS, ROLES,
+};
 use crate::review::error::ReviewError;
 use crate::review::i18n::local_time;
 use crate::review::layout::{badge, dash};
@@ -161,7 +163,13 @@ async fn list_page(
             }
         }
     };
-    Ok(page(r, Tab::Users, r.t("账号管理", "Accounts"), notice, body))
+    Ok(page(
+        r,
+        Tab::Users,
+        r.t("账号管理", "Accounts"),
+        notice,
+        body,
+    ))
 }
 
 /// `GET /review/admin/users`.
@@ -328,12 +336,16 @@ pub async fn set_role(
         return Err(ReviewError::bad_request("请选择角色", "choose a role"));
     };
     let grids: Vec<GridId> = f.all("grid").into_iter().map(GridId::new).collect();
-    if let Err(e) = accounts::set_role_and_grids(state.store.as_ref(), &badge, role, grids.clone()).await {
+    if let Err(e) =
+        accounts::set_role_and_grids(state.store.as_ref(), &badge, role, grids.clone()).await
+    {
         if matches!(e, AccountError::NoAccount(_)) {
             return Err(failed(e));
         }
         let notice = refusal(e, &r)?;
-        return Ok(unprocessable(account_page(&state, &r, &badge, Some(notice)).await?));
+        return Ok(unprocessable(
+            account_page(&state, &r, &badge, Some(notice)).await?,
+        ));
     }
     audit(
         &state,
@@ -363,7 +375,11 @@ pub async fn set_status(
     accounts::set_disabled(state.store.as_ref(), &badge, disabled)
         .await
         .map_err(failed)?;
-    let action = if disabled { "user_disable" } else { "user_enable" };
+    let action = if disabled {
+        "user_disable"
+    } else {
+        "user_enable"
+    };
     audit(&state, &r, action, format!("user:{badge}"), json!({})).await?;
     Ok(done(
         &user_href(&badge),
@@ -388,7 +404,9 @@ pub async fn reset_password(
             return Err(failed(e));
         }
         let notice = refusal(e, &r)?;
-        return Ok(unprocessable(account_page(&state, &r, &badge, Some(notice)).await?));
+        return Ok(unprocessable(
+            account_page(&state, &r, &badge, Some(notice)).await?,
+        ));
     }
     audit(
         &state,
