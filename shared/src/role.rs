@@ -21,6 +21,32 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [
+        Role::Officer,
+        Role::Auxiliary,
+        Role::Supervisor,
+        Role::Admin,
+    ];
+
+    /// The role's name on the wire and in files (`officer`, `auxiliary`,
+    /// `supervisor`, `admin`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Officer => "officer",
+            Role::Auxiliary => "auxiliary",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role named `name` (as [`Role::name`] spells it, in any case).
+    pub fn named(name: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+    }
+
     /// The role's name in both languages.
     pub fn label(self) -> Text {
         match self {
@@ -29,5 +55,20 @@ impl Role {
             Role::Supervisor => Text::new("所领导", "Supervisor"),
             Role::Admin => Text::new("管理员", "Administrator"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_wire_spelling() {
+        for role in Role::ALL {
+            let wire = serde_json::to_value(role).expect("serializes");
+            assert_eq!(wire, serde_json::json!(role.name()));
+            assert_eq!(Role::named(&role.name().to_uppercase()), Some(role));
+        }
+        assert_eq!(Role::named("officers"), None);
     }
 }

@@ -156,6 +156,7 @@ pub fn export(form: &FormDef) -> Result<Vec<u8>, ExportError> {
         "description::English (en)",
         "summary",
         "default_language",
+        "roles",
     ];
     write_header(settings, &header)?;
     settings.write_string(1, 0, form.form_id.as_str())?;
@@ -170,6 +171,10 @@ pub fn export(form: &FormDef) -> Result<Vec<u8>, ExportError> {
         settings.write_string(1, 6, form.summary.join(" "))?;
     }
     settings.write_string(1, 7, ZH)?;
+    if let Some(roles) = &form.roles {
+        let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+        settings.write_string(1, 8, names.join(" "))?;
+    }
 
     Ok(book.save_to_buffer()?)
 }

@@ -291,3 +291,18 @@ fn a_choice_filter_is_refused_at_its_cell() {
     ));
     assert_eq!(p, ["survey 3 D: choice_filter (cascading selects) is not supported: make one list per case and show the matching question with relevant"]);
 }
+
+#[test]
+fn a_role_that_does_not_exist_is_refused_at_its_cell() {
+    let p = refused(&workbook(&[
+        ("survey", &[&["type", "name", "label"], &["text", "a", "A"]]),
+        (
+            "settings",
+            &[&["form_id", "roles"], &["test_form", "auxiliary constable"]],
+        ),
+    ]));
+    assert_has(
+        &p,
+        "settings 2 B: roles names 'constable', which is not a role: write officer, auxiliary, supervisor or admin",
+    );
+}

@@ -36,6 +36,7 @@ fn calculations_and_other_settings_export_and_import_back_unchanged() {
         "title": {"zh": "检查", "en": "Inspection"},
         "description": {"zh": "说明", "en": "About it"},
         "summary": ["unit_code", "staff"],
+        "roles": ["auxiliary", "officer"],
         "choice_lists": {
             "checks": [
                 {"value": "exit", "label": {"zh": "出口", "en": "Exit"}},

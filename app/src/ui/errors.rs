@@ -1,6 +1,7 @@
 //! What the officer reads when the core refuses or fails: chosen by the
 //! error's variant, in the UI's language — never by the error's text.
 
+use beatbook_core::platform::NoFix;
 use beatbook_core::store::LocalStoreError;
 use beatbook_core::sync::SyncError;
 use beatbook_core::CoreError;
@@ -67,6 +68,25 @@ pub fn error_text(l: Lang, error: &CoreError) -> String {
         }
     };
     Text::new(zh, en).get(l).to_owned()
+}
+
+/// Why the device gave no position, and what to do, in language `l`.
+pub fn no_fix_text(l: Lang, why: NoFix) -> String {
+    let text = match why {
+        NoFix::NotYet => Text::new(
+            "暂未定位：请到室外或稍后再试",
+            "No position fix yet: step outside or try again",
+        ),
+        NoFix::Denied => Text::new(
+            "定位权限被拒绝：请在浏览器或手机设置中允许本应用使用位置",
+            "Location was refused: allow this app to use the location in the browser or phone settings",
+        ),
+        NoFix::Unavailable => Text::new(
+            "本机没有可用的定位来源",
+            "This device has no source of position",
+        ),
+    };
+    text.get(l).to_owned()
 }
 
 /// What a screen shows in place of what it could not read from the device:

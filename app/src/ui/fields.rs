@@ -1,6 +1,5 @@
 //! One input per field kind. Every change autosaves through the session.
 
-use beatbook_core::platform::NoFix;
 use beatbook_core::store::LocalStoreError;
 use beatbook_core::CoreError;
 use beatbook_schema::catalogue::form_ids;
@@ -11,7 +10,7 @@ use dioxus::prelude::*;
 use serde_json::{json, Value as Json};
 
 use super::editing::{edit, SessionSignal};
-use super::errors::read_failed;
+use super::errors::{no_fix_text, read_failed};
 use super::i18n::{text, tr, use_lang};
 use super::photos::Photos;
 use super::pickers::{AddressPicker, RecordPicker};
@@ -293,19 +292,6 @@ fn Geopoint(id: String, value: Json, on_set: EventHandler<Json>) -> Element {
                     &format!("This position is only good to ±{a:.0} m, worse than the ±{limit:.0} m asked for: locate again in the open"))}
             }
         }
-    }
-}
-
-/// Why the Locate button found no position, and what to do.
-fn no_fix_text(l: Lang, why: NoFix) -> String {
-    match why {
-        NoFix::NotYet => tr(l, "暂未定位：请到室外或稍后再试", "No position fix yet: step outside or try again"),
-        NoFix::Denied => tr(
-            l,
-            "定位权限被拒绝：请在浏览器或手机设置中允许本应用使用位置",
-            "Location was refused: allow this app to use the location in the browser or phone settings",
-        ),
-        NoFix::Unavailable => tr(l, "本机没有可用的定位来源", "This device has no source of position"),
     }
 }
 

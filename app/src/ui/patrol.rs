@@ -7,6 +7,7 @@ use std::time::Duration;
 use beatbook_core::patrol::Patrol;
 use dioxus::prelude::*;
 
+use super::errors::no_fix_text;
 use super::i18n::tr;
 use super::{Route, Ui, UiOptions};
 
@@ -49,6 +50,16 @@ pub fn PatrolTile() -> Element {
     let start = move |_| {
         let Some(core) = ui.core() else { return };
         match core.start_patrol() {
+            Ok(p) if p.points == 0 => {
+                // Started all the same (the position may come), but the
+                // officer learns now why no track is being recorded.
+                let why = no_fix_text(l, core.platform().why_no_fix());
+                ui.changed(tr(
+                    l,
+                    &format!("巡逻已开始，但尚无位置，轨迹暂未记录。{why}"),
+                    &format!("Patrol started, but there is no position, so no track is recorded yet. {why}"),
+                ))
+            }
             Ok(_) => ui.changed(tr(
                 l,
                 "巡逻已开始：轨迹将自动记录",

@@ -1,9 +1,10 @@
-//! Forms: publishing a version is idempotent, every version is listed, and
-//! each new version reaches the change log once.
+//! Forms: publishing a version is idempotent, every version is listed (as
+//! published: its roles and retirement too), and each new version reaches
+//! the change log once.
 
 use beatbook_schema::catalogue;
 use beatbook_schema::form::FormDef;
-use beatbook_schema::protocol::{Cursor, PullItem};
+use beatbook_schema::protocol::{Cursor, PullItem, Role};
 
 use super::fixture::pull_all;
 use super::Backend;
@@ -43,8 +44,12 @@ pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend
             def.form_id
         );
     }
+    // Who may enter a form and its retirement are data of the definition:
+    // they read back, from the list and from the log, as published.
     let mut v2 = forms[0].clone();
     v2.version = 2;
+    v2.roles = Some(vec![Role::Auxiliary, Role::Officer]);
+    v2.retired = true;
     assert!(store.publish_form(&v2).await.expect("publish"));
 
     let mut listed: Vec<_> = store
@@ -67,14 +72,19 @@ pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend
         .expect("v2");
     assert_eq!(stored_v2, v2, "a definition reads back as published");
 
-    let mut logged: Vec<_> = pull_all(store, ReadScope::All, Cursor(0), 4)
+    let logged_defs: Vec<_> = pull_all(store, ReadScope::All, Cursor(0), 4)
         .await
-        .iter()
+        .into_iter()
         .filter_map(|i| match i {
-            PullItem::Form { definition, .. } => Some(key(definition)),
+            PullItem::Form { definition, .. } => Some(*definition),
             PullItem::Record { .. } => None,
         })
         .collect();
+    assert!(
+        logged_defs.contains(&v2),
+        "the log carries the definition as published"
+    );
+    let mut logged: Vec<_> = logged_defs.iter().map(key).collect();
     logged.sort();
     assert_eq!(logged, expect, "each new version reaches the log once");
 }

@@ -482,6 +482,57 @@ mod tests {
     }
 
     #[test]
+    fn a_retired_form_refuses_new_records_and_takes_edits_of_existing_ones() {
+        let mut defs: Vec<_> = standard_forms()
+            .expect("standard forms")
+            .into_iter()
+            .map(|f| f.def().clone())
+            .collect();
+        let (stored, attachments) = rectified(&forms());
+        let hazard = defs
+            .iter()
+            .find(|d| d.form_id.as_str() == "hazard")
+            .cloned()
+            .expect("hazard");
+        defs.push(audience::retired(&hazard));
+        let retired = Forms::compile(defs).expect("compile");
+        let officer = pusher(Role::Officer);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+
+        let mut fields = Values::new();
+        fields.insert("description".into(), json!("广告牌松动，已加固"));
+        let edit = change(stored.id, stored.revision, fields.clone(), attachments);
+        let decision = decide(
+            &edit,
+            &carried(&stored),
+            &officer,
+            &scope,
+            &retired,
+            &Policy::default(),
+        );
+        assert!(
+            matches!(decision, Decision::Write { .. }),
+            "an edit of an existing v1 record finishes: {decision:?}"
+        );
+
+        let new = change(RecordId::new_v7(), 0, fields, vec![]);
+        match decide(
+            &new,
+            &Existing::default(),
+            &officer,
+            &scope,
+            &retired,
+            &Policy::default(),
+        ) {
+            Decision::Answer(ChangeOutcome::Rejected { code, message, .. }) => {
+                assert_eq!(code, ErrorCode::FormRetired);
+                assert!(message.en.contains("retired"), "{message:?}");
+            }
+            other => panic!("a new record of a retired form is refused: {other:?}"),
+        }
+    }
+
+    #[test]
     fn only_supervisors_and_admins_may_mark_a_hazard_verified() {
         let forms = forms();
         let (stored, attachments) = rectified(&forms);

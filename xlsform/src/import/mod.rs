@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use beatbook_schema::form::{Choice, Form, FormDef};
 use beatbook_schema::ids::FormId;
+use beatbook_schema::role::Role;
 use beatbook_schema::text::Text;
 
 use crate::problem::{Column, Problem};
@@ -91,7 +92,7 @@ pub fn import_named(bytes: &[u8], file_name: Option<&str>) -> Result<Imported, V
         summary,
         choice_lists: cx.lists.into_iter().map(|(k, v)| (k, v.choices)).collect(),
         sections,
-        roles: None,
+        roles: head.roles,
         retired: false,
     };
     match Form::compile(def.clone()) {
@@ -149,6 +150,7 @@ struct Head {
     title: Text,
     description: Option<Text>,
     summary: Option<(String, u32, Option<Column>)>,
+    roles: Option<Vec<Role>>,
 }
 
 struct Importer<'a> {

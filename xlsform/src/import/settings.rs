@@ -1,10 +1,12 @@
-//! The settings sheet: the form's id, version, title, description and summary.
+//! The settings sheet: the form's id, version, title, description, summary
+//! and roles.
 
+use beatbook_schema::role::Role;
 use beatbook_schema::text::Text;
 
 use super::{beatbook_name, stem_id, Head, Importer};
 use crate::problem::Problem;
-use crate::sheet::Table;
+use crate::sheet::{Row, Table};
 
 impl Importer<'_> {
     pub(super) fn settings_default(&mut self, file_name: Option<&str>) -> Head {
@@ -22,6 +24,7 @@ impl Importer<'_> {
             version: 1,
             description: None,
             summary: None,
+            roles: None,
         }
     }
 
@@ -68,13 +71,46 @@ impl Importer<'_> {
             let (v, c) = s.get(row, "summary");
             (!v.is_empty()).then(|| (v.to_owned(), row.number, c))
         };
+        let roles = self.roles(s, row);
         Head {
             form_id,
             version,
             title,
             description: s.text(row, "description"),
             summary,
+            roles,
         }
+    }
+
+    /// Beatbook's own `roles` column: who may enter the form, space-separated
+    /// (officer auxiliary supervisor admin); empty, the standard rule
+    /// ([`beatbook_schema::audience::may_enter`]).
+    fn roles(&mut self, s: &Table, row: &Row) -> Option<Vec<Role>> {
+        let (raw, column) = s.get(row, "roles");
+        if raw.trim().is_empty() {
+            return None;
+        }
+        let mut roles = Vec::new();
+        for name in raw.split(|c: char| c.is_whitespace() || c == ',') {
+            if name.is_empty() {
+                continue;
+            }
+            match Role::named(name) {
+                Some(role) if !roles.contains(&role) => roles.push(role),
+                Some(_) => {}
+                None => {
+                    let (zh, en) = (
+                        format!("roles 中的“{name}”不是角色：请填写 officer、auxiliary、supervisor 或 admin，以空格分隔"),
+                        format!("roles names '{name}', which is not a role: write officer, auxiliary, supervisor or admin, separated by spaces"),
+                    );
+                    self.problems.push(match &column {
+                        Some(c) => Problem::cell("settings", row.number, c.clone(), zh, en),
+                        None => Problem::row("settings", row.number, zh, en),
+                    });
+                }
+            }
+        }
+        Some(roles)
     }
 
     pub(super) fn summary(&mut self, head: &Head) -> Vec<String> {
