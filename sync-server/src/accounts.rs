@@ -91,7 +91,7 @@ pub enum AccountError {
     #[error("grid {0} is given twice: give each grid once")]
     GridTwice(GridId),
     /// Officers and auxiliaries work in grids.
-    #[error("{} accounts work in grids: give at least one", role_key(*.0))]
+    #[error("{} accounts work in grids: give at least one", .0.name())]
     NeedsGrids(Role),
     /// The badge is taken.
     #[error("badge {0} is taken")]
@@ -170,29 +170,6 @@ fn what_zh(what: &str) -> &'static str {
         "grid name" => "网格名称",
         _ => "姓名",
     }
-}
-
-/// A role's key as the command line and the tables spell it.
-pub fn role_key(role: Role) -> &'static str {
-    match role {
-        Role::Officer => "officer",
-        Role::Auxiliary => "auxiliary",
-        Role::Supervisor => "supervisor",
-        Role::Admin => "admin",
-    }
-}
-
-/// Every role, in the order forms offer them.
-pub const ROLES: [Role; 4] = [
-    Role::Officer,
-    Role::Auxiliary,
-    Role::Supervisor,
-    Role::Admin,
-];
-
-/// A role from its key (`officer`, `auxiliary`, `supervisor`, `admin`).
-pub fn parse_role(key: &str) -> Option<Role> {
-    ROLES.into_iter().find(|r| role_key(*r) == key)
 }
 
 // ---------------------------------------------------------------- checks
@@ -432,13 +409,5 @@ mod tests {
         assert_eq!(a.chars().count(), NEW_PASSWORD_CHARS);
         assert!(a.bytes().all(|c| PASSWORD_ALPHABET.contains(&c)));
         assert_ne!(a, new_password());
-    }
-
-    #[test]
-    fn roles_read_back_from_their_keys() {
-        for role in ROLES {
-            assert_eq!(parse_role(role_key(role)), Some(role));
-        }
-        assert_eq!(parse_role("chief"), None);
     }
 }

@@ -355,7 +355,7 @@ pub async fn set_role(
 
 /// A role as the tables show it, e.g. `officer 社区民警`.
 fn role_name(role: Role) -> String {
-    format!("{} {}", accounts::role_key(role), role.label().zh)
+    format!("{} {}", role.name(), role.label().zh)
 }
 
 // ---------------------------------------------------------------- devices

@@ -21,7 +21,6 @@ use serde_json::json;
 
 use super::preview;
 use super::{audit, done, page, unprocessable, Admin, DoneQuery, Fields, Tab, UPLOAD_PATH};
-use crate::accounts::{parse_role, role_key, ROLES};
 use crate::review::error::ReviewError;
 use crate::review::layout::{badge, dash};
 use crate::review::reviewer::{csrf_field, Reviewer};
@@ -204,9 +203,9 @@ fn preview_page(
                         input type="hidden" name="workbook" value=(STANDARD.encode(bytes));
                         fieldset.roles {
                             legend { (r.t("适用角色（都不选则按默认规则）", "Who may enter it (none ticked: the standard rule)")) }
-                            @for role in ROLES {
+                            @for role in Role::ALL {
                                 label.check {
-                                    input type="checkbox" name="role" value=(role_key(role))
+                                    input type="checkbox" name="role" value=(role.name())
                                         checked[def.roles.as_ref().is_some_and(|rs| rs.contains(&role))];
                                     (role.label().get(r.lang))
                                 }
@@ -286,7 +285,7 @@ pub async fn publish(
         Ok(imported) => imported.form,
         Err(problems) => return Ok(unprocessable(problems_page(&r, &file, &problems))),
     };
-    let roles: Vec<Role> = f.all("role").into_iter().filter_map(parse_role).collect();
+    let roles: Vec<Role> = f.all("role").into_iter().filter_map(Role::named).collect();
     def.roles = (!roles.is_empty()).then_some(roles);
     let new = state.publish_form(&def).await.map_err(|e| match e {
         crate::StartError::Store(e) => ReviewError::from(e),
@@ -311,7 +310,7 @@ pub async fn publish(
         format!("form:{}", def.form_id),
         json!({
             "version": def.version,
-            "roles": def.roles.as_ref().map(|rs| rs.iter().map(|r| role_key(*r)).collect::<Vec<_>>()),
+            "roles": def.roles.as_ref().map(|rs| rs.iter().map(|r| r.name()).collect::<Vec<_>>()),
             "file": file,
         }),
     )

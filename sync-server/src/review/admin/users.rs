@@ -11,9 +11,7 @@ use maud::{html, Markup};
 use serde_json::json;
 
 use super::{audit, done, failed, page, refusal, unprocessable, Admin, DoneQuery, Fields, Tab};
-use crate::accounts::{
-    self, parse_role, role_key, AccountError, AccountSpec, MIN_PASSWORD_CHARS, ROLES,
-};
+use crate::accounts::{self, AccountError, AccountSpec, MIN_PASSWORD_CHARS};
 use crate::review::error::ReviewError;
 use crate::review::i18n::local_time;
 use crate::review::layout::{badge, dash};
@@ -62,8 +60,8 @@ fn user_href(badge: &str) -> String {
 fn role_select(r: &Reviewer, current: Option<Role>) -> Markup {
     html! {
         select name="role" required {
-            @for role in ROLES {
-                option value=(role_key(role)) selected[current == Some(role)] { (role.label().get(r.lang)) }
+            @for role in Role::ALL {
+                option value=(role.name()) selected[current == Some(role)] { (role.label().get(r.lang)) }
             }
         }
     }
@@ -204,7 +202,7 @@ pub async fn create(
     Admin(r): Admin,
     Form(f): Form<Fields>,
 ) -> Result<Response, ReviewError> {
-    let Some(role) = parse_role(f.one("role")) else {
+    let Some(role) = Role::named(f.one("role")) else {
         return Err(ReviewError::bad_request("请选择角色", "choose a role"));
     };
     let given = f.one("password");
@@ -227,7 +225,7 @@ pub async fn create(
         &r,
         "user_add",
         format!("user:{badge}"),
-        json!({ "role": role_key(role), "grids": grids }),
+        json!({ "role": role.name(), "grids": grids }),
     )
     .await?;
     Ok(match made {
@@ -332,7 +330,7 @@ pub async fn set_role(
     Path(badge): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ReviewError> {
-    let Some(role) = parse_role(f.one("role")) else {
+    let Some(role) = Role::named(f.one("role")) else {
         return Err(ReviewError::bad_request("请选择角色", "choose a role"));
     };
     let grids: Vec<GridId> = f.all("grid").into_iter().map(GridId::new).collect();
@@ -352,7 +350,7 @@ pub async fn set_role(
         &r,
         "user_role",
         format!("user:{badge}"),
-        json!({ "role": role_key(role), "grids": grids }),
+        json!({ "role": role.name(), "grids": grids }),
     )
     .await?;
     Ok(done(&user_href(&badge), "role", &badge))
