@@ -235,6 +235,15 @@ async fn every_admin_page_refuses_a_supervisor_and_shows_to_an_admin() {
     for path in PAGES {
         admin.open(path).await;
     }
+    // In English on request, like every review page.
+    for (path, en) in [
+        ("/review/admin/users?lang=en", "New account"),
+        ("/review/admin/org?lang=en", "Add a grid"),
+        ("/review/admin/devices?lang=en", "Revoke a lost or stolen phone"),
+        ("/review/admin/forms?lang=en", "Import an XLSForm workbook"),
+    ] {
+        assert!(admin.open(path).await.body.contains(en), "{path}");
+    }
     assert!(audited(&server).await.is_empty(), "nothing was changed");
 }
 
@@ -408,6 +417,21 @@ async fn a_disabled_account_cannot_sync_until_it_is_enabled() {
         .post("/review/admin/users/admin/status", &[("disabled", "true")])
         .await;
     assert_eq!(own.status, StatusCode::BAD_REQUEST);
+    let demoted = admin
+        .post("/review/admin/users/admin/role", &[("role", "supervisor")])
+        .await;
+    assert_eq!(demoted.status, StatusCode::BAD_REQUEST);
+    let me = server
+        .state
+        .store
+        .user_by_badge("admin")
+        .await
+        .expect("read")
+        .expect("admin");
+    assert!(
+        me.info.role == Role::Admin && !me.disabled,
+        "still an active admin"
+    );
     assert_eq!(
         audited(&server).await,
         [

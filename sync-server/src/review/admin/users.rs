@@ -333,6 +333,12 @@ pub async fn set_role(
     let Some(role) = Role::named(f.one("role")) else {
         return Err(ReviewError::bad_request("请选择角色", "choose a role"));
     };
+    if badge == r.user.badge && role != Role::Admin {
+        return Err(ReviewError::bad_request(
+            "不能取消自己正在使用的账号的管理员角色，请由另一位管理员操作",
+            "you cannot take the admin role from the account you are signed in with: ask another administrator",
+        ));
+    }
     let grids: Vec<GridId> = f.all("grid").into_iter().map(GridId::new).collect();
     if let Err(e) =
         accounts::set_role_and_grids(state.store.as_ref(), &badge, role, grids.clone()).await
