@@ -239,7 +239,10 @@ async fn every_admin_page_refuses_a_supervisor_and_shows_to_an_admin() {
     for (path, en) in [
         ("/review/admin/users?lang=en", "New account"),
         ("/review/admin/org?lang=en", "Add a grid"),
-        ("/review/admin/devices?lang=en", "Revoke a lost or stolen phone"),
+        (
+            "/review/admin/devices?lang=en",
+            "Revoke a lost or stolen phone",
+        ),
         ("/review/admin/forms?lang=en", "Import an XLSForm workbook"),
     ] {
         assert!(admin.open(path).await.body.contains(en), "{path}");
