@@ -1,6 +1,7 @@
 //! Stations, grids, accounts and devices.
 
 use beatbook_schema::ids::{DeviceId, GridId, StationId, UserId};
+use beatbook_schema::protocol::Role;
 use beatbook_store::{Account, Device, Grid, NewUser, Station, StoreError, TokenOwner};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Client;
@@ -171,6 +172,37 @@ pub(crate) async fn set_disabled(c: &Client, badge: &str, disabled: bool) -> Res
     if n == 0 {
         return Err(StoreError::NotFound(format!("badge {badge}")).into());
     }
+    Ok(())
+}
+
+pub(crate) async fn set_role_and_grids(
+    c: &mut Client,
+    badge: &str,
+    role: Role,
+    grids: &[GridId],
+) -> Result<(), Error> {
+    let tx = c.transaction().await?;
+    let Some(row) = query_opt(
+        &tx,
+        "UPDATE users SET role = $1 WHERE badge = $2 RETURNING id",
+        &[&role_str(role), &badge],
+    )
+    .await?
+    else {
+        return Err(StoreError::NotFound(format!("badge {badge}")).into());
+    };
+    let user: String = row.try_get(0)?;
+    execute(&tx, "DELETE FROM user_grids WHERE user_id = $1", &[&user]).await?;
+    for g in grids {
+        execute(
+            &tx,
+            "INSERT INTO user_grids (user_id, grid_id) VALUES ($1, $2)",
+            &[&user, &g.as_str()],
+        )
+        .await
+        .map_err(|e| e.on_constraint(|| StoreError::NotFound(format!("grid {g}"))))?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

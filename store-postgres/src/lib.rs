@@ -62,7 +62,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, UserId};
-use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, Review};
+use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, Review, Role};
 use beatbook_store::*;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -172,6 +172,17 @@ impl Store for PgStore {
 
     async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError> {
         with_client!(self, |c| accounts::set_disabled(&c, badge, disabled))
+    }
+
+    async fn set_role_and_grids(
+        &self,
+        badge: &str,
+        role: Role,
+        grids: Vec<GridId>,
+    ) -> Result<(), StoreError> {
+        with_client!(self, |c| accounts::set_role_and_grids(
+            &mut c, badge, role, &grids
+        ))
     }
 
     async fn enroll(

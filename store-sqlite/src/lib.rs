@@ -550,6 +550,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_role_and_grids(
+        &self,
+        badge: &str,
+        role: Role,
+        grids: Vec<GridId>,
+    ) -> Result<(), StoreError> {
+        let badge = badge.to_owned();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let user: Option<String> = tx
+                .query_row(
+                    "UPDATE users SET role = ?1 WHERE badge = ?2 RETURNING id",
+                    params![role_str(role), badge],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(user) = user else {
+                return Err(StoreError::NotFound(format!("badge {badge}")).into());
+            };
+            tx.execute("DELETE FROM user_grids WHERE user_id = ?1", [&user])?;
+            for g in &grids {
+                tx.execute(
+                    "INSERT INTO user_grids (user_id, grid_id) VALUES (?1, ?2)",
+                    params![user, g.as_str()],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        Error::from(StoreError::NotFound(format!("grid {g}")))
+                    } else {
+                        Error::from(e)
+                    }
+                })?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn enroll(
         &self,
         device: DeviceId,

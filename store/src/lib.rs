@@ -386,6 +386,18 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password(&self, badge: &str, password_hash: String) -> Result<(), StoreError>;
     /// Disables or enables an account.
     async fn set_disabled(&self, badge: &str, disabled: bool) -> Result<(), StoreError>;
+    /// Sets an account's role and replaces its grids with `grids`, in one
+    /// transaction. Its devices and sessions stay signed in: every request
+    /// reads the account afresh ([`Store::token_owner`]), so the next pull is
+    /// scoped by the new grids. `NotFound` for an unknown badge or grid (and
+    /// nothing changes); whether the grids suit the role and the account's
+    /// station is the caller's rule, not the store's.
+    async fn set_role_and_grids(
+        &self,
+        badge: &str,
+        role: Role,
+        grids: Vec<GridId>,
+    ) -> Result<(), StoreError>;
 
     // ---- devices ----
     /// Binds a device to a user with a new token (replacing any earlier token

@@ -9,40 +9,21 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use beatbook_schema::ids::{DeviceId, GridId, StationId};
+use beatbook_schema::ids::{DeviceId, GridId};
 use beatbook_schema::protocol::Role;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::auth::hash_password;
-use crate::auth::signin::{MAX_BADGE_BYTES, MAX_PASSWORD_BYTES};
+use crate::accounts::{self, AccountError};
 use crate::blobs::BlobDir;
 use crate::config::{Config, Database};
 use crate::demo::{self, DemoError, DemoReport, DemoSize};
 use crate::deploy;
 use crate::state::AppState;
-use beatbook_store::{Grid, NewUser, Station, Store, StoreError};
+use beatbook_store::{Grid, Station, Store};
 use beatbook_store_postgres::from_sqlite::{self, Step};
 use beatbook_store_sqlite::SqliteStore;
 
-/// Shortest password accepted for an account.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-
-/// An account to create.
-#[derive(Debug, Clone)]
-pub struct AccountSpec {
-    /// Badge number (警号).
-    pub badge: String,
-    /// Display name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// Station.
-    pub station: StationId,
-    /// Grids (officers and auxiliary officers need at least one).
-    pub grids: Vec<GridId>,
-    /// Password in clear; hashed with Argon2id before it is stored.
-    pub password: String,
-}
+pub use crate::accounts::{AccountSpec, MIN_PASSWORD_CHARS};
 
 // ---------------------------------------------------------------- opening
 
@@ -161,29 +142,33 @@ fn read_password_line(env_name: &str, whose: &str) -> Result<String> {
 }
 
 /// Refuses an empty password, one shorter than [`MIN_PASSWORD_CHARS`], or one
-/// longer than sign-in accepts.
+/// longer than sign-in accepts (see [`accounts::check_password`]).
 pub fn check_password(password: &str, env_name: &str) -> Result<()> {
-    if password.is_empty() {
-        bail!("the password is empty: set {env_name} or give it as one line on standard input");
-    }
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        bail!("the password has {n} characters: use at least {MIN_PASSWORD_CHARS}");
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        bail!(
-            "the password has {} bytes: sign-in takes at most {MAX_PASSWORD_BYTES}",
-            password.len()
-        );
-    }
-    Ok(())
+    accounts::check_password(password).map_err(|e| match e {
+        AccountError::EmptyPassword => anyhow::anyhow!(
+            "the password is empty: set {env_name} or give it as one line on standard input"
+        ),
+        other => other.into(),
+    })
 }
 
-async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .context("the password hashing task failed")?
-        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+/// An [`AccountError`] for the terminal, with the command that helps.
+fn cli(e: AccountError) -> anyhow::Error {
+    let hint = match &e {
+        AccountError::NoStation(s) => format!(": `beatbook-server station add {s} NAME`"),
+        AccountError::NoGrid(g) => {
+            format!(": `beatbook-server grid add {g} --station S --name NAME`")
+        }
+        AccountError::StationTaken(_) => " (see `beatbook-server station list`)".to_owned(),
+        AccountError::GridTaken(_) => " (see `beatbook-server grid list`)".to_owned(),
+        AccountError::BadgeTaken(_) | AccountError::NoAccount(_) => {
+            " (see `beatbook-server user list`)".to_owned()
+        }
+        AccountError::NoDevice(_) => " (see `beatbook-server device list`)".to_owned(),
+        AccountError::NeedsGrids(_) => " with --grid (see `beatbook-server grid list`)".to_owned(),
+        _ => String::new(),
+    };
+    anyhow::anyhow!("{e}{hint}")
 }
 
 // ---------------------------------------------------------------- init
@@ -218,18 +203,9 @@ pub async fn init(state: &AppState, station: Station, admin: AccountSpec) -> Res
 
 /// Adds a station.
 pub async fn add_station(store: &dyn Store, station: Station) -> Result<()> {
-    check_code(station.id.as_str(), "station id")?;
-    check_name(&station.name, "station name")?;
-    store
-        .add_station(station.clone())
+    accounts::add_station(store, station.clone())
         .await
-        .map_err(|e| match e {
-            StoreError::Duplicate(_) => anyhow::anyhow!(
-                "station {} already exists (see `beatbook-server station list`)",
-                station.id
-            ),
-            other => other.into(),
-        })?;
+        .map_err(cli)?;
     println!("added station {} {}", station.id, station.name);
     Ok(())
 }
@@ -248,16 +224,7 @@ pub async fn list_stations(store: &dyn Store) -> Result<()> {
 
 /// Adds a grid to an existing station.
 pub async fn add_grid(store: &dyn Store, grid: Grid) -> Result<()> {
-    check_code(grid.id.as_str(), "grid id")?;
-    check_name(&grid.name, "grid name")?;
-    require_station(store, &grid.station).await?;
-    store.add_grid(grid.clone()).await.map_err(|e| match e {
-        StoreError::Duplicate(_) => anyhow::anyhow!(
-            "grid {} already exists (see `beatbook-server grid list`)",
-            grid.id
-        ),
-        other => other.into(),
-    })?;
+    accounts::add_grid(store, grid.clone()).await.map_err(cli)?;
     println!(
         "added grid {} {} to station {}",
         grid.id, grid.name, grid.station
@@ -286,116 +253,36 @@ pub async fn list_grids(store: &dyn Store) -> Result<()> {
     Ok(())
 }
 
-async fn require_station(store: &dyn Store, station: &StationId) -> Result<()> {
-    let stations = store.stations().await?;
-    if stations.iter().any(|s| &s.id == station) {
-        return Ok(());
-    }
-    let known: Vec<String> = stations.iter().map(|s| s.id.to_string()).collect();
-    bail!(
-        "no station {station}: add it with `beatbook-server station add {station} NAME` (stations: {})",
-        if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
-    )
-}
-
-fn check_code(code: &str, what: &str) -> Result<()> {
-    if code.is_empty() || code.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!("the {what} {code:?} must be a non-empty code without spaces, e.g. 320614-01");
-    }
-    Ok(())
-}
-
-fn check_name(name: &str, what: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        bail!("the {what} is empty: give the name people use, e.g. 海门区公安局海门派出所");
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- accounts
 
 /// Adds an account after checking its station, grids and password.
 pub async fn add_user(store: &dyn Store, spec: AccountSpec) -> Result<()> {
-    check_code(&spec.badge, "badge")?;
-    if spec.badge.len() > MAX_BADGE_BYTES {
-        bail!(
-            "the badge {:?} is longer than sign-in takes ({MAX_BADGE_BYTES} bytes)",
-            spec.badge
-        );
-    }
-    check_name(&spec.name, "name")?;
-    check_password(&spec.password, "BEATBOOK_PASSWORD")?;
-    require_station(store, &spec.station).await?;
-    check_grids(store, &spec).await?;
-    let grids = spec.grids.clone();
-    store
-        .add_user(NewUser {
-            badge: spec.badge.clone(),
-            name: spec.name.trim().to_owned(),
-            role: spec.role,
-            station: spec.station.clone(),
-            grids: spec.grids,
-            password_hash: hash(spec.password).await?,
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Duplicate(_) => anyhow::anyhow!(
-                "badge {} is taken (see `beatbook-server user list`)",
-                spec.badge
-            ),
-            other => other.into(),
-        })?;
-    let grids = if grids.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", grids {}",
-            grids
-                .iter()
-                .map(GridId::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
+    let (role, badge, name, station) = (
+        spec.role,
+        spec.badge.clone(),
+        spec.name.clone(),
+        spec.station.clone(),
+    );
+    let grids = grid_list(&spec.grids);
+    accounts::add_user(store, spec).await.map_err(cli)?;
     println!(
-        "added {} {} {} at station {}{grids}",
-        role_name(spec.role),
-        spec.badge,
-        spec.name,
-        spec.station
+        "added {} {badge} {name} at station {station}{}",
+        role_name(role),
+        if grids.is_empty() {
+            String::new()
+        } else {
+            format!(", grids {grids}")
+        }
     );
     Ok(())
 }
 
-async fn check_grids(store: &dyn Store, spec: &AccountSpec) -> Result<()> {
-    if matches!(spec.role, Role::Officer | Role::Auxiliary) && spec.grids.is_empty() {
-        bail!(
-            "{} accounts work in grids: give at least one with --grid (see `beatbook-server grid list`)",
-            role_name(spec.role)
-        );
-    }
-    let grids = store.grids().await?;
-    for id in &spec.grids {
-        match grids.iter().find(|g| &g.id == id) {
-            None => bail!(
-                "no grid {id}: add it with `beatbook-server grid add {id} --station {} --name NAME`",
-                spec.station
-            ),
-            Some(g) if g.station != spec.station => bail!(
-                "grid {id} belongs to station {}, not {}: pick grids of the account's station",
-                g.station,
-                spec.station
-            ),
-            Some(_) => {}
-        }
-    }
-    let mut seen = spec.grids.clone();
-    seen.sort();
-    seen.dedup();
-    if seen.len() != spec.grids.len() {
-        bail!("a grid is given twice: give each --grid once");
-    }
-    Ok(())
+fn grid_list(grids: &[GridId]) -> String {
+    grids
+        .iter()
+        .map(GridId::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Lists accounts.
@@ -423,21 +310,18 @@ pub async fn list_users(store: &dyn Store) -> Result<()> {
 
 /// Sets an account's password.
 pub async fn set_password(store: &dyn Store, badge: &str, password: String) -> Result<()> {
-    let hashed = hash(password).await?;
-    store
-        .set_password(badge, hashed)
+    accounts::set_password(store, badge, password)
         .await
-        .map_err(|e| no_such_badge(e, badge))?;
+        .map_err(cli)?;
     println!("password of {badge} changed; its review sessions ended and its devices were signed out: they keep their data, and the officer enrolls them again with the new password");
     Ok(())
 }
 
 /// Disables or re-enables an account.
 pub async fn set_disabled(store: &dyn Store, badge: &str, disabled: bool) -> Result<()> {
-    store
-        .set_disabled(badge, disabled)
+    accounts::set_disabled(store, badge, disabled)
         .await
-        .map_err(|e| no_such_badge(e, badge))?;
+        .map_err(cli)?;
     if disabled {
         println!("disabled {badge}: it can no longer enroll or sync (its devices are refused until it is enabled)");
     } else {
@@ -446,24 +330,32 @@ pub async fn set_disabled(store: &dyn Store, badge: &str, disabled: bool) -> Res
     Ok(())
 }
 
-fn no_such_badge(e: StoreError, badge: &str) -> anyhow::Error {
-    match e {
-        StoreError::NotFound(_) => {
-            anyhow::anyhow!("no account with badge {badge} (see `beatbook-server user list`)")
+/// Changes an account's role and grids; its devices' next sync follows them.
+pub async fn set_role(
+    store: &dyn Store,
+    badge: &str,
+    role: Role,
+    grids: Vec<GridId>,
+) -> Result<()> {
+    let list = grid_list(&grids);
+    accounts::set_role_and_grids(store, badge, role, grids)
+        .await
+        .map_err(cli)?;
+    println!(
+        "{badge} is now {}{}: its devices' next sync follows",
+        role_name(role),
+        if list.is_empty() {
+            String::new()
+        } else {
+            format!(" of grids {list}")
         }
-        other => other.into(),
-    }
+    );
+    Ok(())
 }
 
 /// A role as the tables show it, e.g. `officer 社区民警`.
 fn role_name(role: Role) -> String {
-    let key = match role {
-        Role::Officer => "officer",
-        Role::Auxiliary => "auxiliary",
-        Role::Supervisor => "supervisor",
-        Role::Admin => "admin",
-    };
-    format!("{key} {}", role.label().zh)
+    format!("{} {}", role.name(), role.label().zh)
 }
 
 // ---------------------------------------------------------------- devices
@@ -493,15 +385,7 @@ pub async fn list_devices(state: &AppState) -> Result<()> {
 
 /// Revokes a device: its token stops working and its next contact wipes it.
 pub async fn revoke_device(store: &dyn Store, device: DeviceId) -> Result<()> {
-    store
-        .revoke_device(device, Utc::now())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => {
-                anyhow::anyhow!("no device {device} (see `beatbook-server device list`)")
-            }
-            other => other.into(),
-        })?;
+    accounts::revoke_device(store, device).await.map_err(cli)?;
     println!(
         "revoked {device}: its token stops working now, and its next contact wipes its local data"
     );
@@ -884,13 +768,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_and_empty_passwords_are_refused() {
-        assert!(check_password("", "X").is_err());
+    fn an_empty_password_names_the_variable_to_set() {
+        let e = check_password("", "BEATBOOK_PASSWORD").expect_err("empty");
+        assert!(e.to_string().contains("set BEATBOOK_PASSWORD"), "{e}");
         assert!(check_password("1234567", "X").is_err());
         assert!(check_password("12345678", "X").is_ok());
-        assert!(check_password("警察密码警察密码", "X").is_ok());
-        assert!(check_password(&"p".repeat(MAX_PASSWORD_BYTES), "X").is_ok());
-        assert!(check_password(&"p".repeat(MAX_PASSWORD_BYTES + 1), "X").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! parses arguments and calls them, and tests start the same [`serve`] on
 //! `127.0.0.1:0`.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod blobs;

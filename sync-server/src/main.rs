@@ -231,6 +231,18 @@ enum UserCommand {
         /// Badge number
         badge: String,
     },
+    /// Change an account's role and grids (its grids are replaced); its devices'
+    /// next sync follows
+    Role {
+        /// Badge number
+        badge: String,
+        /// Role (角色)
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A grid the account works in; repeat for several
+        #[arg(long = "grid", value_name = "GRID")]
+        grids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -455,6 +467,10 @@ async fn user(command: UserCommand, config: Config, secrets: Secrets) -> Result<
         }
         UserCommand::Disable { badge } => admin::set_disabled(store, &badge, true).await,
         UserCommand::Enable { badge } => admin::set_disabled(store, &badge, false).await,
+        UserCommand::Role { badge, role, grids } => {
+            let grids = grids.into_iter().map(GridId::new).collect();
+            admin::set_role(store, &badge, role.into(), grids).await
+        }
     }
 }
 

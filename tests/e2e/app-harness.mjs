@@ -206,13 +206,14 @@ export class Operator {
 
 /**
  * Enrolls a fresh field app as `badge` (the demo's community officer 061201
- * unless told), with `pin`; ends on the home screen.
+ * unless told) with its `password` (the demo's unless told), with `pin`;
+ * ends on the home screen.
  */
-export async function enroll(page, serverUrl, { badge = '061201', pin = '246810' } = {}) {
+export async function enroll(page, serverUrl, { badge = '061201', password = 'beatbook-demo', pin = '246810' } = {}) {
   await page.waitForSelector('#badge', { timeout: 60000 });
   await page.fill('#server', serverUrl);
   await page.fill('#badge', badge);
-  await page.fill('#password', 'beatbook-demo');
+  await page.fill('#password', password);
   await page.click('#next');
   await page.fill('#pin', pin);
   await page.fill('#pin2', pin);

@@ -353,3 +353,66 @@ pub async fn revoke_device_stops_its_token(backend: &dyn Backend) {
         .expect("b works");
     assert!(!b_owner.revoked);
 }
+
+/// A role and grids change replaces both at once, is seen through the
+/// account's device token at once (its next pull is scoped by it), and an
+/// unknown badge or grid is `NotFound` and changes nothing.
+pub async fn set_role_and_grids_replaces_both_and_the_token_sees_it(backend: &dyn Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.as_ref();
+    let w = world(store).await;
+    let a = &w.officer_a;
+    store
+        .set_role_and_grids(&a.user.badge, Role::Auxiliary, vec![w.grid_b.clone()])
+        .await
+        .expect("change role and grids");
+    let owner = store
+        .token_owner(a.token)
+        .await
+        .expect("token owner")
+        .expect("still signed in");
+    assert_eq!(owner.user.role, Role::Auxiliary);
+    assert_eq!(owner.user.grids, vec![w.grid_b.clone()]);
+    assert!(!owner.revoked && !owner.disabled);
+
+    let unknown = GridId("NO-SUCH-GRID".into());
+    assert!(matches!(
+        store
+            .set_role_and_grids(
+                &a.user.badge,
+                Role::Officer,
+                vec![w.grid_a.clone(), unknown]
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .set_role_and_grids("NOBODY", Role::Officer, vec![])
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let kept = store
+        .user_by_badge(&a.user.badge)
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(
+        kept.info.role,
+        Role::Auxiliary,
+        "a refused change changes nothing"
+    );
+    assert_eq!(kept.info.grids, vec![w.grid_b.clone()]);
+
+    store
+        .set_role_and_grids(&a.user.badge, Role::Supervisor, vec![])
+        .await
+        .expect("to supervisor");
+    let sup = store
+        .user_by_badge(&a.user.badge)
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(sup.info.role, Role::Supervisor);
+    assert!(sup.info.grids.is_empty());
+}

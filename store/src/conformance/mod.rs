@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             accounts::set_password_signs_out_devices_and_sessions,
             accounts::enroll_refuses_another_users_or_revoked_device,
             accounts::revoke_device_stops_its_token,
+            accounts::set_role_and_grids_replaces_both_and_the_token_sees_it,
             forms::publish_is_idempotent_and_lists_every_version,
             forms::concurrent_publish_of_one_version_is_new_once,
             blobs::missing_and_complete_blobs,

@@ -28,6 +28,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("export", "导出", "Export"),
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),
+    ("user_add", "新建账号", "Account created"),
+    ("user_role", "修改角色与网格", "Role and grids changed"),
+    ("user_password", "重置密码", "Password reset"),
+    ("user_disable", "停用账号", "Account disabled"),
+    ("user_enable", "启用账号", "Account enabled"),
+    ("station_add", "添加派出所", "Station added"),
+    ("grid_add", "添加网格", "Grid added"),
+    ("device_revoke", "注销设备", "Device revoked"),
+    ("form_publish", "发布表单", "Form published"),
+    ("form_retire", "停用表单", "Form retired"),
 ];
 
 /// Filters of the log.
@@ -54,6 +64,12 @@ fn target(r: &Reviewer, e: &AuditEntry) -> Markup {
             html! { a href=(format!("/review/batches/{id}")) { (r.t("批次", "Batch")) " " span.mono { (super::values::short_id(id)) } } }
         }
         Some(("form", id)) => html! { (r.t("表单", "Form")) " " code { (id) } },
+        Some(("user", badge)) => html! { (r.t("账号", "Account")) " " span.mono { (badge) } },
+        Some(("device", id)) => {
+            html! { (r.t("设备", "Device")) " " span.mono { (super::values::short_id(id)) } }
+        }
+        Some(("station", id)) => html! { (r.t("派出所", "Station")) " " span.mono { (id) } },
+        Some(("grid", id)) => html! { (r.t("网格", "Grid")) " " span.mono { (id) } },
         _ if t.is_empty() => layout::dash(),
         _ => html! { (t) },
     }
@@ -77,6 +93,11 @@ fn detail(r: &Reviewer, e: &AuditEntry) -> Markup {
                 " · " (s("from").unwrap_or("…")) " — " (s("to").unwrap_or("…"))
                 @if let Some(g) = s("grid") { " · " (r.grid_name(g)) }
             }
+        }
+        @if let Some(v) = d.get("version").and_then(Json::as_u64) { span { "v" (v) } }
+        @if let Some(role) = s("role") { span { (role) } }
+        @if let Some(grids) = d.get("grids").and_then(Json::as_array).filter(|g| !g.is_empty()) {
+            span.muted { " · " (grids.iter().filter_map(Json::as_str).collect::<Vec<_>>().join(", ")) }
         }
         @if let Some(rev) = d.get("revision").and_then(Json::as_u64) {
             span.muted { " · " (r.t("版本", "rev.")) " " (rev) }

@@ -3,24 +3,27 @@
 //! - device tokens are refused (the pages are for a browser session, and an
 //!   officer's phone must not reach them);
 //! - every POST must come from these pages: not cross-site by the browser's
-//!   word (`Sec-Fetch-Site`, `Origin`), a form body, and the right CSRF token
-//!   (the session's; on the sign-in form, the sign-in cookie's);
+//!   word (`Sec-Fetch-Site`, `Origin`), a form body (multipart only for the
+//!   admins' workbook upload), and the right CSRF token (the session's; on
+//!   the sign-in form, the sign-in cookie's);
 //! - every answer carries a strict Content-Security-Policy (no scripts at
 //!   all; the map page alone sets one allowing its own), `nosniff`, no framing, and is not cached unless its handler says so;
 //! - `?lang=` is remembered in a cookie.
 
-use axum::body::{to_bytes, Body};
-use axum::extract::Request;
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{FromRequest, Multipart, OriginalUri, Request};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN,
     REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use beatbook_schema::text::Lang;
 use serde::Deserialize;
 
+use super::admin::{PUBLISH_PATH, UPLOAD_PATH};
 use super::error::ReviewError;
 use super::i18n::{cookie, lang_in_query, LANG_COOKIE};
 use super::reviewer::{csrf_token, same_secret};
@@ -29,6 +32,10 @@ use crate::auth::signin::MAX_BODY_BYTES as MAX_SIGNIN_BODY_BYTES;
 
 /// Largest form body (the sign-in form's is smaller).
 const MAX_FORM_BYTES: usize = 256 * 1024;
+/// Largest upload (an XLSForm workbook).
+const MAX_UPLOAD_BYTES: usize = 1536 * 1024;
+/// Largest publish form: the uploaded workbook again, in base64.
+const MAX_PUBLISH_BYTES: usize = MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -91,12 +98,16 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
             "the request came from another site and was refused",
         ));
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("");
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let is_upload =
+        content_type.starts_with("multipart/form-data") && full_path(&req) == UPLOAD_PATH;
+    let is_publish = full_path(&req) == PUBLISH_PATH;
+    if !is_form && !is_upload {
         return Err(ReviewError::page(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "请通过页面上的表单提交",
@@ -106,6 +117,10 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
     let (parts, body) = req.into_parts();
     let limit = if parts.uri.path().ends_with("/login") {
         MAX_SIGNIN_BODY_BYTES
+    } else if is_upload {
+        MAX_UPLOAD_BYTES
+    } else if is_publish {
+        MAX_PUBLISH_BYTES
     } else {
         MAX_FORM_BYTES
     };
@@ -117,10 +132,14 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
             "the form is too large",
         )
     })?;
-    let sent = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
-        .ok()
-        .and_then(|f| f.csrf)
-        .unwrap_or_default();
+    let sent = if is_upload {
+        csrf_of_upload(&parts, bytes.clone()).await
+    } else {
+        serde_urlencoded::from_bytes::<CsrfField>(&bytes)
+            .ok()
+            .and_then(|f| f.csrf)
+    }
+    .unwrap_or_default();
     let expected = if parts.uri.path().ends_with("/login") {
         cookie(&parts.headers, LOGIN_COOKIE).map(str::to_owned)
     } else {
@@ -136,6 +155,26 @@ async fn check(req: Request) -> Result<Request, ReviewError> {
             "the form expired or did not come from this page: reload and try again",
         )),
     }
+}
+
+/// The request's path as the browser sent it (inside `/review`'s router the
+/// URI has lost its prefix).
+fn full_path(req: &Request) -> &str {
+    req.extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path(), |u| u.0.path())
+}
+
+/// The `csrf` field of a multipart upload (the pages put it before the file).
+async fn csrf_of_upload(parts: &Parts, bytes: Bytes) -> Option<String> {
+    let req = Request::from_parts(parts.clone(), Body::from(bytes));
+    let mut multipart = Multipart::from_request(req, &()).await.ok()?;
+    while let Some(field) = multipart.next_field().await.ok()? {
+        if field.name() == Some("csrf") {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 /// Whether the browser says the request comes from these pages. Clients

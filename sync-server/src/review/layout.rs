@@ -4,6 +4,7 @@
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
+use beatbook_schema::protocol::Role;
 use beatbook_schema::record::RecordStatus;
 use beatbook_schema::text::Lang;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -51,6 +52,8 @@ pub enum Nav {
     Exports,
     /// 审计日志.
     Audit,
+    /// 管理 (admins only).
+    Admin,
 }
 
 fn html_lang(lang: Lang) -> &'static str {
@@ -96,6 +99,9 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                         (item(Nav::Tasks, "/review/tasks/board", "下派任务", "Tasks"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
+                        @if r.user.role == Role::Admin {
+                            (item(Nav::Admin, "/review/admin/users", "系统管理", "Admin"))
+                        }
                     }
                     div.who {
                         span.person { (r.user.name) " · " (role.get(r.lang)) }

@@ -2,8 +2,8 @@
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
 //! the hazard board with verification, tasks assigned to officers and
-//! their progress board, the station map, exports (CSV, XLSX, GeoJSON) and the
-//! audit log.
+//! their progress board, the station map, exports (CSV, XLSX, GeoJSON), the
+//! audit log, and the administrators' pages (accounts, grids, devices, forms).
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript but the map's
@@ -14,6 +14,7 @@
 //! every read and inside every write's transaction.
 
 mod actions;
+mod admin;
 mod audit;
 mod batches;
 mod error;
@@ -72,6 +73,7 @@ fn routes() -> Router<AppState> {
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))
+        .nest("/admin", admin::routes())
         .route("/photos/{sha}", get(photos::full))
         .route("/photos/{sha}/thumb", get(photos::thumb))
         .route("/static/review.css", get(layout::css))
