@@ -10,6 +10,7 @@
 
 pub mod catalogue;
 pub mod division;
+pub mod enrollment;
 pub mod expr;
 pub mod form;
 pub mod geo;
