@@ -27,6 +27,7 @@ use super::{blobs, enroll, sync};
     ),
     paths(
         enroll::enroll,
+        enroll::enroll_with_code,
         enroll::me,
         sync::push,
         sync::pull,
