@@ -25,6 +25,8 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("export", "导出", "Export"),
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),
+    ("enroll_code", "生成绑定码", "Enrollment code made"),
+    ("enroll_code_used", "扫码绑定设备", "Device enrolled with a code"),
 ];
 
 /// Filters of the log.
@@ -51,6 +53,7 @@ fn target(r: &Reviewer, e: &AuditEntry) -> Markup {
             html! { a href=(format!("/review/batches/{id}")) { (r.t("批次", "Batch")) " " span.mono { (super::values::short_id(id)) } } }
         }
         Some(("form", id)) => html! { (r.t("表单", "Form")) " " code { (id) } },
+        Some(("user", badge)) => html! { (r.t("警员", "Officer")) " " span.mono { (badge) } },
         _ if t.is_empty() => layout::dash(),
         _ => html! { (t) },
     }

@@ -30,7 +30,9 @@ use crate::auth::signin::MAX_BODY_BYTES as MAX_SIGNIN_BODY_BYTES;
 /// Largest form body (the sign-in form's is smaller).
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+// `data:` images: the enrollment QR code is drawn into its page (its code
+// is shown once, so it has no address of its own).
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// The middleware.

@@ -47,6 +47,8 @@ pub enum Nav {
     Exports,
     /// 审计日志.
     Audit,
+    /// 设备绑定.
+    Enroll,
 }
 
 fn html_lang(lang: Lang) -> &'static str {
@@ -90,6 +92,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                         (item(Nav::Hazards, "/review/hazards", "隐患整改", "Hazards"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
+                        (item(Nav::Enroll, "/review/enroll", "设备绑定", "Enroll a device"))
                     }
                     div.who {
                         span.person { (r.user.name) " · " (role.get(r.lang)) }

@@ -1,8 +1,8 @@
 //! The supervisors' review pages (审核), served under `/review`: signing in,
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
-//! the hazard board with verification, exports (CSV, XLSX, GeoJSON) and the
-//! audit log.
+//! the hazard board with verification, exports (CSV, XLSX, GeoJSON), the
+//! audit log, and enrollment codes for officers' phones (QR codes).
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript. Chinese first;
@@ -14,6 +14,7 @@
 mod actions;
 mod audit;
 mod batches;
+mod enroll;
 mod error;
 mod exports;
 mod guard;
@@ -61,6 +62,7 @@ fn routes() -> Router<AppState> {
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))
+        .route("/enroll", get(enroll::page).post(enroll::make_code))
         .route("/photos/{sha}", get(photos::full))
         .route("/photos/{sha}/thumb", get(photos::thumb))
         .route("/static/review.css", get(layout::css))
