@@ -107,7 +107,8 @@ mod tests {
         png.into_inner()
     }
 
-    const PAYLOAD: &str = "beatbook-enroll:1:0123456789abcdef0123456789abcdef:http://127.0.0.1:8700";
+    const PAYLOAD: &str =
+        "beatbook-enroll:1:0123456789abcdef0123456789abcdef:http://127.0.0.1:8700";
 
     #[test]
     fn an_enrollment_code_is_read_even_from_a_large_photo() {

@@ -114,7 +114,10 @@ mod tests {
             code: CODE.into(),
         };
         let text = qr.payload();
-        assert_eq!(text, format!("beatbook-enroll:1:{CODE}:http://127.0.0.1:8700"));
+        assert_eq!(
+            text,
+            format!("beatbook-enroll:1:{CODE}:http://127.0.0.1:8700")
+        );
         let back = EnrollmentQr::parse(&text).expect("parses");
         assert_eq!(back.server, "http://127.0.0.1:8700");
         assert_eq!(back.code, CODE);
@@ -136,10 +139,7 @@ mod tests {
     #[rstest]
     #[case::another_qr("https://example.cn/", QrPayloadError::NotBeatbook)]
     #[case::future("beatbook-enroll:2:x:y", QrPayloadError::UnknownVersion("2".into()))]
-    #[case::short_code(
-        "beatbook-enroll:1:0123:http://a",
-        QrPayloadError::Malformed("code")
-    )]
+    #[case::short_code("beatbook-enroll:1:0123:http://a", QrPayloadError::Malformed("code"))]
     #[case::no_address(
         "beatbook-enroll:1:0123456789abcdef0123456789abcdef",
         QrPayloadError::Malformed("no server address")

@@ -81,7 +81,11 @@ pub(crate) async fn redeem(c: &mut Client, r: &CodeRedemption) -> Result<CodeEnr
     execute(
         &tx,
         "UPDATE enrollment_codes SET used_at = $1, used_by_device = $2 WHERE code_hash = $3",
-        &[&stored_time(r.now), &r.device.to_string(), &&r.code_hash[..]],
+        &[
+            &stored_time(r.now),
+            &r.device.to_string(),
+            &&r.code_hash[..],
+        ],
     )
     .await?;
     tx.commit().await?;

@@ -642,7 +642,8 @@ impl Store for SqliteStore {
         &self,
         redemption: CodeRedemption,
     ) -> Result<CodeEnrollment, StoreError> {
-        self.write(move |c| enrollment::redeem(c, &redemption)).await
+        self.write(move |c| enrollment::redeem(c, &redemption))
+            .await
     }
 
     async fn devices(&self) -> Result<Vec<Device>, StoreError> {

@@ -45,7 +45,11 @@ fn qr_image(page: &Page) -> Vec<u8> {
 /// The text between `id="<id>">` and the next `<`.
 fn shown(page: &Page, id: &str) -> String {
     let marker = format!("id=\"{id}\">");
-    let at = page.body.find(&marker).unwrap_or_else(|| panic!("#{id} shown")) + marker.len();
+    let at = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("#{id} shown"))
+        + marker.len();
     page.body[at..at + page.body[at..].find('<').expect("end")].to_owned()
 }
 
@@ -83,7 +87,10 @@ async fn a_code_shown_as_a_qr_image_enrolls_a_phone_once_and_it_syncs() {
         Some(qr.code.as_str()),
         "the code as text is the code in the QR image"
     );
-    assert!(!shown(&page, "enroll-expires").is_empty(), "the expiry is shown");
+    assert!(
+        !shown(&page, "enroll-expires").is_empty(),
+        "the expiry is shown"
+    );
 
     let (_dir, core, enrolled) = phone(&qr).await;
     assert_eq!(enrolled.expect("enrolled with the code"), "o1");
@@ -111,7 +118,11 @@ async fn a_code_shown_as_a_qr_image_enrolls_a_phone_once_and_it_syncs() {
     assert_eq!(stored.author, o1.info.id, "written as o1");
 
     let (_dir2, _core2, again) = phone(&qr).await;
-    assert_eq!(refusal(&again), Some(ErrorCode::EnrollmentCodeUsed), "{again:?}");
+    assert_eq!(
+        refusal(&again),
+        Some(ErrorCode::EnrollmentCodeUsed),
+        "{again:?}"
+    );
 
     let (log, _) = server
         .state
@@ -160,14 +171,22 @@ async fn expired_and_unknown_codes_are_refused_each_with_its_own_error() {
         .await
         .expect("a code made an hour ago");
     let (_dir, _core, expired) = phone(&old.qr(&server.url)).await;
-    assert_eq!(refusal(&expired), Some(ErrorCode::EnrollmentCodeExpired), "{expired:?}");
+    assert_eq!(
+        refusal(&expired),
+        Some(ErrorCode::EnrollmentCodeExpired),
+        "{expired:?}"
+    );
 
     let made_up = EnrollmentQr {
         server: server.url.clone(),
         code: "0123456789abcdef0123456789abcdef".into(),
     };
     let (_dir, _core, unknown) = phone(&made_up).await;
-    assert_eq!(refusal(&unknown), Some(ErrorCode::EnrollmentCodeUnknown), "{unknown:?}");
+    assert_eq!(
+        refusal(&unknown),
+        Some(ErrorCode::EnrollmentCodeUnknown),
+        "{unknown:?}"
+    );
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use beatbook_schema::ids::Sha256;
 use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, BlobStatus, CodeEnrollRequest, Cursor, EnrollRequest, EnrollResponse, ErrorBody,
-    ErrorCode, PullPage, PushRequest, PushResponse,
+    BlobQuery, BlobQueryResponse, BlobStatus, CodeEnrollRequest, Cursor, EnrollRequest,
+    EnrollResponse, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;

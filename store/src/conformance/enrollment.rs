@@ -102,11 +102,7 @@ pub async fn enrollment_codes_enroll_once_before_they_expire(backend: &dyn Backe
         CodeEnrollment::DeviceTaken
     );
     assert!(
-        store
-            .token_owner(b.token)
-            .await
-            .expect("token")
-            .is_some(),
+        store.token_owner(b.token).await.expect("token").is_some(),
         "b's phone keeps its token"
     );
     store

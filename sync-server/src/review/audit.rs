@@ -26,7 +26,11 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),
     ("enroll_code", "生成绑定码", "Enrollment code made"),
-    ("enroll_code_used", "扫码绑定设备", "Device enrolled with a code"),
+    (
+        "enroll_code_used",
+        "扫码绑定设备",
+        "Device enrolled with a code",
+    ),
 ];
 
 /// Filters of the log.

@@ -32,7 +32,8 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 
 // `data:` images: the enrollment QR code is drawn into its page (its code
 // is shown once, so it has no address of its own).
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+const CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// The middleware.

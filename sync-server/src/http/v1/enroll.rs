@@ -137,7 +137,7 @@ fn code_refusal(e: RedeemError) -> Result<Response, ApiError> {
         RedeemError::Used => ApiError::new(
             ErrorCode::EnrollmentCodeUsed,
             "此绑定码已被使用，请向所领导索取新的绑定码",
-            "this enrollment code was used already: ask your supervisor for a new one",
+            "this enrollment code is already used: ask your supervisor for a new one",
         ),
         RedeemError::Expired => ApiError::new(
             ErrorCode::EnrollmentCodeExpired,
