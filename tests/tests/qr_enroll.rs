@@ -286,3 +286,38 @@ async fn wrong_codes_are_throttled_like_wrong_passwords() {
     );
     assert!(res.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn the_admin_command_writes_a_qr_image_a_phone_enrolls_with() {
+    let server = TestServer::start().await;
+    let out = tempfile::tempdir().expect("temp dir");
+    let png = out.path().join("code.png");
+    beatbook_server::admin::enrollment_code(
+        &server.state,
+        "h1",
+        "admin",
+        Some(server.url.clone()),
+        Some(png.clone()),
+    )
+    .await
+    .expect("the admin makes a code");
+    let qr = read_enrollment_qr(&std::fs::read(&png).expect("the PNG written"))
+        .expect("the device reads it");
+    let (_dir, _core, enrolled) = phone(&qr).await;
+    assert_eq!(enrolled.expect("enrolled"), "h1");
+
+    let refused = beatbook_server::admin::enrollment_code(&server.state, "h1", "s1", None, None)
+        .await
+        .expect_err("no address configured");
+    assert!(refused.to_string().contains("--server"), "{refused}");
+    let refused = beatbook_server::admin::enrollment_code(
+        &server.state,
+        "h1",
+        "s1",
+        Some(server.url.clone()),
+        None,
+    )
+    .await
+    .expect_err("s1 leads another station");
+    assert!(refused.to_string().contains("may not enroll"), "{refused}");
+}
