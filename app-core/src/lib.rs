@@ -14,6 +14,7 @@ pub mod patrol;
 pub mod photos;
 pub mod platform;
 pub mod prefs;
+pub mod qr;
 pub mod sealed;
 pub mod search;
 pub mod service;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use beatbook_schema::audience;
 use beatbook_schema::catalogue::form_ids;
+use beatbook_schema::enrollment::EnrollmentQr;
 use beatbook_schema::form::{Form, FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_schema::protocol::UserInfo;
@@ -285,6 +286,16 @@ impl Core {
             device_name,
         )
         .await?)
+    }
+
+    /// Enrolls the device with an enrollment code read from a QR code (see
+    /// [`crate::qr::read_enrollment_qr`]), at the server the code names.
+    pub async fn enroll_with_code(
+        &self,
+        qr: &EnrollmentQr,
+        device_name: &str,
+    ) -> Result<UserInfo, CoreError> {
+        Ok(sync::enroll_with_code(self.0.device.store_lock(), qr, device_name).await?)
     }
 
     /// Syncs, reporting progress; afterwards forms and addresses are reloaded.

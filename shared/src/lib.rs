@@ -11,6 +11,7 @@
 pub mod audience;
 pub mod catalogue;
 pub mod division;
+pub mod enrollment;
 pub mod expr;
 pub mod form;
 pub mod geo;

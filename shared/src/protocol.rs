@@ -55,6 +55,24 @@ pub struct EnrollRequest {
     pub device_name: String,
 }
 
+/// `POST /v1/enroll/code`: bind a device to the user an enrollment code was
+/// made for (the code a supervisor's page shows as a QR code), instead of
+/// badge and password. A code binds one device, once, before it expires.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeEnrollRequest {
+    /// The enrollment code: 32 hexadecimal digits (128 bits), as shown
+    /// (groups of four joined by `-`) or plain; case, spaces and dashes do
+    /// not matter.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub code: String,
+    /// The device's own id, generated on first start.
+    pub device_id: DeviceId,
+    /// A name the supervisor recognises ("张警官的手机"): at most 100 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
+    pub device_name: String,
+}
+
 /// Who the user is, as the device needs to know.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +385,12 @@ pub enum ErrorCode {
     /// The server is short of disk space and stores nothing more for now;
     /// retry later (507).
     InsufficientStorage,
+    /// No such enrollment code: mistyped, or never made (401).
+    EnrollmentCodeUnknown,
+    /// The enrollment code was used already: ask for a new one (410).
+    EnrollmentCodeUsed,
+    /// The enrollment code expired: ask for a new one (410).
+    EnrollmentCodeExpired,
 }
 
 impl ErrorCode {

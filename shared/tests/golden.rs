@@ -98,6 +98,14 @@ fn enroll() {
         },
     );
     check(
+        "code_enroll_request",
+        &CodeEnrollRequest {
+            code: "0123-4567-89ab-cdef-0123-4567-89ab-cdef".into(),
+            device_id: device(),
+            device_name: "张警官的手机".into(),
+        },
+    );
+    check(
         "enroll_response",
         &EnrollResponse {
             token: "bb1_9f8e7d6c5b4a".into(),

@@ -4,7 +4,7 @@ use beatbook_schema::ids::{DeviceId, GridId, StationId, UserId};
 use beatbook_schema::protocol::Role;
 use beatbook_store::{Account, Device, Grid, NewUser, Station, StoreError, TokenOwner};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 
 use crate::error::Error;
 use crate::sql::{
@@ -207,7 +207,7 @@ pub(crate) async fn set_role_and_grids(
 }
 
 pub(crate) async fn enroll(
-    c: &Client,
+    c: &impl GenericClient,
     device: DeviceId,
     user: UserId,
     name: &str,

@@ -45,6 +45,7 @@
 
 mod accounts;
 mod blobs;
+mod enrollment;
 mod error;
 pub mod from_sqlite;
 mod log;
@@ -196,6 +197,17 @@ impl Store for PgStore {
         with_client!(self, |c| accounts::enroll(
             &c, device, user, name, token_hash, now
         ))
+    }
+
+    async fn create_enrollment_code(&self, code: NewEnrollmentCode) -> Result<(), StoreError> {
+        with_client!(self, |c| enrollment::create(&mut c, &code))
+    }
+
+    async fn enroll_with_code(
+        &self,
+        redemption: CodeRedemption,
+    ) -> Result<CodeEnrollment, StoreError> {
+        with_client!(self, |c| enrollment::redeem(&mut c, &redemption))
     }
 
     async fn token_owner(&self, token_hash: [u8; 32]) -> Result<Option<TokenOwner>, StoreError> {

@@ -199,6 +199,19 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX signin_failures_window ON signin_failures (window_start_ms);
     "#,
+    // 5: enrollment codes (SQLite's migration 5), stored as a hash.
+    r#"
+    CREATE TABLE enrollment_codes (
+        code_hash BYTEA PRIMARY KEY,
+        user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+        created_by TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+        created_at TEXT COLLATE "C" NOT NULL,
+        expires_at TEXT COLLATE "C" NOT NULL,
+        used_at TEXT COLLATE "C",
+        used_by_device TEXT COLLATE "C"
+    );
+    CREATE INDEX enrollment_codes_expires ON enrollment_codes (expires_at);
+    "#,
 ];
 
 /// The advisory lock key (two-int form, a key space apart from the record

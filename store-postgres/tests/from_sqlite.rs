@@ -174,6 +174,16 @@ async fn deployment() -> Deployment {
         )
         .await
         .expect("a failed sign-in");
+    store
+        .create_enrollment_code(beatbook_store::NewEnrollmentCode {
+            code_hash: fixture::token("an enrollment code"),
+            user: w.officer_a.user.id,
+            created_by: w.supervisor.id,
+            created_at: Utc::now(),
+            expires_at: fixture::in_secs(900),
+        })
+        .await
+        .expect("an enrollment code");
     Deployment {
         _dir: dir,
         path,
@@ -277,6 +287,7 @@ const TABLES: &[&str] = &[
     "web_sessions",
     "audit_log",
     "signin_failures",
+    "enrollment_codes",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

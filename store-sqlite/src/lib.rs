@@ -22,6 +22,7 @@ use serde_json::value::RawValue;
 use beatbook_store::*;
 use migrations::MIGRATIONS;
 
+mod enrollment;
 mod migrations;
 mod review;
 mod signin;
@@ -228,6 +229,26 @@ fn user_info(tx: &Connection, id: &str) -> Result<(UserInfo, String, bool), Erro
         hash,
         disabled,
     ))
+}
+
+/// Binds a device to a user with a new token, as [`Store::enroll`] promises;
+/// returns false, changing nothing, for another user's or a revoked device.
+fn bind_device(
+    c: &Connection,
+    device: DeviceId,
+    user: UserId,
+    name: &str,
+    token_hash: [u8; 32],
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let n = c.execute(
+        "INSERT INTO devices (id, user_id, name, token_hash, issued_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
+             issued_at = excluded.issued_at
+         WHERE devices.revoked_at IS NULL AND devices.user_id = excluded.user_id",
+        params![device.to_string(), user.to_string(), name, &token_hash[..], now.to_rfc3339()],
+    )?;
+    Ok(n == 1)
 }
 
 fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, Error> {
@@ -598,17 +619,8 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        self.write(move |c| {
-            let n = c.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, issued_at, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
-                     issued_at = excluded.issued_at
-                 WHERE devices.revoked_at IS NULL AND devices.user_id = excluded.user_id",
-                params![device.to_string(), user.to_string(), name, &token_hash[..], now.to_rfc3339()],
-            )?;
-            Ok(n == 1)
-        })
-        .await
+        self.write(move |c| bind_device(c, device, user, &name, token_hash, now))
+            .await
     }
 
     async fn token_owner(&self, token_hash: [u8; 32]) -> Result<Option<TokenOwner>, StoreError> {
@@ -659,6 +671,18 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn create_enrollment_code(&self, code: NewEnrollmentCode) -> Result<(), StoreError> {
+        self.write(move |c| enrollment::create(c, &code)).await
+    }
+
+    async fn enroll_with_code(
+        &self,
+        redemption: CodeRedemption,
+    ) -> Result<CodeEnrollment, StoreError> {
+        self.write(move |c| enrollment::redeem(c, &redemption))
+            .await
     }
 
     async fn devices(&self) -> Result<Vec<Device>, StoreError> {

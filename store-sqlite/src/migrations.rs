@@ -180,6 +180,20 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX signin_failures_window ON signin_failures (window_start_ms);
     "#,
+    // 5: enrollment codes, stored as a hash (never the code); times as
+    // `stored_time` (fixed width, so text order is time order).
+    r#"
+    CREATE TABLE enrollment_codes (
+        code_hash BLOB PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        created_by TEXT NOT NULL REFERENCES users(id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT,
+        used_by_device TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX enrollment_codes_expires ON enrollment_codes (expires_at);
+    "#,
 ];
 
 #[cfg(test)]

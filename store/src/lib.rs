@@ -28,9 +28,11 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod enrollment;
 mod review;
 mod signin;
 
+pub use enrollment::*;
 pub use review::*;
 pub use signin::*;
 
@@ -420,6 +422,21 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_device(&self, device: DeviceId, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Lists devices.
     async fn devices(&self) -> Result<Vec<Device>, StoreError>;
+    /// Stores a new enrollment code (its hash) and forgets codes that
+    /// expired more than [`EXPIRED_CODES_KEPT`] before it was made.
+    /// `Duplicate` if the hash is taken, `NotFound` if either account is unknown.
+    async fn create_enrollment_code(&self, code: NewEnrollmentCode) -> Result<(), StoreError>;
+    /// Enrolls a device with a code, in one durable transaction: the code
+    /// must exist, be unused and not expired at `now`, its account enabled,
+    /// and the device free to bind to that account (as in [`Store::enroll`]);
+    /// then the device gets the new token and the code is used up. Anything
+    /// refused changes nothing. Of redemptions of one code at once, through
+    /// any handles or server instances, exactly one is `Enrolled`; the others
+    /// are `Used`.
+    async fn enroll_with_code(
+        &self,
+        redemption: CodeRedemption,
+    ) -> Result<CodeEnrollment, StoreError>;
 
     // ---- forms ----
     /// Publishes a form version (idempotent); returns whether it was new.

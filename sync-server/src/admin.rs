@@ -18,6 +18,7 @@ use crate::blobs::BlobDir;
 use crate::config::{Config, Database};
 use crate::demo::{self, DemoError, DemoReport, DemoSize};
 use crate::deploy;
+use crate::enrollment::{self, IssueError};
 use crate::state::AppState;
 use beatbook_store::{Grid, Station, Store};
 use beatbook_store_postgres::from_sqlite::{self, Step};
@@ -389,6 +390,61 @@ pub async fn revoke_device(store: &dyn Store, device: DeviceId) -> Result<()> {
     println!(
         "revoked {device}: its token stops working now, and its next contact wipes its local data"
     );
+    Ok(())
+}
+
+/// Makes a one-time enrollment code for the account `badge`, in the name of
+/// the supervisor or admin `by` (whose scope applies, and whose audit entry
+/// it is), and prints it; `png`: also writes its QR code there. The QR code
+/// names `server`, else the configured `public_url`.
+pub async fn enrollment_code(
+    state: &AppState,
+    badge: &str,
+    by: &str,
+    server: Option<String>,
+    png: Option<PathBuf>,
+) -> Result<()> {
+    let server = server.or_else(|| state.config.public_url.clone()).context(
+        "no server address for the QR code: pass --server https://… (the address phones \
+             reach this server at) or set public_url",
+    )?;
+    let maker = state
+        .store
+        .user_by_badge(by)
+        .await?
+        .with_context(|| format!("no account {by} (see `beatbook-server user list`)"))?;
+    let issued = enrollment::issue_code(state, &maker.info, badge, Utc::now())
+        .await
+        .map_err(|e| match e {
+            IssueError::NoSuchUser => {
+                anyhow::anyhow!("no account {badge} (see `beatbook-server user list`)")
+            }
+            IssueError::NotYours => anyhow::anyhow!(
+                "{by} may not enroll {badge}: a supervisor enrolls the officers and auxiliaries \
+                 of their own station; name an admin with --by"
+            ),
+            IssueError::Disabled => {
+                anyhow::anyhow!("{badge} is disabled: enable it first (`user enable`)")
+            }
+            IssueError::Store(e) => e.into(),
+        })?;
+    let qr = issued.qr(&server);
+    if let Some(path) = &png {
+        let image = enrollment::qr_png(&qr.payload())?;
+        std::fs::write(path, image)
+            .with_context(|| format!("writing the QR code to {}", path.display()))?;
+    }
+    println!(
+        "enrollment code for {} ({}): {}\nvalid until {}; works once\nQR text: {}",
+        issued.user.name,
+        issued.user.badge,
+        beatbook_schema::enrollment::display_code(&issued.code),
+        local_time(issued.expires_at, state.policy.local_offset),
+        qr.payload()
+    );
+    if let Some(path) = png {
+        println!("QR code written to {}", path.display());
+    }
     Ok(())
 }
 

@@ -111,6 +111,12 @@ pub struct Config {
     pub max_concurrent_exports: usize,
     /// An export whose client accepts nothing for this many seconds is abandoned.
     pub export_stall_secs: u64,
+    /// An enrollment code made on the review pages works for this many seconds.
+    pub enrollment_code_ttl_secs: u64,
+    /// The address phones reach this server at (`https://beatbook.example.cn`),
+    /// written into enrollment QR codes. Unset: the address the review page
+    /// was opened at.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -154,6 +160,8 @@ impl Default for Config {
             metrics_token: None,
             max_concurrent_exports: 8,
             export_stall_secs: 120,
+            enrollment_code_ttl_secs: 15 * 60,
+            public_url: None,
         }
     }
 }
@@ -275,6 +283,8 @@ const KEYS: &[&str] = &[
     "metrics_token",
     "max_concurrent_exports",
     "export_stall_secs",
+    "enrollment_code_ttl_secs",
+    "public_url",
 ];
 
 impl Config {

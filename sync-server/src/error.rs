@@ -87,7 +87,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::MalformedRequest => StatusCode::BAD_REQUEST,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::Unauthorized | ErrorCode::DeviceRevoked => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized | ErrorCode::DeviceRevoked | ErrorCode::EnrollmentCodeUnknown => {
+            StatusCode::UNAUTHORIZED
+        }
+        ErrorCode::EnrollmentCodeUsed | ErrorCode::EnrollmentCodeExpired => StatusCode::GONE,
         ErrorCode::Forbidden | ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::UnknownForm

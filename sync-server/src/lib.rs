@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod deploy;
 pub mod disk;
+pub mod enrollment;
 pub mod error;
 pub mod http;
 pub mod janitor;

@@ -254,6 +254,21 @@ enum DeviceCommand {
         /// The device id (see `device list`)
         device_id: DeviceId,
     },
+    /// Make a one-time enrollment code for an officer's phone (绑定码): the
+    /// phone scans its QR code instead of typing address and password
+    Code {
+        /// The officer's badge number
+        badge: String,
+        /// The supervisor or admin making it (audited as theirs)
+        #[arg(long)]
+        by: String,
+        /// The address phones reach this server at (default: public_url)
+        #[arg(long)]
+        server: Option<String>,
+        /// Also write the QR code to this PNG file
+        #[arg(long)]
+        png: Option<std::path::PathBuf>,
+    },
 }
 
 /// Roles as typed on the command line.
@@ -595,6 +610,12 @@ async fn device(command: DeviceCommand, config: Config) -> Result<()> {
         DeviceCommand::Revoke { device_id } => {
             admin::revoke_device(state.store.as_ref(), device_id).await
         }
+        DeviceCommand::Code {
+            badge,
+            by,
+            server,
+            png,
+        } => admin::enrollment_code(&state, &badge, &by, server, png).await,
     }
 }
 

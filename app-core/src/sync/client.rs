@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use beatbook_schema::ids::Sha256;
 use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, BlobStatus, Cursor, EnrollRequest, EnrollResponse, ErrorBody,
-    ErrorCode, PullPage, PushRequest, PushResponse,
+    BlobQuery, BlobQueryResponse, BlobStatus, CodeEnrollRequest, Cursor, EnrollRequest,
+    EnrollResponse, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -223,6 +223,14 @@ impl Client {
     /// `POST /v1/enroll`.
     pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
         self.post_json("/v1/enroll", req).await
+    }
+
+    /// `POST /v1/enroll/code`.
+    pub async fn enroll_with_code(
+        &self,
+        req: &CodeEnrollRequest,
+    ) -> Result<EnrollResponse, SyncError> {
+        self.post_json("/v1/enroll/code", req).await
     }
 
     /// `POST /v1/push`.

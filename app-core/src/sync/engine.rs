@@ -8,10 +8,11 @@ use std::time::Duration;
 use web_time::Instant;
 
 use beatbook_schema::catalogue::form_ids;
+use beatbook_schema::enrollment::EnrollmentQr;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, EnrollRequest, ErrorCode, PullItem, PushRequest, PushResponse,
-    UserInfo,
+    Change, ChangeOp, ChangeOutcome, CodeEnrollRequest, EnrollRequest, EnrollResponse, ErrorCode,
+    PullItem, PushRequest, PushResponse, UserInfo,
 };
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,33 @@ pub async fn enroll(
             device_name: device_name.to_owned(),
         })
         .await?;
+    keep_enrollment(store, server, answer)
+}
+
+/// Enrolls this device with an enrollment code (read from a QR code) at
+/// `qr.server`; the token is kept in the store.
+pub async fn enroll_with_code(
+    store: &Mutex<LocalStore>,
+    qr: &EnrollmentQr,
+    device_name: &str,
+) -> Result<UserInfo, SyncError> {
+    let device_id: DeviceId = lock(store).device();
+    let client = Client::new(&qr.server, None)?;
+    let answer = client
+        .enroll_with_code(&CodeEnrollRequest {
+            code: qr.code.clone(),
+            device_id,
+            device_name: device_name.to_owned(),
+        })
+        .await?;
+    keep_enrollment(store, &qr.server, answer)
+}
+
+fn keep_enrollment(
+    store: &Mutex<LocalStore>,
+    server: &str,
+    answer: EnrollResponse,
+) -> Result<UserInfo, SyncError> {
     let enrollment = Enrollment {
         server: server.trim().trim_end_matches('/').to_owned(),
         token: answer.token,

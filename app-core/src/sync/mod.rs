@@ -8,5 +8,7 @@ mod engine;
 mod retry;
 
 pub use client::{revoked_message, Client, SyncError};
-pub use engine::{enroll, Enrollment, Phase, Progress, Steps, SyncEngine, SyncReport};
+pub use engine::{
+    enroll, enroll_with_code, Enrollment, Phase, Progress, Steps, SyncEngine, SyncReport,
+};
 pub use retry::RetryPolicy;

@@ -6,6 +6,7 @@
 
 mod conflicts;
 mod editing;
+mod enroll_scan;
 mod errors;
 mod fields;
 mod form;

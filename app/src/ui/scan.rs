@@ -12,7 +12,7 @@ use dioxus::prelude::*;
 
 use super::editing::SessionSignal;
 use super::i18n::{tr, use_lang};
-use super::uploads::chosen_files;
+use super::uploads::{chosen_files, off_the_ui};
 use super::{Ui, UiOptions};
 
 /// The scan button and what the last scan did.
@@ -75,27 +75,17 @@ pub fn ScanCard(session: SessionSignal, filled: Signal<Option<Filled>>) -> Eleme
     }
 }
 
-/// Reads the card on another thread where there is one: recognition takes
-/// most of a second, too long to hold the UI.
+/// Reads the card off the UI: recognition takes most of a second.
 async fn read_off_the_ui(
     reader: Arc<dyn CardReader>,
     image: Vec<u8>,
 ) -> Result<CardReading, CardError> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        let (tx, rx) = futures_channel::oneshot::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(reader.read(&image));
-        });
-        rx.await.unwrap_or_else(|_| {
+    off_the_ui(move || reader.read(&image))
+        .await
+        .unwrap_or_else(|| {
             Err(CardError(Text::new(
                 "识别意外中止，请重试",
                 "Reading stopped unexpectedly; try again",
             )))
         })
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        reader.read(&image)
-    }
 }

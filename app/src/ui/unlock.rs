@@ -1,4 +1,5 @@
-//! First start: server, badge and password, then a PIN; later starts: the PIN.
+//! First start: server, badge and password (or a scanned enrollment code),
+//! then a PIN; later starts: the PIN.
 
 use std::time::Duration;
 
@@ -7,9 +8,11 @@ use beatbook_core::lockout::{self, PinPolicy, UnlockError};
 use beatbook_core::prefs::Prefs;
 use beatbook_core::sync::SyncError;
 use beatbook_core::{Core, CoreError};
+use beatbook_schema::enrollment::EnrollmentQr;
 use beatbook_schema::text::Lang;
 use dioxus::prelude::*;
 
+use super::enroll_scan::ScanEnrollment;
 use super::errors::error_text;
 use super::i18n::{text, tr, use_lang};
 use super::{Ui, UiOptions};
@@ -48,6 +51,8 @@ pub fn Unlock() -> Element {
     let mut server = use_signal(|| options.server.clone());
     let mut badge = use_signal(String::new);
     let mut password = use_signal(String::new);
+    // A code read from a QR code: enroll with it instead of badge and password.
+    let mut scanned = use_signal(|| None::<EnrollmentQr>);
     let mut pin = use_signal(String::new);
     let mut pin2 = use_signal(String::new);
     let mut error = use_signal(|| None::<String>);
@@ -68,13 +73,19 @@ pub fn Unlock() -> Element {
     });
 
     let enroll = move |core: Core| {
-        let (server, badge, mut password) = (server(), badge(), password());
+        let (server, badge, mut password, code) = (server(), badge(), password(), scanned());
         spawn(async move {
             busy.set(true);
-            let result = core
-                .enroll(&server, badge.trim(), &password, "Beatbook")
-                .await;
+            let result = match &code {
+                Some(qr) => core.enroll_with_code(qr, "Beatbook").await,
+                None => {
+                    core.enroll(&server, badge.trim(), &password, "Beatbook")
+                        .await
+                }
+            };
             busy.set(false);
+            // A code is tried once: after a refusal the officer scans again.
+            scanned.set(None);
             match result {
                 Ok(_) => {
                     password.clear();
@@ -115,6 +126,20 @@ pub fn Unlock() -> Element {
             UnlockError::Wait { .. } => None,
             other => other.message().map(|m| text(l, &m)),
         });
+    };
+
+    // A code read: on to the PIN (or, with the store open, enroll now).
+    let on_scan = move |read: Result<EnrollmentQr, beatbook_schema::text::Text>| match read {
+        Ok(qr) => {
+            error.set(None);
+            server.set(qr.server.clone());
+            scanned.set(Some(qr));
+            match opened() {
+                Some(core) => enroll(core),
+                None => step.set(Step::SetPin),
+            }
+        }
+        Err(message) => error.set(Some(text(l, &message))),
     };
 
     let mut submit_pin = move |_: ()| {
@@ -182,9 +207,14 @@ pub fn Unlock() -> Element {
                         label { {tr(l, "密码", "Password")}
                             input { id: "password", r#type: "password", autocomplete: "current-password", value: "{password}", oninput: move |e| password.set(e.value()) }
                         }
+                        p { class: "hint", {tr(l, "或扫描所领导在审核页面生成的绑定二维码，无需输入地址和密码：", "Or scan the enrollment QR code your supervisor made on the review pages, with no address or password to type:")} }
+                        ScanEnrollment { on_read: on_scan }
                     },
                     Step::SetPin => rsx! {
                         h2 { {tr(l, "设置PIN", "Set a PIN")} }
+                        if let Some(qr) = scanned() {
+                            p { id: "scanned", class: "hint", role: "status", {tr(l, &format!("已读取绑定码，将绑定到 {}", qr.server), &format!("Enrollment code read: enrolling at {}", qr.server))} }
+                        }
                         p { class: "hint", {tr(l, "PIN用于解锁本机数据（6–12位数字）", "The PIN unlocks the data on this phone (6–12 digits)")} }
                         label { {tr(l, "PIN", "PIN")}
                             input { id: "pin", r#type: "password", inputmode: "numeric", value: "{pin}", oninput: move |e| pin.set(e.value()) }

@@ -66,3 +66,21 @@ input.value = ""; dioxus.send(ids);"#
     }
     payloads
 }
+
+/// Runs `work` (reading a picture: a card, a QR code) on another thread
+/// where there is one, so the UI is not held meanwhile; `None` if that
+/// thread stopped without an answer.
+pub async fn off_the_ui<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(work());
+        });
+        rx.await.ok()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(work())
+    }
+}

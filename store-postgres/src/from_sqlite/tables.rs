@@ -233,6 +233,19 @@ pub(crate) const TABLES: &[Table] = &[
         columns: &[("key", Bytes), ("failures", Int), ("window_start_ms", Int)],
         key: "key",
     },
+    Table {
+        name: "enrollment_codes",
+        columns: &[
+            ("code_hash", Bytes),
+            ("user_id", Text),
+            ("created_by", Text),
+            ("created_at", Text),
+            ("expires_at", Text),
+            ("used_at", Text),
+            ("used_by_device", Text),
+        ],
+        key: "code_hash",
+    },
 ];
 
 /// The identity columns (SQLite rowids), restarted after their largest copied value.

@@ -20,6 +20,7 @@ use crate::Store;
 
 pub mod accounts;
 pub mod blobs;
+pub mod enrollment;
 pub mod fixture;
 pub mod forms;
 pub mod pull;
@@ -79,6 +80,9 @@ macro_rules! conformance_tests {
             accounts::enroll_refuses_another_users_or_revoked_device,
             accounts::revoke_device_stops_its_token,
             accounts::set_role_and_grids_replaces_both_and_the_token_sees_it,
+            enrollment::enrollment_codes_enroll_once_before_they_expire,
+            enrollment::long_expired_enrollment_codes_are_forgotten,
+            enrollment::racing_redemptions_of_one_code_enroll_exactly_one_device,
             forms::publish_is_idempotent_and_lists_every_version,
             forms::concurrent_publish_of_one_version_is_new_once,
             blobs::missing_and_complete_blobs,

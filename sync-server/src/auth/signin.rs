@@ -15,7 +15,8 @@ use chrono::Utc;
 
 use super::password::password_matches;
 use crate::state::AppState;
-use beatbook_store::{Account, FailureReservation, StoreError};
+use crate::throttle::Reservation;
+use beatbook_store::{Account, FailureReservation, ReservedFailure, StoreError};
 
 /// Longest badge number, in bytes after trimming.
 pub const MAX_BADGE_BYTES: usize = 64;
@@ -103,37 +104,78 @@ pub enum SignInError {
     Store(#[from] StoreError),
 }
 
-/// Checks a sign-in attempt; answers the account whose password it gave.
-pub async fn sign_in(state: &AppState, attempt: Attempt<'_>) -> Result<Account, SignInError> {
-    let badge = check_fields(&attempt)?;
-    let reservation = state
+/// A failure counted against an attempt before its secret is checked, in
+/// memory and in the store; [`take_back`] it when the secret was right.
+#[must_use = "a counted failure stays counted unless taken back"]
+pub struct CountedFailure {
+    memory: Reservation,
+    shared: ReservedFailure,
+}
+
+/// Why an attempt's failure could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum NotCounted {
+    /// A counter is at its limit: wait this long.
+    #[error("too many failed attempts")]
+    Throttled(Duration),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<NotCounted> for SignInError {
+    fn from(e: NotCounted) -> Self {
+        match e {
+            NotCounted::Throttled(wait) => SignInError::Throttled(wait),
+            NotCounted::Store(e) => SignInError::Store(e),
+        }
+    }
+}
+
+/// Counts a failure for an attempt on `key` (a badge, or an enrollment
+/// code) from `client`, or refuses the attempt when a counter is at its limit.
+pub async fn count_failure(
+    state: &AppState,
+    key: &str,
+    client: IpAddr,
+) -> Result<CountedFailure, NotCounted> {
+    let memory = state
         .throttle
-        .reserve(badge, attempt.client)
-        .map_err(SignInError::Throttled)?;
-    // Refused here, the attempt stays counted in memory: the badge or the
+        .reserve(key, client)
+        .map_err(NotCounted::Throttled)?;
+    // Refused here, the attempt stays counted in memory: the key or the
     // address is over its limit across instances, so this instance may as
     // well refuse the next ones without asking the database.
-    let shared = match state
+    match state
         .store
         .reserve_signin_failure(
-            state.throttle.counters(badge, attempt.client),
+            state.throttle.counters(key, client),
             state.throttle.window(),
             Utc::now(),
         )
         .await?
     {
-        FailureReservation::Reserved(shared) => shared,
-        FailureReservation::Refused { retry_after } => {
-            return Err(SignInError::Throttled(retry_after))
-        }
-    };
+        FailureReservation::Reserved(shared) => Ok(CountedFailure { memory, shared }),
+        FailureReservation::Refused { retry_after } => Err(NotCounted::Throttled(retry_after)),
+    }
+}
+
+/// The attempt's secret was right: takes its counted failure back.
+pub async fn take_back(state: &AppState, counted: CountedFailure) -> Result<(), StoreError> {
+    state.throttle.succeed(counted.memory);
+    state.store.release_signin_failure(counted.shared).await
+}
+
+/// Checks a sign-in attempt; answers the account whose password it gave.
+pub async fn sign_in(state: &AppState, attempt: Attempt<'_>) -> Result<Account, SignInError> {
+    let badge = check_fields(&attempt)?;
+    let counted = count_failure(state, badge, attempt.client).await?;
     let account = state.store.user_by_badge(badge).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let right = password_matches(attempt.password.to_owned(), hash).await;
     match account {
         Some(account) if right => {
-            state.throttle.succeed(reservation);
-            state.store.release_signin_failure(shared).await?;
+            take_back(state, counted).await?;
             if account.disabled {
                 return Err(SignInError::Disabled);
             }
@@ -141,6 +183,11 @@ pub async fn sign_in(state: &AppState, attempt: Attempt<'_>) -> Result<Account, 
         }
         _ => Err(SignInError::WrongCredentials),
     }
+}
+
+/// Whether a device's name is within [`MAX_DEVICE_NAME_CHARS`] once trimmed.
+pub fn device_name_fits(name: &str) -> bool {
+    name.trim().chars().count() <= MAX_DEVICE_NAME_CHARS
 }
 
 /// The fields' bounds, before anything else; answers the trimmed badge.
@@ -156,7 +203,7 @@ fn check_fields<'a>(attempt: &Attempt<'a>) -> Result<&'a str, SignInError> {
         return Err(SignInError::TooLong(Field::Password));
     }
     if let Some(name) = attempt.device_name {
-        if name.trim().chars().count() > MAX_DEVICE_NAME_CHARS {
+        if !device_name_fits(name) {
             return Err(SignInError::TooLong(Field::DeviceName));
         }
     }

@@ -38,6 +38,12 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("device_revoke", "注销设备", "Device revoked"),
     ("form_publish", "发布表单", "Form published"),
     ("form_retire", "停用表单", "Form retired"),
+    ("enroll_code", "生成绑定码", "Enrollment code made"),
+    (
+        "enroll_code_used",
+        "扫码绑定设备",
+        "Device enrolled with a code",
+    ),
 ];
 
 /// Filters of the log.

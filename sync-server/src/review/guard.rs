@@ -37,7 +37,10 @@ const MAX_UPLOAD_BYTES: usize = 1536 * 1024;
 /// Largest publish form: the uploaded workbook again, in base64.
 const MAX_PUBLISH_BYTES: usize = MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+// `data:` images: the enrollment QR code is drawn into its page (its code
+// is shown once, so it has no address of its own).
+const CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// The middleware.

@@ -52,6 +52,8 @@ pub enum Nav {
     Exports,
     /// 审计日志.
     Audit,
+    /// 设备绑定.
+    Enroll,
     /// 管理 (admins only).
     Admin,
 }
@@ -99,6 +101,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                         (item(Nav::Tasks, "/review/tasks/board", "下派任务", "Tasks"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
+                        (item(Nav::Enroll, "/review/enroll", "设备绑定", "Enroll a device"))
                         @if r.user.role == Role::Admin {
                             (item(Nav::Admin, "/review/admin/users", "系统管理", "Admin"))
                         }

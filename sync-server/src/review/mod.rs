@@ -3,7 +3,8 @@
 //! (approve; return with a reason) that devices pull as new record versions,
 //! the hazard board with verification, tasks assigned to officers and
 //! their progress board, the station map, exports (CSV, XLSX, GeoJSON), the
-//! audit log, and the administrators' pages (accounts, grids, devices, forms).
+//! audit log, enrollment codes for officers' phones (QR codes), and the
+//! administrators' pages (accounts, grids, devices, forms).
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript but the map's
@@ -17,6 +18,7 @@ mod actions;
 mod admin;
 mod audit;
 mod batches;
+mod enroll;
 mod error;
 mod exports;
 mod guard;
@@ -74,6 +76,7 @@ fn routes() -> Router<AppState> {
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))
         .nest("/admin", admin::routes())
+        .route("/enroll", get(enroll::page).post(enroll::make_code))
         .route("/photos/{sha}", get(photos::full))
         .route("/photos/{sha}/thumb", get(photos::thumb))
         .route("/static/review.css", get(layout::css))

@@ -23,6 +23,10 @@ pub fn routes() -> Router<AppState> {
             "/enroll",
             post(enroll::enroll).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+        .route(
+            "/enroll/code",
+            post(enroll::enroll_with_code).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .route("/me", get(enroll::me))
         .route("/push", post(sync::push))
         .route("/pull", get(sync::pull))

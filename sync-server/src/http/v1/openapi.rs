@@ -27,6 +27,7 @@ use super::{blobs, enroll, sync};
     ),
     paths(
         enroll::enroll,
+        enroll::enroll_with_code,
         enroll::me,
         sync::push,
         sync::pull,
@@ -180,8 +181,8 @@ mod tests {
 
     use axum::body::to_bytes;
     use beatbook_schema::protocol::{
-        BlobQuery, BlobQueryResponse, BlobStatus, EnrollRequest, EnrollResponse, PullPage,
-        PushRequest, PushResponse, RecordVersion,
+        BlobQuery, BlobQueryResponse, BlobStatus, CodeEnrollRequest, EnrollRequest, EnrollResponse,
+        PullPage, PushRequest, PushResponse, RecordVersion,
     };
     use serde::de::DeserializeOwned;
     use serde_json::{json, Value};
@@ -189,7 +190,13 @@ mod tests {
     use super::*;
 
     /// Operations anyone may call; every other one needs the bearer token.
-    const PUBLIC: [&str; 4] = ["enroll", "openapi", "healthz", "metrics"];
+    const PUBLIC: [&str; 5] = [
+        "enroll",
+        "enroll_with_code",
+        "openapi",
+        "healthz",
+        "metrics",
+    ];
     const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
     fn doc() -> Value {
@@ -320,6 +327,7 @@ mod tests {
             "BlobQuery" => parses::<BlobQuery>(value),
             "BlobQueryResponse" => parses::<BlobQueryResponse>(value),
             "BlobStatus" => parses::<BlobStatus>(value),
+            "CodeEnrollRequest" => parses::<CodeEnrollRequest>(value),
             "EnrollRequest" => parses::<EnrollRequest>(value),
             "EnrollResponse" => parses::<EnrollResponse>(value),
             "ErrorBody" => parses::<ErrorBody>(value),
