@@ -17,6 +17,7 @@ mod batches;
 mod error;
 mod exports;
 mod guard;
+mod hazard_history;
 mod hazards;
 mod i18n;
 mod layout;
@@ -58,6 +59,7 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/decide", post(records::review_record))
         .route("/hazards", get(hazards::board))
         .route("/hazards/{id}/verify", post(hazards::verify))
+        .route("/hazards/{id}/assign", post(hazards::assign))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

@@ -11,7 +11,7 @@ mod push;
 mod scope;
 mod upload;
 
-pub use decide::{decide, Policy, HAZARD_VERIFIED};
+pub use decide::{decide, Policy};
 pub use forms::Forms;
 pub use published::{PublishedForms, RELOAD_FLOOR};
 pub use push::push;
