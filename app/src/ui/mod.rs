@@ -9,6 +9,7 @@ mod editing;
 mod errors;
 mod fields;
 mod form;
+mod hazards;
 mod home;
 mod i18n;
 mod lists;
@@ -92,6 +93,8 @@ pub enum Route {
     Search,
     /// Choosing a form for a new record.
     NewRecord,
+    /// The grid's hazards to follow up.
+    Hazards,
 }
 
 /// UI-wide state, shared through context (signals are `Copy`).

@@ -3,6 +3,7 @@
 use dioxus::prelude::*;
 
 use super::form::FormView;
+use super::hazards::HazardsView;
 use super::home::Home;
 use super::i18n::{tr, use_lang};
 use super::lists::{ListView, NewRecord, SearchView};
@@ -49,6 +50,7 @@ pub fn Shell() -> Element {
                 Route::List(kind) => rsx! { ListView { kind } },
                 Route::Search => rsx! { SearchView {} },
                 Route::NewRecord => rsx! { NewRecord {} },
+                Route::Hazards => rsx! { HazardsView {} },
             }
         }
     }
