@@ -33,8 +33,8 @@ impl OpenHazard {
     fn of(record: LocalRecord, today: NaiveDate) -> Self {
         let text = |name: &str| record.values.get(name).and_then(Json::as_str);
         let status = text(hazard::STATUS).unwrap_or(hazard::OPEN).to_owned();
-        let deadline = text(hazard::DEADLINE)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        let deadline =
+            text(hazard::DEADLINE).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
         let overdue_days = deadline
             .filter(|_| status != hazard::RECTIFIED)
             .map(|d| (today - d).num_days())
@@ -90,23 +90,42 @@ mod tests {
     use crate::testing::{enrolled_core, obj};
 
     /// A hazard reported today, at `status`, due `due_in` days from today.
-    fn reported(core: &Core, n: u8, status: &str, due_in: Option<i64>) -> beatbook_schema::ids::RecordId {
+    fn reported(
+        core: &Core,
+        n: u8,
+        status: &str,
+        due_in: Option<i64>,
+    ) -> beatbook_schema::ids::RecordId {
         let today = core.platform().today();
         let mut values = obj(json!({
             "category": "other", "description": format!("隐患 {n}"), "severity": "low",
             "status": status,
         }));
         if let Some(days) = due_in {
-            values.insert("deadline".into(), json!((today + Duration::days(days)).to_string()));
+            values.insert(
+                "deadline".into(),
+                json!((today + Duration::days(days)).to_string()),
+            );
             // A deadline may not be before the hazard was found.
-            values.insert("found_date".into(), json!((today + Duration::days(days.min(0))).to_string()));
+            values.insert(
+                "found_date".into(),
+                json!((today + Duration::days(days.min(0))).to_string()),
+            );
         }
-        let mut s = core.new_record(form_ids::HAZARD, None, values).expect("new hazard");
-        s.add_photo("photos", &synthetic_camera_jpeg(64, 48, n.into()).expect("jpeg"))
-            .expect("photo");
+        let mut s = core
+            .new_record(form_ids::HAZARD, None, values)
+            .expect("new hazard");
+        s.add_photo(
+            "photos",
+            &synthetic_camera_jpeg(64, 48, n.into()).expect("jpeg"),
+        )
+        .expect("photo");
         if matches!(status, hazard::RECTIFIED | hazard::VERIFIED) {
-            s.add_photo("after_photos", &synthetic_camera_jpeg(64, 48, 100 + u64::from(n)).expect("jpeg"))
-                .expect("after-photo");
+            s.add_photo(
+                "after_photos",
+                &synthetic_camera_jpeg(64, 48, 100 + u64::from(n)).expect("jpeg"),
+            )
+            .expect("after-photo");
         }
         s.finalize().expect("finalizes");
         s.id()
@@ -125,6 +144,9 @@ mod tests {
         let order: Vec<_> = list.iter().map(|h| h.record.id).collect();
         assert_eq!(order, [very_late, late, later, later_still, none]);
         assert_eq!(list[0].overdue_days, Some(7));
-        assert_eq!(list[3].overdue_days, None, "rectified: waits for the check, not late");
+        assert_eq!(
+            list[3].overdue_days, None,
+            "rectified: waits for the check, not late"
+        );
     }
 }

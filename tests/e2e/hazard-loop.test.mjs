@@ -48,14 +48,15 @@ async function phone(badge) {
   return page;
 }
 
-/** Waits until `check()` holds, or fails saying `what`. */
+/** Waits until `check()` holds, or fails saying `what` (and what the page shows). */
 async function until(page, what, check, timeoutMs = 90000) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await check()) return;
     await page.waitForTimeout(300);
   }
-  throw new Error(`timed out waiting for ${what}`);
+  const shown = await page.locator('main, body').first().innerText().catch(() => '');
+  throw new Error(`timed out waiting for ${what}; the page shows:\n${shown.slice(0, 2000)}`);
 }
 
 /** The supervisor's review pages, signed in, in English. */

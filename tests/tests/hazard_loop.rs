@@ -76,7 +76,8 @@ async fn report(core: &Core) -> RecordId {
 async fn rectify(core: &Core, id: RecordId, tag: &str) {
     let mut s = core.open_record(id).expect("opens");
     s.set("status", json!("rectified")).expect("status");
-    s.add_photo("after_photos", &photo(tag)).expect("after-photo");
+    s.add_photo("after_photos", &photo(tag))
+        .expect("after-photo");
     s.set("rectified_date", json!(local_today().to_string()))
         .expect("date");
     s.finalize().expect("a complete rectification");
@@ -142,9 +143,15 @@ async fn a_hazard_goes_round_the_loop_across_two_devices_and_the_review_pages() 
     sync(&auxiliary).await;
     let open = auxiliary.open_hazards().expect("open hazards");
     let listed = open.iter().find(|h| h.record.id == id).expect("listed");
-    assert_eq!(listed.deadline.map(|d| d.to_string()), Some(deadline.clone()));
+    assert_eq!(
+        listed.deadline.map(|d| d.to_string()),
+        Some(deadline.clone())
+    );
     assert_eq!(listed.status, "open");
-    assert_eq!(listed.record.values["responsible_party"], json!("王老板（五金店）"));
+    assert_eq!(
+        listed.record.values["responsible_party"],
+        json!("王老板（五金店）")
+    );
 
     // The approved hazard takes its rectification, not a rewrite of its report.
     let mut s = auxiliary.open_record(id).expect("an approved hazard opens");
@@ -170,11 +177,25 @@ async fn a_hazard_goes_round_the_loop_across_two_devices_and_the_review_pages() 
     assert_eq!(rectified.status, RecordStatus::Approved);
 
     // Failing the check needs a reason.
-    let page = step(&s1, &server, id, "verify", &[("outcome", "fail"), ("reason", "  ")]).await;
+    let page = step(
+        &s1,
+        &server,
+        id,
+        "verify",
+        &[("outcome", "fail"), ("reason", "  ")],
+    )
+    .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(stored(&server, id).await.revision, rectified.revision);
     let reason = "飞线仍在，充电桩未安装";
-    let page = step(&s1, &server, id, "verify", &[("outcome", "fail"), ("reason", reason)]).await;
+    let page = step(
+        &s1,
+        &server,
+        id,
+        "verify",
+        &[("outcome", "fail"), ("reason", reason)],
+    )
+    .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let failed = stored(&server, id).await;
     assert_eq!(value(&failed, "status"), json!("rectifying"));
@@ -203,7 +224,10 @@ async fn a_hazard_goes_round_the_loop_across_two_devices_and_the_review_pages() 
     // Back on the phone with the reason; rectified again.
     sync(&auxiliary).await;
     let open = auxiliary.open_hazards().expect("open hazards");
-    let listed = open.iter().find(|h| h.record.id == id).expect("listed again");
+    let listed = open
+        .iter()
+        .find(|h| h.record.id == id)
+        .expect("listed again");
     assert_eq!(listed.status, "rectifying");
     assert_eq!(listed.failed_reason.as_deref(), Some(reason));
     rectify(&auxiliary, id, "after-2").await;
@@ -211,7 +235,10 @@ async fn a_hazard_goes_round_the_loop_across_two_devices_and_the_review_pages() 
     // Verified: it leaves the open list.
     let page = step(&s1, &server, id, "verify", &[("outcome", "pass")]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    assert_eq!(value(&stored(&server, id).await, "status"), json!("verified"));
+    assert_eq!(
+        value(&stored(&server, id).await, "status"),
+        json!("verified")
+    );
     sync(&auxiliary).await;
     sync(&officer).await;
     for core in [&auxiliary, &officer] {
@@ -226,7 +253,15 @@ async fn a_hazard_goes_round_the_loop_across_two_devices_and_the_review_pages() 
         .split("hazard-history")
         .nth(1)
         .expect("a history on the card");
-    for text in ["待整改", "已整改", "整改中", "已复查", reason, "未通过", "通过"] {
+    for text in [
+        "待整改",
+        "已整改",
+        "整改中",
+        "已复查",
+        reason,
+        "未通过",
+        "通过",
+    ] {
         assert!(history.contains(text), "the history shows {text}");
     }
     assert_eq!(history.matches("data-status=\"rectified\"").count(), 2);
@@ -299,7 +334,13 @@ async fn an_officer_cannot_verify_and_an_approved_record_of_another_form_stays_s
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let res = o1
-        .push(vec![o1.upsert(house_id, "house", "G1", 2, obj(json!({"owner_phone": "13900139000"})))])
+        .push(vec![o1.upsert(
+            house_id,
+            "house",
+            "G1",
+            2,
+            obj(json!({"owner_phone": "13900139000"})),
+        )])
         .await
         .expect("push");
     match &res.results[0].outcome {

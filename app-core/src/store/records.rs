@@ -1,8 +1,8 @@
 //! Records as the device holds them.
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FieldError, FormDef, Values};
 use beatbook_schema::ids::{DeviceId, FormId, GridId, RecordId, Sha256, UserId};
-use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::protocol::{ErrorCode, Review, ReviewDecision};
 use beatbook_schema::record::AttachmentRef;
 use beatbook_schema::text::Text;
@@ -373,10 +373,7 @@ impl LocalStore {
                AND json_extract(vals, '{field}') IN (SELECT value FROM json_each(?2))
              ORDER BY updated_at DESC, id DESC"
         ))?;
-        let rows = stmt.query_map(
-            params![form, serde_json::to_string(values)?],
-            from_row,
-        )?;
+        let rows = stmt.query_map(params![form, serde_json::to_string(values)?], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

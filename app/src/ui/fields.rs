@@ -112,9 +112,11 @@ pub fn FieldView(
             return rsx! {};
         }
         let shown = match (&field.def.kind, value.as_array()) {
-            (FieldKind::Photo { .. }, Some(list)) => {
-                tr(l, &format!("{} 张照片", list.len()), &format!("{} photo(s)", list.len()))
-            }
+            (FieldKind::Photo { .. }, Some(list)) => tr(
+                l,
+                &format!("{} 张照片", list.len()),
+                &format!("{} photo(s)", list.len()),
+            ),
             (FieldKind::AddressRef | FieldKind::RecordRef { .. }, _) => value
                 .as_str()
                 .and_then(|id| id.parse::<RecordId>().ok())

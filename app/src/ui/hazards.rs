@@ -14,10 +14,7 @@ use super::{Route, Ui};
 /// The status's label in the hazard's form.
 fn status_label(ui: Ui, h: &OpenHazard, l: Lang) -> String {
     ui.core()
-        .and_then(|c| {
-            c.form_version(form_ids::HAZARD, h.record.form_version)
-                .ok()
-        })
+        .and_then(|c| c.form_version(form_ids::HAZARD, h.record.form_version).ok())
         .and_then(|f| {
             f.choices("status")
                 .iter()
@@ -71,11 +68,20 @@ fn HazardRow(hazard: OpenHazard) -> Element {
         "row hazard"
     };
     let waiting = hazard.status == hazard::RECTIFIED;
+    let description = hazard
+        .record
+        .values
+        .get("description")
+        .and_then(|d| d.as_str())
+        .map(str::to_owned);
     rsx! {
         li { class: "{class}", id: "hazard-{id}", "data-status": "{hazard.status}", onclick: move |_| ui.go(Route::Edit(id)),
             div { class: "row-main",
                 span { class: "form", "{label}" }
                 span { class: "status", "{status}" }
+            }
+            if let Some(d) = description {
+                div { class: "description", "{d}" }
             }
             div { class: "deadline",
                 match hazard.deadline {

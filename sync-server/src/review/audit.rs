@@ -22,8 +22,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("approve", "审核通过", "Approved"),
     ("return", "退回", "Returned"),
     ("verify", "隐患复查", "Hazard verified"),
-    ("verify_fail", "隐患复查未通过", "Hazard verification failed"),
-    ("hazard_assign", "隐患整改期限与责任人", "Hazard deadline and responsible party"),
+    (
+        "verify_fail",
+        "隐患复查未通过",
+        "Hazard verification failed",
+    ),
+    (
+        "hazard_assign",
+        "隐患整改期限与责任人",
+        "Hazard deadline and responsible party",
+    ),
     ("export", "导出", "Export"),
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),

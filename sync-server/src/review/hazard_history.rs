@@ -144,8 +144,8 @@ impl Authors {
                 continue;
             }
             // A check on the review pages moves a rectified hazard on.
-            let checked = was.as_deref() == Some(hazard::RECTIFIED)
-                && !batches.contains_key(&v.revision);
+            let checked =
+                was.as_deref() == Some(hazard::RECTIFIED) && !batches.contains_key(&v.revision);
             let by = match batches.get(&v.revision) {
                 Some(batch) => self.officer(state, r, *batch).await?,
                 None => self

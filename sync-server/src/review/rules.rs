@@ -35,7 +35,6 @@ use beatbook_store::{ReadScope, RecordEdit, Refusal, StoredRecord};
 /// The device id of edits made on the review pages (no phone made them).
 pub const REVIEW_DEVICE: DeviceId = DeviceId(Uuid::nil());
 
-
 fn refuse(code: ErrorCode, zh: &str, en: &str) -> Refusal {
     Refusal {
         code,
@@ -248,7 +247,12 @@ pub fn hazard_step(
         // What validation normalized is stored (hidden fields cleared: a
         // failed check's hazard is rectifying again, its after-photos gone
         // from the current version, kept in the history).
-        let names: Vec<String> = next.fields.keys().chain(normalized.keys()).cloned().collect();
+        let names: Vec<String> = next
+            .fields
+            .keys()
+            .chain(normalized.keys())
+            .cloned()
+            .collect();
         for name in names {
             let target = normalized.get(&name).cloned().unwrap_or(Json::Null);
             if next.fields.get(&name).is_none_or(|st| st.value != target) {
@@ -364,7 +368,10 @@ mod tests {
         );
         assert_eq!(status.hlc.device, REVIEW_DEVICE);
         assert_eq!(next.fields["verification"].value, json!("passed"));
-        assert_eq!(next.form_version, 2, "written under the form with the verification");
+        assert_eq!(
+            next.form_version, 2,
+            "written under the form with the verification"
+        );
     }
 
     #[test]
@@ -383,7 +390,11 @@ mod tests {
         assert_eq!(value("after_photos"), Some(Json::Null));
         assert_eq!(next.attachments.len(), 1, "{:?}", next.attachments);
         let mut again = hazard_step(scope(), 3, HazardStep::Pass, forms(), Utc::now(), offset());
-        assert_eq!(again(&next).unwrap_err().code, ErrorCode::Conflict, "only a rectified hazard is checked");
+        assert_eq!(
+            again(&next).unwrap_err().code,
+            ErrorCode::Conflict,
+            "only a rectified hazard is checked"
+        );
     }
 
     #[test]
@@ -395,11 +406,20 @@ mod tests {
         };
         let mut edit = hazard_step(scope(), 2, assign.clone(), forms(), Utc::now(), offset());
         let next = edit(&hazard("open")).expect("assigned");
-        assert_eq!(next.fields["responsible_party"].value, json!("张三（店主）"));
+        assert_eq!(
+            next.fields["responsible_party"].value,
+            json!("张三（店主）")
+        );
         assert_eq!(next.fields["responsible_phone"].value, json!("13800138000"));
-        assert_eq!(next.form_version, 1, "v1 has these fields: the record keeps its version");
+        assert_eq!(
+            next.form_version, 1,
+            "v1 has these fields: the record keeps its version"
+        );
         let mut late = hazard_step(scope(), 2, assign, forms(), Utc::now(), offset());
-        assert_eq!(late(&hazard("verified")).unwrap_err().code, ErrorCode::Conflict);
+        assert_eq!(
+            late(&hazard("verified")).unwrap_err().code,
+            ErrorCode::Conflict
+        );
         let bad = HazardStep::Assign {
             deadline: Some("2000-01-01".into()),
             party: None,
@@ -416,9 +436,23 @@ mod tests {
     #[test]
     fn verification_needs_a_rectified_hazard_in_scope_at_the_version_seen() {
         let forms = forms();
-        let mut edit = hazard_step(scope(), 2, HazardStep::Pass, forms.clone(), Utc::now(), offset());
+        let mut edit = hazard_step(
+            scope(),
+            2,
+            HazardStep::Pass,
+            forms.clone(),
+            Utc::now(),
+            offset(),
+        );
         assert_eq!(edit(&hazard("open")).unwrap_err().code, ErrorCode::Conflict);
-        let mut stale = hazard_step(scope(), 1, HazardStep::Pass, forms.clone(), Utc::now(), offset());
+        let mut stale = hazard_step(
+            scope(),
+            1,
+            HazardStep::Pass,
+            forms.clone(),
+            Utc::now(),
+            offset(),
+        );
         assert_eq!(
             stale(&hazard("rectified")).unwrap_err().code,
             ErrorCode::Conflict

@@ -338,7 +338,11 @@ fn unheld(
 
 /// The value of `name` as stored in `record`.
 fn stored<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a Json> {
-    record.fields.get(name).map(|s| &s.value).filter(|v| !v.is_null())
+    record
+        .fields
+        .get(name)
+        .map(|s| &s.value)
+        .filter(|v| !v.is_null())
 }
 
 /// The fields a change sets to something other than what `existing` holds.
@@ -621,7 +625,11 @@ mod tests {
         };
         match edit(json!({"rectified_note": "已加固", "responsible_party": "店主"})) {
             Decision::Write { record, .. } => {
-                assert_eq!(record.status, RecordStatus::Approved, "the report stays approved")
+                assert_eq!(
+                    record.status,
+                    RecordStatus::Approved,
+                    "the report stays approved"
+                )
             }
             other => panic!("the rectification part is open: {other:?}"),
         }
@@ -640,7 +648,10 @@ mod tests {
         let mut c = change(
             stored.id,
             stored.revision,
-            json!({"rectified_note": "x"}).as_object().cloned().expect("object"),
+            json!({"rectified_note": "x"})
+                .as_object()
+                .cloned()
+                .expect("object"),
             attachments,
         );
         c.form_id = FormId::new("visit");
