@@ -37,7 +37,9 @@ pub fn HazardsView() -> Element {
     };
     rsx! {
         h2 { {tr(l, "网格隐患整改", "Hazards to follow up")} }
-        button { id: "hazard-new", class: "primary big", onclick: move |_| ui.new_record(form_ids::HAZARD, Default::default()),
+        // The report takes this screen's place: saved, it goes back home, as
+        // from the home screen's tile.
+        button { id: "hazard-new", class: "primary big", onclick: move |_| { ui.go_back(); ui.new_record(form_ids::HAZARD, Default::default()) },
             "⚠ " {tr(l, "上报新隐患", "Report a new hazard")}
         }
         if hazards.is_empty() {
