@@ -51,20 +51,7 @@ impl Authors {
     /// Reads the hazard steps of the audit log the reviewer may see.
     pub async fn load(state: &AppState, r: &Reviewer) -> Result<Self, ReviewError> {
         let mut steps = HashMap::new();
-        let actions = [
-            HazardStep::Pass.action(),
-            HazardStep::Fail {
-                reason: String::new(),
-            }
-            .action(),
-            HazardStep::Assign {
-                deadline: None,
-                party: None,
-                phone: None,
-            }
-            .action(),
-        ];
-        for action in actions {
+        for action in HazardStep::ACTIONS {
             let (entries, _) = state
                 .store
                 .audit_log(AuditQuery {

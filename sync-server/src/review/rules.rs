@@ -110,12 +110,16 @@ pub enum HazardStep {
 }
 
 impl HazardStep {
+    /// The audit words of the steps: assign, pass, fail.
+    pub const ACTIONS: [&'static str; 3] = ["hazard_assign", "verify", "verify_fail"];
+
     /// The audit word of the step.
     pub fn action(&self) -> &'static str {
+        let [assign, pass, fail] = Self::ACTIONS;
         match self {
-            HazardStep::Assign { .. } => "hazard_assign",
-            HazardStep::Pass => "verify",
-            HazardStep::Fail { .. } => "verify_fail",
+            HazardStep::Assign { .. } => assign,
+            HazardStep::Pass => pass,
+            HazardStep::Fail { .. } => fail,
         }
     }
 
