@@ -62,6 +62,9 @@ pub enum FieldMisuse {
     NotRepeat,
     /// A photo was added to a field that is not a photo field.
     NotPhoto,
+    /// A field this officer may not change here: an approved hazard's
+    /// report, or the supervisor's verification.
+    Locked,
 }
 
 impl FieldMisuse {
@@ -73,6 +76,10 @@ impl FieldMisuse {
             }
             FieldMisuse::NotRepeat => Text::new("不是可添加多项的分组", "is not a repeat group"),
             FieldMisuse::NotPhoto => Text::new("不是照片项", "is not a photo field"),
+            FieldMisuse::Locked => Text::new(
+                "在此不能修改（已审核通过的隐患只能填写整改部分，复查结果由所领导填写）",
+                "cannot be changed here (an approved hazard takes only its rectification; the supervisor sets the verification)",
+            ),
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use beatbook_schema::catalogue::{form_ids, hazard};
 use beatbook_schema::form::{
     AddressBook, CompiledField, DefaultValue, FieldError, FieldKind, Form, ValidationContext,
     Values,
@@ -43,6 +44,12 @@ pub struct FormSession {
     base_revision: u64,
     /// The enrolled officer's badge: saving may complete their tasks.
     officer: Option<String>,
+    /// Top-level fields the officer may not change here (see [`Self::is_locked`]).
+    locked: Vec<String>,
+    /// A supervisor approved the record.
+    approved: bool,
+    /// The officer may change it at all.
+    editable: bool,
 }
 
 impl std::fmt::Debug for FormSession {
@@ -58,6 +65,23 @@ impl std::fmt::Debug for FormSession {
 enum Path<'a> {
     Top(&'a str),
     Entry(&'a str, usize, &'a str),
+}
+
+/// The fields of `form` an officer may not change: a hazard's verification
+/// (the supervisor's), and once its report is approved everything but its
+/// rectification part.
+fn locked_fields(form: &Form, approved: bool) -> Vec<String> {
+    if form.id().as_str() != form_ids::HAZARD {
+        return Vec::new();
+    }
+    let open = hazard::section_fields(form, hazard::RECTIFICATION_SECTION);
+    let verification = hazard::section_fields(form, hazard::VERIFICATION_SECTION);
+    form.fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|name| verification.contains(name) || (approved && !open.contains(name)))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_path(path: &str) -> Option<Path<'_>> {
@@ -116,7 +140,11 @@ impl FormSession {
             rejection: None,
             base_revision: 0,
             officer: Some(user.badge.clone()),
+            locked: Vec::new(),
+            approved: false,
+            editable: true,
         };
+        session.locked = locked_fields(&session.form, false);
         session.refresh_derived();
         session.save()?;
         Ok(session)
@@ -132,7 +160,11 @@ impl FormSession {
             beatbook_schema::protocol::ReviewDecision::Return { reason } => Some(reason.clone()),
             beatbook_schema::protocol::ReviewDecision::Approve => None,
         });
+        let locked = locked_fields(&form, record.approved());
         Self {
+            locked,
+            approved: record.approved(),
+            editable: record.editable(),
             device,
             form,
             id: record.id,
@@ -252,9 +284,43 @@ impl FormSession {
         }
     }
 
+    /// Whether a supervisor approved the record (an approved hazard still
+    /// takes its rectification).
+    pub fn approved(&self) -> bool {
+        self.approved
+    }
+
+    /// Whether the officer may change the record at all.
+    pub fn editable(&self) -> bool {
+        self.editable
+    }
+
+    /// Whether the officer may not change the top-level field `name` here:
+    /// a hazard's verification is the supervisor's, and an approved hazard
+    /// takes only its rectification part.
+    pub fn is_locked(&self, name: &str) -> bool {
+        self.locked.iter().any(|l| l == name)
+    }
+
+    /// Refuses a change to a locked field (or an entry of one).
+    fn check_open(&self, path: &str) -> Result<(), CoreError> {
+        let top = match parse_path(path) {
+            Some(Path::Top(name)) | Some(Path::Entry(name, _, _)) => name,
+            None => path,
+        };
+        if self.is_locked(top) {
+            return Err(CoreError::MisusedField {
+                path: path.to_owned(),
+                misuse: FieldMisuse::Locked,
+            });
+        }
+        Ok(())
+    }
+
     /// Sets an answer (`null` clears it) and autosaves. Derived fields are
-    /// read-only: setting one is refused.
+    /// read-only: setting one is refused; so is setting a locked one.
     pub fn set(&mut self, path: &str, value: Json) -> Result<(), CoreError> {
+        self.check_open(path)?;
         if self.field(path)?.def.derived.is_some() {
             return Err(CoreError::MisusedField {
                 path: path.to_owned(),
@@ -284,6 +350,7 @@ impl FormSession {
 
     /// Adds an entry to a repeat group (e.g. another resident); returns its index.
     pub fn add_entry(&mut self, group: &str, entry: Values) -> Result<usize, CoreError> {
+        self.check_open(group)?;
         if !matches!(self.field(group)?.def.kind, FieldKind::Repeat { .. }) {
             return Err(CoreError::MisusedField {
                 path: group.to_owned(),
@@ -309,6 +376,7 @@ impl FormSession {
 
     /// Removes an entry of a repeat group.
     pub fn remove_entry(&mut self, group: &str, index: usize) -> Result<(), CoreError> {
+        self.check_open(group)?;
         if let Some(items) = self.values.get_mut(group).and_then(Json::as_array_mut) {
             if index < items.len() {
                 items.remove(index);
@@ -319,6 +387,7 @@ impl FormSession {
 
     /// Adds a photo to a photo field: processed, sealed on disk, attached.
     pub fn add_photo(&mut self, field: &str, bytes: &[u8]) -> Result<AttachmentRef, CoreError> {
+        self.check_open(field)?;
         if !matches!(self.field(field)?.def.kind, FieldKind::Photo { .. }) {
             return Err(CoreError::MisusedField {
                 path: field.to_owned(),
@@ -349,6 +418,7 @@ impl FormSession {
     /// nothing else names is deleted from the device, unless the server
     /// already has it (an earlier version carried it).
     pub fn remove_photo(&mut self, field: &str, sha: &Sha256) -> Result<(), CoreError> {
+        self.check_open(field)?;
         if !matches!(self.field(field)?.def.kind, FieldKind::Photo { .. }) {
             return Err(CoreError::MisusedField {
                 path: field.to_owned(),

@@ -30,6 +30,60 @@ pub mod form_ids {
     pub const ALL: [&str; 8] = [ADDRESS, HOUSE, PERSON, UNIT, HAZARD, DISPUTE, VISIT, PATROL];
 }
 
+/// The hazard form's workflow: its statuses, the part an officer fills
+/// whatever the report's review state, and the part only a supervisor sets.
+pub mod hazard {
+    use crate::form::Form;
+
+    /// The status field.
+    pub const STATUS: &str = "status";
+    /// 待整改: reported, nothing done yet.
+    pub const OPEN: &str = "open";
+    /// 整改中: being rectified (also where a failed verification sends it).
+    pub const RECTIFYING: &str = "rectifying";
+    /// 已整改: reported rectified, with after-photos; waits for the supervisor.
+    pub const RECTIFIED: &str = "rectified";
+    /// 已复查: the supervisor checked the rectification and it passed.
+    pub const VERIFIED: &str = "verified";
+    /// The statuses, in workflow order.
+    pub const STATUSES: [&str; 4] = [OPEN, RECTIFYING, RECTIFIED, VERIFIED];
+    /// The rectification deadline (a date).
+    pub const DEADLINE: &str = "deadline";
+    /// Who must rectify it.
+    pub const RESPONSIBLE_PARTY: &str = "responsible_party";
+    /// Their phone.
+    pub const RESPONSIBLE_PHONE: &str = "responsible_phone";
+    /// The supervisor's verification outcome (v2): [`PASSED`] or [`FAILED`].
+    pub const VERIFICATION: &str = "verification";
+    /// Why the verification failed (v2; required when it did).
+    pub const VERIFICATION_REASON: &str = "verification_reason";
+    /// A verification that passed.
+    pub const PASSED: &str = "passed";
+    /// A verification that failed.
+    pub const FAILED: &str = "failed";
+    /// The section an officer may fill whatever the review state of the
+    /// report: deadline, responsible party, status, after-photos, notes.
+    pub const RECTIFICATION_SECTION: &str = "rectification";
+    /// The section only a supervisor sets.
+    pub const VERIFICATION_SECTION: &str = "verification";
+
+    /// Whether a hazard in `status` still needs someone in the field
+    /// (open, rectifying, or rectified and waiting to be checked).
+    pub fn is_unfinished(status: Option<&str>) -> bool {
+        status != Some(VERIFIED)
+    }
+
+    /// The names of the fields of `section` in `form` (none if it has no such section).
+    pub fn section_fields<'a>(form: &'a Form, section: &str) -> Vec<&'a str> {
+        form.def()
+            .sections
+            .iter()
+            .filter(|s| s.id == section)
+            .flat_map(|s| s.fields.iter().map(|f| f.name.as_str()))
+            .collect()
+    }
+}
+
 /// The embedded JSON of each standard form, by file name.
 pub const SOURCES: &[(&str, &str)] = &[
     (
@@ -51,6 +105,12 @@ pub const SOURCES: &[(&str, &str)] = &[
     (
         "hazard.v1.json",
         include_str!("../../assets/forms/hazard.v1.json"),
+    ),
+    // v2 records the supervisor's verification (passed, or failed with a
+    // reason); v1 records stay valid and are still accepted.
+    (
+        "hazard.v2.json",
+        include_str!("../../assets/forms/hazard.v2.json"),
     ),
     (
         "dispute.v1.json",
@@ -221,6 +281,31 @@ mod tests {
                 form: crate::ids::FormId::new(form_ids::UNIT)
             })
         );
+    }
+
+    #[test]
+    fn hazard_v2_adds_the_verification_and_keeps_every_v1_field() {
+        let find = |version: u32| {
+            standard_forms()
+                .unwrap()
+                .into_iter()
+                .find(|f| f.id().as_str() == form_ids::HAZARD && f.version() == version)
+                .unwrap_or_else(|| panic!("hazard v{version} is in the catalogue"))
+        };
+        let (v1, v2) = (find(1), find(2));
+        for f in v1.fields() {
+            let same = v2.field(f.name()).expect("v2 keeps every v1 field");
+            assert_eq!(same.def, f.def, "{} is unchanged", f.name());
+        }
+        assert_eq!(
+            hazard::section_fields(&v1, hazard::RECTIFICATION_SECTION),
+            hazard::section_fields(&v2, hazard::RECTIFICATION_SECTION)
+        );
+        assert_eq!(
+            hazard::section_fields(&v2, hazard::VERIFICATION_SECTION),
+            [hazard::VERIFICATION, hazard::VERIFICATION_REASON]
+        );
+        assert!(hazard::section_fields(&v1, hazard::VERIFICATION_SECTION).is_empty());
     }
 
     #[test]

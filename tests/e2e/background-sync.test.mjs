@@ -40,7 +40,8 @@ async function until(what, read, timeoutMs = 60000) {
 
 /** A hazard with a photo, saved from the home screen. */
 async function saveHazard(description) {
-  await page.click('#hazard');
+  await page.click('#hazard'); // the grid's hazards to follow up
+  await page.click('#hazard-new');
   await page.selectOption('#f-category', 'ebike_charging');
   await page.fill('#f-description', description);
   await page.click('#f-severity [data-value="high"]');

@@ -119,7 +119,8 @@ test('a hazard with a photo, saved offline, synced when the server is back', asy
   fs.copyFileSync(path.resolve(here, '../../demo/assets/hazard.jpg'), photo);
   await home();
   await server.stop(); // no signal from here on
-  await page.click('#hazard');
+  await page.click('#hazard'); // the grid's hazards to follow up
+  await page.click('#hazard-new');
   await page.selectOption('#f-category', 'ebike_charging');
   await page.fill('#f-description', '楼道内电动自行车充电，飞线充电');
   await page.click('#f-severity [data-value="high"]');

@@ -84,7 +84,8 @@ async function save(page) {
 /** A hazard with a photo; with `retake`, a wrong photo is removed first and the right one taken. */
 async function hazard(page, description, { retake = false } = {}) {
   await home(page);
-  await page.click('#hazard');
+  await page.click('#hazard'); // the grid's hazards to follow up
+  await page.click('#hazard-new');
   await page.selectOption('#f-category', 'ebike_charging');
   await page.fill('#f-description', description);
   await page.click('#f-severity [data-value="high"]');

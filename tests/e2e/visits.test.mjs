@@ -181,7 +181,8 @@ test('a wrong photo seen full size, removed and retaken', async () => {
   const wrong = photoFile('wrong.png', 40);
   const right = photoFile('right.png', 200);
   await home();
-  await page.click('#hazard');
+  await page.click('#hazard'); // the grid's hazards to follow up
+  await page.click('#hazard-new');
   await page.selectOption('#f-category', 'ebike_charging');
   await page.fill('#f-description', 'E-bike charging in the stairwell');
   await page.click('#f-severity [data-value="high"]');

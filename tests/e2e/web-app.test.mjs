@@ -102,7 +102,8 @@ function deviceIds() {
 
 /** A hazard from the home screen, located by the browser, with a photo. */
 async function saveHazard(description) {
-  await page.click('#hazard');
+  await page.click('#hazard'); // the grid's hazards to follow up
+  await page.click('#hazard-new');
   await page.selectOption('#f-category', 'ebike_charging');
   await page.fill('#f-description', description);
   await page.click('#f-severity [data-value="high"]');

@@ -8,8 +8,8 @@ fn every_catalogue_form_exports_and_imports_back_unchanged() {
     let forms = standard_forms().expect("catalogue loads");
     assert_eq!(
         forms.len(),
-        11,
-        "nine forms (eight and tasks), visit and patrol in two versions"
+        12,
+        "nine forms (eight and tasks), visit, patrol and hazard in two versions"
     );
     for form in &forms {
         let bytes = beatbook_xlsform::export(form.def()).expect("export");

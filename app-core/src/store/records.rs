@@ -1,8 +1,9 @@
 //! Records as the device holds them.
 
+use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::{FieldError, FormDef, Values};
 use beatbook_schema::ids::{DeviceId, FormId, GridId, RecordId, Sha256, UserId};
-use beatbook_schema::protocol::{ErrorCode, Review};
+use beatbook_schema::protocol::{ErrorCode, Review, ReviewDecision};
 use beatbook_schema::record::AttachmentRef;
 use beatbook_schema::text::Text;
 use chrono::{DateTime, Utc};
@@ -114,9 +115,21 @@ pub struct LocalRecord {
 }
 
 impl LocalRecord {
-    /// Whether the officer may edit it now.
+    /// Whether a supervisor approved it: its state, or its latest review
+    /// (an approved hazard being rectified on this phone is a draft again).
+    pub fn approved(&self) -> bool {
+        self.state == LocalState::Approved
+            || self
+                .review
+                .as_ref()
+                .is_some_and(|r| matches!(r.decision, ReviewDecision::Approve))
+    }
+
+    /// Whether the officer may edit it now: not once approved, except a
+    /// hazard, whose rectification goes on whatever its review state
+    /// ([`crate::FormSession::is_locked`] says which of its fields stay shut).
     pub fn editable(&self) -> bool {
-        !self.deleted && self.state != LocalState::Approved
+        !self.deleted && (!self.approved() || self.form_id.as_str() == form_ids::HAZARD)
     }
 }
 
@@ -343,6 +356,25 @@ impl LocalStore {
         let mut records: Vec<LocalRecord> = rows.collect::<Result<_, _>>()?;
         records.sort_by_key(|r| std::cmp::Reverse((r.updated_at, r.id)));
         Ok(records)
+    }
+
+    /// The live records of `form` whose top-level field `field` is at one
+    /// of `values` (e.g. the unfinished hazards), newest first.
+    pub fn records_in(
+        &self,
+        form: &str,
+        field: &str,
+        values: &[&str],
+    ) -> Result<Vec<LocalRecord>, LocalStoreError> {
+        let field = json_path(field)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM records
+             WHERE form_id = ?1 AND deleted = 0
+               AND json_extract(vals, '{field}') IN (SELECT value FROM json_each(?2))
+             ORDER BY updated_at DESC, id DESC"
+        ))?;
+        let rows = stmt.query_map(params![form, serde_json::to_string(values)?], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many live records of `form` have their top-level field `field`

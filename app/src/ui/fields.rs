@@ -102,7 +102,36 @@ pub fn FieldView(
     };
     let value = value_at(s.values(), &path);
     let attachments = s.attachments().len();
+    let locked = s.is_locked(path.split('[').next().unwrap_or(&path));
     drop(guard);
+    // A field this officer may not change (an approved hazard's report, the
+    // supervisor's verification) is shown, when it holds something, not offered.
+    if locked {
+        if value.is_null() {
+            return rsx! {};
+        }
+        let shown = match (&field.def.kind, value.as_array()) {
+            (FieldKind::Photo { .. }, Some(list)) => tr(
+                l,
+                &format!("{} 张照片", list.len()),
+                &format!("{} photo(s)", list.len()),
+            ),
+            (FieldKind::AddressRef | FieldKind::RecordRef { .. }, _) => value
+                .as_str()
+                .and_then(|id| id.parse::<RecordId>().ok())
+                .and_then(|id| ui.core().and_then(|c| c.record(id).ok()).zip(ui.core()))
+                .map(|(r, c)| c.label(&r, l))
+                .unwrap_or_else(|| display(&form, &field, &value, l)),
+            _ => display(&form, &field, &value, l),
+        };
+        let id = dom_id(&path);
+        return rsx! {
+            div { class: "field locked", "data-path": "{path}",
+                label { {text(l, &field.def.label)} }
+                div { class: "derived", id: "{id}", "{shown}" }
+            }
+        };
+    }
 
     let label = text(l, &field.def.label);
     let hint = field.def.hint.as_ref().map(|h| text(l, h));

@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 use beatbook_core::idcard::Filled;
-use beatbook_core::store::LocalState;
 use beatbook_core::CoreError;
+use beatbook_schema::catalogue::{form_ids, hazard};
 use beatbook_schema::form::FieldKind;
 use beatbook_schema::ids::RecordId;
 use dioxus::prelude::*;
@@ -16,6 +16,16 @@ use super::fields::FieldView;
 use super::i18n::{text, tr, use_lang};
 use super::scan::ScanCard;
 use super::Ui;
+
+/// Why the supervisor's check of a hazard failed, while it is to be
+/// rectified again.
+fn failed_verification(s: &beatbook_core::FormSession) -> Option<String> {
+    let text = |name: &str| s.values().get(name).and_then(|v| v.as_str());
+    (s.form().id().as_str() == form_ids::HAZARD
+        && text(hazard::VERIFICATION) == Some(hazard::FAILED)
+        && text(hazard::STATUS) != Some(hazard::RECTIFIED))
+    .then(|| text(hazard::VERIFICATION_REASON).unwrap_or("—").to_owned())
+}
 
 /// One record being entered or revised.
 #[component]
@@ -55,10 +65,14 @@ pub fn FormView(id: RecordId) -> Element {
         .filter(|f| s.is_relevant(f.name()))
         .map(|f| f.name().to_owned())
         .collect();
+    let editable = s.editable();
     let takes_card = form
         .field("id_number")
         .is_some_and(|f| matches!(f.def.kind, FieldKind::CitizenId { .. }))
-        && state != LocalState::Approved;
+        && editable
+        && !s.approved();
+    let rectification_only = editable && s.approved();
+    let verify_failed = failed_verification(s);
     drop(guard);
     let doubtful = scanned().map(|f| f.doubtful).unwrap_or_default();
 
@@ -105,6 +119,14 @@ pub fn FormView(id: RecordId) -> Element {
         if let Some(r) = reason {
             div { class: "banner warn", id: "return-reason", strong { {tr(l, "退回原因：", "Returned: ")} } "{r}" }
         }
+        if let Some(r) = verify_failed {
+            div { class: "banner warn", id: "verify-reason", strong { {tr(l, "复查未通过：", "Verification failed: ")} } "{r}" }
+        }
+        if rectification_only {
+            div { class: "banner", id: "rectification-only",
+                {tr(l, "隐患报告已审核通过：只能填写整改部分。", "The hazard report is approved: only its rectification can be filled in.")}
+            }
+        }
         LostValues { session }
         if let Some(r) = refusal {
             div { class: "banner error", strong { {tr(l, "服务器拒收：", "Refused by the server: ")} } "{r}" }
@@ -123,7 +145,7 @@ pub fn FormView(id: RecordId) -> Element {
                 }
             }
             if let Some(f) = failure() { p { class: "error", role: "alert", "{f}" } }
-            if state != LocalState::Approved {
+            if editable {
                 button { id: "finalize", class: "primary big sticky", r#type: "submit", {tr(l, "保存并提交", "Save and submit")} }
             }
         }

@@ -109,8 +109,8 @@ pub fn Home() -> Element {
             }
             if user.as_ref().is_some_and(|u| u.role != Role::Supervisor) {
                 if hazard {
-                    button { id: "hazard", class: "tile", onclick: move |_| ui.new_record(form_ids::HAZARD, Default::default()),
-                        span { class: "glyph", "⚠" } {tr(l, "隐患上报", "Report a hazard")}
+                    button { id: "hazard", class: "tile", onclick: move |_| ui.go(Route::Hazards),
+                        span { class: "glyph", "⚠" } {tr(l, "隐患整改", "Hazards")}
                         if counts.open_hazards > 0 { span { class: "badge", "{counts.open_hazards}" } }
                     }
                 }

@@ -10,6 +10,7 @@ mod enroll_scan;
 mod errors;
 mod fields;
 mod form;
+mod hazards;
 mod home;
 mod i18n;
 mod lists;
@@ -102,6 +103,8 @@ pub enum Route {
     NewRecord,
     /// The map of the officer's grid, and what is near.
     Map,
+    /// The grid's hazards to follow up.
+    Hazards,
 }
 
 /// UI-wide state, shared through context (signals are `Copy`).

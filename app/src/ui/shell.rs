@@ -3,6 +3,7 @@
 use dioxus::prelude::*;
 
 use super::form::FormView;
+use super::hazards::HazardsView;
 use super::home::Home;
 use super::i18n::{tr, use_lang};
 use super::lists::{ListView, NewRecord, SearchView};
@@ -52,6 +53,7 @@ pub fn Shell() -> Element {
                 Route::Search => rsx! { SearchView {} },
                 Route::NewRecord => rsx! { NewRecord {} },
                 Route::Map => rsx! { MapView {} },
+                Route::Hazards => rsx! { HazardsView {} },
             }
         }
     }

@@ -25,6 +25,16 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("assign", "下派任务", "Tasks assigned"),
     ("reassign", "改派任务", "Task reassigned"),
     ("cancel", "撤销任务", "Task cancelled"),
+    (
+        "verify_fail",
+        "隐患复查未通过",
+        "Hazard verification failed",
+    ),
+    (
+        "hazard_assign",
+        "隐患整改期限与责任人",
+        "Hazard deadline and responsible party",
+    ),
     ("export", "导出", "Export"),
     ("sign_in", "登录", "Signed in"),
     ("sign_out", "退出", "Signed out"),

@@ -1,11 +1,13 @@
 //! The hazard board: open → rectifying → rectified → verified, overdue
-//! first, with before and after photos; verifying a rectification is the
-//! supervisor's action.
+//! first, with before and after photos and each hazard's history. The
+//! supervisor sets a hazard's deadline and responsible party, and checks a
+//! rectification: passed (verified) or failed with a reason (back to
+//! rectifying); each step is a new version the devices pull.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Form;
-use beatbook_schema::catalogue::form_ids;
+use beatbook_schema::catalogue::{form_ids, hazard};
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{GridId, RecordId};
 use beatbook_schema::text::Lang;
@@ -14,12 +16,14 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use super::actions::edit_one;
+use super::actions::{edit_one, MAX_REASON_CHARS};
 use super::error::ReviewError;
+use super::hazard_history::{Authors, HazardEvent};
+use super::i18n::local_time;
 use super::layout::{self, badge, Nav, NoticeQuery};
 use super::records::{def_of, photos, Cards};
 use super::reviewer::{csrf_field, Reviewer};
-use super::rules::{self, HAZARD_RECTIFIED};
+use super::rules::{self, HazardStep};
 use super::values::{self, choice_label, Shown};
 use crate::state::AppState;
 use beatbook_store::{HazardQuery, StoredRecord};
@@ -28,7 +32,7 @@ use beatbook_store::{HazardQuery, StoredRecord};
 const MAX_HAZARDS: u32 = 300;
 
 /// The statuses, in workflow order.
-const STATUSES: [&str; 4] = ["open", "rectifying", "rectified", "verified"];
+const STATUSES: [&str; 4] = hazard::STATUSES;
 
 /// Filters of the board.
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +96,11 @@ pub async fn board(
     let def = forms.latest(form_ids::HAZARD).map(|f| f.def().clone());
     let records: Vec<&StoredRecord> = hazards.iter().collect();
     let cards = Cards::load(&state, &r, &forms, &records).await?;
+    let mut authors = Authors::load(&state, &r).await?;
+    let mut histories = Vec::with_capacity(hazards.len());
+    for h in &hazards {
+        histories.push(authors.history(&state, &r, h).await?);
+    }
     let label = |s: &str| {
         def.as_ref()
             .map_or_else(|| s.to_owned(), |d| choice_label(d, "status", s, r.lang))
@@ -136,8 +145,8 @@ pub async fn board(
             p.empty { (r.t("没有符合条件的隐患。", "No hazards match.")) }
         }
         div.hazards {
-            @for h in &hazards {
-                @if let Some(d) = def_of(&forms, h) { (hazard_card(&cards, d, h, today)) }
+            @for (h, history) in hazards.iter().zip(&histories) {
+                @if let Some(d) = def_of(&forms, h) { (hazard_card(&cards, d, h, history, today)) }
             }
         }
     };
@@ -150,7 +159,13 @@ pub async fn board(
     ))
 }
 
-fn hazard_card(cards: &Cards<'_>, def: &FormDef, h: &StoredRecord, today: NaiveDate) -> Markup {
+fn hazard_card(
+    cards: &Cards<'_>,
+    def: &FormDef,
+    h: &StoredRecord,
+    history: &[HazardEvent],
+    today: NaiveDate,
+) -> Markup {
     let r = cards.r;
     let status = text_field(h, "status").unwrap_or("open");
     let severity = text_field(h, "severity").unwrap_or("");
@@ -161,6 +176,7 @@ fn hazard_card(cards: &Cards<'_>, def: &FormDef, h: &StoredRecord, today: NaiveD
         .map(|d| (today - d).num_days())
         .filter(|days| *days > 0);
     let label = |list: &str, v: &str| choice_label(def, list, v, r.lang);
+    let back = format!("{}#h-{}", r.here.split('#').next().unwrap_or(""), h.id);
     let fmt = values::Fmt {
         lang: r.lang,
         offset: r.offset,
@@ -232,14 +248,45 @@ fn hazard_card(cards: &Cards<'_>, def: &FormDef, h: &StoredRecord, today: NaiveD
                 }
             }
             @if let Some(n) = text_field(h, "rectified_note") { p.small { strong { (r.t("整改说明：", "Notes: ")) } (n) } }
+            @if text_field(h, hazard::VERIFICATION) == Some(hazard::FAILED) && status != hazard::VERIFIED {
+                p.note.warn.verify-reason {
+                    strong { (r.t("复查未通过：", "Verification failed: ")) }
+                    (text_field(h, hazard::VERIFICATION_REASON).unwrap_or("—"))
+                }
+            }
+            (history_list(r, &label, history))
             footer.actions {
                 a.button.plain.small href=(format!("/review/records/{}", h.id)) { (r.t("详情与历史", "Details and history")) }
-                @if status == HAZARD_RECTIFIED {
-                    form.inline method="post" action=(format!("/review/hazards/{}/verify", h.id)) {
-                        (csrf_field(r))
-                        input type="hidden" name="revision" value=(h.revision);
-                        input type="hidden" name="back" value=(format!("{}#h-{}", r.here.split('#').next().unwrap_or(""), h.id));
+                @if status == hazard::RECTIFIED {
+                    form.inline.verify-pass method="post" action=(format!("/review/hazards/{}/verify", h.id)) {
+                        (hidden(r, h, &back))
+                        input type="hidden" name="outcome" value="pass";
                         button.approve type="submit" { (r.t("复查通过", "Verify rectification")) }
+                    }
+                    form.inline.verify-fail method="post" action=(format!("/review/hazards/{}/verify", h.id)) {
+                        (hidden(r, h, &back))
+                        input type="hidden" name="outcome" value="fail";
+                        input type="text" name="reason" required maxlength=(MAX_REASON_CHARS)
+                            placeholder=(r.t("未通过的原因（必填）", "Why it fails (required)"));
+                        button.return type="submit" { (r.t("复查未通过", "Fail verification")) }
+                    }
+                }
+                @if status != hazard::VERIFIED {
+                    details.assign {
+                        summary { (r.t("整改期限与责任人", "Deadline and responsible party")) }
+                        form.assign method="post" action=(format!("/review/hazards/{}/assign", h.id)) {
+                            (hidden(r, h, &back))
+                            label { (r.t("整改期限", "Rectify by"))
+                                input type="date" name="deadline" value=(text_field(h, hazard::DEADLINE).unwrap_or(""));
+                            }
+                            label { (r.t("责任人/责任单位", "Responsible party"))
+                                input type="text" name="responsible_party" maxlength="100" value=(text_field(h, hazard::RESPONSIBLE_PARTY).unwrap_or(""));
+                            }
+                            label { (r.t("责任人电话", "Their phone"))
+                                input type="tel" name="responsible_phone" value=(text_field(h, hazard::RESPONSIBLE_PHONE).unwrap_or(""));
+                            }
+                            button.primary.small type="submit" { (r.t("保存", "Save")) }
+                        }
                     }
                 }
             }
@@ -247,41 +294,162 @@ fn hazard_card(cards: &Cards<'_>, def: &FormDef, h: &StoredRecord, today: NaiveD
     }
 }
 
-/// The verification form.
+/// The revision seen and the way back, in every form of a card.
+fn hidden(r: &Reviewer, h: &StoredRecord, back: &str) -> Markup {
+    html! {
+        (csrf_field(r))
+        input type="hidden" name="revision" value=(h.revision);
+        input type="hidden" name="back" value=(back);
+    }
+}
+
+/// A hazard's history on its card: each status it reached, when, by whom,
+/// with a failed verification's reason.
+fn history_list(
+    r: &Reviewer,
+    label: &dyn Fn(&str, &str) -> String,
+    history: &[HazardEvent],
+) -> Markup {
+    html! {
+        @if !history.is_empty() {
+            ol.hazard-history {
+                @for e in history {
+                    li data-status=(e.status) {
+                        span.when { (local_time(e.at, r.offset)) }
+                        " " (badge(status_class(&e.status), &label("status", &e.status)))
+                        @if let Some(v) = &e.verification {
+                            " " span.verification { (r.t("复查", "check")) " " (label("verification", v)) }
+                        }
+                        @if let Some(d) = &e.deadline {
+                            " " span.deadline { (r.t("期限 ", "due ")) (d) }
+                        }
+                        @if let Some(by) = &e.by { " · " span.by { (by) } }
+                        @if let Some(reason) = &e.reason { " · " span.reason { (reason) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Takes `step` on hazard `id` as its card's form asked, with its audit entry.
+async fn take(
+    state: &AppState,
+    r: &Reviewer,
+    id: &str,
+    (revision, back): (Option<u64>, Option<&str>),
+    step: HazardStep,
+    detail: Json,
+    notice: &str,
+) -> Result<Response, ReviewError> {
+    let id: RecordId = id.parse().map_err(|_| ReviewError::not_found())?;
+    let revision = revision.unwrap_or(0);
+    let mut detail = detail;
+    detail["revision"] = json!(revision);
+    let entry = r.audit(step.action(), format!("record:{id}"), detail);
+    let edit = rules::hazard_step(
+        r.scope.clone(),
+        revision,
+        step,
+        state.recent_forms().await?,
+        Utc::now(),
+        state.policy.local_offset,
+    );
+    edit_one(state, id, edit, entry, (back, "/review/hazards"), notice).await
+}
+
+/// The verification form: pass, or fail with a reason.
 #[derive(Debug, Deserialize)]
 pub struct VerifyForm {
     revision: Option<u64>,
     back: Option<String>,
+    outcome: Option<String>,
+    reason: Option<String>,
 }
 
-/// `POST /review/hazards/{id}/verify`.
+/// `POST /review/hazards/{id}/verify`: `outcome=pass` verifies the
+/// rectification; `outcome=fail` with a `reason` sends it back to rectifying.
 pub async fn verify(
     State(state): State<AppState>,
     r: Reviewer,
     Path(id): Path<String>,
     Form(form): Form<VerifyForm>,
 ) -> Result<Response, ReviewError> {
-    let id: RecordId = id.parse().map_err(|_| ReviewError::not_found())?;
-    let revision = form.revision.unwrap_or(0);
-    let entry = r.audit(
-        "verify",
-        format!("record:{id}"),
-        json!({ "revision": revision, "status": Json::from("verified") }),
-    );
-    let edit = rules::verify(
-        r.scope.clone(),
-        revision,
-        state.recent_forms().await?,
-        Utc::now(),
-        state.policy.local_offset,
-    );
-    edit_one(
-        &state,
-        id,
-        edit,
-        entry,
-        (form.back.as_deref(), "/review/hazards"),
-        "verified",
-    )
-    .await
+    let at = (form.revision, form.back.as_deref());
+    match form.outcome.as_deref().unwrap_or("pass") {
+        "pass" => {
+            let detail = json!({ "status": hazard::VERIFIED });
+            take(&state, &r, &id, at, HazardStep::Pass, detail, "verified").await
+        }
+        "fail" => {
+            let reason = form.reason.as_deref().map(str::trim).unwrap_or("");
+            if reason.is_empty() {
+                return Err(ReviewError::page(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "复查未通过时必须填写原因，整改人需要知道还要改什么",
+                    "a failed verification needs a reason: whoever rectifies it needs to know what is still wrong",
+                ));
+            }
+            if reason.chars().count() > MAX_REASON_CHARS {
+                return Err(ReviewError::page(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("原因最多 {MAX_REASON_CHARS} 字"),
+                    format!("the reason may have at most {MAX_REASON_CHARS} characters"),
+                ));
+            }
+            let detail = json!({ "status": hazard::RECTIFYING, "reason": reason });
+            let step = HazardStep::Fail {
+                reason: reason.to_owned(),
+            };
+            take(&state, &r, &id, at, step, detail, "verify_failed").await
+        }
+        _ => Err(ReviewError::bad_request(
+            "未知的复查结果",
+            "unknown verification outcome",
+        )),
+    }
+}
+
+/// The deadline and responsible party form (an empty box clears the value).
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    revision: Option<u64>,
+    back: Option<String>,
+    deadline: Option<String>,
+    responsible_party: Option<String>,
+    responsible_phone: Option<String>,
+}
+
+/// `POST /review/hazards/{id}/assign`: sets the deadline, the responsible
+/// party and their phone.
+pub async fn assign(
+    State(state): State<AppState>,
+    r: Reviewer,
+    Path(id): Path<String>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, ReviewError> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let deadline = given(&form.deadline);
+    if let Some(d) = &deadline {
+        if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            return Err(ReviewError::page(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "整改期限不是有效日期（应为 年-月-日）",
+                "the deadline is not a date (year-month-day)",
+            ));
+        }
+    }
+    let detail = json!({ "deadline": deadline });
+    let step = HazardStep::Assign {
+        deadline,
+        party: given(&form.responsible_party),
+        phone: given(&form.responsible_phone),
+    };
+    let at = (form.revision, form.back.as_deref());
+    take(&state, &r, &id, at, step, detail, "hazard_assigned").await
 }

@@ -255,6 +255,16 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         }
         ("task_cancelled", Lang::Zh) => "已撤销该任务".to_owned(),
         ("task_cancelled", Lang::En) => "Task cancelled".to_owned(),
+        ("verify_failed", Lang::Zh) => {
+            "复查未通过：隐患退回“整改中”，原因将在下次同步时送达现场".to_owned()
+        }
+        ("verify_failed", Lang::En) => {
+            "Verification failed: the hazard is back to “Rectifying”; the reason reaches the field on the next sync".to_owned()
+        }
+        ("hazard_assigned", Lang::Zh) => "已保存整改期限与责任人，将在下次同步时送达现场".to_owned(),
+        ("hazard_assigned", Lang::En) => {
+            "Deadline and responsible party saved; the field receives them on the next sync".to_owned()
+        }
         _ => return None,
     };
     let skipped = (skipped > 0).then(|| match r.lang {

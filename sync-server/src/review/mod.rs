@@ -22,6 +22,7 @@ mod enroll;
 mod error;
 mod exports;
 mod guard;
+mod hazard_history;
 mod hazards;
 mod i18n;
 mod layout;
@@ -72,6 +73,7 @@ fn routes() -> Router<AppState> {
         .route("/tasks", get(tasks::assign_page).post(tasks::assign))
         .route("/tasks/board", get(tasks::board))
         .route("/tasks/{id}/change", post(tasks::change))
+        .route("/hazards/{id}/assign", post(hazards::assign))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

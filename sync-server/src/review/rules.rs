@@ -8,15 +8,17 @@
 //!   its records still waiting. The decision is a new version of the record
 //!   ([`StoredRecord::reviewed`], as [`beatbook_store::Store::review`] writes it),
 //!   which the officer's device pulls.
-//! - verify a hazard: a hazard reported `rectified` becomes `verified`
-//!   (已复查), written as a new version with a clock that orders after every
-//!   value it has seen, and re-validated against its form.
+//! - a hazard's steps ([`HazardStep`]): the supervisor sets its deadline and
+//!   responsible party, and checks a hazard reported `rectified`: passed, it
+//!   becomes `verified` (已复查); failed, it goes back to `rectifying` with
+//!   the reason. Each is a new version with a clock that orders after every
+//!   value it has seen, re-validated against its form.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use beatbook_schema::catalogue::form_ids;
-use beatbook_schema::form::ValidationContext;
+use beatbook_schema::catalogue::{form_ids, hazard};
+use beatbook_schema::form::{Form, ValidationContext};
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{DeviceId, RecordId};
 use beatbook_schema::merge::{self, FieldState};
@@ -24,7 +26,7 @@ use beatbook_schema::protocol::{ErrorCode, Review};
 use beatbook_schema::record::RecordStatus;
 use beatbook_schema::text::Text;
 use chrono::{DateTime, FixedOffset, Utc};
-use serde_json::json;
+use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
 use crate::sync::Forms;
@@ -32,10 +34,6 @@ use beatbook_store::{ReadScope, RecordEdit, Refusal, StoredRecord};
 
 /// The device id of edits made on the review pages (no phone made them).
 pub const REVIEW_DEVICE: DeviceId = DeviceId(Uuid::nil());
-
-/// The hazard status a verification starts from (已整改).
-pub const HAZARD_RECTIFIED: &str = "rectified";
-pub use crate::sync::HAZARD_VERIFIED;
 
 fn refuse(code: ErrorCode, zh: &str, en: &str) -> Refusal {
     Refusal {
@@ -90,10 +88,95 @@ pub fn review(
     })
 }
 
-/// Marks a rectified hazard verified, at revision `expected`.
-pub fn verify(
+/// What a supervisor does to a hazard on the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HazardStep {
+    /// Sets the deadline and who must rectify it (`None` clears a value).
+    Assign {
+        /// Rectify by (`YYYY-MM-DD`).
+        deadline: Option<String>,
+        /// The responsible party.
+        party: Option<String>,
+        /// Their phone.
+        phone: Option<String>,
+    },
+    /// The rectification was checked and passed: verified.
+    Pass,
+    /// The rectification was checked and failed: back to rectifying, with the reason.
+    Fail {
+        /// What is still wrong, for whoever rectifies it.
+        reason: String,
+    },
+}
+
+impl HazardStep {
+    /// The audit words of the steps: assign, pass, fail.
+    pub const ACTIONS: [&'static str; 3] = ["hazard_assign", "verify", "verify_fail"];
+
+    /// The audit word of the step.
+    pub fn action(&self) -> &'static str {
+        let [assign, pass, fail] = Self::ACTIONS;
+        match self {
+            HazardStep::Assign { .. } => assign,
+            HazardStep::Pass => pass,
+            HazardStep::Fail { .. } => fail,
+        }
+    }
+
+    /// The values the step writes (`null` clears one).
+    fn values(&self) -> Vec<(&'static str, Json)> {
+        let or_null = |v: &Option<String>| v.clone().map_or(Json::Null, Json::from);
+        match self {
+            HazardStep::Assign {
+                deadline,
+                party,
+                phone,
+            } => vec![
+                (hazard::DEADLINE, or_null(deadline)),
+                (hazard::RESPONSIBLE_PARTY, or_null(party)),
+                (hazard::RESPONSIBLE_PHONE, or_null(phone)),
+            ],
+            HazardStep::Pass => vec![
+                (hazard::STATUS, json!(hazard::VERIFIED)),
+                (hazard::VERIFICATION, json!(hazard::PASSED)),
+            ],
+            HazardStep::Fail { reason } => vec![
+                (hazard::STATUS, json!(hazard::RECTIFYING)),
+                (hazard::VERIFICATION, json!(hazard::FAILED)),
+                (hazard::VERIFICATION_REASON, json!(reason)),
+            ],
+        }
+    }
+
+    /// Refuses the step if the hazard is not where it can be taken.
+    fn allowed_from(&self, status: Option<&str>) -> Result<(), Refusal> {
+        match self {
+            HazardStep::Assign { .. } if status == Some(hazard::VERIFIED) => Err(refuse(
+                ErrorCode::Conflict,
+                "该隐患已复查通过，无需再设整改期限",
+                "the hazard is verified already: it needs no deadline",
+            )),
+            HazardStep::Pass | HazardStep::Fail { .. } if status != Some(hazard::RECTIFIED) => {
+                Err(refuse(
+                    ErrorCode::Conflict,
+                    "只有“已整改”的隐患可以复查",
+                    "only a hazard reported rectified can be verified",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Takes `step` on a hazard at revision `expected`: the values written as a
+/// new version with a clock that orders after every value it has seen,
+/// under the newest hazard form when the record's own version lacks a field
+/// the step writes (v2 adds the verification; it keeps every v1 field), and
+/// the record re-validated and normalized as a pushed change would be.
+pub fn hazard_step(
     scope: ReadScope,
     expected: u64,
+    step: HazardStep,
     forms: Arc<Forms>,
     now: DateTime<Utc>,
     local_offset: FixedOffset,
@@ -107,14 +190,20 @@ pub fn verify(
                 "only hazards are verified",
             ));
         }
-        let status = r.fields.get("status").and_then(|s| s.value.as_str());
-        if status != Some(HAZARD_RECTIFIED) {
-            return Err(refuse(
-                ErrorCode::Conflict,
-                "只有“已整改”的隐患可以复查",
-                "only a hazard reported rectified can be verified",
-            ));
-        }
+        step.allowed_from(r.fields.get(hazard::STATUS).and_then(|s| s.value.as_str()))?;
+        let values = step.values();
+        let has_all = |f: &Form| values.iter().all(|(name, _)| f.field(name).is_some());
+        let form = forms
+            .get(r.form_id.as_str(), r.form_version)
+            .filter(|f| has_all(f))
+            .or_else(|| forms.latest(form_ids::HAZARD).filter(|f| has_all(f)))
+            .ok_or_else(|| {
+                refuse(
+                    ErrorCode::UnknownForm,
+                    "服务器没有发布含复查字段的隐患表单，请管理员发布最新表单",
+                    "no published hazard form has the verification fields: ask an admin to publish the newest forms",
+                )
+            })?;
         let now_ms = now.timestamp_millis().max(0) as u64;
         let hlc = r
             .fields
@@ -125,43 +214,57 @@ pub fn verify(
             .tick(now_ms);
         let mut next = r.clone().next_revision();
         next.updated_at = now;
-        next.fields.insert(
-            "status".to_owned(),
-            FieldState {
-                value: json!(HAZARD_VERIFIED),
-                hlc,
-                revision: next.revision,
-            },
-        );
-        let Some(form) = forms.get(r.form_id.as_str(), r.form_version) else {
-            return Err(refuse(
-                ErrorCode::UnknownForm,
-                "该记录的表单版本已不再发布",
-                "the record's form version is no longer published",
-            ));
+        next.form_version = form.version();
+        let revision = next.revision;
+        let state = |value: Json| FieldState {
+            value,
+            hlc,
+            revision,
         };
+        for (name, value) in values {
+            next.fields.insert(name.to_owned(), state(value));
+        }
         let hashes: Vec<_> = next.attachments.iter().map(|a| a.sha256).collect();
         let ctx = ValidationContext {
             today: now.with_timezone(&local_offset).date_naive(),
             attachments: &hashes,
             addresses: None,
         };
-        if let Err(errors) = form.validate(&merge::values(&next.fields), &ctx) {
-            let first = errors.first().map(|e| e.message.clone());
-            let (zh, en) = first.map_or_else(
-                || {
-                    (
-                        "记录未通过校验".to_owned(),
-                        "the record does not validate".to_owned(),
-                    )
-                },
-                |m| (m.zh, m.en),
-            );
-            return Err(Refusal {
-                code: ErrorCode::ValidationFailed,
-                message: Text::new(format!("不能复查：{zh}"), format!("cannot verify: {en}")),
-            });
+        let normalized = form
+            .validate(&merge::values(&next.fields), &ctx)
+            .map_err(|errors| {
+                let first = errors.first().map(|e| e.message.clone());
+                let (zh, en) = first.map_or_else(
+                    || {
+                        (
+                            "记录未通过校验".to_owned(),
+                            "the record does not validate".to_owned(),
+                        )
+                    },
+                    |m| (m.zh, m.en),
+                );
+                Refusal {
+                    code: ErrorCode::ValidationFailed,
+                    message: Text::new(format!("不能保存：{zh}"), format!("cannot save: {en}")),
+                }
+            })?;
+        // What validation normalized is stored (hidden fields cleared: a
+        // failed check's hazard is rectifying again, its after-photos gone
+        // from the current version, kept in the history).
+        let names: Vec<String> = next
+            .fields
+            .keys()
+            .chain(normalized.keys())
+            .cloned()
+            .collect();
+        for name in names {
+            let target = normalized.get(&name).cloned().unwrap_or(Json::Null);
+            if next.fields.get(&name).is_none_or(|st| st.value != target) {
+                next.fields.insert(name, state(target));
+            }
         }
+        let shown = form.photo_digests(&normalized);
+        next.attachments.retain(|a| shown.contains(&a.sha256));
         Ok(next)
     })
 }
@@ -257,7 +360,7 @@ mod tests {
     #[test]
     fn a_rectified_hazard_is_verified_with_a_clock_after_every_value() {
         let r = hazard("rectified");
-        let mut edit = verify(scope(), 2, forms(), Utc::now(), offset());
+        let mut edit = hazard_step(scope(), 2, HazardStep::Pass, forms(), Utc::now(), offset());
         let next = edit(&r).expect("verified");
         assert_eq!(next.revision, 3);
         let status = &next.fields["status"];
@@ -268,21 +371,100 @@ mod tests {
             "orders after the device's clock"
         );
         assert_eq!(status.hlc.device, REVIEW_DEVICE);
+        assert_eq!(next.fields["verification"].value, json!("passed"));
+        assert_eq!(
+            next.form_version, 2,
+            "written under the form with the verification"
+        );
+    }
+
+    #[test]
+    fn a_failed_verification_sends_the_hazard_back_to_rectifying_with_its_reason() {
+        let r = hazard("rectified");
+        let fail = HazardStep::Fail {
+            reason: "灭火器仍未配备".into(),
+        };
+        let mut edit = hazard_step(scope(), 2, fail, forms(), Utc::now(), offset());
+        let next = edit(&r).expect("failed");
+        let value = |name: &str| next.fields.get(name).map(|s| s.value.clone());
+        assert_eq!(value("status"), Some(json!("rectifying")));
+        assert_eq!(value("verification"), Some(json!("failed")));
+        assert_eq!(value("verification_reason"), Some(json!("灭火器仍未配备")));
+        // Rectifying again starts from no after-photos; the history keeps them.
+        assert_eq!(value("after_photos"), Some(Json::Null));
+        assert_eq!(next.attachments.len(), 1, "{:?}", next.attachments);
+        let mut again = hazard_step(scope(), 3, HazardStep::Pass, forms(), Utc::now(), offset());
+        assert_eq!(
+            again(&next).unwrap_err().code,
+            ErrorCode::Conflict,
+            "only a rectified hazard is checked"
+        );
+    }
+
+    #[test]
+    fn the_supervisor_sets_deadline_and_responsible_party_until_it_is_verified() {
+        let assign = HazardStep::Assign {
+            deadline: Some(Utc::now().date_naive().to_string()),
+            party: Some("张三（店主）".into()),
+            phone: Some("13800138000".into()),
+        };
+        let mut edit = hazard_step(scope(), 2, assign.clone(), forms(), Utc::now(), offset());
+        let next = edit(&hazard("open")).expect("assigned");
+        assert_eq!(
+            next.fields["responsible_party"].value,
+            json!("张三（店主）")
+        );
+        assert_eq!(next.fields["responsible_phone"].value, json!("13800138000"));
+        assert_eq!(
+            next.form_version, 1,
+            "v1 has these fields: the record keeps its version"
+        );
+        let mut late = hazard_step(scope(), 2, assign, forms(), Utc::now(), offset());
+        assert_eq!(
+            late(&hazard("verified")).unwrap_err().code,
+            ErrorCode::Conflict
+        );
+        let bad = HazardStep::Assign {
+            deadline: Some("2000-01-01".into()),
+            party: None,
+            phone: None,
+        };
+        let mut edit = hazard_step(scope(), 2, bad, forms(), Utc::now(), offset());
+        assert_eq!(
+            edit(&hazard("open")).unwrap_err().code,
+            ErrorCode::ValidationFailed,
+            "a deadline before the hazard was found"
+        );
     }
 
     #[test]
     fn verification_needs_a_rectified_hazard_in_scope_at_the_version_seen() {
         let forms = forms();
-        let mut edit = verify(scope(), 2, forms.clone(), Utc::now(), offset());
+        let mut edit = hazard_step(
+            scope(),
+            2,
+            HazardStep::Pass,
+            forms.clone(),
+            Utc::now(),
+            offset(),
+        );
         assert_eq!(edit(&hazard("open")).unwrap_err().code, ErrorCode::Conflict);
-        let mut stale = verify(scope(), 1, forms.clone(), Utc::now(), offset());
+        let mut stale = hazard_step(
+            scope(),
+            1,
+            HazardStep::Pass,
+            forms.clone(),
+            Utc::now(),
+            offset(),
+        );
         assert_eq!(
             stale(&hazard("rectified")).unwrap_err().code,
             ErrorCode::Conflict
         );
-        let mut foreign = verify(
+        let mut foreign = hazard_step(
             ReadScope::Grids(vec![GridId::new("H1")]),
             2,
+            HazardStep::Pass,
             forms.clone(),
             Utc::now(),
             offset(),

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use beatbook_schema::audience;
-use beatbook_schema::catalogue::form_ids;
-use beatbook_schema::form::{FieldError, ValidationContext};
+use beatbook_schema::catalogue::{form_ids, hazard};
+use beatbook_schema::form::{FieldError, Form, ValidationContext};
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::Sha256;
 use beatbook_schema::merge::{self, FieldState, MergeKind};
@@ -100,13 +100,11 @@ pub fn decide(
             vec![],
         ));
     }
-    if moves_hazard_to_verified(change, existing)
-        && !matches!(user.role, Role::Supervisor | Role::Admin)
-    {
+    if checks_hazard(change, existing) && !matches!(user.role, Role::Supervisor | Role::Admin) {
         return Decision::Answer(reject(
             ErrorCode::Forbidden,
-            "隐患的“已复查”状态只能由所领导复查后设置",
-            "only a supervisor may mark a hazard verified, after checking the rectification",
+            "隐患的复查（“已复查”状态、复查结果）只能由所领导设置",
+            "only a supervisor may verify a hazard (its verified status and verification outcome)",
             vec![],
         ));
     }
@@ -126,6 +124,14 @@ pub fn decide(
                 ErrorCode::Conflict,
                 "记录编号已被另一种表单使用",
                 "this record id belongs to another form",
+                vec![],
+            ));
+        }
+        if r.status == RecordStatus::Approved && !edits_open_after_approval(change, r, form) {
+            return Decision::Answer(reject(
+                ErrorCode::Conflict,
+                "该记录已审核通过，不能再修改（隐患的整改部分除外）；如需更正，请所领导先退回",
+                "the record was approved and cannot be edited (a hazard's rectification part excepted): ask the supervisor to return it first",
                 vec![],
             ));
         }
@@ -259,7 +265,13 @@ pub fn decide(
                     fields: next,
                     attachments: attachments.clone(),
                     updated_at: change.at,
-                    status: RecordStatus::Submitted,
+                    // An approved report stays approved while its
+                    // rectification goes on: the check is the verification.
+                    status: if r.status == RecordStatus::Approved {
+                        RecordStatus::Approved
+                    } else {
+                        RecordStatus::Submitted
+                    },
                     revision,
                     conflicted: r.conflicted || m.kind == MergeKind::Hard,
                     resolved: m.conflicts.clone(),
@@ -350,26 +362,64 @@ fn unheld(
     })
 }
 
-/// The hazard status a supervisor sets after checking a rectification (已复查).
-/// The hazard status only a supervisor may set (已复查).
-pub const HAZARD_VERIFIED: &str = "verified";
+/// The value of `name` as stored in `record`.
+fn stored<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a Json> {
+    record
+        .fields
+        .get(name)
+        .map(|s| &s.value)
+        .filter(|v| !v.is_null())
+}
 
-/// Whether a change moves a hazard to [`HAZARD_VERIFIED`] (leaving a
-/// verified hazard verified is not a move).
-fn moves_hazard_to_verified(change: &Change, existing: &Existing) -> bool {
+/// The fields a change sets to something other than what `existing` holds.
+fn changed<'a>(change: &'a Change, existing: Option<&'a StoredRecord>) -> Vec<&'a str> {
     let ChangeOp::Upsert { fields, .. } = &change.op else {
-        return false;
+        return Vec::new();
     };
-    let verified = |v: Option<&Json>| v.and_then(Json::as_str) == Some(HAZARD_VERIFIED);
-    change.form_id.as_str() == form_ids::HAZARD
-        && verified(fields.get("status"))
-        && !verified(
-            existing
-                .record
-                .as_ref()
-                .and_then(|r| r.fields.get("status"))
-                .map(|s| &s.value),
-        )
+    fields
+        .iter()
+        .filter(|(name, v)| {
+            let now = existing.and_then(|r| stored(r, name));
+            now != Some(*v) && !(now.is_none() && v.is_null())
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
+/// Whether a change checks a hazard: moves it to verified, or sets the
+/// supervisor's verification outcome or reason.
+fn checks_hazard(change: &Change, existing: &Existing) -> bool {
+    if change.form_id.as_str() != form_ids::HAZARD {
+        return false;
+    }
+    changed(change, existing.record.as_ref())
+        .into_iter()
+        .any(|name| match name {
+            hazard::VERIFICATION | hazard::VERIFICATION_REASON => true,
+            hazard::STATUS => matches!(
+                &change.op,
+                ChangeOp::Upsert { fields, .. }
+                    if fields.get(hazard::STATUS).and_then(Json::as_str) == Some(hazard::VERIFIED)
+            ),
+            _ => false,
+        })
+}
+
+/// Whether a change to an approved record stays inside what may change after
+/// approval: a hazard's rectification part (its review covers the report; the
+/// rectification is checked by verification), no value of any other record.
+/// (A deletion changes no value: who may delete is not decided here.)
+fn edits_open_after_approval(change: &Change, approved: &StoredRecord, form: &Form) -> bool {
+    let open = if change.form_id.as_str() == form_ids::HAZARD {
+        let mut open = hazard::section_fields(form, hazard::RECTIFICATION_SECTION);
+        open.extend(hazard::section_fields(form, hazard::VERIFICATION_SECTION));
+        open
+    } else {
+        Vec::new()
+    };
+    changed(change, Some(approved))
+        .iter()
+        .all(|name| open.contains(name))
 }
 
 #[cfg(test)]
@@ -593,7 +643,7 @@ mod tests {
         let scope = ReadScope::Grids(vec![GridId::new("G1")]);
         let officer = pusher(Role::Officer);
         // Reporting "rectified" is the officer's own step.
-        assert!(!moves_hazard_to_verified(
+        assert!(!checks_hazard(
             &change(
                 stored.id,
                 1,
@@ -626,6 +676,64 @@ mod tests {
             &Policy::default(),
         );
         assert!(matches!(d, Decision::Write { .. }), "{d:?}");
+    }
+
+    #[test]
+    fn an_approved_hazard_takes_its_rectification_and_nothing_else() {
+        let forms = forms();
+        let (mut stored, attachments) = rectified(&forms);
+        stored.status = RecordStatus::Approved;
+        let existing = carried(&stored);
+        let edit = |fields: Json| {
+            let c = change(
+                stored.id,
+                stored.revision,
+                fields.as_object().cloned().expect("object"),
+                attachments.clone(),
+            );
+            decide(
+                &c,
+                &existing,
+                &pusher(Role::Auxiliary),
+                &ReadScope::Grids(vec![GridId::new("G1")]),
+                &forms,
+                &Policy::default(),
+            )
+        };
+        match edit(json!({"rectified_note": "已加固", "responsible_party": "店主"})) {
+            Decision::Write { record, .. } => {
+                assert_eq!(
+                    record.status,
+                    RecordStatus::Approved,
+                    "the report stays approved"
+                )
+            }
+            other => panic!("the rectification part is open: {other:?}"),
+        }
+        let d = edit(json!({"description": "改写的描述"}));
+        assert_eq!(refusal(&d), Some((false, ErrorCode::Conflict)), "{d:?}");
+        let d = edit(json!({"verification": "passed"}));
+        assert_eq!(refusal(&d), Some((false, ErrorCode::Forbidden)), "{d:?}");
+    }
+
+    #[test]
+    fn an_approved_record_of_another_form_is_not_edited() {
+        let forms = forms();
+        let (mut stored, attachments) = rectified(&forms);
+        stored.status = RecordStatus::Approved;
+        stored.form_id = FormId::new("visit");
+        let mut c = change(
+            stored.id,
+            stored.revision,
+            json!({"rectified_note": "x"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            attachments,
+        );
+        c.form_id = FormId::new("visit");
+        let d = judge(&c, &carried(&stored));
+        assert_eq!(refusal(&d), Some((false, ErrorCode::Conflict)), "{d:?}");
     }
 
     /// A new hazard report whose photo field shows `shown`, listing `listed`.

@@ -12,7 +12,7 @@ mod scope;
 mod tasks;
 mod upload;
 
-pub use decide::{decide, Policy, HAZARD_VERIFIED};
+pub use decide::{decide, Policy};
 pub use forms::Forms;
 pub use published::{PublishedForms, RELOAD_FLOOR};
 pub use push::push;
