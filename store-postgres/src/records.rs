@@ -82,6 +82,7 @@ pub(crate) async fn write_record(
         ],
     )
     .await?;
+    crate::duplicates::index_person(tx, record).await?;
     let shas: Vec<String> = record
         .attachments
         .iter()
