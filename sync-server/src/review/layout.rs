@@ -43,6 +43,8 @@ pub enum Nav {
     Batches,
     /// 隐患.
     Hazards,
+    /// 重复人员.
+    Duplicates,
     /// 导出.
     Exports,
     /// 审计日志.
@@ -88,6 +90,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                     nav.main {
                         (item(Nav::Batches, "/review/batches", "同步批次", "Batches"))
                         (item(Nav::Hazards, "/review/hazards", "隐患整改", "Hazards"))
+                        (item(Nav::Duplicates, "/review/duplicates", "重复人员", "Duplicates"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
                     }
@@ -230,6 +233,16 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         }
         ("verified", Lang::Zh) => "已复查该隐患，整改状态改为“已复查”".to_owned(),
         ("verified", Lang::En) => "Hazard verified: its status is now “Verified”".to_owned(),
+        ("kept", Lang::Zh) => "已保留一条记录，另一条已注销，将在民警下次同步时送达".to_owned(),
+        ("kept", Lang::En) => {
+            "One record kept and the other retired; devices receive it on their next sync".to_owned()
+        }
+        ("moved", Lang::Zh) => "已登记迁移：保留新网格的记录，原网格的记录已注销".to_owned(),
+        ("moved", Lang::En) => {
+            "Move recorded: the record in the new grid is kept, the old one closed".to_owned()
+        }
+        ("distinct", Lang::Zh) => "已确认为不同的人，不再列出".to_owned(),
+        ("distinct", Lang::En) => "Marked as different people; not listed again".to_owned(),
         _ => return None,
     };
     let skipped = (skipped > 0).then(|| match r.lang {

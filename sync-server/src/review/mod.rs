@@ -1,7 +1,8 @@
 //! The supervisors' review pages (审核), served under `/review`: signing in,
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
-//! the hazard board with verification, exports (CSV, XLSX, GeoJSON) and the
+//! the hazard board with verification, duplicate people with their
+//! resolutions, exports (CSV, XLSX, GeoJSON) and the
 //! audit log.
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
@@ -14,6 +15,7 @@
 mod actions;
 mod audit;
 mod batches;
+mod duplicates;
 mod error;
 mod exports;
 mod guard;
@@ -58,6 +60,8 @@ fn routes() -> Router<AppState> {
         .route("/records/{id}/decide", post(records::review_record))
         .route("/hazards", get(hazards::board))
         .route("/hazards/{id}/verify", post(hazards::verify))
+        .route("/duplicates", get(duplicates::page))
+        .route("/duplicates/resolve", post(duplicates::resolve))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

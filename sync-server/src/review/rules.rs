@@ -11,6 +11,10 @@
 //! - verify a hazard: a hazard reported `rectified` becomes `verified`
 //!   (已复查), written as a new version with a clock that orders after every
 //!   value it has seen, and re-validated against its form.
+//! - resolve a duplicate person (two records, one ID number): keep one (the
+//!   other retired as a tombstone, which devices already understand: they
+//!   drop it), record a move between grids (the same, the kept record in the
+//!   new grid), or mark the pair distinct (no record changes).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -162,6 +166,125 @@ pub fn verify(
                 message: Text::new(format!("不能复查：{zh}"), format!("cannot verify: {en}")),
             });
         }
+        Ok(next)
+    })
+}
+
+/// How a supervisor resolves two person records that share an ID number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// One person recorded twice in one place: keep one, retire the other.
+    KeepOne,
+    /// The person moved: keep the record in the new grid, close the old one.
+    Moved,
+    /// Two people (a typo'd number on one): mark the pair, change neither.
+    Distinct,
+}
+
+impl Resolution {
+    /// From the page's form value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "keep" => Some(Self::KeepOne),
+            "move" => Some(Self::Moved),
+            "distinct" => Some(Self::Distinct),
+            _ => None,
+        }
+    }
+
+    /// The audit word.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::KeepOne => "duplicate_keep",
+            Self::Moved => "duplicate_move",
+            Self::Distinct => "duplicate_distinct",
+        }
+    }
+}
+
+/// Two live person records in `scope` sharing one ID number: what a
+/// resolution needs to hold before anything is written or marked.
+pub fn same_person_pair(
+    scope: &ReadScope,
+    a: &StoredRecord,
+    b: &StoredRecord,
+) -> Result<(), Refusal> {
+    for r in [a, b] {
+        common(scope, r, Some(r.revision))?;
+    }
+    let number = beatbook_store::person_id_number(a);
+    if a.id == b.id || number.is_none() || number != beatbook_store::person_id_number(b) {
+        return Err(refuse(
+            ErrorCode::Conflict,
+            "这两条记录的身份证号已不相同，请刷新页面",
+            "the two records no longer share an ID number: reload the page",
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps `keep` and retires `retire` (two person records sharing an ID
+/// number), each at the revision the supervisor saw. Edit the kept record
+/// first: it becomes approved (the supervisor compared it with its duplicate
+/// and keeps it), which its grid's devices pull; the other then becomes a
+/// tombstone, which its grid's devices pull and drop, and is refused when the
+/// kept one was (so a failed resolution never retires both). A move also
+/// needs the two in different grids, the kept one in the new grid.
+pub fn resolve_duplicate(
+    scope: ReadScope,
+    (keep, keep_revision): (RecordId, u64),
+    (retire, retire_revision): (RecordId, u64),
+    resolution: Resolution,
+    review: Review,
+    now: DateTime<Utc>,
+) -> RecordEdit {
+    let mut kept: Option<StoredRecord> = None;
+    Box::new(move |r| {
+        if r.id == keep {
+            common(&scope, r, Some(keep_revision))?;
+            if beatbook_store::person_id_number(r).is_none() {
+                return Err(refuse(
+                    ErrorCode::Conflict,
+                    "只有实有人口记录可以合并",
+                    "only person records are resolved as duplicates",
+                ));
+            }
+            let next = r.clone().reviewed(review.clone());
+            kept = Some(r.clone());
+            return Ok(next);
+        }
+        if r.id != retire {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "不属于这对重复记录",
+                "not one of the pair",
+            ));
+        }
+        common(&scope, r, Some(retire_revision))?;
+        let Some(k) = kept.as_ref() else {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "保留的记录无法处理，另一条记录未作改动",
+                "the record to keep could not be resolved, so the other was left alone",
+            ));
+        };
+        if beatbook_store::person_id_number(r) != beatbook_store::person_id_number(k) {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "这两条记录的身份证号已不相同，请刷新页面",
+                "the two records no longer share an ID number: reload the page",
+            ));
+        }
+        if resolution == Resolution::Moved && r.grid == k.grid {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "两条记录在同一网格，不是迁移：请选择保留其中一条",
+                "both records are in one grid, so this is no move: keep one of them instead",
+            ));
+        }
+        let mut next = r.clone().next_revision();
+        next.deleted = true;
+        next.updated_at = now;
         Ok(next)
     })
 }
