@@ -5,6 +5,7 @@ mod device;
 mod error;
 pub mod faults;
 mod files;
+pub mod id_numbers;
 pub mod idcard;
 pub mod index;
 pub mod keys;

@@ -29,8 +29,10 @@ pub(crate) fn index_person(tx: &Transaction<'_>, record: &StoredRecord) -> Resul
     if let Some(old) = old {
         tx.prepare_cached("DELETE FROM person_ids WHERE record_id = ?1")?
             .execute([&id])?;
-        tx.prepare_cached("UPDATE person_id_counts SET records = records - 1 WHERE id_number = ?1")?
-            .execute([&old])?;
+        tx.prepare_cached(
+            "UPDATE person_id_counts SET records = records - 1 WHERE id_number = ?1",
+        )?
+        .execute([&old])?;
         tx.prepare_cached("DELETE FROM person_id_counts WHERE id_number = ?1 AND records <= 0")?
             .execute([&old])?;
     }
@@ -68,10 +70,9 @@ pub(crate) fn duplicates(c: &Connection, q: &DuplicateQuery) -> Result<Vec<Dupli
             in_scope("a"),
             in_scope("b")
         ))?;
-        let rows = stmt.query_map(
-            named_params! {":scope": scope, ":limit": q.limit},
-            |r| r.get(0),
-        )?;
+        let rows = stmt.query_map(named_params! {":scope": scope, ":limit": q.limit}, |r| {
+            r.get(0)
+        })?;
         rows.collect::<Result<_, _>>()?
     };
     let mut members = c.prepare(&format!(
@@ -79,9 +80,8 @@ pub(crate) fn duplicates(c: &Connection, q: &DuplicateQuery) -> Result<Vec<Dupli
          WHERE p.id_number = :number AND {} ORDER BY p.record_id",
         in_scope("p")
     ))?;
-    let mut marks = c.prepare_cached(
-        "SELECT record_b FROM duplicate_distinct WHERE record_a = ?1",
-    )?;
+    let mut marks =
+        c.prepare_cached("SELECT record_b FROM duplicate_distinct WHERE record_a = ?1")?;
     let mut groups = Vec::with_capacity(numbers.len());
     for id_number in numbers {
         let records = members

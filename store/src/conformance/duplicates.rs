@@ -8,9 +8,7 @@ use serde_json::json;
 
 use super::fixture::{delete, push, upsert, values, world, written, Officer, World};
 use super::Backend;
-use crate::{
-    AuditQuery, DuplicateQuery, EditOutcome, NewAudit, ReadScope, Store, ID_NUMBER_FIELD,
-};
+use crate::{AuditQuery, DuplicateQuery, EditOutcome, NewAudit, ReadScope, Store, ID_NUMBER_FIELD};
 
 const NUMBER: &str = "32068419900307001X";
 
@@ -62,18 +60,38 @@ pub async fn duplicates_follow_every_write_within_scope(backend: &dyn Backend) {
         vec![(NUMBER.to_owned(), pair.clone())]
     );
     assert_eq!(listed(store, ReadScope::All).await.len(), 1);
-    assert!(listed(store, w.scope_a()).await.is_empty(), "one record in grid A");
-    assert!(listed(store, w.scope_b()).await.is_empty(), "one record in grid B");
+    assert!(
+        listed(store, w.scope_a()).await.is_empty(),
+        "one record in grid A"
+    );
+    assert!(
+        listed(store, w.scope_b()).await.is_empty(),
+        "one record in grid B"
+    );
 
     // B corrects the number: nothing left to list; back again, listed again.
     let rb = store.record(b).await.expect("read").expect("b");
-    let fix = upsert(&w.officer_b, b, "person", &w.grid_b, rb.revision,
-        values(&[(ID_NUMBER_FIELD, json!("110101199003070038"))]), vec![]);
+    let fix = upsert(
+        &w.officer_b,
+        b,
+        "person",
+        &w.grid_b,
+        rb.revision,
+        values(&[(ID_NUMBER_FIELD, json!("110101199003070038"))]),
+        vec![],
+    );
     written(&push(store, &w.officer_b, vec![fix]).await[0].1);
     assert!(listed(store, ReadScope::All).await.is_empty());
     let rb = store.record(b).await.expect("read").expect("b");
-    let back = upsert(&w.officer_b, b, "person", &w.grid_b, rb.revision,
-        values(&[(ID_NUMBER_FIELD, json!(NUMBER))]), vec![]);
+    let back = upsert(
+        &w.officer_b,
+        b,
+        "person",
+        &w.grid_b,
+        rb.revision,
+        values(&[(ID_NUMBER_FIELD, json!(NUMBER))]),
+        vec![],
+    );
     written(&push(store, &w.officer_b, vec![back]).await[0].1);
     assert_eq!(listed(store, ReadScope::All).await.len(), 1);
 
@@ -142,7 +160,10 @@ pub async fn a_pair_marked_distinct_is_not_listed_again(backend: &dyn Backend) {
     assert_eq!(groups[0].records.len(), 3);
     assert_eq!(groups[0].distinct, vec![crate::pair(a, b)]);
     assert_eq!(groups[0].open_pairs().len(), 2);
-    assert!(groups[0].open_pairs().iter().all(|(x, y)| *x == c || *y == c));
+    assert!(groups[0]
+        .open_pairs()
+        .iter()
+        .all(|(x, y)| *x == c || *y == c));
     // Grid A alone holds a and c, an open pair.
     assert_eq!(listed(store, w.scope_a()).await.len(), 1);
 }

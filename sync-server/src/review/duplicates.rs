@@ -232,10 +232,17 @@ pub async fn resolve(
                 by: r.user.name.clone(),
                 at: Utc::now(),
             };
+            if f.retire_revision != Some(retired.revision) {
+                return Err(ReviewError::page(
+                    StatusCode::CONFLICT,
+                    "该记录在您查看后已被修改，请刷新页面",
+                    "the record changed after you opened it: reload the page",
+                ));
+            }
             let edit = rules::resolve_duplicate(
                 r.scope.clone(),
                 (keep, f.keep_revision.unwrap_or(0)),
-                (retire, f.retire_revision.unwrap_or(0)),
+                retired,
                 resolution,
                 review,
                 Utc::now(),

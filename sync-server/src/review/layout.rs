@@ -235,7 +235,8 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         ("verified", Lang::En) => "Hazard verified: its status is now “Verified”".to_owned(),
         ("kept", Lang::Zh) => "已保留一条记录，另一条已注销，将在民警下次同步时送达".to_owned(),
         ("kept", Lang::En) => {
-            "One record kept and the other retired; devices receive it on their next sync".to_owned()
+            "One record kept and the other retired; devices receive it on their next sync"
+                .to_owned()
         }
         ("moved", Lang::Zh) => "已登记迁移：保留新网格的记录，原网格的记录已注销".to_owned(),
         ("moved", Lang::En) => {

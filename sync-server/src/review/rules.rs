@@ -223,63 +223,52 @@ pub fn same_person_pair(
     Ok(())
 }
 
-/// Keeps `keep` and retires `retire` (two person records sharing an ID
-/// number), each at the revision the supervisor saw. Edit the kept record
-/// first: it becomes approved (the supervisor compared it with its duplicate
-/// and keeps it), which its grid's devices pull; the other then becomes a
-/// tombstone, which its grid's devices pull and drop, and is refused when the
-/// kept one was (so a failed resolution never retires both). A move also
-/// needs the two in different grids, the kept one in the new grid.
+/// Keeps `keep` and retires `retired` (two person records sharing an ID
+/// number), each at the revision the supervisor saw; `retired` is the record
+/// to retire as read at that revision. The kept record is edited first, and
+/// only when the whole resolution holds (both in scope and live, one number,
+/// a move between two grids): it becomes approved (the supervisor compared
+/// it with its duplicate and keeps it), which its grid's devices pull. The
+/// other then becomes a tombstone, which its grid's devices pull and drop;
+/// it is refused when the kept one was, so a resolution never retires both.
+/// (Only an edit of the retired record between the two reads can leave the
+/// kept one approved and the pair still listed, with no audit entry.)
 pub fn resolve_duplicate(
     scope: ReadScope,
     (keep, keep_revision): (RecordId, u64),
-    (retire, retire_revision): (RecordId, u64),
+    retired: StoredRecord,
     resolution: Resolution,
     review: Review,
     now: DateTime<Utc>,
 ) -> RecordEdit {
-    let mut kept: Option<StoredRecord> = None;
+    let mut kept_ok = false;
     Box::new(move |r| {
         if r.id == keep {
             common(&scope, r, Some(keep_revision))?;
-            if beatbook_store::person_id_number(r).is_none() {
+            same_person_pair(&scope, r, &retired)?;
+            if resolution == Resolution::Moved && r.grid == retired.grid {
                 return Err(refuse(
                     ErrorCode::Conflict,
-                    "只有实有人口记录可以合并",
-                    "only person records are resolved as duplicates",
+                    "两条记录在同一网格，不是迁移：请选择保留其中一条",
+                    "both records are in one grid, so this is no move: keep one of them instead",
                 ));
             }
-            let next = r.clone().reviewed(review.clone());
-            kept = Some(r.clone());
-            return Ok(next);
+            kept_ok = true;
+            return Ok(r.clone().reviewed(review.clone()));
         }
-        if r.id != retire {
+        if r.id != retired.id {
             return Err(refuse(
                 ErrorCode::Conflict,
                 "不属于这对重复记录",
                 "not one of the pair",
             ));
         }
-        common(&scope, r, Some(retire_revision))?;
-        let Some(k) = kept.as_ref() else {
+        common(&scope, r, Some(retired.revision))?;
+        if !kept_ok {
             return Err(refuse(
                 ErrorCode::Conflict,
                 "保留的记录无法处理，另一条记录未作改动",
                 "the record to keep could not be resolved, so the other was left alone",
-            ));
-        };
-        if beatbook_store::person_id_number(r) != beatbook_store::person_id_number(k) {
-            return Err(refuse(
-                ErrorCode::Conflict,
-                "这两条记录的身份证号已不相同，请刷新页面",
-                "the two records no longer share an ID number: reload the page",
-            ));
-        }
-        if resolution == Resolution::Moved && r.grid == k.grid {
-            return Err(refuse(
-                ErrorCode::Conflict,
-                "两条记录在同一网格，不是迁移：请选择保留其中一条",
-                "both records are in one grid, so this is no move: keep one of them instead",
             ));
         }
         let mut next = r.clone().next_revision();
