@@ -13,6 +13,7 @@ use super::conflicts::LostValues;
 use super::editing::SessionSignal;
 use super::errors::error_text;
 use super::fields::FieldView;
+use super::recorded::RecordedElsewhere;
 use super::i18n::{text, tr, use_lang};
 use super::scan::ScanCard;
 use super::Ui;
@@ -111,6 +112,7 @@ pub fn FormView(id: RecordId) -> Element {
         }
         if takes_card {
             ScanCard { session, filled: scanned }
+            RecordedElsewhere { session }
         }
         form { class: "fields", onsubmit: move |e| { e.prevent_default(); submit(()) },
             for name in visible {

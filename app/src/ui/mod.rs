@@ -17,6 +17,7 @@ mod liveview;
 mod patrol;
 mod photos;
 mod pickers;
+mod recorded;
 mod scan;
 mod shell;
 mod sync;
