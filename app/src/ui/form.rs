@@ -13,8 +13,8 @@ use super::conflicts::LostValues;
 use super::editing::SessionSignal;
 use super::errors::error_text;
 use super::fields::FieldView;
-use super::recorded::RecordedElsewhere;
 use super::i18n::{text, tr, use_lang};
+use super::recorded::RecordedElsewhere;
 use super::scan::ScanCard;
 use super::Ui;
 

@@ -409,6 +409,110 @@ mod tests {
         assert_eq!(edit(&r).unwrap_err().code, ErrorCode::ValidationFailed);
     }
 
+    fn person(grid: &str, number: &str) -> StoredRecord {
+        let mut r = hazard("open");
+        r.form_id = FormId::new(form_ids::PERSON);
+        r.grid = GridId::new(grid);
+        r.fields.insert(
+            "id_number".into(),
+            FieldState {
+                value: json!(number),
+                hlc: Hlc::zero(REVIEW_DEVICE),
+                revision: 2,
+            },
+        );
+        r
+    }
+
+    fn approval() -> Review {
+        Review {
+            decision: ReviewDecision::Approve,
+            by: "所领导".into(),
+            at: Utc::now(),
+        }
+    }
+
+    const NUMBER: &str = "11010519491231002X";
+
+    #[test]
+    fn a_move_keeps_the_new_grids_record_approved_and_tombstones_the_old_one() {
+        let scope = ReadScope::Grids(vec![GridId::new("G1"), GridId::new("G3")]);
+        let (new, old) = (person("G3", NUMBER), person("G1", &NUMBER.to_lowercase()));
+        let mut edit = resolve_duplicate(
+            scope,
+            (new.id, 2),
+            old.clone(),
+            Resolution::Moved,
+            approval(),
+            Utc::now(),
+        );
+        let kept = edit(&new).expect("kept");
+        assert_eq!(
+            (kept.status, kept.deleted, kept.revision),
+            (RecordStatus::Approved, false, 3)
+        );
+        let closed = edit(&old).expect("closed");
+        assert_eq!(
+            (closed.deleted, closed.revision, closed.grid.as_str()),
+            (true, 3, "G1")
+        );
+    }
+
+    #[test]
+    fn a_resolution_that_does_not_hold_writes_neither_record() {
+        let both = ReadScope::Grids(vec![GridId::new("G1"), GridId::new("G3")]);
+        let cases = [
+            // A move within one grid.
+            (
+                both.clone(),
+                person("G1", NUMBER),
+                person("G1", NUMBER),
+                Resolution::Moved,
+                ErrorCode::Conflict,
+            ),
+            // Numbers that differ (one was corrected meanwhile).
+            (
+                both.clone(),
+                person("G3", NUMBER),
+                person("G1", "110105194912310037"),
+                Resolution::KeepOne,
+                ErrorCode::Conflict,
+            ),
+            // The other record outside the supervisor's scope.
+            (
+                ReadScope::Grids(vec![GridId::new("G3")]),
+                person("G3", NUMBER),
+                person("G1", NUMBER),
+                Resolution::KeepOne,
+                ErrorCode::OutOfScope,
+            ),
+        ];
+        for (scope, keep, retire, resolution, code) in cases {
+            let mut edit = resolve_duplicate(
+                scope,
+                (keep.id, 2),
+                retire.clone(),
+                resolution,
+                approval(),
+                Utc::now(),
+            );
+            assert_eq!(edit(&keep).unwrap_err().code, code, "{resolution:?}");
+            assert!(edit(&retire).is_err(), "the other is left alone");
+        }
+        // A stale revision of the kept record.
+        let (keep, retire) = (person("G3", NUMBER), person("G1", NUMBER));
+        let mut stale = resolve_duplicate(
+            both,
+            (keep.id, 1),
+            retire.clone(),
+            Resolution::KeepOne,
+            approval(),
+            Utc::now(),
+        );
+        assert!(stale(&keep).is_err());
+        assert!(stale(&retire).is_err());
+    }
+
     #[test]
     fn decisions_touch_only_the_version_seen_and_clear_the_conflict_flag() {
         let r = hazard("open");
