@@ -20,6 +20,8 @@ test('the phone says where an ID number is recorded; the supervisor keeps one of
   try {
     page.setDefaultTimeout(30_000);
     await enroll(page, server.url);
+    await page.click('#sync');
+    await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 60000 });
     const label = await findFreeAddress(page);
     const [head] = residents;
     await recordHousehold(new Operator(page), label, { people: [head] });
