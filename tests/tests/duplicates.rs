@@ -136,7 +136,7 @@ async fn one_number_in_two_grids_is_listed_and_a_move_reaches_both_devices() {
     assert!(done
         .location()
         .starts_with("/review/duplicates?notice=moved"));
-    let after = s1.open(&done.location().to_owned()).await;
+    let after = s1.open(done.location()).await;
     assert!(!after.body.contains(&number), "resolved: no longer listed");
     assert!(after.body.contains("已登记迁移"));
 
@@ -228,7 +228,7 @@ async fn a_pair_marked_distinct_is_not_listed_again_and_neither_record_changes()
     let s1 = Browser::signed_in(&server, "s1").await;
     let done = resolve(&s1, &server, a, b, "distinct").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let page = s1.open(&done.location().to_owned()).await;
+    let page = s1.open(done.location()).await;
     assert!(!page.body.contains(&shared_number()), "not listed again");
     assert!(page.body.contains("不再列出"));
     for id in [a, b] {
