@@ -6,6 +6,7 @@ mod error;
 pub mod faults;
 mod files;
 pub mod hazards;
+pub mod id_numbers;
 pub mod idcard;
 pub mod index;
 pub mod keys;

@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 
 use crate::device::Device;
 use crate::error::CoreError;
+use crate::id_numbers;
 use crate::index::RecordIndex;
 use crate::keys::KeyProvider;
 use crate::lockout::{self, PinPolicy};
@@ -558,6 +559,19 @@ impl Core {
         } else {
             parts.join(" · ")
         }
+    }
+
+    /// Where the citizen ID number `typed` is already recorded on this
+    /// device (its own grids' records only): the person records holding it,
+    /// except `except` (the record being entered). Nothing until the number
+    /// validates.
+    pub fn id_number_recorded_at(
+        &self,
+        typed: &str,
+        except: Option<RecordId>,
+    ) -> Result<Vec<id_numbers::RecordedAt>, CoreError> {
+        let today = self.platform().today();
+        id_numbers::recorded_at(&self.store(), typed, today, except)
     }
 
     /// People by name (characters or pinyin) or the last digits of their

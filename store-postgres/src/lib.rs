@@ -45,6 +45,7 @@
 
 mod accounts;
 mod blobs;
+mod duplicates;
 mod enrollment;
 mod error;
 pub mod from_sqlite;
@@ -421,6 +422,19 @@ impl Store for PgStore {
 
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
         with_client!(self, |c| review::end_web_session(&c, id_hash))
+    }
+
+    async fn duplicates(&self, query: DuplicateQuery) -> Result<Vec<DuplicateGroup>, StoreError> {
+        with_client!(self, |c| duplicates::duplicates(&c, &query))
+    }
+
+    async fn mark_distinct(
+        &self,
+        a: RecordId,
+        b: RecordId,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        with_client!(self, |c| duplicates::mark_distinct(&mut c, a, b, &audit))
     }
 
     async fn reserve_signin_failure(

@@ -212,6 +212,36 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX enrollment_codes_expires ON enrollment_codes (expires_at);
     "#,
+    // 6: duplicate people (SQLite's migration 6): each live person record's
+    // ID number, the count of records per number (its row lock serializes
+    // writers of one number, so two instances indexing it at once count
+    // both), and the pairs marked distinct.
+    r#"
+    CREATE TABLE person_ids (
+        record_id TEXT COLLATE "C" PRIMARY KEY,
+        id_number TEXT COLLATE "C" NOT NULL,
+        grid_id TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX person_ids_number ON person_ids (id_number);
+    INSERT INTO person_ids (record_id, id_number, grid_id)
+        SELECT id, upper(btrim(state->'fields'->'id_number'->>'value')), grid_id
+        FROM records
+        WHERE form_id = 'person' AND NOT deleted
+          AND jsonb_typeof(state->'fields'->'id_number'->'value') = 'string'
+          AND btrim(state->'fields'->'id_number'->>'value') <> '';
+    CREATE TABLE person_id_counts (
+        id_number TEXT COLLATE "C" PRIMARY KEY,
+        records BIGINT NOT NULL
+    );
+    INSERT INTO person_id_counts (id_number, records)
+        SELECT id_number, COUNT(*) FROM person_ids GROUP BY id_number;
+    CREATE INDEX person_id_counts_held_twice ON person_id_counts (id_number) WHERE records > 1;
+    CREATE TABLE duplicate_distinct (
+        record_a TEXT COLLATE "C" NOT NULL,
+        record_b TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (record_a, record_b)
+    );
+    "#,
 ];
 
 /// The advisory lock key (two-int form, a key space apart from the record

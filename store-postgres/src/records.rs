@@ -1,10 +1,11 @@
 //! Records' current state: the per-record lock, reading a record, writing
-//! its next state (with the blob tables that follow it), and counts.
+//! its next state (with the blob tables and the ID-number index that follow
+//! it), and counts.
 
 use std::collections::BTreeMap;
 
 use beatbook_schema::ids::RecordId;
-use beatbook_store::StoredRecord;
+use beatbook_store::{person_id_number, StoredRecord};
 use deadpool_postgres::{Client, GenericClient};
 
 use crate::error::Error;
@@ -82,6 +83,7 @@ pub(crate) async fn write_record(
         ],
     )
     .await?;
+    index_person(tx, record).await?;
     let shas: Vec<String> = record
         .attachments
         .iter()
@@ -107,6 +109,65 @@ pub(crate) async fn write_record(
         &[&shas, &id, &grid],
     )
     .await?;
+    Ok(())
+}
+
+/// Keeps `person_ids` and `person_id_counts` in step with a record's new
+/// state (called by every write of a record, inside its transaction, under
+/// the record's lock).
+async fn index_person(tx: &impl GenericClient, record: &StoredRecord) -> Result<(), Error> {
+    let id = record.id.to_string();
+    let old: Option<String> = query_opt(
+        tx,
+        "SELECT id_number FROM person_ids WHERE record_id = $1",
+        &[&id],
+    )
+    .await?
+    .map(|row| row.try_get(0))
+    .transpose()?;
+    let new = person_id_number(record);
+    let grid = record.grid.as_str();
+    if old == new {
+        if new.is_some() {
+            execute(
+                tx,
+                "UPDATE person_ids SET grid_id = $2 WHERE record_id = $1",
+                &[&id, &grid],
+            )
+            .await?;
+        }
+        return Ok(());
+    }
+    if let Some(old) = old {
+        execute(tx, "DELETE FROM person_ids WHERE record_id = $1", &[&id]).await?;
+        execute(
+            tx,
+            "UPDATE person_id_counts SET records = records - 1 WHERE id_number = $1",
+            &[&old],
+        )
+        .await?;
+        execute(
+            tx,
+            "DELETE FROM person_id_counts WHERE id_number = $1 AND records <= 0",
+            &[&old],
+        )
+        .await?;
+    }
+    if let Some(new) = new {
+        execute(
+            tx,
+            "INSERT INTO person_ids (record_id, id_number, grid_id) VALUES ($1, $2, $3)",
+            &[&id, &new, &grid],
+        )
+        .await?;
+        execute(
+            tx,
+            "INSERT INTO person_id_counts (id_number, records) VALUES ($1, 1)
+             ON CONFLICT (id_number) DO UPDATE SET records = person_id_counts.records + 1",
+            &[&new],
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -468,7 +468,7 @@ pub(crate) async fn export_page(
     Ok(page)
 }
 
-async fn insert_audit(c: &impl GenericClient, e: &NewAudit) -> Result<u64, Error> {
+pub(crate) async fn insert_audit(c: &impl GenericClient, e: &NewAudit) -> Result<u64, Error> {
     let row = query_one(
         c,
         "INSERT INTO audit_log (at, user_id, badge, name, station_id, action, target, detail)

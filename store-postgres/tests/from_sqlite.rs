@@ -127,6 +127,34 @@ async fn deployment() -> Deployment {
         .expect("stored");
     push(&store, b, vec![fixture::delete(b, &record)]).await;
 
+    // One ID number recorded in both grids, judged to be two people.
+    let person = |by, grid| {
+        upsert(
+            by,
+            RecordId::new_v7(),
+            "person",
+            grid,
+            0,
+            values(&[
+                ("name", json!("陈小明")),
+                ("id_number", json!("11010519491231002X")),
+            ]),
+            vec![],
+        )
+    };
+    let (pa, pb) = (person(a, &w.grid_a), person(b, &w.grid_b));
+    let (ida, idb) = (pa.record_id, pb.record_id);
+    push(&store, a, vec![pa]).await;
+    push(&store, b, vec![pb]).await;
+    store
+        .mark_distinct(
+            ida,
+            idb,
+            NewAudit::by(&w.supervisor, "duplicate_distinct", "record", json!({})),
+        )
+        .await
+        .expect("distinct");
+
     let review = Review {
         decision: ReviewDecision::Return {
             reason: "请补充照片".into(),
@@ -288,6 +316,9 @@ const TABLES: &[&str] = &[
     "audit_log",
     "signin_failures",
     "enrollment_codes",
+    "person_ids",
+    "person_id_counts",
+    "duplicate_distinct",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,6 +22,7 @@ use serde_json::value::RawValue;
 use beatbook_store::*;
 use migrations::MIGRATIONS;
 
+mod duplicates;
 mod enrollment;
 mod migrations;
 mod review;
@@ -319,6 +320,7 @@ pub(crate) fn write_version(
         batch.map(|b| b.to_string()),
     ])?;
     attach_blobs(tx, record)?;
+    duplicates::index_person(tx, record)?;
     Ok(cursor)
 }
 
@@ -1163,6 +1165,20 @@ impl Store for SqliteStore {
 
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError> {
         self.write(move |c| review::end_web_session(c, id_hash))
+            .await
+    }
+
+    async fn duplicates(&self, query: DuplicateQuery) -> Result<Vec<DuplicateGroup>, StoreError> {
+        self.read(move |c| duplicates::duplicates(c, &query)).await
+    }
+
+    async fn mark_distinct(
+        &self,
+        a: RecordId,
+        b: RecordId,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| duplicates::mark_distinct(c, a, b, &audit))
             .await
     }
 

@@ -194,6 +194,37 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX enrollment_codes_expires ON enrollment_codes (expires_at);
     "#,
+    // 6: duplicate people. `person_ids` holds each live person record's ID
+    // number (as `beatbook_store::person_id_number` writes it) and grid,
+    // `person_id_counts` how many records hold each number, both kept by the
+    // transaction that writes a version; `duplicate_distinct` the pairs a
+    // supervisor judged to be two people (`record_a` < `record_b`).
+    r#"
+    CREATE TABLE person_ids (
+        record_id TEXT PRIMARY KEY,
+        id_number TEXT NOT NULL,
+        grid_id TEXT NOT NULL
+    );
+    CREATE INDEX person_ids_number ON person_ids (id_number);
+    INSERT INTO person_ids (record_id, id_number, grid_id)
+        SELECT id, upper(trim(json_extract(state, '$.fields.id_number.value'))), grid_id
+        FROM records
+        WHERE form_id = 'person' AND deleted = 0
+          AND json_type(state, '$.fields.id_number.value') = 'text'
+          AND trim(json_extract(state, '$.fields.id_number.value')) <> '';
+    CREATE TABLE person_id_counts (
+        id_number TEXT PRIMARY KEY,
+        records INTEGER NOT NULL
+    );
+    INSERT INTO person_id_counts (id_number, records)
+        SELECT id_number, COUNT(*) FROM person_ids GROUP BY id_number;
+    CREATE INDEX person_id_counts_held_twice ON person_id_counts (id_number) WHERE records > 1;
+    CREATE TABLE duplicate_distinct (
+        record_a TEXT NOT NULL,
+        record_b TEXT NOT NULL,
+        PRIMARY KEY (record_a, record_b)
+    );
+    "#,
 ];
 
 #[cfg(test)]

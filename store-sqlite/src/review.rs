@@ -419,7 +419,7 @@ pub(super) fn export_page(
     Ok(page)
 }
 
-fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, Error> {
+pub(super) fn insert_audit(c: &Connection, e: &NewAudit) -> Result<u64, Error> {
     c.prepare_cached(
         "INSERT INTO audit_log (at, user_id, badge, name, station_id, action, target, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

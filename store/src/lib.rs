@@ -28,10 +28,12 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod duplicates;
 mod enrollment;
 mod review;
 mod signin;
 
+pub use duplicates::*;
 pub use enrollment::*;
 pub use review::*;
 pub use signin::*;
@@ -588,6 +590,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Ends a web session.
     async fn end_web_session(&self, id_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    // ---- duplicate people ----
+    /// The ID numbers two live person records in `query.scope` or more share
+    /// (see [`person_id_number`]), smallest number first, leaving out those
+    /// whose records in scope are all pairwise marked distinct. Reads the
+    /// index the backend keeps as it writes records: the numbers held twice,
+    /// not every record.
+    async fn duplicates(&self, query: DuplicateQuery) -> Result<Vec<DuplicateGroup>, StoreError>;
+    /// Marks two records as two different people (so [`Store::duplicates`]
+    /// stops listing the pair) and appends `audit`, in one durable
+    /// transaction; marking a marked pair again changes nothing but the audit
+    /// log. The caller checks that both records exist and are in its scope.
+    async fn mark_distinct(
+        &self,
+        a: RecordId,
+        b: RecordId,
+        audit: NewAudit,
+    ) -> Result<(), StoreError>;
 
     // ---- failed sign-ins (shared by every instance on the database) ----
     /// Counts one failed sign-in against each of `counters` before the

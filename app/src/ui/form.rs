@@ -14,6 +14,7 @@ use super::editing::SessionSignal;
 use super::errors::error_text;
 use super::fields::FieldView;
 use super::i18n::{text, tr, use_lang};
+use super::recorded::RecordedElsewhere;
 use super::scan::ScanCard;
 use super::Ui;
 
@@ -133,6 +134,7 @@ pub fn FormView(id: RecordId) -> Element {
         }
         if takes_card {
             ScanCard { session, filled: scanned }
+            RecordedElsewhere { session }
         }
         form { class: "fields", onsubmit: move |e| { e.prevent_default(); submit(()) },
             for name in visible {

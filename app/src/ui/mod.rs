@@ -20,6 +20,7 @@ mod map;
 mod patrol;
 mod photos;
 mod pickers;
+mod recorded;
 mod scan;
 mod shell;
 mod sync;

@@ -58,7 +58,7 @@ impl Table {
 
 use Kind::{Bool, Bytes, Int, Json as JsonKind, Text};
 
-/// Every table of the SQLite schema (migrations 1–4), parents before the
+/// Every table of the SQLite schema (migrations 1–5), parents before the
 /// tables whose foreign keys point at them.
 pub(crate) const TABLES: &[Table] = &[
     Table {
@@ -245,6 +245,21 @@ pub(crate) const TABLES: &[Table] = &[
             ("used_by_device", Text),
         ],
         key: "code_hash",
+    },
+    Table {
+        name: "person_ids",
+        columns: &[("record_id", Text), ("id_number", Text), ("grid_id", Text)],
+        key: "record_id",
+    },
+    Table {
+        name: "person_id_counts",
+        columns: &[("id_number", Text), ("records", Int)],
+        key: "id_number",
+    },
+    Table {
+        name: "duplicate_distinct",
+        columns: &[("record_a", Text), ("record_b", Text)],
+        key: "record_a, record_b",
     },
 ];
 

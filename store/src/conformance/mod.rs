@@ -20,6 +20,7 @@ use crate::Store;
 
 pub mod accounts;
 pub mod blobs;
+pub mod duplicates;
 pub mod enrollment;
 pub mod fixture;
 pub mod forms;
@@ -97,6 +98,8 @@ macro_rules! conformance_tests {
             review::hazards_overdue_first_and_counts,
             review::export_pages_by_limit_bytes_and_dates,
             review::audit_log_order_filter_and_count,
+            duplicates::duplicates_follow_every_write_within_scope,
+            duplicates::a_pair_marked_distinct_is_not_listed_again,
             sessions::web_session_lifecycle,
             sessions::expired_web_sessions_are_forgotten,
             signin::a_counter_at_its_limit_refuses_counting_nothing_until_its_window_ends,

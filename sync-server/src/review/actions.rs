@@ -1,5 +1,5 @@
-//! What a supervisor does to records — review (approve, return) and verify a
-//! hazard — as the pages apply it: the form's choice checked, the rule of
+//! What a supervisor does to records — review (approve, return), verify a
+//! hazard, resolve a duplicate person — as the pages apply it: the form's choice checked, the rule of
 //! [`super::rules`] run inside the store's transaction with its audit entry,
 //! and the outcome for one record turned into the page's answer.
 
@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::protocol::{ErrorCode, Review, ReviewDecision};
-use beatbook_store::{EditOutcome, NewAudit, RecordEdit};
+use beatbook_store::{EditOutcome, NewAudit, RecordEdit, Refusal};
 use chrono::Utc;
 
 use super::error::ReviewError;
@@ -96,38 +96,66 @@ pub async fn edit_one(
     id: RecordId,
     edit: RecordEdit,
     entry: NewAudit,
+    back: (Option<&str>, &str),
+    notice: &str,
+) -> Result<Response, ReviewError> {
+    edit_together(state, vec![id], edit, entry, back, notice).await
+}
+
+/// [`edit_one`] for records edited together (a duplicate's resolution):
+/// `entry` is written only when every record was, and the first record not
+/// written gives the answer.
+pub async fn edit_together(
+    state: &AppState,
+    ids: Vec<RecordId>,
+    edit: RecordEdit,
+    entry: NewAudit,
     (back, fallback): (Option<&str>, &str),
     notice: &str,
 ) -> Result<Response, ReviewError> {
+    let n = ids.len();
     let results = state
         .store
         .edit_records(
-            vec![id],
+            ids,
             edit,
             Box::new(move |results| {
                 results
                     .iter()
-                    .any(|(_, o)| matches!(o, EditOutcome::Written { .. }))
+                    .all(|(_, o)| matches!(o, EditOutcome::Written { .. }))
                     .then_some(entry)
             }),
         )
         .await?;
-    match results.into_iter().next().map(|(_, o)| o) {
-        Some(EditOutcome::Written { .. }) => {
+    let failed = results
+        .into_iter()
+        .map(|(_, o)| o)
+        .find(|o| !matches!(o, EditOutcome::Written { .. }));
+    match failed {
+        None if n > 0 => {
             let to = back_with(back, fallback, notice, 1, 0);
             Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
         }
-        Some(EditOutcome::Refused(refusal)) if refusal.code == ErrorCode::OutOfScope => {
+        Some(EditOutcome::Refused(refusal)) => Err(refused(refusal)),
+        None | Some(EditOutcome::Missing) | Some(EditOutcome::Written { .. }) => {
             Err(ReviewError::not_found())
         }
-        Some(EditOutcome::Refused(refusal)) => Err(ReviewError::Page {
-            status: if refusal.code == ErrorCode::ValidationFailed {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
-            },
-            message: refusal.message,
-        }),
-        Some(EditOutcome::Missing) | None => Err(ReviewError::not_found()),
+    }
+}
+
+/// A rule's refusal as the pages answer it: 404 when the record is out of
+/// scope (its existence is not revealed), 422 when it would not validate,
+/// else 409 with the reason.
+pub fn refused(refusal: Refusal) -> ReviewError {
+    if refusal.code == ErrorCode::OutOfScope {
+        return ReviewError::not_found();
+    }
+    ReviewError::Page {
+        status: if refusal.code == ErrorCode::ValidationFailed {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::CONFLICT
+        },
+        message: refusal.message,
     }
 }

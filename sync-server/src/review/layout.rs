@@ -48,6 +48,8 @@ pub enum Nav {
     Map,
     /// 任务.
     Tasks,
+    /// 重复人员.
+    Duplicates,
     /// 导出.
     Exports,
     /// 审计日志.
@@ -99,6 +101,7 @@ pub fn page(r: &Reviewer, nav: Nav, title: &str, notice: Option<Markup>, body: M
                         (item(Nav::Hazards, "/review/hazards", "隐患整改", "Hazards"))
                         (item(Nav::Map, "/review/map", "辖区地图", "Map"))
                         (item(Nav::Tasks, "/review/tasks/board", "下派任务", "Tasks"))
+                        (item(Nav::Duplicates, "/review/duplicates", "重复人员", "Duplicates"))
                         (item(Nav::Exports, "/review/exports", "数据导出", "Exports"))
                         (item(Nav::Audit, "/review/audit", "审计日志", "Audit log"))
                         (item(Nav::Enroll, "/review/enroll", "设备绑定", "Enroll a device"))
@@ -265,6 +268,17 @@ pub fn notice(r: &Reviewer, q: &NoticeQuery) -> Option<Markup> {
         ("hazard_assigned", Lang::En) => {
             "Deadline and responsible party saved; the field receives them on the next sync".to_owned()
         }
+        ("kept", Lang::Zh) => "已保留一条记录，另一条已注销，将在民警下次同步时送达".to_owned(),
+        ("kept", Lang::En) => {
+            "One record kept and the other retired; devices receive it on their next sync"
+                .to_owned()
+        }
+        ("moved", Lang::Zh) => "已登记迁移：保留新网格的记录，原网格的记录已注销".to_owned(),
+        ("moved", Lang::En) => {
+            "Move recorded: the record in the new grid is kept, the old one closed".to_owned()
+        }
+        ("distinct", Lang::Zh) => "已确认为不同的人，不再列出".to_owned(),
+        ("distinct", Lang::En) => "Marked as different people; not listed again".to_owned(),
         _ => return None,
     };
     let skipped = (skipped > 0).then(|| match r.lang {

@@ -2,9 +2,10 @@
 //! the synced batches and their records with labelled values, decisions
 //! (approve; return with a reason) that devices pull as new record versions,
 //! the hazard board with verification, tasks assigned to officers and
-//! their progress board, the station map, exports (CSV, XLSX, GeoJSON), the
-//! audit log, enrollment codes for officers' phones (QR codes), and the
-//! administrators' pages (accounts, grids, devices, forms).
+//! their progress board, the station map, duplicate people with their
+//! resolutions, exports (CSV, XLSX, GeoJSON), the audit log, enrollment
+//! codes for officers' phones (QR codes), and the administrators' pages
+//! (accounts, grids, devices, forms).
 //!
 //! Server-rendered HTML ([maud] templates, checked at compile time and
 //! escaped by default) with one stylesheet and no JavaScript but the map's
@@ -18,6 +19,7 @@ mod actions;
 mod admin;
 mod audit;
 mod batches;
+mod duplicates;
 mod enroll;
 mod error;
 mod exports;
@@ -74,6 +76,8 @@ fn routes() -> Router<AppState> {
         .route("/tasks/board", get(tasks::board))
         .route("/tasks/{id}/change", post(tasks::change))
         .route("/hazards/{id}/assign", post(hazards::assign))
+        .route("/duplicates", get(duplicates::page))
+        .route("/duplicates/resolve", post(duplicates::resolve))
         .route("/exports", get(exports::page))
         .route("/exports/download", get(exports::download))
         .route("/audit", get(audit::page))

@@ -13,6 +13,10 @@
 //!   becomes `verified` (已复查); failed, it goes back to `rectifying` with
 //!   the reason. Each is a new version with a clock that orders after every
 //!   value it has seen, re-validated against its form.
+//! - resolve a duplicate person (two records, one ID number): keep one (the
+//!   other retired as a tombstone, which devices already understand: they
+//!   drop it), record a move between grids (the same, the kept record in the
+//!   new grid), or mark the pair distinct (no record changes).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -269,6 +273,114 @@ pub fn hazard_step(
     })
 }
 
+/// How a supervisor resolves two person records that share an ID number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// One person recorded twice in one place: keep one, retire the other.
+    KeepOne,
+    /// The person moved: keep the record in the new grid, close the old one.
+    Moved,
+    /// Two people (a typo'd number on one): mark the pair, change neither.
+    Distinct,
+}
+
+impl Resolution {
+    /// From the page's form value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "keep" => Some(Self::KeepOne),
+            "move" => Some(Self::Moved),
+            "distinct" => Some(Self::Distinct),
+            _ => None,
+        }
+    }
+
+    /// The audit word.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::KeepOne => "duplicate_keep",
+            Self::Moved => "duplicate_move",
+            Self::Distinct => "duplicate_distinct",
+        }
+    }
+}
+
+/// Two live person records in `scope` sharing one ID number: what a
+/// resolution needs to hold before anything is written or marked.
+pub fn same_person_pair(
+    scope: &ReadScope,
+    a: &StoredRecord,
+    b: &StoredRecord,
+) -> Result<(), Refusal> {
+    for r in [a, b] {
+        common(scope, r, Some(r.revision))?;
+    }
+    let number = beatbook_store::person_id_number(a);
+    if a.id == b.id || number.is_none() || number != beatbook_store::person_id_number(b) {
+        return Err(refuse(
+            ErrorCode::Conflict,
+            "这两条记录的身份证号已不相同，请刷新页面",
+            "the two records no longer share an ID number: reload the page",
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps `keep` and retires `retired` (two person records sharing an ID
+/// number), each at the revision the supervisor saw; `retired` is the record
+/// to retire as read at that revision. The kept record is edited first, and
+/// only when the whole resolution holds (both in scope and live, one number,
+/// a move between two grids): it becomes approved (the supervisor compared
+/// it with its duplicate and keeps it), which its grid's devices pull. The
+/// other then becomes a tombstone, which its grid's devices pull and drop;
+/// it is refused when the kept one was, so a resolution never retires both.
+/// (Only an edit of the retired record between the two reads can leave the
+/// kept one approved and the pair still listed, with no audit entry.)
+pub fn resolve_duplicate(
+    scope: ReadScope,
+    (keep, keep_revision): (RecordId, u64),
+    retired: StoredRecord,
+    resolution: Resolution,
+    review: Review,
+    now: DateTime<Utc>,
+) -> RecordEdit {
+    let mut kept_ok = false;
+    Box::new(move |r| {
+        if r.id == keep {
+            common(&scope, r, Some(keep_revision))?;
+            same_person_pair(&scope, r, &retired)?;
+            if resolution == Resolution::Moved && r.grid == retired.grid {
+                return Err(refuse(
+                    ErrorCode::Conflict,
+                    "两条记录在同一网格，不是迁移：请选择保留其中一条",
+                    "both records are in one grid, so this is no move: keep one of them instead",
+                ));
+            }
+            kept_ok = true;
+            return Ok(r.clone().reviewed(review.clone()));
+        }
+        if r.id != retired.id {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "不属于这对重复记录",
+                "not one of the pair",
+            ));
+        }
+        common(&scope, r, Some(retired.revision))?;
+        if !kept_ok {
+            return Err(refuse(
+                ErrorCode::Conflict,
+                "保留的记录无法处理，另一条记录未作改动",
+                "the record to keep could not be resolved, so the other was left alone",
+            ));
+        }
+        let mut next = r.clone().next_revision();
+        next.deleted = true;
+        next.updated_at = now;
+        Ok(next)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -477,6 +589,110 @@ mod tests {
         let mut r = hazard("rectified");
         r.fields.remove("after_photos");
         assert_eq!(edit(&r).unwrap_err().code, ErrorCode::ValidationFailed);
+    }
+
+    fn person(grid: &str, number: &str) -> StoredRecord {
+        let mut r = hazard("open");
+        r.form_id = FormId::new(form_ids::PERSON);
+        r.grid = GridId::new(grid);
+        r.fields.insert(
+            "id_number".into(),
+            FieldState {
+                value: json!(number),
+                hlc: Hlc::zero(REVIEW_DEVICE),
+                revision: 2,
+            },
+        );
+        r
+    }
+
+    fn approval() -> Review {
+        Review {
+            decision: ReviewDecision::Approve,
+            by: "所领导".into(),
+            at: Utc::now(),
+        }
+    }
+
+    const NUMBER: &str = "11010519491231002X";
+
+    #[test]
+    fn a_move_keeps_the_new_grids_record_approved_and_tombstones_the_old_one() {
+        let scope = ReadScope::Grids(vec![GridId::new("G1"), GridId::new("G3")]);
+        let (new, old) = (person("G3", NUMBER), person("G1", &NUMBER.to_lowercase()));
+        let mut edit = resolve_duplicate(
+            scope,
+            (new.id, 2),
+            old.clone(),
+            Resolution::Moved,
+            approval(),
+            Utc::now(),
+        );
+        let kept = edit(&new).expect("kept");
+        assert_eq!(
+            (kept.status, kept.deleted, kept.revision),
+            (RecordStatus::Approved, false, 3)
+        );
+        let closed = edit(&old).expect("closed");
+        assert_eq!(
+            (closed.deleted, closed.revision, closed.grid.as_str()),
+            (true, 3, "G1")
+        );
+    }
+
+    #[test]
+    fn a_resolution_that_does_not_hold_writes_neither_record() {
+        let both = ReadScope::Grids(vec![GridId::new("G1"), GridId::new("G3")]);
+        let cases = [
+            // A move within one grid.
+            (
+                both.clone(),
+                person("G1", NUMBER),
+                person("G1", NUMBER),
+                Resolution::Moved,
+                ErrorCode::Conflict,
+            ),
+            // Numbers that differ (one was corrected meanwhile).
+            (
+                both.clone(),
+                person("G3", NUMBER),
+                person("G1", "110105194912310037"),
+                Resolution::KeepOne,
+                ErrorCode::Conflict,
+            ),
+            // The other record outside the supervisor's scope.
+            (
+                ReadScope::Grids(vec![GridId::new("G3")]),
+                person("G3", NUMBER),
+                person("G1", NUMBER),
+                Resolution::KeepOne,
+                ErrorCode::OutOfScope,
+            ),
+        ];
+        for (scope, keep, retire, resolution, code) in cases {
+            let mut edit = resolve_duplicate(
+                scope,
+                (keep.id, 2),
+                retire.clone(),
+                resolution,
+                approval(),
+                Utc::now(),
+            );
+            assert_eq!(edit(&keep).unwrap_err().code, code, "{resolution:?}");
+            assert!(edit(&retire).is_err(), "the other is left alone");
+        }
+        // A stale revision of the kept record.
+        let (keep, retire) = (person("G3", NUMBER), person("G1", NUMBER));
+        let mut stale = resolve_duplicate(
+            both,
+            (keep.id, 1),
+            retire.clone(),
+            Resolution::KeepOne,
+            approval(),
+            Utc::now(),
+        );
+        assert!(stale(&keep).is_err());
+        assert!(stale(&retire).is_err());
     }
 
     #[test]
