@@ -161,9 +161,9 @@ pub async fn station_tasks(
 
 /// Whether saving `record` on a device can complete a task: an approved
 /// record is read-only on the devices, so a follow-up or check of it could
-/// never be done there.
+/// never be done there; an approved hazard still takes its rectification.
 pub fn can_be_followed_up(record: &StoredRecord) -> bool {
-    record.status != RecordStatus::Approved
+    record.status != RecordStatus::Approved || record.form_id.as_str() == form_ids::HAZARD
 }
 
 /// Which records a supervisor is choosing targets from.
