@@ -15,9 +15,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-import { Server, FieldApp, browser, enroll, home, tmpdir } from './app-harness.mjs';
+import { Server, FieldApp, browser, enroll, home, tmpdir, desktop } from './app-harness.mjs';
 import { xlsx } from './xlsx.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,15 +39,7 @@ let phone;
 
 before(async () => {
   server = await Server.demo({ addresses: 200, households: 20 });
-  desk = await chromium.launchPersistentContext(tmpdir('bb-chromium-'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1360, height: 900 },
-    locale: 'zh-CN',
-    timezoneId: 'Asia/Shanghai',
-  });
+  desk = await desktop();
   page = desk.pages()[0] ?? (await desk.newPage());
   page.setDefaultTimeout(30_000);
 });

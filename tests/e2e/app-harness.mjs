@@ -176,7 +176,7 @@ export function phone(profile) {
   });
 }
 
-export async function browser() {
+export async function browser(options = {}) {
   const profile = tmpdir('bb-chromium-');
   return chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -185,8 +185,13 @@ export async function browser() {
     deviceScaleFactor: 1,
     locale: 'zh-CN',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...options,
   });
 }
+
+/** A browser at the station PC's size, for the review and admin pages. */
+export const desktop = (options = {}) =>
+  browser({ viewport: { width: 1360, height: 900 }, timezoneId: 'Asia/Shanghai', ...options });
 
 /**
  * Counts what an officer does: every tap, and every character typed. The

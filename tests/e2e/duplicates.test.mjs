@@ -11,9 +11,12 @@
 // Run by scripts/e2e.sh, which builds the server and the app first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-import { fieldApp, enroll, home, findFreeAddress, recordHousehold, residents, Operator, tmpdir } from './app-harness.mjs';
+import { fieldApp, enroll, home, findFreeAddress, recordHousehold, residents, Operator, tmpdir, desktop } from './app-harness.mjs';
+
+const shots = path.resolve(process.env.BEATBOOK_SCREENSHOTS ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots'));
 
 test('the phone says where an ID number is recorded; the supervisor keeps one of the two', { timeout: 15 * 60 * 1000 }, async () => {
   const { server, page, close } = await fieldApp();
@@ -35,6 +38,7 @@ test('the phone says where an ID number is recorded; the supervisor keeps one of
     await page.fill('#f-id_number', head.id);
     const notice = page.locator('#recorded-elsewhere');
     await notice.waitFor();
+    await page.screenshot({ path: path.join(shots, 'app-recorded-elsewhere.png') });
     const said = await notice.innerText();
     assert.match(said, new RegExp(head.name));
     assert.match(said, /此身份证号本机已有登记/);
@@ -49,14 +53,7 @@ test('the phone says where an ID number is recorded; the supervisor keeps one of
     await page.waitForSelector('.notice:has-text("同步完成")', { timeout: 60000 });
 
     // The supervisor's Duplicates page.
-    const review = await chromium.launchPersistentContext(tmpdir('bb-chromium-'), {
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1360, height: 900 },
-      locale: 'zh-CN',
-    });
+    const review = await desktop();
     try {
       const sup = review.pages()[0] ?? (await review.newPage());
       sup.setDefaultTimeout(30_000);
@@ -68,6 +65,7 @@ test('the phone says where an ID number is recorded; the supervisor keeps one of
       await sup.click('nav a[href="/review/duplicates"]');
       const pair = sup.locator('article.duplicate', { hasText: head.id });
       await pair.waitFor();
+      await sup.screenshot({ path: path.join(shots, 'review-duplicates.png') });
       assert.equal(await pair.locator('table.side-by-side thead th a').count(), 2, 'both records side by side');
       assert.match(await pair.innerText(), new RegExp(head.name));
       assert.equal(await pair.locator('button[value=move]').count(), 0, 'one grid: no move offered');

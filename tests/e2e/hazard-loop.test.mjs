@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, FieldApp, browser, enroll, home, tmpdir } from './app-harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const shots = path.resolve(process.env.BEATBOOK_SCREENSHOTS ?? path.join(here, '../../docs/screenshots'));
 const photo = (name) => {
   const file = path.join(tmpdir('bb-photo-'), name);
   const bytes = fs.readFileSync(path.resolve(here, '../../demo/assets/hazard.jpg'));
@@ -158,6 +159,7 @@ test('a hazard goes round the loop: report, deadline, rectified, failed, rectifi
     (await (await openRow(b)).innerText()).includes(REASON));
   const back = await (await openRow(b)).innerText();
   assert.match(back, /Rectifying/);
+  await b.screenshot({ path: path.join(shots, 'app-hazards.png'), fullPage: true });
   await (await openRow(b)).click();
   assert.equal((await b.locator('#verify-reason').innerText()).includes(REASON), true, 'the form says why');
   await home(b);
@@ -177,5 +179,6 @@ test('a hazard goes round the loop: report, deadline, rectified, failed, rectifi
     assert.ok(history.includes(text), `the history shows ${text}:\n${history}`);
   }
   assert.equal(await c.locator('ol.hazard-history li[data-status=rectified]').count(), 2, 'rectified twice');
+  await c.screenshot({ path: path.join(shots, 'review-hazard-history.png') });
   await review.close();
 });

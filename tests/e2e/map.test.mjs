@@ -16,8 +16,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { fieldApp, FieldApp, enroll, home, tmpdir } from './app-harness.mjs';
+import { fieldApp, FieldApp, enroll, home, tmpdir, desktop } from './app-harness.mjs';
 
 // Node 18 (Debian's) has no import.meta.dirname.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -205,15 +204,7 @@ test('without the renderer the map says what to run, and the app works', { timeo
 });
 
 test("the station's map on the review pages: hazards, and a click opens the record", { timeout: 5 * 60 * 1000 }, async () => {
-  const context = await chromium.launchPersistentContext(tmpdir('bb-chromium-'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1360, height: 900 },
-    locale: 'zh-CN',
-    timezoneId: 'Asia/Shanghai',
-  });
+  const context = await desktop();
   try {
     const p = context.pages()[0] ?? (await context.newPage());
     const errors = [];

@@ -11,9 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { FieldApp, fieldApp, tmpdir } from './app-harness.mjs';
 
+const shots = path.resolve(process.env.BEATBOOK_SCREENSHOTS ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots'));
 const SUPERVISOR = '061001';
 const OFFICER = '061201';
 const PASSWORD = 'beatbook-demo';
@@ -41,6 +43,7 @@ test('a phone enrolls from the QR code on the supervisor\'s page, once', { timeo
     await review.click('button[type=submit]');
     await review.click(`tr[data-badge="${OFFICER}"] button[type=submit]`);
     await review.waitForSelector('#enroll-qr');
+    await review.screenshot({ path: path.join(shots, 'review-enroll.png') });
     assert.match(await review.locator('#enroll-code').innerText(), /^[0-9a-f]{4}(-[0-9a-f]{4}){7}$/);
     assert.match(await review.locator('#enroll-expires').innerText(), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
     const picture = path.join(tmpdir('bb-qr-'), 'enroll-qr.png');

@@ -14,9 +14,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
-import { Server, tmpdir } from './app-harness.mjs';
+import { Server, tmpdir, desktop } from './app-harness.mjs';
 import { fileURLToPath } from 'node:url';
 
 // Node 18 (Debian's) has no import.meta.dirname.
@@ -32,18 +31,7 @@ test('a supervisor reviews, verifies and exports in the browser', { timeout: 15 
   const server = await Server.demo({ addresses: 400, households: 60 });
   const base = server.url;
   const run = tmpdir('bb-review-');
-  const context = await chromium.launchPersistentContext(tmpdir('bb-chromium-'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1360, height: 900 },
-    locale: 'zh-CN',
-    timezoneId: 'Asia/Shanghai',
-    acceptDownloads: true,
-  });
+  const context = await desktop({ acceptDownloads: true });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);
