@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use beatbook_schema::form::{FieldError, FormDef};
 use beatbook_schema::hlc::Hlc;
-use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, UserId};
+use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, RecordId, Sha256, UserId};
 use beatbook_schema::merge::FieldConflict;
 use beatbook_schema::problem::ProblemCode;
 use beatbook_schema::protocol::*;
@@ -230,23 +230,9 @@ fn pull() {
             ],
             next: Cursor(42),
             has_more: true,
-            grids: None,
-        },
-    );
-}
-
-/// Added to /v1 (November 2026): an officer's pull page names the grids it
-/// was read with, so a device learns that an admin changed them. Left out
-/// for supervisors and admins, so the fixture above is unchanged.
-#[test]
-fn pull_page_with_grids() {
-    check(
-        "pull_page_grids",
-        &PullPage {
-            items: vec![],
-            next: Cursor(42),
-            has_more: false,
-            grids: Some(vec![GridId::new("g1"), GridId::new("g2")]),
+            // Added to /v1 (November 2026): an officer's page names the grids
+            // it was read with; left out for supervisors and admins.
+            grids: Some(vec![record().grid]),
         },
     );
 }
