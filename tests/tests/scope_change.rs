@@ -107,7 +107,10 @@ async fn a_grid_added_brings_its_older_records_and_a_grid_removed_leaves_the_pho
     let rejection = unpushed.rejection.expect("the refusal is kept");
     assert_eq!(rejection.code, ErrorCode::OutOfScope);
     assert!(
-        rejection.message.en.contains("not one of yours"),
+        rejection
+            .message
+            .en
+            .contains("not one of yours (an admin may have changed your grids)"),
         "{:?}",
         rejection.message
     );
