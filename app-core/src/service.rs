@@ -674,6 +674,7 @@ mod tests {
                 items,
                 next,
                 has_more: false,
+                grids: None,
             })
             .expect("pulled page applies");
     }
@@ -1155,5 +1156,66 @@ mod tests {
             core.record(task).expect("task").values["completed_by"],
             dispute.to_string()
         );
+    }
+
+    fn page(items: Vec<PullItem>, next: u64, grids: &[&str]) -> PullPage {
+        PullPage {
+            items,
+            next: Cursor(next),
+            has_more: false,
+            grids: Some(grids.iter().map(|g| GridId::new(*g)).collect()),
+        }
+    }
+
+    #[test]
+    fn a_page_naming_other_grids_restarts_the_pull_or_drops_the_removed_grids_records() {
+        let (_dir, core) = enrolled();
+        let id = RecordId::new_v7();
+        let same = core
+            .store()
+            .apply_pull(&page(
+                vec![version(id, "visit", json!({"n": 1}), 3, false)],
+                3,
+                &["g1"],
+            ))
+            .expect("applies");
+        assert_eq!(same, crate::store::Rescoped::default());
+        assert_eq!(core.store().cursor().expect("cursor"), Cursor(3));
+
+        let added = core
+            .store()
+            .apply_pull(&page(vec![], 9, &["g1", "g2"]))
+            .expect("applies");
+        assert_eq!(added.added, [GridId::new("g2")]);
+        assert_eq!(
+            core.store().cursor().expect("cursor"),
+            Cursor(0),
+            "pulls again from the start"
+        );
+        let grids = core.user().expect("user").expect("enrolled").grids;
+        assert_eq!(grids, [GridId::new("g1"), GridId::new("g2")]);
+
+        // Pulled again from the start: the same version, still one record.
+        core.store()
+            .apply_pull(&page(
+                vec![version(id, "visit", json!({"n": 1}), 3, false)],
+                9,
+                &["g1", "g2"],
+            ))
+            .expect("applies");
+        assert_eq!(core.store().cursor().expect("cursor"), Cursor(9));
+        assert_eq!(core.store().record(id).expect("held").base_revision, 3);
+
+        let removed = core
+            .store()
+            .apply_pull(&page(vec![], 9, &["g2"]))
+            .expect("applies");
+        assert_eq!(removed.removed, [GridId::new("g1")]);
+        assert!(removed.added.is_empty());
+        assert!(matches!(
+            core.store().record(id),
+            Err(LocalStoreError::NoRecord(_))
+        ));
+        assert_eq!(core.store().cursor().expect("cursor"), Cursor(9));
     }
 }

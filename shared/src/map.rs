@@ -490,7 +490,11 @@ mod tests {
                 form_ids::TASK,
                 values(json!({"location": at, "status": "done", "due": "2026-11-01"})),
             ),
-            (id(3), form_ids::TASK, values(json!({"location": at, "due": 17}))),
+            (
+                id(3),
+                form_ids::TASK,
+                values(json!({"location": at, "due": 17})),
+            ),
             (id(4), form_ids::TASK, values(json!({"status": "open"}))),
         ]);
         let t = tasks(&f.places());

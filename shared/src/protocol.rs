@@ -313,6 +313,11 @@ pub struct PullPage {
     pub next: Cursor,
     /// More items wait after `next`.
     pub has_more: bool,
+    /// The grids this page was read with, for an officer or auxiliary (whose
+    /// scope is a list of grids); absent for supervisors and admins. A device
+    /// whose stored grids differ learns here that its scope was changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grids: Option<Vec<GridId>>,
 }
 
 /// `POST /v1/blobs/missing`: which of these does the server lack?

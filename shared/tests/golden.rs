@@ -230,6 +230,9 @@ fn pull() {
             ],
             next: Cursor(42),
             has_more: true,
+            // Added to /v1 (November 2026): an officer's page names the grids
+            // it was read with; left out for supervisors and admins.
+            grids: Some(vec![record().grid]),
         },
     );
 }

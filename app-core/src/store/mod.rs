@@ -23,6 +23,7 @@ mod records;
 pub use changes::{Change, StoredValues};
 pub use lost::LostValue;
 pub use outbox::{Batch, BatchLimits};
+pub use pull::Rescoped;
 pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
 
 use std::path::{Path, PathBuf};

@@ -1,15 +1,91 @@
 //! Applying pulled pages. A record with unpushed local edits keeps its local
 //! version (the pulled one is held back) until the server has acknowledged
 //! them; then the server's merged version wins.
+//!
+//! A page names the grids it was read with (officers and auxiliaries). When
+//! an admin changed them, the page's transaction also stores the new list in
+//! the enrollment, drops what the device may no longer hold, and — when a
+//! grid was added — starts the pull again from the log's beginning, so the
+//! added grid's older records arrive too. Versions already held apply again
+//! without effect: the same revision is upserted, never duplicated, and
+//! records with unpushed edits keep them.
 
 use beatbook_schema::form::Values;
-use beatbook_schema::ids::{DeviceId, RecordId};
-use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion};
+use beatbook_schema::ids::{DeviceId, GridId, RecordId};
+use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion, UserInfo};
 use beatbook_schema::record::RecordStatus;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::records::LocalState;
-use super::{meta_set, LocalStore, LocalStoreError};
+use super::{meta_get, meta_set, LocalStore, LocalStoreError};
+
+/// The meta key enrollment writes (`sync::Enrollment`); its `user` is the
+/// officer as the server last described them.
+const ENROLLMENT: &str = "enrollment";
+
+/// What a pulled page's grids changed on this device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rescoped {
+    /// Grids added by an admin: the pull starts again from cursor 0.
+    pub added: Vec<GridId>,
+    /// Grids taken away: their records were dropped, except those with
+    /// unpushed edits (their push will be refused as out of scope).
+    pub removed: Vec<GridId>,
+}
+
+/// Stores `grids` as the enrolled user's and drops the records of the grids
+/// taken away that hold nothing unsent. Nothing happens before enrollment or
+/// when the list is unchanged.
+fn rescope(tx: &Transaction<'_>, grids: &[GridId]) -> Result<Rescoped, LocalStoreError> {
+    let Some(mut enrollment) =
+        meta_get::<serde_json::Map<String, serde_json::Value>>(tx, ENROLLMENT)?
+    else {
+        return Ok(Rescoped::default());
+    };
+    let Some(stored) = enrollment.get_mut("user") else {
+        return Err(LocalStoreError::Corrupt(serde::de::Error::custom(
+            "the stored enrollment names no user: enroll the device again",
+        )));
+    };
+    let mut user: UserInfo = serde_json::from_value(stored.clone())?;
+    let added: Vec<GridId> = grids
+        .iter()
+        .filter(|g| !user.grids.contains(g))
+        .cloned()
+        .collect();
+    let removed: Vec<GridId> = user
+        .grids
+        .iter()
+        .filter(|g| !grids.contains(g))
+        .cloned()
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return Ok(Rescoped::default());
+    }
+    for grid in &removed {
+        let ids = tx
+            .prepare_cached("SELECT id FROM records WHERE grid = ?1 AND state <> 'draft'")?
+            .query_map([grid.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in ids {
+            let record: RecordId = id.parse().map_err(|_| {
+                LocalStoreError::Corrupt(serde::de::Error::custom(format!(
+                    "stored record id {id:?} is not a record id"
+                )))
+            })?;
+            if !has_local_edits(tx, record)? {
+                tx.prepare_cached("DELETE FROM records WHERE id = ?1")?
+                    .execute([&id])?;
+                tx.prepare_cached("DELETE FROM lost_values WHERE record_id = ?1")?
+                    .execute([&id])?;
+            }
+        }
+    }
+    user.grids = grids.to_vec();
+    *stored = serde_json::to_value(&user)?;
+    meta_set(tx, ENROLLMENT, &enrollment)?;
+    Ok(Rescoped { added, removed })
+}
 
 /// Whether a record has local edits the server has not acknowledged.
 fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStoreError> {
@@ -89,8 +165,12 @@ fn apply_version(
     v: &RecordVersion,
 ) -> Result<(), LocalStoreError> {
     let id = v.record.id;
-    for c in &v.conflicts {
-        super::lost::note(tx, device, id, c)?;
+    // A version pulled again (after a grid was added) told its losses
+    // already; noting them again would bring back dismissed ones.
+    if base_revision(tx, id)?.is_none_or(|base| v.revision > base) {
+        for c in &v.conflicts {
+            super::lost::note(tx, device, id, c)?;
+        }
     }
     if has_local_edits(tx, id)? {
         let held: Option<String> = tx
@@ -135,10 +215,16 @@ pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), Loc
 }
 
 impl LocalStore {
-    /// Applies a pulled page and advances the cursor, in one transaction.
-    pub fn apply_pull(&mut self, page: &PullPage) -> Result<(), LocalStoreError> {
+    /// Applies a pulled page and advances the cursor, in one transaction;
+    /// when the page names grids other than the enrolled user's, applies
+    /// that change too (see the module's documentation) and says what it was.
+    pub fn apply_pull(&mut self, page: &PullPage) -> Result<Rescoped, LocalStoreError> {
         let device = self.device();
         let tx = self.conn.transaction()?;
+        let rescoped = match &page.grids {
+            Some(grids) => rescope(&tx, grids)?,
+            None => Rescoped::default(),
+        };
         for item in &page.items {
             match item {
                 PullItem::Form { definition, .. } => {
@@ -148,9 +234,14 @@ impl LocalStore {
                 PullItem::Record { version, .. } => apply_version(&tx, device, version)?,
             }
         }
-        meta_set(&tx, "cursor", &page.next)?;
+        let next = if rescoped.added.is_empty() {
+            page.next
+        } else {
+            Cursor(0)
+        };
+        meta_set(&tx, "cursor", &next)?;
         tx.commit()?;
-        Ok(())
+        Ok(rescoped)
     }
 
     /// Where the next pull starts.

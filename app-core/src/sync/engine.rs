@@ -478,13 +478,14 @@ impl SyncEngine {
                 }
             });
             faults::checkpoint("before-apply-pull");
-            lock(store).apply_pull(&page)?;
+            let rescoped = lock(store).apply_pull(&page)?;
             progress(Progress {
                 phase: Phase::Pulling,
                 done: report.pulled,
                 total: None,
             });
-            if !page.has_more {
+            // A grid added: the added grid's older records wait from cursor 0.
+            if !page.has_more && rescoped.added.is_empty() {
                 return Ok(());
             }
         }

@@ -73,8 +73,8 @@ pub fn decide(
     {
         return Decision::Answer(reject(
             ErrorCode::OutOfScope,
-            "该记录所属网格不在您的管辖范围内",
-            "the record's grid is not one of yours",
+            "该记录所属网格不在您的管辖范围内（网格可能已被管理员调整）：请联系所长",
+            "the record's grid is not one of yours (an admin may have changed your grids): ask your supervisor",
             vec![],
         ));
     }

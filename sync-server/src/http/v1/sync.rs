@@ -2,9 +2,11 @@
 
 use axum::extract::State;
 use axum::Json;
+use beatbook_schema::ids::GridId;
 use beatbook_schema::protocol::{
-    ChangeResult, Cursor, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
+    ChangeResult, Cursor, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse, Role,
 };
+use beatbook_store::ReadScope;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -106,6 +108,8 @@ pub(super) struct RawPullPage {
     items: Vec<Box<RawValue>>,
     next: Cursor,
     has_more: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grids: Option<Vec<GridId>>,
 }
 
 /// What changed in the caller's scope.
@@ -141,17 +145,18 @@ pub(super) async fn pull(
     let max = state.config.pull_page_limit.max(1);
     let limit = params.limit.unwrap_or(max).clamp(1, max);
     let grids = state.store.grids().await?;
-    let page = state
-        .store
-        .pull(
-            read_scope(&caller.user, &grids),
-            Cursor(params.since),
-            limit,
-        )
-        .await?;
+    let scope = read_scope(&caller.user, &grids);
+    // Only an officer's or auxiliary's scope is their own grid list: the one
+    // a device keeps and must be told about when an admin changes it.
+    let own_grids = match (caller.user.role, &scope) {
+        (Role::Officer | Role::Auxiliary, ReadScope::Grids(g)) => Some(g.clone()),
+        _ => None,
+    };
+    let page = state.store.pull(scope, Cursor(params.since), limit).await?;
     Ok(Json(RawPullPage {
         items: page.items.into_iter().map(|i| i.json).collect(),
         next: page.next,
         has_more: page.has_more,
+        grids: own_grids,
     }))
 }

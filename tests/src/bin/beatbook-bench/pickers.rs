@@ -248,6 +248,7 @@ fn fill(
                 items: std::mem::take(items),
                 next: Cursor(n),
                 has_more: !force,
+                grids: None,
             })?;
         }
         Ok(())
