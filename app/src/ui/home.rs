@@ -124,7 +124,7 @@ pub fn Home() -> Element {
                 span { class: "glyph", "⌕" } {tr(l, "查找人/房", "Find")}
             }
             button { id: "map", class: "tile", onclick: move |_| ui.go(Route::Map),
-                span { class: "glyph", "⌖" } {tr(l, "地图", "Map")}
+                span { class: "glyph", "◎" } {tr(l, "地图", "Map")}
             }
             button { id: "new", class: "tile", onclick: move |_| ui.go(Route::NewRecord),
                 span { class: "glyph", "＋" } {tr(l, "其他表单", "Other forms")}

@@ -78,7 +78,7 @@ pub fn PatrolTile() -> Element {
             },
             None => rsx! {
                 button { id: "patrol", class: "tile", onclick: start,
-                    span { class: "glyph", "⛯" } {tr(l, "开始巡逻", "Start a patrol")}
+                    span { class: "glyph", "⚑" } {tr(l, "开始巡逻", "Start a patrol")}
                 }
             },
         }
