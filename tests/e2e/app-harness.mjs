@@ -189,6 +189,37 @@ export async function browser(options = {}) {
   });
 }
 
+/**
+ * Waits until `check()` holds, or fails saying `what` and what the page
+ * shows.
+ */
+export async function until(page, what, check, timeoutMs = 90000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await page.waitForTimeout(300);
+  }
+  const shown = await page.locator('main, body').first().innerText().catch(() => '');
+  throw new Error(`timed out waiting for ${what}; the page shows:\n${shown.slice(0, 2000)}`);
+}
+
+/**
+ * Phones of one test file: each its own field app (syncing by itself every
+ * 3 s) and page in `ctx`, enrolled as a badge on `server`.
+ */
+export class Phones {
+  constructor(server, ctx) { this.server = server; this.ctx = ctx; this.apps = []; }
+  async enrolled(badge) {
+    const app = await FieldApp.start(this.server.url, undefined, { env: { BEATBOOK_SYNC_EVERY: '3' } });
+    this.apps.push(app);
+    const page = await this.ctx.newPage();
+    await page.goto(app.url);
+    await enroll(page, this.server.url, { badge });
+    return page;
+  }
+  async stop() { for (const app of this.apps) await app.stop(); }
+}
+
 /** A browser at the station PC's size, for the review and admin pages. */
 export const desktop = (options = {}) =>
   browser({ viewport: { width: 1360, height: 900 }, timezoneId: 'Asia/Shanghai', ...options });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, enroll, home, findFreeAddress, tmpdir } from './app-harness.mjs';
+import { Server, browser, home, findFreeAddress, tmpdir, until, Phones } from './app-harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const photo = (name) => {
@@ -20,37 +20,19 @@ const photo = (name) => {
   return file;
 };
 
-let server, ctx;
-const apps = [];
+let server, ctx, phones;
 before(async () => {
   server = await Server.demo();
   ctx = await browser();
+  phones = new Phones(server, ctx);
 });
 after(async () => {
   await ctx?.close();
-  for (const app of apps) await app.stop();
+  await phones?.stop();
   await server?.stop();
 });
 
-/** A phone for the day: its own app (syncing by itself every 3 s) and page, enrolled as `badge`. */
-async function phone(badge) {
-  const app = await FieldApp.start(server.url, undefined, { env: { BEATBOOK_SYNC_EVERY: '3' } });
-  apps.push(app);
-  const page = await ctx.newPage();
-  await page.goto(app.url);
-  await enroll(page, server.url, { badge });
-  return page;
-}
 
-/** Waits until `check()` holds, or fails saying `what`. */
-async function until(page, what, check, timeoutMs = 90000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await page.waitForTimeout(300);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const outbox = async (page) => {
   await home(page);
@@ -213,7 +195,7 @@ function assertDayFirst(list, forms) {
 }
 
 test("a community officer's day, in Chinese", async () => {
-  const page = await phone('061201');
+  const page = await phones.enrolled('061201');
   const before = server.counts();
 
   // Morning: the phone syncs by itself.
@@ -287,7 +269,7 @@ test("a community officer's day, in Chinese", async () => {
 });
 
 test("an auxiliary officer's day, in English", async () => {
-  const page = await phone('061301');
+  const page = await phones.enrolled('061301');
   await page.click('#lang');
   await page.waitForSelector('#sync:has-text("Sync")');
   const before = server.counts();

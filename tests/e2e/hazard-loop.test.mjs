@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, enroll, home, tmpdir } from './app-harness.mjs';
+import { Server, browser, home, tmpdir, until, Phones } from './app-harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.BEATBOOK_SCREENSHOTS ?? path.join(here, '../../docs/screenshots'));
@@ -27,38 +27,19 @@ const photo = (name) => {
 const DESCRIPTION = '五金店门口电动车飞线充电（环路测试）';
 const REASON = 'Flying lead still there; no charging point fitted';
 
-let server, ctx;
-const apps = [];
+let server, ctx, phones;
 before(async () => {
   server = await Server.demo();
   ctx = await browser();
+  phones = new Phones(server, ctx);
 });
 after(async () => {
   await ctx?.close();
-  for (const app of apps) await app.stop();
+  await phones?.stop();
   await server?.stop();
 });
 
-/** A phone: its own app (syncing by itself every 3 s) and page, enrolled as `badge`. */
-async function phone(badge) {
-  const app = await FieldApp.start(server.url, undefined, { env: { BEATBOOK_SYNC_EVERY: '3' } });
-  apps.push(app);
-  const page = await ctx.newPage();
-  await page.goto(app.url);
-  await enroll(page, server.url, { badge });
-  return page;
-}
 
-/** Waits until `check()` holds, or fails saying `what` (and what the page shows). */
-async function until(page, what, check, timeoutMs = 90000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await page.waitForTimeout(300);
-  }
-  const shown = await page.locator('main, body').first().innerText().catch(() => '');
-  throw new Error(`timed out waiting for ${what}; the page shows:\n${shown.slice(0, 2000)}`);
-}
 
 /** The supervisor's review pages, signed in, in English. */
 async function reviewPages() {
@@ -109,8 +90,8 @@ async function rectify(page, file) {
 }
 
 test('a hazard goes round the loop: report, deadline, rectified, failed, rectified, verified', async () => {
-  const a = await phone('061201');
-  const b = await phone('061301');
+  const a = await phones.enrolled('061201');
+  const b = await phones.enrolled('061301');
   await b.click('#lang'); // the auxiliary reads English
 
   // A reports it, with a photo, from the hazard tile's list.

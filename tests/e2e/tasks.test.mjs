@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, FieldApp, browser, enroll, home } from './app-harness.mjs';
+import { Server, FieldApp, browser, enroll, home, until } from './app-harness.mjs';
 
 const OFFICER = '061201';
 const SUPERVISOR = '061001';
@@ -28,15 +28,6 @@ after(async () => {
   await server?.stop();
 });
 
-/** Waits until `check()` holds, or fails saying `what`. */
-async function until(page, what, check, timeoutMs = 90000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await page.waitForTimeout(300);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Syncs by hand and waits until the sync is over. */
 async function syncNow(page) {
