@@ -428,38 +428,16 @@ mod tests {
     use beatbook_schema::form::Values;
     use beatbook_schema::hlc::Hlc;
     use beatbook_schema::ids::Sha256;
-    use beatbook_schema::ids::{ChangeId, DeviceId, FormId, GridId, RecordId, StationId, UserId};
-    use beatbook_schema::protocol::UserInfo;
+    use beatbook_schema::ids::{ChangeId, DeviceId, FormId, GridId, RecordId};
     use beatbook_schema::record::AttachmentRef;
     use chrono::Utc;
     use serde_json::json;
 
     use super::*;
+    use crate::sync::testing::standard as forms;
 
     fn pusher(role: Role) -> Pusher {
-        Pusher {
-            user: UserInfo {
-                id: UserId::new_v7(),
-                badge: "x".into(),
-                name: "测试".into(),
-                role,
-                station: StationId::new("S1"),
-                grids: vec![GridId::new("G1")],
-            },
-            device: DeviceId::new_v7(),
-            now: Utc::now(),
-        }
-    }
-
-    fn forms() -> Forms {
-        Forms::compile(
-            standard_forms()
-                .expect("standard forms")
-                .into_iter()
-                .map(|f| f.def().clone())
-                .collect(),
-        )
-        .expect("compile")
+        crate::sync::testing::pusher(role, "测试")
     }
 
     fn photo(n: u8) -> (Sha256, AttachmentRef) {

@@ -10,6 +10,8 @@ mod published;
 mod push;
 mod scope;
 mod tasks;
+#[cfg(test)]
+mod testing;
 mod upload;
 
 pub use decide::{decide, Policy};

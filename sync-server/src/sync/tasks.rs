@@ -74,43 +74,17 @@ pub fn task_refusal(
 
 #[cfg(test)]
 mod tests {
-    use beatbook_schema::catalogue::standard_forms;
     use beatbook_schema::form::Values;
     use beatbook_schema::hlc::Hlc;
-    use beatbook_schema::ids::{ChangeId, DeviceId, FormId, GridId, RecordId, StationId, UserId};
+    use beatbook_schema::ids::{ChangeId, DeviceId, FormId, GridId, RecordId};
     use beatbook_schema::protocol::ChangeOutcome;
     use beatbook_store::{Decision, Pusher, ReadScope, StoredRecord};
     use chrono::Utc;
     use serde_json::json;
 
     use super::*;
-    use crate::sync::{decide, Forms, Policy};
-
-    fn user(role: Role, badge: &str) -> Pusher {
-        Pusher {
-            user: UserInfo {
-                id: UserId::new_v7(),
-                badge: badge.into(),
-                name: badge.into(),
-                role,
-                station: StationId::new("S1"),
-                grids: vec![GridId::new("G1")],
-            },
-            device: DeviceId::new_v7(),
-            now: Utc::now(),
-        }
-    }
-
-    fn forms() -> Forms {
-        Forms::compile(
-            standard_forms()
-                .expect("standard forms")
-                .into_iter()
-                .map(|f| f.def().clone())
-                .collect(),
-        )
-        .expect("compile")
-    }
+    use crate::sync::testing::{pusher as user, standard as forms};
+    use crate::sync::{decide, Policy};
 
     fn change(record: RecordId, base: u64, fields: serde_json::Value) -> Change {
         let fields: Values = fields.as_object().cloned().expect("an object");
