@@ -139,7 +139,8 @@ test('with the location refused, the app says so and what to do', async () => {
   await page.waitForSelector('#sync', { timeout: 60000 });
   const refused = 'Location was refused: allow this app to use the location in the browser or phone settings';
 
-  await page.click('#hazard');
+  await page.click('#hazard'); // the grid's hazards to follow up
+  await page.click('#hazard-new');
   await page.click('.geo button');
   await page.locator('.notice', { hasText: refused }).waitFor({ timeout: 10000 });
   await home();
