@@ -122,8 +122,10 @@ pub(super) async fn enroll_with_code(
 /// The answer to a refused code.
 fn code_refusal(e: RedeemError) -> Result<Response, ApiError> {
     Err(match e {
+        // Not a code at all is an unknown code (401, as the document says),
+        // told apart by its message.
         RedeemError::Malformed => ApiError::new(
-            ErrorCode::MalformedRequest,
+            ErrorCode::EnrollmentCodeUnknown,
             "这不是绑定码（应为 32 位十六进制字符），请核对后重试",
             "this is not an enrollment code (32 hexadecimal digits): check it and try again",
         ),
