@@ -343,13 +343,7 @@ pub async fn set_role(
     if let Err(e) =
         accounts::set_role_and_grids(state.store.as_ref(), &badge, role, grids.clone()).await
     {
-        if matches!(e, AccountError::NoAccount(_)) {
-            return Err(failed(e));
-        }
-        let notice = refusal(e, &r)?;
-        return Ok(unprocessable(
-            account_page(&state, &r, &badge, Some(notice)).await?,
-        ));
+        return refused(&state, &r, &badge, e).await;
     }
     audit(
         &state,
@@ -360,6 +354,23 @@ pub async fn set_role(
     )
     .await?;
     Ok(done(&user_href(&badge), "role", &badge))
+}
+
+/// A change of `badge`'s account the rules refused: its page again with
+/// why (422), or 404 when there is no such account.
+async fn refused(
+    state: &AppState,
+    r: &Reviewer,
+    badge: &str,
+    e: AccountError,
+) -> Result<Response, ReviewError> {
+    if matches!(e, AccountError::NoAccount(_)) {
+        return Err(failed(e));
+    }
+    let notice = refusal(e, r)?;
+    Ok(unprocessable(
+        account_page(state, r, badge, Some(notice)).await?,
+    ))
 }
 
 /// `POST /review/admin/users/{badge}/status`: disables or enables.
@@ -404,13 +415,7 @@ pub async fn reset_password(
     let made = given.trim().is_empty().then(accounts::new_password);
     let password = made.clone().unwrap_or(given);
     if let Err(e) = accounts::set_password(state.store.as_ref(), &badge, password).await {
-        if matches!(e, AccountError::NoAccount(_)) {
-            return Err(failed(e));
-        }
-        let notice = refusal(e, &r)?;
-        return Ok(unprocessable(
-            account_page(&state, &r, &badge, Some(notice)).await?,
-        ));
+        return refused(&state, &r, &badge, e).await;
     }
     audit(
         &state,
