@@ -8,6 +8,7 @@ mod files;
 pub mod hazards;
 pub mod id_numbers;
 pub mod idcard;
+pub mod import;
 pub mod index;
 pub mod keys;
 pub mod lockout;

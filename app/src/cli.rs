@@ -430,50 +430,61 @@ fn import(
     };
     let grid = grid.map(GridId::new);
     let (mut queued, mut refused) = (0u64, 0u64);
-    for (n, line) in reader.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let values: Values = match serde_json::from_str(&line) {
-            Ok(v) => v,
+    let mut unreadable = 0u64;
+    let mut read_error = None;
+    let rows = reader
+        .lines()
+        .enumerate()
+        .map_while(|(n, line)| match line {
+            Ok(line) => Some((n + 1, line)),
             Err(e) => {
-                let zh = format!("第 {} 行不是 JSON 对象：{e}", n + 1);
-                let en = format!("line {}: not a JSON object: {e}", n + 1);
+                read_error = Some(e);
+                None
+            }
+        });
+    let rows = rows
+        .filter(|(_, line)| !line.trim().is_empty())
+        .filter_map(|(line, text)| match serde_json::from_str::<Values>(&text) {
+            Ok(values) => Some((line, values)),
+            Err(e) => {
+                let zh = format!("第 {line} 行不是 JSON 对象：{e}");
+                let en = format!("line {line}: not a JSON object: {e}");
                 eprintln!("{}", say(cli, &zh, &en));
-                refused += 1;
-                continue;
+                unreadable += 1;
+                None
             }
-        };
-        let mut session = core.new_record(form, grid.as_ref(), values)?;
-        match session.finalize() {
-            Ok(()) => {
-                queued += 1;
-                beatbook_core::faults::checkpoint("after-save");
-            }
-            Err(e) => {
-                refused += 1;
+        });
+    core.import(form, grid.as_ref(), rows, |row| match row.result {
+        Ok(_) => {
+            queued += 1;
+            if queued % 1000 == 0 {
                 eprintln!(
                     "{}",
                     say(
                         cli,
-                        &format!("第 {} 行：{e}", n + 1),
-                        &format!("line {}: {e}", n + 1)
+                        &format!("已入队 {queued}"),
+                        &format!("{queued} queued")
                     )
                 );
             }
         }
-        if queued > 0 && queued % 1000 == 0 {
+        Err(e) => {
+            refused += 1;
+            let line = row.line;
             eprintln!(
                 "{}",
                 say(
                     cli,
-                    &format!("已入队 {queued}"),
-                    &format!("{queued} queued")
+                    &format!("第 {line} 行：{e}"),
+                    &format!("line {line}: {e}")
                 )
             );
         }
+    })?;
+    if let Some(e) = read_error {
+        return Err(e).with_context(|| format!("reading {}", file.display()));
     }
+    refused += unreadable;
     let drafts = core
         .records(&RecordFilter {
             states: vec![LocalState::Draft],

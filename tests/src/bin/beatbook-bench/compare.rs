@@ -24,7 +24,7 @@ use beatbook_core::store::RecordFilter;
 use beatbook_core::sync::{Steps, SyncReport};
 use beatbook_core::Core;
 use beatbook_schema::form::{FormDef, Values};
-use beatbook_schema::ids::GridId;
+use beatbook_schema::ids::{GridId, RecordId};
 use beatbook_tests::process::{free_addr, own_cpu_seconds, seed, Org, ServerProcess};
 use beatbook_tests::wire::CountingProxy;
 use beatbook_tests::PASSWORD;
@@ -54,11 +54,27 @@ pub struct Args {
     /// Skip running the peer (Beatbook's figures only; no ratios).
     #[arg(long)]
     skip_peer: bool,
+    /// How the device's records are written: one form session and durable
+    /// commit each, or the import path (sessions flushed to the disk 500
+    /// at a time) that makes a large backlog in minutes.
+    #[arg(long, value_enum, default_value_t = WritePath::Session)]
+    write: WritePath,
     /// Where the medians go (`beatbook-bench report` renders the README's
     /// table from this file); every run is also kept under
     /// `target/bench-results/`.
     #[arg(long, default_value = "docs/bench/compare.json")]
     out: PathBuf,
+}
+
+/// How the benchmark writes its records on the device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum WritePath {
+    /// `new_record` + `finalize`, one durable transaction each.
+    #[default]
+    Session,
+    /// `Core::import`: the same sessions, flushed to the disk per chunk.
+    Import,
 }
 
 /// What Beatbook did in one phase of a run (or the medians of the runs).
@@ -107,6 +123,9 @@ pub struct CompareFile {
     pub runs: usize,
     /// Records changed in the incremental phase.
     pub changes: usize,
+    /// How the records were written on the device.
+    #[serde(default)]
+    pub write: WritePath,
     /// Mean JSON size of a record as the peer generates it, bytes.
     pub json_bytes_per_record: f64,
     /// The machine's 1-minute load average as each Beatbook run started
@@ -244,6 +263,51 @@ const EDITS_JS: &str = "const G = require('./gen'); const [n, k] = process.argv.
     for (const i of G.changedIndices(n, k)) \
     process.stdout.write(JSON.stringify({ i, rec: G.editRecord(G.generateRecord(i, G.DEFAULT_SEED), 1) }) + '\\n');";
 
+/// Writes `records` on the device as `write` says; their ids, in order.
+fn write_records(
+    device: &Core,
+    grid: &GridId,
+    records: &[Values],
+    write: WritePath,
+) -> Result<Vec<RecordId>> {
+    let mut ids = Vec::with_capacity(records.len());
+    match write {
+        WritePath::Session => {
+            for (i, values) in records.iter().enumerate() {
+                let mut session =
+                    device.new_record("household_survey", Some(grid), values.clone())?;
+                session
+                    .finalize()
+                    .with_context(|| format!("record {i} does not validate"))?;
+                ids.push(session.id());
+            }
+        }
+        WritePath::Import => {
+            let mut refused = None;
+            device.import(
+                "household_survey",
+                Some(grid),
+                records.iter().cloned().enumerate(),
+                |row| match row.result {
+                    Ok(id) => {
+                        ids.push(id);
+                        if ids.len() % 10_000 == 0 {
+                            eprintln!("  {} records written", ids.len());
+                        }
+                    }
+                    Err(e) => {
+                        refused = refused.take().or(Some(format!("record {}: {e}", row.line)))
+                    }
+                },
+            )?;
+            if let Some(refused) = refused {
+                anyhow::bail!("{refused} does not validate");
+            }
+        }
+    }
+    Ok(ids)
+}
+
 fn open_device(dir: &Path) -> Result<Core> {
     Ok(Core::open(
         dir,
@@ -257,6 +321,7 @@ async fn beatbook_run(
     records: &[Values],
     edits: &[(usize, Values)],
     form: &FormDef,
+    write: WritePath,
 ) -> Result<Run> {
     let n = records.len();
     let dir = tempfile::tempdir()?;
@@ -274,18 +339,9 @@ async fn beatbook_run(
     a.form("household_survey")
         .context("the benchmark form arrived with the pull")?;
 
-    eprintln!(
-        "Beatbook: local write (form session per record: validate, record + outbox, durable)"
-    );
+    eprintln!("Beatbook: local write ({write:?}: a form session per record, validated)");
     let meter = Meter::start(&proxy, &server);
-    let mut ids = Vec::with_capacity(n);
-    for (i, values) in records.iter().enumerate() {
-        let mut session = a.new_record("household_survey", Some(&grid), values.clone())?;
-        session
-            .finalize()
-            .with_context(|| format!("record {i} does not validate"))?;
-        ids.push(session.id());
-    }
+    let ids = write_records(&a, &grid, records, write)?;
     run.insert("write".into(), meter.finish(n, &proxy, &server));
 
     eprintln!("Beatbook: push");
@@ -481,7 +537,7 @@ pub async fn run(args: Args) -> Result<CompareFile> {
     for r in 1..=args.runs.max(1) {
         eprintln!("== Beatbook run {r}/{}", args.runs.max(1));
         load_average_at_start.extend(load_average());
-        runs.push(beatbook_run(&records, &edits, &form).await?);
+        runs.push(beatbook_run(&records, &edits, &form, args.write).await?);
     }
     let peer_load_average_at_start = load_average();
     let (peer, peer_versions) = if args.skip_peer {
@@ -500,6 +556,7 @@ pub async fn run(args: Args) -> Result<CompareFile> {
         n,
         runs: runs.len(),
         changes: edits.len(),
+        write: args.write,
         json_bytes_per_record: logical as f64 / n.max(1) as f64,
         load_average_at_start,
         peer_load_average_at_start: peer_load_average_at_start.filter(|_| !args.skip_peer),
