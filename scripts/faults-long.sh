@@ -10,9 +10,10 @@
 #   BEATBOOK_FAULT_TRIALS=20 scripts/faults-long.sh target/faults   # fewer, elsewhere
 #   scripts/faults-long.sh docs/reliability fault_network            # one test again
 #
-# Debug build, the profile of CI's short mode (scripts/test.sh), so nothing is
-# built twice; the tests build the beatbook-app and beatbook-server binaries
-# they kill in the same profile. Each took 2–4 minutes on 2 cores. A failing
+# Debug build, the profile of CI's short mode (scripts/test.sh). The
+# beatbook-app and beatbook-server binaries the tests kill are built first and
+# handed to them (BEATBOOK_APP_BIN, BEATBOOK_SERVER_BIN), so no test builds
+# inside its timed trials. Each test takes minutes on 2 cores. A failing
 # trial prints its seed; BEATBOOK_FAULT_SEED=<seed> replays it (fault_network's
 # seeds are fixed).
 set -euo pipefail
@@ -28,6 +29,12 @@ mkdir -p "$out"
 BEATBOOK_FAULT_RESULTS="$(cd "$out" && pwd)"
 export BEATBOOK_FAULT_RESULTS
 export BEATBOOK_FAULT_TRIALS="${BEATBOOK_FAULT_TRIALS:-200}"
+
+target="${CARGO_TARGET_DIR:-target}"
+cargo build --workspace --bins
+BEATBOOK_APP_BIN="$(cd "$target/debug" && pwd)/beatbook-app"
+BEATBOOK_SERVER_BIN="$(cd "$target/debug" && pwd)/beatbook-server"
+export BEATBOOK_APP_BIN BEATBOOK_SERVER_BIN
 
 failed=()
 for t in "${tests[@]}"; do

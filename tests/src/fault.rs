@@ -45,8 +45,9 @@ pub struct FaultResults {
     pub machine: String,
     /// The profile the test ran in: "debug" or "release".
     pub profile: String,
-    /// The first trial's seed; trial `i` runs with `seed + i`.
-    pub seed: u64,
+    /// The first trial's seed, trial `i` running with `seed + i`; none
+    /// when the trials are not random.
+    pub seed: Option<u64>,
     pub trials: usize,
     /// What was done to the system: "kills" (SIGKILL of a process) or
     /// "faults" (a connection refused, cut, reset, truncated or delayed).
@@ -64,7 +65,7 @@ pub struct FaultResults {
     pub converged: bool,
     /// What went wrong, each with its trial's seed; empty when all is well.
     pub problems: Vec<String>,
-    /// The test's wall-clock time.
+    /// Wall-clock seconds from the first trial to the last check.
     pub seconds: f64,
 }
 
@@ -81,7 +82,7 @@ pub struct Tally {
 impl Tally {
     /// Starts counting for `test` (`<file>::<function>`), whose results go
     /// to `<name>.json`; `injected` is "kills" or "faults".
-    pub fn start(name: &str, test: &str, seed: u64, trials: usize, injected: &str) -> Self {
+    pub fn start(name: &str, test: &str, seed: Option<u64>, trials: usize, injected: &str) -> Self {
         Self {
             name: name.to_owned(),
             started: Instant::now(),
@@ -189,7 +190,7 @@ mod tests {
     #[test]
     fn a_clean_run_is_written_with_its_counts_and_passes() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut tally = Tally::start("clean", "fault_x::clean", 42, 2, "kills");
+        let mut tally = Tally::start("clean", "fault_x::clean", Some(42), 2, "kills");
         tally.injected(3);
         tally.saved(10);
         tally.stored("record 1", 1, 1);
@@ -197,7 +198,7 @@ mod tests {
         let r = written(dir.path(), "clean");
         assert_eq!(
             (r.test.as_str(), r.seed, r.trials, r.faults, r.records),
-            ("fault_x::clean", 42, 2, 3, 10)
+            ("fault_x::clean", Some(42), 2, 3, 10)
         );
         assert_eq!((r.lost, r.duplicated, r.converged), (0, 0, true));
         assert!(r.problems.is_empty());
@@ -206,7 +207,7 @@ mod tests {
     #[test]
     fn losses_and_duplicates_are_counted_written_and_then_fail_the_test() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut tally = Tally::start("broken", "fault_x::broken", 7, 1, "faults");
+        let mut tally = Tally::start("broken", "fault_x::broken", Some(7), 1, "faults");
         tally.injected(1);
         tally.saved(3);
         tally.stored("trial 0 (seed 7): record a", 0, 1);
@@ -232,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_run_that_injected_nothing_fails() {
-        let tally = Tally::start("idle", "fault_x::idle", 1, 1, "kills");
+        let tally = Tally::start("idle", "fault_x::idle", None, 1, "kills");
         let failed =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tally.finish_into(None)));
         let message = *failed

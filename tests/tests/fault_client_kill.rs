@@ -78,7 +78,7 @@ async fn killed_at_random_moments_nothing_saved_is_lost_or_stored_twice() {
     let mut tally = Tally::start(
         "fault_client_kill",
         "fault_client_kill::killed_at_random_moments_nothing_saved_is_lost_or_stored_twice",
-        base,
+        Some(base),
         trials,
         "kills",
     );

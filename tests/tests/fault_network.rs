@@ -142,7 +142,7 @@ async fn each_fault_on_the_first_requests_still_converges_exactly_once() {
     let mut tally = Tally::start(
         "fault_network.each_fault",
         "fault_network::each_fault_on_the_first_requests_still_converges_exactly_once",
-        0,
+        None,
         FAULTS.len(),
         "faults",
     );
@@ -178,7 +178,7 @@ async fn random_faults_on_a_third_of_connections_converge_exactly_once() {
     let mut tally = Tally::start(
         "fault_network",
         "fault_network::random_faults_on_a_third_of_connections_converge_exactly_once",
-        SEED,
+        Some(SEED),
         trials,
         "faults",
     );

@@ -85,7 +85,7 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
     let mut tally = Tally::start(
         "fault_server_kill",
         "fault_server_kill::server_killed_at_random_moments_every_acknowledged_record_is_stored_once",
-        base,
+        Some(base),
         trials,
         "kills",
     );

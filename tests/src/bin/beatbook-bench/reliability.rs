@@ -91,7 +91,7 @@ pub fn render(runs: &[FaultResults]) -> String {
                     (false, None) => "**NO**".to_owned(),
                 },
                 format!("{:.0}", r.seconds),
-                r.seed.to_string(),
+                r.seed.map_or("–".to_owned(), |s| s.to_string()),
             ]
         })
         .collect();
@@ -123,7 +123,7 @@ mod tests {
             date: "2026-12-01T10:00:00Z".into(),
             machine: "2 cores (Test CPU), 4.0 GiB RAM".into(),
             profile: "debug".into(),
-            seed: 99,
+            seed: Some(99),
             trials: 200,
             injected: "kills".into(),
             faults,
