@@ -142,6 +142,7 @@ pub struct LocalFile {
     pub seconds: Timings,
 }
 
+/// Wall-clock seconds of each part of the run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timings {
     pub saves: f64,
