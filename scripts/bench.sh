@@ -9,9 +9,14 @@
 #   scripts/bench.sh load --devices 500
 #   scripts/bench.sh load --backend postgres --instances 2
 #   scripts/bench.sh scale                        # SQLite, PostgreSQL ×1, ×2 → docs/bench/scale.json
-#   scripts/bench.sh report [FILE]                # the README's table from a results file
-#                                                 # (docs/bench/scale.json, the default, or compare.json)
 #   scripts/bench.sh local                        # save latency, address search, photo size
+#                                                 # → docs/bench/local.json (--out FILE elsewhere)
+#   scripts/bench.sh report [FILE]                # the README's table from a results file:
+#                                                 # docs/bench/scale.json (the default), compare.json,
+#                                                 # local.json, pickers.json; docs/reliability (the
+#                                                 # fault trials' long runs: scripts/faults-long.sh)
+#   scripts/bench.sh report --devices docs/bench/scale.json
+#                                                 # "Many devices at once": the scale run's SQLite row in full
 #   scripts/bench.sh web                          # the web build on Slow 4G → docs/web-throttled.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,12 +67,11 @@ case "$what" in
     "$target/release/beatbook-bench" scale "$@" ;;
   report)
     build
-    "$target/release/beatbook-bench" report "${1:-docs/bench/scale.json}" ;;
+    [ $# -gt 0 ] || set -- docs/bench/scale.json
+    "$target/release/beatbook-bench" report "$@" ;;
   local)
-    machine
-    cargo run --release -q -p beatbook-tests --example save_latency -- "${1:-1000}"
-    cargo run --release -q -p beatbook-core --example search_bench
-    cargo run --release -q -p beatbook-core --example photo_bench ;;
+    build; machine
+    "$target/release/beatbook-bench" local "$@" ;;
   web)
     # The web build on a paced Slow 4G link → docs/web-throttled.json. Debug
     # server (the e2e harness's); the web build itself is web-release.

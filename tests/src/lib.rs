@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod org;
 pub mod process;
 pub mod proxy;
+pub mod results;
 pub mod server;
 pub mod wire;
 

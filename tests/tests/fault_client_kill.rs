@@ -17,7 +17,7 @@ use beatbook_core::store::{LocalState, RecordFilter};
 use beatbook_schema::ids::RecordId;
 use beatbook_tests::client::{app, open_core, run_app};
 use beatbook_tests::data::house;
-use beatbook_tests::fault::{seed, trials};
+use beatbook_tests::fault::{seed, trials, Tally};
 use beatbook_tests::TestServer;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -74,10 +74,17 @@ fn timed(dir: &Path, args: &[&str]) -> Duration {
 async fn killed_at_random_moments_nothing_saved_is_lost_or_stored_twice() {
     let server = TestServer::start().await;
     let base = seed();
-    let mut killed = 0usize;
+    let trials = trials(3);
+    let mut tally = Tally::start(
+        "fault_client_kill",
+        "fault_client_kill::killed_at_random_moments_nothing_saved_is_lost_or_stored_twice",
+        Some(base),
+        trials,
+        "kills",
+    );
     let mut timing: Option<(Duration, Duration)> = None;
     let mut expected = 0usize;
-    for trial in 0..trials(3) {
+    for trial in 0..trials {
         let seed = base.wrapping_add(trial as u64);
         let mut rng = StdRng::seed_from_u64(seed);
         let dir = tempfile::tempdir().expect("dir");
@@ -134,7 +141,7 @@ async fn killed_at_random_moments_nothing_saved_is_lost_or_stored_twice() {
             n
         })
         .await;
-        killed += n;
+        tally.injected(n);
 
         // Everything saved (finalized) is on the server once; drafts stay local.
         let p = path.clone();
@@ -144,12 +151,14 @@ async fn killed_at_random_moments_nothing_saved_is_lost_or_stored_twice() {
             .filter(|(_, state)| *state != LocalState::Draft)
             .map(|(id, _)| *id)
             .collect();
-        assert!(
-            on_device
-                .iter()
-                .all(|(_, state)| matches!(state, LocalState::Draft | LocalState::Synced)),
-            "trial {trial} (seed {seed}): after a full sync every saved record is synced: {on_device:?}"
-        );
+        if !on_device
+            .iter()
+            .all(|(_, state)| matches!(state, LocalState::Draft | LocalState::Synced))
+        {
+            tally.problem(format!(
+                "trial {trial} (seed {seed}): after a full sync every saved record is synced: {on_device:?}"
+            ));
+        }
         for id in &saved {
             let versions = server
                 .state
@@ -158,17 +167,18 @@ async fn killed_at_random_moments_nothing_saved_is_lost_or_stored_twice() {
                 .await
                 .expect("history")
                 .len();
-            assert_eq!(
-                versions, 1,
-                "trial {trial} (seed {seed}): record {id} stored {versions} times"
+            tally.stored(
+                format!("trial {trial} (seed {seed}): record {id}"),
+                versions,
+                1,
             );
         }
         let p = path.clone();
         let status = blocking(move || run_app(&p, &["status"])).await;
-        assert!(
-            status.contains("outbox: 0"),
-            "trial {trial} (seed {seed}): {status}"
-        );
+        if !status.contains("outbox: 0") {
+            tally.problem(format!("trial {trial} (seed {seed}): {status}"));
+        }
+        tally.saved(saved.len());
         expected += saved.len();
         eprintln!(
             "trial {trial} (seed {seed}): {records} lines, {} saved, {n} kills",
@@ -179,11 +189,18 @@ async fn killed_at_random_moments_nothing_saved_is_lost_or_stored_twice() {
     let d = server.device("admin").await;
     let all = d.records().await;
     let ids: HashSet<_> = all.iter().map(|v| v.record.id).collect();
-    assert_eq!(ids.len(), all.len(), "no record pulled twice");
-    assert_eq!(
-        all.len(),
-        expected,
-        "the server holds exactly what was saved"
-    );
-    assert!(killed > 0, "some process was killed");
+    if ids.len() != all.len() {
+        tally.problem(format!(
+            "a fresh pull saw {} records, {} of them distinct",
+            all.len(),
+            ids.len()
+        ));
+    }
+    if all.len() != expected {
+        tally.problem(format!(
+            "the server holds {} houses; the devices saved {expected}",
+            all.len()
+        ));
+    }
+    tally.finish();
 }

@@ -7,7 +7,7 @@
 //!
 //! Short by default; `BEATBOOK_FAULT_TRIALS=200` runs 200 randomized trials.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use beatbook_core::photos::synthetic_camera_jpeg;
@@ -17,7 +17,7 @@ use beatbook_core::Core;
 use beatbook_schema::ids::{RecordId, Sha256};
 use beatbook_tests::client::open_core;
 use beatbook_tests::data::house;
-use beatbook_tests::fault::trials;
+use beatbook_tests::fault::{trials, Tally};
 use beatbook_tests::proxy::{Fault, FaultyProxy};
 use beatbook_tests::{TestServer, PASSWORD};
 
@@ -87,23 +87,42 @@ fn enter(core: &Core, n: usize, tag: &str, seed: u64) -> (Vec<RecordId>, Sha256)
     (ids, photo.expect("a photo"))
 }
 
-/// Checks the server holds exactly `ids` among houses, each once, and the photo.
-async fn assert_exactly_once(server: &TestServer, ids: &[RecordId], photo: Sha256) {
+/// Counts whether the server holds exactly `ids` among houses, each in
+/// `versions(i)` versions, and the photo whole (its hash verified).
+async fn check_stored(
+    tally: &mut Tally,
+    what: &str,
+    server: &TestServer,
+    ids: &[RecordId],
+    versions: impl Fn(usize) -> usize,
+    photo: Sha256,
+) {
     let store = &server.state.store;
-    for id in ids {
-        let versions = store.record_history(*id).await.expect("history").len();
-        assert_eq!(versions, 1, "record {id} stored {versions} times");
+    for (i, id) in ids.iter().enumerate() {
+        let stored = store.record_history(*id).await.expect("history").len();
+        tally.stored(format!("{what}: record {i}, versions"), stored, versions(i));
     }
-    let houses = store.record_counts().await.expect("counts")["house"];
-    assert_eq!(houses as usize, ids.len(), "no extra records");
-    assert!(
-        store
-            .missing_blobs(vec![photo])
-            .await
-            .expect("blobs")
-            .is_empty(),
-        "the photo arrived whole (its hash verified)"
-    );
+    let houses = store
+        .record_counts()
+        .await
+        .expect("counts")
+        .get("house")
+        .copied()
+        .unwrap_or(0) as usize;
+    if houses != ids.len() {
+        tally.problem(format!(
+            "{what}: the server holds {houses} houses, {} saved",
+            ids.len()
+        ));
+    }
+    if !store
+        .missing_blobs(vec![photo])
+        .await
+        .expect("blobs")
+        .is_empty()
+    {
+        tally.problem(format!("{what}: the photo is missing"));
+    }
 }
 
 fn synced(core: &Core) -> HashSet<RecordId> {
@@ -120,6 +139,13 @@ fn synced(core: &Core) -> HashSet<RecordId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_on_the_first_requests_still_converges_exactly_once() {
+    let mut tally = Tally::start(
+        "fault_network.each_fault",
+        "fault_network::each_fault_on_the_first_requests_still_converges_exactly_once",
+        None,
+        FAULTS.len(),
+        "faults",
+    );
     for (n, fault) in FAULTS.iter().enumerate() {
         let server = TestServer::start().await;
         let proxy = FaultyProxy::start(server.addr, *fault, 3, b"").await;
@@ -131,17 +157,33 @@ async fn each_fault_on_the_first_requests_still_converges_exactly_once() {
         let (ids, photo) = enter(&core, 20, &format!("故障{n}-"), n as u64);
         sync_until_done(&core, &proxy.url, 50).await;
         assert!(proxy.hurt() > 0, "{fault:?} was applied");
-        assert_exactly_once(&server, &ids, photo).await;
-        assert_eq!(synced(&core), ids.iter().copied().collect(), "{fault:?}");
-        assert_eq!(core.status().expect("status").outbox, 0);
+        tally.injected(proxy.hurt());
+        tally.saved(ids.len());
+        let what = format!("{fault:?}");
+        check_stored(&mut tally, &what, &server, &ids, |_| 1, photo).await;
+        if synced(&core) != ids.iter().copied().collect() {
+            tally.problem(format!("{what}: not every record is acknowledged"));
+        }
+        if core.status().expect("status").outbox != 0 {
+            tally.problem(format!("{what}: changes left in the outbox"));
+        }
     }
+    tally.finish();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_faults_on_a_third_of_connections_converge_exactly_once() {
-    let mut hurt = 0;
-    for trial in 0..trials(2) {
-        let seed = 0x5eed_0000 + trial as u64;
+    const SEED: u64 = 0x5eed_0000;
+    let trials = trials(2);
+    let mut tally = Tally::start(
+        "fault_network",
+        "fault_network::random_faults_on_a_third_of_connections_converge_exactly_once",
+        Some(SEED),
+        trials,
+        "faults",
+    );
+    for trial in 0..trials {
+        let seed = SEED + trial as u64;
         let server = TestServer::start().await;
         let proxy = FaultyProxy::start_random(server.addr, FAULTS, 0.35, 10_000, seed).await;
         let dir = tempfile::tempdir().expect("dir");
@@ -162,27 +204,11 @@ async fn random_faults_on_a_third_of_connections_converge_exactly_once() {
         ids.extend(more);
         sync_until_done(&writer, &proxy.url, 200).await;
 
-        let store = &server.state.store;
-        let mut versions = HashMap::new();
-        for id in &ids {
-            versions.insert(*id, store.record_history(*id).await.expect("history").len());
-        }
-        for (i, id) in ids.iter().enumerate() {
-            let want = if i < 5 { 2 } else { 1 };
-            assert_eq!(
-                versions[id], want,
-                "trial {trial} (seed {seed:#x}): record {i}"
-            );
-        }
-        assert_eq!(
-            store.record_counts().await.expect("counts")["house"] as usize,
-            ids.len()
-        );
-        assert!(store
-            .missing_blobs(vec![photo])
-            .await
-            .expect("blobs")
-            .is_empty());
+        tally.saved(ids.len());
+        let what = format!("trial {trial} (seed {seed:#x})");
+        // The first five were edited once: two versions each.
+        let versions = |i| if i < 5 { 2 } else { 1 };
+        check_stored(&mut tally, &what, &server, &ids, versions, photo).await;
 
         // A second device pulls everything through the faulty network.
         let dir = tempfile::tempdir().expect("dir");
@@ -198,19 +224,20 @@ async fn random_faults_on_a_third_of_connections_converge_exactly_once() {
                 ..Default::default()
             })
             .expect("records");
-        assert_eq!(
-            pulled.len(),
-            ids.len(),
-            "trial {trial}: every record pulled once"
-        );
+        if pulled.len() != ids.len() {
+            tally.problem(format!(
+                "{what}: a second device pulled {} records of {}",
+                pulled.len(),
+                ids.len()
+            ));
+        }
         for r in &pulled {
             let want = if ids[..5].contains(&r.id) { 7 } else { 3 };
-            assert_eq!(
-                r.values["storeys"], want,
-                "trial {trial}: latest version pulled"
-            );
+            if r.values["storeys"] != want {
+                tally.problem(format!("{what}: record {} pulled in an old version", r.id));
+            }
         }
-        hurt += proxy.hurt();
+        tally.injected(proxy.hurt());
     }
-    assert!(hurt > 0, "faults were injected");
+    tally.finish();
 }

@@ -20,7 +20,7 @@ use beatbook_schema::ids::RecordId;
 use beatbook_tests::backend::open_store;
 use beatbook_tests::client::{house_ids, open_core};
 use beatbook_tests::data::house;
-use beatbook_tests::fault::{self, trials};
+use beatbook_tests::fault::{self, trials, Tally};
 use beatbook_tests::process::{free_addr, seed, Org, ServerProcess};
 use beatbook_tests::PASSWORD;
 use rand::rngs::StdRng;
@@ -81,9 +81,16 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
     }
 
     let base = fault::seed();
+    let trials = trials(4);
+    let mut tally = Tally::start(
+        "fault_server_kill",
+        "fault_server_kill::server_killed_at_random_moments_every_acknowledged_record_is_stored_once",
+        Some(base),
+        trials,
+        "kills",
+    );
     let mut entered: HashSet<RecordId> = HashSet::new();
-    let mut kills = 0;
-    for trial in 0..trials(4) {
+    for trial in 0..trials {
         let seed = base.wrapping_add(trial as u64);
         let mut rng = StdRng::seed_from_u64(seed);
         // New records on every device, sometimes edits and a photo.
@@ -133,7 +140,8 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
                 tokio::spawn(async move { sync_until_done(&core).await })
             })
             .collect();
-        kills += killer.await.expect("killer");
+        let kills = killer.await.expect("killer");
+        tally.injected(kills);
         for s in syncs {
             if let Err(e) = s.await.expect("sync task") {
                 let log = server.lock().await.log();
@@ -148,13 +156,14 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
                 .expect("a sync after the last restart");
         }
         for (d, core) in devices.iter().enumerate() {
-            assert_eq!(
-                core.status().expect("status").outbox,
-                0,
-                "trial {trial} (seed {seed}): device {d} has changes left"
-            );
+            let left = core.status().expect("status").outbox;
+            if left != 0 {
+                tally.problem(format!(
+                    "trial {trial} (seed {seed}): device {d} has {left} changes left"
+                ));
+            }
         }
-        eprintln!("trial {trial} (seed {seed}): {kills} kills so far");
+        eprintln!("trial {trial} (seed {seed}): {kills} kills");
     }
     server.lock().await.stop();
 
@@ -165,29 +174,36 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
     for core in &devices {
         acknowledged.extend(house_ids(core, Some(LocalState::Synced)));
     }
-    assert!(
-        entered.is_subset(&acknowledged),
-        "every entered record was acknowledged"
-    );
+    tally.saved(entered.len());
+    let unacknowledged = entered.difference(&acknowledged).count();
+    if unacknowledged > 0 {
+        tally.problem(format!(
+            "{unacknowledged} entered records were never acknowledged"
+        ));
+    }
     let counts = store.record_counts().await.expect("counts");
-    let o1_o2 = acknowledged.len();
-    assert_eq!(
-        counts["house"] as usize, o1_o2,
-        "the server holds exactly the acknowledged records"
-    );
-    for id in &acknowledged {
+    let on_server = counts.get("house").copied().unwrap_or(0) as usize;
+    if on_server != acknowledged.len() {
+        tally.problem(format!(
+            "the server holds {on_server} houses; the devices hold {} acknowledged",
+            acknowledged.len()
+        ));
+    }
+    for id in entered.union(&acknowledged) {
         let history = store.record_history(*id).await.expect("history");
         let revisions: Vec<u64> = history
             .iter()
             .map(|v| v["revision"].as_u64().unwrap_or(0))
             .collect();
-        let expected: Vec<u64> = (1..=revisions.len() as u64).collect();
-        assert_eq!(
-            revisions, expected,
-            "record {id}: no version twice, none skipped"
-        );
+        // No version twice, none skipped: revisions 1, 2, … up to the last.
+        let last = revisions.iter().copied().max().unwrap_or(0) as usize;
+        let distinct = revisions.iter().collect::<HashSet<_>>().len();
+        tally.stored(format!("record {id}, versions"), distinct, last.max(1));
+        tally.stored(format!("record {id}, versions"), revisions.len(), distinct);
+        if !revisions.is_sorted() {
+            tally.problem(format!("record {id}: versions out of order: {revisions:?}"));
+        }
     }
-    assert!(kills > 0);
 
     // A fresh device of a supervisor pulls every record of the station once.
     let restarted = ServerProcess::start(&data, free_addr()).await;
@@ -200,11 +216,16 @@ async fn server_killed_at_random_moments_every_acknowledged_record_is_stored_onc
     sync_until_done(&fresh)
         .await
         .expect("the fresh device syncs");
-    assert_eq!(
-        house_ids(&fresh, None),
-        acknowledged,
-        "pull saw every record once"
-    );
+    let pulled = house_ids(&fresh, None);
+    if pulled != acknowledged {
+        tally.problem(format!(
+            "a fresh device pulled {} records, {} of them acknowledged ones; {} acknowledged",
+            pulled.len(),
+            pulled.intersection(&acknowledged).count(),
+            acknowledged.len()
+        ));
+    }
+    tally.finish();
 }
 
 /// Found by the test above: a server killed after the last byte of an

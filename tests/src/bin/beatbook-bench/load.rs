@@ -166,7 +166,7 @@ fn photo_side(kb: usize) -> Result<u32> {
 pub async fn run(args: Args) -> Result<()> {
     let m = measure(&args.workload, args.backend, args.instances).await?;
     let mut out = format!("\nLoad test: {}\n\n", machine());
-    out.push_str(&table(&["", "value"], &rows(&args.workload, &m)));
+    out.push_str(&render(&args.workload, &m));
     out.push_str(
         "\nPush latency: from the end of the device's photo upload to the server's answer to \
          its push being recorded on the device (one batch of all its records).\n",
@@ -437,26 +437,25 @@ async fn check(devices: &[Device], servers: &Servers) -> Result<ExactlyOnce> {
     })
 }
 
-/// The load table's rows.
-fn rows(workload: &Workload, m: &Measured) -> Vec<Vec<String>> {
+impl Measured {
+    /// The servers measured, as the tables name them: "SQLite, 1 instance".
+    pub fn servers(&self) -> String {
+        let backend = match self.backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        };
+        match self.instances {
+            1 => format!("{backend}, 1 instance"),
+            n => format!("{backend}, {n} instances"),
+        }
+    }
+}
+
+/// One run's table, every figure: what `load` prints, and (for the SQLite
+/// run of `docs/bench/scale.json`) the README's "Many devices at once".
+pub fn render(workload: &Workload, m: &Measured) -> String {
     let e = &m.exactly_once;
     let mut rows = vec![
-        vec![
-            "servers".into(),
-            format!("{:?}, {} instance(s)", m.backend, m.instances),
-        ],
-        vec![
-            "devices syncing at once".into(),
-            workload.devices.to_string(),
-        ],
-        vec![
-            "records pushed (each device: records + 1 photo)".into(),
-            format!(
-                "{} ({} per device)",
-                fmt_int((workload.devices * workload.records) as f64),
-                workload.records
-            ),
-        ],
         vec![
             "push latency p50 / p95 / p99, ms".into(),
             format!(
@@ -473,7 +472,7 @@ fn rows(workload: &Workload, m: &Measured) -> Vec<Vec<String>> {
             format!("{:.0} / {:.0}", m.sync_ms.p50, m.sync_ms.p99),
         ],
         vec![
-            "throughput: records pushed / s (start to last push)".into(),
+            "throughput: records pushed / s (start to the last push)".into(),
             fmt_int(m.records_per_s),
         ],
         vec![
@@ -509,5 +508,14 @@ fn rows(workload: &Workload, m: &Measured) -> Vec<Vec<String>> {
             format!("NO: {e:?}")
         },
     ]);
-    rows
+    table(
+        &[
+            &format!(
+                "{} devices at once, each {} records + 1 photo of ≈ {} KB",
+                workload.devices, workload.records, workload.photo_kb
+            ),
+            &m.servers(),
+        ],
+        &rows,
+    )
 }

@@ -9,7 +9,10 @@
 //!                     [--backend sqlite|postgres] [--instances N]
 //! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
 //! beatbook-bench pickers [--people 100000 --houses 50000] [--out docs/bench/pickers.json]
-//! beatbook-bench report docs/bench/scale.json    # or compare.json, pickers.json
+//! beatbook-bench local [--saves 1000] [--out docs/bench/local.json]
+//! beatbook-bench report docs/bench/scale.json    # or compare.json, pickers.json, local.json
+//! beatbook-bench report --devices docs/bench/scale.json   # its SQLite run in full
+//! beatbook-bench report docs/reliability         # the fault trials' long runs
 //! ```
 //!
 //! Build it with the server in release mode first
@@ -18,19 +21,19 @@
 mod compare;
 mod effort;
 mod load;
+mod local;
 mod ocr;
 mod pickers;
 mod postgres;
+mod reliability;
 mod report;
 mod scale;
 mod servers;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use anyhow::Context;
+pub use beatbook_tests::results::{commit, load_average, machine, write_results};
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
 #[derive(Debug, Parser)]
 #[command(about = "Beatbook benchmarks: side by side with PouchDB, and many devices at once")]
@@ -53,11 +56,20 @@ enum Cmd {
     /// The field app's pick lists at grid scale: a device store filled
     /// with people and houses, queries timed keystroke by keystroke.
     Pickers(pickers::Args),
-    /// Prints the Markdown of a results file: the README's scale table, or
-    /// its "Side by side with PouchDB" table.
+    /// The device's own figures: local save, pick-list search, photo
+    /// size; results to a JSON file.
+    Local(local::Args),
+    /// Prints the Markdown of a results file: the README's scale table, its
+    /// "Side by side with PouchDB" table, … — or, for a directory of fault
+    /// results (`scripts/faults-long.sh`), the long runs' table.
     Report {
-        /// The file `scale` or `compare` wrote.
+        /// The file `scale`, `compare`, `local`, … wrote, or a directory of
+        /// fault results.
         file: PathBuf,
+        /// Of a scale file: its SQLite run in full (the README's "Many
+        /// devices at once").
+        #[arg(long)]
+        devices: bool,
     },
 }
 
@@ -99,7 +111,23 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::Report { file } => {
+        Cmd::Local(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let file = local::run(&args).await?;
+                println!("{}", local::render(&file));
+                Ok(())
+            }),
+        Cmd::Report {
+            file,
+            devices: true,
+        } => {
+            print!("{}", report::render_devices_file(&file)?);
+            Ok(())
+        }
+        Cmd::Report { file, .. } => {
             print!("{}", report::render_file(&file)?);
             Ok(())
         }
@@ -137,27 +165,6 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// The machine, as the README's tables name it.
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!(
-        "{cores} cores ({cpu}), {:.1} GiB RAM",
-        mem_kib as f64 / 1_048_576.0
-    )
-}
-
 /// A markdown table.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n", headers.join(" | "));
@@ -174,43 +181,6 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&format!("| {} |\n", r.join(" | ")));
     }
     out
-}
-
-/// The machine's 1-minute load average now.
-pub fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next()?.parse().ok())
-}
-
-/// Writes a results file as pretty JSON, making its directory.
-pub fn write_results<T: Serialize>(path: &Path, file: &T) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut json = serde_json::to_string_pretty(file)?;
-    json.push('\n');
-    std::fs::write(path, json).with_context(|| format!("write {}", path.display()))
-}
-
-/// The checked-out commit, `-dirty` if tracked files have changed; "unknown"
-/// outside a git work tree.
-pub fn commit() -> String {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]) else {
-        return "unknown".into();
-    };
-    match git(&["status", "--porcelain", "--untracked-files=no"]) {
-        Some(changes) if !changes.is_empty() => format!("{head}-dirty"),
-        _ => head,
-    }
 }
 
 /// Where results are written: `target/bench-results/`.

@@ -14,6 +14,11 @@ use crate::{fmt_int, table};
 
 /// Renders a results file of either kind, told apart by its fields.
 pub fn render_file(path: &Path) -> Result<String> {
+    if path.is_dir() {
+        return Ok(crate::reliability::render(&crate::reliability::read_dir(
+            path,
+        )?));
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
@@ -34,6 +39,11 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else if json.get("levels").is_some() && json.get("det_size").is_some() {
         crate::ocr::render(&json)
+    } else if json.get("search").is_some() && json.get("photo").is_some() {
+        Ok(crate::local::render(
+            &serde_json::from_value::<crate::local::LocalFile>(json)
+                .with_context(|| format!("{} is not a local results file", path.display()))?,
+        ))
     } else if json.get("revisit_unchanged").is_some() {
         Ok(crate::effort::render(
             &serde_json::from_value::<crate::effort::EffortFile>(json)
@@ -41,7 +51,7 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else {
         bail!(
-            "{} is neither a scale, a compare, a pickers, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, tests/e2e/field-app.test.mjs or idcard-eval)",
+            "{} is neither a scale, a compare, a pickers, a local, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, `local`, tests/e2e/field-app.test.mjs or idcard-eval)",
             path.display()
         )
     }
@@ -330,12 +340,6 @@ pub fn render(file: &ScaleFile) -> String {
 }
 
 fn row(m: &Measured) -> Vec<String> {
-    let servers = match (m.backend, m.instances) {
-        (Backend::Sqlite, 1) => "SQLite, 1 instance".to_owned(),
-        (Backend::Sqlite, n) => format!("SQLite, {n} instances"),
-        (Backend::Postgres, 1) => "PostgreSQL, 1 instance".to_owned(),
-        (Backend::Postgres, n) => format!("PostgreSQL, {n} instances"),
-    };
     let per_instance = |total: String, each: &[f64], digits: usize| {
         if each.len() > 1 {
             let each: Vec<String> = each.iter().map(|x| format!("{x:.digits$}")).collect();
@@ -346,7 +350,7 @@ fn row(m: &Measured) -> Vec<String> {
     };
     let e = &m.exactly_once;
     vec![
-        servers,
+        m.servers(),
         format!(
             "{:.0} / {:.0} / {:.0}",
             m.push_ms.p50, m.push_ms.p95, m.push_ms.p99
@@ -381,6 +385,35 @@ fn row(m: &Measured) -> Vec<String> {
     ]
 }
 
+/// `report --devices FILE`: [`render_devices`] of a scale file.
+pub fn render_devices_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let file: ScaleFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a scale results file", path.display()))?;
+    render_devices(&file)
+        .with_context(|| format!("{} has no SQLite run of one instance", path.display()))
+}
+
+/// The README's "Many devices at once": the scale run's SQLite
+/// configuration (one instance) with every figure, so that section and the
+/// "Scale" table come from the same run.
+pub fn render_devices(file: &ScaleFile) -> Option<String> {
+    let m = file
+        .configurations
+        .iter()
+        .find(|m| m.backend == Backend::Sqlite && m.instances == 1)?;
+    let mut out = format!(
+        "{}; {}, commit {}; the machine's load average as the devices started: {}.\n\n",
+        file.machine,
+        file.date,
+        file.commit,
+        m.load_average_at_start
+            .map_or("–".into(), |l| format!("{l:.1}"))
+    );
+    out.push_str(&crate::load::render(&file.args, m));
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +428,9 @@ mod tests {
             "docs/bench/pickers.json",
             "docs/entry-effort.json",
             "docs/ocr-accuracy.json",
+            "docs/bench/local.json",
+            // A directory: the fault trials' long runs.
+            "docs/reliability",
         ] {
             let rendered = render_file(&root.join(file)).expect(file);
             assert!(
@@ -403,6 +439,12 @@ mod tests {
                  paste that output into the README"
             );
         }
+        let devices = render_devices_file(&root.join("docs/bench/scale.json")).expect("scale.json");
+        assert!(
+            readme.contains(devices.trim()),
+            "README.md's \"Many devices at once\" does not show docs/bench/scale.json's SQLite run as \
+             `scripts/bench.sh report --devices docs/bench/scale.json` renders it: paste that output"
+        );
     }
     use crate::load::{ExactlyOnce, Latency, Workload};
 
@@ -612,5 +654,57 @@ mod tests {
             "| PostgreSQL, 2 instances | 101 / 203 / 303 | 404 / 505 | 12,346 | 9.0 (4.0 + 5.0) | 7.3 | 61 and 58 | \
              NO: 10000 entered, 10000 acknowledged, 10000 on the server, 9999 stored once |"
         );
+    }
+
+    #[test]
+    fn the_many_devices_table_is_the_sqlite_run_of_the_scale_file_in_full() {
+        let mut sqlite = measured(Backend::Sqlite, vec![3.26], vec![80.2], None);
+        sqlite.load_average_at_start = Some(0.4);
+        let file = ScaleFile {
+            machine: "2 cores (Test CPU), 4.0 GiB RAM".into(),
+            date: "2026-12-01T10:00:00Z".into(),
+            commit: "0123456789ab".into(),
+            args: Workload {
+                devices: 500,
+                records: 20,
+                photo_kb: 200,
+                grids: 20,
+                workers: 64,
+            },
+            configurations: vec![
+                measured(Backend::Postgres, vec![4.0], vec![61.0], Some(7.26)),
+                sqlite,
+            ],
+        };
+        let text = render_devices(&file).expect("a SQLite run");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "2 cores (Test CPU), 4.0 GiB RAM; 2026-12-01T10:00:00Z, commit 0123456789ab; \
+             the machine's load average as the devices started: 0.4."
+        );
+        assert_eq!(
+            lines[2],
+            "| 500 devices at once, each 20 records + 1 photo of ≈ 200 KB | SQLite, 1 instance |"
+        );
+        assert_eq!(
+            lines[4],
+            "| push latency p50 / p95 / p99, ms | 101 / 203 / 303 |"
+        );
+        assert!(
+            text.contains("| server CPU (all instances), s | 3.26 |"),
+            "{text}"
+        );
+        assert!(text.contains("| server peak memory (RSS) of the largest instance, MiB | 80 |"));
+        assert!(!text.contains("PostgreSQL"), "only the SQLite run: {text}");
+        assert!(text.contains(
+            "| server holds exactly the acknowledged records | yes: 10,000 records, each once; 500 photos, none missing |"
+        ));
+
+        let only_postgres = ScaleFile {
+            configurations: vec![file.configurations[0].clone()],
+            ..file
+        };
+        assert!(render_devices(&only_postgres).is_none());
     }
 }

@@ -1,22 +1,21 @@
-//! Latency of pick-list search over 100,000 synthetic Haimen standard addresses.
-//!
-//! `cargo run --release -p beatbook-app --example search_bench`
-//!
-//! Addresses combine the real towns and villages of `assets/gazetteer/haimen.json` with common road
-//! names, door numbers and building/unit/room. Queries are what an officer types, keystroke by
-//! keystroke (every prefix of each query is searched, as results-as-you-type does): initials, full
-//! pinyin, partial Chinese, door numbers and two-term combinations.
-
-use std::time::{Duration, Instant};
+//! Synthetic Haimen standard addresses for the pick-list search: the real
+//! towns and villages of `assets/gazetteer/haimen.json` with common road
+//! names, door numbers and building/unit/room; and the queries an officer
+//! types to find them: initials, full pinyin, partial Chinese, door numbers
+//! and two-term combinations.
 
 use anyhow::Context;
-use beatbook_core::search::SearchIndex;
 use pinyin::ToPinyin;
 use serde::Deserialize;
 
-const ADDRESSES: usize = 100_000;
-const QUERIES: usize = 2_000;
-const LIMIT: usize = 50;
+/// The gazetteer the addresses are made from.
+pub fn gazetteer() -> anyhow::Result<Gazetteer> {
+    let json = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/gazetteer/haimen.json"
+    ));
+    serde_json::from_str(json).context("parsing assets/gazetteer/haimen.json")
+}
 
 const ROADS: &[&str] = &[
     "人民路",
@@ -62,7 +61,7 @@ const ROADS: &[&str] = &[
 ];
 
 #[derive(Deserialize)]
-struct Gazetteer {
+pub struct Gazetteer {
     towns: Vec<Town>,
 }
 
@@ -78,7 +77,7 @@ struct Community {
 }
 
 /// Deterministic xorshift, so every run searches the same data.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     fn below(&mut self, n: usize) -> usize {
@@ -94,8 +93,8 @@ impl Rng {
 }
 
 /// One synthetic address and the parts an officer would type to find it.
-struct Address {
-    label: String,
+pub struct Address {
+    pub label: String,
     /// The road or village, e.g. 人民路 or 颐生村.
     place: String,
     door: usize,
@@ -104,8 +103,8 @@ struct Address {
     group: Option<usize>,
 }
 
-fn addresses(gazetteer: &Gazetteer, rng: &mut Rng) -> Vec<Address> {
-    (0..ADDRESSES)
+pub fn addresses(gazetteer: &Gazetteer, count: usize, rng: &mut Rng) -> Vec<Address> {
+    (0..count)
         .map(|_| {
             let town = rng.pick(&gazetteer.towns);
             let max_door = if rng.below(3) == 0 { 300 } else { 60 };
@@ -164,8 +163,8 @@ fn full_pinyin(text: &str) -> String {
 }
 
 /// Queries for randomly chosen addresses, as (kind, final text).
-fn queries(addresses: &[Address], rng: &mut Rng) -> Vec<(&'static str, String)> {
-    (0..QUERIES)
+pub fn queries(addresses: &[Address], count: usize, rng: &mut Rng) -> Vec<(&'static str, String)> {
+    (0..count)
         .map(|i| {
             let a = rng.pick(addresses);
             let place_chars: String = a.place.chars().take(2).collect();
@@ -191,98 +190,4 @@ fn queries(addresses: &[Address], rng: &mut Rng) -> Vec<(&'static str, String)> 
             }
         })
         .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
-
-fn main() -> anyhow::Result<()> {
-    let json = include_str!("../../assets/gazetteer/haimen.json");
-    let gazetteer: Gazetteer = serde_json::from_str(json).context("parsing haimen.json")?;
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    let addresses = addresses(&gazetteer, &mut rng);
-    let queries = queries(&addresses, &mut rng);
-
-    let started = Instant::now();
-    let index = SearchIndex::build(
-        addresses
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (i as u32, &a.label)),
-    );
-    let build = started.elapsed();
-
-    // Every keystroke is a query: "rml 12" is searched as r, rm, rml, rml 1, rml 12.
-    let mut timings: Vec<(&str, Duration, usize, &str)> = Vec::new();
-    let mut typed = 0;
-    for (kind, text) in &queries {
-        typed += 1;
-        for (end, _) in text.char_indices().skip(1).chain([(text.len(), ' ')]) {
-            let prefix = &text[..end];
-            let started = Instant::now();
-            let hits = index.search(prefix, LIMIT);
-            timings.push((kind, started.elapsed(), hits.len(), prefix));
-        }
-    }
-    let missing: Vec<&str> = queries
-        .iter()
-        .filter(|(_, q)| index.search(q, 1).is_empty())
-        .map(|(_, q)| q.as_str())
-        .collect();
-
-    let labels_bytes: usize = addresses.iter().map(|a| a.label.len()).sum();
-    println!("entries            {}", index.len());
-    println!(
-        "label text         {:.1} MiB (UTF-8)",
-        labels_bytes as f64 / 1048576.0
-    );
-    println!(
-        "index heap         {:.1} MiB",
-        index.heap_bytes() as f64 / 1048576.0
-    );
-    println!("build              {:.0} ms", build.as_secs_f64() * 1e3);
-    println!(
-        "typed queries      {typed} → {} searches (one per keystroke), limit {LIMIT}",
-        timings.len()
-    );
-    println!(
-        "no result          {} typed queries, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
-    println!();
-    println!(
-        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
-        "kind", "searches", "p50 ms", "p95 ms", "p99 ms", "max ms", "avg hits"
-    );
-    let mut kinds: Vec<&str> = timings.iter().map(|t| t.0).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    kinds.push("all");
-    for kind in kinds {
-        let rows: Vec<_> = timings
-            .iter()
-            .filter(|t| kind == "all" || t.0 == kind)
-            .collect();
-        let mut times: Vec<Duration> = rows.iter().map(|t| t.1).collect();
-        times.sort_unstable();
-        let hits = rows.iter().map(|t| t.2).sum::<usize>() as f64 / rows.len() as f64;
-        println!(
-            "{kind:<18} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {hits:>9.1}",
-            rows.len(),
-            percentile(&times, 0.50),
-            percentile(&times, 0.95),
-            percentile(&times, 0.99),
-            percentile(&times, 1.0),
-        );
-    }
-    timings.sort_by_key(|t| std::cmp::Reverse(t.1));
-    let slowest: Vec<String> = timings[..5]
-        .iter()
-        .map(|t| format!("{:?} {:.1} ms", t.3, t.1.as_secs_f64() * 1e3))
-        .collect();
-    println!("slowest: {}", slowest.join(", "));
-    Ok(())
 }
