@@ -6,6 +6,9 @@
 #   scripts/bench.sh                              # compare (N=10,000, 3 runs) + load (500 devices)
 #   scripts/bench.sh compare                      # … → docs/bench/compare.json
 #   scripts/bench.sh compare --n 50000 --runs 1 --out target/compare-50k.json   # the peer's 50k size
+#   scripts/bench.sh growth                       # compare at 10,000, 50,000 (both with the peer)
+#                                                 # and 200,000 records, 1 run each, import path
+#                                                 # → docs/bench/growth/ (report --growth DIR)
 #   scripts/bench.sh load --devices 500
 #   scripts/bench.sh load --backend postgres --instances 2
 #   scripts/bench.sh scale                        # SQLite, PostgreSQL ×1, ×2 → docs/bench/scale.json
@@ -69,6 +72,16 @@ case "$what" in
     build
     [ $# -gt 0 ] || set -- docs/bench/scale.json
     "$target/release/beatbook-bench" report "$@" ;;
+  growth)
+    # How the costs grow with the backlog, one run per size in one sitting.
+    prepare_peer; build; machine
+    rm -f docs/bench/growth/*.json
+    for n in 10000 50000 200000; do
+      skip=(); [ "$n" -gt 50000 ] && skip=(--skip-peer)   # the peer's 200k run takes as long as all the rest
+      "$target/release/beatbook-bench" compare --peer "$peer" --n "$n" --runs 1 --write import \
+        "${skip[@]}" --out "docs/bench/growth/compare-N$n.json" "$@" >/dev/null
+    done
+    "$target/release/beatbook-bench" report --growth docs/bench/growth ;;
   local)
     build; machine
     "$target/release/beatbook-bench" local "$@" ;;
@@ -86,5 +99,5 @@ case "$what" in
     "$target/release/beatbook-bench" compare --peer "$peer" "$@"
     "$target/release/beatbook-bench" load ;;
   *)
-    echo "usage: scripts/bench.sh [compare|load|scale|report|local|web|all] [options]" >&2; exit 2 ;;
+    echo "usage: scripts/bench.sh [compare|growth|load|scale|report|local|web|all] [options]" >&2; exit 2 ;;
 esac

@@ -20,6 +20,7 @@
 
 mod compare;
 mod effort;
+mod growth;
 mod load;
 mod local;
 mod ocr;
@@ -70,6 +71,10 @@ enum Cmd {
         /// devices at once").
         #[arg(long)]
         devices: bool,
+        /// Of a directory of compare runs at several sizes: how the costs
+        /// grow with the backlog (the README's growth table).
+        #[arg(long, conflicts_with = "devices")]
+        growth: bool,
     },
 }
 
@@ -121,8 +126,15 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }),
         Cmd::Report {
+            file, growth: true, ..
+        } => {
+            print!("{}", growth::render(&growth::read_dir(&file)?));
+            Ok(())
+        }
+        Cmd::Report {
             file,
             devices: true,
+            ..
         } => {
             print!("{}", report::render_devices_file(&file)?);
             Ok(())

@@ -415,7 +415,7 @@ pub fn render_devices(file: &ScaleFile) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -490,7 +490,7 @@ mod tests {
         }
     }
 
-    fn compare_file() -> CompareFile {
+    pub(crate) fn compare_file() -> CompareFile {
         let phase =
             |records: usize, seconds: f64, bytes: (u64, u64), cpu: (f64, f64), requests| Phase {
                 records,
