@@ -9,6 +9,7 @@
 //!                     [--backend sqlite|postgres] [--instances N]
 //! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
 //! beatbook-bench pickers [--people 100000 --houses 50000] [--out docs/bench/pickers.json]
+//! beatbook-bench restore [--records 2000 --versions 1,10] [--out docs/bench/restore.json]
 //! beatbook-bench report docs/bench/scale.json    # or compare.json, pickers.json
 //! ```
 //!
@@ -22,6 +23,7 @@ mod ocr;
 mod pickers;
 mod postgres;
 mod report;
+mod restore;
 mod scale;
 mod servers;
 
@@ -53,6 +55,9 @@ enum Cmd {
     /// The field app's pick lists at grid scale: a device store filled
     /// with people and houses, queries timed keystroke by keystroke.
     Pickers(pickers::Args),
+    /// A fresh device's restore of records with one and with ten versions
+    /// each (the compacted change log); results to a JSON file.
+    Restore(restore::Args),
     /// Prints the Markdown of a results file: the README's scale table, or
     /// its "Side by side with PouchDB" table.
     Report {
@@ -99,6 +104,15 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Restore(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let file = restore::run(&args).await?;
+                println!("{}", report::render_restore(&file));
+                Ok(())
+            }),
         Cmd::Report { file } => {
             print!("{}", report::render_file(&file)?);
             Ok(())

@@ -34,6 +34,11 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else if json.get("levels").is_some() && json.get("det_size").is_some() {
         crate::ocr::render(&json)
+    } else if json.get("restores").is_some() {
+        Ok(render_restore(
+            &serde_json::from_value::<crate::restore::RestoreFile>(json)
+                .with_context(|| format!("{} is not a restore results file", path.display()))?,
+        ))
     } else if json.get("revisit_unchanged").is_some() {
         Ok(crate::effort::render(
             &serde_json::from_value::<crate::effort::EffortFile>(json)
@@ -41,7 +46,7 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else {
         bail!(
-            "{} is neither a scale, a compare, a pickers, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, tests/e2e/field-app.test.mjs or idcard-eval)",
+            "{} is neither a scale, a compare, a pickers, a restore, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, `restore`, tests/e2e/field-app.test.mjs or idcard-eval)",
             path.display()
         )
     }
@@ -609,4 +614,62 @@ mod tests {
              NO: 10000 entered, 10000 acknowledged, 10000 on the server, 9999 stored once |"
         );
     }
+}
+
+/// The restore table: a fresh device's restore of the same records with
+/// one and with more versions each, and how each figure grew.
+pub fn render_restore(file: &crate::restore::RestoreFile) -> String {
+    let Some(first) = file.restores.first() else {
+        return "No restore measured.\n".into();
+    };
+    let growth = |x: f64, base: f64| {
+        if base > 0.0 {
+            format!("{:.2}×", x / base)
+        } else {
+            "–".into()
+        }
+    };
+    let rows: Vec<Vec<String>> = file
+        .restores
+        .iter()
+        .map(|r| {
+            vec![
+                r.versions.to_string(),
+                fmt_int(r.items as f64),
+                r.requests.to_string(),
+                format!(
+                    "{:.2} MB ({})",
+                    r.bytes_down as f64 / 1e6,
+                    growth(r.bytes_down as f64, first.bytes_down as f64)
+                ),
+                format!("{:.2} s ({})", r.seconds, growth(r.seconds, first.seconds)),
+                format!(
+                    "{} µs ({})",
+                    fixed0(r.server_cpu_us_per_record(file.records)),
+                    growth(r.server_cpu_s, first.server_cpu_s)
+                ),
+                format!("{:.2} s", r.client_cpu_s),
+            ]
+        })
+        .collect();
+    format!(
+        "Fresh-device restore of {} records (median of {} runs; {}, {}, commit {}):\n\n{}",
+        fmt_int(file.records as f64),
+        file.runs,
+        file.machine,
+        file.date,
+        file.commit,
+        table(
+            &[
+                "versions per record",
+                "items pulled",
+                "requests",
+                "bytes down (vs 1 version)",
+                "time",
+                "server CPU per record",
+                "device CPU",
+            ],
+            &rows,
+        )
+    )
 }
