@@ -649,6 +649,8 @@ pub fn render_restore(file: &crate::restore::RestoreFile) -> String {
                     growth(r.server_cpu_s, first.server_cpu_s)
                 ),
                 format!("{:.2} s", r.client_cpu_s),
+                r.edit_server_cpu_us
+                    .map_or("–".into(), |us| format!("{us:.0} µs")),
             ]
         })
         .collect();
@@ -668,6 +670,7 @@ pub fn render_restore(file: &crate::restore::RestoreFile) -> String {
                 "time",
                 "server CPU per record",
                 "device CPU",
+                "server CPU per edit written",
             ],
             &rows,
         )

@@ -74,6 +74,11 @@ pub struct Restore {
     pub bytes_up: u64,
     pub server_cpu_s: f64,
     pub client_cpu_s: f64,
+    /// Server CPU per edit pushed while the versions were written (each
+    /// edit supersedes a version: what compaction costs the push), µs;
+    /// none with one version.
+    #[serde(default)]
+    pub edit_server_cpu_us: Option<f64>,
 }
 
 impl Restore {
@@ -150,6 +155,7 @@ async fn measure(records: usize, versions: u64, runs: usize) -> Result<Restore> 
     }
     let report = a.sync(&|_| {}).await?;
     ensure!(report.accepted as usize == records, "write: {report:?}");
+    let edits_started = server.cpu_seconds();
     for round in 2..=versions {
         for id in &ids {
             let mut s = a.open_record(*id)?;
@@ -162,6 +168,10 @@ async fn measure(records: usize, versions: u64, runs: usize) -> Result<Restore> 
             "round {round}: {report:?}"
         );
     }
+
+    let edits = records as u64 * (versions - 1);
+    let edit_server_cpu_us =
+        (edits > 0).then(|| (server.cpu_seconds() - edits_started) * 1e6 / edits as f64);
 
     let mut measured = Vec::with_capacity(runs);
     for r in 0..runs {
@@ -194,6 +204,7 @@ async fn measure(records: usize, versions: u64, runs: usize) -> Result<Restore> 
             bytes_up: traffic.up,
             server_cpu_s: server.cpu_seconds() - server_cpu,
             client_cpu_s: own_cpu_seconds() - proxy.cpu_seconds() - client_cpu,
+            edit_server_cpu_us,
         };
         eprintln!(
             "  run {r}: {} items ({forms} forms besides) in {seconds:.2} s, {:.2} MB down, CPU {:.3} s server / {:.3} s device",
@@ -214,5 +225,6 @@ async fn measure(records: usize, versions: u64, runs: usize) -> Result<Restore> 
         bytes_up: m(&|r| r.bytes_up as f64).round() as u64,
         server_cpu_s: m(&|r| r.server_cpu_s),
         client_cpu_s: m(&|r| r.client_cpu_s),
+        edit_server_cpu_us,
     })
 }
