@@ -251,8 +251,8 @@ pub async fn a_device_mid_pull_while_records_are_edited_misses_nothing_and_gets_
     // Racing: writers on every handle edit the records while readers page.
     let done = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
-    for r in 0..handles.len() {
-        let (store, done) = (handles[r].clone(), done.clone());
+    for handle in &handles {
+        let (store, done) = (handle.clone(), done.clone());
         readers.push(tokio::spawn(async move {
             let mut got = Vec::new();
             let mut at = Cursor(0);
