@@ -38,7 +38,7 @@ pg_suites=(
   client_sync pull_and_merge exactly_once blobs auth_and_scope authz_matrix bad_input
   review_pages review_map attack_review qr_enroll duplicates tasks hazard_loop admin_pages
   fault_server_kill fault_network fault_client_kill client_crash
-  attack_signin attack_connections attack_disk attack_deploy instances
+  attack_signin attack_connections attack_disk attack_deploy instances restore_compacted
 )
 BEATBOOK_TEST_BACKEND=postgres cargo test --workspace "${pg_suites[@]/#/--test=}" "$@"
 echo "PostgreSQL pass: $((SECONDS - pg_started)) s"

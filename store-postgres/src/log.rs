@@ -2,10 +2,12 @@
 //! written as its last step under the log head's row lock, see the crate
 //! docs), and the pull that reads it.
 
+use std::collections::HashMap;
+
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{BatchId, ChangeId};
 use beatbook_schema::protocol::{Cursor, PullItem};
-use beatbook_store::{RawItem, RawPage, ReadScope, StoredRecord};
+use beatbook_store::{RawItem, RawPage, ReadScope, StoreError, StoredRecord};
 use deadpool_postgres::{Client, GenericClient};
 use serde_json::value::RawValue;
 
@@ -56,10 +58,27 @@ impl LogTail {
     /// record versions that point at them. The transaction's last step
     /// before commit: the head's row lock, held from here until commit, is
     /// what makes cursors visible in cursor order.
+    ///
+    /// Compaction: the log holds each record's current version only. The
+    /// versions these items supersede leave the log first ([`retire`]); of
+    /// several versions of one record written here, only the last enters
+    /// it, the others going straight to their version rows. A version that
+    /// resolved hard conflicts stays in the log whatever comes after it
+    /// (the device whose value lost learns of it from there), with a copy
+    /// in its version row so that it is never retired.
     pub(crate) async fn write(self, tx: &impl GenericClient) -> Result<(), Error> {
         if self.items.is_empty() {
             return Ok(());
         }
+        let mut last = HashMap::new();
+        for (i, pending) in self.items.iter().enumerate() {
+            if let Pending::Version { record, .. } = pending {
+                last.insert(record.id, i);
+            }
+        }
+        let records: Vec<String> = last.keys().map(|id| id.to_string()).collect();
+        retire(tx, &records).await?;
+
         let n = self.items.len() as i64;
         let head = query_one(
             tx,
@@ -81,18 +100,27 @@ impl LogTail {
                     change,
                     batch,
                 } => {
-                    versions.push(&record, cursor, change, batch);
-                    let item = PullItem::Record {
+                    let item = serde_json::to_string(&PullItem::Record {
                         cursor,
                         version: Box::new(record.version()),
-                    };
+                    })?;
+                    let current = last.get(&record.id) == Some(&i);
+                    let resolved = !record.resolved.is_empty();
+                    let kept = (!current || resolved).then(|| item.clone());
+                    versions.push(&record, cursor, change, batch, kept);
+                    if !current && !resolved {
+                        continue;
+                    }
                     (Some(record.grid.as_str().to_owned()), item)
                 }
-                Pending::Form(definition) => (None, PullItem::Form { cursor, definition }),
+                Pending::Form(definition) => (
+                    None,
+                    serde_json::to_string(&PullItem::Form { cursor, definition })?,
+                ),
             };
             cursors.push(cursor.0 as i64);
             grids.push(grid);
-            json.push(serde_json::to_string(&item)?);
+            json.push(item);
         }
         execute(
             tx,
@@ -105,6 +133,29 @@ impl LogTail {
     }
 }
 
+/// Moves the items of `records`' versions that live in the log alone (each
+/// record's current version before this transaction) out of the log and
+/// into their version rows. Under the records' locks, so no other
+/// transaction writes these rows meanwhile; in the transaction that appends
+/// the superseding versions, so a reader sees the old item or the new one.
+async fn retire(tx: &impl GenericClient, records: &[String]) -> Result<(), Error> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    execute(
+        tx,
+        "WITH gone AS (
+             DELETE FROM changelog l USING record_versions v
+             WHERE v.record_id = ANY($1::text[]) AND v.item IS NULL AND l.cursor = v.cursor
+             RETURNING l.cursor, l.item
+         )
+         UPDATE record_versions v SET item = gone.item FROM gone WHERE v.cursor = gone.cursor",
+        &[&records],
+    )
+    .await?;
+    Ok(())
+}
+
 /// `record_versions` rows, column by column.
 #[derive(Default)]
 struct Versions {
@@ -113,6 +164,7 @@ struct Versions {
     cursors: Vec<i64>,
     changes: Vec<Option<String>>,
     batches: Vec<Option<String>>,
+    items: Vec<Option<String>>,
 }
 
 impl Versions {
@@ -122,12 +174,14 @@ impl Versions {
         cursor: Cursor,
         change: Option<ChangeId>,
         batch: Option<BatchId>,
+        item: Option<String>,
     ) {
         self.records.push(record.id.to_string());
         self.revisions.push(record.revision as i64);
         self.cursors.push(cursor.0 as i64);
         self.changes.push(change.map(|c| c.to_string()));
         self.batches.push(batch.map(|b| b.to_string()));
+        self.items.push(item);
     }
 
     async fn write(self, tx: &impl GenericClient) -> Result<(), Error> {
@@ -136,14 +190,15 @@ impl Versions {
         }
         execute(
             tx,
-            "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id)
-             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])",
+            "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id, item)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])",
             &[
                 &self.records,
                 &self.revisions,
                 &self.cursors,
                 &self.changes,
                 &self.batches,
+                &self.items,
             ],
         )
         .await?;
@@ -214,16 +269,25 @@ pub(crate) async fn record_history(
     c: &Client,
     id: beatbook_schema::ids::RecordId,
 ) -> Result<Vec<serde_json::Value>, Error> {
+    // A version's item is in its row once superseded, else in the log.
     let rows = query(
         c,
-        "SELECT l.item FROM record_versions v JOIN changelog l ON l.cursor = v.cursor
+        "SELECT v.revision, COALESCE(v.item, l.item) FROM record_versions v
+         LEFT JOIN changelog l ON l.cursor = v.cursor
          WHERE v.record_id = $1 ORDER BY v.revision",
         &[&id.to_string()],
     )
     .await?;
     rows.iter()
         .map(|row| {
-            let item: serde_json::Value = serde_json::from_str(row.try_get(0)?)?;
+            let revision: i64 = row.try_get(0)?;
+            let item: Option<&str> = row.try_get(1)?;
+            let item = item.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "version {revision} of record {id} is neither in the change log nor kept with its version"
+                ))
+            })?;
+            let item: serde_json::Value = serde_json::from_str(item)?;
             Ok(item.get("version").cloned().unwrap_or(item))
         })
         .collect()

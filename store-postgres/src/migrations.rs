@@ -242,6 +242,25 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (record_a, record_b)
     );
     "#,
+    // 7: the change log holds each record's current version only (SQLite's
+    // migration 7): a superseded version's item moves into
+    // `record_versions.item`, which also keeps a copy of every version that
+    // resolved hard conflicts (such a version stays in the log). `item IS
+    // NULL`: the version lives in the log alone. The foreign key from
+    // `record_versions` to the log goes: the log now forgets items.
+    r#"
+    ALTER TABLE record_versions DROP CONSTRAINT record_versions_cursor_fkey;
+    ALTER TABLE record_versions ADD COLUMN item TEXT COLLATE "C";
+    UPDATE record_versions v SET item = l.item FROM changelog l
+        WHERE l.cursor = v.cursor
+          AND (v.revision < (SELECT MAX(w.revision) FROM record_versions w
+                             WHERE w.record_id = v.record_id)
+               OR (l.item::jsonb -> 'version' -> 'conflicts') IS NOT NULL);
+    CREATE INDEX record_versions_in_log ON record_versions (record_id) WHERE item IS NULL;
+    DELETE FROM changelog l USING record_versions v
+        WHERE v.cursor = l.cursor AND v.item IS NOT NULL
+          AND (v.item::jsonb -> 'version' -> 'conflicts') IS NULL;
+    "#,
 ];
 
 /// The advisory lock key (two-int form, a key space apart from the record
@@ -285,4 +304,85 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
     }
     tx.commit().await?;
     Ok(MIGRATIONS.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::testing;
+
+    /// A log item of `record` at `revision`, with a resolved conflict or not.
+    fn item(cursor: i64, record: &str, revision: i64, conflicts: bool) -> String {
+        let extra = if conflicts {
+            r#","conflicts":[{"field":"note"}]"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"kind":"record","cursor":{cursor},"version":{{"record":{{"id":"{record}"}},"revision":{revision}{extra}}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn migration_7_leaves_current_and_conflict_versions_in_the_log_and_keeps_every_item() {
+        let url = testing::fresh_database().await;
+        let (c, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        for sql in &MIGRATIONS[..6] {
+            c.batch_execute(sql).await.expect("migrations 1 to 6");
+        }
+        // r1: three versions, the second resolved a conflict; r2: one.
+        let versions = [
+            (1, "r1", 1, false),
+            (2, "r2", 1, false),
+            (3, "r1", 2, true),
+            (4, "r1", 3, false),
+        ];
+        c.execute(
+            "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, '{\"kind\":\"form\"}')",
+            &[],
+        )
+        .await
+        .expect("a form item");
+        for (cursor, record, revision, conflicts) in versions {
+            c.execute(
+                "INSERT INTO changelog (cursor, grid_id, item) VALUES ($1, 'G1', $2)",
+                &[&cursor, &item(cursor, record, revision, conflicts)],
+            )
+            .await
+            .expect("log item");
+            c.execute(
+                "INSERT INTO record_versions (record_id, revision, cursor) VALUES ($1, $2, $3)",
+                &[&record, &revision, &cursor],
+            )
+            .await
+            .expect("version");
+        }
+        c.batch_execute(MIGRATIONS[6]).await.expect("migration 7");
+
+        let logged: Vec<i64> = c
+            .query("SELECT cursor FROM changelog ORDER BY cursor", &[])
+            .await
+            .expect("log")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(logged, [2, 3, 4, 5], "r1's first version left the log");
+        for (cursor, record, revision, conflicts) in versions {
+            let row = c
+                .query_one(
+                    "SELECT v.item, COALESCE(v.item, l.item) FROM record_versions v
+                     LEFT JOIN changelog l ON l.cursor = v.cursor WHERE v.cursor = $1",
+                    &[&cursor],
+                )
+                .await
+                .expect("version row");
+            let (kept, history): (Option<String>, String) = (row.get(0), row.get(1));
+            assert_eq!(history, item(cursor, record, revision, conflicts));
+            let superseded = record == "r1" && revision < 3;
+            assert_eq!(kept.is_some(), superseded, "cursor {cursor}");
+        }
+    }
 }

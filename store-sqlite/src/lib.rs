@@ -262,15 +262,17 @@ fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, Er
         .transpose()
 }
 
-/// Appends an item to the change log and returns its cursor. The item's JSON
-/// embeds its own cursor, so the cursor is taken first: the next value of the
-/// log's AUTOINCREMENT sequence, which only this transaction can advance (there
-/// is one writer), so the row is written once, whole.
+/// Appends an item to the change log and returns its cursor and JSON. The
+/// item's JSON embeds its own cursor, so the cursor is taken first: the next
+/// value of the log's AUTOINCREMENT sequence (never handed out twice, even
+/// after compaction removed the item that had it), which only this
+/// transaction can advance (there is one writer), so the row is written
+/// once, whole.
 fn append_log(
     tx: &Transaction<'_>,
     grid: Option<&str>,
     make: impl FnOnce(Cursor) -> PullItem,
-) -> Result<Cursor, Error> {
+) -> Result<(Cursor, String), Error> {
     let next: i64 = tx
         .prepare_cached(
             "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changelog'), 0),
@@ -280,22 +282,50 @@ fn append_log(
     let cursor = Cursor(next as u64);
     let json = serde_json::to_string(&make(cursor))?;
     tx.prepare_cached("INSERT INTO changelog (cursor, grid_id, item) VALUES (?1, ?2, ?3)")?
-        .execute(params![cursor.0 as i64, grid, json])?;
-    Ok(cursor)
+        .execute(params![cursor.0 as i64, grid, &json])?;
+    Ok((cursor, json))
 }
 
-/// Writes a record's new state as a new version with its log item.
+/// Compaction: the record's version that lives in the log alone (its
+/// current one, if any) leaves the log, its item moving into its version
+/// row, so that the log holds each record's current version only. Called
+/// in the transaction that appends the version superseding it: a reader
+/// sees the old item or the new one, never neither, and the new one's
+/// cursor is above every cursor handed out before.
+fn retire_from_log(tx: &Transaction<'_>, record: RecordId) -> Result<(), Error> {
+    let gone: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "DELETE FROM changelog WHERE cursor IN (
+                 SELECT cursor FROM record_versions WHERE record_id = ?1 AND item IS NULL)
+             RETURNING cursor, item",
+        )?
+        .query_map([record.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (cursor, item) in gone {
+        tx.prepare_cached("UPDATE record_versions SET item = ?2 WHERE cursor = ?1")?
+            .execute(params![cursor, item])?;
+    }
+    Ok(())
+}
+
+/// Writes a record's new state as a new version with its log item; the
+/// version it supersedes leaves the log ([`retire_from_log`]). A version
+/// that resolved hard conflicts keeps a copy in its version row from the
+/// start, so it stays in the log when superseded: the device whose value
+/// lost learns of it from there.
 pub(crate) fn write_version(
     tx: &Transaction<'_>,
     record: &StoredRecord,
     change: Option<ChangeId>,
     batch: Option<BatchId>,
 ) -> Result<Cursor, Error> {
+    retire_from_log(tx, record.id)?;
     let version = record.version();
-    let cursor = append_log(tx, Some(record.grid.as_str()), |cursor| PullItem::Record {
+    let (cursor, json) = append_log(tx, Some(record.grid.as_str()), |cursor| PullItem::Record {
         cursor,
         version: Box::new(version),
     })?;
+    let kept = (!record.resolved.is_empty()).then_some(json);
     tx.prepare_cached(
         "INSERT INTO records (id, form_id, grid_id, revision, deleted, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, grid_id = excluded.grid_id,
@@ -310,7 +340,7 @@ pub(crate) fn write_version(
         serde_json::to_string(record)?,
     ])?;
     tx.prepare_cached(
-        "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id, item) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         record.id.to_string(),
@@ -318,6 +348,7 @@ pub(crate) fn write_version(
         cursor.0 as i64,
         change.map(|c| c.to_string()),
         batch.map(|b| b.to_string()),
+        kept,
     ])?;
     attach_blobs(tx, record)?;
     duplicates::index_person(tx, record)?;
@@ -889,13 +920,23 @@ impl Store for SqliteStore {
 
     async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError> {
         self.read(move |c| {
+            // A version's item is in its row once superseded, else in the log.
             let mut stmt = c.prepare(
-                "SELECT l.item FROM record_versions v JOIN changelog l ON l.cursor = v.cursor
+                "SELECT v.revision, COALESCE(v.item, l.item) FROM record_versions v
+                 LEFT JOIN changelog l ON l.cursor = v.cursor
                  WHERE v.record_id = ?1 ORDER BY v.revision",
             )?;
-            let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map([id.to_string()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
             rows.map(|r| {
-                let item: serde_json::Value = serde_json::from_str(&r?)?;
+                let (revision, item) = r?;
+                let item = item.ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "version {revision} of record {id} is neither in the change log nor kept with its version"
+                    ))
+                })?;
+                let item: serde_json::Value = serde_json::from_str(&item)?;
                 Ok(item.get("version").cloned().unwrap_or(item))
             })
             .collect()

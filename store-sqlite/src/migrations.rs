@@ -225,6 +225,39 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (record_a, record_b)
     );
     "#,
+    // 7: the change log holds each record's current version only (a fresh
+    // device pulls current versions, not history). A superseded version's
+    // item moves into `record_versions.item`, which also holds a copy of
+    // every version that resolved hard conflicts: such a version stays in
+    // the log (the device whose value lost learns of it from there).
+    // `item IS NULL`: the version lives in the log alone, and leaves it when
+    // superseded (`record_versions_in_log` finds it). `record_versions` is
+    // rebuilt without its foreign key to the log, which now forgets items.
+    r#"
+    CREATE TABLE record_versions_7 (
+        record_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        cursor INTEGER NOT NULL UNIQUE,
+        change_id TEXT,
+        batch_id TEXT,
+        item TEXT,
+        PRIMARY KEY (record_id, revision)
+    );
+    INSERT INTO record_versions_7 (record_id, revision, cursor, change_id, batch_id, item)
+        SELECT v.record_id, v.revision, v.cursor, v.change_id, v.batch_id,
+               CASE WHEN v.revision < (SELECT MAX(w.revision) FROM record_versions w
+                                       WHERE w.record_id = v.record_id)
+                      OR json_extract(l.item, '$.version.conflicts') IS NOT NULL
+                    THEN l.item END
+        FROM record_versions v LEFT JOIN changelog l ON l.cursor = v.cursor;
+    DROP TABLE record_versions;
+    ALTER TABLE record_versions_7 RENAME TO record_versions;
+    CREATE INDEX record_versions_batch ON record_versions (batch_id);
+    CREATE INDEX record_versions_in_log ON record_versions (record_id) WHERE item IS NULL;
+    DELETE FROM changelog WHERE cursor IN (
+        SELECT cursor FROM record_versions
+        WHERE item IS NOT NULL AND json_extract(item, '$.version.conflicts') IS NULL);
+    "#,
 ];
 
 #[cfg(test)]
@@ -280,5 +313,80 @@ mod tests {
                 (d, "r2".into(), "G1".into()),
             ]
         );
+    }
+
+    #[test]
+    fn migration_7_leaves_current_and_conflict_versions_in_the_log_and_keeps_every_item() {
+        let c = Connection::open_in_memory().expect("database");
+        c.pragma_update(None, "foreign_keys", "ON").expect("pragma");
+        for sql in &MIGRATIONS[..6] {
+            c.execute_batch(sql).expect("migrations 1 to 6");
+        }
+        let item = |cursor: i64, record: &str, revision: i64, conflicts: bool| {
+            let extra = if conflicts {
+                r#","conflicts":[{"field":"note"}]"#
+            } else {
+                ""
+            };
+            format!(
+                r#"{{"kind":"record","cursor":{cursor},"version":{{"record":{{"id":"{record}"}},"revision":{revision}{extra}}}}}"#
+            )
+        };
+        // r1: three versions, the second resolved a conflict; r2: one.
+        let versions = [
+            (1, "r1", 1, false),
+            (2, "r2", 1, false),
+            (3, "r1", 2, true),
+            (4, "r1", 3, false),
+        ];
+        c.execute(
+            "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, '{\"kind\":\"form\"}')",
+            [],
+        )
+        .expect("a form item");
+        for (cursor, record, revision, conflicts) in versions {
+            c.execute(
+                "INSERT INTO changelog (cursor, grid_id, item) VALUES (?1, 'G1', ?2)",
+                (cursor, item(cursor, record, revision, conflicts)),
+            )
+            .expect("log item");
+            c.execute(
+                "INSERT INTO record_versions (record_id, revision, cursor) VALUES (?1, ?2, ?3)",
+                (record, revision, cursor),
+            )
+            .expect("version");
+        }
+        c.execute_batch(MIGRATIONS[6]).expect("migration 7");
+
+        let logged: Vec<i64> = c
+            .prepare("SELECT cursor FROM changelog ORDER BY cursor")
+            .expect("query")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(logged, [2, 3, 4, 5], "r1's first version left the log");
+        for (cursor, record, revision, conflicts) in versions {
+            let (kept, history): (Option<String>, String) = c
+                .query_row(
+                    "SELECT v.item, COALESCE(v.item, l.item) FROM record_versions v
+                     LEFT JOIN changelog l ON l.cursor = v.cursor WHERE v.cursor = ?1",
+                    [cursor],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("version row");
+            assert_eq!(history, item(cursor, record, revision, conflicts));
+            let superseded = record == "r1" && revision < 3;
+            assert_eq!(kept.is_some(), superseded, "cursor {cursor}");
+        }
+        let (seq, max): (i64, i64) = c
+            .query_row(
+                "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'changelog'),
+                        (SELECT MAX(cursor) FROM record_versions)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("sequence");
+        assert!(seq >= max, "cursors are never handed out again");
     }
 }

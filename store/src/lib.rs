@@ -13,6 +13,13 @@
 //!   after every smaller cursor is visible: a reader that has seen cursor `c`
 //!   never later finds a new item below `c`, whatever the number of
 //!   concurrent writers (DESIGN.md, invariant 3).
+//! - **A compacted log.** The log holds each record's current version: the
+//!   transaction that appends a version removes the one it supersedes (a
+//!   version that resolved hard conflicts excepted: it stays, so the device
+//!   whose value lost learns of it). A fresh device pulls one item per
+//!   record, and a reader paging while records change never skips a change
+//!   (the new version's cursor is above every earlier one) and never gets a
+//!   version twice. [`Store::record_history`] keeps every version.
 //! - **One record, one writer at a time.** A record's read–decide–write (in
 //!   [`Store::push`], [`Store::review`], [`Store::edit_records`]) is
 //!   serialized with every other write of that record, so revisions go up by
@@ -460,7 +467,8 @@ pub trait Store: Send + Sync + 'static {
     /// (status approved or returned, with the review); it reaches the
     /// officer's device on its next pull. `None` if there is no such record.
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError>;
-    /// Change-log items after `since`, in order, within `scope`.
+    /// Change-log items after `since`, in order, within `scope`: forms and
+    /// each record's current version (see the crate docs' compacted log).
     async fn pull(
         &self,
         scope: ReadScope,
@@ -469,7 +477,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<RawPage, StoreError>;
     /// A record's current state.
     async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;
-    /// Every version of a record, oldest first (the audit trail).
+    /// Every version of a record, oldest first (the audit trail), each as
+    /// devices pulled it when it was current.
     async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError>;
     /// Number of live records, per form.
     async fn record_counts(&self) -> Result<BTreeMap<String, u64>, StoreError>;

@@ -58,7 +58,7 @@ impl Table {
 
 use Kind::{Bool, Bytes, Int, Json as JsonKind, Text};
 
-/// Every table of the SQLite schema (migrations 1–5), parents before the
+/// Every table of the SQLite schema (migrations 1–7), parents before the
 /// tables whose foreign keys point at them.
 pub(crate) const TABLES: &[Table] = &[
     Table {
@@ -138,6 +138,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("cursor", Int),
             ("change_id", Text),
             ("batch_id", Text),
+            ("item", Text),
         ],
         key: "record_id, revision",
     },

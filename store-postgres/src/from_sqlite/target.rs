@@ -115,7 +115,11 @@ impl Copy {
 pub(crate) async fn advance_counters(tx: &Transaction<'_>) -> Result<u64, MigrateError> {
     let head: i64 = tx
         .query_one(
-            "UPDATE log_head SET cursor = (SELECT COALESCE(MAX(cursor), 0) FROM changelog)
+            // A compacted log may lack the largest cursor handed out; the
+            // version rows keep every one.
+            "UPDATE log_head SET cursor = GREATEST(
+                 (SELECT COALESCE(MAX(cursor), 0) FROM changelog),
+                 (SELECT COALESCE(MAX(cursor), 0) FROM record_versions))
              RETURNING cursor",
             &[],
         )

@@ -20,6 +20,7 @@ use crate::Store;
 
 pub mod accounts;
 pub mod blobs;
+pub mod compaction;
 pub mod duplicates;
 pub mod enrollment;
 pub mod fixture;
@@ -71,6 +72,9 @@ macro_rules! conformance_tests {
             pull::pull_filters_by_scope,
             pull::pages_report_has_more_and_next,
             pull::pull_resumes_from_stored_cursor_after_reopening,
+            compaction::a_fresh_pull_gets_each_records_current_version_and_history_keeps_all,
+            compaction::a_version_that_resolved_a_conflict_stays_in_the_log,
+            compaction::a_device_mid_pull_while_records_are_edited_misses_nothing_and_gets_nothing_twice,
             revisions::concurrent_pushes_to_one_record_give_every_revision_once,
             revisions::reviews_and_edits_interleaved_with_pushes_keep_revisions,
             revisions::review_writes_a_version_devices_pull,

@@ -10,9 +10,11 @@
 //! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
 //! beatbook-bench pickers [--people 100000 --houses 50000] [--out docs/bench/pickers.json]
 //! beatbook-bench local [--saves 1000] [--out docs/bench/local.json]
-//! beatbook-bench report docs/bench/scale.json    # or compare.json, pickers.json, local.json
+//! beatbook-bench restore [--records 2000 --versions 1,10] [--out docs/bench/restore.json]
+//! beatbook-bench report docs/bench/scale.json    # or compare.json, pickers.json, local.json, restore.json
 //! beatbook-bench report --devices docs/bench/scale.json   # its SQLite run in full
 //! beatbook-bench report docs/reliability         # the fault trials' long runs
+//! beatbook-bench report --growth docs/bench/growth   # compare runs at 10k, 50k, 200k records
 //! ```
 //!
 //! Build it with the server in release mode first
@@ -28,6 +30,7 @@ mod pickers;
 mod postgres;
 mod reliability;
 mod report;
+mod restore;
 mod scale;
 mod servers;
 
@@ -60,6 +63,9 @@ enum Cmd {
     /// The device's own figures: local save, pick-list search, photo
     /// size; results to a JSON file.
     Local(local::Args),
+    /// A fresh device's restore of records with one and with ten versions
+    /// each (the compacted change log); results to a JSON file.
+    Restore(restore::Args),
     /// Prints the Markdown of a results file: the README's scale table, its
     /// "Side by side with PouchDB" table, … — or, for a directory of fault
     /// results (`scripts/faults-long.sh`), the long runs' table.
@@ -123,6 +129,15 @@ fn main() -> anyhow::Result<()> {
             .block_on(async {
                 let file = local::run(&args).await?;
                 println!("{}", local::render(&file));
+                Ok(())
+            }),
+        Cmd::Restore(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let file = restore::run(&args).await?;
+                println!("{}", report::render_restore(&file));
                 Ok(())
             }),
         Cmd::Report {

@@ -44,6 +44,11 @@ pub fn render_file(path: &Path) -> Result<String> {
             &serde_json::from_value::<crate::local::LocalFile>(json)
                 .with_context(|| format!("{} is not a local results file", path.display()))?,
         ))
+    } else if json.get("restores").is_some() {
+        Ok(render_restore(
+            &serde_json::from_value::<crate::restore::RestoreFile>(json)
+                .with_context(|| format!("{} is not a restore results file", path.display()))?,
+        ))
     } else if json.get("revisit_unchanged").is_some() {
         Ok(crate::effort::render(
             &serde_json::from_value::<crate::effort::EffortFile>(json)
@@ -51,7 +56,7 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else {
         bail!(
-            "{} is neither a scale, a compare, a pickers, a local, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, `local`, tests/e2e/field-app.test.mjs or idcard-eval)",
+            "{} is neither a scale, a compare, a pickers, a local, a restore, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, `local`, `restore`, tests/e2e/field-app.test.mjs or idcard-eval)",
             path.display()
         )
     }
@@ -414,6 +419,67 @@ pub fn render_devices(file: &ScaleFile) -> Option<String> {
     Some(out)
 }
 
+/// The restore table: a fresh device's restore of the same records with
+/// one and with more versions each, and how each figure grew.
+pub fn render_restore(file: &crate::restore::RestoreFile) -> String {
+    let Some(first) = file.restores.first() else {
+        return "No restore measured.\n".into();
+    };
+    let growth = |x: f64, base: f64| {
+        if base > 0.0 {
+            format!("{:.2}×", x / base)
+        } else {
+            "–".into()
+        }
+    };
+    let rows: Vec<Vec<String>> = file
+        .restores
+        .iter()
+        .map(|r| {
+            vec![
+                r.versions.to_string(),
+                fmt_int(r.items as f64),
+                r.requests.to_string(),
+                format!(
+                    "{:.2} MB ({})",
+                    r.bytes_down as f64 / 1e6,
+                    growth(r.bytes_down as f64, first.bytes_down as f64)
+                ),
+                format!("{:.2} s ({})", r.seconds, growth(r.seconds, first.seconds)),
+                format!(
+                    "{} µs ({})",
+                    fixed0(r.server_cpu_us_per_record(file.records)),
+                    growth(r.server_cpu_s, first.server_cpu_s)
+                ),
+                format!("{:.2} s", r.client_cpu_s),
+                r.edit_server_cpu_us
+                    .map_or("–".into(), |us| format!("{us:.0} µs")),
+            ]
+        })
+        .collect();
+    format!(
+        "Fresh-device restore of {} records (median of {} runs; {}, {}, commit {}):\n\n{}",
+        fmt_int(file.records as f64),
+        file.runs,
+        file.machine,
+        file.date,
+        file.commit,
+        table(
+            &[
+                "versions per record",
+                "items pulled",
+                "requests",
+                "bytes down (vs 1 version)",
+                "time",
+                "server CPU per record",
+                "device CPU",
+                "server CPU per edit written",
+            ],
+            &rows,
+        )
+    )
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -706,5 +772,36 @@ pub(crate) mod tests {
             ..file
         };
         assert!(render_devices(&only_postgres).is_none());
+    }
+
+    #[test]
+    fn the_restore_table_shows_growth_against_one_version() {
+        use crate::restore::{Restore, RestoreFile};
+        let restore = |versions: u64, bytes_down: u64, seconds: f64| Restore {
+            versions,
+            items: 2_000,
+            requests: 3,
+            seconds,
+            bytes_down,
+            bytes_up: 1_000,
+            server_cpu_s: 0.01,
+            client_cpu_s: 0.08,
+            edit_server_cpu_us: (versions > 1).then_some(63.0),
+        };
+        let file = RestoreFile {
+            machine: "2 cores".into(),
+            commit: "abc".into(),
+            date: "2026-11-30T17:37:23Z".into(),
+            load_average: None,
+            records: 2_000,
+            runs: 3,
+            restores: vec![restore(1, 110_000, 0.14), restore(10, 121_000, 0.17)],
+        };
+        let md = render_restore(&file);
+        assert!(
+            md.contains("| 10 | 2,000 | 3 | 0.12 MB (1.10×) | 0.17 s (1.21×) | 5 µs (1.00×) | 0.08 s | 63 µs |"),
+            "{md}"
+        );
+        assert!(md.contains("| 1 | 2,000 | 3 | 0.11 MB (1.00×)"), "{md}");
     }
 }
