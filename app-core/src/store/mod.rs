@@ -104,6 +104,9 @@ const JOURNAL_MODE: &str = "WAL";
 #[cfg(target_arch = "wasm32")]
 const JOURNAL_MODE: &str = "DELETE";
 
+/// The page cache, in KiB (a negative `cache_size`).
+const CACHE_KIB: i64 = -16 * 1024;
+
 /// The database files of a device directory (SQLite's journal files too).
 const DATABASE_FILES: [&str; 4] = [
     "beatbook.db",
@@ -211,6 +214,11 @@ impl LocalStore {
         // value (SQLite's STAT4 build re-plans for it): most of the cost of
         // those statements on every pushed and pulled record.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        // A page cache that holds a pulled page's or a push batch's writes
+        // (SQLite's default, 2 MiB, does not): pages spilled from a full
+        // cache mid-transaction are encrypted, read back, decrypted and
+        // encrypted again at the commit. It grows only as far as it is used.
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         let mut store = Self {
             conn,
             dir: dir.to_owned(),
