@@ -2,6 +2,7 @@
 //! device, merging offline edits, returned records, revocation, encryption.
 
 use beatbook_core::store::{LocalState, RecordFilter};
+use beatbook_core::sync::{RetryPolicy, SyncEngine};
 use beatbook_core::Core;
 use beatbook_schema::ids::RecordId;
 use beatbook_schema::protocol::{Review, ReviewDecision};
@@ -80,6 +81,35 @@ async fn a_sync_with_nothing_to_do_is_one_request_and_a_few_changes_one_per_step
     assert_eq!(sent.requests, 2, "one push and one pull: {sent:?}");
     let received = sync(&b).await;
     assert_eq!((received.requests, received.pulled), (1, 3), "{received:?}");
+}
+
+#[tokio::test]
+async fn a_pull_of_many_pages_asks_for_each_page_once_and_misses_nothing() {
+    let server = TestServer::start().await;
+    let (_a_dir, a) = device(&server, "o1").await;
+    let ids: Vec<_> = (0..23)
+        .map(|i| enter_house(&a, &format!("户主{i}")))
+        .collect();
+    sync(&a).await;
+
+    // Small pages: the next is asked for while the one before is applied.
+    let (_b_dir, b) = device(&server, "o1").await;
+    let b = b.with_engine(SyncEngine {
+        retry: RetryPolicy::immediate(2),
+        page: 5,
+        ..SyncEngine::default()
+    });
+    let restored = sync(&b).await;
+    let got: Vec<_> = houses(&b).into_iter().map(|r| r.id).collect();
+    assert_eq!(got.len(), ids.len(), "{restored:?}");
+    assert!(ids.iter().all(|id| got.contains(id)));
+    assert_eq!(
+        restored.requests,
+        restored.pulled.div_ceil(5),
+        "one request per page, none wasted: {restored:?}"
+    );
+    let again = sync(&b).await;
+    assert_eq!((again.requests, again.pulled), (1, 0), "{again:?}");
 }
 
 #[tokio::test]

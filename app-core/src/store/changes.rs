@@ -8,7 +8,7 @@
 //! holds the store's only connection behind its lock.
 
 use beatbook_schema::ids::{FormId, RecordId};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 
 use super::{LocalStore, LocalStoreError};
 
@@ -84,39 +84,37 @@ impl LocalStore {
             return Ok(Vec::new());
         }
         let tx = self.conn.transaction()?;
-        let ids: Vec<String> = tx
-            .prepare_cached("SELECT id FROM records_changed")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
         let forms = serde_json::to_string(forms)?;
-        let mut changes = Vec::with_capacity(ids.len());
-        {
-            let mut read = tx.prepare_cached(
-                "SELECT id, form_id, vals, updated_at FROM records
-                 WHERE id = ?1 AND deleted = 0 AND form_id IN (SELECT value FROM json_each(?2))",
-            )?;
-            let mut found = Vec::new();
-            for id in &ids {
-                let row = read
-                    .query_row(params![id, forms], |r| {
-                        Ok((stored(r)?, r.get::<_, String>(3)?))
-                    })
-                    .optional()?;
-                match row {
-                    Some(((id, form_id, values), updated_at)) => found.push((
-                        updated_at,
-                        StoredValues {
-                            id: parse_id(&id)?,
-                            form_id: FormId(form_id),
-                            values,
-                        },
-                    )),
-                    None => changes.push(Change::Gone(parse_id(id)?)),
-                }
+        // One statement for all of them: a record of another form or a
+        // deleted one joins nothing, and its values are never read.
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = tx
+            .prepare_cached(
+                "SELECT c.id, r.form_id, r.vals, r.updated_at FROM records_changed c
+                 LEFT JOIN records r ON r.id = c.id AND r.deleted = 0
+                     AND r.form_id IN (SELECT value FROM json_each(?1))",
+            )?
+            .query_map([forms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut changes = Vec::with_capacity(rows.len());
+        let mut found = Vec::new();
+        for row in rows {
+            match row {
+                (id, Some(form_id), Some(values), Some(updated_at)) => found.push((
+                    updated_at,
+                    StoredValues {
+                        id: parse_id(&id)?,
+                        form_id: FormId(form_id),
+                        values,
+                    },
+                )),
+                (id, ..) => changes.push(Change::Gone(parse_id(&id)?)),
             }
-            found.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
-            changes.extend(found.into_iter().map(|(_, v)| Change::Put(v)));
         }
+        found.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+        changes.extend(found.into_iter().map(|(_, v)| Change::Put(v)));
         tx.execute("DELETE FROM records_changed", [])?;
         tx.commit()?;
         Ok(changes)

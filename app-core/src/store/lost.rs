@@ -83,11 +83,20 @@ fn forget(c: &Connection, record: RecordId, field: &str) -> Result<(), LocalStor
 
 fn read(c: &Connection, record: Option<RecordId>) -> Result<Vec<LostValue>, LocalStoreError> {
     type Row = (String, String, String, String, Option<String>, String);
-    let rows: Vec<Row> = c
-        .prepare_cached(
+    // One record's through the primary key (a pulled page asks for each of
+    // its records): `?1 IS NULL OR record_id = ?1` would read every row.
+    let sql = match record {
+        Some(_) => {
             "SELECT record_id, field, mine, winning, winner_name, winner_device FROM lost_values
-             WHERE ?1 IS NULL OR record_id = ?1 ORDER BY rowid",
-        )?
+             WHERE record_id = ?1 ORDER BY rowid"
+        }
+        None => {
+            "SELECT record_id, field, mine, winning, winner_name, winner_device FROM lost_values
+             WHERE ?1 IS NULL ORDER BY rowid"
+        }
+    };
+    let rows: Vec<Row> = c
+        .prepare_cached(sql)?
         .query_map([record.map(|r| r.to_string())], |r| {
             Ok((
                 r.get(0)?,

@@ -1,6 +1,8 @@
 //! Finalizing records into the outbox, batching them for a push, and
 //! recording the server's answers.
 
+use std::collections::HashMap;
+
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId, RecordId};
@@ -58,21 +60,29 @@ pub fn patch(base: &Values, values: &Values) -> Values {
     out
 }
 
-fn apply_patch(base: &mut Values, patch: &Values) {
-    for (k, v) in patch {
-        if v.is_null() {
-            base.remove(k);
-        } else {
-            base.insert(k.clone(), v.clone());
+/// `base` with `patch` applied (a `null` in the patch removes the field), as
+/// stored JSON, serialized from both maps without copying either.
+fn patched(base: &Values, patch: &Values) -> Result<String, serde_json::Error> {
+    struct Patched<'a>(&'a Values, &'a Values);
+    impl serde::Serialize for Patched<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let Patched(base, patch) = self;
+            let kept = base.iter().filter(|(k, _)| !patch.contains_key(*k));
+            let set = patch.iter().filter(|(_, v)| !v.is_null());
+            s.collect_map(kept.chain(set))
         }
     }
+    serde_json::to_string(&Patched(base, patch))
+}
+
+fn base_vals_text(tx: &Transaction<'_>, id: RecordId) -> Result<String, LocalStoreError> {
+    Ok(tx
+        .prepare_cached("SELECT base_vals FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))?)
 }
 
 fn base_vals(tx: &Transaction<'_>, id: RecordId) -> Result<Values, LocalStoreError> {
-    let raw: String = tx
-        .prepare_cached("SELECT base_vals FROM records WHERE id = ?1")?
-        .query_row([id.to_string()], |r| r.get(0))?;
-    Ok(serde_json::from_str(&raw)?)
+    Ok(serde_json::from_str(&base_vals_text(tx, id)?)?)
 }
 
 /// Puts a change of `record` into the outbox, stamped with this device's clock.
@@ -295,27 +305,36 @@ impl LocalStore {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let sending: Vec<String> = sending.iter().map(ToString::to_string).collect();
-        let batch_id = match made.into_iter().find(|id| !sending.contains(id)) {
-            Some(id) => id,
+        // The changes' JSON as stored, read once.
+        let (batch_id, stored) = match made.into_iter().find(|id| !sending.contains(id)) {
+            Some(id) => {
+                let stored = tx
+                    .prepare_cached("SELECT change FROM outbox WHERE batch_id = ?1 ORDER BY seq")?
+                    .query_map([&id], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                (id, stored)
+            }
             None => {
                 let id = BatchId::new_v7().to_string();
                 let mut rows = Vec::new();
+                let mut stored = Vec::new();
                 let mut bytes = 0usize;
                 {
                     let mut stmt = tx.prepare_cached(
-                        "SELECT seq, length(change) FROM outbox o
+                        "SELECT seq, change FROM outbox o
                          WHERE batch_id IS NULL AND NOT EXISTS (SELECT 1 FROM outbox f
                              WHERE f.record_id = o.record_id AND f.batch_id IS NOT NULL)
                          ORDER BY seq LIMIT ?1",
                     )?;
                     let mut q = stmt.query([limits.max_changes as i64])?;
                     while let Some(r) = q.next()? {
-                        let (seq, len): (i64, i64) = (r.get(0)?, r.get(1)?);
-                        if !rows.is_empty() && bytes + len as usize > limits.max_bytes {
+                        let (seq, change): (i64, String) = (r.get(0)?, r.get(1)?);
+                        if !rows.is_empty() && bytes + change.len() > limits.max_bytes {
                             break;
                         }
-                        bytes += len as usize;
+                        bytes += change.len();
                         rows.push(seq);
+                        stored.push(change);
                     }
                 }
                 if rows.is_empty() {
@@ -326,16 +345,13 @@ impl LocalStore {
                 for seq in rows {
                     mark.execute(params![id, seq])?;
                 }
-                id
+                (id, stored)
             }
         };
-        let changes = {
-            let mut stmt =
-                tx.prepare_cached("SELECT change FROM outbox WHERE batch_id = ?1 ORDER BY seq")?;
-            let rows = stmt.query_map([&batch_id], |r| r.get::<_, String>(0))?;
-            rows.map(|r| Ok(serde_json::from_str(&r?)?))
-                .collect::<Result<Vec<Change>, LocalStoreError>>()?
-        };
+        let changes = stored
+            .iter()
+            .map(|c| Ok(serde_json::from_str(c)?))
+            .collect::<Result<Vec<Change>, LocalStoreError>>()?;
         tx.commit()?;
         let id = batch_id
             .parse()
@@ -353,13 +369,16 @@ impl LocalStore {
         results: &[ChangeResult],
     ) -> Result<(), LocalStoreError> {
         let device = self.device;
+        let outcomes: HashMap<ChangeId, &ChangeOutcome> =
+            results.iter().map(|r| (r.change_id, &r.outcome)).collect();
         let tx = self.conn.transaction()?;
         for change in &batch.changes {
-            let Some(result) = results.iter().find(|r| r.change_id == change.change_id) else {
+            let Some(&outcome) = outcomes.get(&change.change_id) else {
                 continue;
             };
             let id = change.record_id;
-            match &result.outcome {
+            let record = id.to_string();
+            match outcome {
                 ChangeOutcome::Rejected { code, .. } if code.is_retryable() => continue,
                 ChangeOutcome::Rejected {
                     code,
@@ -372,40 +391,40 @@ impl LocalStore {
                         errors: errors.clone(),
                     };
                     tx.prepare_cached("UPDATE records SET state = 'rejected', deleted = 0, problem = ?1 WHERE id = ?2")?
-                        .execute(params![serde_json::to_string(&rejection)?, id.to_string()])?;
+                        .execute(params![serde_json::to_string(&rejection)?, record])?;
+                    delete_from_outbox(&tx, change.change_id)?;
                 }
                 outcome => {
                     let revision = outcome.revision().unwrap_or(0);
-                    let mut base = base_vals(&tx, id)?;
-                    if let ChangeOp::Upsert { fields, .. } = &change.op {
-                        apply_patch(&mut base, fields);
-                    }
+                    let base = match &change.op {
+                        ChangeOp::Upsert { fields, .. } => patched(&base_vals(&tx, id)?, fields)?,
+                        ChangeOp::Delete => base_vals_text(&tx, id)?,
+                    };
                     let conflicted = matches!(outcome, ChangeOutcome::Conflicted { .. });
                     if let ChangeOutcome::Conflicted { conflicts, .. } = outcome {
                         for c in conflicts {
                             super::lost::note(&tx, device, id, c)?;
                         }
                     }
+                    delete_from_outbox(&tx, change.change_id)?;
+                    // One write of the row: the new base, and synced when
+                    // nothing is left to send for it (unless refused).
                     tx.prepare_cached(
                         "UPDATE records SET base_revision = MAX(base_revision, ?1), base_vals = ?2,
-                             conflicted = conflicted OR ?3 WHERE id = ?4",
+                             conflicted = conflicted OR ?3,
+                             state = CASE WHEN state = 'queued'
+                                 AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?4)
+                                 THEN 'synced' ELSE state END
+                         WHERE id = ?4",
                     )?
                     .execute(params![
                         revision as i64,
-                        serde_json::to_string(&base)?,
+                        base,
                         conflicted,
-                        id.to_string()
+                        record
                     ])?;
                 }
             }
-            tx.prepare_cached("DELETE FROM outbox WHERE change_id = ?1")?
-                .execute([change.change_id.to_string()])?;
-            // Nothing left to send for this record: it is synced (unless refused).
-            tx.prepare_cached(
-                "UPDATE records SET state = 'synced' WHERE id = ?1 AND state = 'queued'
-                   AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1)",
-            )?
-            .execute([id.to_string()])?;
             super::pull::release_held(&tx, id)?;
         }
         // Deferred changes go into a fresh batch next time.
@@ -414,6 +433,12 @@ impl LocalStore {
         tx.commit()?;
         Ok(())
     }
+}
+
+fn delete_from_outbox(tx: &Transaction<'_>, change: ChangeId) -> Result<(), LocalStoreError> {
+    tx.prepare_cached("DELETE FROM outbox WHERE change_id = ?1")?
+        .execute([change.to_string()])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -505,6 +530,66 @@ mod tests {
         assert_eq!(store.outbox_len().unwrap(), 2);
     }
 
+    fn acknowledge(store: &mut LocalStore, batch: &Batch, revision: u64) {
+        let results: Vec<ChangeResult> = batch
+            .changes
+            .iter()
+            .map(|c| ChangeResult {
+                change_id: c.change_id,
+                outcome: ChangeOutcome::Accepted { revision },
+            })
+            .collect();
+        store.apply_push(batch, &results).unwrap();
+    }
+
+    #[test]
+    fn an_acknowledged_change_becomes_the_base_and_the_record_is_synced_when_nothing_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, ids) = store_with_changes(dir.path(), &[0]);
+        let id = ids[0];
+        let one = BatchLimits {
+            max_changes: 1,
+            max_bytes: usize::MAX,
+        };
+        let created = store.next_batch(one, &[]).unwrap().unwrap();
+        acknowledge(&mut store, &created, 1);
+        assert_eq!(store.record(id).unwrap().state, LocalState::Synced);
+
+        // Two more changes: `n` removed and `m` set, then `m` set again.
+        store
+            .finalize(id, &values(json!({"m": 5})), &[], None)
+            .unwrap()
+            .unwrap();
+        let now = values(json!({"m": 6}));
+        store.finalize(id, &now, &[], None).unwrap().unwrap();
+        let first = store.next_batch(one, &[]).unwrap().unwrap();
+        assert_eq!(
+            first.changes[0].op,
+            ChangeOp::Upsert {
+                fields: values(json!({"m": 5, "n": null})),
+                attachments: vec![]
+            }
+        );
+        acknowledge(&mut store, &first, 2);
+        assert_eq!(
+            store.record(id).unwrap().state,
+            LocalState::Queued,
+            "a change is left"
+        );
+        let second = store.next_batch(one, &[]).unwrap().unwrap();
+        acknowledge(&mut store, &second, 3);
+        let record = store.record(id).unwrap();
+        assert_eq!(
+            (record.state, record.base_revision),
+            (LocalState::Synced, 3)
+        );
+        assert_eq!(store.outbox_len().unwrap(), 0);
+        // The base is what was acknowledged, `n` gone: the same values again
+        // are nothing to send.
+        assert_eq!(store.finalize(id, &now, &[], None).unwrap(), None);
+        assert_eq!(store.outbox_len().unwrap(), 0);
+    }
+
     #[test]
     fn patch_carries_changed_and_removed_fields_only() {
         let base = json!({"a": 1, "b": "x", "c": true})
@@ -520,8 +605,7 @@ mod tests {
             Json::Object(p.clone()),
             json!({"b": "y", "d": 4, "c": null})
         );
-        let mut again = base.clone();
-        apply_patch(&mut again, &p);
+        let again: Values = serde_json::from_str(&patched(&base, &p).unwrap()).unwrap();
         assert_eq!(again, now);
     }
 }

@@ -89,24 +89,26 @@ fn rescope(tx: &Transaction<'_>, grids: &[GridId]) -> Result<Rescoped, LocalStor
 
 /// Whether a record has local edits the server has not acknowledged.
 fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStoreError> {
-    let row: Option<(String, String, String, i64)> = tx
+    // The values are read only where they can differ from the base.
+    let row: Option<(bool, Option<String>, Option<String>)> = tx
         .prepare_cached(
-            "SELECT state, vals, base_vals, (SELECT COUNT(*) FROM outbox WHERE record_id = ?1) FROM records WHERE id = ?1",
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1),
+                 CASE WHEN state IN ('draft', 'rejected', 'returned') THEN vals END,
+                 CASE WHEN state IN ('draft', 'rejected', 'returned') THEN base_vals END
+             FROM records WHERE id = ?1",
         )?
-        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let Some((state, vals, base, pending)) = row else {
-        return Ok(false);
-    };
-    if pending > 0 {
-        return Ok(true);
+    match row {
+        None => Ok(false),
+        Some((true, ..)) => Ok(true),
+        Some((false, Some(vals), Some(base))) => {
+            let (vals, base): (Values, Values) =
+                (serde_json::from_str(&vals)?, serde_json::from_str(&base)?);
+            Ok(vals != base)
+        }
+        Some((false, ..)) => Ok(false),
     }
-    if matches!(state.as_str(), "draft" | "rejected" | "returned") {
-        let (vals, base): (Values, Values) =
-            (serde_json::from_str(&vals)?, serde_json::from_str(&base)?);
-        return Ok(vals != base);
-    }
-    Ok(false)
 }
 
 fn local_state(version: &RecordVersion) -> LocalState {
@@ -195,14 +197,14 @@ fn apply_version(
 /// After an acknowledgement: a version held back while edits were pending
 /// becomes the local state if it is newer than what was acknowledged.
 pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), LocalStoreError> {
-    if has_local_edits(tx, id)? {
-        return Ok(());
-    }
     let held: Option<Option<String>> = tx
         .prepare_cached("SELECT held FROM records WHERE id = ?1")?
         .query_row([id.to_string()], |r| r.get(0))
         .optional()?;
-    if let Some(Some(h)) = held {
+    let Some(Some(h)) = held else {
+        return Ok(());
+    };
+    if !has_local_edits(tx, id)? {
         let v: RecordVersion = serde_json::from_str(&h)?;
         if v.revision > base_revision(tx, id)?.unwrap_or(0) {
             adopt(tx, &v)?;

@@ -5,13 +5,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use beatbook_schema::ids::Sha256;
+use beatbook_schema::ids::{BatchId, Sha256};
 use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, BlobStatus, CodeEnrollRequest, Cursor, EnrollRequest,
-    EnrollResponse, ErrorBody, ErrorCode, PullPage, PushRequest, PushResponse,
+    BlobQuery, BlobQueryResponse, BlobStatus, Change, CodeEnrollRequest, Cursor, EnrollRequest,
+    EnrollResponse, ErrorBody, ErrorCode, PullPage, PushResponse,
 };
+use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::address::{self, AddressError};
 use crate::store::{LocalStoreError, Unsent};
@@ -118,6 +120,28 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// A push on the wire: a [`PushRequest`](beatbook_schema::protocol::PushRequest)
+/// serialized and gzipped once, from the batch's changes as they are (not
+/// a copy of them); its retries resend the same bytes.
+#[derive(Debug, Clone)]
+pub struct PushBody(Bytes);
+
+/// `PushRequest`'s wire form over borrowed changes.
+#[derive(Serialize)]
+struct PushRequestRef<'a> {
+    batch_id: BatchId,
+    changes: &'a [Change],
+}
+
+impl PushBody {
+    /// The body of the push of `changes` as batch `batch_id`.
+    pub fn new(batch_id: BatchId, changes: &[Change]) -> Result<Self, SyncError> {
+        let json = serde_json::to_vec(&PushRequestRef { batch_id, changes })
+            .map_err(|e| SyncError::Network(format!("a change did not serialize: {e}")))?;
+        Ok(Self(gzip(&json).into()))
+    }
+}
+
 async fn error_of(res: reqwest::Response) -> SyncError {
     let status = res.status();
     let retry_after = res
@@ -206,17 +230,25 @@ impl Client {
             .map_err(|e| SyncError::Network(format!("unreadable answer: {e}")))
     }
 
-    async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+    async fn post_json<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<T, SyncError> {
         let bytes = serde_json::to_vec(body).map_err(|e| SyncError::Network(e.to_string()))?;
+        self.post_gzipped(path, gzip(&bytes).into()).await
+    }
+
+    async fn post_gzipped<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        gzipped: Bytes,
+    ) -> Result<T, SyncError> {
         let req = self
             .request(Method::POST, path)
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
-            .body(gzip(&bytes));
+            .body(gzipped);
         self.json(req).await
     }
 
@@ -234,8 +266,8 @@ impl Client {
     }
 
     /// `POST /v1/push`.
-    pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, SyncError> {
-        self.post_json("/v1/push", req).await
+    pub async fn push(&self, body: &PushBody) -> Result<PushResponse, SyncError> {
+        self.post_gzipped("/v1/push", body.0.clone()).await
     }
 
     /// `GET /v1/pull`.
@@ -303,5 +335,46 @@ impl Client {
             }
             _ => Err(error_of(res).await),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use beatbook_schema::protocol::PushRequest;
+
+    use super::*;
+
+    #[test]
+    fn a_push_body_is_the_push_request_on_the_wire() {
+        let device = beatbook_schema::ids::DeviceId::new_v7();
+        let change = Change {
+            change_id: beatbook_schema::ids::ChangeId::new_v7(),
+            record_id: beatbook_schema::ids::RecordId::new_v7(),
+            form_id: beatbook_schema::ids::FormId::new("household_survey"),
+            form_version: 1,
+            grid: beatbook_schema::ids::GridId::new("G1"),
+            base_revision: 0,
+            hlc: beatbook_schema::hlc::Hlc::zero(device).tick(1),
+            at: chrono::Utc::now(),
+            op: beatbook_schema::protocol::ChangeOp::Upsert {
+                fields: serde_json::json!({"name": "张三", "n": 1, "gone": null})
+                    .as_object()
+                    .cloned()
+                    .expect("an object"),
+                attachments: vec![],
+            },
+        };
+        let request = PushRequest {
+            batch_id: BatchId::new_v7(),
+            changes: vec![change.clone(), change],
+        };
+        let body = PushBody::new(request.batch_id, &request.changes).expect("serializes");
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(&body.0[..])
+            .read_to_end(&mut json)
+            .expect("gzip");
+        assert_eq!(json, serde_json::to_vec(&request).expect("serializes"));
     }
 }

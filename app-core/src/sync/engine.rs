@@ -2,7 +2,9 @@
 //! what the store holds.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Mutex;
+use std::task::Poll;
 use std::time::Duration;
 
 use web_time::Instant;
@@ -11,13 +13,14 @@ use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::enrollment::EnrollmentQr;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, CodeEnrollRequest, EnrollRequest, EnrollResponse, ErrorCode,
-    PullItem, PushRequest, PushResponse, UserInfo,
+    Change, ChangeOp, ChangeOutcome, CodeEnrollRequest, Cursor, EnrollRequest, EnrollResponse,
+    ErrorCode, PullItem, PullPage, PushResponse, UserInfo,
 };
+use futures_util::future::maybe_done;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::client::{Client, SyncError};
+use super::client::{Client, PushBody, SyncError};
 use super::retry::RetryPolicy;
 use crate::store::{Batch, BatchLimits, LocalStore};
 use crate::{faults, photos};
@@ -143,16 +146,14 @@ impl Flights {
         self.batches.iter().map(|b| b.id).collect()
     }
 
-    fn send(&mut self, batch: Batch, client: &Client, retry: RetryPolicy) {
-        let request = PushRequest {
-            batch_id: batch.id,
-            changes: batch.changes.clone(),
-        };
+    fn send(&mut self, batch: Batch, client: &Client, retry: RetryPolicy) -> Result<(), SyncError> {
+        let body = PushBody::new(batch.id, &batch.changes)?;
         let client = client.clone();
         self.batches.push_back(batch);
-        self.answers.push_back(Box::pin(async move {
-            retry.run(|| client.push(&request)).await
-        }));
+        self.answers.push_back(Box::pin(
+            async move { retry.run(|| client.push(&body)).await },
+        ));
+        Ok(())
     }
 
     /// The oldest batch and its answer, once it has come.
@@ -410,7 +411,7 @@ impl SyncEngine {
                     break;
                 };
                 faults::checkpoint("before-push");
-                flights.send(batch, client, self.retry);
+                flights.send(batch, client, self.retry)?;
             }
             let Some((batch, answer)) = flights.next().await else {
                 return Ok(());
@@ -467,9 +468,14 @@ impl SyncEngine {
         report: &mut SyncReport,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<(), SyncError> {
+        let since = lock(store).cursor()?;
+        let mut fetching = Box::pin(maybe_done(self.fetch_page(client, since)));
         loop {
-            let since = lock(store).cursor()?;
-            let page = self.retry.run(|| client.pull(since, self.page)).await?;
+            fetching.as_mut().await;
+            let page = fetching
+                .as_mut()
+                .take_output()
+                .ok_or_else(|| SyncError::Network("a pulled page was taken twice".into()))??;
             report.pulled += page.items.len() as u64;
             report.references_changed |= page.items.iter().any(|i| match i {
                 PullItem::Form { .. } => true,
@@ -477,6 +483,17 @@ impl SyncEngine {
                     version.record.form_id.as_str() == form_ids::ADDRESS
                 }
             });
+            if page.has_more {
+                // The next page is asked for while this one is applied. The
+                // cursor is stored with the page it ends, so a sync cut off
+                // here loses only the request.
+                fetching.set(maybe_done(self.fetch_page(client, page.next)));
+                std::future::poll_fn(|cx| {
+                    let _ = fetching.as_mut().poll(cx);
+                    Poll::Ready(())
+                })
+                .await;
+            }
             faults::checkpoint("before-apply-pull");
             let rescoped = lock(store).apply_pull(&page)?;
             progress(Progress {
@@ -485,9 +502,17 @@ impl SyncEngine {
                 total: None,
             });
             // A grid added: the added grid's older records wait from cursor 0.
-            if !page.has_more && rescoped.added.is_empty() {
+            if !rescoped.added.is_empty() {
+                let since = lock(store).cursor()?;
+                fetching.set(maybe_done(self.fetch_page(client, since)));
+            } else if !page.has_more {
                 return Ok(());
             }
         }
+    }
+
+    /// One page of the pull from `since`, retried.
+    async fn fetch_page(&self, client: &Client, since: Cursor) -> Result<PullPage, SyncError> {
+        self.retry.run(|| client.pull(since, self.page)).await
     }
 }

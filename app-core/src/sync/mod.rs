@@ -7,7 +7,7 @@ mod client;
 mod engine;
 mod retry;
 
-pub use client::{revoked_message, Client, SyncError};
+pub use client::{revoked_message, Client, PushBody, SyncError};
 pub use engine::{
     enroll, enroll_with_code, Enrollment, Phase, Progress, Steps, SyncEngine, SyncReport,
 };
