@@ -12,19 +12,20 @@ use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
 };
-use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, Review, Role, UserInfo,
-};
+use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, PullItem, Review, Role, UserInfo};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::value::RawValue;
+use tokio::sync::oneshot;
 
 use beatbook_store::*;
 use migrations::MIGRATIONS;
 
 mod duplicates;
 mod enrollment;
+mod group;
 mod migrations;
+mod push;
 mod review;
 mod signin;
 
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     /// lock and opening a connection (with its page cache) per reader.
     write_turn: Arc<tokio::sync::Semaphore>,
     read_turns: Arc<tokio::sync::Semaphore>,
+    /// Pushes waiting for the writer, written in groups ([`group`]).
+    pushes: Arc<group::Queue>,
 }
 
 /// What fails inside this backend; it becomes a [`StoreError`] at the
@@ -147,7 +150,15 @@ impl SqliteStore {
             path: Arc::from(path),
             write_turn: Arc::new(tokio::sync::Semaphore::new(1)),
             read_turns: Arc::new(tokio::sync::Semaphore::new(READERS)),
+            pushes: Arc::default(),
         })
+    }
+
+    /// Durable commits that wrote pushes since this handle was opened: fewer
+    /// than the pushes when pushes arriving together were written as one
+    /// group.
+    pub fn push_commits(&self) -> u64 {
+        self.pushes.commits()
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -761,72 +772,37 @@ impl Store for SqliteStore {
         changes: Vec<Change>,
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
-        self.write(move |c| {
-            let tx = c.transaction()?;
-            let now = pusher.now.to_rfc3339();
-            let (mut stored, mut rejected, mut conflicts) = (0i64, 0i64, 0i64);
-            let mut results = Vec::with_capacity(changes.len());
-            for change in &changes {
-                let replay: Option<String> = tx
-                    .prepare_cached("SELECT outcome FROM changes WHERE change_id = ?1")?
-                    .query_row([change.change_id.to_string()], |r| r.get(0))
-                    .optional()?;
-                if let Some(outcome) = replay {
-                    results.push((change.change_id, serde_json::from_str(&outcome)?));
-                    continue;
-                }
-                let hashes: Vec<Sha256> = match &change.op {
-                    ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
-                    ChangeOp::Delete => Vec::new(),
-                };
-                let existing = existing_for(&tx, change.record_id, &hashes, pusher.device)?;
-                let outcome = match decider(change, &existing) {
-                    Decision::Write { record, conflicts: lost, outcome } => {
-                        write_version(&tx, &record, Some(change.change_id), Some(batch))?;
-                        for conflict in &lost {
-                            tx.prepare_cached("INSERT INTO conflicts (record_id, revision, change_id, detail) VALUES (?1, ?2, ?3, ?4)")?
-                                .execute(params![record.id.to_string(), record.revision as i64, change.change_id.to_string(), serde_json::to_string(conflict)?])?;
-                        }
-                        stored += 1;
-                        conflicts += i64::from(!lost.is_empty());
-                        outcome
-                    }
-                    Decision::Answer(outcome) => {
-                        rejected += i64::from(matches!(outcome, ChangeOutcome::Rejected { .. }));
-                        outcome
-                    }
-                    Decision::Defer(outcome) => {
-                        results.push((change.change_id, outcome));
-                        continue;
-                    }
-                };
-                tx.prepare_cached(
-                    "INSERT INTO changes (change_id, batch_id, record_id, device_id, outcome, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    change.change_id.to_string(),
-                    batch.to_string(),
-                    change.record_id.to_string(),
-                    pusher.device.to_string(),
-                    serde_json::to_string(&outcome)?,
-                    now,
-                ])?;
-                results.push((change.change_id, outcome));
+        let (_ticket, mut answer) = self.pushes.enqueue(push::Push {
+            pusher,
+            batch,
+            changes,
+            decider,
+        });
+        let lost = || StoreError::Task("the group writing this push failed: push again".into());
+        loop {
+            // Answered by another push's turn with the writer, or our own
+            // turn: then write the oldest waiting pushes, ours among them
+            // unless the queue ahead is longer than one group.
+            let turn = tokio::select! {
+                biased;
+                answer = &mut answer => return answer.map_err(|_| lost())?,
+                turn = self.write_turn.clone().acquire_owned() => turn
+                    .map_err(|e| StoreError::Task(e.to_string()))?,
+            };
+            match answer.try_recv() {
+                Ok(answer) => return answer,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            if stored + rejected > 0 {
-                tx.prepare_cached(
-                    "INSERT INTO batches (id, device_id, user_id, received_at, stored, rejected, conflicts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (id) DO UPDATE SET stored = stored + excluded.stored, rejected = rejected + excluded.rejected,
-                         conflicts = conflicts + excluded.conflicts",
-                )?
-                .execute(params![batch.to_string(), pusher.device.to_string(), pusher.user.id.to_string(), now, stored, rejected, conflicts])?;
-            }
-            tx.prepare_cached("UPDATE devices SET last_seen_at = ?1 WHERE id = ?2")?
-                .execute(params![now, pusher.device.to_string()])?;
-            tx.commit()?;
-            Ok(results)
-        })
-        .await
+            let (writer, pushes) = (self.writer.clone(), self.pushes.clone());
+            tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                let group = pushes.take_group();
+                pushes.write(&mut lock(&writer), group);
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
     }
 
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
