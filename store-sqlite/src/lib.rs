@@ -44,8 +44,9 @@ pub struct SqliteStore {
     /// lock and opening a connection (with its page cache) per reader.
     write_turn: Arc<tokio::sync::Semaphore>,
     read_turns: Arc<tokio::sync::Semaphore>,
-    /// Pushes waiting for the writer, written in groups ([`group`]).
-    pushes: Arc<group::Queue>,
+    /// Pushes and completed blobs waiting for the writer, written in
+    /// groups ([`group`]).
+    writes: Arc<group::Queue>,
 }
 
 /// What fails inside this backend; it becomes a [`StoreError`] at the
@@ -150,15 +151,15 @@ impl SqliteStore {
             path: Arc::from(path),
             write_turn: Arc::new(tokio::sync::Semaphore::new(1)),
             read_turns: Arc::new(tokio::sync::Semaphore::new(READERS)),
-            pushes: Arc::default(),
+            writes: Arc::default(),
         })
     }
 
-    /// Durable commits that wrote pushes since this handle was opened: fewer
-    /// than the pushes when pushes arriving together were written as one
-    /// group.
+    /// Durable commits that wrote pushes (or completed blobs) since this
+    /// handle was opened: fewer than the writes when writes arriving
+    /// together were written as one group.
     pub fn push_commits(&self) -> u64 {
-        self.pushes.commits()
+        self.writes.commits()
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -200,6 +201,41 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl SqliteStore {
+    /// Waits for a queued write's answer: written by another write's turn
+    /// with the writer, or in our own turn, which writes the oldest waiting
+    /// writes as one group ([`group`]) — ours among them unless the queue
+    /// ahead is longer than one group (then we wait again).
+    async fn grouped<T>(
+        &self,
+        _ticket: group::Ticket,
+        mut answer: oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let lost = || StoreError::Task("the group holding this write failed: send it again".into());
+        loop {
+            let turn = tokio::select! {
+                biased;
+                answer = &mut answer => return answer.map_err(|_| lost())?,
+                turn = self.write_turn.clone().acquire_owned() => turn
+                    .map_err(|e| StoreError::Task(e.to_string()))?,
+            };
+            match answer.try_recv() {
+                Ok(answer) => return answer,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let (writer, writes) = (self.writer.clone(), self.writes.clone());
+            tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                let group = writes.take_group();
+                writes.write(&mut lock(&writer), group);
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
     }
 }
 
@@ -772,37 +808,13 @@ impl Store for SqliteStore {
         changes: Vec<Change>,
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
-        let (_ticket, mut answer) = self.pushes.enqueue(push::Push {
+        let (ticket, answer) = self.writes.push(push::Push {
             pusher,
             batch,
             changes,
             decider,
         });
-        let lost = || StoreError::Task("the group writing this push failed: push again".into());
-        loop {
-            // Answered by another push's turn with the writer, or our own
-            // turn: then write the oldest waiting pushes, ours among them
-            // unless the queue ahead is longer than one group.
-            let turn = tokio::select! {
-                biased;
-                answer = &mut answer => return answer.map_err(|_| lost())?,
-                turn = self.write_turn.clone().acquire_owned() => turn
-                    .map_err(|e| StoreError::Task(e.to_string()))?,
-            };
-            match answer.try_recv() {
-                Ok(answer) => return answer,
-                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
-                Err(oneshot::error::TryRecvError::Empty) => {}
-            }
-            let (writer, pushes) = (self.writer.clone(), self.pushes.clone());
-            tokio::task::spawn_blocking(move || {
-                let _turn = turn;
-                let group = pushes.take_group();
-                pushes.write(&mut lock(&writer), group);
-            })
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?;
-        }
+        self.grouped(ticket, answer).await
     }
 
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
@@ -937,23 +949,13 @@ impl Store for SqliteStore {
         content_type: &str,
         device: DeviceId,
     ) -> Result<(), StoreError> {
-        let content_type = content_type.to_owned();
-        self.write(move |c| {
-            let tx = c.transaction()?;
-            let now = Utc::now().to_rfc3339();
-            tx.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, size, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)",
-                params![sha.to_hex(), size as i64, content_type, now],
-            )?;
-            tx.execute(
-                "INSERT INTO blob_uploads (sha256, device_id, uploaded_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (sha256, device_id) DO UPDATE SET uploaded_at = excluded.uploaded_at",
-                params![sha.to_hex(), device.to_string(), now],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (ticket, answer) = self.writes.blob(group::CompletedBlob {
+            sha,
+            size,
+            content_type: content_type.to_owned(),
+            device,
+        });
+        self.grouped(ticket, answer).await
     }
 
     async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {
