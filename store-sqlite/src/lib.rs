@@ -1,7 +1,9 @@
 //! The embedded SQLite backend: WAL, `synchronous = FULL` (a commit is on disk
 //! before the server acknowledges it), one writer and a small pool of readers.
 //! One writer also makes the change log's cursor order equal to commit order,
-//! which is what lets a pull never skip an item.
+//! which is what lets a pull never skip an item. Pushes and completed blobs
+//! that wait for the writer together are written in one transaction with one
+//! commit (group commit, [`group`]), each answered after that commit.
 
 use std::collections::BTreeMap;
 use std::path::Path;
