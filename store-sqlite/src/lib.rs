@@ -3,7 +3,7 @@
 //! One writer also makes the change log's cursor order equal to commit order,
 //! which is what lets a pull never skip an item. Pushes and completed blobs
 //! that wait for the writer together are written in one transaction with one
-//! commit (group commit, [`group`]), each answered after that commit.
+//! commit (group commit: the `group` module), each answered after that commit.
 
 use std::collections::BTreeMap;
 use std::path::Path;
