@@ -104,6 +104,7 @@ pub struct EnrollResponse {
 /// One change to one record, made on a device.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ChangeWire")]
 pub struct Change {
     /// Unique per change; replaying it has no further effect.
     pub change_id: ChangeId,
@@ -143,6 +144,59 @@ pub enum ChangeOp {
     },
     /// Deletes the record (a tombstone; history is kept).
     Delete,
+}
+
+/// A [`Change`] as it is read: the same JSON, with the operation's fields
+/// read in place. (`#[serde(flatten)]` on the operation would buffer every
+/// value of every change before reading it again: a push's largest cost
+/// after the sync rules.)
+#[derive(Deserialize)]
+struct ChangeWire {
+    change_id: ChangeId,
+    record_id: RecordId,
+    form_id: FormId,
+    form_version: u32,
+    grid: GridId,
+    base_revision: u64,
+    hlc: Hlc,
+    at: DateTime<Utc>,
+    op: OpName,
+    fields: Option<Values>,
+    #[serde(default)]
+    attachments: Vec<AttachmentRef>,
+}
+
+/// The tag of a [`ChangeOp`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OpName {
+    Upsert,
+    Delete,
+}
+
+impl TryFrom<ChangeWire> for Change {
+    type Error = &'static str;
+
+    fn try_from(w: ChangeWire) -> Result<Self, Self::Error> {
+        let op = match w.op {
+            OpName::Upsert => ChangeOp::Upsert {
+                fields: w.fields.ok_or("missing field `fields`")?,
+                attachments: w.attachments,
+            },
+            OpName::Delete => ChangeOp::Delete,
+        };
+        Ok(Change {
+            change_id: w.change_id,
+            record_id: w.record_id,
+            form_id: w.form_id,
+            form_version: w.form_version,
+            grid: w.grid,
+            base_revision: w.base_revision,
+            hlc: w.hlc,
+            at: w.at,
+            op,
+        })
+    }
 }
 
 /// `POST /v1/push`: a batch of changes from one device.
@@ -422,4 +476,47 @@ pub struct ErrorBody {
     /// Field errors, where a record did not validate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn wire(op: serde_json::Value) -> serde_json::Value {
+        let mut change = json!({
+            "change_id": "0192e4a0-0000-7000-8000-000000000001",
+            "record_id": "0192e4a0-0000-7000-8000-000000000002",
+            "form_id": "house", "form_version": 1, "grid": "G1", "base_revision": 0,
+            "hlc": {"wall_ms": 1, "counter": 0, "device": "0192e4a0-0000-7000-8000-000000000003"},
+            "at": "2026-11-30T08:00:00Z",
+        });
+        if let (Some(c), Some(o)) = (change.as_object_mut(), op.as_object()) {
+            c.extend(o.clone());
+        }
+        change
+    }
+
+    #[test]
+    fn a_change_reads_back_what_it_writes_and_an_upsert_needs_its_fields() {
+        for op in [
+            json!({"op": "upsert", "fields": {"address": "一号"}}),
+            json!({"op": "upsert", "fields": {}, "attachments": [
+                {"sha256": "a".repeat(64), "content_type": "image/jpeg", "size": 3}]}),
+            json!({"op": "delete"}),
+        ] {
+            let change: Change = serde_json::from_value(wire(op.clone())).expect("reads");
+            let again: Change =
+                serde_json::from_value(serde_json::to_value(&change).expect("writes"))
+                    .expect("reads back");
+            assert_eq!(again, change, "{op}");
+        }
+        let e = serde_json::from_value::<Change>(wire(json!({"op": "upsert"})))
+            .expect_err("an upsert without fields");
+        assert!(e.to_string().contains("missing field `fields`"), "{e}");
+        let e = serde_json::from_value::<Change>(wire(json!({"op": "rename", "fields": {}})))
+            .expect_err("an unknown operation");
+        assert!(e.to_string().contains("unknown variant `rename`"), "{e}");
+    }
 }

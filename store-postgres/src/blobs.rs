@@ -12,13 +12,12 @@
 
 use std::collections::HashSet;
 
-use beatbook_schema::ids::{DeviceId, GridId, RecordId, Sha256};
-use beatbook_store::{Existing, ReadScope};
+use beatbook_schema::ids::{DeviceId, GridId, Sha256};
+use beatbook_store::{Existing, ReadScope, StoredRecord};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, GenericClient};
 
 use crate::error::{corrupt, Error};
-use crate::records::load_record;
 use crate::sql::{execute, query, query_one, query_opt, scope_param};
 
 fn hexes(hashes: &[Sha256]) -> Vec<String> {
@@ -50,17 +49,17 @@ async fn present(
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
-/// What the decider is told about a change to `record` by `device` that
-/// attaches `hashes`: the record as stored, and which of the blobs the
-/// server lacks, the device uploaded, and current records carry (in which
-/// grids). Locks the stored blobs' rows until commit (see the module docs).
+/// What the decider is told about a change to `record` (as stored, read by
+/// the caller) by `device` that attaches `hashes`: the record, and which of
+/// the blobs the server lacks, the device uploaded, and current records
+/// carry (in which grids). Locks the stored blobs' rows until commit (see
+/// the module docs).
 pub(crate) async fn existing_for(
     tx: &impl GenericClient,
-    record: RecordId,
+    record: Option<StoredRecord>,
     hashes: &[Sha256],
     device: DeviceId,
 ) -> Result<Existing, Error> {
-    let record = load_record(tx, record).await?;
     if hashes.is_empty() {
         return Ok(Existing {
             record,

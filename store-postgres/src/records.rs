@@ -2,7 +2,7 @@
 //! its next state (with the blob tables and the ID-number index that follow
 //! it), and counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use beatbook_schema::ids::RecordId;
 use beatbook_store::{person_id_number, StoredRecord};
@@ -55,6 +55,26 @@ pub(crate) async fn load_record(
     .await?
     .map(|row| parse_record(row.try_get(0)?))
     .transpose()
+}
+
+/// The current state of each of `ids` that exists, by id, in one statement.
+pub(crate) async fn load_records(
+    c: &impl GenericClient,
+    ids: impl IntoIterator<Item = RecordId>,
+) -> Result<HashMap<RecordId, StoredRecord>, Error> {
+    let keys: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+    let rows = query(
+        c,
+        "SELECT state::text FROM records WHERE id = ANY($1::text[])",
+        &[&keys],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let record = parse_record(row.try_get(0)?)?;
+            Ok((record.id, record))
+        })
+        .collect()
 }
 
 /// Writes a record's new current state, and keeps the blob tables in step:

@@ -3,17 +3,19 @@
 //! reads and decisions, then the writes, and the log items last (see the
 //! crate docs).
 
+use std::collections::HashMap;
+
 use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{BatchId, ChangeId, RecordId, Sha256};
 use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, Review};
 use beatbook_store::{BatchSummary, Decider, Decision, Pusher};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 
 use crate::blobs::existing_for;
 use crate::error::Error;
 use crate::log::LogTail;
-use crate::records::{load_record, lock_records, write_record};
-use crate::sql::{count, execute, parse_id, parse_time, query, query_opt};
+use crate::records::{load_record, load_records, lock_records, write_record};
+use crate::sql::{count, execute, parse_id, parse_time, query};
 
 pub(crate) async fn publish_form(c: &mut Client, def: &FormDef) -> Result<bool, Error> {
     let tx = c.transaction().await?;
@@ -47,6 +49,12 @@ pub(crate) async fn forms(c: &Client) -> Result<Vec<FormDef>, Error> {
         .collect()
 }
 
+/// A push in one transaction. Round trips per change are few: the records'
+/// locks, the replay lookup and the records' states are each one statement
+/// for the whole push (after the locks, so a replay another instance is
+/// applying right now is seen once it commits), and the changes' answers
+/// are inserted together at the end; what a change writes is seen by the
+/// later changes of the same push through `records` and `seen`.
 pub(crate) async fn push(
     c: &mut Client,
     pusher: Pusher,
@@ -59,28 +67,33 @@ pub(crate) async fn push(
     let now = pusher.now.to_rfc3339();
     let batch_text = batch.to_string();
     let device = pusher.device.to_string();
+    let change_ids: Vec<String> = changes.iter().map(|c| c.change_id.to_string()).collect();
+    let mut seen: HashMap<String, ChangeOutcome> = HashMap::new();
+    for row in query(
+        &tx,
+        "SELECT change_id, outcome FROM changes WHERE change_id = ANY($1::text[])",
+        &[&change_ids],
+    )
+    .await?
+    {
+        seen.insert(row.try_get(0)?, serde_json::from_str(row.try_get(1)?)?);
+    }
+    let mut records = load_records(&tx, changes.iter().map(|c| c.record_id)).await?;
     let (mut stored, mut rejected, mut conflicts) = (0i64, 0i64, 0i64);
     let mut log = LogTail::default();
+    let mut answered = Answered::default();
     let mut results = Vec::with_capacity(changes.len());
-    for change in &changes {
-        let change_id = change.change_id.to_string();
-        // Under the record's lock: a replay that another instance is
-        // applying right now waits here, then finds its outcome.
-        let replay = query_opt(
-            &tx,
-            "SELECT outcome FROM changes WHERE change_id = $1",
-            &[&change_id],
-        )
-        .await?;
-        if let Some(row) = replay {
-            results.push((change.change_id, serde_json::from_str(row.try_get(0)?)?));
+    for (change, change_id) in changes.iter().zip(change_ids) {
+        if let Some(outcome) = seen.get(&change_id) {
+            results.push((change.change_id, outcome.clone()));
             continue;
         }
         let hashes: Vec<Sha256> = match &change.op {
             ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
             ChangeOp::Delete => Vec::new(),
         };
-        let existing = existing_for(&tx, change.record_id, &hashes, pusher.device).await?;
+        let record = records.get(&change.record_id).cloned();
+        let existing = existing_for(&tx, record, &hashes, pusher.device).await?;
         let outcome = match decider(change, &existing) {
             Decision::Write {
                 record,
@@ -102,6 +115,7 @@ pub(crate) async fn push(
                     )
                     .await?;
                 }
+                records.insert(record.id, (*record).clone());
                 log.version(*record, Some(change.change_id), Some(batch));
                 stored += 1;
                 conflicts += i64::from(!lost.is_empty());
@@ -116,22 +130,11 @@ pub(crate) async fn push(
                 continue;
             }
         };
-        execute(
-            &tx,
-            "INSERT INTO changes (change_id, batch_id, record_id, device_id, outcome, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &change_id,
-                &batch_text,
-                &change.record_id.to_string(),
-                &device,
-                &serde_json::to_string(&outcome)?,
-                &now,
-            ],
-        )
-        .await?;
+        answered.push(&change_id, change, &outcome)?;
+        seen.insert(change_id, outcome.clone());
         results.push((change.change_id, outcome));
     }
+    answered.write(&tx, &batch_text, &device, &now).await?;
     if stored + rejected > 0 {
         execute(
             &tx,
@@ -161,6 +164,56 @@ pub(crate) async fn push(
     log.write(&tx).await?;
     tx.commit().await?;
     Ok(results)
+}
+
+/// The `changes` rows of a push (exactly once: each decided change with its
+/// answer), column by column, inserted in one statement.
+#[derive(Default)]
+struct Answered {
+    change_ids: Vec<String>,
+    record_ids: Vec<String>,
+    outcomes: Vec<String>,
+}
+
+impl Answered {
+    fn push(
+        &mut self,
+        change_id: &str,
+        change: &Change,
+        outcome: &ChangeOutcome,
+    ) -> Result<(), Error> {
+        self.change_ids.push(change_id.to_owned());
+        self.record_ids.push(change.record_id.to_string());
+        self.outcomes.push(serde_json::to_string(outcome)?);
+        Ok(())
+    }
+
+    async fn write(
+        self,
+        tx: &impl GenericClient,
+        batch: &str,
+        device: &str,
+        now: &str,
+    ) -> Result<(), Error> {
+        if self.change_ids.is_empty() {
+            return Ok(());
+        }
+        execute(
+            tx,
+            "INSERT INTO changes (change_id, batch_id, record_id, device_id, outcome, received_at)
+             SELECT c, $2, r, $3, o, $4 FROM unnest($1::text[], $5::text[], $6::text[]) AS t (c, r, o)",
+            &[
+                &self.change_ids,
+                &batch,
+                &device,
+                &now,
+                &self.record_ids,
+                &self.outcomes,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 pub(crate) async fn review(

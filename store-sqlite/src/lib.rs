@@ -1,7 +1,9 @@
 //! The embedded SQLite backend: WAL, `synchronous = FULL` (a commit is on disk
 //! before the server acknowledges it), one writer and a small pool of readers.
 //! One writer also makes the change log's cursor order equal to commit order,
-//! which is what lets a pull never skip an item.
+//! which is what lets a pull never skip an item. Pushes and completed blobs
+//! that wait for the writer together are written in one transaction with one
+//! commit (group commit: the `group` module), each answered after that commit.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,19 +14,20 @@ use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, GridId, RecordId, Sha256, StationId, UserId,
 };
-use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, Cursor, PullItem, Review, Role, UserInfo,
-};
+use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, PullItem, Review, Role, UserInfo};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::value::RawValue;
+use tokio::sync::oneshot;
 
 use beatbook_store::*;
 use migrations::MIGRATIONS;
 
 mod duplicates;
 mod enrollment;
+mod group;
 mod migrations;
+mod push;
 mod review;
 mod signin;
 
@@ -43,6 +46,9 @@ pub struct SqliteStore {
     /// lock and opening a connection (with its page cache) per reader.
     write_turn: Arc<tokio::sync::Semaphore>,
     read_turns: Arc<tokio::sync::Semaphore>,
+    /// Pushes and completed blobs waiting for the writer, written in
+    /// groups ([`group`]).
+    writes: Arc<group::Queue>,
 }
 
 /// What fails inside this backend; it becomes a [`StoreError`] at the
@@ -147,7 +153,15 @@ impl SqliteStore {
             path: Arc::from(path),
             write_turn: Arc::new(tokio::sync::Semaphore::new(1)),
             read_turns: Arc::new(tokio::sync::Semaphore::new(READERS)),
+            writes: Arc::default(),
         })
+    }
+
+    /// Durable commits that wrote pushes (or completed blobs) since this
+    /// handle was opened: fewer than the writes when writes arriving
+    /// together were written as one group.
+    pub fn push_commits(&self) -> u64 {
+        self.writes.commits()
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -189,6 +203,41 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl SqliteStore {
+    /// Waits for a queued write's answer: written by another write's turn
+    /// with the writer, or in our own turn, which writes the oldest waiting
+    /// writes as one group ([`group`]) — ours among them unless the queue
+    /// ahead is longer than one group (then we wait again).
+    async fn grouped<T>(
+        &self,
+        _ticket: group::Ticket,
+        mut answer: oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let lost = || StoreError::Task("the group holding this write failed: send it again".into());
+        loop {
+            let turn = tokio::select! {
+                biased;
+                answer = &mut answer => return answer.map_err(|_| lost())?,
+                turn = self.write_turn.clone().acquire_owned() => turn
+                    .map_err(|e| StoreError::Task(e.to_string()))?,
+            };
+            match answer.try_recv() {
+                Ok(answer) => return answer,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let (writer, writes) = (self.writer.clone(), self.writes.clone());
+            tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                let group = writes.take_group();
+                writes.write(&mut lock(&writer), group);
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
     }
 }
 
@@ -792,72 +841,13 @@ impl Store for SqliteStore {
         changes: Vec<Change>,
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError> {
-        self.write(move |c| {
-            let tx = c.transaction()?;
-            let now = pusher.now.to_rfc3339();
-            let (mut stored, mut rejected, mut conflicts) = (0i64, 0i64, 0i64);
-            let mut results = Vec::with_capacity(changes.len());
-            for change in &changes {
-                let replay: Option<String> = tx
-                    .prepare_cached("SELECT outcome FROM changes WHERE change_id = ?1")?
-                    .query_row([change.change_id.to_string()], |r| r.get(0))
-                    .optional()?;
-                if let Some(outcome) = replay {
-                    results.push((change.change_id, serde_json::from_str(&outcome)?));
-                    continue;
-                }
-                let hashes: Vec<Sha256> = match &change.op {
-                    ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
-                    ChangeOp::Delete => Vec::new(),
-                };
-                let existing = existing_for(&tx, change.record_id, &hashes, pusher.device)?;
-                let outcome = match decider(change, &existing) {
-                    Decision::Write { record, conflicts: lost, outcome } => {
-                        write_version(&tx, &record, Some(change.change_id), Some(batch))?;
-                        for conflict in &lost {
-                            tx.prepare_cached("INSERT INTO conflicts (record_id, revision, change_id, detail) VALUES (?1, ?2, ?3, ?4)")?
-                                .execute(params![record.id.to_string(), record.revision as i64, change.change_id.to_string(), serde_json::to_string(conflict)?])?;
-                        }
-                        stored += 1;
-                        conflicts += i64::from(!lost.is_empty());
-                        outcome
-                    }
-                    Decision::Answer(outcome) => {
-                        rejected += i64::from(matches!(outcome, ChangeOutcome::Rejected { .. }));
-                        outcome
-                    }
-                    Decision::Defer(outcome) => {
-                        results.push((change.change_id, outcome));
-                        continue;
-                    }
-                };
-                tx.prepare_cached(
-                    "INSERT INTO changes (change_id, batch_id, record_id, device_id, outcome, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    change.change_id.to_string(),
-                    batch.to_string(),
-                    change.record_id.to_string(),
-                    pusher.device.to_string(),
-                    serde_json::to_string(&outcome)?,
-                    now,
-                ])?;
-                results.push((change.change_id, outcome));
-            }
-            if stored + rejected > 0 {
-                tx.prepare_cached(
-                    "INSERT INTO batches (id, device_id, user_id, received_at, stored, rejected, conflicts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (id) DO UPDATE SET stored = stored + excluded.stored, rejected = rejected + excluded.rejected,
-                         conflicts = conflicts + excluded.conflicts",
-                )?
-                .execute(params![batch.to_string(), pusher.device.to_string(), pusher.user.id.to_string(), now, stored, rejected, conflicts])?;
-            }
-            tx.prepare_cached("UPDATE devices SET last_seen_at = ?1 WHERE id = ?2")?
-                .execute(params![now, pusher.device.to_string()])?;
-            tx.commit()?;
-            Ok(results)
-        })
-        .await
+        let (ticket, answer) = self.writes.push(push::Push {
+            pusher,
+            batch,
+            changes,
+            decider,
+        });
+        self.grouped(ticket, answer).await
     }
 
     async fn review(&self, id: RecordId, review: Review) -> Result<Option<u64>, StoreError> {
@@ -1002,23 +992,13 @@ impl Store for SqliteStore {
         content_type: &str,
         device: DeviceId,
     ) -> Result<(), StoreError> {
-        let content_type = content_type.to_owned();
-        self.write(move |c| {
-            let tx = c.transaction()?;
-            let now = Utc::now().to_rfc3339();
-            tx.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, size, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)",
-                params![sha.to_hex(), size as i64, content_type, now],
-            )?;
-            tx.execute(
-                "INSERT INTO blob_uploads (sha256, device_id, uploaded_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (sha256, device_id) DO UPDATE SET uploaded_at = excluded.uploaded_at",
-                params![sha.to_hex(), device.to_string(), now],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (ticket, answer) = self.writes.blob(group::CompletedBlob {
+            sha,
+            size,
+            content_type: content_type.to_owned(),
+            device,
+        });
+        self.grouped(ticket, answer).await
     }
 
     async fn blob_in_scope(&self, sha: Sha256, scope: ReadScope) -> Result<bool, StoreError> {

@@ -25,6 +25,7 @@ pub mod duplicates;
 pub mod enrollment;
 pub mod fixture;
 pub mod forms;
+pub mod group;
 pub mod pull;
 pub mod push;
 pub mod review;
@@ -68,6 +69,7 @@ macro_rules! conformance_tests {
             push::answer_is_stored_and_replayed,
             push::deferred_change_stores_nothing_and_succeeds_later,
             push::push_counts_batches_and_marks_device_seen,
+            group::pushes_waiting_together_each_get_their_own_outcomes,
             pull::concurrent_writers_never_make_a_reader_skip,
             pull::pull_filters_by_scope,
             pull::pages_report_has_more_and_next,

@@ -235,18 +235,24 @@ pub fn decide(
             }
             // Store what validation normalized (typed ID numbers upper-cased,
             // derived values recomputed, hidden fields cleared).
-            let keys: Vec<String> = next.keys().chain(normalized.keys()).cloned().collect();
-            for k in keys {
-                let target = normalized.get(&k).cloned().unwrap_or(Json::Null);
-                if next.get(&k).is_none_or(|st| st.value != target) {
-                    next.insert(
-                        k,
-                        FieldState {
-                            value: target,
-                            hlc,
-                            revision,
-                        },
-                    );
+            // (A field validation dropped is cleared: its target is null.)
+            let normalized_state = |value: &Json| FieldState {
+                value: value.clone(),
+                hlc,
+                revision,
+            };
+            for (k, state) in next.iter_mut() {
+                if !normalized.contains_key(k) && !state.value.is_null() {
+                    *state = normalized_state(&Json::Null);
+                }
+            }
+            for (k, target) in &normalized {
+                match next.get_mut(k) {
+                    Some(state) if state.value == *target => {}
+                    Some(state) => *state = normalized_state(target),
+                    None => {
+                        next.insert(k.clone(), normalized_state(target));
+                    }
                 }
             }
 

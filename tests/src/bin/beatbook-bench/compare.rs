@@ -34,7 +34,8 @@ use serde_json::{json, Value as Json};
 use crate::{commit, load_average, machine, median, results_dir, write_results};
 
 /// The form the peer's records are validated against.
-const FORM: &str = include_str!("../../../../assets/forms/bench/household_survey.v1.json");
+pub(crate) const FORM: &str =
+    include_str!("../../../../assets/forms/bench/household_survey.v1.json");
 const PIN: &str = "246810";
 
 #[derive(Debug, clap::Args)]
@@ -228,7 +229,7 @@ impl Meter {
 /// name are the envelope's in Beatbook (a UUID and a form id as well), and
 /// the one boolean (`insured`) is a yes/no choice, Beatbook having no
 /// boolean field kind. Everything else is sent as generated.
-fn to_values(record: &Json) -> Result<Values> {
+pub(crate) fn to_values(record: &Json) -> Result<Values> {
     let mut values = record
         .as_object()
         .cloned()
@@ -245,7 +246,7 @@ fn to_values(record: &Json) -> Result<Values> {
     Ok(values)
 }
 
-fn node(peer: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn node(peer: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new("node")
         .args(args)
         .current_dir(peer)

@@ -5,6 +5,7 @@
 //! ```text
 //! scripts/bench.sh                      # both, N = 10,000, 500 devices
 //! beatbook-bench compare --n 50000 --peer DIR [--runs 3] [--out docs/bench/compare.json]
+//! beatbook-bench push --n 10000 --peer DIR [--devices 1] [--batch 500] [--perf FILE]
 //! beatbook-bench load --devices 500 [--records 20] [--photo-kb 200]
 //!                     [--backend sqlite|postgres] [--instances N]
 //! beatbook-bench scale [--devices 500 …] [--out docs/bench/scale.json]
@@ -28,6 +29,7 @@ mod local;
 mod ocr;
 mod pickers;
 mod postgres;
+mod push;
 mod reliability;
 mod report;
 mod restore;
@@ -54,6 +56,9 @@ enum Cmd {
     /// Many devices syncing at once against one server, or several
     /// instances on one PostgreSQL database.
     Load(load::Args),
+    /// The server's side of push alone: records pushed straight over HTTP
+    /// by one device or many, the server's CPU time per record.
+    Push(push::Args),
     /// The load against SQLite, PostgreSQL with one instance and with two,
     /// in one run; results to a JSON file.
     Scale(scale::Args),
@@ -96,6 +101,11 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", report::render_compare(&file));
                 Ok(())
             }),
+        Cmd::Push(args) => load_runtime(4)?.block_on(async {
+            let file = push::run(args).await?;
+            println!("{}", serde_json::to_string_pretty(&file)?);
+            Ok(())
+        }),
         Cmd::Load(args) => load_runtime(args.workload.workers)?.block_on(load::run(args)),
         Cmd::Scale(args) => {
             let file = load_runtime(args.workload.workers)?.block_on(scale::run(&args))?;
