@@ -30,8 +30,8 @@ pub fn machine() -> String {
     )
 }
 
-/// The checked-out commit, `-dirty` if tracked files have changed; "unknown"
-/// outside a git work tree.
+/// The checked-out commit, `-dirty` if tracked files other than results
+/// files have changed; "unknown" outside a git work tree.
 pub fn commit() -> String {
     let git = |args: &[&str]| {
         Command::new("git")
@@ -44,7 +44,17 @@ pub fn commit() -> String {
     let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]) else {
         return "unknown".into();
     };
-    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+    // Results files written by earlier runs of the same sitting are not
+    // changes to what is measured.
+    match git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":/",
+        ":(top,exclude)docs/bench",
+        ":(top,exclude)docs/reliability",
+    ]) {
         Some(changes) if !changes.is_empty() => format!("{head}-dirty"),
         _ => head,
     }
