@@ -86,7 +86,8 @@ pub fn render(files: &[CompareFile]) -> String {
         WritePath::Session => "one form session and durable transaction per record",
         WritePath::Import => "the import path: a form session per record, flushed 500 at a time",
     };
-    let commits: Vec<&str> = files.iter().map(|f| f.commit.as_str()).collect();
+    let mut commits: Vec<&str> = files.iter().map(|f| f.commit.as_str()).collect();
+    commits.dedup();
     let mut out = format!(
         "The peer's records (gen.js, seed 42) at each size, 1 run each; records written on the device by {write}; \
          in parentheses the ratio to the peer's rate in the same run, where the peer ran; {}; {} to {}, commit {}.\n\n",

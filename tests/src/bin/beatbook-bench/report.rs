@@ -495,6 +495,7 @@ pub(crate) mod tests {
             "docs/entry-effort.json",
             "docs/ocr-accuracy.json",
             "docs/bench/local.json",
+            "docs/bench/restore.json",
             // A directory: the fault trials' long runs.
             "docs/reliability",
         ] {
@@ -505,6 +506,13 @@ pub(crate) mod tests {
                  paste that output into the README"
             );
         }
+        let growth = crate::growth::render(
+            &crate::growth::read_dir(&root.join("docs/bench/growth")).expect("docs/bench/growth"),
+        );
+        assert!(
+            readme.contains(growth.trim()),
+            "README.md does not show docs/bench/growth as `scripts/bench.sh report --growth docs/bench/growth` renders it: paste that output"
+        );
         let devices = render_devices_file(&root.join("docs/bench/scale.json")).expect("scale.json");
         assert!(
             readme.contains(devices.trim()),
