@@ -309,7 +309,9 @@ fn write_records(
     Ok(ids)
 }
 
-fn open_device(dir: &Path) -> Result<Core> {
+/// A device in `dir`, its key derived fast (the key derivation is not what
+/// is measured).
+pub(crate) fn open_device(dir: &Path) -> Result<Core> {
     Ok(Core::open(
         dir,
         PIN,

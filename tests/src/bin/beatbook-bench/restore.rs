@@ -8,15 +8,11 @@
 //! sessions and syncs after each round of edits (each edit a version of its
 //! own), then a fresh device that restores through a byte-counting proxy.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use beatbook_core::keys::PinKeys;
-use beatbook_core::platform::Desktop;
 use beatbook_core::store::RecordFilter;
-use beatbook_core::Core;
 use beatbook_tests::data::house;
 use beatbook_tests::process::{free_addr, own_cpu_seconds, seed, Org, ServerProcess};
 use beatbook_tests::wire::CountingProxy;
@@ -24,9 +20,8 @@ use beatbook_tests::PASSWORD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::compare::open_device;
 use crate::{commit, load_average, machine, median, results_dir, write_results};
-
-const PIN: &str = "246810";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -121,15 +116,6 @@ pub async fn run(args: &Args) -> Result<RestoreFile> {
     )?;
     eprintln!("results: {}", args.out.display());
     Ok(file)
-}
-
-fn open_device(dir: &Path) -> Result<Core> {
-    Ok(Core::open(
-        dir,
-        PIN,
-        &PinKeys::fast_for_tests(),
-        Arc::new(Desktop::default()),
-    )?)
 }
 
 /// One server whose `records` records each have `versions` versions, and
