@@ -22,7 +22,9 @@ pub const MIGRATIONS: &[&str] = &[
         vals TEXT NOT NULL,
         attachments TEXT NOT NULL DEFAULT '[]',
         -- The server revision local edits are based on, and its values:
-        -- a change carries only what the officer changed since then.
+        -- a change carries only what the officer changed since then. ''
+        -- means the same as vals (migration 5): a synced record's values are
+        -- stored once, not twice.
         base_revision INTEGER NOT NULL DEFAULT 0,
         base_vals TEXT NOT NULL DEFAULT '{}',
         -- A pulled version held back while local edits are pending.
@@ -98,5 +100,9 @@ pub const MIGRATIONS: &[&str] = &[
         winner_device TEXT NOT NULL,
         PRIMARY KEY (record_id, field, lost_write)
     );
+    "#,
+    // 5: a base equal to the values is stored as '' (see `base_vals!`).
+    r#"
+    UPDATE records SET base_vals = '' WHERE base_vals = vals;
     "#,
 ];

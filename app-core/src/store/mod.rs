@@ -12,6 +12,22 @@
 //! outbox entry leaves only in the transaction that records the server's
 //! acknowledgement; the pull cursor is written with the page it describes.
 
+/// The SQL of a record row's base values: `base_vals`, stored as '' when it
+/// equals `vals` (a synced record's values once, not twice).
+macro_rules! base_vals {
+    () => {
+        "CASE base_vals WHEN '' THEN vals ELSE base_vals END"
+    };
+}
+
+/// What a statement that sets `vals` to `?1` sets `base_vals` to: the
+/// values it replaces become the base they were standing for.
+macro_rules! base_kept {
+    () => {
+        "CASE WHEN base_vals = '' AND vals <> ?1 THEN vals ELSE base_vals END"
+    };
+}
+
 mod changes;
 mod lost;
 mod migrations;

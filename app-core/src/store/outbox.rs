@@ -77,7 +77,11 @@ fn patched(base: &Values, patch: &Values) -> Result<String, serde_json::Error> {
 
 fn base_vals_text(tx: &Transaction<'_>, id: RecordId) -> Result<String, LocalStoreError> {
     Ok(tx
-        .prepare_cached("SELECT base_vals FROM records WHERE id = ?1")?
+        .prepare_cached(concat!(
+            "SELECT ",
+            base_vals!(),
+            " FROM records WHERE id = ?1"
+        ))?
         .query_row([id.to_string()], |r| r.get(0))?)
 }
 
@@ -156,9 +160,11 @@ fn complete_tasks(
             attachments: task_record.attachments.clone(),
         };
         enqueue(tx, &task_record, op, device)?;
-        tx.prepare_cached(
-            "UPDATE records SET vals = ?1, state = ?2, problem = NULL, updated_at = ?3 WHERE id = ?4",
-        )?
+        tx.prepare_cached(concat!(
+            "UPDATE records SET vals = ?1, base_vals = ",
+            base_kept!(),
+            ", state = ?2, problem = NULL, updated_at = ?3 WHERE id = ?4"
+        ))?
         .execute(params![
             serde_json::to_string(&done)?,
             LocalState::Queued.as_str(),
@@ -213,9 +219,11 @@ impl LocalStore {
         } else {
             LocalState::Synced
         };
-        tx.prepare_cached(
-            "UPDATE records SET vals = ?1, attachments = ?2, state = ?3, problem = NULL, updated_at = ?4 WHERE id = ?5",
-        )?
+        tx.prepare_cached(concat!(
+            "UPDATE records SET vals = ?1, base_vals = ",
+            base_kept!(),
+            ", attachments = ?2, state = ?3, problem = NULL, updated_at = ?4 WHERE id = ?5"
+        ))?
         .execute(params![
             serde_json::to_string(values)?,
             serde_json::to_string(attachments)?,
@@ -410,7 +418,8 @@ impl LocalStore {
                     // One write of the row: the new base, and synced when
                     // nothing is left to send for it (unless refused).
                     tx.prepare_cached(
-                        "UPDATE records SET base_revision = MAX(base_revision, ?1), base_vals = ?2,
+                        "UPDATE records SET base_revision = MAX(base_revision, ?1),
+                             base_vals = CASE WHEN vals = ?2 THEN '' ELSE ?2 END,
                              conflicted = conflicted OR ?3,
                              state = CASE WHEN state = 'queued'
                                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?4)
@@ -588,6 +597,30 @@ mod tests {
         // are nothing to send.
         assert_eq!(store.finalize(id, &now, &[], None).unwrap(), None);
         assert_eq!(store.outbox_len().unwrap(), 0);
+
+        // Synced, the values are stored once; an edit keeps the base it
+        // changes from, so its change carries only the edit.
+        let stored: String = store
+            .conn
+            .query_row(
+                "SELECT base_vals FROM records WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, "");
+        store
+            .finalize(id, &values(json!({"m": 6, "k": 1})), &[], None)
+            .unwrap()
+            .unwrap();
+        let edit = store.next_batch(one, &[]).unwrap().unwrap();
+        assert_eq!(
+            edit.changes[0].op,
+            ChangeOp::Upsert {
+                fields: values(json!({"k": 1})),
+                attachments: vec![]
+            }
+        );
     }
 
     #[test]

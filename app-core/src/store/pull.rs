@@ -94,7 +94,7 @@ fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStor
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1),
                  CASE WHEN state IN ('draft', 'rejected', 'returned') THEN vals END,
-                 CASE WHEN state IN ('draft', 'rejected', 'returned') THEN base_vals END
+                 CASE WHEN state IN ('draft', 'rejected', 'returned') AND base_vals <> '' THEN base_vals END
              FROM records WHERE id = ?1",
         )?
         .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -126,7 +126,7 @@ fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError>
     tx.prepare_cached(
         "INSERT INTO records (id, form_id, form_version, grid, author, device, state, vals, attachments,
              base_revision, base_vals, held, review, problem, conflicted, deleted, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?8, NULL, ?11, NULL, ?12, ?13, ?14, ?15)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', NULL, ?11, NULL, ?12, ?13, ?14, ?15)
          ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, form_version = excluded.form_version,
              grid = excluded.grid, state = excluded.state, vals = excluded.vals, attachments = excluded.attachments,
              base_revision = excluded.base_revision, base_vals = excluded.base_vals, held = NULL,

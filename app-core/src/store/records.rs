@@ -299,7 +299,11 @@ impl LocalStore {
             _ => LocalState::Draft,
         };
         self.conn
-            .prepare_cached("UPDATE records SET vals = ?1, attachments = ?2, state = ?3, updated_at = ?4 WHERE id = ?5")?
+            .prepare_cached(concat!(
+                "UPDATE records SET vals = ?1, base_vals = ",
+                base_kept!(),
+                ", attachments = ?2, state = ?3, updated_at = ?4 WHERE id = ?5"
+            ))?
             .execute(params![
                 serde_json::to_string(values)?,
                 serde_json::to_string(attachments)?,
