@@ -87,28 +87,58 @@ fn rescope(tx: &Transaction<'_>, grids: &[GridId]) -> Result<Rescoped, LocalStor
     Ok(Rescoped { added, removed })
 }
 
+/// The columns of a `records` row that [`Pending::read`] takes.
+macro_rules! pending_columns {
+    () => {
+        "EXISTS (SELECT 1 FROM outbox WHERE record_id = records.id),
+         CASE WHEN state IN ('draft', 'rejected', 'returned') THEN vals END,
+         CASE WHEN state IN ('draft', 'rejected', 'returned') AND base_vals <> '' THEN base_vals END"
+    };
+}
+
+/// What tells whether a record has local edits the server has not
+/// acknowledged. The values are read only where they can differ from the
+/// base.
+struct Pending {
+    queued: bool,
+    vals: Option<String>,
+    base: Option<String>,
+}
+
+impl Pending {
+    /// From [`pending_columns!`], starting at column `at` of `row`.
+    fn read(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            queued: row.get(at)?,
+            vals: row.get(at + 1)?,
+            base: row.get(at + 2)?,
+        })
+    }
+
+    fn edits(&self) -> Result<bool, LocalStoreError> {
+        match (self.queued, &self.vals, &self.base) {
+            (true, ..) => Ok(true),
+            (false, Some(vals), Some(base)) => {
+                let (vals, base): (Values, Values) =
+                    (serde_json::from_str(vals)?, serde_json::from_str(base)?);
+                Ok(vals != base)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
 /// Whether a record has local edits the server has not acknowledged.
 fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStoreError> {
-    // The values are read only where they can differ from the base.
-    let row: Option<(bool, Option<String>, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1),
-                 CASE WHEN state IN ('draft', 'rejected', 'returned') THEN vals END,
-                 CASE WHEN state IN ('draft', 'rejected', 'returned') AND base_vals <> '' THEN base_vals END
-             FROM records WHERE id = ?1",
-        )?
-        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let pending = tx
+        .prepare_cached(concat!(
+            "SELECT ",
+            pending_columns!(),
+            " FROM records WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], |r| Pending::read(r, 0))
         .optional()?;
-    match row {
-        None => Ok(false),
-        Some((true, ..)) => Ok(true),
-        Some((false, Some(vals), Some(base))) => {
-            let (vals, base): (Values, Values) =
-                (serde_json::from_str(&vals)?, serde_json::from_str(&base)?);
-            Ok(vals != base)
-        }
-        Some((false, ..)) => Ok(false),
-    }
+    pending.map_or(Ok(false), |p| p.edits())
 }
 
 fn local_state(version: &RecordVersion) -> LocalState {
@@ -167,17 +197,28 @@ fn apply_version(
     v: &RecordVersion,
 ) -> Result<(), LocalStoreError> {
     let id = v.record.id;
+    // The record as this device holds it, in one read.
+    let here: Option<(u64, Pending, Option<String>)> = tx
+        .prepare_cached(concat!(
+            "SELECT base_revision, held, ",
+            pending_columns!(),
+            " FROM records WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, Pending::read(r, 2)?, r.get(1)?))
+        })
+        .optional()?;
     // A version pulled again (after a grid was added) told its losses
     // already; noting them again would bring back dismissed ones.
-    if base_revision(tx, id)?.is_none_or(|base| v.revision > base) {
+    if here.as_ref().is_none_or(|(base, ..)| v.revision > *base) {
         for c in &v.conflicts {
             super::lost::note(tx, device, id, c)?;
         }
     }
-    if has_local_edits(tx, id)? {
-        let held: Option<String> = tx
-            .prepare_cached("SELECT held FROM records WHERE id = ?1")?
-            .query_row([id.to_string()], |r| r.get(0))?;
+    let Some((base, pending, held)) = here else {
+        return adopt(tx, v);
+    };
+    if pending.edits()? {
         let newer = match held {
             Some(h) => serde_json::from_str::<RecordVersion>(&h)?.revision < v.revision,
             None => true,
@@ -188,10 +229,10 @@ fn apply_version(
         }
         return Ok(());
     }
-    match base_revision(tx, id)? {
-        Some(base) if base > v.revision => Ok(()), // an older version: already superseded here
-        _ => adopt(tx, v),
+    if base > v.revision {
+        return Ok(()); // an older version: already superseded here
     }
+    adopt(tx, v)
 }
 
 /// After an acknowledgement: a version held back while edits were pending
