@@ -153,8 +153,10 @@ fn validate_scope(
     let mut out = Values::new();
     let mut pending: Vec<(&str, Vec<FieldError>)> = Vec::new();
     let mut repeats = Vec::new();
+    // A field's path is spelled out only where it is needed (an error, a
+    // repeat): this runs for every field of every record pushed.
+    let path_of = |f: &CompiledField| format!("{prefix}{}", f.name());
     for f in fields {
-        let path = format!("{prefix}{}", f.name());
         let Some(v) = given.get(f.name()).filter(|v| !is_blank(v)) else {
             continue;
         };
@@ -162,7 +164,7 @@ fn validate_scope(
             continue; // recomputed below, never taken as typed
         }
         if matches!(f.def.kind, FieldKind::Repeat { .. }) {
-            repeats.push((f, v, path));
+            repeats.push((f, v, path_of(f)));
             continue; // after the derived values, which the entries may read
         }
         match normalize(f, v, ctx) {
@@ -170,7 +172,7 @@ fn validate_scope(
                 out.insert(f.name().to_owned(), n);
             }
             Ok(_) => {}
-            Err(p) => pending.push((f.name(), vec![error(&path, p)])),
+            Err(p) => pending.push((f.name(), vec![error(&path_of(f), p)])),
         }
     }
 
@@ -210,7 +212,11 @@ fn validate_scope(
     // 3. Relevance (in order, so hiding a field hides what depends on it),
     //    then required and constraints on what stays.
     for f in fields {
-        let path = format!("{prefix}{}", f.name());
+        let reported = |errors: &[FieldError]| {
+            errors
+                .iter()
+                .any(|e| e.path.strip_prefix(prefix) == Some(f.name()))
+        };
         let (scope_top, item) = match top {
             Some(t) => (t, Some(&out)),
             None => (&out, None),
@@ -235,9 +241,9 @@ fn validate_scope(
         let present = value.is_some();
         if f.def.required && !present && f.def.derived.is_none() {
             // Don't repeat an error already reported for a malformed value.
-            if !errors.iter().any(|e| e.path == path) {
+            if !reported(errors) {
                 errors.push(error(
-                    &path,
+                    &path_of(f),
                     Problem::new(
                         ProblemCode::Required,
                         format!("请填写「{}」", f.def.label.zh),
@@ -250,8 +256,8 @@ fn validate_scope(
         if let (FieldKind::Photo { min, .. } | FieldKind::Repeat { min, .. }, false) =
             (&f.def.kind, present)
         {
-            if *min > 0 && !errors.iter().any(|e| e.path == path) {
-                errors.push(error(&path, too_few(&f.def.label, *min)));
+            if *min > 0 && !reported(errors) {
+                errors.push(error(&path_of(f), too_few(&f.def.label, *min)));
             }
         }
         if let (Some(c), Some(v)) = (&f.constraint, value) {
@@ -264,7 +270,7 @@ fn validate_scope(
             if !c.test(&scope) {
                 let msg = f.def.constraint.as_ref().map(|c| c.message.clone());
                 errors.push(FieldError {
-                    path,
+                    path: path_of(f),
                     code: ProblemCode::ConstraintFailed,
                     message: msg
                         .unwrap_or_else(|| Text::new("取值不符合要求", "value not allowed")),
