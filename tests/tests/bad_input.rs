@@ -48,13 +48,34 @@ async fn malformed_bodies_are_400_or_415() {
         let res = raw_push(&device, body.to_vec(), "application/json").await;
         expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
     }
-    let res = raw_push(&device, b"{}".to_vec(), "text/plain").await;
-    expect_error(
-        res,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::MalformedRequest,
-    )
-    .await;
+    // The answer names where in the body the fault is.
+    let body = format!(
+        "{{\"batch_id\": \"{}\", \"changes\": [{{\"change_id\": 5}}]}}",
+        uuid::Uuid::nil()
+    );
+    let res = raw_push(&device, body.into_bytes(), "application/json").await;
+    let answer = expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
+    assert!(
+        answer.message.en.contains("changes[0].change_id"),
+        "{answer:?}"
+    );
+    for content_type in ["text/plain", "application/x-json", "application/jsonx"] {
+        let res = raw_push(&device, b"{}".to_vec(), content_type).await;
+        expect_error(
+            res,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::MalformedRequest,
+        )
+        .await;
+    }
+    // JSON by any spelling of its media type is read.
+    for content_type in [
+        "Application/JSON; charset=utf-8",
+        "application/vnd.beatbook+json",
+    ] {
+        let res = raw_push(&device, b"[]".to_vec(), content_type).await;
+        expect_error(res, StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest).await;
+    }
 }
 
 #[tokio::test]
