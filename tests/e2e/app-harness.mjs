@@ -291,7 +291,7 @@ export async function findFreeAddress(page) {
     const labels = await page.locator('#address-results li').allInnerTexts();
     for (const label of labels) {
       await page.fill('#address-search', label);
-      await page.locator('#address-results li').first().click();
+      await page.locator('#address-results li', { hasText: label }).first().click();
       await page.waitForSelector('#visit-address');
       if (await page.locator('#new-house').count()) {
         await home(page);

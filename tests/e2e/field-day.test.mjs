@@ -150,7 +150,8 @@ async function visitAHouse(page, outcome, visited) {
     for (const label of await page.locator('#address-results li').allInnerTexts()) {
       if (visited.has(label)) continue;
       await page.fill('#address-search', label);
-      await page.locator('#address-results li').first().click();
+      // The item of that address, once the list has caught up with the search.
+      await page.locator('#address-results li', { hasText: label }).first().click();
       await page.waitForSelector('#visit-address');
       if (await page.locator('#houses li').count()) await page.locator('#houses li').first().click();
       if (await page.locator(`#${outcome}`).count()) {
@@ -205,7 +206,7 @@ test("a community officer's day, in Chinese", async () => {
   const label = await findFreeAddress(page);
   await page.click('#visit');
   await page.fill('#address-search', label);
-  await page.locator('#address-results li').first().click();
+  await page.locator('#address-results li', { hasText: label }).first().click();
   await page.click('#new-house');
   await page.click('#f-use [data-value="owner_occupied"]');
   await page.fill('#f-owner_name', '顾国平');
