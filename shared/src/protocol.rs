@@ -330,7 +330,7 @@ pub struct RecordVersion {
 /// One item of a pull page.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "PullItemWire")]
 pub enum PullItem {
     /// A published form definition.
     Form {
@@ -346,6 +346,42 @@ pub enum PullItem {
         /// The version.
         version: Box<RecordVersion>,
     },
+}
+
+/// A [`PullItem`] as it is read: the same JSON, read in place. (Serde reads
+/// an internally tagged enum by buffering the whole item, every value of
+/// the record, before reading it again: most of a pull's decoding.)
+#[derive(Deserialize)]
+struct PullItemWire {
+    kind: PullItemKind,
+    cursor: Cursor,
+    definition: Option<Box<FormDef>>,
+    version: Option<Box<RecordVersion>>,
+}
+
+/// The tag of a [`PullItem`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PullItemKind {
+    Form,
+    Record,
+}
+
+impl TryFrom<PullItemWire> for PullItem {
+    type Error = &'static str;
+
+    fn try_from(w: PullItemWire) -> Result<Self, Self::Error> {
+        Ok(match w.kind {
+            PullItemKind::Form => PullItem::Form {
+                cursor: w.cursor,
+                definition: w.definition.ok_or("missing field `definition`")?,
+            },
+            PullItemKind::Record => PullItem::Record {
+                cursor: w.cursor,
+                version: w.version.ok_or("missing field `version`")?,
+            },
+        })
+    }
 }
 
 impl PullItem {
@@ -518,5 +554,18 @@ mod tests {
         let e = serde_json::from_value::<Change>(wire(json!({"op": "rename", "fields": {}})))
             .expect_err("an unknown operation");
         assert!(e.to_string().contains("unknown variant `rename`"), "{e}");
+    }
+
+    #[test]
+    fn a_pull_item_needs_the_part_its_kind_names() {
+        let e = serde_json::from_value::<PullItem>(json!({"kind": "record", "cursor": 3}))
+            .expect_err("a record item without its version");
+        assert!(e.to_string().contains("missing field `version`"), "{e}");
+        let e = serde_json::from_value::<PullItem>(json!({"kind": "form", "cursor": 3}))
+            .expect_err("a form item without its definition");
+        assert!(e.to_string().contains("missing field `definition`"), "{e}");
+        let e = serde_json::from_value::<PullItem>(json!({"kind": "photo", "cursor": 3}))
+            .expect_err("an unknown kind");
+        assert!(e.to_string().contains("unknown variant `photo`"), "{e}");
     }
 }
