@@ -4,6 +4,7 @@
 //! which is what lets a pull never skip an item. Pushes and completed blobs
 //! that wait for the writer together are written in one transaction with one
 //! commit (group commit: the `group` module), each answered after that commit.
+//! The log is checkpointed on a thread beside the writer (`checkpoint`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +24,7 @@ use tokio::sync::oneshot;
 use beatbook_store::*;
 use migrations::MIGRATIONS;
 
+mod checkpoint;
 mod duplicates;
 mod enrollment;
 mod group;
@@ -147,6 +149,7 @@ impl SqliteStore {
         // does) fails "database is locked" at once instead of waiting.
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrate(&mut conn)?;
+        checkpoint::beside_writer(&mut conn, path)?;
         Ok(Self {
             writer: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Mutex::new(Vec::new())),
