@@ -15,10 +15,10 @@
 use std::time::Instant;
 
 use beatbook_core::keys::PinKeys;
-use beatbook_core::store::{BatchLimits, LocalStore};
+use beatbook_core::store::{BatchLimits, LocalStore, PulledPage};
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{DeviceId, FormId, GridId, UserId};
-use beatbook_schema::protocol::{ChangeOutcome, ChangeResult, PullPage};
+use beatbook_schema::protocol::{ChangeOutcome, ChangeResult};
 use serde_json::json;
 
 const PIN: &str = "246810";
@@ -62,7 +62,7 @@ fn push_all(store: &mut LocalStore) -> anyhow::Result<usize> {
 #[inline(never)]
 fn pull_all(store: &mut LocalStore, pages: &[Vec<u8>]) -> anyhow::Result<()> {
     for page in pages {
-        let page: PullPage = serde_json::from_slice(page)?;
+        let page: PulledPage = serde_json::from_slice(page)?;
         store.apply_pull(&page)?;
     }
     Ok(())

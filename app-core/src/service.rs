@@ -604,7 +604,7 @@ mod tests {
     use super::*;
     use crate::keys::PinKeys;
     use crate::platform::Desktop;
-    use crate::store::LocalStoreError;
+    use crate::store::{LocalStoreError, PulledPage};
 
     const ME: &str = "0192f2c0-0000-7000-8000-000000000001";
 
@@ -667,15 +667,20 @@ mod tests {
         }
     }
 
+    /// `page` as the device reads it from the server.
+    fn pulled(page: &PullPage) -> PulledPage {
+        PulledPage::try_from(page).expect("a page reads back")
+    }
+
     fn pull(core: &Core, items: Vec<PullItem>) {
         let next = Cursor(items.len() as u64);
         core.store()
-            .apply_pull(&PullPage {
+            .apply_pull(&pulled(&PullPage {
                 items,
                 next,
                 has_more: false,
                 grids: None,
-            })
+            }))
             .expect("pulled page applies");
     }
 
@@ -1158,13 +1163,13 @@ mod tests {
         );
     }
 
-    fn page(items: Vec<PullItem>, next: u64, grids: &[&str]) -> PullPage {
-        PullPage {
+    fn page(items: Vec<PullItem>, next: u64, grids: &[&str]) -> PulledPage {
+        pulled(&PullPage {
             items,
             next: Cursor(next),
             has_more: false,
             grids: Some(grids.iter().map(|g| GridId::new(*g)).collect()),
-        }
+        })
     }
 
     #[test]

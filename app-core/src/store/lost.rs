@@ -60,14 +60,20 @@ pub(super) fn note(
     Ok(())
 }
 
-/// Forgets the losses of `record` that `values` (its version now) settled:
-/// the field holds the officer's value again.
+/// Forgets the losses of `record` that `values` (its version now, as JSON
+/// text: parsed only when the record has losses) settled: the field holds
+/// the officer's value again.
 pub(super) fn settle(
     tx: &Transaction<'_>,
     record: RecordId,
-    values: &Values,
+    values: &str,
 ) -> Result<(), LocalStoreError> {
-    for lost in read(tx, Some(record))? {
+    let lost = read(tx, Some(record))?;
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let values: Values = serde_json::from_str(values)?;
+    for lost in lost {
         if values.get(&lost.field).unwrap_or(&Json::Null) == &lost.mine {
             forget(tx, record, &lost.field)?;
         }
@@ -232,23 +238,12 @@ mod tests {
 
         // A version that holds another value settles nothing; one that holds mine settles it.
         let tx = store.conn.transaction().unwrap();
-        settle(
-            &tx,
-            record,
-            &json!({"observations": "别的"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        )
-        .unwrap();
+        settle(&tx, record, &json!({"observations": "别的"}).to_string()).unwrap();
         assert_eq!(read(&tx, Some(record)).unwrap().len(), 1);
         settle(
             &tx,
             record,
-            &json!({"observations": "灭火器过期"})
-                .as_object()
-                .cloned()
-                .unwrap(),
+            &json!({"observations": "灭火器过期"}).to_string(),
         )
         .unwrap();
         assert!(read(&tx, Some(record)).unwrap().is_empty());

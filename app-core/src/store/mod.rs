@@ -35,12 +35,14 @@ mod migrations;
 pub mod opfs;
 mod outbox;
 mod pull;
+mod pulled;
 mod records;
 
 pub use changes::{Change, StoredValues};
 pub use lost::LostValue;
 pub use outbox::{Batch, BatchLimits};
 pub use pull::Rescoped;
+pub use pulled::{PulledItem, PulledPage, PulledRecord, PulledVersion};
 pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
 
 use std::path::{Path, PathBuf};

@@ -12,10 +12,11 @@
 
 use beatbook_schema::form::Values;
 use beatbook_schema::ids::{DeviceId, GridId, RecordId};
-use beatbook_schema::protocol::{Cursor, PullItem, PullPage, RecordVersion, UserInfo};
+use beatbook_schema::protocol::{Cursor, UserInfo};
 use beatbook_schema::record::RecordStatus;
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::pulled::{PulledItem, PulledPage, PulledVersion};
 use super::records::LocalState;
 use super::{meta_get, meta_set, LocalStore, LocalStoreError};
 
@@ -141,7 +142,7 @@ fn has_local_edits(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStor
     pending.map_or(Ok(false), |p| p.edits())
 }
 
-fn local_state(version: &RecordVersion) -> LocalState {
+fn local_state(version: &PulledVersion) -> LocalState {
     match version.record.status {
         RecordStatus::Returned => LocalState::Returned,
         RecordStatus::Approved => LocalState::Approved,
@@ -150,9 +151,9 @@ fn local_state(version: &RecordVersion) -> LocalState {
 }
 
 /// Makes a server version the record's local state.
-fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError> {
+fn adopt(tx: &Transaction<'_>, v: &PulledVersion) -> Result<(), LocalStoreError> {
     let r = &v.record;
-    let values = serde_json::to_string(&r.values)?;
+    let values = r.values.get();
     tx.prepare_cached(
         "INSERT INTO records (id, form_id, form_version, grid, author, device, state, vals, attachments,
              base_revision, base_vals, held, review, problem, conflicted, deleted, created_at, updated_at)
@@ -180,7 +181,7 @@ fn adopt(tx: &Transaction<'_>, v: &RecordVersion) -> Result<(), LocalStoreError>
         r.created_at.to_rfc3339(),
         r.updated_at.to_rfc3339(),
     ])?;
-    super::lost::settle(tx, r.id, &r.values)
+    super::lost::settle(tx, r.id, values)
 }
 
 fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, LocalStoreError> {
@@ -194,7 +195,7 @@ fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, Loca
 fn apply_version(
     tx: &Transaction<'_>,
     device: DeviceId,
-    v: &RecordVersion,
+    v: &PulledVersion,
 ) -> Result<(), LocalStoreError> {
     let id = v.record.id;
     // The record as this device holds it, in one read.
@@ -220,7 +221,7 @@ fn apply_version(
     };
     if pending.edits()? {
         let newer = match held {
-            Some(h) => serde_json::from_str::<RecordVersion>(&h)?.revision < v.revision,
+            Some(h) => serde_json::from_str::<PulledVersion>(&h)?.revision < v.revision,
             None => true,
         };
         if newer {
@@ -246,7 +247,7 @@ pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), Loc
         return Ok(());
     };
     if !has_local_edits(tx, id)? {
-        let v: RecordVersion = serde_json::from_str(&h)?;
+        let v: PulledVersion = serde_json::from_str(&h)?;
         if v.revision > base_revision(tx, id)?.unwrap_or(0) {
             adopt(tx, &v)?;
         } else {
@@ -261,7 +262,7 @@ impl LocalStore {
     /// Applies a pulled page and advances the cursor, in one transaction;
     /// when the page names grids other than the enrolled user's, applies
     /// that change too (see the module's documentation) and says what it was.
-    pub fn apply_pull(&mut self, page: &PullPage) -> Result<Rescoped, LocalStoreError> {
+    pub fn apply_pull(&mut self, page: &PulledPage) -> Result<Rescoped, LocalStoreError> {
         let device = self.device();
         let tx = self.conn.transaction()?;
         let rescoped = match &page.grids {
@@ -270,11 +271,11 @@ impl LocalStore {
         };
         for item in &page.items {
             match item {
-                PullItem::Form { definition, .. } => {
+                PulledItem::Form { definition } => {
                     tx.prepare_cached("INSERT OR REPLACE INTO forms (form_id, version, definition) VALUES (?1, ?2, ?3)")?
                         .execute(params![definition.form_id.as_str(), definition.version, serde_json::to_string(definition)?])?;
                 }
-                PullItem::Record { version, .. } => apply_version(&tx, device, version)?,
+                PulledItem::Record { version } => apply_version(&tx, device, version)?,
             }
         }
         let next = if rescoped.added.is_empty() {

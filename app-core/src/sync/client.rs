@@ -8,7 +8,7 @@ use std::time::Duration;
 use beatbook_schema::ids::{BatchId, Sha256};
 use beatbook_schema::protocol::{
     BlobQuery, BlobQueryResponse, BlobStatus, Change, CodeEnrollRequest, Cursor, EnrollRequest,
-    EnrollResponse, ErrorBody, ErrorCode, PullPage, PushResponse,
+    EnrollResponse, ErrorBody, ErrorCode, PushResponse,
 };
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::address::{self, AddressError};
-use crate::store::{LocalStoreError, Unsent};
+use crate::store::{LocalStoreError, PulledPage, Unsent};
 
 /// Why a sync step failed.
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +271,7 @@ impl Client {
     }
 
     /// `GET /v1/pull`.
-    pub async fn pull(&self, since: Cursor, limit: u32) -> Result<PullPage, SyncError> {
+    pub async fn pull(&self, since: Cursor, limit: u32) -> Result<PulledPage, SyncError> {
         self.json(self.request(
             Method::GET,
             &format!("/v1/pull?since={}&limit={limit}", since.0),

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use web_time::Instant;
 
-use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::enrollment::EnrollmentQr;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
 use beatbook_schema::protocol::{
     Change, ChangeOp, ChangeOutcome, CodeEnrollRequest, Cursor, EnrollRequest, EnrollResponse,
-    ErrorCode, PullItem, PullPage, PushResponse, UserInfo,
+    ErrorCode, PushResponse, UserInfo,
 };
 use futures_util::future::maybe_done;
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -22,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Client, PushBody, SyncError};
 use super::retry::RetryPolicy;
-use crate::store::{Batch, BatchLimits, LocalStore};
+use crate::store::{Batch, BatchLimits, LocalStore, PulledItem, PulledPage};
 use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
@@ -477,12 +476,7 @@ impl SyncEngine {
                 .take_output()
                 .ok_or_else(|| SyncError::Network("a pulled page was taken twice".into()))??;
             report.pulled += page.items.len() as u64;
-            report.references_changed |= page.items.iter().any(|i| match i {
-                PullItem::Form { .. } => true,
-                PullItem::Record { version, .. } => {
-                    version.record.form_id.as_str() == form_ids::ADDRESS
-                }
-            });
+            report.references_changed |= page.items.iter().any(PulledItem::changes_references);
             if page.has_more {
                 // The next page is asked for while this one is applied. The
                 // cursor is stored with the page it ends, so a sync cut off
@@ -512,7 +506,7 @@ impl SyncEngine {
     }
 
     /// One page of the pull from `since`, retried.
-    async fn fetch_page(&self, client: &Client, since: Cursor) -> Result<PullPage, SyncError> {
+    async fn fetch_page(&self, client: &Client, since: Cursor) -> Result<PulledPage, SyncError> {
         self.retry.run(|| client.pull(since, self.page)).await
     }
 }

@@ -16,7 +16,7 @@ use anyhow::{ensure, Context, Result};
 use beatbook_core::index::RecordIndex;
 use beatbook_core::keys::PinKeys;
 use beatbook_core::platform::Desktop;
-use beatbook_core::store::{LocalState, LocalStore, RecordFilter};
+use beatbook_core::store::{LocalState, LocalStore, PulledPage, RecordFilter};
 use beatbook_core::Core;
 use beatbook_schema::catalogue::form_ids;
 use beatbook_schema::form::Values;
@@ -244,12 +244,12 @@ fn fill(
     let mut n = 0_u64;
     let mut flush = |items: &mut Vec<PullItem>, n: u64, force: bool| -> Result<()> {
         if items.len() >= 1000 || (force && !items.is_empty()) {
-            store.apply_pull(&PullPage {
+            store.apply_pull(&PulledPage::try_from(&PullPage {
                 items: std::mem::take(items),
                 next: Cursor(n),
                 has_more: !force,
                 grids: None,
-            })?;
+            })?)?;
         }
         Ok(())
     };
