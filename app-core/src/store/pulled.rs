@@ -106,12 +106,23 @@ pub struct PulledRecord {
     pub author: UserId,
     pub device: DeviceId,
     /// The values as the server wrote them (a JSON object).
+    #[serde(deserialize_with = "json_object")]
     pub values: Box<RawValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<AttachmentRef>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub status: RecordStatus,
+}
+
+/// Valid JSON (as any raw value is) that is an object, as values are.
+fn json_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<RawValue>, D::Error> {
+    let raw = Box::<RawValue>::deserialize(d)?;
+    if raw.get().trim_start().starts_with('{') {
+        Ok(raw)
+    } else {
+        Err(serde::de::Error::custom("values: expected a JSON object"))
+    }
 }
 
 impl PulledRecord {
@@ -183,6 +194,11 @@ mod tests {
             serde_json::to_value(&typed).expect("writes"),
             "a held version reads back as the protocol's"
         );
+        let mut not_an_object = serde_json::to_value(&pulled).expect("writes");
+        not_an_object["record"]["values"] = json!(["人民路1号"]);
+        let e = serde_json::from_value::<PulledVersion>(not_an_object)
+            .expect_err("values that are not an object");
+        assert!(e.to_string().contains("expected a JSON object"), "{e}");
         let e = serde_json::from_value::<PulledItem>(json!({"kind": "record", "cursor": 1}))
             .expect_err("a record item without its version");
         assert!(e.to_string().contains("missing field `version`"), "{e}");
