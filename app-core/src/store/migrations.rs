@@ -105,4 +105,14 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     UPDATE records SET base_vals = '' WHERE base_vals = vals;
     "#,
+    // 6: only the columns the pick-list index reads count as a change: an
+    // acknowledgement (state, base) no longer marks every pushed record for
+    // the index to read again.
+    r#"
+    DROP TRIGGER records_changed_update;
+    CREATE TRIGGER records_changed_update
+        AFTER UPDATE OF form_id, vals, deleted, updated_at ON records
+        WHEN NOT EXISTS (SELECT 1 FROM records_changed WHERE id = NEW.id)
+        BEGIN INSERT INTO records_changed (id) VALUES (NEW.id); END;
+    "#,
 ];

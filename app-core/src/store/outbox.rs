@@ -624,6 +624,30 @@ mod tests {
     }
 
     #[test]
+    fn an_acknowledgement_is_not_a_change_the_pick_list_index_reads_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, ids) = store_with_changes(dir.path(), &[0, 1]);
+        let changed = |store: &mut LocalStore| store.take_changes(&["f"]).unwrap().len();
+        assert_eq!(changed(&mut store), 2, "two new records");
+        let batch = store
+            .next_batch(BatchLimits::default(), &[])
+            .unwrap()
+            .unwrap();
+        acknowledge(&mut store, &batch, 1);
+        assert_eq!(store.record(ids[0]).unwrap().state, LocalState::Synced);
+        assert_eq!(
+            changed(&mut store),
+            0,
+            "acknowledged: nothing to read again"
+        );
+        store
+            .finalize(ids[1], &values(json!({"n": 7})), &[], None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(changed(&mut store), 1, "an edit is a change");
+    }
+
+    #[test]
     fn patch_carries_changed_and_removed_fields_only() {
         let base = json!({"a": 1, "b": "x", "c": true})
             .as_object()
