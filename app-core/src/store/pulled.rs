@@ -8,7 +8,7 @@
 use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::{DeviceId, FormId, GridId, RecordId, UserId};
 use beatbook_schema::merge::FieldConflict;
-use beatbook_schema::protocol::{Cursor, PullPage, RecordVersion, Review};
+use beatbook_schema::protocol::{Cursor, PullPage, Review};
 use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ impl TryFrom<PulledItemWire> for PulledItem {
     }
 }
 
-/// [`RecordVersion`], its values unparsed. It writes the same JSON, so a
+/// [`beatbook_schema::protocol::RecordVersion`], its values unparsed. It writes the same JSON, so a
 /// version held back (while local edits wait) reads back as either.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PulledVersion {
@@ -96,7 +96,8 @@ pub struct PulledVersion {
     pub conflicts: Vec<FieldConflict>,
 }
 
-/// [`beatbook_schema::record::Record`], its values unparsed.
+/// [`beatbook_schema::record::Record`], its values unparsed (the fields are
+/// the same).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PulledRecord {
     pub id: RecordId,
@@ -129,14 +130,6 @@ impl PulledRecord {
     /// The values, parsed.
     pub fn values(&self) -> Result<Values, serde_json::Error> {
         serde_json::from_str(self.values.get())
-    }
-}
-
-impl TryFrom<&RecordVersion> for PulledVersion {
-    type Error = serde_json::Error;
-
-    fn try_from(v: &RecordVersion) -> Result<Self, Self::Error> {
-        serde_json::from_str(&serde_json::to_string(v)?)
     }
 }
 
@@ -188,7 +181,8 @@ mod tests {
             r#"{"address":"人民路1号","rooms":3}"#
         );
         assert_eq!(pulled.record.values().expect("parses")["rooms"], json!(3));
-        let typed: RecordVersion = serde_json::from_value(wire).expect("the protocol's type");
+        let typed: beatbook_schema::protocol::RecordVersion =
+            serde_json::from_value(wire).expect("the protocol's type");
         assert_eq!(
             serde_json::to_value(&pulled).expect("writes"),
             serde_json::to_value(&typed).expect("writes"),
