@@ -28,11 +28,13 @@ impl Cluster {
             .query_one("SELECT pg_backend_pid()", &[])
             .await?
             .get(0);
-        drop(client);
-        let _ = connection.await;
+        // Read while the backend is alive: once the connection closes it
+        // exits, and its `/proc` entry with it.
         let postmaster = u32::try_from(backend)
             .ok()
             .and_then(|pid| stat_fields(pid)?.get(1)?.parse().ok());
+        drop(client);
+        let _ = connection.await;
         Ok(Self {
             version,
             postmaster,
