@@ -5,7 +5,7 @@
 //! again (most of a pull's decoding); they are parsed only where the device
 //! compares them (a record with values lost in a conflict).
 
-use beatbook_schema::form::{FormDef, Values};
+use beatbook_schema::form::FormDef;
 use beatbook_schema::ids::{DeviceId, FormId, GridId, RecordId, UserId};
 use beatbook_schema::merge::FieldConflict;
 use beatbook_schema::protocol::{Cursor, PullPage, Review};
@@ -126,13 +126,6 @@ fn json_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<RawValue>, 
     }
 }
 
-impl PulledRecord {
-    /// The values, parsed.
-    pub fn values(&self) -> Result<Values, serde_json::Error> {
-        serde_json::from_str(self.values.get())
-    }
-}
-
 impl TryFrom<&PullPage> for PulledPage {
     type Error = serde_json::Error;
 
@@ -157,6 +150,7 @@ impl PulledItem {
 
 #[cfg(test)]
 mod tests {
+    use beatbook_schema::form::Values;
     use serde_json::json;
 
     use super::*;
@@ -180,7 +174,8 @@ mod tests {
             pulled.record.values.get(),
             r#"{"address":"人民路1号","rooms":3}"#
         );
-        assert_eq!(pulled.record.values().expect("parses")["rooms"], json!(3));
+        let values: Values = serde_json::from_str(pulled.record.values.get()).expect("parses");
+        assert_eq!(values["rooms"], json!(3));
         let typed: beatbook_schema::protocol::RecordVersion =
             serde_json::from_value(wire).expect("the protocol's type");
         assert_eq!(
