@@ -165,14 +165,11 @@ fn parse_checked(
     allow_legacy: bool,
 ) -> Result<CitizenId, Problem> {
     let normalized = normalize_code(input);
-    let subject = Subject::new(&normalized);
+    let subject = Subject(&normalized);
     let chars: Vec<char> = normalized.chars().collect();
 
-    let full = match chars.len() {
-        18 => {
-            check_characters(&subject, &chars, false)?;
-            normalized
-        }
+    match chars.len() {
+        18 => check_characters(&subject, &chars, false)?,
         15 if !allow_legacy && chars.iter().all(char::is_ascii_digit) => {
             return Err(subject.problem(
                 ProblemCode::IdLegacyNotAllowed,
@@ -211,12 +208,12 @@ fn parse_checked(
                 ),
             ));
         }
-    };
+    }
 
     // All 18 characters are ASCII from here on, so byte slicing is safe.
-    check_birth_date(&subject, &full[6..14], today, false)?;
-    let expected = check_char(&full[..17]).unwrap_or('0');
-    if !full.ends_with(expected) {
+    check_birth_date(&subject, &normalized[6..14], today, false)?;
+    let expected = check_char(&normalized[..17]).unwrap_or('0');
+    if !normalized.ends_with(expected) {
         return Err(subject.problem(
             ProblemCode::IdCheckChar,
             format!("校验位应为 {expected}，请核对最后一位（若最后一位无误，则前17位有输错）"),
@@ -226,49 +223,39 @@ fn parse_checked(
             ),
         ));
     }
-    Ok(CitizenId(full))
+    Ok(CitizenId(normalized))
 }
 
 /// How an ID number is named at the start of a message: "ID number 3206…".
-struct Subject {
-    zh: String,
-    en: String,
-}
+/// Spelled out only for a problem: every ID number of every pushed record
+/// passes through here, and nearly all of them are valid.
+struct Subject<'a>(&'a str);
 
-impl Subject {
-    fn new(normalized: &str) -> Self {
-        let shown = preview(normalized);
-        if shown.is_empty() {
-            Self {
-                zh: "身份证号".to_owned(),
-                en: "ID number".to_owned(),
-            }
-        } else {
-            Self {
-                zh: format!("身份证号 {shown}"),
-                en: format!("ID number {shown}"),
-            }
-        }
-    }
-
+impl Subject<'_> {
     fn problem(&self, code: ProblemCode, zh: impl AsRef<str>, en: impl AsRef<str>) -> Problem {
-        Problem::new(
-            code,
-            format!("{}：{}", self.zh, zh.as_ref()),
-            format!("{}: {}", self.en, en.as_ref()),
-        )
+        let shown = preview(self.0);
+        let (zh, en) = (zh.as_ref(), en.as_ref());
+        if shown.is_empty() {
+            Problem::new(code, format!("身份证号：{zh}"), format!("ID number: {en}"))
+        } else {
+            Problem::new(
+                code,
+                format!("身份证号 {shown}：{zh}"),
+                format!("ID number {shown}: {en}"),
+            )
+        }
     }
 }
 
 /// 17 digits and a digit or `X`; a legacy number is 15 digits.
-fn check_characters(subject: &Subject, chars: &[char], legacy: bool) -> Result<(), Problem> {
+fn check_characters(subject: &Subject<'_>, chars: &[char], legacy: bool) -> Result<(), Problem> {
     let last = chars.len() - 1;
     for (i, &c) in chars.iter().enumerate() {
-        let position = i + 1;
-        let shown = quote(c);
         if c.is_ascii_digit() {
             continue;
         }
+        let position = i + 1;
+        let shown = quote(c);
         if legacy {
             return Err(subject.problem(
                 ProblemCode::IdCharacters,
@@ -314,7 +301,7 @@ fn birth_date_of(yyyymmdd: &str) -> Option<NaiveDate> {
 /// not after it. `legacy` says which character positions to name: the
 /// 15-digit form has no century digits.
 fn check_birth_date(
-    subject: &Subject,
+    subject: &Subject<'_>,
     yyyymmdd: &str,
     today: Option<NaiveDate>,
     legacy: bool,
