@@ -164,6 +164,15 @@ pub fn values(current: &BTreeMap<String, FieldState>) -> Values {
         .collect()
 }
 
+/// [`values`], taking the field states.
+pub fn into_values(current: BTreeMap<String, FieldState>) -> Values {
+    current
+        .into_iter()
+        .filter(|(_, st)| !st.value.is_null())
+        .map(|(k, st)| (k, st.value))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -345,15 +345,21 @@ fn append_log(
 /// sees the old item or the new one, never neither, and the new one's
 /// cursor is above every cursor handed out before.
 fn retire_from_log(tx: &Transaction<'_>, record: RecordId) -> Result<(), Error> {
-    let gone: Vec<(i64, String)> = tx
-        .prepare_cached(
-            "DELETE FROM changelog WHERE cursor IN (
-                 SELECT cursor FROM record_versions WHERE record_id = ?1 AND item IS NULL)
-             RETURNING cursor, item",
-        )?
-        .query_map([record.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+    // One point read and write at a time: `DELETE … WHERE cursor IN (SELECT …)
+    // RETURNING` did the same with two temporary tables, for every version
+    // written (most of them a record's first, with nothing to retire).
+    let in_log: Vec<i64> = tx
+        .prepare_cached("SELECT cursor FROM record_versions WHERE record_id = ?1 AND item IS NULL")?
+        .query_map([record.to_string()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for (cursor, item) in gone {
+    for cursor in in_log {
+        let item: Option<String> = tx
+            .prepare_cached("SELECT item FROM changelog WHERE cursor = ?1")?
+            .query_row([cursor], |r| r.get(0))
+            .optional()?;
+        let Some(item) = item else { continue };
+        tx.prepare_cached("DELETE FROM changelog WHERE cursor = ?1")?
+            .execute([cursor])?;
         tx.prepare_cached("UPDATE record_versions SET item = ?2 WHERE cursor = ?1")?
             .execute(params![cursor, item])?;
     }
@@ -367,43 +373,45 @@ fn retire_from_log(tx: &Transaction<'_>, record: RecordId) -> Result<(), Error> 
 /// lost learns of it from there.
 pub(crate) fn write_version(
     tx: &Transaction<'_>,
-    record: &StoredRecord,
+    record: StoredRecord,
     change: Option<ChangeId>,
     batch: Option<BatchId>,
 ) -> Result<Cursor, Error> {
     retire_from_log(tx, record.id)?;
-    let version = record.version();
-    let (cursor, json) = append_log(tx, Some(record.grid.as_str()), |cursor| PullItem::Record {
-        cursor,
-        version: Box::new(version),
-    })?;
-    let kept = (!record.resolved.is_empty()).then_some(json);
+    let id = record.id.to_string();
     tx.prepare_cached(
         "INSERT INTO records (id, form_id, grid_id, revision, deleted, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, grid_id = excluded.grid_id,
              revision = excluded.revision, deleted = excluded.deleted, state = excluded.state",
     )?
     .execute(params![
-        record.id.to_string(),
+        id,
         record.form_id.as_str(),
         record.grid.as_str(),
         record.revision as i64,
         record.deleted,
-        serde_json::to_string(record)?,
+        serde_json::to_string(&record)?,
     ])?;
+    attach_blobs(tx, &record)?;
+    duplicates::index_person(tx, &record)?;
+    let (revision, resolved) = (record.revision, !record.resolved.is_empty());
+    let grid = record.grid.clone();
+    let version = record.into_version();
+    let (cursor, json) = append_log(tx, Some(grid.as_str()), |cursor| PullItem::Record {
+        cursor,
+        version: Box::new(version),
+    })?;
     tx.prepare_cached(
         "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id, item) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        record.id.to_string(),
-        record.revision as i64,
+        id,
+        revision as i64,
         cursor.0 as i64,
         change.map(|c| c.to_string()),
         batch.map(|b| b.to_string()),
-        kept,
+        resolved.then_some(json),
     ])?;
-    attach_blobs(tx, record)?;
-    duplicates::index_person(tx, record)?;
     Ok(cursor)
 }
 
@@ -860,9 +868,10 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let record = record.reviewed(review);
-            write_version(&tx, &record, None, None)?;
+            let revision = record.revision;
+            write_version(&tx, record, None, None)?;
             tx.commit()?;
-            Ok(Some(record.revision))
+            Ok(Some(revision))
         })
         .await
     }

@@ -55,14 +55,15 @@ pub(crate) fn apply(
                 conflicts: lost,
                 outcome,
             } => {
-                write_version(tx, &record, Some(change.change_id), Some(*batch))?;
+                let (id, revision) = (record.id.to_string(), record.revision as i64);
+                write_version(tx, *record, Some(change.change_id), Some(*batch))?;
                 for conflict in &lost {
                     tx.prepare_cached(
                         "INSERT INTO conflicts (record_id, revision, change_id, detail) VALUES (?1, ?2, ?3, ?4)",
                     )?
                     .execute(params![
-                        record.id.to_string(),
-                        record.revision as i64,
+                        id,
+                        revision,
                         change_id,
                         serde_json::to_string(conflict)?
                     ])?;

@@ -311,10 +311,9 @@ pub(super) fn edit_records(
                         ))
                         .into());
                     }
-                    write_version(&tx, &next, None, None)?;
-                    EditOutcome::Written {
-                        revision: next.revision,
-                    }
+                    let revision = next.revision;
+                    write_version(&tx, next, None, None)?;
+                    EditOutcome::Written { revision }
                 }
                 Err(refusal) => EditOutcome::Refused(refusal),
             },

@@ -240,16 +240,22 @@ impl StoredRecord {
     /// The version devices pull: the record's values (merged from the field
     /// states) and envelope at this revision.
     pub fn version(&self) -> beatbook_schema::protocol::RecordVersion {
+        self.clone().into_version()
+    }
+
+    /// [`StoredRecord::version`], made from the record itself: its values
+    /// move rather than being copied.
+    pub fn into_version(self) -> beatbook_schema::protocol::RecordVersion {
         beatbook_schema::protocol::RecordVersion {
             record: beatbook_schema::record::Record {
                 id: self.id,
-                form_id: self.form_id.clone(),
+                form_id: self.form_id,
                 form_version: self.form_version,
-                grid: self.grid.clone(),
+                grid: self.grid,
                 author: self.author,
                 device: self.device,
-                values: beatbook_schema::merge::values(&self.fields),
-                attachments: self.attachments.clone(),
+                values: beatbook_schema::merge::into_values(self.fields),
+                attachments: self.attachments,
                 created_at: self.created_at,
                 updated_at: self.updated_at,
                 status: self.status,
@@ -257,8 +263,8 @@ impl StoredRecord {
             revision: self.revision,
             deleted: self.deleted,
             conflicted: self.conflicted,
-            review: self.review.clone(),
-            conflicts: self.resolved.clone(),
+            review: self.review,
+            conflicts: self.resolved,
         }
     }
 }

@@ -203,8 +203,27 @@ pub fn decide(
             {
                 c.winner_name = Some(user.name.clone());
             }
+            // The values validation judges: the stored ones with the merge
+            // applied. A field the merge sets gets its new state now and its
+            // value once validation has normalized it (the values move, not
+            // copied: this runs for every record pushed).
             let mut next = current.clone();
-            merge::apply(&mut next, &m, hlc, revision);
+            let mut values = merge::values(current);
+            for (name, value) in std::mem::take(&mut m.apply) {
+                next.insert(
+                    name.clone(),
+                    FieldState {
+                        value: Json::Null,
+                        hlc,
+                        revision,
+                    },
+                );
+                if value.is_null() {
+                    values.remove(&name);
+                } else {
+                    values.insert(name, value);
+                }
+            }
 
             let hashes: Vec<_> = attachments.iter().map(|a| a.sha256).collect();
             let ctx = ValidationContext {
@@ -213,7 +232,7 @@ pub fn decide(
                 addresses: None,
             };
             let normalized =
-                match form.validate(&merge::values(&next), &ctx) {
+                match form.validate(&values, &ctx) {
                     Ok(v) => v,
                     Err(errors) => return Decision::Answer(reject(
                         ErrorCode::ValidationFailed,
@@ -222,6 +241,7 @@ pub fn decide(
                         errors,
                     )),
                 };
+            drop(values);
             let attachments = match attachments_shown(
                 &form.photo_digests(&normalized),
                 attachments,
@@ -234,24 +254,24 @@ pub fn decide(
                 return Decision::Defer(outcome);
             }
             // Store what validation normalized (typed ID numbers upper-cased,
-            // derived values recomputed, hidden fields cleared).
-            // (A field validation dropped is cleared: its target is null.)
-            let normalized_state = |value: &Json| FieldState {
-                value: value.clone(),
+            // derived values recomputed, hidden fields cleared): a value it
+            // changed or dropped is written now, at this revision.
+            let now_set = |value: Json| FieldState {
+                value,
                 hlc,
                 revision,
             };
-            for (k, state) in next.iter_mut() {
-                if !normalized.contains_key(k) && !state.value.is_null() {
-                    *state = normalized_state(&Json::Null);
+            for (name, state) in next.iter_mut() {
+                if !normalized.contains_key(name) && !state.value.is_null() {
+                    *state = now_set(Json::Null);
                 }
             }
-            for (k, target) in &normalized {
-                match next.get_mut(k) {
-                    Some(state) if state.value == *target => {}
-                    Some(state) => *state = normalized_state(target),
+            for (name, target) in normalized {
+                match next.get_mut(&name) {
+                    Some(state) if state.value == target => {}
+                    Some(state) => *state = now_set(target),
                     None => {
-                        next.insert(k.clone(), normalized_state(target));
+                        next.insert(name, now_set(target));
                     }
                 }
             }
@@ -572,6 +592,55 @@ mod tests {
             }
             other => panic!("a new record of a retired form is refused: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_version_holds_what_validation_made_of_the_values_each_at_the_revision_that_set_it() {
+        let forms = forms();
+        let (stored, attachments) = rectified(&forms);
+        let officer = pusher(Role::Officer);
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        let written = |c: &Change, on: &StoredRecord| match decide(
+            c,
+            &carried(on),
+            &officer,
+            &scope,
+            &forms,
+            &Policy::default(),
+        ) {
+            Decision::Write { record, .. } => *record,
+            other => panic!("the edit is written: {other:?}"),
+        };
+
+        let mut fields = Values::new();
+        fields.insert("category".into(), json!("nine_small_venues"));
+        fields.insert("venue_kind".into(), json!("small_shop"));
+        fields.insert("responsible_phone".into(), json!("+86 138 1234 5678"));
+        let first = change(stored.id, stored.revision, fields, attachments.clone());
+        let second = written(&first, &stored);
+        assert_eq!(
+            second.fields["responsible_phone"].value,
+            json!("13812345678")
+        );
+        for name in ["category", "venue_kind", "responsible_phone"] {
+            assert_eq!(second.fields[name].revision, 2, "{name}");
+        }
+        assert_eq!(second.fields["description"], stored.fields["description"]);
+
+        let mut fields = Values::new();
+        fields.insert("category".into(), json!("other"));
+        let back = change(stored.id, second.revision, fields, attachments);
+        let third = written(&back, &second);
+        // A field the new category hides is cleared, at the revision that hid it.
+        assert_eq!(third.fields["venue_kind"].value, Json::Null);
+        assert_eq!(third.fields["venue_kind"].revision, 3);
+        assert_eq!(third.fields["category"].revision, 3);
+        assert_eq!(
+            third.fields["responsible_phone"],
+            second.fields["responsible_phone"]
+        );
+        assert_eq!(third.fields["description"], stored.fields["description"]);
+        assert!(!merge::values(&third.fields).contains_key("venue_kind"));
     }
 
     #[test]
