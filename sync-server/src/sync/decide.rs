@@ -543,6 +543,16 @@ mod tests {
         }
     }
 
+    /// What `pusher` writes for `c` to `on` in a G1-only scope; a test of
+    /// an edit that must be written.
+    fn written(c: &Change, on: &StoredRecord, pusher: &Pusher, forms: &Forms) -> StoredRecord {
+        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
+        match decide(c, &carried(on), pusher, &scope, forms, &Policy::default()) {
+            Decision::Write { record, .. } => *record,
+            other => panic!("the edit is written: {other:?}"),
+        }
+    }
+
     #[test]
     fn a_retired_form_refuses_new_records_and_takes_edits_of_existing_ones() {
         let mut defs: Vec<_> = standard_forms()
@@ -599,18 +609,7 @@ mod tests {
         let forms = forms();
         let (stored, attachments) = rectified(&forms);
         let officer = pusher(Role::Officer);
-        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
-        let written = |c: &Change, on: &StoredRecord| match decide(
-            c,
-            &carried(on),
-            &officer,
-            &scope,
-            &forms,
-            &Policy::default(),
-        ) {
-            Decision::Write { record, .. } => *record,
-            other => panic!("the edit is written: {other:?}"),
-        };
+        let written = |c: &Change, on: &StoredRecord| written(c, on, &officer, &forms);
 
         let mut fields = Values::new();
         fields.insert("category".into(), json!("nine_small_venues"));
@@ -927,7 +926,6 @@ mod tests {
     fn a_resolved_conflict_travels_with_the_version_it_wrote_and_names_a_winning_pusher() {
         let forms = forms();
         let (stored, attachments) = rectified(&forms);
-        let scope = ReadScope::Grids(vec![GridId::new("G1")]);
         let officer = pusher(Role::Officer);
         let edit = |base: u64, wall_ms: Option<u64>, text: &str| {
             let mut c = change(
@@ -944,17 +942,7 @@ mod tests {
             }
             c
         };
-        let write = |c: &Change, on: &StoredRecord| match decide(
-            c,
-            &carried(on),
-            &officer,
-            &scope,
-            &forms,
-            &Policy::default(),
-        ) {
-            Decision::Write { record, .. } => *record,
-            other => panic!("written: {other:?}"),
-        };
+        let write = |c: &Change, on: &StoredRecord| written(c, on, &officer, &forms);
 
         // Not having seen revision 1, with a later clock: the pusher wins.
         let won = write(&edit(0, None, "广告牌已加固"), &stored);
