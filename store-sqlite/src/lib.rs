@@ -139,6 +139,9 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
+/// The writer's page cache, KiB (as `cache_size` takes it, negated).
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -148,6 +151,11 @@ impl SqliteStore {
         // commit (the same file opened again, as a second server instance
         // does) fails "database is locked" at once instead of waiting.
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
+        // A group of edits touches pages all over the records and their
+        // indexes: with SQLite's default 2 MiB cache the writer spilled
+        // dirty pages to the log mid-transaction and read others back.
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+            .map_err(Error::from)?;
         migrate(&mut conn)?;
         checkpoint::beside_writer(&mut conn, path)?;
         Ok(Self {

@@ -39,6 +39,7 @@ mod duplicates;
 mod enrollment;
 mod review;
 mod signin;
+mod state;
 
 pub use duplicates::*;
 pub use enrollment::*;
@@ -175,8 +176,11 @@ pub struct TokenOwner {
 }
 
 /// A record's current state on the server: the field states (value, clock and
-/// revision of the last write per field) and the envelope.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// revision of the last write per field) and the envelope. As JSON, each
+/// distinct clock is written once and each field names its own (see
+/// `state.rs`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "state::StateIn")]
 pub struct StoredRecord {
     /// Record id.
     pub id: RecordId,
@@ -211,7 +215,6 @@ pub struct StoredRecord {
     /// The hard conflicts the write of this revision resolved (empty unless
     /// a pushed change met a concurrent edit of the same field); devices
     /// pull them with the version. Any other write clears them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolved: Vec<FieldConflict>,
 }
 

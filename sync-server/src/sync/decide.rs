@@ -301,7 +301,15 @@ pub fn decide(
                     revision,
                     conflicted: r.conflicted || m.kind == MergeKind::Hard,
                     resolved: m.conflicts.clone(),
-                    ..r.clone()
+                    // The rest as stored (not `..r.clone()`: that copied
+                    // every field state only to drop them).
+                    id: r.id,
+                    form_id: r.form_id.clone(),
+                    author: r.author,
+                    device: r.device,
+                    created_at: r.created_at,
+                    deleted: r.deleted,
+                    review: r.review.clone(),
                 },
                 None => StoredRecord {
                     id: change.record_id,
