@@ -3,7 +3,7 @@
 //! `clocks`, and each field as its value and the index of its clock:
 //! `"fields": {"status": {"value": "open", "at": 0}}`. Most fields of a
 //! record were set by one write, so a household's state holds one or two
-//! clocks where one per field (26 device ids as text) made half its bytes
+//! clocks where one per field (a device id as text in each) made half its bytes
 //! and took it past one SQLite page. A value stays at `fields.<name>.value`,
 //! where the review queries read it. A state written with a clock in every
 //! field (`{"value": …, "hlc": …, "revision": …}`, before this format) still
