@@ -261,6 +261,14 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE v.cursor = l.cursor AND v.item IS NOT NULL
           AND (v.item::jsonb -> 'version' -> 'conflicts') IS NULL;
     "#,
+    // 8: a record's state may write each clock once (`clocks`, and `at` in
+    // each field: store/src/state.rs), which a server that knows 7
+    // migrations cannot read. No table changes: the number is the point
+    // (PostgreSQL refuses a server older than its schema, and migrate-to
+    // copies only between equal versions).
+    r#"
+    -- records.state: clocks written once (no table changes)
+    "#,
 ];
 
 /// The advisory lock key (two-int form, a key space apart from the record

@@ -258,6 +258,14 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT cursor FROM record_versions
         WHERE item IS NOT NULL AND json_extract(item, '$.version.conflicts') IS NULL);
     "#,
+    // 8: a record's state may write each clock once (`clocks`, and `at` in
+    // each field: store/src/state.rs), which a server that knows 7
+    // migrations cannot read. No table changes: the number is the point
+    // (PostgreSQL refuses a server older than its schema, and migrate-to
+    // copies only between equal versions).
+    r#"
+    -- records.state: clocks written once (no table changes)
+    "#,
 ];
 
 #[cfg(test)]
