@@ -51,7 +51,14 @@ pub(crate) fn beside_writer(writer: &mut Connection, path: &Path) -> Result<(), 
     // Setting the hook also turns SQLite's automatic checkpoint off.
     writer.wal_hook(Some(move |wal: &mut Wal, pages: i32| {
         if pages >= WRITER_CHECKPOINT_PAGES {
-            wal.checkpoint_v2(CheckpointMode::PASSIVE)?;
+            // The hook runs after the commit: an error returned from here
+            // would make SQLite report the committed statement as failed.
+            // Busy means another connection is checkpointing already.
+            match wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                Ok(_) => {}
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {}
+                Err(e) => tracing::warn!(error = %e, "the writer's WAL checkpoint failed"),
+            }
         } else if pages >= BACKGROUND_CHECKPOINT_PAGES {
             let _ = signal.try_send(());
         }

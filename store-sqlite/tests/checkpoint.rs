@@ -88,3 +88,50 @@ async fn under_a_stream_of_pushes_the_log_stays_bounded() {
     );
     assert_eq!(records(&store).await, 1_200);
 }
+
+/// Another connection checkpointing at the same moment makes the writer's
+/// own checkpoint busy. The commit before it has happened, so the push must
+/// still succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_running_elsewhere_never_fails_a_push() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("server.db");
+    let store = SqliteStore::open(&db).expect("open");
+    let w = world(&store).await;
+    // A reader on an old snapshot keeps every checkpoint from copying the
+    // new pages, so the log grows past the writer's bound while the rival
+    // below holds the checkpoint lock most of the time.
+    let reader = Connection::open(&db).expect("open a reader");
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+        .expect("hold a snapshot");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let rival = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let conn = Connection::open(&db).expect("open a rival checkpointer");
+            while !stop.load(Ordering::Relaxed) {
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    .expect("the rival's checkpoint");
+            }
+        })
+    };
+    for round in 0..3 {
+        push_6_mb(&store, &w, round).await;
+    }
+    // Past the bound now: every commit ends in the writer's checkpoint.
+    for i in 0..200 {
+        let note = format!("small {i}");
+        push(
+            &store,
+            &w.officer_a,
+            vec![visit(&w.officer_a, &w.grid_a, &note)],
+        )
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    rival.join().expect("the rival checkpointer ends");
+    reader.execute_batch("COMMIT").expect("end the snapshot");
+    assert_eq!(records(&store).await, 500);
+}
