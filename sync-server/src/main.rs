@@ -15,6 +15,12 @@ use beatbook_store::{Grid, Station};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+// A push builds and drops many small JSON values per record. Under
+// callgrind glibc's malloc and free were a quarter of the writer's
+// instructions; jemalloc cut the writer's total by a fifth at the same RSS.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Environment variable holding the password for `init`.
 const ADMIN_PASSWORD_ENV: &str = "BEATBOOK_ADMIN_PASSWORD";
 /// Environment variable holding the password for `user add` and `user passwd`.
