@@ -95,7 +95,8 @@ pub struct SyncEngine {
     /// Batch size bounds.
     pub limits: BatchLimits,
     /// Most push batches on their way at once (1: each waits for the
-    /// answer to the one before).
+    /// answer to the one before). With three the server has the next batch
+    /// decoded while it commits one and the device records another's answer.
     pub in_flight: usize,
     /// Pull page size.
     pub page: u32,
@@ -108,7 +109,7 @@ impl Default for SyncEngine {
         Self {
             retry: RetryPolicy::default(),
             limits: BatchLimits::default(),
-            in_flight: 2,
+            in_flight: 3,
             page: 1000,
             chunk: 256 * 1024,
         }
