@@ -401,3 +401,21 @@ fn a_calculation_cannot_fill_a_photo() {
     .unwrap_err();
     assert!(e.message.contains("not photo"), "{e}");
 }
+
+#[test]
+fn a_name_no_field_has_is_named_at_its_level() {
+    let errors = house_form()
+        .validate(
+            &values(json!({
+                "owner_id": male_id(), "owner_name": "张三", "storeys": 6, "use": "owner_occupied",
+                "residents": [{"name": "a", "shoe_size": "42"}]
+            })),
+            &ctx(&[]),
+        )
+        .expect_err("invalid");
+    assert_eq!(
+        codes(&errors),
+        vec![("residents[0].shoe_size", ProblemCode::UnknownField)],
+        "{errors:#?}"
+    );
+}

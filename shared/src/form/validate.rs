@@ -132,22 +132,6 @@ fn validate_scope(
     ctx: &ValidationContext<'_>,
     errors: &mut Vec<FieldError>,
 ) -> Values {
-    for key in given.keys() {
-        let known = fields
-            .iter()
-            .any(|f| f.name() == key && !matches!(f.def.kind, FieldKind::Note));
-        if !known {
-            errors.push(error(
-                &format!("{prefix}{key}"),
-                Problem::new(
-                    ProblemCode::UnknownField,
-                    format!("表单没有字段「{key}」，请更新应用后重试"),
-                    format!("the form has no field '{key}': update the app and try again"),
-                ),
-            ));
-        }
-    }
-
     // 1. Normalize every value that is present (type and format checks).
     //    Errors wait until relevance is known: a hidden field's value is dropped, not judged.
     let mut out = Values::new();
@@ -156,10 +140,19 @@ fn validate_scope(
     // A field's path is spelled out only where it is needed (an error, a
     // repeat): this runs for every field of every record pushed.
     let path_of = |f: &CompiledField| format!("{prefix}{}", f.name());
+    // Given values a field takes (names are unique in a scope): fewer than
+    // given means some name no field has, looked for only then.
+    let mut taken = 0;
     for f in fields {
-        let Some(v) = given.get(f.name()).filter(|v| !is_blank(v)) else {
+        let Some(v) = given.get(f.name()) else {
             continue;
         };
+        if !matches!(f.def.kind, FieldKind::Note) {
+            taken += 1;
+        }
+        if is_blank(v) {
+            continue;
+        }
         if f.def.derived.is_some() {
             continue; // recomputed below, never taken as typed
         }
@@ -173,6 +166,24 @@ fn validate_scope(
             }
             Ok(_) => {}
             Err(p) => pending.push((f.name(), vec![error(&path_of(f), p)])),
+        }
+    }
+
+    if taken < given.len() {
+        for key in given.keys() {
+            let known = fields
+                .iter()
+                .any(|f| f.name() == key && !matches!(f.def.kind, FieldKind::Note));
+            if !known {
+                errors.push(error(
+                    &format!("{prefix}{key}"),
+                    Problem::new(
+                        ProblemCode::UnknownField,
+                        format!("表单没有字段「{key}」，请更新应用后重试"),
+                        format!("the form has no field '{key}': update the app and try again"),
+                    ),
+                ));
+            }
         }
     }
 
