@@ -17,7 +17,8 @@ use tracing_subscriber::EnvFilter;
 
 // A push builds and drops many small JSON values per record. Under
 // callgrind glibc's malloc and free were a quarter of the writer's
-// instructions; jemalloc cut the writer's total by a fifth at the same RSS.
+// instructions; jemalloc cut the writer's total by a fifth (the README's
+// performance notes have the memory it costs).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -319,12 +320,13 @@ impl Secrets {
     }
 }
 
-/// Every sign-in verifies an Argon2id hash with a 19 MiB block. glibc's
-/// malloc raises its mmap threshold after such a block is freed, so later
-/// blocks come from the heap and stay there: 500 phones enrolling left the
-/// server holding 600 MB–1 GB. A fixed threshold keeps large blocks in
-/// their own mappings, returned to the system when freed (measured with
-/// `beatbook-bench load`: 15 MiB after 100 enrollments instead of 605 MiB).
+/// What the C code (SQLite) allocates goes through glibc's malloc, whose
+/// mmap threshold rises after a large block is freed, so later large blocks
+/// came from the heap and stayed: 500 phones enrolling once left the server
+/// holding 600 MB–1 GB (then from Argon2's 19 MiB blocks, which jemalloc
+/// now serves; `attack_signin` measures the resident memory of a sign-in
+/// flood). A fixed threshold keeps large blocks in their own mappings,
+/// returned to the system when freed.
 fn return_large_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; called first thing
