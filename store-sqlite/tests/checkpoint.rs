@@ -1,7 +1,7 @@
 //! WAL checkpoints run beside the writer, not inside its commits, and the
 //! log on disk stays bounded either way.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use beatbook_store::conformance::fixture::{push, visit, world, World};
@@ -47,6 +47,16 @@ async fn checkpointed(db: &Path) {
     }
 }
 
+/// A store in a directory of its own (kept while the handle lives), with
+/// the fixture's officers and grids.
+async fn server() -> (tempfile::TempDir, PathBuf, SqliteStore, World) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("server.db");
+    let store = SqliteStore::open(&db).expect("open");
+    let w = world(&store).await;
+    (dir, db, store, w)
+}
+
 async fn records(store: &SqliteStore) -> u64 {
     let counts = store.record_counts().await.expect("counts");
     counts.get("visit").copied().unwrap_or(0)
@@ -54,10 +64,7 @@ async fn records(store: &SqliteStore) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn between_pushes_the_background_thread_checkpoints_and_the_log_starts_over() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let db = dir.path().join("server.db");
-    let store = SqliteStore::open(&db).expect("open");
-    let w = world(&store).await;
+    let (_dir, db, store, w) = server().await;
     for round in 0..6 {
         push_6_mb(&store, &w, round).await;
         checkpointed(&db).await;
@@ -74,10 +81,7 @@ async fn between_pushes_the_background_thread_checkpoints_and_the_log_starts_ove
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_a_stream_of_pushes_the_log_stays_bounded() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let db = dir.path().join("server.db");
-    let store = SqliteStore::open(&db).expect("open");
-    let w = world(&store).await;
+    let (_dir, db, store, w) = server().await;
     for round in 0..12 {
         push_6_mb(&store, &w, round).await;
     }
@@ -95,10 +99,7 @@ async fn under_a_stream_of_pushes_the_log_stays_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_running_elsewhere_never_fails_a_push() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let db = dir.path().join("server.db");
-    let store = SqliteStore::open(&db).expect("open");
-    let w = world(&store).await;
+    let (_dir, db, store, w) = server().await;
     // A reader on an old snapshot keeps every checkpoint from copying the
     // new pages, so the log grows past the writer's bound while the rival
     // below holds the checkpoint lock most of the time.
