@@ -1100,7 +1100,9 @@ mod tests {
             .iter()
             .find(|c| c.record_id == mine)
             .expect("the task's change");
-        let beatbook_schema::protocol::ChangeOp::Upsert { fields, .. } = &task_change.op else {
+        let beatbook_schema::protocol::ChangeOp::Upsert { fields, .. } =
+            task_change.change().expect("the stored change reads").op
+        else {
             panic!("an upsert")
         };
         let mut sent: Vec<&str> = fields.keys().map(String::as_str).collect();

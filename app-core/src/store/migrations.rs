@@ -115,4 +115,21 @@ pub const MIGRATIONS: &[&str] = &[
         WHEN NOT EXISTS (SELECT 1 FROM records_changed WHERE id = NEW.id)
         BEGIN INSERT INTO records_changed (id) VALUES (NEW.id); END;
     "#,
+    // 7: a batch's changes are listed in a table of their own: marking them
+    // in the outbox rewrote every change's row (and encrypted its pages)
+    // once more before it was sent. `sole`: the change was made while no
+    // other change of its record waited, so its fields on the base give the
+    // record's values of that moment (see `apply_push`).
+    r#"
+    CREATE TABLE outbox_batches (
+        seq INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL
+    );
+    CREATE INDEX outbox_batches_batch ON outbox_batches (batch_id);
+    INSERT INTO outbox_batches (seq, batch_id)
+        SELECT seq, batch_id FROM outbox WHERE batch_id IS NOT NULL;
+    DROP INDEX outbox_batch;
+    ALTER TABLE outbox DROP COLUMN batch_id;
+    ALTER TABLE outbox ADD COLUMN sole INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

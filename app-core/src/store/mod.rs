@@ -40,7 +40,7 @@ mod records;
 
 pub use changes::{Change, StoredValues};
 pub use lost::LostValue;
-pub use outbox::{Batch, BatchLimits};
+pub use outbox::{Batch, BatchLimits, QueuedChange};
 pub use pull::Rescoped;
 pub use pulled::{PulledItem, PulledPage, PulledRecord, PulledVersion};
 pub use records::{LocalRecord, LocalState, RecordFilter, Rejection};
@@ -382,7 +382,7 @@ impl LocalStore {
     pub fn wipe(&mut self) -> Result<(), LocalStoreError> {
         self.conn.pragma_update(None, "secure_delete", "ON")?;
         self.conn.execute_batch(
-            "DELETE FROM outbox; DELETE FROM records; DELETE FROM records_changed; DELETE FROM attachments; DELETE FROM forms; DELETE FROM meta;",
+            "DELETE FROM outbox; DELETE FROM outbox_batches; DELETE FROM records; DELETE FROM records_changed; DELETE FROM attachments; DELETE FROM forms; DELETE FROM meta;",
         )?;
         self.conn.execute_batch("VACUUM")?;
         self.conn

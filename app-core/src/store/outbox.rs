@@ -10,6 +10,7 @@ use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ChangeResult};
 use beatbook_schema::record::AttachmentRef;
 use chrono::Utc;
 use rusqlite::{params, Transaction};
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
 use super::records::{get_record, LocalRecord, LocalState, Rejection};
@@ -41,7 +42,54 @@ pub struct Batch {
     /// Batch id.
     pub id: BatchId,
     /// Changes, in outbox order.
-    pub changes: Vec<Change>,
+    pub changes: Vec<QueuedChange>,
+}
+
+/// A change as the outbox holds it: sent as the JSON stored when it was
+/// made, and parsed only where its content is needed (see `apply_push`).
+#[derive(Debug, Clone)]
+pub struct QueuedChange {
+    /// The change.
+    pub change_id: ChangeId,
+    /// Its record.
+    pub record_id: RecordId,
+    /// Made while no other change of its record waited.
+    sole: bool,
+    json: Box<RawValue>,
+}
+
+impl QueuedChange {
+    /// From an outbox row: `change_id, record_id, sole, change`.
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self, LocalStoreError> {
+        let corrupt = |what: &str| {
+            LocalStoreError::Corrupt(serde::de::Error::custom(format!(
+                "an outbox row's {what} does not read: the outbox is damaged"
+            )))
+        };
+        Ok(Self {
+            change_id: row
+                .get::<_, String>(0)?
+                .parse()
+                .map_err(|_| corrupt("change id"))?,
+            record_id: row
+                .get::<_, String>(1)?
+                .parse()
+                .map_err(|_| corrupt("record id"))?,
+            sole: row.get(2)?,
+            json: RawValue::from_string(row.get(3)?)?,
+        })
+    }
+
+    /// The change, parsed.
+    pub fn change(&self) -> Result<Change, LocalStoreError> {
+        Ok(serde_json::from_str(self.json.get())?)
+    }
+}
+
+impl serde::Serialize for QueuedChange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
 }
 
 /// The fields that differ between `base` and `values` (`null` for a removed one).
@@ -108,7 +156,8 @@ fn enqueue(
         op,
     };
     tx.prepare_cached(
-        "INSERT INTO outbox (change_id, record_id, change, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO outbox (change_id, record_id, change, created_at, sole)
+         VALUES (?1, ?2, ?3, ?4, NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?2))",
     )?
     .execute(params![
         change.change_id.to_string(),
@@ -304,62 +353,61 @@ impl LocalStore {
         sending: &[BatchId],
     ) -> Result<Option<Batch>, LocalStoreError> {
         let tx = self.conn.transaction()?;
-        // Read from the `outbox_batch` index: a scan of the outbox on every
-        // batch made a push quadratic in the backlog.
         let made: Vec<String> = tx
-            .prepare_cached(
-                "SELECT DISTINCT batch_id FROM outbox WHERE batch_id IS NOT NULL ORDER BY batch_id",
-            )?
+            .prepare_cached("SELECT DISTINCT batch_id FROM outbox_batches ORDER BY batch_id")?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let sending: Vec<String> = sending.iter().map(ToString::to_string).collect();
-        // The changes' JSON as stored, read once.
-        let (batch_id, stored) = match made.into_iter().find(|id| !sending.contains(id)) {
+        let (batch_id, changes) = match made.into_iter().find(|id| !sending.contains(id)) {
             Some(id) => {
-                let stored = tx
-                    .prepare_cached("SELECT change FROM outbox WHERE batch_id = ?1 ORDER BY seq")?
-                    .query_map([&id], |r| r.get::<_, String>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                (id, stored)
+                let mut stmt = tx.prepare_cached(
+                    "SELECT o.change_id, o.record_id, o.sole, o.change
+                     FROM outbox_batches b JOIN outbox o ON o.seq = b.seq
+                     WHERE b.batch_id = ?1 ORDER BY b.seq",
+                )?;
+                let mut rows = stmt.query([&id])?;
+                let mut changes = Vec::new();
+                while let Some(r) = rows.next()? {
+                    changes.push(QueuedChange::read(r)?);
+                }
+                (id, changes)
             }
             None => {
                 let id = BatchId::new_v7().to_string();
-                let mut rows = Vec::new();
-                let mut stored = Vec::new();
+                let mut seqs = Vec::new();
+                let mut changes = Vec::new();
                 let mut bytes = 0usize;
                 {
                     let mut stmt = tx.prepare_cached(
-                        "SELECT seq, change FROM outbox o
-                         WHERE batch_id IS NULL AND NOT EXISTS (SELECT 1 FROM outbox f
-                             WHERE f.record_id = o.record_id AND f.batch_id IS NOT NULL)
-                         ORDER BY seq LIMIT ?1",
+                        "SELECT o.change_id, o.record_id, o.sole, o.change, o.seq FROM outbox o
+                         WHERE NOT EXISTS (SELECT 1 FROM outbox_batches b WHERE b.seq = o.seq)
+                           AND NOT EXISTS (SELECT 1 FROM outbox f JOIN outbox_batches fb ON fb.seq = f.seq
+                               WHERE f.record_id = o.record_id)
+                         ORDER BY o.seq LIMIT ?1",
                     )?;
-                    let mut q = stmt.query([limits.max_changes as i64])?;
-                    while let Some(r) = q.next()? {
-                        let (seq, change): (i64, String) = (r.get(0)?, r.get(1)?);
-                        if !rows.is_empty() && bytes + change.len() > limits.max_bytes {
+                    let mut rows = stmt.query([limits.max_changes as i64])?;
+                    while let Some(r) = rows.next()? {
+                        let change = QueuedChange::read(r)?;
+                        let len = change.json.get().len();
+                        if !changes.is_empty() && bytes + len > limits.max_bytes {
                             break;
                         }
-                        bytes += change.len();
-                        rows.push(seq);
-                        stored.push(change);
+                        bytes += len;
+                        seqs.push(r.get::<_, i64>(4)?);
+                        changes.push(change);
                     }
                 }
-                if rows.is_empty() {
+                if changes.is_empty() {
                     return Ok(None);
                 }
-                let mut mark =
-                    tx.prepare_cached("UPDATE outbox SET batch_id = ?1 WHERE seq = ?2")?;
-                for seq in rows {
-                    mark.execute(params![id, seq])?;
+                let mut mark = tx
+                    .prepare_cached("INSERT INTO outbox_batches (seq, batch_id) VALUES (?1, ?2)")?;
+                for seq in seqs {
+                    mark.execute(params![seq, id])?;
                 }
-                (id, stored)
+                (id, changes)
             }
         };
-        let changes = stored
-            .iter()
-            .map(|c| Ok(serde_json::from_str(c)?))
-            .collect::<Result<Vec<Change>, LocalStoreError>>()?;
         tx.commit()?;
         let id = batch_id
             .parse()
@@ -404,10 +452,6 @@ impl LocalStore {
                 }
                 outcome => {
                     let revision = outcome.revision().unwrap_or(0);
-                    let base = match &change.op {
-                        ChangeOp::Upsert { fields, .. } => patched(&base_vals(&tx, id)?, fields)?,
-                        ChangeOp::Delete => base_vals_text(&tx, id)?,
-                    };
                     let conflicted = matches!(outcome, ChangeOutcome::Conflicted { .. });
                     if let ChangeOutcome::Conflicted { conflicts, .. } = outcome {
                         for c in conflicts {
@@ -415,11 +459,24 @@ impl LocalStore {
                         }
                     }
                     delete_from_outbox(&tx, change.change_id)?;
+                    // The new base is the old one with the change's fields;
+                    // the common case needs neither read: a sole change of
+                    // a record queued since and not deleted made its values.
+                    let base = if change.sole && made_its_values(&tx, id)? {
+                        None
+                    } else {
+                        Some(match change.change()?.op {
+                            ChangeOp::Upsert { fields, .. } => {
+                                patched(&base_vals(&tx, id)?, &fields)?
+                            }
+                            ChangeOp::Delete => base_vals_text(&tx, id)?,
+                        })
+                    };
                     // One write of the row: the new base, and synced when
                     // nothing is left to send for it (unless refused).
                     tx.prepare_cached(
                         "UPDATE records SET base_revision = MAX(base_revision, ?1),
-                             base_vals = CASE WHEN vals = ?2 THEN '' ELSE ?2 END,
+                             base_vals = CASE WHEN ?2 IS NULL OR vals = ?2 THEN '' ELSE ?2 END,
                              conflicted = conflicted OR ?3,
                              state = CASE WHEN state = 'queued'
                                  AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?4)
@@ -437,11 +494,24 @@ impl LocalStore {
             super::pull::release_held(&tx, id)?;
         }
         // Deferred changes go into a fresh batch next time.
-        tx.prepare_cached("UPDATE outbox SET batch_id = NULL WHERE batch_id = ?1")?
+        tx.prepare_cached("DELETE FROM outbox_batches WHERE batch_id = ?1")?
             .execute([batch.id.to_string()])?;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Whether the record's values are what its last acknowledged change made:
+/// queued (not edited as a draft since), not deleted, and no other change of
+/// it waiting.
+fn made_its_values(tx: &Transaction<'_>, id: RecordId) -> Result<bool, LocalStoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT state = 'queued' AND deleted = 0
+                 AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1)
+             FROM records WHERE id = ?1",
+        )?
+        .query_row([id.to_string()], |r| r.get(0))?)
 }
 
 fn delete_from_outbox(tx: &Transaction<'_>, change: ChangeId) -> Result<(), LocalStoreError> {
@@ -573,7 +643,7 @@ mod tests {
         store.finalize(id, &now, &[], None).unwrap().unwrap();
         let first = store.next_batch(one, &[]).unwrap().unwrap();
         assert_eq!(
-            first.changes[0].op,
+            first.changes[0].change().unwrap().op,
             ChangeOp::Upsert {
                 fields: values(json!({"m": 5, "n": null})),
                 attachments: vec![]
@@ -615,12 +685,76 @@ mod tests {
             .unwrap();
         let edit = store.next_batch(one, &[]).unwrap().unwrap();
         assert_eq!(
-            edit.changes[0].op,
+            edit.changes[0].change().unwrap().op,
             ChangeOp::Upsert {
                 fields: values(json!({"k": 1})),
                 attachments: vec![]
             }
         );
+    }
+
+    #[test]
+    fn a_record_edited_while_its_change_was_on_the_way_keeps_the_edit_to_send() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, ids) = store_with_changes(dir.path(), &[0]);
+        let id = ids[0];
+        let batch = store
+            .next_batch(BatchLimits::default(), &[])
+            .unwrap()
+            .unwrap();
+        // Opened and changed (autosaved) before the answer came.
+        let edited = values(json!({"n": 0, "x": 1}));
+        store.save_draft(id, &edited, &[]).unwrap();
+        acknowledge(&mut store, &batch, 1);
+        let record = store.record(id).unwrap();
+        assert_eq!(
+            (record.state, record.values),
+            (LocalState::Draft, edited.clone())
+        );
+        // The base is what the server acknowledged, not the draft.
+        store.finalize(id, &edited, &[], None).unwrap().unwrap();
+        let edit = store
+            .next_batch(BatchLimits::default(), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            edit.changes[0].change().unwrap().op,
+            ChangeOp::Upsert {
+                fields: values(json!({"x": 1})),
+                attachments: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn the_migration_keeps_a_batch_in_flight() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in &crate::store::migrations::MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO outbox (change_id, record_id, change, batch_id, created_at)
+             VALUES ('c1', 'r1', '{}', 'b1', ''), ('c2', 'r2', '{}', NULL, '');",
+        )
+        .unwrap();
+        conn.execute_batch(crate::store::migrations::MIGRATIONS[6])
+            .unwrap();
+        let batched: Vec<(i64, String)> = conn
+            .prepare("SELECT seq, batch_id FROM outbox_batches")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(batched, vec![(1, "b1".to_owned())]);
+        let sole: Vec<bool> = conn
+            .prepare("SELECT sole FROM outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(sole, vec![false, false], "older changes take the long way");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use beatbook_schema::ids::{BatchId, Sha256};
 use beatbook_schema::protocol::{
-    BlobQuery, BlobQueryResponse, BlobStatus, Change, CodeEnrollRequest, Cursor, EnrollRequest,
+    BlobQuery, BlobQueryResponse, BlobStatus, CodeEnrollRequest, Cursor, EnrollRequest,
     EnrollResponse, ErrorBody, ErrorCode, PushResponse,
 };
 use bytes::Bytes;
@@ -128,14 +128,16 @@ pub struct PushBody(Bytes);
 
 /// `PushRequest`'s wire form over borrowed changes.
 #[derive(Serialize)]
-struct PushRequestRef<'a> {
+struct PushRequestRef<'a, C> {
     batch_id: BatchId,
-    changes: &'a [Change],
+    changes: &'a [C],
 }
 
 impl PushBody {
-    /// The body of the push of `changes` as batch `batch_id`.
-    pub fn new(batch_id: BatchId, changes: &[Change]) -> Result<Self, SyncError> {
+    /// The body of the push of `changes` (each a
+    /// [`Change`](beatbook_schema::protocol::Change) or its JSON) as
+    /// batch `batch_id`.
+    pub fn new<C: Serialize>(batch_id: BatchId, changes: &[C]) -> Result<Self, SyncError> {
         let json = serde_json::to_vec(&PushRequestRef { batch_id, changes })
             .map_err(|e| SyncError::Network(format!("a change did not serialize: {e}")))?;
         Ok(Self(gzip(&json).into()))
@@ -342,7 +344,7 @@ impl Client {
 mod tests {
     use std::io::Read;
 
-    use beatbook_schema::protocol::PushRequest;
+    use beatbook_schema::protocol::{Change, PushRequest};
 
     use super::*;
 

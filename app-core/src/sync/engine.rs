@@ -12,8 +12,8 @@ use web_time::Instant;
 use beatbook_schema::enrollment::EnrollmentQr;
 use beatbook_schema::ids::{BatchId, ChangeId, DeviceId};
 use beatbook_schema::protocol::{
-    Change, ChangeOp, ChangeOutcome, CodeEnrollRequest, Cursor, EnrollRequest, EnrollResponse,
-    ErrorCode, PushResponse, UserInfo,
+    ChangeOp, ChangeOutcome, CodeEnrollRequest, Cursor, EnrollRequest, EnrollResponse, ErrorCode,
+    PushResponse, UserInfo,
 };
 use futures_util::future::maybe_done;
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Client, PushBody, SyncError};
 use super::retry::RetryPolicy;
-use crate::store::{Batch, BatchLimits, LocalStore, PulledItem, PulledPage};
+use crate::store::{Batch, BatchLimits, LocalStore, PulledItem, PulledPage, QueuedChange};
 use crate::{faults, photos};
 
 /// What enrollment leaves on the device (meta key `enrollment`).
@@ -167,12 +167,13 @@ impl Flights {
 /// asks the server again which of them it lacks.
 fn forget_uploads(
     store: &Mutex<LocalStore>,
-    changes: &[Change],
+    changes: &[QueuedChange],
     id: ChangeId,
 ) -> Result<(), SyncError> {
-    let Some(ChangeOp::Upsert { attachments, .. }) =
-        changes.iter().find(|c| c.change_id == id).map(|c| &c.op)
-    else {
+    let Some(change) = changes.iter().find(|c| c.change_id == id) else {
+        return Ok(());
+    };
+    let ChangeOp::Upsert { attachments, .. } = change.change()?.op else {
         return Ok(());
     };
     let s = lock(store);
