@@ -253,6 +253,16 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if applied > MIGRATIONS.len() {
+        // Written by a newer server: this one would misread its tables.
+        return Err(StoreError::Database(format!(
+            "the database is at schema version {applied}, newer than this server knows ({}): \
+             run the newer server",
+            MIGRATIONS.len()
+        ))
+        .into());
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         // Read under the write lock (the writer's transactions are
         // IMMEDIATE): two processes opening a new file at once apply each

@@ -283,6 +283,30 @@ mod tests {
     }
 
     #[test]
+    fn a_database_from_a_newer_server_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("directory");
+        let path = dir.path().join("beatbook.db");
+        drop(crate::SqliteStore::open(&path).expect("a new database"));
+        let newer = MIGRATIONS.len() + 1;
+        let c = Connection::open(&path).expect("database");
+        c.pragma_update(None, "user_version", newer)
+            .expect("version");
+        drop(c);
+        let refused = crate::SqliteStore::open(&path).err().expect("refused");
+        assert!(
+            refused.to_string().contains(&format!(
+                "schema version {newer}, newer than this server knows"
+            )),
+            "{refused}"
+        );
+        let c = Connection::open(&path).expect("database");
+        let version: usize = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, newer);
+    }
+
+    #[test]
     fn migration_3_keeps_only_current_attachments_in_scope_and_all_in_history() {
         let c = Connection::open_in_memory().expect("database");
         for sql in &MIGRATIONS[..2] {
