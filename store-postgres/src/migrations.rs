@@ -299,11 +299,10 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
         .get(0);
     let applied = usize::try_from(applied).unwrap_or(usize::MAX);
     if applied > MIGRATIONS.len() {
-        return Err(Error::Store(StoreError::Database(format!(
-            "the database is at schema version {applied}, newer than this server knows ({}): \
-             run the newer server",
-            MIGRATIONS.len()
-        ))));
+        return Err(Error::Store(StoreError::newer_schema(
+            applied,
+            MIGRATIONS.len(),
+        )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.batch_execute(sql).await?;

@@ -253,22 +253,16 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
-    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if applied > MIGRATIONS.len() {
-        // Written by a newer server: this one would misread its tables.
-        return Err(StoreError::Database(format!(
-            "the database is at schema version {applied}, newer than this server knows ({}): \
-             run the newer server",
-            MIGRATIONS.len()
-        ))
-        .into());
-    }
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         // Read under the write lock (the writer's transactions are
         // IMMEDIATE): two processes opening a new file at once apply each
         // migration once.
         let tx = conn.transaction()?;
         let applied: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if applied > MIGRATIONS.len() {
+            // A newer server's tables, which this one would misread.
+            return Err(StoreError::newer_schema(applied, MIGRATIONS.len()).into());
+        }
         if applied > i {
             continue;
         }

@@ -90,6 +90,17 @@ pub enum StoreError {
     Task(String),
 }
 
+impl StoreError {
+    /// The database's schema is at version `found`, past the `known`
+    /// migrations of this build: another, newer server wrote it.
+    pub fn newer_schema(found: usize, known: usize) -> Self {
+        Self::Database(format!(
+            "the database is at schema version {found}, newer than this server knows ({known}): \
+             run the newer server"
+        ))
+    }
+}
+
 /// A station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Station {

@@ -360,16 +360,14 @@ impl LocalStore {
         let sending: Vec<String> = sending.iter().map(ToString::to_string).collect();
         let (batch_id, changes) = match made.into_iter().find(|id| !sending.contains(id)) {
             Some(id) => {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT o.change_id, o.record_id, o.sole, o.change
-                     FROM outbox_batches b JOIN outbox o ON o.seq = b.seq
-                     WHERE b.batch_id = ?1 ORDER BY b.seq",
-                )?;
-                let mut rows = stmt.query([&id])?;
-                let mut changes = Vec::new();
-                while let Some(r) = rows.next()? {
-                    changes.push(QueuedChange::read(r)?);
-                }
+                let changes = tx
+                    .prepare_cached(
+                        "SELECT o.change_id, o.record_id, o.sole, o.change
+                         FROM outbox_batches b JOIN outbox o ON o.seq = b.seq
+                         WHERE b.batch_id = ?1 ORDER BY b.seq",
+                    )?
+                    .query_and_then([&id], QueuedChange::read)?
+                    .collect::<Result<_, _>>()?;
                 (id, changes)
             }
             None => {
