@@ -134,13 +134,17 @@ struct PushRequestRef<'a, C> {
 }
 
 impl PushBody {
-    /// The body of the push of `changes` (each a
-    /// [`Change`](beatbook_schema::protocol::Change) or its JSON) as
-    /// batch `batch_id`.
-    pub fn new<C: Serialize>(batch_id: BatchId, changes: &[C]) -> Result<Self, SyncError> {
-        let json = serde_json::to_vec(&PushRequestRef { batch_id, changes })
-            .map_err(|e| SyncError::Network(format!("a change did not serialize: {e}")))?;
-        Ok(Self(gzip(&json).into()))
+    /// The push of `changes` (each a
+    /// [`Change`](beatbook_schema::protocol::Change) or its JSON) as batch
+    /// `batch_id`, serialized: [`PushBody::gzip`] makes the body of it.
+    pub fn json<C: Serialize>(batch_id: BatchId, changes: &[C]) -> Result<Vec<u8>, SyncError> {
+        serde_json::to_vec(&PushRequestRef { batch_id, changes })
+            .map_err(|e| SyncError::Network(format!("a change did not serialize: {e}")))
+    }
+
+    /// The body of a push serialized by [`PushBody::json`].
+    pub fn gzip(json: &[u8]) -> Self {
+        Self(gzip(json).into())
     }
 }
 
@@ -372,7 +376,9 @@ mod tests {
             batch_id: BatchId::new_v7(),
             changes: vec![change.clone(), change],
         };
-        let body = PushBody::new(request.batch_id, &request.changes).expect("serializes");
+        let body = PushBody::gzip(
+            &PushBody::json(request.batch_id, &request.changes).expect("serializes"),
+        );
         let mut json = Vec::new();
         flate2::read::GzDecoder::new(&body.0[..])
             .read_to_end(&mut json)

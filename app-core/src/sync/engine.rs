@@ -19,6 +19,7 @@ use futures_util::future::maybe_done;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use serde::{Deserialize, Serialize};
 
+use super::background::{background, Background};
 use super::client::{Client, PushBody, SyncError};
 use super::retry::RetryPolicy;
 use crate::store::{Batch, BatchLimits, LocalStore, PulledItem, PulledPage, QueuedChange};
@@ -120,21 +121,15 @@ fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A push on the wire: its answer, once the server has committed.
-#[cfg(not(target_arch = "wasm32"))]
-type Answer = futures_util::future::BoxFuture<'static, Result<PushResponse, SyncError>>;
-#[cfg(target_arch = "wasm32")]
-type Answer = futures_util::future::LocalBoxFuture<'static, Result<PushResponse, SyncError>>;
-
-/// Pushes sent and not yet answered, oldest first. Their requests run
-/// concurrently (polled together, on any runtime), so several are on the
-/// wire at once; dropping the flights (a failed or cancelled sync) drops
-/// those still running — a batch cut off is resent as it was by the next
-/// sync.
+/// Pushes sent and not yet answered, oldest first. Each runs in the
+/// background ([`background`]), so several are on the wire at once and one
+/// is compressed, sent and answered while the device records another's
+/// answer; dropping the flights (a failed or cancelled sync) stops those
+/// still running — a batch cut off is resent as it was by the next sync.
 #[derive(Default)]
 struct Flights {
     batches: VecDeque<Batch>,
-    answers: FuturesOrdered<Answer>,
+    answers: FuturesOrdered<Background<Result<PushResponse, SyncError>>>,
 }
 
 impl Flights {
@@ -147,12 +142,13 @@ impl Flights {
     }
 
     fn send(&mut self, batch: Batch, client: &Client, retry: RetryPolicy) -> Result<(), SyncError> {
-        let body = PushBody::new(batch.id, &batch.changes)?;
+        let json = PushBody::json(batch.id, &batch.changes)?;
         let client = client.clone();
         self.batches.push_back(batch);
-        self.answers.push_back(Box::pin(
-            async move { retry.run(|| client.push(&body)).await },
-        ));
+        self.answers.push_back(background(async move {
+            let body = PushBody::gzip(&json);
+            retry.run(|| client.push(&body)).await
+        }));
         Ok(())
     }
 
@@ -480,7 +476,8 @@ impl SyncEngine {
             report.pulled += page.items.len() as u64;
             report.references_changed |= page.items.iter().any(PulledItem::changes_references);
             if page.has_more {
-                // The next page is asked for while this one is applied. The
+                // The next page is asked for while this one is applied (polled
+                // once, so that a request polled in place is on its way). The
                 // cursor is stored with the page it ends, so a sync cut off
                 // here loses only the request.
                 fetching.set(maybe_done(self.fetch_page(client, page.next)));
@@ -507,8 +504,14 @@ impl SyncEngine {
         }
     }
 
-    /// One page of the pull from `since`, retried.
-    async fn fetch_page(&self, client: &Client, since: Cursor) -> Result<PulledPage, SyncError> {
-        self.retry.run(|| client.pull(since, self.page)).await
+    /// One page of the pull from `since`, retried, fetched and decoded in
+    /// the background.
+    fn fetch_page(
+        &self,
+        client: &Client,
+        since: Cursor,
+    ) -> Background<Result<PulledPage, SyncError>> {
+        let (client, retry, page) = (client.clone(), self.retry, self.page);
+        background(async move { retry.run(|| client.pull(since, page)).await })
     }
 }

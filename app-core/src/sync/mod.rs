@@ -3,6 +3,7 @@
 //! from what the store holds, so a sync can be cut off at any point.
 
 pub mod address;
+mod background;
 mod client;
 mod engine;
 mod retry;
