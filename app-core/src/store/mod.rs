@@ -123,8 +123,13 @@ const JOURNAL_MODE: &str = "WAL";
 #[cfg(target_arch = "wasm32")]
 const JOURNAL_MODE: &str = "DELETE";
 
-/// The page cache, in KiB (a negative `cache_size`).
-const CACHE_KIB: i64 = -16 * 1024;
+/// The page cache, in KiB (a negative `cache_size`): the pages of a device
+/// holding some 10,000 records (about 25 MB with their indexes, twice that
+/// with as many changes waiting). Every page read from the file is
+/// decrypted and its HMAC checked, so a page read again (the record an
+/// answer acknowledges, a pulled version's row and index entries) costs
+/// that again once evicted. SQLite allocates it only as pages are used.
+const CACHE_KIB: i64 = -48 * 1024;
 
 /// The database files of a device directory (SQLite's journal files too).
 const DATABASE_FILES: [&str; 4] = [
@@ -278,7 +283,7 @@ impl LocalStore {
         // A page cache that holds a pulled page's or a push batch's writes
         // (SQLite's default, 2 MiB, does not): pages spilled from a full
         // cache mid-transaction are encrypted, read back, decrypted and
-        // encrypted again at the commit. It grows only as far as it is used.
+        // encrypted again at the commit. See `CACHE_KIB`.
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         let mut store = Self {
             conn,
