@@ -315,6 +315,17 @@ pub struct Existing {
     pub attached_in: Vec<(Sha256, GridId)>,
 }
 
+impl Existing {
+    /// Nothing stored for the record and nothing known of its attachments:
+    /// what the decider is handed for a new record (as `Existing::default()`).
+    pub fn is_empty(&self) -> bool {
+        self.record.is_none()
+            && self.missing_blobs.is_empty()
+            && self.uploaded_blobs.is_empty()
+            && self.attached_in.is_empty()
+    }
+}
+
 /// What the decider tells the backend to do with one change.
 #[derive(Debug, Clone)]
 pub enum Decision {

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod cores;
 pub mod demo;
 pub mod deploy;
 pub mod disk;

@@ -2,12 +2,11 @@
 //! t = 2, p = 1, per OWASP's recommendation), in PHC string format, and the
 //! one place sign-ins check a password: in turn, one check per core.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use tokio::sync::Semaphore;
 
 /// Hashes a password into a PHC string.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
@@ -39,7 +38,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub async fn password_matches(password: String, phc: Option<String>) -> bool {
     // The blocking task holds the turn until the check ends, even if the
     // request is abandoned meanwhile (the task runs on without its caller).
-    let Ok(turn) = turns().clone().acquire_owned().await else {
+    let Ok(turn) = crate::cores::turns().clone().acquire_owned().await else {
         return false;
     };
     tokio::task::spawn_blocking(move || {
@@ -54,15 +53,6 @@ pub async fn password_matches(password: String, phc: Option<String>) -> bool {
     })
     .await
     .unwrap_or(false)
-}
-
-/// Turns for Argon2id checks: one per core, shared by every route.
-fn turns() -> &'static Arc<Semaphore> {
-    static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    TURNS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Arc::new(Semaphore::new(cores))
-    })
 }
 
 /// The hash checked for unknown badges: made once by [`hash_password`], so its

@@ -4,6 +4,7 @@
 //! they are tested without a database; `push` and `complete_upload` are the one
 //! path each workflow takes into storage.
 
+mod ahead;
 mod decide;
 mod forms;
 mod published;
