@@ -319,10 +319,17 @@ impl Existing {
     /// Nothing stored for the record and nothing known of its attachments:
     /// what the decider is handed for a new record (as `Existing::default()`).
     pub fn is_empty(&self) -> bool {
-        self.record.is_none()
-            && self.missing_blobs.is_empty()
-            && self.uploaded_blobs.is_empty()
-            && self.attached_in.is_empty()
+        // Every field named: one added must be weighed here.
+        let Existing {
+            record,
+            missing_blobs,
+            uploaded_blobs,
+            attached_in,
+        } = self;
+        record.is_none()
+            && missing_blobs.is_empty()
+            && uploaded_blobs.is_empty()
+            && attached_in.is_empty()
     }
 }
 
