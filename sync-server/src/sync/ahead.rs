@@ -27,9 +27,15 @@ pub async fn decide_new_ahead(changes: Vec<Change>, judge: Decider) -> (Vec<Chan
     };
     let (changes, decided) = tokio::task::spawn_blocking(move || {
         let _turn = turn;
+        // A decision is found by its change's id: an id the push holds twice
+        // (another change under it) is decided in the writer, on its own.
+        let mut seen: HashMap<ChangeId, usize> = HashMap::with_capacity(changes.len());
+        for c in &changes {
+            *seen.entry(c.change_id).or_default() += 1;
+        }
         let decided: HashMap<ChangeId, Decision> = changes
             .iter()
-            .filter(|c| is_new(c))
+            .filter(|c| is_new(c) && seen[&c.change_id] == 1)
             .map(|c| (c.change_id, ahead(c, &Existing::default())))
             .collect();
         (changes, decided)
@@ -158,6 +164,22 @@ mod tests {
         };
         assert_eq!(revision(judge(&change, &existing)), Some(1));
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn two_changes_under_one_id_are_not_decided_ahead() {
+        let (judge, calls) = counting();
+        let first = new_record();
+        // Another record's change under the same id: taking the first's
+        // decision for it would write one record as the other.
+        let other = Change {
+            record_id: RecordId::new_v7(),
+            ..first.clone()
+        };
+        let (_, judge) = decide_new_ahead(vec![first.clone(), other], judge).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let _ = judge(&first, &Existing::default());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "decided in the writer");
     }
 
     #[tokio::test]
