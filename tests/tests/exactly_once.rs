@@ -189,3 +189,51 @@ async fn one_invalid_change_does_not_block_the_batch() {
     );
     assert_eq!(device.records().await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_change_id_held_twice_in_one_push_stores_the_first_change_only() {
+    let server = TestServer::start().await;
+    let device = server.device("o1").await;
+    let stored = device.upsert(RecordId::new_v7(), "house", "G1", 0, house("乙"));
+    let b = stored.record_id;
+    device
+        .push_batch(&PushRequest {
+            batch_id: BatchId::new_v7(),
+            changes: vec![stored],
+        })
+        .await
+        .expect("push B");
+
+    // A new record's change, and under its id a change that would make the
+    // stored record B anew: only the first is a change; the second is its replay.
+    let first = device.upsert(RecordId::new_v7(), "house", "G1", 0, house("甲"));
+    let a = first.record_id;
+    let twin = beatbook_schema::protocol::Change {
+        record_id: b,
+        op: device.upsert(b, "house", "G1", 0, house("乙改")).op,
+        ..first.clone()
+    };
+    let answer = device
+        .push_batch(&PushRequest {
+            batch_id: BatchId::new_v7(),
+            changes: vec![first, twin],
+        })
+        .await
+        .expect("push");
+    assert_eq!(answer.results.len(), 2);
+    assert!(answer
+        .results
+        .iter()
+        .all(|r| r.outcome == ChangeOutcome::Accepted { revision: 1 }));
+
+    let records = device.records().await;
+    let owner = |id: RecordId| {
+        records
+            .iter()
+            .find(|v| v.record.id == id)
+            .map(|v| v.record.values["owner_name"].clone())
+    };
+    assert_eq!(owner(a), Some("甲".into()));
+    assert_eq!(owner(b), Some("乙".into()), "B is as first stored");
+    assert_eq!(server.history_len(b).await, 1, "B was not written again");
+}
