@@ -309,6 +309,13 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The niceness of process `pid` (`/proc/<pid>/stat`, field 19), if shown.
+pub fn nice_of(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(16)?.parse().ok()
+}
+
 /// User + system CPU seconds from a `/proc/…/stat` file (clock ticks of 1/100 s).
 pub fn cpu_seconds_of(stat_path: &str) -> f64 {
     let Ok(stat) = std::fs::read_to_string(stat_path) else {

@@ -334,6 +334,10 @@ async fn health_metrics_and_openapi_are_served() {
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
+    assert!(
+        metrics.contains(r#"beatbook_http_request_seconds{route="/v1/push",quantile="0.99"}"#),
+        "the push's answer time missing from /metrics"
+    );
     let doc: serde_json::Value = http
         .get(format!("{}/v1/openapi.json", server.url))
         .send()

@@ -21,7 +21,7 @@ use beatbook_core::sync::Phase;
 use beatbook_core::Core;
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_tests::data::house;
-use beatbook_tests::process::Org;
+use beatbook_tests::process::{cpu_seconds_of, nice_of, Org};
 use beatbook_tests::PASSWORD;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,14 @@ pub struct Workload {
     /// Async worker threads of the client side.
     #[arg(long, default_value_t = 64)]
     pub workers: usize,
+    /// Niceness of the devices' threads (Linux; 0 leaves them as they
+    /// are). The 500 phones have CPUs of their own; here they share the
+    /// server's two cores, and at the same priority their 64 threads would
+    /// take most of the server's time slices. At 19 the server gets the
+    /// cores it needs first and the devices what is left.
+    #[arg(long, default_value_t = 19)]
+    #[serde(default)]
+    pub devices_nice: i32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +117,13 @@ pub struct Measured {
     pub instances: usize,
     /// From the end of a device's photo upload to its push being answered.
     pub push_ms: Latency,
+    /// The servers' own time to answer a push, from its request's head to
+    /// its answer (the commit included), as their `/metrics` summaries give
+    /// it; with several instances, the largest figure of each. What the
+    /// device adds (making the batch, recording the answer, waiting for one
+    /// of the two cores the 500 simulated devices share) is not in it.
+    #[serde(default)]
+    pub server_push_ms: Option<Latency>,
     pub upload_ms: Latency,
     /// Upload, push and pull.
     pub sync_ms: Latency,
@@ -118,6 +133,9 @@ pub struct Measured {
     pub wall_s: f64,
     /// CPU seconds of all server instances together.
     pub server_cpu_s: f64,
+    /// CPU seconds of the devices (this process) during the run.
+    #[serde(default)]
+    pub devices_cpu_s: Option<f64>,
     pub server_cpu_s_per_instance: Vec<f64>,
     /// Peak resident memory of the largest instance, MiB.
     pub server_peak_rss_mib: f64,
@@ -266,6 +284,18 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
     let org = Org::district(workload.grids);
     let mut servers = Servers::start(dir.path(), backend, instances, &org).await?;
     let urls = servers.urls();
+    if workload.devices_nice > 0 {
+        for server in &servers.instances {
+            let nice = nice_of(server.pid());
+            ensure!(
+                nice.is_some_and(|n| n < workload.devices_nice),
+                "server process {} runs at niceness {nice:?}, not above the devices' {}: \
+                 it was started from a lowered thread",
+                server.pid(),
+                workload.devices_nice
+            );
+        }
+    }
     eprintln!(
         "{backend:?}, {instances} instance(s) at {}; preparing {} devices × {} records + 1 photo",
         urls.join(" "),
@@ -285,6 +315,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
     let rss_before: u64 = servers.rss().iter().sum();
     servers.reset_peak();
     let cpu0 = servers.cpu_seconds();
+    let devices_cpu0 = cpu_seconds_of("/proc/self/stat");
     let pg_cpu0 = servers.cluster.as_ref().and_then(|c| c.cpu_seconds());
     let start = Arc::new(tokio::sync::Barrier::new(devices.len() + 1));
     let mut tasks = Vec::new();
@@ -317,6 +348,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         results.push(t.await?);
     }
     let wall = storm.elapsed().as_secs_f64();
+    let devices_cpu = cpu_seconds_of("/proc/self/stat") - devices_cpu0;
     let server_cpu: Vec<f64> = servers
         .cpu_seconds()
         .iter()
@@ -360,6 +392,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
     }
     let records_total = workload.devices * workload.records;
     let push_window = last_push.duration_since(storm).as_secs_f64();
+    let server_push_ms = answer_times(&urls, "/v1/push").await?;
 
     servers.stop();
     let exactly_once = check(&devices, &servers).await?;
@@ -370,6 +403,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         backend,
         instances,
         push_ms: Latency::of(&push_ms),
+        server_push_ms,
         upload_ms: Latency::of(&upload_ms),
         sync_ms: Latency::of(&sync_ms),
         records_per_s: records_total as f64 / push_window,
@@ -377,6 +411,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         wall_s: wall,
         server_cpu_s: server_cpu.iter().sum(),
         server_cpu_s_per_instance: server_cpu,
+        devices_cpu_s: Some(devices_cpu),
         server_peak_rss_mib: peak.iter().copied().fold(0.0, f64::max),
         server_peak_rss_mib_per_instance: peak,
         server_rss_at_start_mib: rss_before as f64 / 1_048_576.0,
@@ -385,6 +420,37 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         load_average_at_start,
         exactly_once,
     })
+}
+
+/// The servers' time to answer `route` from their `/metrics` summaries
+/// (the largest p50, p95 and p99 of the instances), or `None` if one has
+/// answered none.
+async fn answer_times(urls: &[String], route: &str) -> Result<Option<Latency>> {
+    let http = reqwest::Client::new();
+    let mut worst: Option<Latency> = None;
+    for url in urls {
+        let text = http
+            .get(format!("{url}/metrics"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let quantile = |q: &str| -> Option<f64> {
+            let head =
+                format!("beatbook_http_request_seconds{{route=\"{route}\",quantile=\"{q}\"}} ");
+            let line = text.lines().find_map(|l| l.strip_prefix(head.as_str()))?;
+            line.trim().parse::<f64>().ok().map(|s| s * 1e3)
+        };
+        let (Some(p50), Some(p95), Some(p99)) =
+            (quantile("0.5"), quantile("0.95"), quantile("0.99"))
+        else {
+            return Ok(None);
+        };
+        let w = worst.get_or_insert(Latency { p50, p95, p99 });
+        (w.p50, w.p95, w.p99) = (w.p50.max(p50), w.p95.max(p95), w.p99.max(p99));
+    }
+    Ok(worst)
 }
 
 /// Exactly what was acknowledged, exactly once: the devices' synced
@@ -464,6 +530,13 @@ pub fn render(workload: &Workload, m: &Measured) -> String {
             ),
         ],
         vec![
+            "push answered by the server (its own time) p50 / p95 / p99, ms".into(),
+            m.server_push_ms.as_ref().map_or_else(
+                || "not measured".into(),
+                |s| format!("{:.0} / {:.0} / {:.0}", s.p50, s.p95, s.p99),
+            ),
+        ],
+        vec![
             "photo upload p50 / p99, ms".into(),
             format!("{:.0} / {:.0}", m.upload_ms.p50, m.upload_ms.p99),
         ],
@@ -493,6 +566,12 @@ pub fn render(workload: &Workload, m: &Measured) -> String {
             format!("{:.2}", m.server_cpu_s),
         ],
     ];
+    if let Some(cpu) = m.devices_cpu_s {
+        rows.push(vec![
+            "the simulated devices' CPU, s".into(),
+            format!("{cpu:.2}"),
+        ]);
+    }
     if let Some(cpu) = m.postgres_cpu_s {
         rows.push(vec!["PostgreSQL CPU, s".into(), format!("{cpu:.2}")]);
     }

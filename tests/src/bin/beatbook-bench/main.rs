@@ -101,14 +101,16 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", report::render_compare(&file));
                 Ok(())
             }),
-        Cmd::Push(args) => load_runtime(4)?.block_on(async {
+        Cmd::Push(args) => load_runtime(4, 0)?.block_on(async {
             let file = push::run(args).await?;
             println!("{}", serde_json::to_string_pretty(&file)?);
             Ok(())
         }),
-        Cmd::Load(args) => load_runtime(args.workload.workers)?.block_on(load::run(args)),
+        Cmd::Load(args) => load_runtime(args.workload.workers, args.workload.devices_nice)?
+            .block_on(load::run(args)),
         Cmd::Scale(args) => {
-            let file = load_runtime(args.workload.workers)?.block_on(scale::run(&args))?;
+            let file = load_runtime(args.workload.workers, args.workload.devices_nice)?
+                .block_on(scale::run(&args))?;
             println!("{}", report::render(&file));
             let failed: Vec<_> = file
                 .configurations
@@ -171,15 +173,31 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The runtime of the load's client side.
-fn load_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+/// The runtime of the load's client side, its threads at niceness `nice`
+/// (0: as they are). The thread calling `block_on` keeps its own: the
+/// servers, started from there, are not lowered with the devices.
+fn load_runtime(workers: usize, nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         // Device cores block on SQLite inside async code; enough workers
         // that a device waiting on its disk does not hold up the others.
         .worker_threads(workers)
         .max_blocking_threads(1024)
+        .on_thread_start(move || lower_this_thread(nice))
         .enable_all()
         .build()
+}
+
+/// Sets the calling thread's niceness to `nice` (on Linux a thread's own,
+/// inherited by the threads and processes it starts); 0 leaves it.
+fn lower_this_thread(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice != 0 {
+        if let Err(e) = rustix::process::setpriority_process(None, nice) {
+            eprintln!("could not lower the devices' priority to {nice}: {e}");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// Percentile (nearest rank) of sorted values.
