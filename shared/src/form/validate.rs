@@ -134,7 +134,7 @@ fn validate_scope(
 ) -> Values {
     // 1. Normalize every value that is present (type and format checks).
     //    Errors wait until relevance is known: a hidden field's value is dropped, not judged.
-    let mut out = Values::new();
+    let mut out = Values::with_capacity(given.len());
     let mut pending: Vec<(&str, Vec<FieldError>)> = Vec::new();
     let mut repeats = Vec::new();
     // A field's path is spelled out only where it is needed (an error, a
@@ -206,17 +206,21 @@ fn validate_scope(
 
     // Repeat entries (top level only: repeats do not nest) see the top level
     // as normalized and derived so far.
-    if !repeats.is_empty() {
-        let top_values = out.clone();
-        for (f, v, path) in repeats {
+    // None sees another's entries: all are normalized before any is kept.
+    let normalized: Vec<_> = repeats
+        .into_iter()
+        .map(|(f, v, path)| {
             let mut field_errors = Vec::new();
-            let n = normalize_repeat(f, v, &top_values, &path, ctx, &mut field_errors);
-            if !n.is_null() {
-                out.insert(f.name().to_owned(), n);
-            }
-            if !field_errors.is_empty() {
-                pending.push((f.name(), field_errors));
-            }
+            let n = normalize_repeat(f, v, &out, &path, ctx, &mut field_errors);
+            (f, n, field_errors)
+        })
+        .collect();
+    for (f, n, field_errors) in normalized {
+        if !n.is_null() {
+            out.insert(f.name().to_owned(), n);
+        }
+        if !field_errors.is_empty() {
+            pending.push((f.name(), field_errors));
         }
     }
 
@@ -478,7 +482,7 @@ fn normalize(f: &CompiledField, v: &Json, ctx: &ValidationContext<'_>) -> Result
         }
         FieldKind::Date { not_future } => {
             let s = text()?;
-            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            let d = iso_date(s).map_err(|_| {
                 Problem::new(
                     ProblemCode::BadDate,
                     format!("「{}」不是有效日期（格式 YYYY-MM-DD）", label.zh),
@@ -492,7 +496,7 @@ fn normalize(f: &CompiledField, v: &Json, ctx: &ValidationContext<'_>) -> Result
                     format!("“{}” cannot be after today", label.en),
                 ));
             }
-            Ok(Json::String(d.format("%Y-%m-%d").to_string()))
+            Ok(Json::String(d.to_string()))
         }
         FieldKind::Datetime => {
             let s = text()?;
@@ -705,18 +709,39 @@ fn calculated(kind: &FieldKind, v: Value) -> Option<Json> {
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map(Json::Number),
-        FieldKind::Date { .. } => NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d")
+        FieldKind::Date { .. } => iso_date(text.get(..10)?)
             .ok()
-            .map(|d| Json::String(d.format("%Y-%m-%d").to_string())),
+            .map(|d| Json::String(d.to_string())),
         _ => Some(Json::String(text.to_owned())),
     }
+}
+
+/// A date as `%Y-%m-%d` reads it. The common `YYYY-MM-DD` is read without
+/// chrono's format parser, which dominated a record's validation; anything
+/// else (`2024-1-5`) goes to the parser. `NaiveDate`'s `Display` writes the
+/// same `%Y-%m-%d` back.
+fn iso_date(s: &str) -> Result<NaiveDate, chrono::ParseError> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
+            if let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d) {
+                return Ok(date);
+            }
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
 }
 
 /// One derived fact of an ID number, as stored in a record.
 pub fn id_part(id: &CitizenId, part: IdPart, today: NaiveDate) -> Json {
     match part {
         IdPart::Gender => serde_json::to_value(id.gender()).unwrap_or(Json::Null),
-        IdPart::BirthDate => Json::String(id.birth_date().format("%Y-%m-%d").to_string()),
+        IdPart::BirthDate => Json::String(id.birth_date().to_string()),
         IdPart::Age => Json::from(id.age_on(today)),
         IdPart::DivisionCode => Json::String(id.division_code().to_owned()),
         IdPart::DivisionName => {
@@ -751,4 +776,50 @@ pub fn trace_part(points: &[Json], part: TracePart) -> Option<Json> {
 
 fn lat_lon(p: &Json) -> Option<(f64, f64)> {
     Some((p.get("lat")?.as_f64()?, p.get("lon")?.as_f64()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn by_chrono(s: &str) -> Option<String> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+    }
+
+    #[test]
+    fn a_date_reads_and_writes_back_as_chrono_does() {
+        for s in [
+            "2024-02-29",
+            "2023-02-29",
+            "2024-1-5",
+            "0999-01-01",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-00",
+            "2024-01-32",
+            "20240101",
+            "2024/01/01",
+            "２０２４-01-01",
+            "+2024-01-01",
+            "2024-01-01T",
+            " 2024-01-01",
+            "",
+        ] {
+            assert_eq!(
+                iso_date(s).ok().map(|d| d.to_string()),
+                by_chrono(s),
+                "{s:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_date_like_text_reads_as_chrono_reads_it(s in "[0-9+ -]{0,4}-?[0-9]{0,3}-?[0-9]{0,3}") {
+            prop_assert_eq!(iso_date(&s).ok().map(|d| d.to_string()), by_chrono(&s));
+        }
+    }
 }
