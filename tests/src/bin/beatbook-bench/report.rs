@@ -332,6 +332,7 @@ pub fn render(file: &ScaleFile) -> String {
         &[
             "servers",
             "push p50 / p95 / p99, ms",
+            "the server's own answer to a push, p50 / p99, ms",
             "whole sync p50 / p99, ms",
             "records pushed / s",
             "server CPU, s",
@@ -359,6 +360,10 @@ fn row(m: &Measured) -> Vec<String> {
         format!(
             "{:.0} / {:.0} / {:.0}",
             m.push_ms.p50, m.push_ms.p95, m.push_ms.p99
+        ),
+        m.server_push_ms.as_ref().map_or_else(
+            || "–".to_owned(),
+            |s| format!("{:.0} / {:.0}", s.p50, s.p99),
         ),
         format!("{:.0} / {:.0}", m.sync_ms.p50, m.sync_ms.p99),
         fmt_int(m.records_per_s),
