@@ -36,23 +36,14 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// enrolling together neither oversubscribes the CPU nor makes the allocator
 /// hold a block per waiting request.
 pub async fn password_matches(password: String, phc: Option<String>) -> bool {
-    // The blocking task holds the turn until the check ends, even if the
-    // request is abandoned meanwhile (the task runs on without its caller).
-    let Ok(turn) = crate::cores::turns().clone().acquire_owned().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        match phc {
-            Some(phc) => verify_password(&password, &phc),
-            None => {
-                verify_password(&password, dummy_hash());
-                false
-            }
+    crate::cores::on_a_core(move || match phc {
+        Some(phc) => verify_password(&password, &phc),
+        None => {
+            verify_password(&password, dummy_hash());
+            false
         }
     })
     .await
-    .unwrap_or(false)
 }
 
 /// The hash checked for unknown badges: made once by [`hash_password`], so its

@@ -21,12 +21,7 @@ pub async fn decide_new_ahead(changes: Vec<Change>, judge: Decider) -> (Vec<Chan
         return (changes, judge);
     }
     let ahead = judge.clone();
-    // The turns are never closed; without one the push is decided in the writer.
-    let Ok(turn) = crate::cores::turns().clone().acquire_owned().await else {
-        return (changes, judge);
-    };
-    let (changes, decided) = tokio::task::spawn_blocking(move || {
-        let _turn = turn;
+    let (changes, decided) = crate::cores::on_a_core(move || {
         // A decision is found by its change's id: an id the push holds twice
         // (another change under it) is decided in the writer, on its own.
         let mut seen: HashMap<ChangeId, usize> = HashMap::with_capacity(changes.len());
@@ -40,8 +35,7 @@ pub async fn decide_new_ahead(changes: Vec<Change>, judge: Decider) -> (Vec<Chan
             .collect();
         (changes, decided)
     })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    .await;
     (changes, with_decided(decided, judge))
 }
 
