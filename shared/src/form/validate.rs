@@ -717,8 +717,8 @@ fn calculated(kind: &FieldKind, v: Value) -> Option<Json> {
 }
 
 /// A date as `%Y-%m-%d` reads it. The common `YYYY-MM-DD` is read without
-/// chrono's format parser, which dominated a record's validation; anything
-/// else (`2024-1-5`) goes to the parser. `NaiveDate`'s `Display` writes the
+/// chrono's format parser (which parses the format string on every call);
+/// anything else (`2024-1-5`) goes to the parser. `NaiveDate`'s `Display` writes the
 /// same `%Y-%m-%d` back.
 fn iso_date(s: &str) -> Result<NaiveDate, chrono::ParseError> {
     let b = s.as_bytes();
