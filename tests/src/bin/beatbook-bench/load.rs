@@ -284,7 +284,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
     let org = Org::district(workload.grids);
     let mut servers = Servers::start(dir.path(), backend, instances, &org).await?;
     let urls = servers.urls();
-    if workload.devices_nice > 0 {
+    if cfg!(target_os = "linux") && workload.devices_nice > 0 {
         for server in &servers.instances {
             let nice = nice_of(server.pid());
             ensure!(
