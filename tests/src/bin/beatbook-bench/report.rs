@@ -536,6 +536,11 @@ pub(crate) mod tests {
                 p95: 202.6,
                 p99: 303.0,
             },
+            server_push_ms: Some(Latency {
+                p50: 12.4,
+                p95: 40.0,
+                p99: 48.6,
+            }),
             upload_ms: Latency {
                 p50: 1.0,
                 p95: 2.0,
@@ -550,6 +555,7 @@ pub(crate) mod tests {
             photo_mb_per_s: 9.9,
             wall_s: 7.0,
             server_cpu_s: cpu.iter().sum(),
+            devices_cpu_s: Some(9.87),
             server_cpu_s_per_instance: cpu,
             server_peak_rss_mib: rss.iter().copied().fold(0.0, f64::max),
             server_peak_rss_mib_per_instance: rss,
@@ -699,6 +705,7 @@ pub(crate) mod tests {
             Some(7.26),
         );
         broken.exactly_once.ok = false;
+        broken.server_push_ms = None;
         broken.exactly_once.stored_once = 9_999;
         let file = ScaleFile {
             machine: "2 cores (Test CPU), 4.0 GiB RAM".into(),
@@ -710,6 +717,7 @@ pub(crate) mod tests {
                 photo_kb: 200,
                 grids: 20,
                 workers: 64,
+                devices_nice: 19,
             },
             configurations: vec![
                 measured(Backend::Sqlite, vec![3.26], vec![80.2], None),
@@ -726,11 +734,11 @@ pub(crate) mod tests {
         );
         assert_eq!(
             lines[4],
-            "| SQLite, 1 instance | 101 / 203 / 303 | 404 / 505 | 12,346 | 3.3 | – | 80 | yes (10,000 records) |"
+            "| SQLite, 1 instance | 101 / 203 / 303 | 12 / 49 | 404 / 505 | 12,346 | 3.3 | – | 80 | yes (10,000 records) |"
         );
         assert_eq!(
             lines[5],
-            "| PostgreSQL, 2 instances | 101 / 203 / 303 | 404 / 505 | 12,346 | 9.0 (4.0 + 5.0) | 7.3 | 61 and 58 | \
+            "| PostgreSQL, 2 instances | 101 / 203 / 303 | – | 404 / 505 | 12,346 | 9.0 (4.0 + 5.0) | 7.3 | 61 and 58 | \
              NO: 10000 entered, 10000 acknowledged, 10000 on the server, 9999 stored once |"
         );
     }
@@ -749,6 +757,7 @@ pub(crate) mod tests {
                 photo_kb: 200,
                 grids: 20,
                 workers: 64,
+                devices_nice: 19,
             },
             configurations: vec![
                 measured(Backend::Postgres, vec![4.0], vec![61.0], Some(7.26)),
@@ -770,8 +779,16 @@ pub(crate) mod tests {
             lines[4],
             "| push latency p50 / p95 / p99, ms | 101 / 203 / 303 |"
         );
+        assert_eq!(
+            lines[5],
+            "| push answered by the server (its own time) p50 / p95 / p99, ms | 12 / 40 / 49 |"
+        );
         assert!(
             text.contains("| server CPU (all instances), s | 3.26 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| the simulated devices' CPU, s | 9.87 |"),
             "{text}"
         );
         assert!(text.contains("| server peak memory (RSS) of the largest instance, MiB | 80 |"));
