@@ -309,22 +309,27 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The fields of a `/proc/…/stat` file after the command name (which may
+/// hold spaces, in parentheses): [0] is field 3 (state), [1] the parent's
+/// pid, …; `None` if the file cannot be read.
+pub fn stat_fields(stat_path: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
 /// The niceness of process `pid` (`/proc/<pid>/stat`, field 19), if shown.
 pub fn nice_of(pid: u32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(16)?.parse().ok()
+    stat_fields(&format!("/proc/{pid}/stat"))?
+        .get(16)?
+        .parse()
+        .ok()
 }
 
 /// User + system CPU seconds from a `/proc/…/stat` file (clock ticks of 1/100 s).
 pub fn cpu_seconds_of(stat_path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(stat_path) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    let fields = stat_fields(stat_path).unwrap_or_default();
+    // utime is field 14, stime field 15.
     let ticks = |i: usize| {
         fields
             .get(i)

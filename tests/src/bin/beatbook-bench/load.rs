@@ -21,7 +21,7 @@ use beatbook_core::sync::Phase;
 use beatbook_core::Core;
 use beatbook_schema::ids::{GridId, RecordId, Sha256};
 use beatbook_tests::data::house;
-use beatbook_tests::process::{cpu_seconds_of, nice_of, Org};
+use beatbook_tests::process::{nice_of, own_cpu_seconds, Org};
 use beatbook_tests::PASSWORD;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -315,7 +315,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
     let rss_before: u64 = servers.rss().iter().sum();
     servers.reset_peak();
     let cpu0 = servers.cpu_seconds();
-    let devices_cpu0 = cpu_seconds_of("/proc/self/stat");
+    let devices_cpu0 = own_cpu_seconds();
     let pg_cpu0 = servers.cluster.as_ref().and_then(|c| c.cpu_seconds());
     let start = Arc::new(tokio::sync::Barrier::new(devices.len() + 1));
     let mut tasks = Vec::new();
@@ -348,7 +348,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         results.push(t.await?);
     }
     let wall = storm.elapsed().as_secs_f64();
-    let devices_cpu = cpu_seconds_of("/proc/self/stat") - devices_cpu0;
+    let devices_cpu = own_cpu_seconds() - devices_cpu0;
     let server_cpu: Vec<f64> = servers
         .cpu_seconds()
         .iter()

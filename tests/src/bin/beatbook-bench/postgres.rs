@@ -3,7 +3,7 @@
 //! and helper it started), read from `/proc` as the servers' own are.
 
 use anyhow::{Context, Result};
-use beatbook_tests::process::cpu_seconds_of;
+use beatbook_tests::process::{self, cpu_seconds_of};
 use tokio_postgres::NoTls;
 
 /// The cluster behind one database URL.
@@ -72,7 +72,5 @@ impl Cluster {
 /// The fields of `/proc/<pid>/stat` after the command name: [0] state,
 /// [1] parent's pid, …
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    Some(rest.split_whitespace().map(str::to_owned).collect())
+    process::stat_fields(&format!("/proc/{pid}/stat"))
 }
