@@ -386,24 +386,38 @@ fn retire_from_log(tx: &Transaction<'_>, record: RecordId) -> Result<(), Error> 
 pub(crate) fn write_version(
     tx: &Transaction<'_>,
     record: StoredRecord,
+    prior: Option<&StoredRecord>,
     change: Option<ChangeId>,
     batch: Option<BatchId>,
 ) -> Result<Cursor, Error> {
     retire_from_log(tx, record.id)?;
     let id = record.id.to_string();
-    tx.prepare_cached(
-        "INSERT INTO records (id, form_id, grid_id, revision, deleted, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, grid_id = excluded.grid_id,
-             revision = excluded.revision, deleted = excluded.deleted, state = excluded.state",
-    )?
-    .execute(params![
-        id,
-        record.form_id.as_str(),
-        record.grid.as_str(),
-        record.revision as i64,
-        record.deleted,
-        serde_json::to_string(&record)?,
-    ])?;
+    let state = serde_json::to_string(&record)?;
+    // SQLite rewrites the index entries of every column an UPDATE sets,
+    // changed or not: a version that keeps its form, grid and deletion sets
+    // none of them, and dirties no page of `records_form` or
+    // `records_grid_form`.
+    let keeps_keys = prior.is_some_and(|p| {
+        p.form_id == record.form_id && p.grid == record.grid && p.deleted == record.deleted
+    });
+    if keeps_keys {
+        tx.prepare_cached("UPDATE records SET revision = ?2, state = ?3 WHERE id = ?1")?
+            .execute(params![id, record.revision as i64, state])?;
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO records (id, form_id, grid_id, revision, deleted, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, grid_id = excluded.grid_id,
+                 revision = excluded.revision, deleted = excluded.deleted, state = excluded.state",
+        )?
+        .execute(params![
+            id,
+            record.form_id.as_str(),
+            record.grid.as_str(),
+            record.revision as i64,
+            record.deleted,
+            state,
+        ])?;
+    }
     attach_blobs(tx, &record)?;
     duplicates::index_person(tx, &record)?;
     let (revision, resolved) = (record.revision, !record.resolved.is_empty());
@@ -879,9 +893,9 @@ impl Store for SqliteStore {
             let Some(record) = load_record(&tx, id)? else {
                 return Ok(None);
             };
-            let record = record.reviewed(review);
-            let revision = record.revision;
-            write_version(&tx, record, None, None)?;
+            let reviewed = record.clone().reviewed(review);
+            let revision = reviewed.revision;
+            write_version(&tx, reviewed, Some(&record), None, None)?;
             tx.commit()?;
             Ok(Some(revision))
         })

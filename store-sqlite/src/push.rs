@@ -56,7 +56,13 @@ pub(crate) fn apply(
                 outcome,
             } => {
                 let (id, revision) = (record.id.to_string(), record.revision as i64);
-                write_version(tx, *record, Some(change.change_id), Some(*batch))?;
+                write_version(
+                    tx,
+                    *record,
+                    existing.record.as_ref(),
+                    Some(change.change_id),
+                    Some(*batch),
+                )?;
                 for conflict in &lost {
                     tx.prepare_cached(
                         "INSERT INTO conflicts (record_id, revision, change_id, detail) VALUES (?1, ?2, ?3, ?4)",

@@ -312,7 +312,7 @@ pub(super) fn edit_records(
                         .into());
                     }
                     let revision = next.revision;
-                    write_version(&tx, next, None, None)?;
+                    write_version(&tx, next, Some(&current), None, None)?;
                     EditOutcome::Written { revision }
                 }
                 Err(refusal) => EditOutcome::Refused(refusal),

@@ -150,10 +150,14 @@ fn local_state(version: &PulledVersion) -> LocalState {
     }
 }
 
-/// Makes a server version the record's local state.
-fn adopt(tx: &Transaction<'_>, v: &PulledVersion) -> Result<(), LocalStoreError> {
+/// Makes a server version the record's local state. `stored`: the device
+/// holds a row for the record.
+fn adopt(tx: &Transaction<'_>, v: &PulledVersion, stored: bool) -> Result<(), LocalStoreError> {
     let r = &v.record;
     let values = r.values.get();
+    if stored && update_keeping_keys(tx, v)? {
+        return super::lost::settle(tx, r.id, values);
+    }
     tx.prepare_cached(
         "INSERT INTO records (id, form_id, form_version, grid, author, device, state, vals, attachments,
              base_revision, base_vals, held, review, problem, conflicted, deleted, created_at, updated_at)
@@ -182,6 +186,37 @@ fn adopt(tx: &Transaction<'_>, v: &PulledVersion) -> Result<(), LocalStoreError>
         r.updated_at.to_rfc3339(),
     ])?;
     super::lost::settle(tx, r.id, values)
+}
+
+/// Adopts `v` over a stored row whose form, grid, state and deletion it
+/// keeps (an edit pulled, the common case), setting none of those columns:
+/// SQLite rewrites the index entries of every column an UPDATE sets, changed
+/// or not, and each page it dirties is encrypted at the commit. False (and
+/// nothing written) when the row differs in one of them.
+fn update_keeping_keys(tx: &Transaction<'_>, v: &PulledVersion) -> Result<bool, LocalStoreError> {
+    let r = &v.record;
+    let updated = tx
+        .prepare_cached(
+            "UPDATE records SET form_version = ?6, vals = ?7, attachments = ?8, base_revision = ?9,
+                 base_vals = '', held = NULL, review = ?10, problem = NULL, conflicted = ?11,
+                 updated_at = ?12
+             WHERE id = ?1 AND form_id = ?2 AND grid = ?3 AND state = ?4 AND deleted = ?5",
+        )?
+        .execute(params![
+            r.id.to_string(),
+            r.form_id.as_str(),
+            r.grid.as_str(),
+            local_state(v).as_str(),
+            v.deleted,
+            r.form_version,
+            r.values.get(),
+            serde_json::to_string(&r.attachments)?,
+            v.revision as i64,
+            v.review.as_ref().map(serde_json::to_string).transpose()?,
+            v.conflicted,
+            r.updated_at.to_rfc3339(),
+        ])?;
+    Ok(updated == 1)
 }
 
 fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, LocalStoreError> {
@@ -217,7 +252,7 @@ fn apply_version(
         }
     }
     let Some((base, pending, held)) = here else {
-        return adopt(tx, v);
+        return adopt(tx, v, false);
     };
     if pending.edits()? {
         let newer = match held {
@@ -233,7 +268,7 @@ fn apply_version(
     if base > v.revision {
         return Ok(()); // an older version: already superseded here
     }
-    adopt(tx, v)
+    adopt(tx, v, true)
 }
 
 /// After an acknowledgement: a version held back while edits were pending
@@ -249,7 +284,7 @@ pub(super) fn release_held(tx: &Transaction<'_>, id: RecordId) -> Result<(), Loc
     if !has_local_edits(tx, id)? {
         let v: PulledVersion = serde_json::from_str(&h)?;
         if v.revision > base_revision(tx, id)?.unwrap_or(0) {
-            adopt(tx, &v)?;
+            adopt(tx, &v, true)?;
         } else {
             tx.prepare_cached("UPDATE records SET held = NULL WHERE id = ?1")?
                 .execute([id.to_string()])?;
