@@ -328,3 +328,89 @@ impl LocalStore {
         Ok(self.meta("cursor")?.unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::keys::PinKeys;
+
+    fn page(version: serde_json::Value, next: u64) -> PulledPage {
+        PulledPage {
+            items: vec![serde_json::from_value(
+                json!({"kind": "record", "cursor": next, "version": version}),
+            )
+            .expect("a pulled record item")],
+            next: Cursor(next),
+            has_more: false,
+            grids: None,
+        }
+    }
+
+    fn house(revision: u64, address: &str, status: &str) -> serde_json::Value {
+        json!({
+            "record": {
+                "id": "0192e4a0-0000-7000-8000-000000000002",
+                "form_id": "house", "form_version": 1, "grid": "G1",
+                "author": "0192e4a0-0000-7000-8000-000000000004",
+                "device": "0192e4a0-0000-7000-8000-000000000003",
+                "values": {"address": address},
+                "created_at": "2026-11-30T08:00:00Z",
+                "updated_at": format!("2026-11-30T08:0{revision}:00Z"),
+                "status": status
+            },
+            "revision": revision
+        })
+    }
+
+    /// The pulled edit that keeps the record's keys takes the narrow UPDATE;
+    /// one that changes its state takes the full one. Either way the row and
+    /// every index (the address index is an expression on the values) agree.
+    #[test]
+    fn a_pulled_edit_and_a_pulled_approval_reach_the_row_and_its_indexes() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut store =
+            LocalStore::open(dir.path(), "123456", &PinKeys::fast_for_tests()).expect("open");
+        let id: RecordId = "0192e4a0-0000-7000-8000-000000000002".parse().expect("id");
+        let at = |store: &LocalStore, address: &str| {
+            store
+                .records_where("house", "address", address)
+                .expect("reads")
+                .len()
+        };
+
+        store
+            .apply_pull(&page(house(1, "人民路1号", "submitted"), 1))
+            .expect("adopted");
+        store
+            .apply_pull(&page(house(2, "人民路2号", "submitted"), 2))
+            .expect("edit adopted");
+        let edited = store.record(id).expect("stored");
+        assert_eq!(
+            (edited.base_revision, edited.state),
+            (2, LocalState::Synced)
+        );
+        assert_eq!(edited.values["address"], json!("人民路2号"));
+        assert_eq!((at(&store, "人民路1号"), at(&store, "人民路2号")), (0, 1));
+
+        store
+            .apply_pull(&page(house(3, "人民路2号", "approved"), 3))
+            .expect("approval adopted");
+        let approved = store.record(id).expect("stored");
+        assert_eq!(
+            (approved.base_revision, approved.state),
+            (3, LocalState::Approved)
+        );
+        assert_eq!(
+            store.state_counts().expect("counts"),
+            vec![(LocalState::Approved, 1)],
+            "the state index follows the row"
+        );
+        let check: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("checks");
+        assert_eq!(check, "ok");
+    }
+}
