@@ -154,69 +154,68 @@ fn local_state(version: &PulledVersion) -> LocalState {
 /// holds a row for the record.
 fn adopt(tx: &Transaction<'_>, v: &PulledVersion, stored: bool) -> Result<(), LocalStoreError> {
     let r = &v.record;
-    let values = r.values.get();
-    if stored && update_keeping_keys(tx, v)? {
-        return super::lost::settle(tx, r.id, values);
-    }
-    tx.prepare_cached(
-        "INSERT INTO records (id, form_id, form_version, grid, author, device, state, vals, attachments,
-             base_revision, base_vals, held, review, problem, conflicted, deleted, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', NULL, ?11, NULL, ?12, ?13, ?14, ?15)
-         ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, form_version = excluded.form_version,
-             grid = excluded.grid, state = excluded.state, vals = excluded.vals, attachments = excluded.attachments,
-             base_revision = excluded.base_revision, base_vals = excluded.base_vals, held = NULL,
-             review = excluded.review, problem = NULL, conflicted = excluded.conflicted,
-             deleted = excluded.deleted, updated_at = excluded.updated_at",
-    )?
-    .execute(params![
-        r.id.to_string(),
-        r.form_id.as_str(),
-        r.form_version,
-        r.grid.as_str(),
-        r.author.to_string(),
-        r.device.to_string(),
-        local_state(v).as_str(),
-        values,
-        serde_json::to_string(&r.attachments)?,
-        v.revision as i64,
-        v.review.as_ref().map(serde_json::to_string).transpose()?,
-        v.conflicted,
-        v.deleted,
-        r.created_at.to_rfc3339(),
-        r.updated_at.to_rfc3339(),
-    ])?;
-    super::lost::settle(tx, r.id, values)
-}
-
-/// Adopts `v` over a stored row whose form, grid, state and deletion it
-/// keeps (an edit pulled, the common case), setting none of those columns:
-/// SQLite rewrites the index entries of every column an UPDATE sets, changed
-/// or not, and each page it dirties is encrypted at the commit. False (and
-/// nothing written) when the row differs in one of them.
-fn update_keeping_keys(tx: &Transaction<'_>, v: &PulledVersion) -> Result<bool, LocalStoreError> {
-    let r = &v.record;
-    let updated = tx
-        .prepare_cached(
-            "UPDATE records SET form_version = ?6, vals = ?7, attachments = ?8, base_revision = ?9,
-                 base_vals = '', held = NULL, review = ?10, problem = NULL, conflicted = ?11,
-                 updated_at = ?12
-             WHERE id = ?1 AND form_id = ?2 AND grid = ?3 AND state = ?4 AND deleted = ?5",
+    let (id, state, values) = (r.id.to_string(), local_state(v).as_str(), r.values.get());
+    let attachments = serde_json::to_string(&r.attachments)?;
+    let review = v.review.as_ref().map(serde_json::to_string).transpose()?;
+    let updated_at = r.updated_at.to_rfc3339();
+    // Over a stored row whose form, grid, state and deletion the version
+    // keeps (an edit pulled, the common case), none of those columns is set:
+    // SQLite rewrites the index entries of every column an UPDATE sets,
+    // changed or not, and each page it dirties is encrypted at the commit.
+    // A row that differs in one of them matches nothing here.
+    let kept_keys = stored
+        && tx
+            .prepare_cached(
+                "UPDATE records SET form_version = ?6, vals = ?7, attachments = ?8, base_revision = ?9,
+                     base_vals = '', held = NULL, review = ?10, problem = NULL, conflicted = ?11,
+                     updated_at = ?12
+                 WHERE id = ?1 AND form_id = ?2 AND grid = ?3 AND state = ?4 AND deleted = ?5",
+            )?
+            .execute(params![
+                id,
+                r.form_id.as_str(),
+                r.grid.as_str(),
+                state,
+                v.deleted,
+                r.form_version,
+                values,
+                attachments,
+                v.revision as i64,
+                review,
+                v.conflicted,
+                updated_at,
+            ])?
+            == 1;
+    if !kept_keys {
+        tx.prepare_cached(
+            "INSERT INTO records (id, form_id, form_version, grid, author, device, state, vals, attachments,
+                 base_revision, base_vals, held, review, problem, conflicted, deleted, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', NULL, ?11, NULL, ?12, ?13, ?14, ?15)
+             ON CONFLICT (id) DO UPDATE SET form_id = excluded.form_id, form_version = excluded.form_version,
+                 grid = excluded.grid, state = excluded.state, vals = excluded.vals, attachments = excluded.attachments,
+                 base_revision = excluded.base_revision, base_vals = excluded.base_vals, held = NULL,
+                 review = excluded.review, problem = NULL, conflicted = excluded.conflicted,
+                 deleted = excluded.deleted, updated_at = excluded.updated_at",
         )?
         .execute(params![
-            r.id.to_string(),
+            id,
             r.form_id.as_str(),
-            r.grid.as_str(),
-            local_state(v).as_str(),
-            v.deleted,
             r.form_version,
-            r.values.get(),
-            serde_json::to_string(&r.attachments)?,
+            r.grid.as_str(),
+            r.author.to_string(),
+            r.device.to_string(),
+            state,
+            values,
+            attachments,
             v.revision as i64,
-            v.review.as_ref().map(serde_json::to_string).transpose()?,
+            review,
             v.conflicted,
-            r.updated_at.to_rfc3339(),
+            v.deleted,
+            r.created_at.to_rfc3339(),
+            updated_at,
         ])?;
-    Ok(updated == 1)
+    }
+    super::lost::settle(tx, r.id, values)
 }
 
 fn base_revision(tx: &Transaction<'_>, id: RecordId) -> Result<Option<u64>, LocalStoreError> {
