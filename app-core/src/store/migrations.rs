@@ -132,4 +132,20 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox DROP COLUMN batch_id;
     ALTER TABLE outbox ADD COLUMN sole INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 8: an edit (typed or pulled) rewrites the entry of every index over a
+    // column it sets, each on a page of its own that is encrypted again at
+    // the commit. `records_form` moved with every `updated_at`; lookups by
+    // form have `records_form_created`. The address and house indexes
+    // changed with every `vals` of every form: now they hold only the
+    // records that have the field, and an edit of any other record skips
+    // them (a lookup `= ?` implies `IS NOT NULL`, so it still uses them).
+    r#"
+    DROP INDEX records_form;
+    DROP INDEX records_address;
+    DROP INDEX records_house;
+    CREATE INDEX records_address ON records (form_id, json_extract(vals, '$.address'))
+        WHERE json_extract(vals, '$.address') IS NOT NULL;
+    CREATE INDEX records_house ON records (form_id, json_extract(vals, '$.house'))
+        WHERE json_extract(vals, '$.house') IS NOT NULL;
+    "#,
 ];

@@ -365,7 +365,8 @@ mod tests {
 
     /// The pulled edit that keeps the record's keys takes the narrow UPDATE;
     /// one that changes its state takes the full one. Either way the row and
-    /// every index (the address index is an expression on the values) agree.
+    /// every index (the address index is a partial one on an expression of
+    /// the values) agree.
     #[test]
     fn a_pulled_edit_and_a_pulled_approval_reach_the_row_and_its_indexes() {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -406,6 +407,17 @@ mod tests {
             vec![(LocalState::Approved, 1)],
             "the state index follows the row"
         );
+
+        // The address index holds only records with an address: one that
+        // loses it leaves the index, and enters it again with a new one.
+        let mut without = house(4, "", "approved");
+        without["record"]["values"] = json!({});
+        store.apply_pull(&page(without, 4)).expect("edit adopted");
+        assert_eq!(at(&store, "人民路2号"), 0);
+        store
+            .apply_pull(&page(house(5, "人民路3号", "approved"), 5))
+            .expect("edit adopted");
+        assert_eq!((at(&store, "人民路2号"), at(&store, "人民路3号")), (0, 1));
         let check: String = store
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
