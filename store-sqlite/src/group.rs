@@ -1,10 +1,10 @@
 //! Group commit. Pushes (and completed blobs, which a crowd of devices sends
 //! just before its pushes) that arrive while the writer is busy wait here
 //! together, and whichever of them gets the writer next writes them as one
-//! group: one transaction, each write in its own savepoint (a write that
-//! fails is rolled back alone and answered with its error), one durable
-//! commit. Every write of a group is answered only after that commit; if the
-//! commit fails, each is answered with the error and none was stored. A
+//! group: one transaction (a write that fails is rolled back alone and
+//! answered with its error, see [`commit`]), one durable commit. Every
+//! write of a group is answered only after that commit; if the commit
+//! fails, each is answered with the error and none was stored. A
 //! group is bounded ([`MAX_GROUP_CHANGES`], [`MAX_GROUP_BYTES`]) so that its
 //! transaction stays short; the writes after the bound wait for the next.
 
@@ -203,17 +203,53 @@ impl Queue {
     }
 }
 
-/// One transaction for `works`, each in a savepoint; what each did, in
-/// order. An error here (the transaction's own) fails them all.
+/// One transaction for `works`; what each did, in order. An error here (the
+/// transaction's own) fails them all.
+///
+/// The group is first written without savepoints: inside one, SQLite copies
+/// every page a write touches to a statement journal before changing it, a
+/// fifth of the writer's time for a push of edits. Writes rarely fail; when
+/// one does, that transaction is rolled back and the group written again
+/// with each write in its own savepoint, so the failure is rolled back alone.
 fn commit(conn: &mut Connection, works: &[Work]) -> Result<Vec<Result<Done, Error>>, Error> {
+    match commit_unless_one_fails(conn, works)? {
+        Some(done) => Ok(done),
+        None => commit_each_alone(conn, works),
+    }
+}
+
+/// `works` in one transaction, committed if none failed; else rolled back
+/// and `None`.
+fn commit_unless_one_fails(
+    conn: &mut Connection,
+    works: &[Work],
+) -> Result<Option<Vec<Result<Done, Error>>>, Error> {
+    let tx = conn.transaction()?;
+    let mut done = Vec::with_capacity(works.len());
+    for work in works {
+        match apply(&tx, work) {
+            Ok(d) => done.push(Ok(d)),
+            Err(_) => {
+                tx.rollback()?;
+                return Ok(None);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(Some(done))
+}
+
+/// `works` in one transaction, each in a savepoint: a write that fails is
+/// rolled back alone and answered with its error.
+fn commit_each_alone(
+    conn: &mut Connection,
+    works: &[Work],
+) -> Result<Vec<Result<Done, Error>>, Error> {
     let tx = conn.transaction()?;
     let mut done = Vec::with_capacity(works.len());
     for work in works {
         tx.execute_batch("SAVEPOINT write")?;
-        let result = match work {
-            Work::Push(p) => push::apply(&tx, p).map(Done::Push),
-            Work::Blob(b) => complete_blob(&tx, b).map(|()| Done::Blob),
-        };
+        let result = apply(&tx, work);
         if result.is_ok() {
             tx.execute_batch("RELEASE write")?;
         } else {
@@ -223,6 +259,13 @@ fn commit(conn: &mut Connection, works: &[Work]) -> Result<Vec<Result<Done, Erro
     }
     tx.commit()?;
     Ok(done)
+}
+
+fn apply(tx: &Transaction<'_>, work: &Work) -> Result<Done, Error> {
+    match work {
+        Work::Push(p) => push::apply(tx, p).map(Done::Push),
+        Work::Blob(b) => complete_blob(tx, b).map(|()| Done::Blob),
+    }
 }
 
 /// Records a verified blob as complete, uploaded by its device (uploading
