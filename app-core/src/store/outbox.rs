@@ -352,6 +352,14 @@ impl LocalStore {
         limits: BatchLimits,
         sending: &[BatchId],
     ) -> Result<Option<Batch>, LocalStoreError> {
+        self.replayable(|s| s.make_batch(limits, sending))
+    }
+
+    fn make_batch(
+        &mut self,
+        limits: BatchLimits,
+        sending: &[BatchId],
+    ) -> Result<Option<Batch>, LocalStoreError> {
         let tx = self.conn.transaction()?;
         let made: Vec<String> = tx
             .prepare_cached("SELECT DISTINCT batch_id FROM outbox_batches ORDER BY batch_id")?
@@ -418,6 +426,14 @@ impl LocalStore {
     /// a refused one leaves too, and its record shows why; a deferred one
     /// (e.g. a photo still uploading) stays for the next push.
     pub fn apply_push(
+        &mut self,
+        batch: &Batch,
+        results: &[ChangeResult],
+    ) -> Result<(), LocalStoreError> {
+        self.replayable(|s| s.record_answers(batch, results))
+    }
+
+    fn record_answers(
         &mut self,
         batch: &Batch,
         results: &[ChangeResult],
@@ -605,6 +621,28 @@ mod tests {
         let third = store.next_batch(limits, &[second.id]).unwrap().unwrap();
         assert_eq!(records_of(&third), vec![ids[0]]);
         assert_eq!(store.outbox_len().unwrap(), 2);
+    }
+
+    #[test]
+    fn making_and_answering_a_batch_leave_every_other_commit_waiting_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = store_with_changes(dir.path(), &[0, 1]);
+        let synchronous = |store: &LocalStore| -> i64 {
+            store
+                .conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap()
+        };
+        let full = 2;
+        assert_eq!(synchronous(&store), full);
+        let batch = store
+            .next_batch(BatchLimits::default(), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(synchronous(&store), full, "after making a batch");
+        acknowledge(&mut store, &batch, 1);
+        assert_eq!(synchronous(&store), full, "after recording its answers");
+        assert_eq!(store.outbox_len().unwrap(), 0);
     }
 
     fn acknowledge(store: &mut LocalStore, batch: &Batch, revision: u64) {
