@@ -344,9 +344,11 @@ impl LocalStore {
     /// way: a batch already made but not acknowledged (e.g. sent before the
     /// app was killed) is resent as it was, oldest first; otherwise the
     /// oldest unbatched changes within `limits` become a new batch, its id
-    /// persisted before anything is sent. A new batch leaves out the records
-    /// of batches in flight, so a record's changes reach the server in order
-    /// however the server interleaves concurrent pushes.
+    /// written before anything is sent (a power cut may still lose it: the
+    /// changes then go again in a new batch, answered as before). A new
+    /// batch leaves out the records of batches in flight, so a record's
+    /// changes reach the server in order however the server interleaves
+    /// concurrent pushes.
     pub fn next_batch(
         &mut self,
         limits: BatchLimits,
