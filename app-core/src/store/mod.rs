@@ -123,17 +123,18 @@ const JOURNAL_MODE: &str = "WAL";
 #[cfg(target_arch = "wasm32")]
 const JOURNAL_MODE: &str = "DELETE";
 
-/// How a commit the server can give back reaches the disk — a push batch's
-/// membership, a push's answers: lost to a power cut, the same changes are
-/// sent again and the server answers them as it did the first time. In WAL,
-/// `NORMAL` commits without an fsync (the log stays consistent, and the
-/// next `FULL` commit's fsync takes the frames before it along). The web
-/// build's rollback journal keeps `FULL`: `NORMAL` there may leave the file
-/// corrupt after a power cut.
+/// How a commit that a power cut may lose without harm reaches the disk: a
+/// push batch's membership and a push's answers (the same changes are sent
+/// again, and the server answers them as it did the first time), the time
+/// of the last sync (shown, then set again by the next). In WAL, `NORMAL`
+/// commits without an fsync (the log stays consistent, and the next `FULL`
+/// commit's fsync takes the frames before it along). The web build's
+/// rollback journal keeps `FULL`: `NORMAL` there may leave the file corrupt
+/// after a power cut.
 #[cfg(not(target_arch = "wasm32"))]
-const REPLAYABLE_SYNC: &str = "NORMAL";
+const LOSABLE_SYNC: &str = "NORMAL";
 #[cfg(target_arch = "wasm32")]
-const REPLAYABLE_SYNC: &str = "FULL";
+const LOSABLE_SYNC: &str = "FULL";
 
 /// The page cache, in KiB (a negative `cache_size`): the pages of a device
 /// holding some 10,000 records (about 25 MB with their indexes, twice that
@@ -252,15 +253,14 @@ fn read_device_file(dir: &Path) -> Result<Option<DeviceFile>, LocalStoreError> {
 }
 
 impl LocalStore {
-    /// Runs `f`, whose writes the server can give back, with its commits
-    /// synchronous as [`REPLAYABLE_SYNC`] says; every other commit waits
-    /// for the disk.
-    pub(crate) fn replayable<T>(
+    /// Runs `f`, whose writes a power cut may lose without harm, with its
+    /// commits synchronous as [`LOSABLE_SYNC`] says; every other commit
+    /// waits for the disk.
+    pub(crate) fn losable<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, LocalStoreError>,
     ) -> Result<T, LocalStoreError> {
-        self.conn
-            .pragma_update(None, "synchronous", REPLAYABLE_SYNC)?;
+        self.conn.pragma_update(None, "synchronous", LOSABLE_SYNC)?;
         let out = f(self);
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         out

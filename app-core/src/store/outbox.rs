@@ -354,7 +354,7 @@ impl LocalStore {
         limits: BatchLimits,
         sending: &[BatchId],
     ) -> Result<Option<Batch>, LocalStoreError> {
-        self.replayable(|s| s.make_batch(limits, sending))
+        self.losable(|s| s.make_batch(limits, sending))
     }
 
     fn make_batch(
@@ -432,7 +432,7 @@ impl LocalStore {
         batch: &Batch,
         results: &[ChangeResult],
     ) -> Result<(), LocalStoreError> {
-        self.replayable(|s| s.record_answers(batch, results))
+        self.losable(|s| s.record_answers(batch, results))
     }
 
     fn record_answers(

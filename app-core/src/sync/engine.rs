@@ -304,7 +304,7 @@ impl SyncEngine {
         report.requests = client.requests();
         result?;
         report.millis = started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
-        lock(store).set_meta("last_sync", &chrono::Utc::now())?;
+        lock(store).losable(|s| s.set_meta("last_sync", &chrono::Utc::now()))?;
         progress(Progress {
             phase: Phase::Done,
             done: 0,

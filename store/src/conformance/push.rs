@@ -364,3 +364,87 @@ pub async fn push_counts_batches_and_marks_device_seen(backend: &dyn Backend) {
         "a silent device is not"
     );
 }
+
+/// A push of many edits, each to a record of its own, beside two changes to
+/// one record, a replay and a refusal: each edit is decided on its record
+/// as stored, the second change to the one record on what the first left,
+/// the replay answered as before.
+pub async fn a_push_of_many_edits_decides_each_on_its_record(backend: &dyn Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.as_ref();
+    let w = world(store).await;
+    let a = &w.officer_a;
+    let created: Vec<_> = (0..40)
+        .map(|i| visit(a, &w.grid_a, &format!("走访{i}")))
+        .collect();
+    let first = push(store, a, created.clone()).await;
+    assert!(first.iter().all(|(_, o)| written(o) == 1), "{first:?}");
+
+    let edit = |i: usize, base: u64, note: &str| {
+        upsert(
+            a,
+            created[i].record_id,
+            "visit",
+            &w.grid_a,
+            base,
+            values(&[("note", json!(note))]),
+            vec![],
+        )
+    };
+    let mut changes: Vec<_> = (1..40).map(|i| edit(i, 1, &format!("复核{i}"))).collect();
+    changes.insert(5, edit(0, 1, "第一次修改"));
+    changes.insert(30, edit(0, 2, "第二次修改"));
+    changes.insert(12, created[7].clone());
+    let refused = upsert(
+        a,
+        created[9].record_id,
+        "visit",
+        &w.grid_a,
+        1,
+        values(&[(fixture::REFUSE, json!(true))]),
+        vec![],
+    );
+    changes.insert(20, refused.clone());
+    let outcomes = push(store, a, changes.clone()).await;
+
+    let ids: Vec<_> = changes.iter().map(|c| c.change_id).collect();
+    assert_eq!(
+        outcomes.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        ids,
+        "one outcome per change, in order"
+    );
+    for (c, (_, outcome)) in changes.iter().zip(&outcomes) {
+        let expected = if c.change_id == refused.change_id {
+            None
+        } else if c.change_id == created[7].change_id {
+            Some(1)
+        } else if c.record_id == created[0].record_id {
+            Some(c.base_revision + 1)
+        } else {
+            Some(2)
+        };
+        match expected {
+            Some(revision) => assert_eq!(written(outcome), revision, "{c:?}: {outcome:?}"),
+            None => assert!(
+                matches!(outcome, ChangeOutcome::Rejected { .. }),
+                "{outcome:?}"
+            ),
+        }
+    }
+    let twice = store
+        .record(created[0].record_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(twice.revision, 3);
+    assert_eq!(twice.fields["note"].value, json!("第二次修改"));
+    let once = store
+        .record(created[39].record_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (once.revision, once.fields["note"].value.clone()),
+        (2, json!("复核39"))
+    );
+}
