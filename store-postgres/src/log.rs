@@ -100,10 +100,7 @@ impl LogTail {
                     change,
                     batch,
                 } => {
-                    let item = serde_json::to_string(&PullItem::Record {
-                        cursor,
-                        version: Box::new(record.version()),
-                    })?;
+                    let item = record.log_item(cursor)?;
                     let current = last.get(&record.id) == Some(&i);
                     let resolved = !record.resolved.is_empty();
                     let kept = (!current || resolved).then(|| item.clone());

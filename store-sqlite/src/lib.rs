@@ -335,7 +335,7 @@ fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, Er
 fn append_log(
     tx: &Transaction<'_>,
     grid: Option<&str>,
-    make: impl FnOnce(Cursor) -> PullItem,
+    item_at: impl FnOnce(Cursor) -> serde_json::Result<String>,
 ) -> Result<(Cursor, String), Error> {
     let next: i64 = tx
         .prepare_cached(
@@ -344,7 +344,7 @@ fn append_log(
         )?
         .query_row([], |r| r.get(0))?;
     let cursor = Cursor(next as u64);
-    let json = serde_json::to_string(&make(cursor))?;
+    let json = item_at(cursor)?;
     tx.prepare_cached("INSERT INTO changelog (cursor, grid_id, item) VALUES (?1, ?2, ?3)")?
         .execute(params![cursor.0 as i64, grid, &json])?;
     Ok((cursor, json))
@@ -420,23 +420,19 @@ pub(crate) fn write_version(
     }
     attach_blobs(tx, &record)?;
     duplicates::index_person(tx, &record)?;
-    let (revision, resolved) = (record.revision, !record.resolved.is_empty());
-    let grid = record.grid.clone();
-    let version = record.into_version();
-    let (cursor, json) = append_log(tx, Some(grid.as_str()), |cursor| PullItem::Record {
-        cursor,
-        version: Box::new(version),
+    let (cursor, json) = append_log(tx, Some(record.grid.as_str()), |cursor| {
+        record.log_item(cursor)
     })?;
     tx.prepare_cached(
         "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id, item) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         id,
-        revision as i64,
+        record.revision as i64,
         cursor.0 as i64,
         change.map(|c| c.to_string()),
         batch.map(|b| b.to_string()),
-        resolved.then_some(json),
+        (!record.resolved.is_empty()).then_some(json),
     ])?;
     Ok(cursor)
 }
@@ -851,9 +847,11 @@ impl Store for SqliteStore {
                 params![def.form_id.as_str(), def.version, json],
             )?;
             if n == 1 {
-                append_log(&tx, None, |cursor| PullItem::Form {
-                    cursor,
-                    definition: Box::new(def),
+                append_log(&tx, None, |cursor| {
+                    serde_json::to_string(&PullItem::Form {
+                        cursor,
+                        definition: Box::new(def),
+                    })
                 })?;
             }
             tx.commit()?;

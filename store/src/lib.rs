@@ -37,6 +37,7 @@
 pub mod conformance;
 mod duplicates;
 mod enrollment;
+mod log_item;
 mod review;
 mod signin;
 mod state;
