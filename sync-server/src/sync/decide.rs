@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use beatbook_schema::audience;
 use beatbook_schema::catalogue::{form_ids, hazard};
-use beatbook_schema::form::{FieldError, Form, ValidationContext};
+use beatbook_schema::form::{FieldError, Form, ValidationContext, Values};
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::Sha256;
-use beatbook_schema::merge::{self, FieldState, MergeKind};
+use beatbook_schema::merge::{self, FieldState, Merge, MergeKind};
 use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, ErrorCode, Role};
 use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use beatbook_schema::text::Text;
@@ -193,7 +193,21 @@ pub fn decide(
             let empty = BTreeMap::new();
             let current = existing.record.as_ref().map_or(&empty, |r| &r.fields);
             let current_revision = existing.record.as_ref().map_or(0, |r| r.revision);
-            let mut m = merge::merge(current, current_revision, change.base_revision, hlc, fields);
+            // A new record takes its fields as pushed: the merge with
+            // nothing stored would copy every value into the fields to
+            // apply, and those into the values validation judges. Without
+            // it, validation reads them where they lie (unless one is null,
+            // which the values leave out).
+            let fresh = existing.record.is_none() && fields.values().all(|v| !v.is_null());
+            let mut m = if fresh {
+                Merge {
+                    apply: Values::new(),
+                    conflicts: Vec::new(),
+                    kind: MergeKind::Clean,
+                }
+            } else {
+                merge::merge(current, current_revision, change.base_revision, hlc, fields)
+            };
             // The pusher's name goes with the values it won: the device
             // whose value lost reads it on its next pull.
             for c in m
@@ -208,22 +222,30 @@ pub fn decide(
             // value once validation has normalized it (the values move, not
             // copied: this runs for every record pushed).
             let mut next = current.clone();
-            let mut values = merge::values(current);
-            for (name, value) in std::mem::take(&mut m.apply) {
-                next.insert(
-                    name.clone(),
-                    FieldState {
-                        value: Json::Null,
-                        hlc,
-                        revision,
-                    },
-                );
-                if value.is_null() {
-                    values.remove(&name);
-                } else {
-                    values.insert(name, value);
+            let set_now = FieldState {
+                value: Json::Null,
+                hlc,
+                revision,
+            };
+            let merged;
+            let values = if fresh {
+                for name in fields.keys() {
+                    next.insert(name.clone(), set_now.clone());
                 }
-            }
+                fields
+            } else {
+                let mut values = merge::values(current);
+                for (name, value) in std::mem::take(&mut m.apply) {
+                    next.insert(name.clone(), set_now.clone());
+                    if value.is_null() {
+                        values.remove(&name);
+                    } else {
+                        values.insert(name, value);
+                    }
+                }
+                merged = values;
+                &merged
+            };
 
             let hashes: Vec<_> = attachments.iter().map(|a| a.sha256).collect();
             let ctx = ValidationContext {
@@ -232,7 +254,7 @@ pub fn decide(
                 addresses: None,
             };
             let normalized =
-                match form.validate(&values, &ctx) {
+                match form.validate(values, &ctx) {
                     Ok(v) => v,
                     Err(errors) => return Decision::Answer(reject(
                         ErrorCode::ValidationFailed,
@@ -241,7 +263,6 @@ pub fn decide(
                         errors,
                     )),
                 };
-            drop(values);
             let attachments = match attachments_shown(
                 &form.photo_digests(&normalized),
                 attachments,
