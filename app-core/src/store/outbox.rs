@@ -432,7 +432,7 @@ impl LocalStore {
         batch: &Batch,
         results: &[ChangeResult],
     ) -> Result<(), LocalStoreError> {
-        self.losable(|s| s.record_answers(batch, results))
+        self.losable(|s| s.freeing_answered(|s| s.record_answers(batch, results)))
     }
 
     fn record_answers(
@@ -645,6 +645,27 @@ mod tests {
         acknowledge(&mut store, &batch, 1);
         assert_eq!(synchronous(&store), full, "after recording its answers");
         assert_eq!(store.outbox_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn answers_are_recorded_without_changing_what_a_delete_erases_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = store_with_changes(dir.path(), &[0, 1]);
+        let secure_delete = |store: &LocalStore| -> i64 {
+            store
+                .conn
+                .query_row("PRAGMA secure_delete", [], |r| r.get(0))
+                .unwrap()
+        };
+        // SQLCipher zeroes what every delete frees on a keyed database.
+        assert_eq!(secure_delete(&store), 1);
+        let batch = store
+            .next_batch(BatchLimits::default(), &[])
+            .unwrap()
+            .unwrap();
+        acknowledge(&mut store, &batch, 1);
+        assert_eq!(store.outbox_len().unwrap(), 0);
+        assert_eq!(secure_delete(&store), 1, "after recording the answers");
     }
 
     fn acknowledge(store: &mut LocalStore, batch: &Batch, revision: u64) {
