@@ -270,8 +270,8 @@ impl LocalStore {
     /// answered, with SQLite's `secure_delete` at `FAST`: a page it frees
     /// keeps its old bytes (encrypted, as every page) until it is used
     /// again, instead of being zeroed, encrypted and written once more.
-    /// SQLCipher turns `secure_delete` on for every keyed database, and
-    /// those writes were a fifth of the device's CPU for a push. The bytes
+    /// SQLCipher turns `secure_delete` on for every keyed database, so
+    /// recording a push's answers wrote most of its pages twice. The bytes
     /// left are changes whose values the record holds (and the server, for
     /// all but a refused one); a wipe still leaves nothing ([`Self::wipe`]).
     pub(crate) fn freeing_answered<T>(
