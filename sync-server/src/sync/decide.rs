@@ -222,21 +222,22 @@ pub fn decide(
             // value once validation has normalized it (the values move, not
             // copied: this runs for every record pushed).
             let mut next = current.clone();
-            let set_now = FieldState {
-                value: Json::Null,
+            // A field's state as this change sets it.
+            let now_set = |value: Json| FieldState {
+                value,
                 hlc,
                 revision,
             };
             let merged;
             let values = if fresh {
                 for name in fields.keys() {
-                    next.insert(name.clone(), set_now.clone());
+                    next.insert(name.clone(), now_set(Json::Null));
                 }
                 fields
             } else {
                 let mut values = merge::values(current);
                 for (name, value) in std::mem::take(&mut m.apply) {
-                    next.insert(name.clone(), set_now.clone());
+                    next.insert(name.clone(), now_set(Json::Null));
                     if value.is_null() {
                         values.remove(&name);
                     } else {
@@ -277,11 +278,6 @@ pub fn decide(
             // Store what validation normalized (typed ID numbers upper-cased,
             // derived values recomputed, hidden fields cleared): a value it
             // changed or dropped is written now, at this revision.
-            let now_set = |value: Json| FieldState {
-                value,
-                hlc,
-                revision,
-            };
             for (name, state) in next.iter_mut() {
                 if !normalized.contains_key(name) && !state.value.is_null() {
                     *state = now_set(Json::Null);
