@@ -260,10 +260,7 @@ impl LocalStore {
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, LocalStoreError>,
     ) -> Result<T, LocalStoreError> {
-        self.conn.pragma_update(None, "synchronous", LOSABLE_SYNC)?;
-        let out = f(self);
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        out
+        self.with_pragma("synchronous", LOSABLE_SYNC, "FULL", f)
     }
 
     /// Runs `f`, which deletes the outbox entries of changes the server has
@@ -278,17 +275,21 @@ impl LocalStore {
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, LocalStoreError>,
     ) -> Result<T, LocalStoreError> {
-        let before: i64 = self
-            .conn
-            .query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
-        self.conn.pragma_update(None, "secure_delete", "FAST")?;
+        self.with_pragma("secure_delete", "FAST", "ON", f)
+    }
+
+    /// Runs `f` with `PRAGMA name = during`, then sets it to `after`,
+    /// whatever `f` returned.
+    fn with_pragma<T>(
+        &mut self,
+        name: &str,
+        during: &str,
+        after: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, LocalStoreError>,
+    ) -> Result<T, LocalStoreError> {
+        self.conn.pragma_update(None, name, during)?;
         let out = f(self);
-        let before = match before {
-            0 => "OFF",
-            2 => "FAST",
-            _ => "ON",
-        };
-        self.conn.pragma_update(None, "secure_delete", before)?;
+        self.conn.pragma_update(None, name, after)?;
         out
     }
 

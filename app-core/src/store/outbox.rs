@@ -629,12 +629,7 @@ mod tests {
     fn making_and_answering_a_batch_leave_every_other_commit_waiting_for_the_disk() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _) = store_with_changes(dir.path(), &[0, 1]);
-        let synchronous = |store: &LocalStore| -> i64 {
-            store
-                .conn
-                .query_row("PRAGMA synchronous", [], |r| r.get(0))
-                .unwrap()
-        };
+        let synchronous = |store: &LocalStore| pragma(store, "synchronous");
         let full = 2;
         assert_eq!(synchronous(&store), full);
         let batch = store
@@ -651,12 +646,7 @@ mod tests {
     fn answers_are_recorded_without_changing_what_a_delete_erases_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _) = store_with_changes(dir.path(), &[0, 1]);
-        let secure_delete = |store: &LocalStore| -> i64 {
-            store
-                .conn
-                .query_row("PRAGMA secure_delete", [], |r| r.get(0))
-                .unwrap()
-        };
+        let secure_delete = |store: &LocalStore| pragma(store, "secure_delete");
         // SQLCipher zeroes what every delete frees on a keyed database.
         assert_eq!(secure_delete(&store), 1);
         let batch = store
@@ -666,6 +656,13 @@ mod tests {
         acknowledge(&mut store, &batch, 1);
         assert_eq!(store.outbox_len().unwrap(), 0);
         assert_eq!(secure_delete(&store), 1, "after recording the answers");
+    }
+
+    fn pragma(store: &LocalStore, name: &str) -> i64 {
+        store
+            .conn
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
     }
 
     fn acknowledge(store: &mut LocalStore, batch: &Batch, revision: u64) {
