@@ -59,13 +59,14 @@ impl LogTail {
     /// before commit: the head's row lock, held from here until commit, is
     /// what makes cursors visible in cursor order.
     ///
-    /// Compaction: the log holds each record's current version only. The
-    /// versions these items supersede leave the log first ([`retire`]); of
-    /// several versions of one record written here, only the last enters
-    /// it, the others going straight to their version rows. A version that
-    /// resolved hard conflicts stays in the log whatever comes after it
-    /// (the device whose value lost learns of it from there), with a copy
-    /// in its version row so that it is never retired.
+    /// A version's item is written once, into its version row; its log row
+    /// points at it by cursor (`item` NULL). Compaction: the log holds each
+    /// record's current version only. The versions these items supersede
+    /// leave the log first ([`retire`]); of several versions of one record
+    /// written here, only the last enters it. A version that resolved hard
+    /// conflicts stays in the log whatever comes after it (the device whose
+    /// value lost learns of it from there), with a copy of its item in its
+    /// log row so that it is never retired.
     pub(crate) async fn write(self, tx: &impl GenericClient) -> Result<(), Error> {
         if self.items.is_empty() {
             return Ok(());
@@ -103,16 +104,19 @@ impl LogTail {
                     let item = record.log_item(cursor)?;
                     let current = last.get(&record.id) == Some(&i);
                     let resolved = !record.resolved.is_empty();
-                    let kept = (!current || resolved).then(|| item.clone());
-                    versions.push(&record, cursor, change, batch, kept);
+                    let in_log = resolved.then(|| item.clone());
+                    versions.push(&record, cursor, change, batch, item);
                     if !current && !resolved {
                         continue;
                     }
-                    (Some(record.grid.as_str().to_owned()), item)
+                    (Some(record.grid.as_str().to_owned()), in_log)
                 }
                 Pending::Form(definition) => (
                     None,
-                    serde_json::to_string(&PullItem::Form { cursor, definition })?,
+                    Some(serde_json::to_string(&PullItem::Form {
+                        cursor,
+                        definition,
+                    })?),
                 ),
             };
             cursors.push(cursor.0 as i64);
@@ -130,23 +134,19 @@ impl LogTail {
     }
 }
 
-/// Moves the items of `records`' versions that live in the log alone (each
-/// record's current version before this transaction) out of the log and
-/// into their version rows. Under the records' locks, so no other
-/// transaction writes these rows meanwhile; in the transaction that appends
-/// the superseding versions, so a reader sees the old item or the new one.
+/// Deletes the log rows of `records`' versions whose items live in their
+/// version rows alone (each record's current version before this
+/// transaction). Under the records' locks, so no other transaction writes
+/// these rows meanwhile; in the transaction that appends the superseding
+/// versions, so a reader sees the old row or the new one.
 async fn retire(tx: &impl GenericClient, records: &[String]) -> Result<(), Error> {
     if records.is_empty() {
         return Ok(());
     }
     execute(
         tx,
-        "WITH gone AS (
-             DELETE FROM changelog l USING record_versions v
-             WHERE v.record_id = ANY($1::text[]) AND v.item IS NULL AND l.cursor = v.cursor
-             RETURNING l.cursor, l.item
-         )
-         UPDATE record_versions v SET item = gone.item FROM gone WHERE v.cursor = gone.cursor",
+        "DELETE FROM changelog l USING record_versions v
+         WHERE v.record_id = ANY($1::text[]) AND l.cursor = v.cursor AND l.item IS NULL",
         &[&records],
     )
     .await?;
@@ -161,7 +161,7 @@ struct Versions {
     cursors: Vec<i64>,
     changes: Vec<Option<String>>,
     batches: Vec<Option<String>>,
-    items: Vec<Option<String>>,
+    items: Vec<String>,
 }
 
 impl Versions {
@@ -171,7 +171,7 @@ impl Versions {
         cursor: Cursor,
         change: Option<ChangeId>,
         batch: Option<BatchId>,
-        item: Option<String>,
+        item: String,
     ) {
         self.records.push(record.id.to_string());
         self.revisions.push(record.revision as i64);
@@ -214,13 +214,14 @@ pub(crate) async fn pull(
 ) -> Result<RawPage, Error> {
     let rows = query(
         c,
-        "SELECT e.last, p.cursor, p.item
+        "SELECT e.last, p.cursor, COALESCE(p.item, v.item)
          FROM (SELECT MAX(cursor) AS last FROM changelog) e
          LEFT JOIN LATERAL (
              SELECT cursor, item FROM changelog
              WHERE cursor > $1 AND ($2::text[] IS NULL OR grid_id IS NULL OR grid_id = ANY($2::text[]))
              ORDER BY cursor LIMIT $3
          ) p ON TRUE
+         LEFT JOIN record_versions v ON p.item IS NULL AND v.cursor = p.cursor
          ORDER BY p.cursor",
         &[
             &(since.0 as i64),
@@ -238,7 +239,12 @@ pub(crate) async fn pull(
         }
         let cursor: Option<i64> = row.try_get(1)?;
         let json: Option<String> = row.try_get(2)?;
-        if let (Some(cursor), Some(json)) = (cursor, json) {
+        if let Some(cursor) = cursor {
+            let json = json.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the change log's row {cursor} has no item, in the log or in a version row"
+                ))
+            })?;
             items.push(RawItem {
                 cursor: Cursor(cursor as u64),
                 json: RawValue::from_string(json)?,
@@ -266,12 +272,9 @@ pub(crate) async fn record_history(
     c: &Client,
     id: beatbook_schema::ids::RecordId,
 ) -> Result<Vec<serde_json::Value>, Error> {
-    // A version's item is in its row once superseded, else in the log.
     let rows = query(
         c,
-        "SELECT v.revision, COALESCE(v.item, l.item) FROM record_versions v
-         LEFT JOIN changelog l ON l.cursor = v.cursor
-         WHERE v.record_id = $1 ORDER BY v.revision",
+        "SELECT revision, item FROM record_versions WHERE record_id = $1 ORDER BY revision",
         &[&id.to_string()],
     )
     .await?;
@@ -281,7 +284,7 @@ pub(crate) async fn record_history(
             let item: Option<&str> = row.try_get(1)?;
             let item = item.ok_or_else(|| {
                 StoreError::Corrupt(format!(
-                    "version {revision} of record {id} is neither in the change log nor kept with its version"
+                    "version {revision} of record {id} has no stored item"
                 ))
             })?;
             let item: serde_json::Value = serde_json::from_str(item)?;

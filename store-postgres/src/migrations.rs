@@ -269,6 +269,20 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     -- records.state: clocks written once (no table changes)
     "#,
+    // 9: a record version's item is written once, into its version row; its
+    // log row points at it by cursor (`item` NULL) and is deleted when the
+    // version is superseded (SQLite's migration 9). A version that resolved
+    // hard conflicts keeps a copy in its log row, which stays.
+    r#"
+    ALTER TABLE changelog ALTER COLUMN item DROP NOT NULL;
+    WITH moved AS (
+        UPDATE record_versions v SET item = l.item FROM changelog l
+        WHERE v.item IS NULL AND l.cursor = v.cursor
+        RETURNING v.cursor
+    )
+    UPDATE changelog SET item = NULL WHERE cursor IN (SELECT cursor FROM moved);
+    DROP INDEX record_versions_in_log;
+    "#,
 ];
 
 /// The advisory lock key (two-int form, a key space apart from the record
@@ -330,8 +344,17 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn migration_7_leaves_current_and_conflict_versions_in_the_log_and_keeps_every_item() {
+    /// r1: three versions, the second resolved a conflict; r2: one.
+    const VERSIONS: [(i64, &str, i64, bool); 4] = [
+        (1, "r1", 1, false),
+        (2, "r2", 1, false),
+        (3, "r1", 2, true),
+        (4, "r1", 3, false),
+    ];
+
+    /// A fresh database at schema 6 whose log holds every version of
+    /// [`VERSIONS`] and a form item (cursor 5).
+    async fn logged_at_6() -> tokio_postgres::Client {
         let url = testing::fresh_database().await;
         let (c, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
@@ -340,20 +363,13 @@ mod tests {
         for sql in &MIGRATIONS[..6] {
             c.batch_execute(sql).await.expect("migrations 1 to 6");
         }
-        // r1: three versions, the second resolved a conflict; r2: one.
-        let versions = [
-            (1, "r1", 1, false),
-            (2, "r2", 1, false),
-            (3, "r1", 2, true),
-            (4, "r1", 3, false),
-        ];
         c.execute(
             "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, '{\"kind\":\"form\"}')",
             &[],
         )
         .await
         .expect("a form item");
-        for (cursor, record, revision, conflicts) in versions {
+        for (cursor, record, revision, conflicts) in VERSIONS {
             c.execute(
                 "INSERT INTO changelog (cursor, grid_id, item) VALUES ($1, 'G1', $2)",
                 &[&cursor, &item(cursor, record, revision, conflicts)],
@@ -367,17 +383,29 @@ mod tests {
             .await
             .expect("version");
         }
-        c.batch_execute(MIGRATIONS[6]).await.expect("migration 7");
+        c
+    }
 
-        let logged: Vec<i64> = c
-            .query("SELECT cursor FROM changelog ORDER BY cursor", &[])
+    async fn logged(c: &tokio_postgres::Client) -> Vec<i64> {
+        c.query("SELECT cursor FROM changelog ORDER BY cursor", &[])
             .await
             .expect("log")
             .iter()
             .map(|r| r.get(0))
-            .collect();
-        assert_eq!(logged, [2, 3, 4, 5], "r1's first version left the log");
-        for (cursor, record, revision, conflicts) in versions {
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn migration_7_leaves_current_and_conflict_versions_in_the_log_and_keeps_every_item() {
+        let c = logged_at_6().await;
+        c.batch_execute(MIGRATIONS[6]).await.expect("migration 7");
+
+        assert_eq!(
+            logged(&c).await,
+            [2, 3, 4, 5],
+            "r1's first version left the log"
+        );
+        for (cursor, record, revision, conflicts) in VERSIONS {
             let row = c
                 .query_one(
                     "SELECT v.item, COALESCE(v.item, l.item) FROM record_versions v
@@ -391,5 +419,52 @@ mod tests {
             let superseded = record == "r1" && revision < 3;
             assert_eq!(kept.is_some(), superseded, "cursor {cursor}");
         }
+    }
+
+    #[tokio::test]
+    async fn migration_9_writes_every_item_once_into_its_version_row() {
+        let c = logged_at_6().await;
+        for sql in &MIGRATIONS[6..8] {
+            c.batch_execute(sql).await.expect("migrations 7 and 8");
+        }
+        c.batch_execute(MIGRATIONS[8]).await.expect("migration 9");
+
+        assert_eq!(
+            logged(&c).await,
+            [2, 3, 4, 5],
+            "the same versions in the log"
+        );
+        for (cursor, record, revision, conflicts) in VERSIONS {
+            let row = c
+                .query_one(
+                    "SELECT v.item, l.item, COALESCE(l.item, v.item) FROM record_versions v
+                     LEFT JOIN changelog l ON l.cursor = v.cursor WHERE v.cursor = $1",
+                    &[&cursor],
+                )
+                .await
+                .expect("version row");
+            let (kept, in_log, pulled): (Option<String>, Option<String>, Option<String>) =
+                (row.get(0), row.get(1), row.get(2));
+            let item = item(cursor, record, revision, conflicts);
+            assert_eq!(
+                kept.as_ref(),
+                Some(&item),
+                "cursor {cursor}: its version row holds it"
+            );
+            assert_eq!(
+                in_log.is_some(),
+                conflicts,
+                "cursor {cursor}: a copy in the log only if it resolved conflicts"
+            );
+            if cursor != 1 {
+                assert_eq!(pulled, Some(item), "cursor {cursor}: pulled as before");
+            }
+        }
+        let form: Option<String> = c
+            .query_one("SELECT item FROM changelog WHERE cursor = 5", &[])
+            .await
+            .expect("the form item")
+            .get(0);
+        assert_eq!(form.as_deref(), Some("{\"kind\":\"form\"}"));
     }
 }

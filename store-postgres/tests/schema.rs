@@ -19,7 +19,7 @@ async fn instances_starting_at_once_migrate_once() {
         .await
         .expect("version")
         .get(0);
-    assert_eq!(version, 8, "every migration applied once");
+    assert_eq!(version, 9, "every migration applied once");
     let head: i64 = client
         .query_one("SELECT cursor FROM log_head", &[])
         .await

@@ -17,6 +17,7 @@ use beatbook_schema::ids::{
 };
 use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, PullItem, Review, Role, UserInfo};
 use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
@@ -108,6 +109,12 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Without the query planner stability guarantee, SQLite prepares a
+    // statement again whenever a new value is bound to a parameter it may
+    // plan by (a bound LIMIT, say): tens of thousands of instructions for
+    // each execution of a cached statement. With it, a statement is planned
+    // once, as for any value.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 
@@ -326,16 +333,28 @@ fn load_record(tx: &Connection, id: RecordId) -> Result<Option<StoredRecord>, Er
         .transpose()
 }
 
-/// Appends an item to the change log and returns its cursor and JSON. The
-/// item's JSON embeds its own cursor, so the cursor is taken first: the next
-/// value of the log's AUTOINCREMENT sequence (never handed out twice, even
-/// after compaction removed the item that had it), which only this
-/// transaction can advance (there is one writer), so the row is written
-/// once, whole.
+/// Where a log row's item is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ItemIn {
+    /// In the log row itself (a form, or a record's version that resolved
+    /// hard conflicts, which stays in the log when superseded).
+    Log,
+    /// Only in the version row with the same cursor: the log row is
+    /// `NULL` there and leaves the log when the version is superseded.
+    Version,
+}
+
+/// Appends a row to the change log and returns its cursor and the item's
+/// JSON. The item's JSON embeds its own cursor, so the cursor is taken
+/// first: the next value of the log's AUTOINCREMENT sequence (never handed
+/// out twice, even after compaction removed the row that had it), which
+/// only this transaction can advance (there is one writer), so the row is
+/// written once, whole.
 fn append_log(
     tx: &Transaction<'_>,
     grid: Option<&str>,
     item_at: impl FnOnce(Cursor) -> serde_json::Result<String>,
+    item_in: ItemIn,
 ) -> Result<(Cursor, String), Error> {
     let next: i64 = tx
         .prepare_cached(
@@ -346,43 +365,33 @@ fn append_log(
     let cursor = Cursor(next as u64);
     let json = item_at(cursor)?;
     tx.prepare_cached("INSERT INTO changelog (cursor, grid_id, item) VALUES (?1, ?2, ?3)")?
-        .execute(params![cursor.0 as i64, grid, &json])?;
+        .execute(params![
+            cursor.0 as i64,
+            grid,
+            (item_in == ItemIn::Log).then_some(&json)
+        ])?;
     Ok((cursor, json))
 }
 
-/// Compaction: the record's version that lives in the log alone (its
-/// current one, if any) leaves the log, its item moving into its version
-/// row, so that the log holds each record's current version only. Called
-/// in the transaction that appends the version superseding it: a reader
-/// sees the old item or the new one, never neither, and the new one's
-/// cursor is above every cursor handed out before.
+/// Compaction: the record's current version leaves the log when a new one
+/// supersedes it, so that the log holds each record's current version
+/// only. Its item stays in its version row, where it was written; a version
+/// that resolved hard conflicts keeps its own copy in its log row and is
+/// not removed. Called in the transaction that appends the superseding
+/// version: a reader sees the old row or the new one, never neither, and
+/// the new one's cursor is above every cursor handed out before.
 fn retire_from_log(tx: &Transaction<'_>, record: RecordId) -> Result<(), Error> {
-    // One point read and write at a time: `DELETE … WHERE cursor IN (SELECT …)
-    // RETURNING` did the same with two temporary tables, for every version
-    // written (most of them a record's first, with nothing to retire).
-    let in_log: Vec<i64> = tx
-        .prepare_cached("SELECT cursor FROM record_versions WHERE record_id = ?1 AND item IS NULL")?
-        .query_map([record.to_string()], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for cursor in in_log {
-        let item: Option<String> = tx
-            .prepare_cached("SELECT item FROM changelog WHERE cursor = ?1")?
-            .query_row([cursor], |r| r.get(0))
-            .optional()?;
-        let Some(item) = item else { continue };
-        tx.prepare_cached("DELETE FROM changelog WHERE cursor = ?1")?
-            .execute([cursor])?;
-        tx.prepare_cached("UPDATE record_versions SET item = ?2 WHERE cursor = ?1")?
-            .execute(params![cursor, item])?;
-    }
+    tx.prepare_cached(
+        "DELETE FROM changelog WHERE item IS NULL AND cursor =
+             (SELECT cursor FROM record_versions WHERE record_id = ?1 ORDER BY revision DESC LIMIT 1)",
+    )?
+    .execute([record.to_string()])?;
     Ok(())
 }
 
-/// Writes a record's new state as a new version with its log item; the
-/// version it supersedes leaves the log ([`retire_from_log`]). A version
-/// that resolved hard conflicts keeps a copy in its version row from the
-/// start, so it stays in the log when superseded: the device whose value
-/// lost learns of it from there.
+/// Writes a record's new state as a new version: the version row holds its
+/// log item, the log a row pointing at it; the version it supersedes leaves
+/// the log ([`retire_from_log`]).
 pub(crate) fn write_version(
     tx: &Transaction<'_>,
     record: StoredRecord,
@@ -420,9 +429,17 @@ pub(crate) fn write_version(
     }
     attach_blobs(tx, &record)?;
     duplicates::index_person(tx, &record)?;
-    let (cursor, json) = append_log(tx, Some(record.grid.as_str()), |cursor| {
-        record.log_item(cursor)
-    })?;
+    let item_in = if record.resolved.is_empty() {
+        ItemIn::Version
+    } else {
+        ItemIn::Log
+    };
+    let (cursor, json) = append_log(
+        tx,
+        Some(record.grid.as_str()),
+        |cursor| record.log_item(cursor),
+        item_in,
+    )?;
     tx.prepare_cached(
         "INSERT INTO record_versions (record_id, revision, cursor, change_id, batch_id, item) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -432,7 +449,7 @@ pub(crate) fn write_version(
         cursor.0 as i64,
         change.map(|c| c.to_string()),
         batch.map(|b| b.to_string()),
-        (!record.resolved.is_empty()).then_some(json),
+        json,
     ])?;
     Ok(cursor)
 }
@@ -847,12 +864,17 @@ impl Store for SqliteStore {
                 params![def.form_id.as_str(), def.version, json],
             )?;
             if n == 1 {
-                append_log(&tx, None, |cursor| {
-                    serde_json::to_string(&PullItem::Form {
-                        cursor,
-                        definition: Box::new(def),
-                    })
-                })?;
+                append_log(
+                    &tx,
+                    None,
+                    |cursor| {
+                        serde_json::to_string(&PullItem::Form {
+                            cursor,
+                            definition: Box::new(def),
+                        })
+                    },
+                    ItemIn::Log,
+                )?;
             }
             tx.commit()?;
             Ok(n == 1)
@@ -913,14 +935,20 @@ impl Store for SqliteStore {
             let mut items = Vec::new();
             {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT cursor, item FROM changelog
-                     WHERE cursor > ?1 AND (?2 IS NULL OR grid_id IS NULL OR grid_id IN (SELECT value FROM json_each(?2)))
-                     ORDER BY cursor LIMIT ?3",
+                    "SELECT l.cursor, COALESCE(l.item, v.item) FROM changelog l
+                     LEFT JOIN record_versions v ON l.item IS NULL AND v.cursor = l.cursor
+                     WHERE l.cursor > ?1 AND (?2 IS NULL OR l.grid_id IS NULL OR l.grid_id IN (SELECT value FROM json_each(?2)))
+                     ORDER BY l.cursor LIMIT ?3",
                 )?;
                 let mut rows = stmt.query(params![since.0 as i64, grids, fetch])?;
                 while let Some(row) = rows.next()? {
                     let cursor = Cursor(row.get::<_, i64>(0)? as u64);
-                    let json: String = row.get(1)?;
+                    let json: String = row.get::<_, Option<String>>(1)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "the change log's row {} has no item, in the log or in a version row",
+                            cursor.0
+                        ))
+                    })?;
                     items.push(RawItem { cursor, json: RawValue::from_string(json)? });
                 }
             }
@@ -946,11 +974,8 @@ impl Store for SqliteStore {
 
     async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError> {
         self.read(move |c| {
-            // A version's item is in its row once superseded, else in the log.
             let mut stmt = c.prepare(
-                "SELECT v.revision, COALESCE(v.item, l.item) FROM record_versions v
-                 LEFT JOIN changelog l ON l.cursor = v.cursor
-                 WHERE v.record_id = ?1 ORDER BY v.revision",
+                "SELECT revision, item FROM record_versions WHERE record_id = ?1 ORDER BY revision",
             )?;
             let rows = stmt.query_map([id.to_string()], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
@@ -959,7 +984,7 @@ impl Store for SqliteStore {
                 let (revision, item) = r?;
                 let item = item.ok_or_else(|| {
                     StoreError::Corrupt(format!(
-                        "version {revision} of record {id} is neither in the change log nor kept with its version"
+                        "version {revision} of record {id} has no stored item"
                     ))
                 })?;
                 let item: serde_json::Value = serde_json::from_str(&item)?;

@@ -266,6 +266,54 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     -- records.state: clocks written once (no table changes)
     "#,
+    // 9: a record version's item is written once, into its version row; its
+    // log row points at it by cursor (`item` NULL), so that superseding a
+    // version deletes a small log row instead of moving the item out of the
+    // log. A version that resolved hard conflicts keeps a copy in its log
+    // row, which superseding leaves alone. Both tables are rebuilt: the
+    // log's `item` may now be NULL (its AUTOINCREMENT sequence carried
+    // over), and a version row is keyed by its cursor, so that a pull reads
+    // a version by the log row's cursor in one lookup.
+    r#"
+    CREATE TEMP TABLE changelog_seq_9 AS
+        SELECT seq FROM sqlite_sequence WHERE name = 'changelog';
+    CREATE TABLE changelog_9 (
+        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+        grid_id TEXT,
+        item TEXT
+    );
+    INSERT INTO changelog_9 (cursor, grid_id, item)
+        SELECT l.cursor, l.grid_id,
+               CASE WHEN EXISTS (SELECT 1 FROM record_versions v
+                                 WHERE v.cursor = l.cursor AND v.item IS NULL)
+                    THEN NULL ELSE l.item END
+        FROM changelog l;
+    CREATE TABLE record_versions_9 (
+        record_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        cursor INTEGER PRIMARY KEY,
+        change_id TEXT,
+        batch_id TEXT,
+        item TEXT,
+        UNIQUE (record_id, revision)
+    );
+    INSERT INTO record_versions_9 (record_id, revision, cursor, change_id, batch_id, item)
+        SELECT v.record_id, v.revision, v.cursor, v.change_id, v.batch_id,
+               COALESCE(v.item, (SELECT l.item FROM changelog l WHERE l.cursor = v.cursor))
+        FROM record_versions v;
+    DROP TABLE record_versions;
+    DROP TABLE changelog;
+    ALTER TABLE changelog_9 RENAME TO changelog;
+    ALTER TABLE record_versions_9 RENAME TO record_versions;
+    CREATE INDEX changelog_grid ON changelog (grid_id, cursor);
+    CREATE INDEX record_versions_batch ON record_versions (batch_id);
+    UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT seq FROM temp.changelog_seq_9))
+        WHERE name = 'changelog' AND EXISTS (SELECT 1 FROM temp.changelog_seq_9);
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'changelog', seq FROM temp.changelog_seq_9
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'changelog');
+    DROP TABLE temp.changelog_seq_9;
+    "#,
 ];
 
 #[cfg(test)]
@@ -347,36 +395,40 @@ mod tests {
         );
     }
 
-    #[test]
-    fn migration_7_leaves_current_and_conflict_versions_in_the_log_and_keeps_every_item() {
+    /// A log item of `record` at `revision`, with a resolved conflict or not.
+    fn item(cursor: i64, record: &str, revision: i64, conflicts: bool) -> String {
+        let extra = if conflicts {
+            r#","conflicts":[{"field":"note"}]"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"kind":"record","cursor":{cursor},"version":{{"record":{{"id":"{record}"}},"revision":{revision}{extra}}}}}"#
+        )
+    }
+
+    /// r1: three versions, the second resolved a conflict; r2: one.
+    const VERSIONS: [(i64, &str, i64, bool); 4] = [
+        (1, "r1", 1, false),
+        (2, "r2", 1, false),
+        (3, "r1", 2, true),
+        (4, "r1", 3, false),
+    ];
+
+    /// A database at schema 6 whose log holds every version of [`VERSIONS`]
+    /// and a form item (cursor 5).
+    fn logged_at_6() -> Connection {
         let c = Connection::open_in_memory().expect("database");
         c.pragma_update(None, "foreign_keys", "ON").expect("pragma");
         for sql in &MIGRATIONS[..6] {
             c.execute_batch(sql).expect("migrations 1 to 6");
         }
-        let item = |cursor: i64, record: &str, revision: i64, conflicts: bool| {
-            let extra = if conflicts {
-                r#","conflicts":[{"field":"note"}]"#
-            } else {
-                ""
-            };
-            format!(
-                r#"{{"kind":"record","cursor":{cursor},"version":{{"record":{{"id":"{record}"}},"revision":{revision}{extra}}}}}"#
-            )
-        };
-        // r1: three versions, the second resolved a conflict; r2: one.
-        let versions = [
-            (1, "r1", 1, false),
-            (2, "r2", 1, false),
-            (3, "r1", 2, true),
-            (4, "r1", 3, false),
-        ];
         c.execute(
             "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, '{\"kind\":\"form\"}')",
             [],
         )
         .expect("a form item");
-        for (cursor, record, revision, conflicts) in versions {
+        for (cursor, record, revision, conflicts) in VERSIONS {
             c.execute(
                 "INSERT INTO changelog (cursor, grid_id, item) VALUES (?1, 'G1', ?2)",
                 (cursor, item(cursor, record, revision, conflicts)),
@@ -388,17 +440,25 @@ mod tests {
             )
             .expect("version");
         }
-        c.execute_batch(MIGRATIONS[6]).expect("migration 7");
+        c
+    }
 
-        let logged: Vec<i64> = c
-            .prepare("SELECT cursor FROM changelog ORDER BY cursor")
+    fn logged(c: &Connection) -> Vec<i64> {
+        c.prepare("SELECT cursor FROM changelog ORDER BY cursor")
             .expect("query")
             .query_map([], |r| r.get(0))
             .expect("rows")
             .collect::<Result<_, _>>()
-            .expect("rows");
-        assert_eq!(logged, [2, 3, 4, 5], "r1's first version left the log");
-        for (cursor, record, revision, conflicts) in versions {
+            .expect("rows")
+    }
+
+    #[test]
+    fn migration_7_leaves_current_and_conflict_versions_in_the_log_and_keeps_every_item() {
+        let c = logged_at_6();
+        c.execute_batch(MIGRATIONS[6]).expect("migration 7");
+
+        assert_eq!(logged(&c), [2, 3, 4, 5], "r1's first version left the log");
+        for (cursor, record, revision, conflicts) in VERSIONS {
             let (kept, history): (Option<String>, String) = c
                 .query_row(
                     "SELECT v.item, COALESCE(v.item, l.item) FROM record_versions v
@@ -420,5 +480,66 @@ mod tests {
             )
             .expect("sequence");
         assert!(seq >= max, "cursors are never handed out again");
+    }
+
+    #[test]
+    fn migration_9_writes_every_item_once_into_its_version_row() {
+        let c = logged_at_6();
+        for sql in &MIGRATIONS[6..8] {
+            c.execute_batch(sql).expect("migrations 7 and 8");
+        }
+        // Cursors 6 and 7 were handed out and compacted away.
+        c.execute_batch(
+            "INSERT INTO changelog (cursor, grid_id, item) VALUES (7, 'G1', '{}');
+             DELETE FROM changelog WHERE cursor = 7;",
+        )
+        .expect("a compacted cursor");
+        c.execute_batch(MIGRATIONS[8]).expect("migration 9");
+
+        assert_eq!(logged(&c), [2, 3, 4, 5], "the same versions in the log");
+        for (cursor, record, revision, conflicts) in VERSIONS {
+            let (kept, in_log, pulled): (Option<String>, Option<String>, Option<String>) = c
+                .query_row(
+                    "SELECT v.item, l.item, COALESCE(l.item, v.item) FROM record_versions v
+                     LEFT JOIN changelog l ON l.cursor = v.cursor WHERE v.cursor = ?1",
+                    [cursor],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .expect("version row");
+            let item = item(cursor, record, revision, conflicts);
+            assert_eq!(
+                kept.as_ref(),
+                Some(&item),
+                "cursor {cursor}: its version row holds it"
+            );
+            assert_eq!(
+                in_log.is_some(),
+                conflicts,
+                "cursor {cursor}: a copy in the log only if it resolved conflicts"
+            );
+            if cursor != 1 {
+                assert_eq!(pulled, Some(item), "cursor {cursor}: pulled as before");
+            }
+        }
+        let form: Option<String> = c
+            .query_row("SELECT item FROM changelog WHERE cursor = 5", [], |r| {
+                r.get(0)
+            })
+            .expect("the form item");
+        assert_eq!(form.as_deref(), Some("{\"kind\":\"form\"}"));
+        let seq: i64 = c
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'changelog'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("sequence");
+        assert_eq!(seq, 7, "cursors are never handed out again");
+        c.execute(
+            "INSERT INTO changelog (grid_id, item) VALUES ('G1', NULL)",
+            [],
+        )
+        .expect("a row pointing at its version");
+        assert_eq!(c.last_insert_rowid(), 8);
     }
 }
