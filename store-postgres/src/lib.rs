@@ -235,6 +235,10 @@ impl Store for PgStore {
         with_client!(self, |c| sync::forms(&c))
     }
 
+    async fn forms_published(&self) -> Result<u64, StoreError> {
+        with_client!(self, |c| sync::forms_published(&c))
+    }
+
     async fn push(
         &self,
         pusher: Pusher,

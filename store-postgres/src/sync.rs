@@ -15,7 +15,7 @@ use crate::blobs::existing_for;
 use crate::error::Error;
 use crate::log::LogTail;
 use crate::records::{load_record, load_records, lock_records, write_record};
-use crate::sql::{count, execute, parse_id, parse_time, query};
+use crate::sql::{count, execute, parse_id, parse_time, query, query_one};
 
 pub(crate) async fn publish_form(c: &mut Client, def: &FormDef) -> Result<bool, Error> {
     let tx = c.transaction().await?;
@@ -47,6 +47,11 @@ pub(crate) async fn forms(c: &Client) -> Result<Vec<FormDef>, Error> {
     rows.iter()
         .map(|r| Ok(serde_json::from_str(r.try_get(0)?)?))
         .collect()
+}
+
+/// How many form versions are published.
+pub(crate) async fn forms_published(c: &Client) -> Result<u64, Error> {
+    count(&query_one(c, "SELECT count(*) FROM forms", &[]).await?, 0)
 }
 
 /// A push in one transaction. Round trips per change are few: the records'

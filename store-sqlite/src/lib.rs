@@ -891,6 +891,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn forms_published(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM forms")?
+                .query_row([], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn push(
         &self,
         pusher: Pusher,

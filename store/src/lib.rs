@@ -491,6 +491,10 @@ pub trait Store: Send + Sync + 'static {
     async fn publish_form(&self, def: &FormDef) -> Result<bool, StoreError>;
     /// Every published form version.
     async fn forms(&self) -> Result<Vec<FormDef>, StoreError>;
+    /// How many form versions are published. A published version is never
+    /// removed (a form is retired by publishing a version that retires it),
+    /// so the number changes exactly when [`Store::forms`] would return more.
+    async fn forms_published(&self) -> Result<u64, StoreError>;
 
     // ---- sync ----
     /// Applies a push in one durable transaction, asking `decider` what to do

@@ -23,12 +23,14 @@ fn key(def: &FormDef) -> (String, u32) {
 }
 
 /// Publishing says whether the version was new; publishing it again (here
-/// or through another handle) changes nothing; `forms()` lists every version
-/// and the log carries each new one once.
+/// or through another handle) changes nothing; `forms()` lists every version,
+/// `forms_published()` counts them, and the log carries each new one once.
 pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend) {
     let fresh = backend.fresh().await;
     let store = fresh.store.as_ref();
+    let published = || async { store.forms_published().await.expect("published") };
     let forms = standard();
+    let before = published().await;
     for def in &forms {
         assert!(
             store.publish_form(def).await.expect("publish"),
@@ -36,6 +38,7 @@ pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend
             def.form_id
         );
     }
+    assert_eq!(published().await, before + forms.len() as u64);
     let other = fresh.again.open().await;
     for def in &forms {
         assert!(
@@ -44,6 +47,11 @@ pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend
             def.form_id
         );
     }
+    assert_eq!(
+        published().await,
+        before + forms.len() as u64,
+        "publishing again counts nothing"
+    );
     // Who may enter a form and its retirement are data of the definition:
     // they read back, from the list and from the log, as published.
     let mut v2 = forms[0].clone();
@@ -63,6 +71,7 @@ pub async fn publish_is_idempotent_and_lists_every_version(backend: &dyn Backend
     listed.sort();
     expect.sort();
     assert_eq!(listed, expect, "every version, once");
+    assert_eq!(published().await, listed.len() as u64, "as many as listed");
     let stored_v2 = store
         .forms()
         .await

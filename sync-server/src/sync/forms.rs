@@ -24,6 +24,11 @@ impl Forms {
         Ok(Self { by_version })
     }
 
+    /// How many versions these are.
+    pub fn versions(&self) -> usize {
+        self.by_version.len()
+    }
+
     /// A published version.
     pub fn get(&self, form_id: &str, version: u32) -> Option<&Arc<Form>> {
         self.by_version.get(&(form_id.to_owned(), version))

@@ -45,7 +45,7 @@ impl PublishedForms {
             .clone()
     }
 
-    /// How many times the forms were read again since start.
+    /// How many times the store was asked for the forms again since start.
     pub fn reloads(&self) -> u64 {
         self.reloads.load(Ordering::Relaxed)
     }
@@ -103,6 +103,13 @@ impl PublishedForms {
         }
         *last = Instant::now();
         self.reloads.fetch_add(1, Ordering::Relaxed);
+        // Published versions are never removed: as many as compiled here
+        // means none is new, and reading and compiling them all again (a
+        // millisecond in front of the push that asked) would change nothing.
+        let current = self.current();
+        if store.forms_published().await? == current.versions() as u64 {
+            return Ok(current);
+        }
         let forms = Forms::compile(store.forms().await?).map_err(|e| {
             // Published by a build that knows more than this one: every
             // instance must run a build that compiles what is published.
@@ -113,5 +120,49 @@ impl PublishedForms {
         let forms = Arc::new(forms);
         *self.compiled.write().unwrap_or_else(|p| p.into_inner()) = forms.clone();
         Ok(forms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use beatbook_schema::catalogue::standard_forms;
+    use beatbook_store::Store;
+    use beatbook_store_sqlite::SqliteStore;
+
+    use super::{Forms, PublishedForms};
+
+    #[tokio::test]
+    async fn forms_are_compiled_again_only_when_a_version_was_published() {
+        let dir = tempfile::tempdir().expect("directory");
+        let store = SqliteStore::open(&dir.path().join("server.db")).expect("store");
+        let defs: Vec<_> = standard_forms()
+            .expect("standard forms")
+            .iter()
+            .map(|f| f.def().clone())
+            .collect();
+        for def in &defs {
+            store.publish_form(def).await.expect("publish");
+        }
+        let published = PublishedForms::new(
+            Forms::compile(store.forms().await.expect("forms")).expect("compile"),
+        );
+        let compiled = published.current();
+
+        let unchanged = published.reload(&store).await.expect("reload");
+        assert!(
+            Arc::ptr_eq(&unchanged, &compiled),
+            "nothing new: the same forms"
+        );
+        assert_eq!(published.reloads(), 1, "the store was asked");
+
+        let mut v2 = defs[0].clone();
+        v2.version += 1;
+        store.publish_form(&v2).await.expect("publish");
+        let reloaded = published.reload(&store).await.expect("reload");
+        assert_eq!(reloaded.versions(), compiled.versions() + 1);
+        assert!(reloaded.get(v2.form_id.as_str(), v2.version).is_some());
+        assert!(Arc::ptr_eq(&published.current(), &reloaded));
     }
 }
