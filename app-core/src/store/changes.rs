@@ -83,40 +83,45 @@ impl LocalStore {
         if any.is_none() {
             return Ok(Vec::new());
         }
-        let tx = self.conn.transaction()?;
-        let forms = serde_json::to_string(forms)?;
-        // One statement for all of them: a record of another form or a
-        // deleted one joins nothing, and its values are never read.
-        type Row = (String, Option<String>, Option<String>, Option<String>);
-        let rows: Vec<Row> = tx
-            .prepare_cached(
-                "SELECT c.id, r.form_id, r.vals, r.updated_at FROM records_changed c
-                 LEFT JOIN records r ON r.id = c.id AND r.deleted = 0
-                     AND r.form_id IN (SELECT value FROM json_each(?1))",
-            )?
-            .query_map([forms], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut changes = Vec::with_capacity(rows.len());
-        let mut found = Vec::new();
-        for row in rows {
-            match row {
-                (id, Some(form_id), Some(values), Some(updated_at)) => found.push((
-                    updated_at,
-                    StoredValues {
-                        id: parse_id(&id)?,
-                        form_id: FormId(form_id),
-                        values,
-                    },
-                )),
-                (id, ..) => changes.push(Change::Gone(parse_id(&id)?)),
+        // A power cut may lose this commit without harm: the notes come back
+        // and the records are read again, and an index is built from all the
+        // records whenever the device opens anyway.
+        self.losable(|store| {
+            let tx = store.conn.transaction()?;
+            let forms = serde_json::to_string(forms)?;
+            // One statement for all of them: a record of another form or a
+            // deleted one joins nothing, and its values are never read.
+            type Row = (String, Option<String>, Option<String>, Option<String>);
+            let rows: Vec<Row> = tx
+                .prepare_cached(
+                    "SELECT c.id, r.form_id, r.vals, r.updated_at FROM records_changed c
+                     LEFT JOIN records r ON r.id = c.id AND r.deleted = 0
+                         AND r.form_id IN (SELECT value FROM json_each(?1))",
+                )?
+                .query_map([forms], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut changes = Vec::with_capacity(rows.len());
+            let mut found = Vec::new();
+            for row in rows {
+                match row {
+                    (id, Some(form_id), Some(values), Some(updated_at)) => found.push((
+                        updated_at,
+                        StoredValues {
+                            id: parse_id(&id)?,
+                            form_id: FormId(form_id),
+                            values,
+                        },
+                    )),
+                    (id, ..) => changes.push(Change::Gone(parse_id(&id)?)),
+                }
             }
-        }
-        found.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
-        changes.extend(found.into_iter().map(|(_, v)| Change::Put(v)));
-        tx.execute("DELETE FROM records_changed", [])?;
-        tx.commit()?;
-        Ok(changes)
+            found.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+            changes.extend(found.into_iter().map(|(_, v)| Change::Put(v)));
+            tx.execute("DELETE FROM records_changed", [])?;
+            tx.commit()?;
+            Ok(changes)
+        })
     }
 }

@@ -643,6 +643,15 @@ mod tests {
     }
 
     #[test]
+    fn taking_the_changed_records_leaves_every_other_commit_waiting_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = store_with_changes(dir.path(), &[0, 1]);
+        assert_eq!(store.take_changes(&["f"]).unwrap().len(), 2);
+        assert_eq!(pragma(&store, "synchronous"), 2, "FULL again");
+        assert!(store.take_changes(&["f"]).unwrap().is_empty(), "taken once");
+    }
+
+    #[test]
     fn answers_are_recorded_without_changing_what_a_delete_erases_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _) = store_with_changes(dir.path(), &[0, 1]);
