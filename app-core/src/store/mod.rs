@@ -151,6 +151,13 @@ const CACHE_KIB: i64 = -48 * 1024;
 /// several batches instead of once per batch. 4,000 pages: a 16 MiB log.
 const WAL_CHECKPOINT_PAGES: i64 = 4_000;
 
+/// The records a wipe would lose. `state <> 'synced'` changes nothing but
+/// lets SQLite read the drafts and refusals through `records_unsynced`, which
+/// holds only records in that state (migration 9).
+const UNSENT: &str = "SELECT count(*) FROM records
+     WHERE (state IN ('draft', 'rejected') AND state <> 'synced')
+        OR id IN (SELECT record_id FROM outbox)";
+
 /// The database files of a device directory (SQLite's journal files too).
 const DATABASE_FILES: [&str; 4] = [
     "beatbook.db",
@@ -430,11 +437,7 @@ impl LocalStore {
 
     /// What would be lost if the device were wiped now.
     pub fn unsent(&self) -> Result<Unsent, LocalStoreError> {
-        let records = self.conn.query_row(
-            "SELECT count(*) FROM records WHERE state IN ('draft', 'rejected') OR id IN (SELECT record_id FROM outbox)",
-            [],
-            |r| r.get(0),
-        )?;
+        let records = self.conn.query_row(UNSENT, [], |r| r.get(0))?;
         let photos = self.conn.query_row(
             "SELECT count(*) FROM attachments WHERE uploaded = 0",
             [],
@@ -575,6 +578,25 @@ mod tests {
             stmt.get_status(rusqlite::StatementStatus::RePrepare),
             0,
             "prepared again on a new parameter"
+        );
+    }
+
+    #[test]
+    fn the_unsent_records_are_counted_through_the_index_of_records_not_synced() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store =
+            LocalStore::open(dir.path(), "123456", &PinKeys::fast_for_tests()).expect("open");
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {UNSENT}"))
+            .expect("plan")
+            .query_map([], |r| r.get::<_, String>(3))
+            .expect("plan rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows read");
+        assert!(
+            plan.iter().any(|p| p.contains("records_unsynced")),
+            "{plan:?}"
         );
     }
 
