@@ -329,28 +329,12 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<usize, Error> {
 
 #[cfg(test)]
 mod tests {
+    use beatbook_store::conformance::migration::{
+        check_after_7, check_after_9, item, FORM_ITEM, LOGGED_AFTER_7, VERSIONS,
+    };
+
     use super::MIGRATIONS;
     use crate::testing;
-
-    /// A log item of `record` at `revision`, with a resolved conflict or not.
-    fn item(cursor: i64, record: &str, revision: i64, conflicts: bool) -> String {
-        let extra = if conflicts {
-            r#","conflicts":[{"field":"note"}]"#
-        } else {
-            ""
-        };
-        format!(
-            r#"{{"kind":"record","cursor":{cursor},"version":{{"record":{{"id":"{record}"}},"revision":{revision}{extra}}}}}"#
-        )
-    }
-
-    /// r1: three versions, the second resolved a conflict; r2: one.
-    const VERSIONS: [(i64, &str, i64, bool); 4] = [
-        (1, "r1", 1, false),
-        (2, "r2", 1, false),
-        (3, "r1", 2, true),
-        (4, "r1", 3, false),
-    ];
 
     /// A fresh database at schema 6 whose log holds every version of
     /// [`VERSIONS`] and a form item (cursor 5).
@@ -364,8 +348,8 @@ mod tests {
             c.batch_execute(sql).await.expect("migrations 1 to 6");
         }
         c.execute(
-            "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, '{\"kind\":\"form\"}')",
-            &[],
+            "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, $1)",
+            &[&FORM_ITEM],
         )
         .await
         .expect("a form item");
@@ -400,12 +384,8 @@ mod tests {
         let c = logged_at_6().await;
         c.batch_execute(MIGRATIONS[6]).await.expect("migration 7");
 
-        assert_eq!(
-            logged(&c).await,
-            [2, 3, 4, 5],
-            "r1's first version left the log"
-        );
-        for (cursor, record, revision, conflicts) in VERSIONS {
+        assert_eq!(logged(&c).await, LOGGED_AFTER_7);
+        for (cursor, ..) in VERSIONS {
             let row = c
                 .query_one(
                     "SELECT v.item, COALESCE(v.item, l.item) FROM record_versions v
@@ -414,27 +394,19 @@ mod tests {
                 )
                 .await
                 .expect("version row");
-            let (kept, history): (Option<String>, String) = (row.get(0), row.get(1));
-            assert_eq!(history, item(cursor, record, revision, conflicts));
-            let superseded = record == "r1" && revision < 3;
-            assert_eq!(kept.is_some(), superseded, "cursor {cursor}");
+            check_after_7(cursor, row.get(0), row.get(1));
         }
     }
 
     #[tokio::test]
     async fn migration_9_writes_every_item_once_into_its_version_row() {
         let c = logged_at_6().await;
-        for sql in &MIGRATIONS[6..8] {
-            c.batch_execute(sql).await.expect("migrations 7 and 8");
+        for sql in &MIGRATIONS[6..9] {
+            c.batch_execute(sql).await.expect("migrations 7 to 9");
         }
-        c.batch_execute(MIGRATIONS[8]).await.expect("migration 9");
 
-        assert_eq!(
-            logged(&c).await,
-            [2, 3, 4, 5],
-            "the same versions in the log"
-        );
-        for (cursor, record, revision, conflicts) in VERSIONS {
+        assert_eq!(logged(&c).await, LOGGED_AFTER_7);
+        for (cursor, ..) in VERSIONS {
             let row = c
                 .query_one(
                     "SELECT v.item, l.item, COALESCE(l.item, v.item) FROM record_versions v
@@ -443,28 +415,13 @@ mod tests {
                 )
                 .await
                 .expect("version row");
-            let (kept, in_log, pulled): (Option<String>, Option<String>, Option<String>) =
-                (row.get(0), row.get(1), row.get(2));
-            let item = item(cursor, record, revision, conflicts);
-            assert_eq!(
-                kept.as_ref(),
-                Some(&item),
-                "cursor {cursor}: its version row holds it"
-            );
-            assert_eq!(
-                in_log.is_some(),
-                conflicts,
-                "cursor {cursor}: a copy in the log only if it resolved conflicts"
-            );
-            if cursor != 1 {
-                assert_eq!(pulled, Some(item), "cursor {cursor}: pulled as before");
-            }
+            check_after_9(cursor, row.get(0), row.get(1), row.get(2));
         }
         let form: Option<String> = c
             .query_one("SELECT item FROM changelog WHERE cursor = 5", &[])
             .await
             .expect("the form item")
             .get(0);
-        assert_eq!(form.as_deref(), Some("{\"kind\":\"form\"}"));
+        assert_eq!(form.as_deref(), Some(FORM_ITEM));
     }
 }

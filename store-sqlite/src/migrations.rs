@@ -318,6 +318,9 @@ pub const MIGRATIONS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use beatbook_store::conformance::migration::{
+        check_after_7, check_after_9, item, FORM_ITEM, LOGGED_AFTER_7, VERSIONS,
+    };
     use rusqlite::Connection;
 
     use super::MIGRATIONS;
@@ -395,26 +398,6 @@ mod tests {
         );
     }
 
-    /// A log item of `record` at `revision`, with a resolved conflict or not.
-    fn item(cursor: i64, record: &str, revision: i64, conflicts: bool) -> String {
-        let extra = if conflicts {
-            r#","conflicts":[{"field":"note"}]"#
-        } else {
-            ""
-        };
-        format!(
-            r#"{{"kind":"record","cursor":{cursor},"version":{{"record":{{"id":"{record}"}},"revision":{revision}{extra}}}}}"#
-        )
-    }
-
-    /// r1: three versions, the second resolved a conflict; r2: one.
-    const VERSIONS: [(i64, &str, i64, bool); 4] = [
-        (1, "r1", 1, false),
-        (2, "r2", 1, false),
-        (3, "r1", 2, true),
-        (4, "r1", 3, false),
-    ];
-
     /// A database at schema 6 whose log holds every version of [`VERSIONS`]
     /// and a form item (cursor 5).
     fn logged_at_6() -> Connection {
@@ -424,8 +407,8 @@ mod tests {
             c.execute_batch(sql).expect("migrations 1 to 6");
         }
         c.execute(
-            "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, '{\"kind\":\"form\"}')",
-            [],
+            "INSERT INTO changelog (cursor, grid_id, item) VALUES (5, NULL, ?1)",
+            [FORM_ITEM],
         )
         .expect("a form item");
         for (cursor, record, revision, conflicts) in VERSIONS {
@@ -457,9 +440,9 @@ mod tests {
         let c = logged_at_6();
         c.execute_batch(MIGRATIONS[6]).expect("migration 7");
 
-        assert_eq!(logged(&c), [2, 3, 4, 5], "r1's first version left the log");
-        for (cursor, record, revision, conflicts) in VERSIONS {
-            let (kept, history): (Option<String>, String) = c
+        assert_eq!(logged(&c), LOGGED_AFTER_7);
+        for (cursor, ..) in VERSIONS {
+            let (kept, history): (Option<String>, Option<String>) = c
                 .query_row(
                     "SELECT v.item, COALESCE(v.item, l.item) FROM record_versions v
                      LEFT JOIN changelog l ON l.cursor = v.cursor WHERE v.cursor = ?1",
@@ -467,9 +450,7 @@ mod tests {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .expect("version row");
-            assert_eq!(history, item(cursor, record, revision, conflicts));
-            let superseded = record == "r1" && revision < 3;
-            assert_eq!(kept.is_some(), superseded, "cursor {cursor}");
+            check_after_7(cursor, kept.as_deref(), history.as_deref());
         }
         let (seq, max): (i64, i64) = c
             .query_row(
@@ -496,8 +477,8 @@ mod tests {
         .expect("a compacted cursor");
         c.execute_batch(MIGRATIONS[8]).expect("migration 9");
 
-        assert_eq!(logged(&c), [2, 3, 4, 5], "the same versions in the log");
-        for (cursor, record, revision, conflicts) in VERSIONS {
+        assert_eq!(logged(&c), LOGGED_AFTER_7);
+        for (cursor, ..) in VERSIONS {
             let (kept, in_log, pulled): (Option<String>, Option<String>, Option<String>) = c
                 .query_row(
                     "SELECT v.item, l.item, COALESCE(l.item, v.item) FROM record_versions v
@@ -506,27 +487,19 @@ mod tests {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .expect("version row");
-            let item = item(cursor, record, revision, conflicts);
-            assert_eq!(
-                kept.as_ref(),
-                Some(&item),
-                "cursor {cursor}: its version row holds it"
+            check_after_9(
+                cursor,
+                kept.as_deref(),
+                in_log.as_deref(),
+                pulled.as_deref(),
             );
-            assert_eq!(
-                in_log.is_some(),
-                conflicts,
-                "cursor {cursor}: a copy in the log only if it resolved conflicts"
-            );
-            if cursor != 1 {
-                assert_eq!(pulled, Some(item), "cursor {cursor}: pulled as before");
-            }
         }
         let form: Option<String> = c
             .query_row("SELECT item FROM changelog WHERE cursor = 5", [], |r| {
                 r.get(0)
             })
             .expect("the form item");
-        assert_eq!(form.as_deref(), Some("{\"kind\":\"form\"}"));
+        assert_eq!(form.as_deref(), Some(FORM_ITEM));
         let seq: i64 = c
             .query_row(
                 "SELECT seq FROM sqlite_sequence WHERE name = 'changelog'",

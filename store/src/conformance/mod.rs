@@ -26,6 +26,7 @@ pub mod enrollment;
 pub mod fixture;
 pub mod forms;
 pub mod group;
+pub mod migration;
 pub mod pull;
 pub mod push;
 pub mod review;
