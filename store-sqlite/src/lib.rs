@@ -339,8 +339,8 @@ enum ItemIn {
     /// In the log row itself (a form, or a record's version that resolved
     /// hard conflicts, which stays in the log when superseded).
     Log,
-    /// Only in the version row with the same cursor: the log row is
-    /// `NULL` there and leaves the log when the version is superseded.
+    /// Only in the version row with the same cursor: the log row's item
+    /// is `NULL`, and the row leaves the log when the version is superseded.
     Version,
 }
 
