@@ -134,9 +134,10 @@ impl LogTail {
     }
 }
 
-/// Deletes the log rows of `records`' versions whose items live in their
-/// version rows alone (each record's current version before this
-/// transaction). Under the records' locks, so no other transaction writes
+/// Deletes the log row of each of `records`' current version (its latest
+/// before this transaction) when its item lives in its version row alone;
+/// older versions left the log when they were superseded, so only the latest
+/// is looked up. Under the records' locks, so no other transaction writes
 /// these rows meanwhile; in the transaction that appends the superseding
 /// versions, so a reader sees the old row or the new one.
 async fn retire(tx: &impl GenericClient, records: &[String]) -> Result<(), Error> {
@@ -145,8 +146,12 @@ async fn retire(tx: &impl GenericClient, records: &[String]) -> Result<(), Error
     }
     execute(
         tx,
-        "DELETE FROM changelog l USING record_versions v
-         WHERE v.record_id = ANY($1::text[]) AND l.cursor = v.cursor AND l.item IS NULL",
+        "DELETE FROM changelog l USING unnest($1::text[]) AS r(id)
+         CROSS JOIN LATERAL (
+             SELECT cursor FROM record_versions WHERE record_id = r.id
+             ORDER BY revision DESC LIMIT 1
+         ) v
+         WHERE l.cursor = v.cursor AND l.item IS NULL",
         &[&records],
     )
     .await?;
