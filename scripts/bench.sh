@@ -12,6 +12,8 @@
 #   scripts/bench.sh load --devices 500
 #   scripts/bench.sh load --backend postgres --instances 2
 #   scripts/bench.sh scale                        # SQLite, PostgreSQL ×1, ×2 → docs/bench/scale.json
+#   scripts/bench.sh profile                      # where the push's and the pull's CPU goes: one
+#                                                 # run sampled by `perf record` → docs/bench/profile.json
 #   scripts/bench.sh local                        # save latency, address search, photo size
 #                                                 # → docs/bench/local.json (--out FILE elsewhere)
 #   scripts/bench.sh report [FILE]                # the README's table from a results file:
@@ -82,6 +84,10 @@ case "$what" in
         "${skip[@]}" --out "docs/bench/growth/compare-N$n.json" "$@" >/dev/null
     done
     "$target/release/beatbook-bench" report --growth docs/bench/growth ;;
+  profile)
+    scripts/install-deps.sh linux-perf
+    prepare_peer; build; machine
+    "$target/release/beatbook-bench" profile --peer "$peer" "$@" ;;
   local)
     build; machine
     "$target/release/beatbook-bench" local "$@" ;;

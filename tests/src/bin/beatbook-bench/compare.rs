@@ -165,6 +165,15 @@ fn median_phase(runs: &[Run], name: &str) -> Option<Phase> {
     })
 }
 
+/// Something that watches a phase of a run (a profiler): told before the
+/// phase starts and after it ended.
+pub(crate) trait Watch {
+    /// Before the phase's clock starts.
+    fn begin(&mut self) -> Result<()>;
+    /// After it stopped, with what the phase did and the server's process id.
+    fn end(&mut self, name: &str, phase: &Phase, server: u32) -> Result<()>;
+}
+
 struct Meter {
     started: Instant,
     client_cpu: f64,
@@ -320,11 +329,14 @@ pub(crate) fn open_device(dir: &Path) -> Result<Core> {
     )?)
 }
 
-async fn beatbook_run(
+/// One run of Beatbook's phases; `watch`, if any, watches the push and the
+/// pull.
+pub(crate) async fn beatbook_run(
     records: &[Values],
     edits: &[(usize, Values)],
     form: &FormDef,
     write: WritePath,
+    mut watch: Option<&mut dyn Watch>,
 ) -> Result<Run> {
     let n = records.len();
     let dir = tempfile::tempdir()?;
@@ -348,12 +360,16 @@ async fn beatbook_run(
     run.insert("write".into(), meter.finish(n, &proxy, &server));
 
     eprintln!("Beatbook: push");
+    if let Some(p) = watch.as_mut() {
+        p.begin()?;
+    }
     let meter = Meter::start(&proxy, &server);
     let report = a.sync_steps(None, Steps::Send, &|_| {}).await?;
-    run.insert(
-        "push".into(),
-        meter.finish_sync(n, &report, &proxy, &server),
-    );
+    let push = meter.finish_sync(n, &report, &proxy, &server);
+    if let Some(p) = watch.as_mut() {
+        p.end("push", &push, server.pid())?;
+    }
+    run.insert("push".into(), push);
     ensure!(
         report.accepted as usize == n && report.rejected == 0,
         "push: {report:?}"
@@ -362,12 +378,16 @@ async fn beatbook_run(
     eprintln!("Beatbook: pull to a fresh device");
     let c = open_device(&dir.path().join("device-c"))?;
     c.enroll(&proxy.url, "o1", PASSWORD, "bench C").await?;
+    if let Some(p) = watch.as_mut() {
+        p.begin()?;
+    }
     let meter = Meter::start(&proxy, &server);
     let report = c.sync(&|_| {}).await?;
-    run.insert(
-        "pull".into(),
-        meter.finish_sync(n, &report, &proxy, &server),
-    );
+    let pull = meter.finish_sync(n, &report, &proxy, &server);
+    if let Some(p) = watch.as_mut() {
+        p.end("pull", &pull, server.pid())?;
+    }
+    run.insert("pull".into(), pull);
     let pulled = c.records(&RecordFilter {
         form: Some("household_survey".into()),
         ..Default::default()
@@ -497,17 +517,19 @@ fn peer_run(peer: &Path, n: usize, runs: usize) -> Result<(BTreeMap<String, Peer
     Ok((phases, doc["versions"].clone()))
 }
 
-/// Runs both systems and writes the results file; returns it.
-pub async fn run(args: Args) -> Result<CompareFile> {
-    let peer = args.peer.canonicalize().with_context(|| {
-        format!(
-            "no peer at {} (scripts/bench.sh prepares one)",
-            args.peer.display()
-        )
-    })?;
-    let n = args.n;
+/// The peer's records as field values, the edits of the incremental phase
+/// and the form they are validated against.
+pub(crate) struct Prepared {
+    pub(crate) records: Vec<Values>,
+    pub(crate) edits: Vec<(usize, Values)>,
+    pub(crate) form: FormDef,
+}
+
+/// `n` records and `changes` edits made by the peer's own generator (in
+/// `peer`, a prepared copy of it).
+pub(crate) fn prepare(peer: &Path, n: usize, changes: usize) -> Result<Prepared> {
     eprintln!("generating {n} records with the peer's gen.js (seed 42)");
-    let records: Vec<Values> = node(&peer, &["gen.js", &n.to_string()])?
+    let records: Vec<Values> = node(peer, &["gen.js", &n.to_string()])?
         .lines()
         .map(|l| {
             serde_json::from_str::<Json>(l)
@@ -516,13 +538,9 @@ pub async fn run(args: Args) -> Result<CompareFile> {
         })
         .collect::<Result<_>>()?;
     ensure!(records.len() == n, "gen.js gave {} records", records.len());
-    let logical: usize = records
-        .iter()
-        .map(|r| Json::Object(r.clone()).to_string().len())
-        .sum();
     let edits: Vec<(usize, Values)> = node(
-        &peer,
-        &["-e", EDITS_JS, &n.to_string(), &args.changes.to_string()],
+        peer,
+        &["-e", EDITS_JS, &n.to_string(), &changes.to_string()],
     )?
     .lines()
     .map(|l| -> Result<(usize, Values)> {
@@ -533,14 +551,38 @@ pub async fn run(args: Args) -> Result<CompareFile> {
         ))
     })
     .collect::<Result<_>>()?;
-    let form: FormDef = serde_json::from_str(FORM)?;
+    Ok(Prepared {
+        records,
+        edits,
+        form: serde_json::from_str(FORM)?,
+    })
+}
+
+/// Runs both systems and writes the results file; returns it.
+pub async fn run(args: Args) -> Result<CompareFile> {
+    let peer = args.peer.canonicalize().with_context(|| {
+        format!(
+            "no peer at {} (scripts/bench.sh prepares one)",
+            args.peer.display()
+        )
+    })?;
+    let n = args.n;
+    let Prepared {
+        records,
+        edits,
+        form,
+    } = prepare(&peer, n, args.changes)?;
+    let logical: usize = records
+        .iter()
+        .map(|r| Json::Object(r.clone()).to_string().len())
+        .sum();
 
     let mut runs = Vec::new();
     let mut load_average_at_start = Vec::new();
     for r in 1..=args.runs.max(1) {
         eprintln!("== Beatbook run {r}/{}", args.runs.max(1));
         load_average_at_start.extend(load_average());
-        runs.push(beatbook_run(&records, &edits, &form, args.write).await?);
+        runs.push(beatbook_run(&records, &edits, &form, args.write, None).await?);
     }
     let peer_load_average_at_start = load_average();
     let (peer, peer_versions) = if args.skip_peer {

@@ -16,6 +16,7 @@
 //! beatbook-bench report --devices docs/bench/scale.json   # its SQLite run in full
 //! beatbook-bench report docs/reliability         # the fault trials' long runs
 //! beatbook-bench report --growth docs/bench/growth   # compare runs at 10k, 50k, 200k records
+//! beatbook-bench profile --peer DIR [--n 10000] [--out docs/bench/profile.json]
 //! ```
 //!
 //! Build it with the server in release mode first
@@ -29,6 +30,7 @@ mod local;
 mod ocr;
 mod pickers;
 mod postgres;
+mod profile;
 mod push;
 mod reliability;
 mod report;
@@ -53,6 +55,9 @@ enum Cmd {
     /// Push, fresh-device pull and incremental sync of the PouchDB peer's
     /// records through Beatbook, then the peer itself on the same records.
     Compare(compare::Args),
+    /// Where the CPU of a push and of a fresh device's pull goes: one run
+    /// sampled by `perf record`; the profile to a JSON file.
+    Profile(profile::Args),
     /// Many devices syncing at once against one server, or several
     /// instances on one PostgreSQL database.
     Load(load::Args),
@@ -99,6 +104,15 @@ fn main() -> anyhow::Result<()> {
             .block_on(async {
                 let file = compare::run(args).await?;
                 println!("{}", report::render_compare(&file));
+                Ok(())
+            }),
+        Cmd::Profile(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let file = profile::run(args).await?;
+                println!("{}", profile::render(&file));
                 Ok(())
             }),
         Cmd::Push(args) => load_runtime(4, 0)?.block_on(async {

@@ -49,6 +49,11 @@ pub fn render_file(path: &Path) -> Result<String> {
             &serde_json::from_value::<crate::restore::RestoreFile>(json)
                 .with_context(|| format!("{} is not a restore results file", path.display()))?,
         ))
+    } else if json.get("frequency_hz").is_some() {
+        Ok(crate::profile::render(
+            &serde_json::from_value::<crate::profile::ProfileFile>(json)
+                .with_context(|| format!("{} is not a profile file", path.display()))?,
+        ))
     } else if json.get("revisit_unchanged").is_some() {
         Ok(crate::effort::render(
             &serde_json::from_value::<crate::effort::EffortFile>(json)
@@ -56,7 +61,7 @@ pub fn render_file(path: &Path) -> Result<String> {
         ))
     } else {
         bail!(
-            "{} is neither a scale, a compare, a pickers, a local, a restore, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, `local`, `restore`, tests/e2e/field-app.test.mjs or idcard-eval)",
+            "{} is neither a scale, a compare, a pickers, a local, a restore, a profile, an entry-effort nor an ID card accuracy file (written by `beatbook-bench scale`, `compare`, `pickers`, `local`, `restore`, `profile`, tests/e2e/field-app.test.mjs or idcard-eval)",
             path.display()
         )
     }

@@ -1,0 +1,718 @@
+//! Where the CPU of a push and of a fresh device's pull goes: one Beatbook
+//! run of the comparison (the peer's records, no peer) with `perf record`
+//! sampling the whole machine during each of the two phases, every sample
+//! put under what the code was doing (its stack's first frame that a rule
+//! below names) and what kind of work it was (the frame nearest the leaf
+//! that a mechanism names). Shares, not times: sampling slows both
+//! processes, so the profiled run's rates are not the comparison's.
+//!
+//! `scripts/bench.sh profile` → `docs/bench/profile.json`, rendered by
+//! `beatbook-bench report docs/bench/profile.json`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{self, Phase, Watch, WritePath};
+use crate::{commit, fmt_int, machine, table, write_results};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Records.
+    #[arg(long, default_value_t = 10_000)]
+    n: usize,
+    /// Samples per second on each core.
+    #[arg(long, default_value_t = 999)]
+    frequency: u32,
+    /// A prepared copy of ../shared/peers/pouchdb (its gen.js makes the records).
+    #[arg(long, env = "BEATBOOK_PEER_DIR")]
+    peer: PathBuf,
+    /// Where the profile goes.
+    #[arg(long, default_value = "docs/bench/profile.json")]
+    out: PathBuf,
+}
+
+/// What the code was doing: the first rule (in this order) naming a frame of
+/// the sample's stack. Device and server share the list; each names only
+/// its own code.
+const OPERATIONS: &[(&str, &[&str])] = &[
+    (
+        "copying the log into the database (checkpoint)",
+        &["sqlite3WalCheckpoint"],
+    ),
+    (
+        "commit: the log's pages written",
+        &["sqlite3PagerCommitPhaseOne", "sqlite3BtreeCommitPhaseTwo"],
+    ),
+    (
+        "validating the values against the form",
+        &["beatbook_schema::form::validate"],
+    ),
+    (
+        "the sync rules (deciding, merging)",
+        &["beatbook_server::sync::decide"],
+    ),
+    (
+        "the record's stored state, written or read",
+        &["beatbook_store::state"],
+    ),
+    (
+        "writing the version: rows and indexes",
+        &[
+            "beatbook_store_sqlite::write_version",
+            "beatbook_store_sqlite::push::",
+            "beatbook_store_sqlite::group::apply",
+        ],
+    ),
+    (
+        "reading a pull's page from the log",
+        &["as beatbook_store::Store>::pull"],
+    ),
+    ("recording the push's answers", &["::apply_push"]),
+    ("making a push batch", &["::next_batch"]),
+    ("applying a pulled page", &["::apply_pull"]),
+    (
+        "the device's pick lists (records changed)",
+        &["beatbook_core::index", "beatbook_core::search"],
+    ),
+    (
+        "decoding requests and answers (JSON)",
+        &[
+            "serde_json::de::from_slice",
+            "serde_json::de::from_str",
+            "serde_json::de::from_trait",
+            "beatbook_server::http::extract",
+            "beatbook_schema::protocol::_::<impl serde_core::de::Deserialize",
+        ],
+    ),
+    ("gzip", &["flate2::", "zlib_rs::", "async_compression::"]),
+    ("encoding JSON", &["serde_json::"]),
+    (
+        "HTTP and the async runtime",
+        &[
+            "hyper::",
+            "hyper_util::",
+            "reqwest::",
+            "axum::",
+            "tower::",
+            "tokio::",
+        ],
+    ),
+];
+
+/// What kind of work it was: the frame nearest the leaf that one of these
+/// names (tried frame by frame from the leaf).
+const MECHANISMS: &[(&str, &[&str])] = &[
+    (
+        "kernel: fresh memory (page faults)",
+        &["clear_page", "exc_page_fault", "do_anonymous_page"],
+    ),
+    (
+        "kernel: file writes and syncs",
+        &[
+            "vfs_write",
+            "__x64_sys_pwrite64",
+            "vfs_fsync",
+            "__x64_sys_fdatasync",
+            "__x64_sys_fsync",
+            "ext4_",
+        ],
+    ),
+    (
+        "kernel: file reads",
+        &["vfs_read", "__x64_sys_pread64", "filemap_read"],
+    ),
+    (
+        "kernel: network (loopback)",
+        &[
+            "tcp_",
+            "__x64_sys_sendto",
+            "__x64_sys_recvfrom",
+            "sock_",
+            "__sys_sendmsg",
+        ],
+    ),
+    (
+        "kernel: other",
+        &["entry_SYSCALL_64", "asm_sysvec", "schedule", "__schedule"],
+    ),
+    (
+        "SQLCipher: page encryption and HMAC",
+        &[
+            "sqlcipher_",
+            "AES",
+            "aes",
+            "SHA256",
+            "sha256",
+            "EVP_",
+            "HMAC",
+        ],
+    ),
+    (
+        "SQLite",
+        &[
+            "sqlite3",
+            "walWrite",
+            "walChecksum",
+            "walIndex",
+            "walFind",
+            "walMerge",
+            "walCheckpoint",
+            "walRestart",
+            "walTry",
+            "pager",
+            "btree",
+            "pcache1",
+            "vdbe",
+            "moveTo",
+            "getPageNormal",
+            "readDbPage",
+            "balance",
+            "insertCell",
+            "dropCell",
+            "fillInCell",
+            "allocateSpace",
+            "freeSpace",
+            "defragmentPage",
+            "accessPayload",
+            "getAndInitPage",
+            "rebuildPage",
+            "editPage",
+            "findCell",
+        ],
+    ),
+    (
+        "JSON (serde_json)",
+        &["serde_json::", "serde_core::", "indexmap::"],
+    ),
+    ("gzip", &["zlib_rs::", "flate2::"]),
+    (
+        "memory allocator",
+        &[
+            "_rjem_",
+            "je_",
+            "malloc",
+            "free",
+            "realloc",
+            "__rust_dealloc",
+            "__rust_alloc",
+        ],
+    ),
+    ("memory copies", &["memmove", "memcpy", "memset"]),
+];
+
+/// The profile of the profiled phases of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileFile {
+    pub machine: String,
+    pub date: String,
+    pub commit: String,
+    pub n: usize,
+    pub write: WritePath,
+    pub frequency_hz: u32,
+    pub phases: Vec<PhaseProfile>,
+}
+
+/// One phase: its samples by process, operation and mechanism.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseProfile {
+    pub name: String,
+    pub records: usize,
+    /// The phase's time with the sampling on (longer than unprofiled).
+    pub seconds: f64,
+    /// Samples of the cores idle.
+    pub idle: u64,
+    pub processes: Vec<ProcessProfile>,
+}
+
+/// One process's samples in a phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessProfile {
+    /// `server`, `device`, `proxy` (the benchmark's byte counter) or `other`.
+    pub name: String,
+    pub samples: u64,
+    pub operations: Vec<Share>,
+    pub mechanisms: Vec<Share>,
+}
+
+/// Samples under one label.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Share {
+    pub label: String,
+    pub samples: u64,
+}
+
+/// `perf record` of the whole machine, started paused, sampling while a
+/// phase runs.
+pub struct Recorder {
+    child: Child,
+    control: File,
+    ack: File,
+    data: PathBuf,
+}
+
+impl Recorder {
+    /// Starts `perf record` (paused) writing `data`, with its control fifos
+    /// beside it.
+    pub fn start(data: &Path, frequency: u32) -> Result<Self> {
+        let (ctl, ack) = (data.with_extension("ctl"), data.with_extension("ack"));
+        for fifo in [&ctl, &ack] {
+            let _ = std::fs::remove_file(fifo);
+            let made = Command::new("mkfifo")
+                .arg(fifo)
+                .status()
+                .context("running mkfifo")?;
+            ensure!(made.success(), "mkfifo {} failed", fifo.display());
+        }
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-a",
+                "-F",
+                &frequency.to_string(),
+                "--call-graph",
+                "dwarf,16384",
+                "-D",
+                "-1",
+            ])
+            .arg("--control")
+            .arg(format!("fifo:{},{}", ctl.display(), ack.display()))
+            .arg("-o")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("running perf (scripts/bench.sh profile installs linux-perf)")?;
+        // Each open waits for perf to open the other end.
+        let control = OpenOptions::new().write(true).open(&ctl)?;
+        let ack = File::open(&ack)?;
+        Ok(Self {
+            child,
+            control,
+            ack,
+            data: data.to_owned(),
+        })
+    }
+
+    fn command(&mut self, what: &str) -> Result<()> {
+        self.control.write_all(format!("{what}\n").as_bytes())?;
+        let mut answer = [0u8; 5];
+        self.ack
+            .read_exact(&mut answer)
+            .with_context(|| format!("perf did not acknowledge `{what}`"))?;
+        Ok(())
+    }
+
+    /// Samples from now on.
+    pub fn resume(&mut self) -> Result<()> {
+        self.command("enable")
+    }
+
+    /// No more samples until resumed.
+    pub fn pause(&mut self) -> Result<()> {
+        self.command("disable")
+    }
+
+    /// Stops perf and returns its data file.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let stopped = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()?;
+        ensure!(stopped.success(), "could not stop perf");
+        let status = self.child.wait()?;
+        ensure!(
+            status.success() || status.code() == Some(130) || status.code().is_none(),
+            "perf record failed: {status}"
+        );
+        Ok(self.data)
+    }
+}
+
+/// A sample: its process id, thread name and stack, leaf first.
+struct Sample {
+    pid: u32,
+    comm: String,
+    stack: Vec<String>,
+}
+
+/// The samples `perf script` prints for `data`, one at a time.
+fn samples(data: &Path, mut each: impl FnMut(Sample)) -> Result<()> {
+    let mut child = Command::new("perf")
+        .args(["script", "-F", "comm,pid,ip,sym", "--no-inline", "-i"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("running perf script")?;
+    let out = child.stdout.take().context("perf script's output")?;
+    parse(BufReader::new(out), &mut each)?;
+    let status = child.wait()?;
+    ensure!(status.success(), "perf script failed: {status}");
+    Ok(())
+}
+
+/// The samples in `perf script -F comm,pid,ip,sym` output: a header line
+/// ("comm pid"), a line per frame, a blank line.
+fn parse(text: impl BufRead, mut each: impl FnMut(Sample)) -> Result<()> {
+    let mut current: Option<Sample> = None;
+    for line in text.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            current.take().map(&mut each);
+        } else if line.starts_with(['\t', ' ']) && current.is_some() {
+            // "\t    ffffffff8225f8ab symbol+0x1b (dso)" or "… [unknown] (dso)"
+            let frame = line.trim().split_once(' ').map_or("", |(_, s)| s);
+            let symbol = frame.rsplit_once(" (").map_or(frame, |(s, _)| s);
+            if let Some(s) = current.as_mut() {
+                s.stack.push(symbol.to_owned());
+            }
+        } else if let Some((comm, pid)) = header(&line) {
+            current.take().map(&mut each);
+            current = Some(Sample {
+                pid,
+                comm,
+                stack: Vec::new(),
+            });
+        }
+    }
+    current.take().map(&mut each);
+    Ok(())
+}
+
+/// "comm  1234" (the thread's name may hold spaces).
+fn header(line: &str) -> Option<(String, u32)> {
+    let line = line.trim_end();
+    let (comm, pid) = line.rsplit_once(char::is_whitespace)?;
+    Some((comm.trim().to_owned(), pid.parse().ok()?))
+}
+
+fn label<'a>(rules: &[(&'a str, &[&str])], frame: &str) -> Option<&'a str> {
+    rules
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| frame.contains(n)))
+        .map(|(label, _)| *label)
+}
+
+/// The operation: the first rule, in order, that names any frame.
+fn operation(stack: &[String]) -> &'static str {
+    OPERATIONS
+        .iter()
+        .find(|(_, names)| stack.iter().any(|f| names.iter().any(|n| f.contains(n))))
+        .map_or("other", |(label, _)| label)
+}
+
+/// The mechanism: the frame nearest the leaf that a mechanism names.
+fn mechanism(stack: &[String]) -> &'static str {
+    stack
+        .iter()
+        .find_map(|f| label(MECHANISMS, f))
+        .unwrap_or("other code")
+}
+
+/// Counts under labels, in first-seen order; sorted at the end.
+#[derive(Default)]
+struct Tally(Vec<Share>);
+
+impl Tally {
+    fn add(&mut self, label: &str) {
+        match self.0.iter_mut().find(|s| s.label == label) {
+            Some(s) => s.samples += 1,
+            None => self.0.push(Share {
+                label: label.to_owned(),
+                samples: 1,
+            }),
+        }
+    }
+
+    fn sorted(mut self) -> Vec<Share> {
+        self.0
+            .sort_by(|a, b| b.samples.cmp(&a.samples).then(a.label.cmp(&b.label)));
+        self.0
+    }
+}
+
+/// The profile of one phase's `perf` data: the device is this process
+/// (`device`), apart from its byte-counting proxy thread (`proxy`).
+fn classify(
+    name: &str,
+    records: usize,
+    seconds: f64,
+    data: &Path,
+    server: u32,
+    device: u32,
+) -> Result<PhaseProfile> {
+    let names = ["server", "device", "proxy", "other"];
+    let mut counts = [0u64; 4];
+    let mut operations: [Tally; 4] = Default::default();
+    let mut mechanisms: [Tally; 4] = Default::default();
+    let mut idle = 0;
+    samples(data, |s| {
+        if s.pid == 0 {
+            idle += 1;
+            return;
+        }
+        let i = match s.pid {
+            p if p == server => 0,
+            p if p == device && s.comm == "counting-proxy" => 2,
+            p if p == device => 1,
+            _ => 3,
+        };
+        counts[i] += 1;
+        operations[i].add(operation(&s.stack));
+        mechanisms[i].add(mechanism(&s.stack));
+    })?;
+    if counts[0] == 0 || counts[1] == 0 {
+        bail!("perf recorded no samples of the server or the device in {name} (is perf allowed to record the whole machine? /proc/sys/kernel/perf_event_paranoid)");
+    }
+    let processes = names
+        .iter()
+        .zip(counts)
+        .zip(operations.into_iter().zip(mechanisms))
+        .map(|((name, samples), (ops, mechs))| ProcessProfile {
+            name: (*name).to_owned(),
+            samples,
+            operations: ops.sorted(),
+            mechanisms: mechs.sorted(),
+        })
+        .collect();
+    Ok(PhaseProfile {
+        name: name.to_owned(),
+        records,
+        seconds,
+        idle,
+        processes,
+    })
+}
+
+/// The profiles of a run's phases, each recorded by its own `perf`.
+struct Profiles {
+    dir: PathBuf,
+    frequency: u32,
+    recording: Option<Recorder>,
+    phases: Vec<PhaseProfile>,
+}
+
+impl Watch for Profiles {
+    /// Starts perf (untimed), then its sampling.
+    fn begin(&mut self) -> Result<()> {
+        let data = self.dir.join(format!("phase-{}.data", self.phases.len()));
+        let mut recorder = Recorder::start(&data, self.frequency)?;
+        recorder.resume()?;
+        self.recording = Some(recorder);
+        Ok(())
+    }
+
+    /// Stops the sampling and sorts the phase's samples.
+    fn end(&mut self, name: &str, phase: &Phase, server: u32) -> Result<()> {
+        let mut recorder = self
+            .recording
+            .take()
+            .context("a phase ended that was not begun")?;
+        recorder.pause()?;
+        let data = recorder.finish()?;
+        eprintln!("  sorting the samples of {name}");
+        self.phases.push(classify(
+            name,
+            phase.records,
+            phase.seconds,
+            &data,
+            server,
+            std::process::id(),
+        )?);
+        Ok(())
+    }
+}
+
+/// One profiled run; writes the profile and returns it.
+pub async fn run(args: Args) -> Result<ProfileFile> {
+    let peer = args.peer.canonicalize().with_context(|| {
+        format!(
+            "no peer at {} (scripts/bench.sh prepares one)",
+            args.peer.display()
+        )
+    })?;
+    let prepared = compare::prepare(&peer, args.n, 100)?;
+    let dir = tempfile::tempdir()?;
+    let mut profiles = Profiles {
+        dir: dir.path().to_owned(),
+        frequency: args.frequency,
+        recording: None,
+        phases: Vec::new(),
+    };
+    compare::beatbook_run(
+        &prepared.records,
+        &prepared.edits,
+        &prepared.form,
+        WritePath::Import,
+        Some(&mut profiles),
+    )
+    .await?;
+    let file = ProfileFile {
+        machine: machine(),
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        commit: commit(),
+        n: args.n,
+        write: WritePath::Import,
+        frequency_hz: args.frequency,
+        phases: profiles.phases,
+    };
+    write_results(&args.out, &file)?;
+    eprintln!("profile written to {}", args.out.display());
+    Ok(file)
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "–".into();
+    }
+    format!("{:.0} %", 100.0 * part as f64 / whole as f64)
+}
+
+/// The README's tables: per phase, each process's operations and the
+/// mechanisms underneath, as shares of its samples.
+pub fn render(file: &ProfileFile) -> String {
+    let mut out = format!(
+        "`perf record` of the whole machine at {} Hz per core, {} records (the peer's, imported), {}; {}, commit {}.\n",
+        file.frequency_hz,
+        fmt_int(file.n as f64),
+        file.machine,
+        file.date,
+        file.commit,
+    );
+    for phase in &file.phases {
+        let by = |name: &str| phase.processes.iter().find(|p| p.name == name);
+        let (Some(server), Some(device)) = (by("server"), by("device")) else {
+            continue;
+        };
+        let busy: u64 = phase.processes.iter().map(|p| p.samples).sum();
+        out.push_str(&format!(
+            "\n{} of {} records ({:.2} s while sampled): of the samples of both cores, server {}, device {}, the benchmark's byte-counting proxy {}, other processes (perf itself among them) {}, idle {}.\n\n",
+            phase.name,
+            fmt_int(phase.records as f64),
+            phase.seconds,
+            percent(server.samples, busy + phase.idle),
+            percent(device.samples, busy + phase.idle),
+            percent(by("proxy").map_or(0, |p| p.samples), busy + phase.idle),
+            percent(by("other").map_or(0, |p| p.samples), busy + phase.idle),
+            percent(phase.idle, busy + phase.idle),
+        ));
+        let rows: Vec<Vec<String>> = [server, device]
+            .iter()
+            .flat_map(|p| {
+                p.operations
+                    .iter()
+                    .filter(|s| s.samples * 100 >= p.samples)
+                    .map(move |s| {
+                        vec![
+                            p.name.clone(),
+                            s.label.clone(),
+                            percent(s.samples, p.samples),
+                        ]
+                    })
+            })
+            .collect();
+        out.push_str(&table(
+            &["process", "what the code was doing", "share of its samples"],
+            &rows,
+        ));
+        let mut labels: Vec<&str> = MECHANISMS.iter().map(|(l, _)| *l).collect();
+        labels.extend(["other code"]);
+        let share = |p: &ProcessProfile, label: &str| {
+            percent(
+                p.mechanisms
+                    .iter()
+                    .find(|s| s.label == label)
+                    .map_or(0, |s| s.samples),
+                p.samples,
+            )
+        };
+        let rows: Vec<Vec<String>> = labels
+            .iter()
+            .map(|l| vec![(*l).to_owned(), share(server, l), share(device, l)])
+            .collect();
+        out.push('\n');
+        out.push_str(&table(
+            &["kind of work (nearest the leaf)", "server", "device"],
+            &rows,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(frames: &[&str]) -> Vec<String> {
+        frames.iter().map(|f| (*f).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_sample_is_put_under_the_first_operation_and_the_leafmost_mechanism() {
+        let s = stack(&[
+            "clear_page_erms",
+            "exc_page_fault",
+            "alloc::collections::btree::map::BTreeMap<K,V,A>::insert",
+            "beatbook_schema::form::validate::validate_scope",
+            "beatbook_server::sync::decide::decide",
+            "beatbook_store_sqlite::group::Queue::write",
+            "tokio::runtime::blocking::pool::Inner::run",
+        ]);
+        assert_eq!(operation(&s), "validating the values against the form");
+        assert_eq!(mechanism(&s), "kernel: fresh memory (page faults)");
+        let commit = stack(&[
+            "walWriteOneFrame",
+            "sqlite3PagerCommitPhaseOne.part.0",
+            "beatbook_store_sqlite::group::commit",
+        ]);
+        assert_eq!(operation(&commit), "commit: the log's pages written");
+        assert_eq!(mechanism(&commit), "SQLite");
+        assert_eq!(operation(&stack(&["[unknown]"])), "other");
+        assert_eq!(mechanism(&stack(&["[unknown]"])), "other code");
+    }
+
+    #[test]
+    fn perf_script_output_is_read_sample_by_sample() {
+        let text = "swapper     0 \n\tffffffff8225f8ab pv_native_safe_halt+0xb ([kernel.kallsyms])\n\n\
+                    tokio-rt-worker 10755 \n\t     55d0 sqlite3WalCheckpoint+0x1c (/srv)\n\t  55e0 [unknown] (/srv)\n\n\
+                    bench-main 10735 \n";
+        let mut seen = Vec::new();
+        parse(text.as_bytes(), |s| seen.push((s.pid, s.comm, s.stack))).expect("parse");
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    0,
+                    "swapper".into(),
+                    vec!["pv_native_safe_halt+0xb".to_owned()]
+                ),
+                (
+                    10755,
+                    "tokio-rt-worker".into(),
+                    vec![
+                        "sqlite3WalCheckpoint+0x1c".to_owned(),
+                        "[unknown]".to_owned()
+                    ]
+                ),
+                (10735, "bench-main".into(), vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_header_line_gives_the_thread_name_and_process() {
+        assert_eq!(
+            header("tokio-rt-worker 10755"),
+            Some(("tokio-rt-worker".into(), 10755))
+        );
+        assert_eq!(
+            header("  sqlite-checkpoi   42  "),
+            Some(("sqlite-checkpoi".into(), 42))
+        );
+        assert_eq!(header("no pid here"), None);
+    }
+}
