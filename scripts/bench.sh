@@ -6,8 +6,8 @@
 #   scripts/bench.sh                              # compare (N=10,000, 3 runs) + load (500 devices)
 #   scripts/bench.sh compare                      # … → docs/bench/compare.json
 #   scripts/bench.sh compare --n 50000 --runs 1 --out target/compare-50k.json   # the peer's 50k size
-#   scripts/bench.sh growth                       # compare at 10,000, 50,000 (both with the peer)
-#                                                 # and 200,000 records, 1 run each, import path
+#   scripts/bench.sh growth                       # compare at 10,000, 50,000 (both with the peer,
+#                                                 # 3 runs each) and 200,000 records (1 run), import path
 #                                                 # → docs/bench/growth/ (report --growth DIR)
 #   scripts/bench.sh load --devices 500
 #   scripts/bench.sh load --backend postgres --instances 2
@@ -75,13 +75,14 @@ case "$what" in
     [ $# -gt 0 ] || set -- docs/bench/scale.json
     "$target/release/beatbook-bench" report "$@" ;;
   growth)
-    # How the costs grow with the backlog, one run per size in one sitting.
+    # How the costs grow with the backlog, in one sitting: 3 runs of each
+    # system at 10,000 and 50,000 records (medians), Beatbook once at 200,000.
     prepare_peer; build; machine
     rm -f docs/bench/growth/*.json
     for n in 10000 50000 200000; do
-      skip=(); [ "$n" -gt 50000 ] && skip=(--skip-peer)   # the peer's 200k run takes as long as all the rest
-      "$target/release/beatbook-bench" compare --peer "$peer" --n "$n" --runs 1 --write import \
-        "${skip[@]}" --out "docs/bench/growth/compare-N$n.json" "$@" >/dev/null
+      extra=(--runs 3); [ "$n" -gt 50000 ] && extra=(--runs 1 --skip-peer)   # the peer's 200k run takes as long as all the rest
+      "$target/release/beatbook-bench" compare --peer "$peer" --n "$n" --write import \
+        "${extra[@]}" --out "docs/bench/growth/compare-N$n.json" "$@" >/dev/null
     done
     "$target/release/beatbook-bench" report --growth docs/bench/growth ;;
   profile)
@@ -105,5 +106,5 @@ case "$what" in
     "$target/release/beatbook-bench" compare --peer "$peer" "$@"
     "$target/release/beatbook-bench" load ;;
   *)
-    echo "usage: scripts/bench.sh [compare|growth|load|scale|report|local|web|all] [options]" >&2; exit 2 ;;
+    echo "usage: scripts/bench.sh [compare|growth|load|scale|profile|report|local|web|all] [options]" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 //! How Beatbook's sync costs grow with the backlog: the README's growth
 //! table, rendered from the compare runs kept in one directory
-//! (`docs/bench/growth/`, one `compare --n N --runs 1` file per size, made in
+//! (`docs/bench/growth/`, one `compare --n N` file per size, made in
 //! one sitting): records per second and CPU per record at each size, and
 //! the ratios to the peer where it ran.
 
@@ -88,9 +88,15 @@ pub fn render(files: &[CompareFile]) -> String {
     };
     let mut commits: Vec<&str> = files.iter().map(|f| f.commit.as_str()).collect();
     commits.dedup();
+    let runs = files
+        .iter()
+        .map(|f| format!("{} at {}", f.runs, fmt_int(f.n as f64)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut out = format!(
-        "The peer's records (gen.js, seed 42) at each size, 1 run each; records written on the device by {write}; \
-         in parentheses the ratio to the peer's rate in the same run, where the peer ran; {}; {} to {}, commit {}.\n\n",
+        "The peer's records (gen.js, seed 42) at each size; runs of each system (medians where more than one): {runs}; \
+         records written on the device by {write}; \
+         in parentheses the ratio to the peer's rate at that size in the same sitting, where the peer ran; {}; {} to {}, commit {}.\n\n",
         first.machine,
         first.date,
         files.last().map_or("", |f| f.date.as_str()),
