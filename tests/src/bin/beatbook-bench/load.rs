@@ -144,6 +144,10 @@ pub struct Measured {
     pub server_rss_at_start_mib: f64,
     /// CPU seconds of the PostgreSQL cluster (all its processes).
     pub postgres_cpu_s: Option<f64>,
+    /// The machine's cores, which the servers, the devices and PostgreSQL
+    /// share.
+    #[serde(default)]
+    pub cores: Option<usize>,
     pub postgres_version: Option<String>,
     /// The machine's one-minute load average as the devices started (other
     /// work on the machine shows here).
@@ -416,6 +420,7 @@ pub async fn measure(workload: &Workload, backend: Backend, instances: usize) ->
         server_peak_rss_mib_per_instance: peak,
         server_rss_at_start_mib: rss_before as f64 / 1_048_576.0,
         postgres_cpu_s: postgres_cpu,
+        cores: std::thread::available_parallelism().ok().map(|n| n.get()),
         postgres_version,
         load_average_at_start,
         exactly_once,
@@ -574,6 +579,13 @@ pub fn render(workload: &Workload, m: &Measured) -> String {
     }
     if let Some(cpu) = m.postgres_cpu_s {
         rows.push(vec!["PostgreSQL CPU, s".into(), format!("{cpu:.2}")]);
+    }
+    if let (Some(cores), Some(devices)) = (m.cores.filter(|&c| c > 0), m.devices_cpu_s) {
+        let used = m.server_cpu_s + devices + m.postgres_cpu_s.unwrap_or(0.0);
+        rows.push(vec![
+            format!("the {cores} cores' time in use (all the CPU above / ({cores} × whole run))"),
+            format!("{:.0} %", 100.0 * used / (cores as f64 * m.wall_s)),
+        ]);
     }
     rows.push(vec![
         "server holds exactly the acknowledged records".into(),

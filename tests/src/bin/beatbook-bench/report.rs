@@ -566,6 +566,7 @@ pub(crate) mod tests {
             server_peak_rss_mib_per_instance: rss,
             server_rss_at_start_mib: 20.0,
             postgres_cpu_s: pg,
+            cores: Some(2),
             postgres_version: pg.map(|_| "15.14".into()),
             load_average_at_start: Some(1.5),
             exactly_once: ExactlyOnce {
@@ -797,6 +798,13 @@ pub(crate) mod tests {
             "{text}"
         );
         assert!(text.contains("| server peak memory (RSS) of the largest instance, MiB | 80 |"));
+        // (3.26 + 9.87) / (2 × 7.0)
+        assert!(
+            text.contains(
+                "| the 2 cores' time in use (all the CPU above / (2 × whole run)) | 94 % |"
+            ),
+            "{text}"
+        );
         assert!(!text.contains("PostgreSQL"), "only the SQLite run: {text}");
         assert!(text.contains(
             "| server holds exactly the acknowledged records | yes: 10,000 records, each once; 500 photos, none missing |"
