@@ -38,6 +38,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<CompareFile>> {
     Ok(files)
 }
 
+/// The phases of the incremental sync.
+const INCREMENTAL: [&str; 2] = ["incr_push", "incr_pull"];
+
 /// The growth table of `files` (smallest N first).
 pub fn render(files: &[CompareFile]) -> String {
     let micros = |phase: Option<&Phase>, cpu: fn(&Phase) -> f64| {
@@ -55,6 +58,22 @@ pub fn render(files: &[CompareFile]) -> String {
                 format!("{} ({:.2}×)", fmt_int(ours), ours / theirs)
             }
             _ => fmt_int(ours),
+        }
+    };
+    // Push and pull of the changed records, as the comparison adds them.
+    let incremental = |file: &CompareFile| {
+        let ours = INCREMENTAL
+            .iter()
+            .map(|p| file.beatbook.get(*p).map_or(f64::NAN, |p| p.seconds))
+            .sum::<f64>();
+        let theirs = INCREMENTAL
+            .iter()
+            .map(|p| file.peer.get(*p).map_or(f64::NAN, |p| p.seconds))
+            .sum::<f64>();
+        if theirs.is_finite() && ours > 0.0 {
+            format!("{ours:.3} ({:.1}× faster)", theirs / ours)
+        } else {
+            format!("{ours:.3}")
         }
     };
     let rows: Vec<Vec<String>> = files
@@ -75,6 +94,7 @@ pub fn render(files: &[CompareFile]) -> String {
                 rate(f, "pull"),
                 micros(pull, |p| p.client_cpu_s),
                 micros(pull, |p| p.server_cpu_s),
+                incremental(f),
                 f.load_average_at_start
                     .first()
                     .map_or("–".into(), |l| format!("{l:.1}")),
@@ -112,6 +132,7 @@ pub fn render(files: &[CompareFile]) -> String {
             "pull to a fresh device, records/s",
             "pull CPU µs per record, device",
             "pull CPU µs per record, server",
+            "incremental sync of the changed records (push + pull), s",
             "load average at start",
         ],
         &rows,
@@ -144,6 +165,13 @@ mod tests {
         assert!(!rows[2].contains('×'), "no peer, no ratio: {text}");
         let device_us = push.client_cpu_s * 1e6 / push.records as f64;
         assert!(rows[1].contains(&format!("| {device_us:.0} |")), "{text}");
+        let seconds = |phases: [f64; 2]| phases.iter().sum::<f64>();
+        let ours = seconds(INCREMENTAL.map(|p| small.beatbook[p].seconds));
+        let theirs = seconds(INCREMENTAL.map(|p| small.peer[p].seconds));
+        assert!(
+            rows[1].contains(&format!("| {ours:.3} ({:.1}× faster) |", theirs / ours)),
+            "{text}"
+        );
     }
 
     #[test]

@@ -506,6 +506,7 @@ pub(crate) mod tests {
             "docs/ocr-accuracy.json",
             "docs/bench/local.json",
             "docs/bench/restore.json",
+            "docs/bench/profile.json",
             // A directory: the fault trials' long runs.
             "docs/reliability",
         ] {
