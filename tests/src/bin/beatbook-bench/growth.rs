@@ -1,8 +1,8 @@
 //! How Beatbook's sync costs grow with the backlog: the README's growth
 //! table, rendered from the compare runs kept in one directory
 //! (`docs/bench/growth/`, one `compare --n N` file per size, made in
-//! one sitting): records per second and CPU per record at each size, and
-//! the ratios to the peer where it ran.
+//! one sitting): records per second and CPU per record at each size, the
+//! incremental sync's time, and the ratios to the peer where it ran.
 
 use std::path::Path;
 
@@ -70,8 +70,10 @@ pub fn render(files: &[CompareFile]) -> String {
             .iter()
             .map(|p| file.peer.get(*p).map_or(f64::NAN, |p| p.seconds))
             .sum::<f64>();
-        if theirs.is_finite() && ours > 0.0 {
+        if theirs.is_finite() && ours > 0.0 && theirs >= ours {
             format!("{ours:.3} ({:.1}× faster)", theirs / ours)
+        } else if theirs.is_finite() && theirs > 0.0 {
+            format!("{ours:.3} ({:.1}× slower)", ours / theirs)
         } else {
             format!("{ours:.3}")
         }

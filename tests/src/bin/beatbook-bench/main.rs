@@ -97,24 +97,16 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Compare(args) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-            .block_on(async {
-                let file = compare::run(args).await?;
-                println!("{}", report::render_compare(&file));
-                Ok(())
-            }),
-        Cmd::Profile(args) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-            .block_on(async {
-                let file = profile::run(args).await?;
-                println!("{}", profile::render(&file));
-                Ok(())
-            }),
+        Cmd::Compare(args) => phase_runtime()?.block_on(async {
+            let file = compare::run(args).await?;
+            println!("{}", report::render_compare(&file));
+            Ok(())
+        }),
+        Cmd::Profile(args) => phase_runtime()?.block_on(async {
+            let file = profile::run(args).await?;
+            println!("{}", profile::render(&file));
+            Ok(())
+        }),
         Cmd::Push(args) => load_runtime(4, 0)?.block_on(async {
             let file = push::run(args).await?;
             println!("{}", serde_json::to_string_pretty(&file)?);
@@ -148,24 +140,16 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::Local(args) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-            .block_on(async {
-                let file = local::run(&args).await?;
-                println!("{}", local::render(&file));
-                Ok(())
-            }),
-        Cmd::Restore(args) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?
-            .block_on(async {
-                let file = restore::run(&args).await?;
-                println!("{}", report::render_restore(&file));
-                Ok(())
-            }),
+        Cmd::Local(args) => phase_runtime()?.block_on(async {
+            let file = local::run(&args).await?;
+            println!("{}", local::render(&file));
+            Ok(())
+        }),
+        Cmd::Restore(args) => phase_runtime()?.block_on(async {
+            let file = restore::run(&args).await?;
+            println!("{}", report::render_restore(&file));
+            Ok(())
+        }),
         Cmd::Report {
             file, growth: true, ..
         } => {
@@ -185,6 +169,15 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The runtime of the one-device benchmarks (compare, profile, local,
+/// restore): two worker threads.
+fn phase_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// The runtime of the load's client side, its threads at niceness `nice`
