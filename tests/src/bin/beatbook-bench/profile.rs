@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -319,17 +319,23 @@ impl Recorder {
 
     /// Stops perf and returns its data file.
     pub fn finish(mut self) -> Result<PathBuf> {
-        let stopped = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()?;
-        ensure!(stopped.success(), "could not stop perf");
-        let status = self.child.wait()?;
+        let status = stop_perf(&mut self.child)?;
         ensure!(
             status.success() || status.code() == Some(130) || status.code().is_none(),
             "perf record failed: {status}"
         );
         Ok(self.data)
     }
+}
+
+/// Stops a `perf record` as Ctrl-C would (it writes out its data then) and
+/// waits for it.
+pub fn stop_perf(perf: &mut Child) -> Result<ExitStatus> {
+    Command::new("kill")
+        .args(["-INT", &perf.id().to_string()])
+        .status()
+        .context("running kill")?;
+    Ok(perf.wait()?)
 }
 
 /// A sample: its process id, thread name and stack, leaf first.
@@ -390,10 +396,15 @@ fn header(line: &str) -> Option<(String, u32)> {
     Some((comm.trim().to_owned(), pid.parse().ok()?))
 }
 
+/// Whether `frame` is one a rule's `names` names.
+fn names(names: &[&str], frame: &str) -> bool {
+    names.iter().any(|n| frame.contains(n))
+}
+
 fn label<'a>(rules: &[(&'a str, &[&str])], frame: &str) -> Option<&'a str> {
     rules
         .iter()
-        .find(|(_, names)| names.iter().any(|n| frame.contains(n)))
+        .find(|(_, n)| names(n, frame))
         .map(|(label, _)| *label)
 }
 
@@ -401,7 +412,7 @@ fn label<'a>(rules: &[(&'a str, &[&str])], frame: &str) -> Option<&'a str> {
 fn operation(stack: &[String]) -> &'static str {
     OPERATIONS
         .iter()
-        .find(|(_, names)| stack.iter().any(|f| names.iter().any(|n| f.contains(n))))
+        .find(|(_, n)| stack.iter().any(|f| names(n, f)))
         .map_or("other", |(label, _)| label)
 }
 

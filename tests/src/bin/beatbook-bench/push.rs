@@ -224,10 +224,7 @@ pub async fn run(args: Args) -> Result<PushFile> {
     let cpu = server.cpu_seconds() - cpu0;
     let peak = server.peak_rss() as f64 / 1_048_576.0;
     if let Some(child) = perf.as_mut() {
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()?;
-        child.wait()?;
+        crate::profile::stop_perf(child)?;
     }
     servers.stop();
     ms.sort_by(f64::total_cmp);
