@@ -237,7 +237,14 @@ pub struct ProcessProfile {
     pub samples: u64,
     pub operations: Vec<Share>,
     pub mechanisms: Vec<Share>,
+    /// The functions with the most samples of their own (the leaf frame),
+    /// the first [`FUNCTIONS_KEPT`]: how flat the profile is.
+    #[serde(default)]
+    pub functions: Vec<Share>,
 }
+
+/// Functions kept per process in a profile (the README shows the first ten).
+const FUNCTIONS_KEPT: usize = 20;
 
 /// Samples under one label.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -348,7 +355,7 @@ struct Sample {
 /// The samples `perf script` prints for `data`, one at a time.
 fn samples(data: &Path, mut each: impl FnMut(Sample)) -> Result<()> {
     let mut child = Command::new("perf")
-        .args(["script", "-F", "comm,pid,ip,sym", "--no-inline", "-i"])
+        .args(["script", "-F", "comm,pid,ip,sym,dso", "--no-inline", "-i"])
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -361,7 +368,7 @@ fn samples(data: &Path, mut each: impl FnMut(Sample)) -> Result<()> {
     Ok(())
 }
 
-/// The samples in `perf script -F comm,pid,ip,sym` output: a header line
+/// The samples in `perf script -F comm,pid,ip,sym,dso` output: a header line
 /// ("comm pid"), a line per frame, a blank line.
 fn parse(text: impl BufRead, mut each: impl FnMut(Sample)) -> Result<()> {
     let mut current: Option<Sample> = None;
@@ -372,9 +379,16 @@ fn parse(text: impl BufRead, mut each: impl FnMut(Sample)) -> Result<()> {
         } else if line.starts_with(['\t', ' ']) && current.is_some() {
             // "\t    ffffffff8225f8ab symbol+0x1b (dso)" or "… [unknown] (dso)"
             let frame = line.trim().split_once(' ').map_or("", |(_, s)| s);
-            let symbol = frame.rsplit_once(" (").map_or(frame, |(s, _)| s);
+            let (symbol, dso) = frame.rsplit_once(" (").unwrap_or((frame, ""));
+            // A frame without a symbol is named by its file (libcrypto's
+            // assembly, say).
+            let file = dso.trim_end_matches(')').rsplit('/').next().unwrap_or("");
+            let symbol = match symbol {
+                "[unknown]" if !file.is_empty() => format!("[unknown] in {file}"),
+                s => s.to_owned(),
+            };
             if let Some(s) = current.as_mut() {
-                s.stack.push(symbol.to_owned());
+                s.stack.push(symbol);
             }
         } else if let Some((comm, pid)) = header(&line) {
             current.take().map(&mut each);
@@ -414,6 +428,12 @@ fn operation(stack: &[String]) -> &'static str {
         .iter()
         .find(|(_, n)| stack.iter().any(|f| names(n, f)))
         .map_or("other", |(label, _)| label)
+}
+
+/// The function a sample was in: its leaf frame without the offset.
+fn function(stack: &[String]) -> &str {
+    let leaf = stack.first().map_or("[unknown]", String::as_str);
+    leaf.rsplit_once("+0x").map_or(leaf, |(name, _)| name)
 }
 
 /// The mechanism: the frame nearest the leaf that a mechanism names.
@@ -460,6 +480,7 @@ fn classify(
     let mut counts = [0u64; 4];
     let mut operations: [Tally; 4] = Default::default();
     let mut mechanisms: [Tally; 4] = Default::default();
+    let mut functions: [Tally; 4] = Default::default();
     let mut idle = 0;
     samples(data, |s| {
         if s.pid == 0 {
@@ -475,6 +496,7 @@ fn classify(
         counts[i] += 1;
         operations[i].add(operation(&s.stack));
         mechanisms[i].add(mechanism(&s.stack));
+        functions[i].add(function(&s.stack));
     })?;
     if counts[0] == 0 || counts[1] == 0 {
         bail!("perf recorded no samples of the server or the device in {name} (is perf allowed to record the whole machine? /proc/sys/kernel/perf_event_paranoid)");
@@ -482,12 +504,13 @@ fn classify(
     let processes = names
         .iter()
         .zip(counts)
-        .zip(operations.into_iter().zip(mechanisms))
-        .map(|((name, samples), (ops, mechs))| ProcessProfile {
+        .zip(operations.into_iter().zip(mechanisms).zip(functions))
+        .map(|((name, samples), ((ops, mechs), funcs))| ProcessProfile {
             name: (*name).to_owned(),
             samples,
             operations: ops.sorted(),
             mechanisms: mechs.sorted(),
+            functions: funcs.sorted().into_iter().take(FUNCTIONS_KEPT).collect(),
         })
         .collect();
     Ok(PhaseProfile {
@@ -650,8 +673,37 @@ pub fn render(file: &ProfileFile) -> String {
             &["kind of work (nearest the leaf)", "server", "device"],
             &rows,
         ));
+        out.push_str(&flatness(server, device));
     }
     out
+}
+
+/// The ten functions each process spent most samples in, and what share
+/// the first and all ten hold: no single function stands out.
+fn flatness(server: &ProcessProfile, device: &ProcessProfile) -> String {
+    const SHOWN: usize = 10;
+    if server.functions.is_empty() || device.functions.is_empty() {
+        return String::new();
+    }
+    let top = |p: &ProcessProfile| {
+        let first = p.functions.first().map_or(0, |f| f.samples);
+        let ten = p.functions.iter().take(SHOWN).map(|f| f.samples).sum();
+        (percent(first, p.samples), percent(ten, p.samples))
+    };
+    let ((server_first, server_ten), (device_first, device_ten)) = (top(server), top(device));
+    let cell = |p: &ProcessProfile, i: usize| {
+        p.functions.get(i).map_or_else(
+            || vec!["".to_owned(), "".to_owned()],
+            |f| vec![format!("`{}`", f.label), percent(f.samples, p.samples)],
+        )
+    };
+    let rows: Vec<Vec<String>> = (0..SHOWN)
+        .map(|i| [cell(server, i), cell(device, i)].concat())
+        .collect();
+    format!(
+        "\nThe functions with the most samples of their own: on the server the first holds {server_first} of its samples and the first ten {server_ten}; on the device {device_first} and {device_ten}.\n\n{}",
+        table(&["server: function", "share", "device: function", "share"], &rows)
+    )
 }
 
 #[cfg(test)]
@@ -682,6 +734,12 @@ mod tests {
         ]);
         assert_eq!(operation(&commit), "commit: the log's pages written");
         assert_eq!(mechanism(&commit), "SQLite");
+        assert_eq!(function(&s), "clear_page_erms");
+        assert_eq!(
+            function(&stack(&["sqlite3WalCheckpoint+0x1c", "main"])),
+            "sqlite3WalCheckpoint"
+        );
+        assert_eq!(function(&[]), "[unknown]");
         assert_eq!(operation(&stack(&["[unknown]"])), "other");
         assert_eq!(mechanism(&stack(&["[unknown]"])), "other code");
     }
@@ -706,7 +764,7 @@ mod tests {
                     "tokio-rt-worker".into(),
                     vec![
                         "sqlite3WalCheckpoint+0x1c".to_owned(),
-                        "[unknown]".to_owned()
+                        "[unknown] in srv".to_owned()
                     ]
                 ),
                 (10735, "bench-main".into(), vec![]),
