@@ -280,6 +280,12 @@ impl ServerProcess {
         cpu_seconds_of(&format!("/proc/{}/stat", self.pid()))
     }
 
+    /// Bytes the server has sent to storage so far (its database files and
+    /// logs; `/proc/<pid>/io`).
+    pub fn written_bytes(&self) -> u64 {
+        written_bytes_of(&format!("/proc/{}/io", self.pid()))
+    }
+
     /// Peak resident memory since the last [`Self::reset_peak`] (or start), bytes.
     pub fn peak_rss(&self) -> u64 {
         status_kib(self.pid(), "VmHWM:") * 1024
@@ -342,6 +348,22 @@ pub fn cpu_seconds_of(stat_path: &str) -> f64 {
 /// CPU seconds of this whole process.
 pub fn own_cpu_seconds() -> f64 {
     cpu_seconds_of("/proc/self/stat")
+}
+
+/// `write_bytes` of a `/proc/…/io` file: the bytes a process caused to be
+/// sent to storage (0 where the kernel keeps no such count).
+pub fn written_bytes_of(io_path: &str) -> u64 {
+    std::fs::read_to_string(io_path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Bytes this whole process has sent to storage.
+pub fn own_written_bytes() -> u64 {
+    written_bytes_of("/proc/self/io")
 }
 
 fn status_kib(pid: u32, key: &str) -> u64 {

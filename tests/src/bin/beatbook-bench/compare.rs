@@ -25,7 +25,9 @@ use beatbook_core::sync::{Steps, SyncReport};
 use beatbook_core::Core;
 use beatbook_schema::form::{FormDef, Values};
 use beatbook_schema::ids::{GridId, RecordId};
-use beatbook_tests::process::{free_addr, own_cpu_seconds, seed, Org, ServerProcess};
+use beatbook_tests::process::{
+    free_addr, own_cpu_seconds, own_written_bytes, seed, Org, ServerProcess,
+};
 use beatbook_tests::wire::CountingProxy;
 use beatbook_tests::PASSWORD;
 use serde::{Deserialize, Serialize};
@@ -92,6 +94,19 @@ pub struct Phase {
     /// HTTP requests the device sent (0 for the local phases).
     #[serde(default)]
     pub requests: u64,
+    /// The server's time answering them, from the head of each request to
+    /// its answer, summed (its `/metrics` summaries' sums). For one request
+    /// (an incremental sync) it is what of `seconds` was the server's; the
+    /// batches of a push are answered several at once, so theirs may add up
+    /// to more than `seconds`.
+    #[serde(default)]
+    pub server_answer_s: f64,
+    /// Bytes the device (the benchmark's process) and the server sent to
+    /// storage in the phase: pages written to the log and the database.
+    #[serde(default)]
+    pub client_written_bytes: u64,
+    #[serde(default)]
+    pub server_written_bytes: u64,
 }
 
 /// Beatbook's phases, in the order they run.
@@ -162,6 +177,9 @@ fn median_phase(runs: &[Run], name: &str) -> Option<Phase> {
         server_cpu_s: m(&|p| p.server_cpu_s),
         server_rss_peak: m(&|p| p.server_rss_peak as f64).round() as u64,
         requests: m(&|p| p.requests as f64).round() as u64,
+        server_answer_s: m(&|p| p.server_answer_s),
+        client_written_bytes: m(&|p| p.client_written_bytes as f64).round() as u64,
+        server_written_bytes: m(&|p| p.server_written_bytes as f64).round() as u64,
     })
 }
 
@@ -178,21 +196,35 @@ struct Meter {
     started: Instant,
     client_cpu: f64,
     server_cpu: f64,
+    server_answering: f64,
+    client_written: u64,
+    server_written: u64,
 }
 
 impl Meter {
-    fn start(proxy: &CountingProxy, server: &ServerProcess) -> Self {
+    async fn start(proxy: &CountingProxy, server: &ServerProcess) -> Result<Self> {
         proxy.reset();
         server.reset_peak();
-        Self {
+        let server_answering = answering_seconds(server).await?;
+        Ok(Self {
             started: Instant::now(),
             client_cpu: own_cpu_seconds() - proxy.cpu_seconds(),
             server_cpu: server.cpu_seconds(),
-        }
+            server_answering,
+            client_written: own_written_bytes(),
+            server_written: server.written_bytes(),
+        })
     }
 
-    fn finish(self, records: usize, proxy: &CountingProxy, server: &ServerProcess) -> Phase {
+    async fn finish(
+        self,
+        records: usize,
+        proxy: &CountingProxy,
+        server: &ServerProcess,
+    ) -> Result<Phase> {
         let seconds = self.started.elapsed().as_secs_f64();
+        let client_cpu_s = own_cpu_seconds() - proxy.cpu_seconds() - self.client_cpu;
+        let server_cpu_s = server.cpu_seconds() - self.server_cpu;
         let traffic = proxy.traffic();
         let phase = Phase {
             records,
@@ -200,38 +232,65 @@ impl Meter {
             records_per_s: records as f64 / seconds,
             bytes_up: traffic.up,
             bytes_down: traffic.down,
-            client_cpu_s: own_cpu_seconds() - proxy.cpu_seconds() - self.client_cpu,
-            server_cpu_s: server.cpu_seconds() - self.server_cpu,
+            client_cpu_s,
+            server_cpu_s,
             server_rss_peak: server.peak_rss(),
             requests: 0,
+            server_answer_s: answering_seconds(server).await? - self.server_answering,
+            client_written_bytes: own_written_bytes().saturating_sub(self.client_written),
+            server_written_bytes: server.written_bytes().saturating_sub(self.server_written),
         };
         eprintln!(
-            "  {records} records in {seconds:.2} s = {:.0} rec/s, wire {:.2} MB up / {:.2} MB down, CPU {:.2} s client / {:.2} s server, server peak {:.0} MiB",
+            "  {records} records in {seconds:.2} s = {:.0} rec/s, wire {:.2} MB up / {:.2} MB down, CPU {:.2} s client / {:.2} s server, server answering {:.3} s, written {:.2} MB client / {:.2} MB server, server peak {:.0} MiB",
             phase.records_per_s,
             traffic.up as f64 / 1e6,
             traffic.down as f64 / 1e6,
             phase.client_cpu_s,
             phase.server_cpu_s,
+            phase.server_answer_s,
+            phase.client_written_bytes as f64 / 1e6,
+            phase.server_written_bytes as f64 / 1e6,
             phase.server_rss_peak as f64 / 1_048_576.0
         );
-        phase
+        Ok(phase)
     }
 
     /// As [`Meter::finish`], for a sync that reported its requests.
-    fn finish_sync(
+    async fn finish_sync(
         self,
         records: usize,
         report: &SyncReport,
         proxy: &CountingProxy,
         server: &ServerProcess,
-    ) -> Phase {
-        let phase = self.finish(records, proxy, server);
+    ) -> Result<Phase> {
+        let phase = self.finish(records, proxy, server).await?;
         eprintln!("  {} request(s)", report.requests);
-        Phase {
+        Ok(Phase {
             requests: report.requests,
             ..phase
-        }
+        })
     }
+}
+
+/// The seconds the server has spent answering requests since it started:
+/// the sums of its `beatbook_http_request_seconds` summaries, but for the
+/// route that reads them.
+async fn answering_seconds(server: &ServerProcess) -> Result<f64> {
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(answering_seconds_in(&text))
+}
+
+fn answering_seconds_in(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("beatbook_http_request_seconds_sum{"))
+        .filter(|l| !l.starts_with(r#"route="/metrics""#))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
 }
 
 /// A peer record as Beatbook field values: the record's own id and form
@@ -355,17 +414,17 @@ pub(crate) async fn beatbook_run(
         .context("the benchmark form arrived with the pull")?;
 
     eprintln!("Beatbook: local write ({write:?}: a form session per record, validated)");
-    let meter = Meter::start(&proxy, &server);
+    let meter = Meter::start(&proxy, &server).await?;
     let ids = write_records(&a, &grid, records, write)?;
-    run.insert("write".into(), meter.finish(n, &proxy, &server));
+    run.insert("write".into(), meter.finish(n, &proxy, &server).await?);
 
     eprintln!("Beatbook: push");
     if let Some(p) = watch.as_mut() {
         p.begin()?;
     }
-    let meter = Meter::start(&proxy, &server);
+    let meter = Meter::start(&proxy, &server).await?;
     let report = a.sync_steps(None, Steps::Send, &|_| {}).await?;
-    let push = meter.finish_sync(n, &report, &proxy, &server);
+    let push = meter.finish_sync(n, &report, &proxy, &server).await?;
     if let Some(p) = watch.as_mut() {
         p.end("push", &push, server.pid())?;
     }
@@ -381,9 +440,9 @@ pub(crate) async fn beatbook_run(
     if let Some(p) = watch.as_mut() {
         p.begin()?;
     }
-    let meter = Meter::start(&proxy, &server);
+    let meter = Meter::start(&proxy, &server).await?;
     let report = c.sync(&|_| {}).await?;
-    let pull = meter.finish_sync(n, &report, &proxy, &server);
+    let pull = meter.finish_sync(n, &report, &proxy, &server).await?;
     if let Some(p) = watch.as_mut() {
         p.end("pull", &pull, server.pid())?;
     }
@@ -399,7 +458,7 @@ pub(crate) async fn beatbook_run(
     );
 
     eprintln!("Beatbook: local edit of {}", edits.len());
-    let meter = Meter::start(&proxy, &server);
+    let meter = Meter::start(&proxy, &server).await?;
     for (i, edited) in edits {
         let mut session = a.open_record(ids[*i])?;
         for key in ["status", "updated_at", "notes"] {
@@ -409,15 +468,17 @@ pub(crate) async fn beatbook_run(
     }
     run.insert(
         "local_edit".into(),
-        meter.finish(edits.len(), &proxy, &server),
+        meter.finish(edits.len(), &proxy, &server).await?,
     );
 
     eprintln!("Beatbook: incremental push");
-    let meter = Meter::start(&proxy, &server);
+    let meter = Meter::start(&proxy, &server).await?;
     let report = a.sync_steps(None, Steps::Send, &|_| {}).await?;
     run.insert(
         "incr_push".into(),
-        meter.finish_sync(edits.len(), &report, &proxy, &server),
+        meter
+            .finish_sync(edits.len(), &report, &proxy, &server)
+            .await?,
     );
     ensure!(
         report.accepted as usize == edits.len(),
@@ -425,11 +486,13 @@ pub(crate) async fn beatbook_run(
     );
 
     eprintln!("Beatbook: incremental pull");
-    let meter = Meter::start(&proxy, &server);
+    let meter = Meter::start(&proxy, &server).await?;
     let report = c.sync(&|_| {}).await?;
     run.insert(
         "incr_pull".into(),
-        meter.finish_sync(edits.len(), &report, &proxy, &server),
+        meter
+            .finish_sync(edits.len(), &report, &proxy, &server)
+            .await?,
     );
     ensure!(
         report.pulled as usize == edits.len(),
@@ -622,4 +685,23 @@ pub async fn run(args: Args) -> Result<CompareFile> {
         kept.display()
     );
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answering_seconds_in;
+
+    #[test]
+    fn the_server_answering_time_sums_every_route_but_the_metrics() {
+        let metrics = r#"# TYPE beatbook_http_request_seconds summary
+beatbook_http_request_seconds{route="/v1/push",quantile="0.5"} 0.02
+beatbook_http_request_seconds_sum{route="/v1/push"} 1.25
+beatbook_http_request_seconds_count{route="/v1/push"} 40
+beatbook_http_request_seconds_sum{route="/v1/pull"} 0.5
+beatbook_http_request_seconds_sum{route="/metrics"} 7
+beatbook_http_requests_total{route="/v1/pull",status="200"} 3
+"#;
+        assert!((answering_seconds_in(metrics) - 1.75).abs() < 1e-9);
+        assert_eq!(answering_seconds_in("not metrics"), 0.0);
+    }
 }

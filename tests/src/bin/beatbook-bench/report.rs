@@ -594,6 +594,9 @@ pub(crate) mod tests {
                 server_cpu_s: cpu.1,
                 server_rss_peak: 40 * 1_048_576,
                 requests,
+                server_answer_s: seconds / 2.0,
+                client_written_bytes: bytes.1 * 2,
+                server_written_bytes: bytes.0 * 2,
             };
         let peer = |records_per_s: f64, seconds: f64, bytes_total: f64| PeerPhase {
             records_per_s,
