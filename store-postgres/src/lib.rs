@@ -268,6 +268,11 @@ impl Store for PgStore {
         with_client!(self, |c| records::load_record(&c, id))
     }
 
+    async fn records(&self, ids: Vec<RecordId>) -> Result<Vec<StoredRecord>, StoreError> {
+        let found = with_client!(self, |c| records::load_records(&c, ids))?;
+        Ok(found.into_values().collect())
+    }
+
     async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError> {
         with_client!(self, |c| log::record_history(&c, id))
     }

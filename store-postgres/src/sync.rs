@@ -99,7 +99,7 @@ pub(crate) async fn push(
         };
         let record = records.get(&change.record_id).cloned();
         let existing = existing_for(&tx, record, &hashes, pusher.device).await?;
-        let outcome = match decider(change, &existing) {
+        let outcome = match decider.decide(change, &existing) {
             Decision::Write {
                 record,
                 conflicts: lost,

@@ -389,13 +389,50 @@ fn retire_from_log(tx: &Transaction<'_>, record: RecordId) -> Result<(), Error> 
     Ok(())
 }
 
-/// Writes a record's new state as a new version: the version row holds its
-/// log item, the log a row pointing at it; the version it supersedes leaves
-/// the log ([`retire_from_log`]).
+/// The indexed columns of a stored record's row.
+pub(crate) struct RowKeys {
+    pub(crate) form_id: String,
+    pub(crate) grid_id: String,
+    pub(crate) deleted: bool,
+}
+
+impl RowKeys {
+    pub(crate) fn of(record: &StoredRecord) -> Self {
+        Self {
+            form_id: record.form_id.as_str().to_owned(),
+            grid_id: record.grid.as_str().to_owned(),
+            deleted: record.deleted,
+        }
+    }
+}
+
+/// A stored record's revision and indexed columns, read without its state.
+pub(crate) fn load_row_keys(
+    tx: &Connection,
+    id: RecordId,
+) -> Result<Option<(u64, RowKeys)>, Error> {
+    Ok(tx
+        .prepare_cached("SELECT revision, form_id, grid_id, deleted FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                RowKeys {
+                    form_id: r.get(1)?,
+                    grid_id: r.get(2)?,
+                    deleted: r.get(3)?,
+                },
+            ))
+        })
+        .optional()?)
+}
+
+/// Writes a record's new state as a new version over the row `prior` (if
+/// stored): the version row holds its log item, the log a row pointing at
+/// it; the version it supersedes leaves the log ([`retire_from_log`]).
 pub(crate) fn write_version(
     tx: &Transaction<'_>,
     record: StoredRecord,
-    prior: Option<&StoredRecord>,
+    prior: Option<&RowKeys>,
     change: Option<ChangeId>,
     batch: Option<BatchId>,
 ) -> Result<Cursor, Error> {
@@ -407,7 +444,9 @@ pub(crate) fn write_version(
     // none of them, and dirties no page of `records_form` or
     // `records_grid_form`.
     let keeps_keys = prior.is_some_and(|p| {
-        p.form_id == record.form_id && p.grid == record.grid && p.deleted == record.deleted
+        p.form_id == record.form_id.as_str()
+            && p.grid_id == record.grid.as_str()
+            && p.deleted == record.deleted
     });
     if keeps_keys {
         tx.prepare_cached("UPDATE records SET revision = ?2, state = ?3 WHERE id = ?1")?
@@ -925,7 +964,7 @@ impl Store for SqliteStore {
             };
             let reviewed = record.clone().reviewed(review);
             let revision = reviewed.revision;
-            write_version(&tx, reviewed, Some(&record), None, None)?;
+            write_version(&tx, reviewed, Some(&RowKeys::of(&record)), None, None)?;
             tx.commit()?;
             Ok(Some(revision))
         })
@@ -980,6 +1019,17 @@ impl Store for SqliteStore {
 
     async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
         self.read(move |c| load_record(c, id)).await
+    }
+
+    async fn records(&self, ids: Vec<RecordId>) -> Result<Vec<StoredRecord>, StoreError> {
+        self.read(move |c| {
+            let mut records = Vec::with_capacity(ids.len());
+            for id in ids {
+                records.extend(load_record(c, id)?);
+            }
+            Ok(records)
+        })
+        .await
     }
 
     async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError> {

@@ -8,7 +8,7 @@ use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome};
 use beatbook_store::{Decider, Decision, Pusher};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::{existing_for, write_version, Error};
+use crate::{existing_for, load_row_keys, write_version, Error, RowKeys};
 
 /// A push waiting for the writer.
 pub(crate) struct Push {
@@ -48,8 +48,15 @@ pub(crate) fn apply(
             ChangeOp::Upsert { attachments, .. } => attachments.iter().map(|a| a.sha256).collect(),
             ChangeOp::Delete => Vec::new(),
         };
-        let existing = existing_for(tx, change.record_id, &hashes, pusher.device)?;
-        let outcome = match decider(change, &existing) {
+        let (prior, decision) = match decided_ahead(tx, decider, change, &hashes)? {
+            Some(taken) => taken,
+            None => {
+                let existing = existing_for(tx, change.record_id, &hashes, pusher.device)?;
+                let prior = existing.record.as_ref().map(RowKeys::of);
+                (prior, decider.decide(change, &existing))
+            }
+        };
+        let outcome = match decision {
             Decision::Write {
                 record,
                 conflicts: lost,
@@ -59,7 +66,7 @@ pub(crate) fn apply(
                 write_version(
                     tx,
                     *record,
-                    existing.record.as_ref(),
+                    prior.as_ref(),
                     Some(change.change_id),
                     Some(*batch),
                 )?;
@@ -111,4 +118,24 @@ pub(crate) fn apply(
     tx.prepare_cached("UPDATE devices SET last_seen_at = ?1 WHERE id = ?2")?
         .execute(params![now, device])?;
     Ok(results)
+}
+
+/// The decision made ahead for `change`, if the record stands at the
+/// revision it was made on, with the row's indexed columns: read without
+/// parsing the record's state. Only changes that attach nothing are decided
+/// ahead (their input is the record alone).
+fn decided_ahead(
+    tx: &Transaction<'_>,
+    decider: &Decider,
+    change: &Change,
+    hashes: &[Sha256],
+) -> Result<Option<(Option<RowKeys>, Decision)>, Error> {
+    if !hashes.is_empty() || !decider.has_ahead(change.change_id) {
+        return Ok(None);
+    }
+    let row = load_row_keys(tx, change.record_id)?;
+    let revision = row.as_ref().map(|(revision, _)| *revision);
+    Ok(decider
+        .take_ahead(change.change_id, revision)
+        .map(|decision| (row.map(|(_, keys)| keys), decision)))
 }

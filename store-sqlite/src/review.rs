@@ -12,7 +12,9 @@ use beatbook_store::stored_time;
 use chrono::{DateTime, Utc};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
 
-use super::{load_record, parse_time, parse_uuid, scope_json, user_info, write_version, Error};
+use super::{
+    load_record, parse_time, parse_uuid, scope_json, user_info, write_version, Error, RowKeys,
+};
 use beatbook_store::{
     AuditEntry, AuditQuery, BatchEntry, BatchFilter, BatchPage, BatchRow, BatchStatus,
     BatchSummary, ConflictEntry, EditAudit, EditOutcome, ExportPage, ExportQuery, HazardCounts,
@@ -312,7 +314,7 @@ pub(super) fn edit_records(
                         .into());
                     }
                     let revision = next.revision;
-                    write_version(&tx, next, Some(&current), None, None)?;
+                    write_version(&tx, next, Some(&RowKeys::of(&current)), None, None)?;
                     EditOutcome::Written { revision }
                 }
                 Err(refusal) => EditOutcome::Refused(refusal),

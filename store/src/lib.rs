@@ -47,7 +47,8 @@ pub use enrollment::*;
 pub use review::*;
 pub use signin::*;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use beatbook_schema::form::FormDef;
@@ -55,16 +56,99 @@ use beatbook_schema::ids::{
     BatchId, ChangeId, DeviceId, FormId, GridId, RecordId, Sha256, StationId, UserId,
 };
 use beatbook_schema::merge::{FieldConflict, FieldState};
-use beatbook_schema::protocol::{ChangeOutcome, Cursor, Review, Role, UserInfo};
+use beatbook_schema::protocol::{Change, ChangeOutcome, Cursor, Review, Role, UserInfo};
 use beatbook_schema::record::{AttachmentRef, RecordStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The rules that decide the fate of one change given what the store holds.
+pub type Judge = Arc<dyn Fn(&Change, &Existing) -> Decision + Send + Sync>;
+
 /// Decides the fate of one change given what the store holds. Built per push
 /// by the server (it knows the pusher, the published forms and the clock) and
-/// called by the backend inside its transaction, after the record is locked.
-pub type Decider =
-    std::sync::Arc<dyn Fn(&beatbook_schema::protocol::Change, &Existing) -> Decision + Send + Sync>;
+/// asked by the backend inside its transaction, after the record is locked.
+///
+/// It may hold decisions made ahead of the transaction, each on the record
+/// at a revision the server read before ([`Decider::with_ahead`]). A
+/// revision is written once per record, so a decision made on the revision
+/// the transaction finds was made on the very record it finds: the backend
+/// takes it instead of deciding again.
+pub struct Decider {
+    judge: Judge,
+    ahead: Mutex<HashMap<ChangeId, Ahead>>,
+}
+
+/// A decision made ahead of the transaction, for a change that attaches
+/// nothing, on the record at `revision` (`None`: nothing stored).
+#[derive(Debug, Clone)]
+pub struct Ahead {
+    /// The revision of the record it was decided on.
+    pub revision: Option<u64>,
+    /// The decision.
+    pub decision: Decision,
+}
+
+impl Decider {
+    /// A decider that decides every change with `judge`.
+    pub fn new(judge: impl Fn(&Change, &Existing) -> Decision + Send + Sync + 'static) -> Self {
+        Self {
+            judge: Arc::new(judge),
+            ahead: Default::default(),
+        }
+    }
+
+    /// The rules alone, to decide changes ahead elsewhere.
+    pub fn judge(&self) -> Judge {
+        self.judge.clone()
+    }
+
+    /// This decider, holding `decided` (by change) as decided ahead.
+    pub fn with_ahead(self, decided: HashMap<ChangeId, Ahead>) -> Self {
+        Self {
+            ahead: Mutex::new(decided),
+            ..self
+        }
+    }
+
+    /// Whether a decision made ahead waits for `change`: the backend may
+    /// then read the record's revision alone and [`Decider::take_ahead`].
+    pub fn has_ahead(&self, change: ChangeId) -> bool {
+        self.lock_ahead().contains_key(&change)
+    }
+
+    /// The decision made ahead for `change` if it was made on `revision`
+    /// (what the transaction finds stored). Each is taken once: asked again
+    /// (a retried transaction), the change is decided again.
+    pub fn take_ahead(&self, change: ChangeId, revision: Option<u64>) -> Option<Decision> {
+        let mut ahead = self.lock_ahead();
+        let taken = ahead.remove(&change)?;
+        (taken.revision == revision).then_some(taken.decision)
+    }
+
+    /// The fate of `change` given `existing`: the decision made ahead on
+    /// this very input if there is one, else the rules'.
+    pub fn decide(&self, change: &Change, existing: &Existing) -> Decision {
+        let Existing {
+            record,
+            missing_blobs,
+            uploaded_blobs,
+            attached_in,
+        } = existing;
+        let nothing_attached =
+            missing_blobs.is_empty() && uploaded_blobs.is_empty() && attached_in.is_empty();
+        if nothing_attached {
+            if let Some(d) = self.take_ahead(change.change_id, record.as_ref().map(|r| r.revision))
+            {
+                return d;
+            }
+        }
+        (self.judge)(change, existing)
+    }
+
+    fn lock_ahead(&self) -> MutexGuard<'_, HashMap<ChangeId, Ahead>> {
+        self.ahead.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Errors of the storage layer, the same whatever the backend. Except
 /// `Duplicate` and `NotFound` (answers to the caller's request), none is the
@@ -503,7 +587,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         pusher: Pusher,
         batch: BatchId,
-        changes: Vec<beatbook_schema::protocol::Change>,
+        changes: Vec<Change>,
         decider: Decider,
     ) -> Result<Vec<(ChangeId, ChangeOutcome)>, StoreError>;
     /// Records a supervisor's decision as a new version of the record
@@ -520,6 +604,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<RawPage, StoreError>;
     /// A record's current state.
     async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;
+    /// The current states of those of `ids` that are stored (deleted ones
+    /// too), in no particular order: what a push's changes are decided on
+    /// ahead of its transaction.
+    async fn records(&self, ids: Vec<RecordId>) -> Result<Vec<StoredRecord>, StoreError>;
     /// Every version of a record, oldest first (the audit trail), each as
     /// devices pulled it when it was current.
     async fn record_history(&self, id: RecordId) -> Result<Vec<serde_json::Value>, StoreError>;

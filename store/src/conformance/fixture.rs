@@ -3,7 +3,6 @@
 //! device makes them, and a plain decider.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{
@@ -264,7 +263,7 @@ pub fn photo(bytes: &[u8]) -> AttachmentRef {
 /// (the schema crate's merge) at the next revision, a new record authored by
 /// `author`. Storage, not sync rules.
 pub fn decider(author: UserId) -> Decider {
-    Arc::new(move |change, existing| decide(author, change, existing))
+    Decider::new(move |change, existing| decide(author, change, existing))
 }
 
 fn refusal(code: ErrorCode, why: &str) -> ChangeOutcome {

@@ -24,13 +24,13 @@ pub const WAITING: usize = 8;
 fn gate(by: &Officer, entered: mpsc::Sender<()>, go: mpsc::Receiver<()>) -> Decider {
     let plain = fixture::decider(by.user.id);
     let go = Mutex::new(Some(go));
-    Arc::new(move |change, existing| {
+    Decider::new(move |change, existing| {
         let waiting = go.lock().ok().and_then(|mut g| g.take());
         if let Some(go) = waiting {
             let _ = entered.send(());
             let _ = go.recv_timeout(Duration::from_secs(30));
         }
-        plain(change, existing)
+        plain.decide(change, existing)
     })
 }
 
@@ -38,7 +38,7 @@ fn gate(by: &Officer, entered: mpsc::Sender<()>, go: mpsc::Receiver<()>) -> Deci
 /// must refuse the write (a revision is never handed out twice), which fails
 /// the push with an error.
 fn rewrites_a_stored_revision() -> Decider {
-    Arc::new(|_change, existing| match &existing.record {
+    Decider::new(|_change, existing| match &existing.record {
         Some(r) => Decision::Write {
             record: Box::new(r.clone()),
             conflicts: vec![],
@@ -57,9 +57,9 @@ fn rewrites_a_stored_revision() -> Decider {
 /// A decider that counts being asked (replays must not ask).
 fn counting(asked: Arc<AtomicUsize>, by: &Officer) -> Decider {
     let plain = fixture::decider(by.user.id);
-    Arc::new(move |change, existing| {
+    Decider::new(move |change, existing| {
         asked.fetch_add(1, Ordering::SeqCst);
-        plain(change, existing)
+        plain.decide(change, existing)
     })
 }
 

@@ -71,6 +71,7 @@ macro_rules! conformance_tests {
             push::deferred_change_stores_nothing_and_succeeds_later,
             push::push_counts_batches_and_marks_device_seen,
             push::a_push_of_many_edits_decides_each_on_its_record,
+            push::a_decision_made_ahead_is_taken_at_its_revision_only,
             group::pushes_waiting_together_each_get_their_own_outcomes,
             pull::concurrent_writers_never_make_a_reader_skip,
             pull::pull_filters_by_scope,

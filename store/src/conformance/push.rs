@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use beatbook_schema::ids::BatchId;
-use beatbook_schema::protocol::{ChangeOutcome, Cursor, ErrorCode};
+use beatbook_schema::ids::{BatchId, RecordId};
+use beatbook_schema::protocol::{Change, ChangeOp, ChangeOutcome, Cursor, ErrorCode};
 use beatbook_schema::text::Text;
 use serde_json::json;
 
@@ -13,12 +13,12 @@ use super::fixture::{
     self, another_phone, photo, push, push_batch, upsert, values, visit, world, written,
 };
 use super::Backend;
-use crate::{Decider, Decision, ReadScope, Store};
+use crate::{Ahead, Decider, Decision, Existing, ReadScope, Store, StoredRecord};
 
 /// A decider that counts being asked: replays are answered from storage,
 /// so it must not be.
 fn never_asked(asked: Arc<AtomicUsize>) -> Decider {
-    Arc::new(move |_change, _existing| {
+    Decider::new(move |_change, _existing| {
         asked.fetch_add(1, Ordering::SeqCst);
         Decision::Answer(ChangeOutcome::Rejected {
             code: ErrorCode::Internal,
@@ -447,4 +447,125 @@ pub async fn a_push_of_many_edits_decides_each_on_its_record(backend: &dyn Backe
         (once.revision, once.fields["note"].value.clone()),
         (2, json!("复核39"))
     );
+}
+
+/// Decisions made ahead of the transaction ([`crate::Decider::with_ahead`]),
+/// each on the record read by [`Store::records`]: one made on the revision
+/// the transaction finds is written as made, without asking the rules; one
+/// made on a revision since superseded is not, the change decided again on
+/// what is stored; a deleted record is read too, an unknown one is not.
+pub async fn a_decision_made_ahead_is_taken_at_its_revision_only(backend: &dyn Backend) {
+    let fresh = backend.fresh().await;
+    let store = fresh.store.as_ref();
+    let w = world(store).await;
+    let a = &w.officer_a;
+    let created: Vec<_> = (0..3)
+        .map(|i| visit(a, &w.grid_a, &format!("走访{i}")))
+        .collect();
+    push(store, a, created.clone()).await;
+    let gone = store
+        .record(created[2].record_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    push(store, a, vec![fixture::delete(a, &gone)]).await;
+    let mut read = store
+        .records(vec![
+            created[0].record_id,
+            created[2].record_id,
+            RecordId::new_v7(),
+        ])
+        .await
+        .expect("read ahead");
+    read.sort_by_key(|r| r.id != created[0].record_id);
+    assert_eq!(
+        read.iter()
+            .map(|r| (r.id, r.revision, r.deleted))
+            .collect::<Vec<_>>(),
+        vec![
+            (created[0].record_id, 1, false),
+            (created[2].record_id, 2, true)
+        ]
+    );
+
+    let edit = |i: usize, note: &str| {
+        upsert(
+            a,
+            created[i].record_id,
+            "visit",
+            &w.grid_a,
+            1,
+            values(&[("note", json!(note))]),
+            vec![],
+        )
+    };
+    let (current, stale) = (edit(0, "规则的决定"), edit(2, "规则的决定"));
+    let plain = fixture::decider(a.user.id).judge();
+    let ahead = |change: &Change, on: &StoredRecord, note: &str| {
+        let mut decided = Change {
+            op: ChangeOp::Upsert {
+                fields: values(&[("note", json!(note))]),
+                attachments: vec![],
+            },
+            ..change.clone()
+        };
+        decided.base_revision = on.revision;
+        let existing = Existing {
+            record: Some(on.clone()),
+            ..Existing::default()
+        };
+        (
+            change.change_id,
+            Ahead {
+                revision: Some(on.revision),
+                decision: plain(&decided, &existing),
+            },
+        )
+    };
+    let mut stale_base = read[1].clone();
+    stale_base.revision = 1;
+    stale_base.deleted = false;
+    let decided = [
+        ahead(&current, &read[0], "提前的决定"),
+        ahead(&stale, &stale_base, "提前的决定"),
+    ];
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counted = asked.clone();
+    let judge = fixture::decider(a.user.id).judge();
+    let decider = Decider::new(move |c, e| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        judge(c, e)
+    })
+    .with_ahead(decided.into_iter().collect());
+    let outcomes = store
+        .push(
+            a.pusher(),
+            BatchId::new_v7(),
+            vec![current.clone(), stale.clone()],
+            decider,
+        )
+        .await
+        .expect("push");
+    assert_eq!(written(&outcomes[0].1), 2, "{outcomes:?}");
+    assert!(
+        matches!(outcomes[1].1, ChangeOutcome::Rejected { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "the stale one alone asked the rules"
+    );
+    let taken = store
+        .record(created[0].record_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(taken.fields["note"].value, json!("提前的决定"));
+    let kept = store
+        .record(created[2].record_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!((kept.revision, kept.deleted), (2, true));
 }

@@ -29,5 +29,5 @@ use beatbook_store::{Decider, Pusher, ReadScope};
 
 /// The decider for one push by `pusher`, whose records are `scope`.
 pub fn decider(pusher: Pusher, scope: ReadScope, forms: Arc<Forms>, policy: Policy) -> Decider {
-    Arc::new(move |change, existing| decide(change, existing, &pusher, &scope, &forms, &policy))
+    Decider::new(move |change, existing| decide(change, existing, &pusher, &scope, &forms, &policy))
 }

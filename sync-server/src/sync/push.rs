@@ -9,7 +9,7 @@ use beatbook_schema::protocol::{Change, ChangeOutcome, UserInfo};
 use beatbook_store::{Pusher, Store, StoreError};
 use chrono::Utc;
 
-use super::ahead::decide_new_ahead;
+use super::ahead::decide_ahead;
 use super::{decider, read_scope, Policy, PublishedForms};
 
 /// Stores a batch `user` pushed from `device`, judged by the sync rules
@@ -42,7 +42,7 @@ pub async fn push(
         )
         .await?;
     let judge = decider(pusher.clone(), scope, forms, policy.clone());
-    let (changes, judge) = decide_new_ahead(changes, judge).await;
+    let (changes, judge) = decide_ahead(store, changes, judge).await;
     let records: HashMap<ChangeId, RecordId> =
         changes.iter().map(|c| (c.change_id, c.record_id)).collect();
     let mut results = store.push(pusher, batch, changes, judge).await?;
