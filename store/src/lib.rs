@@ -128,17 +128,9 @@ impl Decider {
     /// The fate of `change` given `existing`: the decision made ahead on
     /// this very input if there is one, else the rules'.
     pub fn decide(&self, change: &Change, existing: &Existing) -> Decision {
-        let Existing {
-            record,
-            missing_blobs,
-            uploaded_blobs,
-            attached_in,
-        } = existing;
-        let nothing_attached =
-            missing_blobs.is_empty() && uploaded_blobs.is_empty() && attached_in.is_empty();
-        if nothing_attached {
-            if let Some(d) = self.take_ahead(change.change_id, record.as_ref().map(|r| r.revision))
-            {
+        if existing.is_the_record_alone() {
+            let revision = existing.record.as_ref().map(|r| r.revision);
+            if let Some(d) = self.take_ahead(change.change_id, revision) {
                 return d;
             }
         }
@@ -401,20 +393,17 @@ pub struct Existing {
 }
 
 impl Existing {
-    /// Nothing stored for the record and nothing known of its attachments:
-    /// what the decider is handed for a new record (as `Existing::default()`).
-    pub fn is_empty(&self) -> bool {
+    /// The record alone, nothing known of attachments: the input of a
+    /// change that attaches nothing, as decisions made ahead are made on.
+    pub fn is_the_record_alone(&self) -> bool {
         // Every field named: one added must be weighed here.
         let Existing {
-            record,
+            record: _,
             missing_blobs,
             uploaded_blobs,
             attached_in,
         } = self;
-        record.is_none()
-            && missing_blobs.is_empty()
-            && uploaded_blobs.is_empty()
-            && attached_in.is_empty()
+        missing_blobs.is_empty() && uploaded_blobs.is_empty() && attached_in.is_empty()
     }
 }
 
