@@ -2,7 +2,8 @@
 //! officer with an enrolled phone in each and a supervisor), changes as a
 //! device makes them, and a plain decider.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use beatbook_schema::hlc::Hlc;
 use beatbook_schema::ids::{
@@ -264,6 +265,16 @@ pub fn photo(bytes: &[u8]) -> AttachmentRef {
 /// `author`. Storage, not sync rules.
 pub fn decider(author: UserId) -> Decider {
     Decider::new(move |change, existing| decide(author, change, existing))
+}
+
+/// The plain decider, counting the times it is asked (replays and
+/// decisions taken as made ahead must not ask).
+pub fn counting(asked: Arc<AtomicUsize>, by: &Officer) -> Decider {
+    let plain = decider(by.user.id);
+    Decider::new(move |change, existing| {
+        asked.fetch_add(1, Ordering::SeqCst);
+        plain.decide(change, existing)
+    })
 }
 
 fn refusal(code: ErrorCode, why: &str) -> ChangeOutcome {

@@ -54,15 +54,6 @@ fn rewrites_a_stored_revision() -> Decider {
     })
 }
 
-/// A decider that counts being asked (replays must not ask).
-fn counting(asked: Arc<AtomicUsize>, by: &Officer) -> Decider {
-    let plain = fixture::decider(by.user.id);
-    Decider::new(move |change, existing| {
-        asked.fetch_add(1, Ordering::SeqCst);
-        plain.decide(change, existing)
-    })
-}
-
 /// One push as the scenario sends it.
 struct Sent {
     batch: BatchId,
@@ -242,7 +233,7 @@ pub async fn pushes_while_the_writer_is_busy(store: Arc<dyn Store>) {
                 a.pusher(),
                 s.batch,
                 s.changes.clone(),
-                counting(asked.clone(), &a),
+                fixture::counting(asked.clone(), &a),
             )
             .await
             .expect("replay");

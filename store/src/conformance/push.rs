@@ -530,13 +530,7 @@ pub async fn a_decision_made_ahead_is_taken_at_its_revision_only(backend: &dyn B
         ahead(&stale, &stale_base, "提前的决定"),
     ];
     let asked = Arc::new(AtomicUsize::new(0));
-    let counted = asked.clone();
-    let judge = fixture::decider(a.user.id).judge();
-    let decider = Decider::new(move |c, e| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        judge(c, e)
-    })
-    .with_ahead(decided.into_iter().collect());
+    let decider = fixture::counting(asked.clone(), a).with_ahead(decided.into_iter().collect());
     let outcomes = store
         .push(
             a.pusher(),
