@@ -276,11 +276,7 @@ impl Meter {
 /// the sums of its `beatbook_http_request_seconds` summaries, but for the
 /// route that reads them.
 async fn answering_seconds(server: &ServerProcess) -> Result<f64> {
-    let text = reqwest::get(format!("{}/metrics", server.url))
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let text = crate::server_metrics(&reqwest::Client::new(), &server.url).await?;
     Ok(answering_seconds_in(&text))
 }
 

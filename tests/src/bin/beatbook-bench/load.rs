@@ -434,13 +434,7 @@ async fn answer_times(urls: &[String], route: &str) -> Result<Option<Latency>> {
     let http = reqwest::Client::new();
     let mut worst: Option<Latency> = None;
     for url in urls {
-        let text = http
-            .get(format!("{url}/metrics"))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
+        let text = crate::server_metrics(&http, url).await?;
         let quantile = |q: &str| -> Option<f64> {
             let head =
                 format!("beatbook_http_request_seconds{{route=\"{route}\",quantile=\"{q}\"}} ");

@@ -245,6 +245,17 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A server's `/metrics` page (`url` its base), as text.
+pub async fn server_metrics(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
+    Ok(http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
+}
+
 /// Where results are written: `target/bench-results/`.
 pub fn results_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
