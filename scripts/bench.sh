@@ -12,8 +12,10 @@
 #   scripts/bench.sh load --devices 500
 #   scripts/bench.sh load --backend postgres --instances 2
 #   scripts/bench.sh scale                        # SQLite, PostgreSQL ×1, ×2 → docs/bench/scale.json
-#   scripts/bench.sh profile                      # where the push's and the pull's CPU goes: one
-#                                                 # run sampled by `perf record` → docs/bench/profile.json
+#   scripts/bench.sh profile                      # where the push's, the pull's and 50 incremental
+#                                                 # syncs' CPU goes: a run sampled by `perf record`
+#                                                 # → docs/bench/profile.json, and one at 50,000
+#                                                 # records → docs/bench/profile-50k.json
 #   scripts/bench.sh local                        # save latency, address search, photo size
 #                                                 # → docs/bench/local.json (--out FILE elsewhere)
 #   scripts/bench.sh report [FILE]                # the README's table from a results file:
@@ -88,7 +90,14 @@ case "$what" in
   profile)
     scripts/install-deps.sh linux-perf
     prepare_peer; build; machine
-    "$target/release/beatbook-bench" profile --peer "$peer" "$@" ;;
+    if [ $# -gt 0 ]; then
+      "$target/release/beatbook-bench" profile --peer "$peer" "$@"
+    else
+      # 10,000 records, then 50,000 for how the incremental sync grows.
+      "$target/release/beatbook-bench" profile --peer "$peer"
+      "$target/release/beatbook-bench" profile --peer "$peer" --n 50000 --out docs/bench/profile-50k.json
+      "$target/release/beatbook-bench" report docs/bench/profile.json --incremental-growth docs/bench/profile-50k.json
+    fi ;;
   local)
     build; machine
     "$target/release/beatbook-bench" local "$@" ;;

@@ -190,6 +190,19 @@ pub(crate) trait Watch {
     fn begin(&mut self) -> Result<()>;
     /// After it stopped, with what the phase did and the server's process id.
     fn end(&mut self, name: &str, phase: &Phase, server: u32) -> Result<()>;
+    /// Incremental syncs to watch after the run's phases, as one more phase
+    /// (0: none). The one incremental sync of a run is too short to sample.
+    fn incremental_rounds(&self) -> usize {
+        0
+    }
+    /// Stops watching for a while (the edits between two rounds).
+    fn pause(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Watches again.
+    fn resume(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 struct Meter {
@@ -455,13 +468,7 @@ pub(crate) async fn beatbook_run(
 
     eprintln!("Beatbook: local edit of {}", edits.len());
     let meter = Meter::start(&proxy, &server).await?;
-    for (i, edited) in edits {
-        let mut session = a.open_record(ids[*i])?;
-        for key in ["status", "updated_at", "notes"] {
-            session.set(key, edited[key].clone())?;
-        }
-        session.finalize()?;
-    }
+    edit(&a, &ids, edits, 1)?;
     run.insert(
         "local_edit".into(),
         meter.finish(edits.len(), &proxy, &server).await?,
@@ -504,8 +511,78 @@ pub(crate) async fn beatbook_run(
             "the incremental edit is not visible on the fresh device"
         );
     }
+    if let Some(w) = watch.filter(|w| w.incremental_rounds() > 0) {
+        incremental_rounds(w, &a, &c, &ids, edits, server.pid()).await?;
+    }
     server.stop();
     Ok(run)
+}
+
+/// Makes `edits` on `device`'s records `ids`, as an officer would: a form
+/// session each, three fields set, finalized. `round` > 1 writes the notes
+/// again with the round's number, so that every round changes them.
+fn edit(device: &Core, ids: &[RecordId], edits: &[(usize, Values)], round: usize) -> Result<()> {
+    for (i, edited) in edits {
+        let mut session = device.open_record(ids[*i])?;
+        for key in ["status", "updated_at"] {
+            session.set(key, edited[key].clone())?;
+        }
+        let notes = match (round, edited["notes"].as_str()) {
+            (1, _) | (_, None) => edited["notes"].clone(),
+            (_, Some(text)) => Json::from(format!("{text} 第{round}次")),
+        };
+        session.set("notes", notes)?;
+        session.finalize()?;
+    }
+    Ok(())
+}
+
+/// `watch`'s incremental syncs: each round `edits` made on `a` (not
+/// watched), pushed, and pulled by `c`; watched together as one phase.
+async fn incremental_rounds(
+    watch: &mut dyn Watch,
+    a: &Core,
+    c: &Core,
+    ids: &[RecordId],
+    edits: &[(usize, Values)],
+    server: u32,
+) -> Result<()> {
+    let rounds = watch.incremental_rounds();
+    eprintln!(
+        "Beatbook: {rounds} more incremental syncs of {} records, watched",
+        edits.len()
+    );
+    watch.begin()?;
+    let mut seconds = 0.0;
+    for round in 2..rounds + 2 {
+        watch.pause()?;
+        edit(a, ids, edits, round)?;
+        watch.resume()?;
+        let started = Instant::now();
+        let pushed = a.sync_steps(None, Steps::Send, &|_| {}).await?;
+        let pulled = c.sync(&|_| {}).await?;
+        seconds += started.elapsed().as_secs_f64();
+        ensure!(
+            pushed.accepted as usize == edits.len() && pulled.pulled as usize == edits.len(),
+            "incremental round {round}: pushed {pushed:?}, pulled {pulled:?}"
+        );
+    }
+    let records = rounds * edits.len();
+    let phase = Phase {
+        records,
+        seconds,
+        records_per_s: records as f64 / seconds,
+        ..Phase::default()
+    };
+    watch.end(
+        &format!(
+            "{rounds} {} of {} changed records (push + pull)",
+            crate::profile::INCREMENTAL,
+            edits.len()
+        ),
+        &phase,
+        server,
+    )
 }
 
 /// The peer's medians for one phase, as its bench.js aggregates them. A

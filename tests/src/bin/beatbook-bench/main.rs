@@ -16,6 +16,7 @@
 //! beatbook-bench report --devices docs/bench/scale.json   # its SQLite run in full
 //! beatbook-bench report docs/reliability         # the fault trials' long runs
 //! beatbook-bench report --growth docs/bench/growth   # compare runs at 10k, 50k, 200k records
+//! beatbook-bench report docs/bench/profile.json --incremental-growth docs/bench/profile-50k.json
 //! beatbook-bench profile --peer DIR [--n 10000] [--out docs/bench/profile.json]
 //! ```
 //!
@@ -91,6 +92,11 @@ enum Cmd {
         /// grow with the backlog (the README's growth table).
         #[arg(long, conflicts_with = "devices")]
         growth: bool,
+        /// Of a profile file: its incremental syncs' CPU per changed record,
+        /// operation by operation, against those of LARGER (a profile at
+        /// more records): what grows with the backlog.
+        #[arg(long, value_name = "LARGER", conflicts_with_all = ["devices", "growth"])]
+        incremental_growth: Option<PathBuf>,
     },
 }
 
@@ -154,6 +160,17 @@ fn main() -> anyhow::Result<()> {
             file, growth: true, ..
         } => {
             print!("{}", growth::render(&growth::read_dir(&file)?));
+            Ok(())
+        }
+        Cmd::Report {
+            file,
+            incremental_growth: Some(larger),
+            ..
+        } => {
+            print!(
+                "{}",
+                profile::render_incremental_growth_files(&file, &larger)?
+            );
             Ok(())
         }
         Cmd::Report {
@@ -258,8 +275,10 @@ pub async fn server_metrics(http: &reqwest::Client, url: &str) -> anyhow::Result
 
 /// Where results are written: `target/bench-results/`.
 pub fn results_dir() -> PathBuf {
+    // The binary is <target dir>/<profile>/beatbook-bench, whatever the
+    // target directory is called (CARGO_TARGET_DIR).
     let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe.ancestors().find(|d| d.ends_with("target")).map_or_else(
+    let dir = exe.parent().and_then(std::path::Path::parent).map_or_else(
         || PathBuf::from("bench-results"),
         |t| t.join("bench-results"),
     );

@@ -34,6 +34,11 @@ pub struct Args {
     /// Where the profile goes.
     #[arg(long, default_value = "docs/bench/profile.json")]
     out: PathBuf,
+    /// Incremental syncs of 100 edited records sampled after the push and
+    /// the pull (their edits are made with the sampling off), as a third
+    /// phase; 0 leaves it out.
+    #[arg(long, default_value_t = 50)]
+    incremental_rounds: usize,
 }
 
 /// What the code was doing: the first rule (in this order) naming a frame of
@@ -526,6 +531,7 @@ fn classify(
 struct Profiles {
     dir: PathBuf,
     frequency: u32,
+    incremental_rounds: usize,
     recording: Option<Recorder>,
     phases: Vec<PhaseProfile>,
 }
@@ -559,6 +565,24 @@ impl Watch for Profiles {
         )?);
         Ok(())
     }
+
+    fn incremental_rounds(&self) -> usize {
+        self.incremental_rounds
+    }
+
+    fn pause(&mut self) -> Result<()> {
+        self.recording
+            .as_mut()
+            .context("paused while not recording")?
+            .pause()
+    }
+
+    fn resume(&mut self) -> Result<()> {
+        self.recording
+            .as_mut()
+            .context("resumed while not recording")?
+            .resume()
+    }
 }
 
 /// One profiled run; writes the profile and returns it.
@@ -574,6 +598,7 @@ pub async fn run(args: Args) -> Result<ProfileFile> {
     let mut profiles = Profiles {
         dir: dir.path().to_owned(),
         frequency: args.frequency,
+        incremental_rounds: args.incremental_rounds,
         recording: None,
         phases: Vec::new(),
     };
@@ -678,6 +703,129 @@ pub fn render(file: &ProfileFile) -> String {
     out
 }
 
+/// The phase of a profile that holds its incremental syncs.
+fn incremental(file: &ProfileFile) -> Result<&PhaseProfile> {
+    file.phases
+        .iter()
+        .find(|p| p.name.contains(INCREMENTAL))
+        .with_context(|| {
+            format!(
+                "the profile at {} records has no incremental syncs (`beatbook-bench profile --incremental-rounds N`)",
+                file.n
+            )
+        })
+}
+
+/// Part of the name [`compare::beatbook_run`] gives its watched incremental
+/// syncs.
+pub(crate) const INCREMENTAL: &str = "incremental syncs";
+
+/// What the incremental sync costs per changed record at two sizes of the
+/// backlog, process by process and operation by operation: CPU time from
+/// the samples (each one `1 / frequency` s of a core), wall time from the
+/// phase's clock (slowed by the sampling in both). What grows, and where.
+pub fn render_incremental_growth(small: &ProfileFile, large: &ProfileFile) -> Result<String> {
+    let (a, b) = (incremental(small)?, incremental(large)?);
+    let per_record = |file: &ProfileFile, phase: &PhaseProfile, samples: u64| {
+        samples as f64 * 1e6 / f64::from(file.frequency_hz) / phase.records.max(1) as f64
+    };
+    let samples = |phase: &PhaseProfile, process: &str, label: Option<&str>| {
+        phase
+            .processes
+            .iter()
+            .find(|p| p.name == process)
+            .map_or(0, |p| match label {
+                None => p.samples,
+                Some(l) => p
+                    .operations
+                    .iter()
+                    .find(|s| s.label == l)
+                    .map_or(0, |s| s.samples),
+            })
+    };
+    let cells = |process: &str, label: Option<&str>| {
+        let (x, y) = (
+            per_record(small, a, samples(a, process, label)),
+            per_record(large, b, samples(b, process, label)),
+        );
+        [
+            format!("{x:.0}"),
+            format!("{y:.0}"),
+            format!("{:+.0}", y - x),
+        ]
+    };
+    let mut rows = Vec::new();
+    for process in ["server", "device"] {
+        rows.push(
+            [
+                vec![process.to_owned(), "all of it".to_owned()],
+                cells(process, None).to_vec(),
+            ]
+            .concat(),
+        );
+        let mut labels: Vec<&str> = [a, b]
+            .iter()
+            .filter_map(|phase| phase.processes.iter().find(|p| p.name == process))
+            .flat_map(|p| {
+                p.operations
+                    .iter()
+                    .filter(move |s| s.samples * 50 >= p.samples)
+                    .map(|s| s.label.as_str())
+            })
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let mut labelled: Vec<_> = labels
+            .into_iter()
+            .map(|l| (per_record(large, b, samples(b, process, Some(l))), l))
+            .collect();
+        labelled.sort_by(|x, y| y.0.total_cmp(&x.0));
+        for (_, label) in labelled {
+            rows.push(
+                [
+                    vec![process.to_owned(), label.to_owned()],
+                    cells(process, Some(label)).to_vec(),
+                ]
+                .concat(),
+            );
+        }
+    }
+    let wall = |phase: &PhaseProfile| phase.seconds * 1e6 / phase.records.max(1) as f64;
+    let (n_small, n_large) = (fmt_int(small.n as f64), fmt_int(large.n as f64));
+    Ok(format!(
+        "{} at {n_small} records and {} at {n_large} (`perf record` at {} Hz per core; {}, commits {} and {}): wall time per changed record {:.0} and {:.0} µs while sampled.\n\n{}",
+        a.name,
+        b.name,
+        small.frequency_hz,
+        small.machine,
+        small.commit,
+        large.commit,
+        wall(a),
+        wall(b),
+        table(
+            &[
+                "process",
+                "what the code was doing",
+                &format!("CPU µs per changed record, {n_small} records"),
+                &format!("{n_large} records"),
+                "difference",
+            ],
+            &rows,
+        )
+    ))
+}
+
+/// [`render_incremental_growth`] of two profile files.
+pub fn render_incremental_growth_files(small: &Path, large: &Path) -> Result<String> {
+    let read = |path: &Path| -> Result<ProfileFile> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a profile file", path.display()))
+    };
+    render_incremental_growth(&read(small)?, &read(large)?)
+}
+
 /// The ten functions each process spent most samples in, and what share
 /// the first and all ten hold: no single function stands out.
 fn flatness(server: &ProcessProfile, device: &ProcessProfile) -> String {
@@ -742,6 +890,60 @@ mod tests {
         assert_eq!(function(&[]), "[unknown]");
         assert_eq!(operation(&stack(&["[unknown]"])), "other");
         assert_eq!(mechanism(&stack(&["[unknown]"])), "other code");
+    }
+
+    #[test]
+    fn the_incremental_growth_table_gives_cpu_per_changed_record_by_operation() {
+        let process = |name: &str, label: &str, samples: u64| ProcessProfile {
+            name: name.into(),
+            samples,
+            operations: vec![Share {
+                label: label.into(),
+                samples,
+            }],
+            mechanisms: Vec::new(),
+            functions: Vec::new(),
+        };
+        let phase = |name: &str, applying: u64| PhaseProfile {
+            name: name.into(),
+            records: 200,
+            seconds: 0.1,
+            idle: 0,
+            processes: vec![
+                process("server", "validating the values against the form", 40),
+                process("device", "applying a pulled page", applying),
+            ],
+        };
+        let file = |n: usize, phase: PhaseProfile| ProfileFile {
+            machine: "m".into(),
+            date: "d".into(),
+            commit: "c".into(),
+            n,
+            write: WritePath::Import,
+            frequency_hz: 1000,
+            phases: vec![phase],
+        };
+        let rounds = "2 incremental syncs of 100 changed records (push + pull)";
+        let out = render_incremental_growth(
+            &file(10_000, phase(rounds, 60)),
+            &file(50_000, phase(rounds, 100)),
+        )
+        .expect("both profiles hold incremental syncs");
+        // 60 samples at 1,000 Hz over 200 changed records: 300 µs each.
+        assert!(
+            out.contains("| device | applying a pulled page | 300 | 500 | +200 |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| server | all of it | 200 | 200 | +0 |"),
+            "{out}"
+        );
+        assert!(out.contains("500 and 500 µs while sampled"), "{out}");
+        let no_rounds = render_incremental_growth(
+            &file(10_000, phase("push", 60)),
+            &file(50_000, phase(rounds, 100)),
+        );
+        assert!(no_rounds.is_err_and(|e| e.to_string().contains("10000 records")));
     }
 
     #[test]

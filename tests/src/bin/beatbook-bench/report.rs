@@ -524,6 +524,17 @@ pub(crate) mod tests {
             readme.contains(growth.trim()),
             "README.md does not show docs/bench/growth as `scripts/bench.sh report --growth docs/bench/growth` renders it: paste that output"
         );
+        let incremental = crate::profile::render_incremental_growth_files(
+            &root.join("docs/bench/profile.json"),
+            &root.join("docs/bench/profile-50k.json"),
+        )
+        .expect("docs/bench/profile.json and profile-50k.json");
+        assert!(
+            readme.contains(incremental.trim()),
+            "README.md does not show the incremental syncs' growth as `scripts/bench.sh report \
+             docs/bench/profile.json --incremental-growth docs/bench/profile-50k.json` renders it: \
+             paste that output"
+        );
         let devices = render_devices_file(&root.join("docs/bench/scale.json")).expect("scale.json");
         assert!(
             readme.contains(devices.trim()),
