@@ -1,13 +1,14 @@
-//! Where the CPU of a push and of a fresh device's pull goes: one Beatbook
-//! run of the comparison (the peer's records, no peer) with `perf record`
-//! sampling the whole machine during each of the two phases, every sample
-//! put under what the code was doing (its stack's first frame that a rule
-//! below names) and what kind of work it was (the frame nearest the leaf
-//! that a mechanism names). Shares, not times: sampling slows both
+//! Where the CPU of a push, of a fresh device's pull and of incremental
+//! syncs goes: one Beatbook run of the comparison (the peer's records, no
+//! peer) with `perf record` sampling the whole machine during each of the
+//! three phases, every sample put under what the code was doing (its
+//! stack's first frame that a rule below names) and what kind of work it
+//! was (the frame nearest the leaf that a mechanism names). Shares, not times: sampling slows both
 //! processes, so the profiled run's rates are not the comparison's.
 //!
-//! `scripts/bench.sh profile` → `docs/bench/profile.json`, rendered by
-//! `beatbook-bench report docs/bench/profile.json`.
+//! `scripts/bench.sh profile` → `docs/bench/profile.json` (and
+//! `profile-50k.json`), rendered by `beatbook-bench report
+//! docs/bench/profile.json` (and `--incremental-growth`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
