@@ -3,8 +3,9 @@
 //! peer) with `perf record` sampling the whole machine during each of the
 //! three phases, every sample put under what the code was doing (its
 //! stack's first frame that a rule below names) and what kind of work it
-//! was (the frame nearest the leaf that a mechanism names). Shares, not times: sampling slows both
-//! processes, so the profiled run's rates are not the comparison's.
+//! was (the frame nearest the leaf that a mechanism names). Shares, not
+//! times: sampling slows both processes, so the profiled run's rates are
+//! not the comparison's.
 //!
 //! `scripts/bench.sh profile` → `docs/bench/profile.json` (and
 //! `profile-50k.json`), rendered by `beatbook-bench report
